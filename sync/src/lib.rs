@@ -1,0 +1,13 @@
+//! `chat-sync`: the browser-independent core of the support-desk chat cache.
+//!
+//! It decides; the browser glue acts. Nothing here reads a clock, touches the network or
+//! knows about `web_sys`: time comes in as an argument, commands go out as values, and the
+//! same code runs natively under property tests and in the browser as WebAssembly.
+#![warn(missing_docs)]
+
+pub mod protocol;
+pub mod ranges;
+pub mod types;
+
+pub use ranges::{Gaps, SeqRange, SeqRanges};
+pub use types::*;

@@ -1,0 +1,310 @@
+//! The HTTP and push contract of `SPEC.md` as types: request and reply bodies, the push
+//! payload, the error body, and the validation every incoming message passes before it may
+//! touch a cache.
+//!
+//! Client and reference server both use these, so the contract has one definition.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::types::{Attachment, ChatSummary, Message, RequestId, Seq};
+
+/// The largest sequence number accepted anywhere: JavaScript numbers hold integers exactly
+/// only up to 2^53 - 1, and IndexedDB keys are JavaScript numbers.
+pub const MAX_SEQ: Seq = (1 << 53) - 1;
+
+/// The longest request id accepted (bytes).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The longest message body accepted (bytes).
+pub const MAX_BODY_LEN: usize = 64 * 1024;
+
+/// The most attachments one message may carry.
+pub const MAX_ATTACHMENTS: usize = 16;
+
+/// The largest push payload the worker decodes (bytes); Web Push itself caps near 4 KB.
+pub const MAX_PUSH_PAYLOAD_LEN: usize = 8 * 1024;
+
+/// A whole message is pushed when its JSON fits in this many bytes, otherwise a hint.
+pub const PUSH_INLINE_LIMIT: usize = 3 * 1024;
+
+/// `{"error": "<code>", "detail": "<human text>"}` with a 4xx/5xx status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `invalid_range`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub detail: String,
+}
+
+/// `GET /api/chat/requests` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatList {
+    /// The signed-in agent's chats.
+    pub requests: Vec<ChatSummary>,
+}
+
+/// Reply of both history fetches (`from_seq`/`to_seq` and `before_seq`/`limit`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagesPage {
+    /// The chat.
+    pub request_id: RequestId,
+    /// Messages in the asked window, ascending by seq, at most `page_limit`.
+    pub messages: Vec<Message>,
+    /// The chat's last sequence at the time of the reply.
+    pub last_seq: Seq,
+    /// The server's page limit, so the client can size its range requests.
+    pub page_limit: u64,
+}
+
+/// `POST /api/chat/messages` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    /// The chat.
+    pub request_id: RequestId,
+    /// The idempotency key: the same key twice stores one message.
+    pub client_temp_id: String,
+    /// Plain text.
+    pub body: String,
+    /// Attachments already uploaded through `POST /api/media`.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// `POST /api/auth/login` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The signed-in user, from `POST /api/auth/login` and `GET /api/auth/me`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    /// Stable user id; the client derives its cache database name from it.
+    pub id: String,
+    /// User name used to sign in.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Agent or requester.
+    pub role: crate::types::SenderRole,
+}
+
+/// `GET /api/push/vapid-public-key` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VapidPublicKey {
+    /// The application server key, base64url without padding (uncompressed P-256 point).
+    pub public_key: String,
+}
+
+/// The keys of a browser push subscription.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushKeys {
+    /// The subscription's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The subscription's auth secret, base64url.
+    pub auth: String,
+}
+
+/// `POST /api/push/subscriptions` body: a browser `PushSubscription` as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSubscription {
+    /// The push service endpoint URL.
+    pub endpoint: String,
+    /// Encryption keys.
+    pub keys: PushKeys,
+}
+
+/// `DELETE /api/push/subscriptions` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushUnsubscribe {
+    /// The endpoint to forget.
+    pub endpoint: String,
+}
+
+/// The decrypted body of a Web Push message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PushPayload {
+    /// The whole message, when its JSON fits in [`PUSH_INLINE_LIMIT`].
+    Message {
+        /// The message.
+        message: Message,
+    },
+    /// Only where to look, for a message too large to push whole.
+    Hint {
+        /// The chat.
+        request_id: RequestId,
+        /// The new message's sequence.
+        seq: Seq,
+    },
+}
+
+impl PushPayload {
+    /// The payload a server sends for `message`: the whole message when it fits, else a hint.
+    pub fn for_message(message: &Message) -> Self {
+        let whole = PushPayload::Message {
+            message: message.clone(),
+        };
+        match serde_json::to_vec(&whole) {
+            Ok(bytes) if bytes.len() <= PUSH_INLINE_LIMIT => whole,
+            _ => PushPayload::Hint {
+                request_id: message.request_id.clone(),
+                seq: message.seq,
+            },
+        }
+    }
+
+    /// Decodes and validates a push payload. Nothing that fails here may touch a cache.
+    pub fn decode(bytes: &[u8]) -> Result<Self, InvalidInput> {
+        if bytes.len() > MAX_PUSH_PAYLOAD_LEN {
+            return Err(InvalidInput::TooLarge {
+                what: "push payload",
+                len: bytes.len(),
+                max: MAX_PUSH_PAYLOAD_LEN,
+            });
+        }
+        let payload: PushPayload =
+            serde_json::from_slice(bytes).map_err(|e| InvalidInput::Malformed {
+                what: "push payload",
+                reason: e.to_string(),
+            })?;
+        match &payload {
+            PushPayload::Message { message } => validate_message(message)?,
+            PushPayload::Hint { request_id, seq } => {
+                validate_request_id(request_id)?;
+                validate_seq(*seq)?;
+            }
+        }
+        Ok(payload)
+    }
+
+    /// The chat this payload concerns.
+    pub fn request_id(&self) -> &RequestId {
+        match self {
+            PushPayload::Message { message } => &message.request_id,
+            PushPayload::Hint { request_id, .. } => request_id,
+        }
+    }
+}
+
+/// Why an input from outside (push, server reply, cache record) was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum InvalidInput {
+    /// The bytes are not the expected JSON shape.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's explanation.
+        reason: String,
+    },
+    /// Larger than this client accepts.
+    #[error("{what} is {len} bytes, more than the {max} accepted")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A request id that is empty, too long, or has control characters.
+    #[error("invalid request id {0:?}")]
+    BadRequestId(String),
+    /// A sequence of 0 or beyond [`MAX_SEQ`].
+    #[error("sequence {0} is outside 1..={MAX_SEQ}")]
+    BadSeq(Seq),
+    /// A reply that contradicts the request that asked for it.
+    #[error("server reply does not match the request: {0}")]
+    Mismatch(String),
+}
+
+/// Checks a request id: non-empty, at most [`MAX_REQUEST_ID_LEN`] bytes, no control characters.
+pub fn validate_request_id(id: &RequestId) -> Result<(), InvalidInput> {
+    let s = id.as_str();
+    if s.is_empty() || s.len() > MAX_REQUEST_ID_LEN || s.chars().any(char::is_control) {
+        return Err(InvalidInput::BadRequestId(s.chars().take(64).collect()));
+    }
+    Ok(())
+}
+
+/// Checks a sequence number is in `1..=MAX_SEQ`.
+pub fn validate_seq(seq: Seq) -> Result<(), InvalidInput> {
+    if seq == 0 || seq > MAX_SEQ {
+        return Err(InvalidInput::BadSeq(seq));
+    }
+    Ok(())
+}
+
+/// Checks one message from any source before it may be ingested.
+pub fn validate_message(message: &Message) -> Result<(), InvalidInput> {
+    validate_request_id(&message.request_id)?;
+    validate_seq(message.seq)?;
+    if message.body.len() > MAX_BODY_LEN {
+        return Err(InvalidInput::TooLarge {
+            what: "message body",
+            len: message.body.len(),
+            max: MAX_BODY_LEN,
+        });
+    }
+    if message.attachments.len() > MAX_ATTACHMENTS {
+        return Err(InvalidInput::TooLarge {
+            what: "attachment list",
+            len: message.attachments.len(),
+            max: MAX_ATTACHMENTS,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a history page against the range that was asked for: same chat, ascending, every
+/// message valid and inside `from..=to`, and `last_seq` not below any returned seq.
+///
+/// A hostile or broken server reply fails here and is never merged.
+pub fn validate_page(
+    page: &MessagesPage,
+    request_id: &RequestId,
+    from: Seq,
+    to: Seq,
+) -> Result<(), InvalidInput> {
+    if &page.request_id != request_id {
+        return Err(InvalidInput::Mismatch(format!(
+            "asked for chat {request_id}, got {}",
+            page.request_id
+        )));
+    }
+    let mut previous: Seq = 0;
+    for message in &page.messages {
+        validate_message(message)?;
+        if &message.request_id != request_id {
+            return Err(InvalidInput::Mismatch(format!(
+                "message {} of chat {} in a page of chat {request_id}",
+                message.seq, message.request_id
+            )));
+        }
+        if message.seq < from || message.seq > to {
+            return Err(InvalidInput::Mismatch(format!(
+                "seq {} outside the asked range {from}..={to}",
+                message.seq
+            )));
+        }
+        if message.seq <= previous {
+            return Err(InvalidInput::Mismatch(format!(
+                "seq {} after {previous}: not strictly ascending",
+                message.seq
+            )));
+        }
+        previous = message.seq;
+    }
+    if page.last_seq < previous || page.last_seq > MAX_SEQ {
+        return Err(InvalidInput::Mismatch(format!(
+            "last_seq {} is below returned seq {previous} or out of range",
+            page.last_seq
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Domain types of the chat cache, exactly as `SPEC.md` names them: messages, their senders
+//! and attachments, chat summaries as the backend lists them, and the per-chat cache record.
+//!
+//! Every type here is plain data with serde, shared by the browser client, the service worker
+//! and the reference server, so the JSON on the wire has one definition.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ranges::SeqRanges;
+
+/// A per-chat message sequence number: `>= 1`, strictly increasing per chat, immutable.
+pub type Seq = u64;
+
+/// Milliseconds since the Unix epoch. The core never reads a clock: callers pass this in.
+pub type Millis = i64;
+
+/// The identifier of a chat (a support request, or ticket).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// Wraps a request id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for RequestId {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+/// Whether a message's author is a support agent or the requester who opened the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderRole {
+    /// A support agent.
+    Agent,
+    /// The person who opened the request.
+    Requester,
+}
+
+/// The author of a message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sender {
+    /// Stable user id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Agent or requester.
+    pub role: SenderRole,
+}
+
+/// A file attached to a message; the bytes live at `GET /api/media/{media_id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Media id for `GET /api/media/{id}`.
+    pub media_id: String,
+    /// File name as uploaded.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// One chat message as the backend stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// The chat it belongs to.
+    pub request_id: RequestId,
+    /// Its sequence number in that chat.
+    pub seq: Seq,
+    /// The backend's message id.
+    pub id: String,
+    /// The sender's idempotency key, when the message was sent by a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_temp_id: Option<String>,
+    /// Author.
+    pub sender: Sender,
+    /// Plain text. Never interpreted as HTML.
+    pub body: String,
+    /// Attached files.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    /// When the backend stored it.
+    pub created_at: Millis,
+    /// A deleted message keeps its seq as a tombstone with an empty body.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl Message {
+    /// An estimate of the bytes this message occupies in the cache, used for the budget.
+    ///
+    /// It counts the variable-length text plus a fixed overhead for keys and numbers, which is
+    /// close to what a structured-clone record costs and, above all, stable across contexts.
+    pub fn approx_bytes(&self) -> u64 {
+        const FIXED_OVERHEAD: usize = 96;
+        let attachments: usize = self
+            .attachments
+            .iter()
+            .map(|a| a.media_id.len() + a.name.len() + a.mime.len() + 16)
+            .sum();
+        (FIXED_OVERHEAD
+            + self.request_id.0.len()
+            + self.id.len()
+            + self.client_temp_id.as_ref().map_or(0, String::len)
+            + self.sender.id.len()
+            + self.sender.name.len()
+            + self.body.len()
+            + attachments) as u64
+    }
+
+    /// A one-line preview of the body for chat lists and notifications, at most `max_chars`.
+    pub fn preview(&self, max_chars: usize) -> String {
+        if self.deleted {
+            return "Message deleted".to_owned();
+        }
+        let flattened: String = self
+            .body
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        let trimmed = flattened.trim();
+        if trimmed.is_empty() {
+            return match self.attachments.first() {
+                Some(attachment) => format!("📎 {}", attachment.name),
+                None => String::new(),
+            };
+        }
+        let mut preview: String = trimmed.chars().take(max_chars).collect();
+        if trimmed.chars().count() > max_chars {
+            preview.push('…');
+        }
+        preview
+    }
+}
+
+/// A person as shown in a chat list (the requester of a request).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Person {
+    /// Stable user id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// One chat as `GET /api/chat/requests` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSummary {
+    /// The chat.
+    pub request_id: RequestId,
+    /// The request's title.
+    pub title: String,
+    /// Who opened it.
+    pub requester: Person,
+    /// The backend's last sequence in this chat (0 when it has no message yet).
+    pub last_seq: Seq,
+    /// A preview of the last message, if any.
+    #[serde(default)]
+    pub last_message: Option<String>,
+    /// Time of the latest activity.
+    pub updated_at: Millis,
+}
+
+/// Where a chat stands against the backend (SPEC invariants 3, 5, 8 and 10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// The backend's last sequence is not known yet: nothing has been validated.
+    #[default]
+    Unknown,
+    /// Validation passed: no interior or trailing gap.
+    InSync,
+    /// Validation found missing sequences; a missing-only sync is due.
+    OutOfSync,
+    /// Missing ranges are being fetched right now.
+    Fetching,
+}
+
+/// The cache's record of one chat: its meta data and the ranges of sequences it holds.
+///
+/// Held ranges and counts live here and are updated in the same transaction as the messages,
+/// so no read ever scans a chat's messages to learn its gaps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRecord {
+    /// The chat.
+    pub request_id: RequestId,
+    /// Title, when the chat list has been seen.
+    #[serde(default)]
+    pub title: String,
+    /// Requester, when known (from the chat list or a requester's message).
+    #[serde(default)]
+    pub requester: Option<Person>,
+    /// The highest sequence the backend is known to have (0 when unknown).
+    #[serde(default)]
+    pub backend_last_seq: Seq,
+    /// Whether `backend_last_seq` was learned from the backend (chat list or a fetch reply)
+    /// rather than inferred from messages: validation runs only once it is known.
+    #[serde(default)]
+    pub backend_last_seq_known: bool,
+    /// Preview of the newest message.
+    #[serde(default)]
+    pub last_message: Option<String>,
+    /// Time of the newest activity.
+    #[serde(default)]
+    pub updated_at: Millis,
+    /// Unread messages (incoming while the chat is not open).
+    #[serde(default)]
+    pub unread: u32,
+    /// The highest sequence the agent has read.
+    #[serde(default)]
+    pub read_seq: Seq,
+    /// Sequences held in the cache, as merged ranges.
+    #[serde(default)]
+    pub held: SeqRanges,
+    /// Sequences known to be unreadable in the cache (corrupt records), to be fetched again.
+    #[serde(default)]
+    pub corrupt: SeqRanges,
+    /// Number of cached messages (equals `held.len()`).
+    #[serde(default)]
+    pub message_count: u64,
+    /// Approximate bytes of the cached messages.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Last time the agent opened or the cache touched this chat, for LRU eviction.
+    #[serde(default)]
+    pub last_access: Millis,
+    /// The validation result.
+    #[serde(default)]
+    pub sync_state: SyncState,
+}
+
+impl ChatRecord {
+    /// A new, empty record for a chat the cache has never seen.
+    pub fn new(request_id: RequestId) -> Self {
+        Self {
+            request_id,
+            title: String::new(),
+            requester: None,
+            backend_last_seq: 0,
+            backend_last_seq_known: false,
+            last_message: None,
+            updated_at: 0,
+            unread: 0,
+            read_seq: 0,
+            held: SeqRanges::new(),
+            corrupt: SeqRanges::new(),
+            message_count: 0,
+            bytes: 0,
+            last_access: 0,
+            sync_state: SyncState::Unknown,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The service worker (built out in issue 5).

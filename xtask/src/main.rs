@@ -1,0 +1,2 @@
+//! `cargo xtask`: one entry point for every routine task.
+fn main() {}
