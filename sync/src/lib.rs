@@ -5,8 +5,18 @@
 //! same code runs natively under property tests and in the browser as WebAssembly.
 #![warn(missing_docs)]
 
+pub mod backoff;
+pub mod eviction;
+pub mod ingest;
+pub mod memory_store;
+pub mod outbox;
+pub mod planner;
 pub mod protocol;
+pub mod quota;
 pub mod ranges;
+pub mod store;
+pub mod suite;
+pub mod sync_state;
 pub mod types;
 
 pub use ranges::{Gaps, SeqRange, SeqRanges};

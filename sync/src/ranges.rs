@@ -152,7 +152,10 @@ impl SeqRanges {
         if self.contains(seq) {
             return false;
         }
-        self.insert_range(SeqRange { start: seq, end: seq });
+        self.insert_range(SeqRange {
+            start: seq,
+            end: seq,
+        });
         true
     }
 
@@ -172,7 +175,8 @@ impl SeqRanges {
         }
         let start = self.ranges[lo].start.min(range.start);
         let end = self.ranges[hi - 1].end.max(range.end);
-        self.ranges.splice(lo..hi, std::iter::once(SeqRange { start, end }));
+        self.ranges
+            .splice(lo..hi, std::iter::once(SeqRange { start, end }));
     }
 
     /// Adds every sequence of `other`.
@@ -248,9 +252,7 @@ impl SeqRanges {
     /// Whether any sequence of `range` is held.
     pub fn intersects(&self, range: SeqRange) -> bool {
         let lo = self.ranges.partition_point(|r| r.end < range.start);
-        self.ranges
-            .get(lo)
-            .is_some_and(|r| r.start <= range.end)
+        self.ranges.get(lo).is_some_and(|r| r.start <= range.end)
     }
 
     /// The "contiguous through" watermark: the highest `n` such that every sequence `1..=n`
@@ -373,11 +375,18 @@ mod tests {
         let s = set(&[(5, 7), (10, 12), (15, 15)]);
         let gaps = s.gaps(20);
         assert_eq!(gaps.leading, Some(SeqRange::new(1, 4)));
-        assert_eq!(gaps.interior, vec![SeqRange::new(8, 9), SeqRange::new(13, 14)]);
+        assert_eq!(
+            gaps.interior,
+            vec![SeqRange::new(8, 9), SeqRange::new(13, 14)]
+        );
         assert_eq!(gaps.trailing, Some(SeqRange::new(16, 20)));
         assert_eq!(
             gaps.repair_order(),
-            vec![SeqRange::new(16, 20), SeqRange::new(13, 14), SeqRange::new(8, 9)]
+            vec![
+                SeqRange::new(16, 20),
+                SeqRange::new(13, 14),
+                SeqRange::new(8, 9)
+            ]
         );
         assert_eq!(gaps.repair_count(), 9);
     }
@@ -385,7 +394,10 @@ mod tests {
     #[test]
     fn partial_history_follows_invariant_four() {
         assert!(!set(&[(1, 10)]).is_partial(10));
-        assert!(!set(&[(5, 10)]).is_partial(10), "a leading gap alone is not partial");
+        assert!(
+            !set(&[(5, 10)]).is_partial(10),
+            "a leading gap alone is not partial"
+        );
         assert!(set(&[(1, 4), (6, 10)]).is_partial(10), "interior gap");
         assert!(set(&[(1, 10)]).is_partial(11), "behind the backend");
         assert!(!SeqRanges::new().is_partial(0));

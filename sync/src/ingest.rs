@@ -1,0 +1,427 @@
+//! The merge and chat-meta rules of the one ingest path (SPEC invariant 1).
+//!
+//! Every incoming message, whatever its source (push, live stream, range fetch, send echo),
+//! goes through [`plan_ingest`]: a store reads the chat record and the cached copies of any
+//! sequences it already holds, calls this pure function inside its transaction, and writes
+//! what it returns. So merge rules are written, and tested, once:
+//!
+//! - idempotent by `(request_id, seq)`: a message already held with the same content is a
+//!   duplicate and writes nothing;
+//! - the server's copy wins: the same seq with different content is replaced and reported as
+//!   an anomaly (a deletion arriving later is a tombstone, not an anomaly);
+//! - a server echo carrying a `client_temp_id` removes the optimistic outbox entry;
+//! - the record's held ranges, count, bytes, last message, backend last sequence, unread
+//!   count (only when the chat is not open, and never for the agent's own messages) and LRU
+//!   time are updated together with the messages.
+
+use std::collections::BTreeMap;
+
+use crate::protocol::{validate_message, InvalidInput};
+use crate::types::{ChatRecord, ChatSummary, Message, Millis, Person, RequestId, SenderRole, Seq};
+
+/// How many characters of a body the chat list shows.
+pub const PREVIEW_CHARS: usize = 120;
+
+/// Where a batch of messages came from. Only used for logs and reports: every source follows
+/// the same rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A Web Push payload.
+    Push,
+    /// The Server-Sent Events stream of an open tab.
+    Live,
+    /// A range or cursor history fetch.
+    Fetch,
+    /// The server's reply to our own send.
+    SendEcho,
+    /// A full reload of a chat (only with a logged reason).
+    FullReload,
+}
+
+/// Facts about the ingesting context that the rules depend on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestContext {
+    /// Time of ingest.
+    pub now: Millis,
+    /// Whether the chat is open in a visible view: then no unread count is added.
+    pub chat_open: bool,
+    /// The signed-in agent, whose own messages never count as unread.
+    pub own_user_id: Option<String>,
+    /// The source, for reports.
+    pub source: Source,
+}
+
+/// Something about an incoming message that should not happen but is handled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Anomaly {
+    /// The cache held this seq with different content; the server's copy replaced it.
+    ContentChanged {
+        /// The sequence.
+        seq: Seq,
+    },
+    /// The batch carried the same seq twice with different content; the first was kept.
+    ConflictingDuplicateInBatch {
+        /// The sequence.
+        seq: Seq,
+    },
+}
+
+/// What one ingest did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Sequences stored for the first time.
+    pub new_seqs: Vec<Seq>,
+    /// Messages already held with the same content (nothing written).
+    pub duplicates: u64,
+    /// Held messages replaced by the server's copy (tombstones and anomalies).
+    pub replaced: u64,
+    /// Anomalies found.
+    pub anomalies: Vec<Anomaly>,
+    /// Messages refused by validation (never written), with the reason.
+    pub rejected: Vec<InvalidInput>,
+    /// Outbox entries the echo confirmed (removed).
+    pub confirmed_outbox: Vec<String>,
+    /// The chat's unread count after the ingest.
+    pub unread: u32,
+    /// Whether the batch left a gap below its highest seq (a push that skipped seqs).
+    pub reveals_gap: bool,
+}
+
+/// What a store writes, in one transaction, for one ingest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestPlan {
+    /// The updated chat record.
+    pub record: ChatRecord,
+    /// Messages to put (new and replaced), ascending by seq.
+    pub put: Vec<Message>,
+    /// Outbox entries to delete, by `client_temp_id`.
+    pub outbox_remove: Vec<String>,
+    /// The report to hand back to the caller.
+    pub report: IngestReport,
+}
+
+/// Plans an ingest of `incoming` into the chat `request_id`.
+///
+/// `record` is the chat's record, `None` when the cache has never seen the chat (it is
+/// created). `existing` holds the cached copies of the incoming seqs the record already
+/// holds; a held seq missing from `existing` (its record was unreadable) is rewritten.
+pub fn plan_ingest(
+    request_id: &RequestId,
+    record: Option<ChatRecord>,
+    existing: &[Message],
+    incoming: Vec<Message>,
+    ctx: &IngestContext,
+) -> IngestPlan {
+    let mut record = record.unwrap_or_else(|| ChatRecord::new(request_id.clone()));
+    let mut report = IngestReport::default();
+    let existing: BTreeMap<Seq, &Message> = existing.iter().map(|m| (m.seq, m)).collect();
+
+    // Validate and de-duplicate the batch by seq, keeping the first copy of each.
+    let mut batch: BTreeMap<Seq, Message> = BTreeMap::new();
+    for message in incoming {
+        if let Err(reason) = validate_message(&message) {
+            report.rejected.push(reason);
+            continue;
+        }
+        if &message.request_id != request_id {
+            report.rejected.push(InvalidInput::Mismatch(format!(
+                "message of chat {} ingested into chat {request_id}",
+                message.request_id
+            )));
+            continue;
+        }
+        match batch.get(&message.seq) {
+            Some(kept) if kept != &message => report
+                .anomalies
+                .push(Anomaly::ConflictingDuplicateInBatch { seq: message.seq }),
+            Some(_) => report.duplicates += 1,
+            None => {
+                batch.insert(message.seq, message);
+            }
+        }
+    }
+
+    let newest_before = record.held.max().unwrap_or(0);
+    let mut put = Vec::with_capacity(batch.len());
+    let mut outbox_remove = Vec::new();
+    for (seq, message) in batch {
+        if let Some(id) = &message.client_temp_id {
+            outbox_remove.push(id.clone());
+        }
+        if record.held.contains(seq) {
+            match existing.get(&seq) {
+                Some(old) if **old == message => {
+                    report.duplicates += 1;
+                    continue;
+                }
+                Some(old) => {
+                    if !(message.deleted && !old.deleted) {
+                        report.anomalies.push(Anomaly::ContentChanged { seq });
+                    }
+                    record.bytes = record
+                        .bytes
+                        .saturating_sub(old.approx_bytes())
+                        .saturating_add(message.approx_bytes());
+                    report.replaced += 1;
+                }
+                None => {
+                    // Held but unreadable (a corrupt record): rewrite it with the good copy.
+                    record
+                        .corrupt
+                        .remove_range(crate::ranges::SeqRange::new(seq, seq));
+                    report.replaced += 1;
+                }
+            }
+        } else {
+            record.held.insert(seq);
+            record.message_count += 1;
+            record.bytes += message.approx_bytes();
+            report.new_seqs.push(seq);
+            let own = ctx.own_user_id.as_deref() == Some(message.sender.id.as_str());
+            if !ctx.chat_open && !own && !message.deleted && seq > record.read_seq {
+                record.unread = record.unread.saturating_add(1);
+            }
+        }
+        if message.sender.role == SenderRole::Requester && record.requester.is_none() {
+            record.requester = Some(Person {
+                id: message.sender.id.clone(),
+                name: message.sender.name.clone(),
+            });
+        }
+        put.push(message);
+    }
+
+    if let Some(newest) = put.last() {
+        if newest.seq >= newest_before {
+            record.last_message = Some(newest.preview(PREVIEW_CHARS));
+            record.updated_at = record.updated_at.max(newest.created_at);
+        }
+        record.backend_last_seq = record.backend_last_seq.max(newest.seq);
+        // A gap below the newest message of this batch that the cache does not hold.
+        report.reveals_gap = record
+            .held
+            .gaps(newest.seq)
+            .interior
+            .iter()
+            .any(|gap| gap.end < newest.seq);
+    }
+    record.last_access = record.last_access.max(ctx.now);
+    report.unread = record.unread;
+    report.confirmed_outbox = outbox_remove.clone();
+    IngestPlan {
+        record,
+        put,
+        outbox_remove,
+        report,
+    }
+}
+
+/// Applies one entry of the backend's chat list to a chat record (created when missing):
+/// title, requester, and the backend's last sequence, which makes validation possible.
+pub fn apply_summary(record: Option<ChatRecord>, summary: &ChatSummary) -> ChatRecord {
+    let mut record = record.unwrap_or_else(|| ChatRecord::new(summary.request_id.clone()));
+    record.title.clone_from(&summary.title);
+    record.requester = Some(summary.requester.clone());
+    note_backend_last_seq(&mut record, summary.last_seq);
+    if summary.last_seq > record.held.max().unwrap_or(0) {
+        if let Some(preview) = &summary.last_message {
+            record.last_message = Some(preview.clone());
+        }
+    }
+    record.updated_at = record.updated_at.max(summary.updated_at);
+    record
+}
+
+/// Records the backend's last sequence as learned from the backend itself (chat list or a
+/// fetch reply). It never moves backwards: sequences are immutable.
+pub fn note_backend_last_seq(record: &mut ChatRecord, last_seq: Seq) {
+    record.backend_last_seq = record.backend_last_seq.max(last_seq);
+    record.backend_last_seq_known = true;
+}
+
+/// The agent has read the chat up to `read_seq`: the unread count drops to what lies above.
+///
+/// Counting exactly needs the senders of the messages above `read_seq`; reading up to the
+/// newest held message (the common case) clears the count.
+pub fn mark_read(record: &mut ChatRecord, read_seq: Seq, now: Millis) {
+    record.read_seq = record.read_seq.max(read_seq);
+    if record.read_seq >= record.held.max().unwrap_or(0) {
+        record.unread = 0;
+    }
+    record.last_access = record.last_access.max(now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Sender;
+
+    pub(crate) fn msg(chat: &str, seq: Seq, body: &str, sender: &str) -> Message {
+        Message {
+            request_id: RequestId::from(chat),
+            seq,
+            id: format!("m{seq}"),
+            client_temp_id: None,
+            sender: Sender {
+                id: sender.to_owned(),
+                name: sender.to_uppercase(),
+                role: if sender.starts_with("req") {
+                    SenderRole::Requester
+                } else {
+                    SenderRole::Agent
+                },
+            },
+            body: body.to_owned(),
+            attachments: Vec::new(),
+            created_at: seq as Millis * 1000,
+            deleted: false,
+        }
+    }
+
+    fn ctx(open: bool) -> IngestContext {
+        IngestContext {
+            now: 5,
+            chat_open: open,
+            own_user_id: Some("alice".into()),
+            source: Source::Push,
+        }
+    }
+
+    #[test]
+    fn a_never_seen_chat_is_created_with_meta_and_unread() {
+        let chat = RequestId::from("r1");
+        let plan = plan_ingest(
+            &chat,
+            None,
+            &[],
+            vec![msg("r1", 7, "hello", "req1")],
+            &ctx(false),
+        );
+        assert_eq!(plan.report.new_seqs, vec![7]);
+        assert_eq!(plan.record.unread, 1);
+        assert_eq!(plan.record.last_message.as_deref(), Some("hello"));
+        assert_eq!(plan.record.backend_last_seq, 7);
+        assert!(!plan.record.backend_last_seq_known);
+        assert_eq!(
+            plan.record.requester.as_ref().map(|p| p.name.as_str()),
+            Some("REQ1")
+        );
+        assert!(
+            !plan.report.reveals_gap,
+            "a leading gap is older history, not a gap"
+        );
+    }
+
+    #[test]
+    fn duplicates_write_nothing_and_changed_content_is_replaced_and_reported() {
+        let chat = RequestId::from("r1");
+        let first = plan_ingest(
+            &chat,
+            None,
+            &[],
+            vec![msg("r1", 1, "a", "req1")],
+            &ctx(false),
+        );
+        let again = plan_ingest(
+            &chat,
+            Some(first.record.clone()),
+            &first.put,
+            vec![msg("r1", 1, "a", "req1")],
+            &ctx(false),
+        );
+        assert!(again.put.is_empty());
+        assert_eq!(again.report.duplicates, 1);
+        assert_eq!(again.record.unread, 1, "a duplicate is not unread twice");
+        let changed = plan_ingest(
+            &chat,
+            Some(first.record.clone()),
+            &first.put,
+            vec![msg("r1", 1, "b", "req1")],
+            &ctx(false),
+        );
+        assert_eq!(changed.put[0].body, "b");
+        assert_eq!(
+            changed.report.anomalies,
+            vec![Anomaly::ContentChanged { seq: 1 }]
+        );
+        let mut tombstone = msg("r1", 1, "", "req1");
+        tombstone.deleted = true;
+        let deleted = plan_ingest(
+            &chat,
+            Some(first.record),
+            &first.put,
+            vec![tombstone],
+            &ctx(false),
+        );
+        assert!(deleted.report.anomalies.is_empty());
+        assert_eq!(deleted.record.held.count(), 1, "a tombstone keeps its seq");
+    }
+
+    #[test]
+    fn open_chats_and_own_messages_add_no_unread() {
+        let chat = RequestId::from("r1");
+        let open = plan_ingest(
+            &chat,
+            None,
+            &[],
+            vec![msg("r1", 1, "a", "req1")],
+            &ctx(true),
+        );
+        assert_eq!(open.record.unread, 0);
+        let own = plan_ingest(
+            &chat,
+            None,
+            &[],
+            vec![msg("r1", 1, "a", "alice")],
+            &ctx(false),
+        );
+        assert_eq!(own.record.unread, 0);
+    }
+
+    #[test]
+    fn echo_confirms_the_outbox_entry_and_gaps_are_revealed() {
+        let chat = RequestId::from("r1");
+        let base = plan_ingest(
+            &chat,
+            None,
+            &[],
+            vec![msg("r1", 1, "a", "req1")],
+            &ctx(false),
+        );
+        let mut echo = msg("r1", 3, "mine", "alice");
+        echo.client_temp_id = Some("tmp-1".into());
+        let plan = plan_ingest(&chat, Some(base.record), &[], vec![echo], &ctx(true));
+        assert_eq!(plan.outbox_remove, vec!["tmp-1".to_owned()]);
+        assert!(plan.report.reveals_gap);
+    }
+
+    #[test]
+    fn invalid_messages_are_rejected_without_touching_the_record() {
+        let chat = RequestId::from("r1");
+        let zero = msg("r1", 0, "bad", "req1");
+        let foreign = msg("r2", 4, "elsewhere", "req1");
+        let plan = plan_ingest(&chat, None, &[], vec![zero, foreign], &ctx(false));
+        assert!(plan.put.is_empty());
+        assert_eq!(plan.report.rejected.len(), 2);
+        assert!(plan.record.held.is_empty());
+    }
+
+    #[test]
+    fn summaries_make_the_backend_last_sequence_known() {
+        let summary = ChatSummary {
+            request_id: RequestId::from("r1"),
+            title: "Printer".into(),
+            requester: Person {
+                id: "req1".into(),
+                name: "Req".into(),
+            },
+            last_seq: 40,
+            last_message: Some("latest".into()),
+            updated_at: 99,
+        };
+        let record = apply_summary(None, &summary);
+        assert!(record.backend_last_seq_known);
+        assert_eq!(record.backend_last_seq, 40);
+        assert_eq!(record.last_message.as_deref(), Some("latest"));
+    }
+}

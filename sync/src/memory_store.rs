@@ -1,0 +1,262 @@
+//! The in-memory [`Store`]: the reference implementation the shared suite is written
+//! against, and the store of native simulations.
+//!
+//! It can be given a byte quota, to exercise quota exhaustion the way a full browser
+//! storage does.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::eviction::{apply_eviction, Eviction};
+use crate::ingest::{
+    apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
+};
+use crate::outbox::{Outbox, OutboxEntry, OutboxError};
+use crate::ranges::SeqRange;
+use crate::store::{check_read, Store, StoreError, Usage, Window};
+use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
+
+#[derive(Debug, Default)]
+struct Inner {
+    messages: BTreeMap<(RequestId, Seq), Message>,
+    chats: HashMap<RequestId, ChatRecord>,
+    outbox: Vec<OutboxEntry>,
+}
+
+/// A [`Store`] in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RefCell<Inner>,
+    quota_bytes: Option<u64>,
+}
+
+impl MemoryStore {
+    /// An empty store without a quota.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store that refuses writes taking it past `bytes`, like a full disk.
+    pub fn with_quota(bytes: u64) -> Self {
+        Self {
+            inner: RefCell::default(),
+            quota_bytes: Some(bytes),
+        }
+    }
+
+    fn used_bytes(inner: &Inner) -> u64 {
+        inner.chats.values().map(|c| c.bytes).sum::<u64>()
+            + inner
+                .outbox
+                .iter()
+                .map(OutboxEntry::approx_bytes)
+                .sum::<u64>()
+    }
+
+    fn read(inner: &Inner, request_id: &RequestId, range: SeqRange) -> Window {
+        let messages = inner
+            .messages
+            .range((request_id.clone(), range.start)..=(request_id.clone(), range.end))
+            .map(|(_, m)| m.clone())
+            .collect();
+        Window {
+            messages,
+            corrupt: Vec::new(),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    async fn ingest(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<IngestReport, StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        let record = inner.chats.get(request_id).cloned();
+        let existing: Vec<Message> = match &record {
+            Some(record) => messages
+                .iter()
+                .filter(|m| record.held.contains(m.seq))
+                .filter_map(|m| inner.messages.get(&(request_id.clone(), m.seq)).cloned())
+                .collect(),
+            None => Vec::new(),
+        };
+        let plan = plan_ingest(request_id, record, &existing, messages, ctx);
+        if let Some(quota) = self.quota_bytes {
+            let before = inner.chats.get(request_id).map_or(0, |c| c.bytes);
+            let after = Self::used_bytes(&inner) - before + plan.record.bytes;
+            if after > quota && plan.record.bytes > before {
+                return Err(StoreError::QuotaExceeded {
+                    operation: "ingest",
+                    message: format!("{after} bytes would exceed the {quota} byte quota"),
+                });
+            }
+        }
+        for message in plan.put {
+            inner
+                .messages
+                .insert((request_id.clone(), message.seq), message);
+        }
+        inner
+            .outbox
+            .retain(|e| !plan.outbox_remove.contains(&e.client_temp_id));
+        inner.chats.insert(request_id.clone(), plan.record);
+        Ok(plan.report)
+    }
+
+    async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError> {
+        Ok(self.inner.borrow().chats.get(request_id).cloned())
+    }
+
+    async fn chats(&self) -> Result<Vec<ChatRecord>, StoreError> {
+        Ok(self.inner.borrow().chats.values().cloned().collect())
+    }
+
+    async fn apply_summaries(&self, summaries: &[ChatSummary]) -> Result<(), StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        for summary in summaries {
+            let record = inner.chats.remove(&summary.request_id);
+            inner
+                .chats
+                .insert(summary.request_id.clone(), apply_summary(record, summary));
+        }
+        Ok(())
+    }
+
+    async fn note_backend_last_seq(
+        &self,
+        request_id: &RequestId,
+        last_seq: Seq,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        let record = inner
+            .chats
+            .entry(request_id.clone())
+            .or_insert_with(|| ChatRecord::new(request_id.clone()));
+        note_backend_last_seq(record, last_seq);
+        Ok(())
+    }
+
+    async fn newest(&self, request_id: &RequestId, limit: u64) -> Result<Window, StoreError> {
+        check_read(limit)?;
+        let inner = self.inner.borrow();
+        let mut messages: Vec<Message> = inner
+            .messages
+            .range((request_id.clone(), 0)..=(request_id.clone(), Seq::MAX))
+            .rev()
+            .take(limit as usize)
+            .map(|(_, m)| m.clone())
+            .collect();
+        messages.reverse();
+        Ok(Window {
+            messages,
+            corrupt: Vec::new(),
+        })
+    }
+
+    async fn range(&self, request_id: &RequestId, range: SeqRange) -> Result<Window, StoreError> {
+        check_read(range.len())?;
+        Ok(Self::read(&self.inner.borrow(), request_id, range))
+    }
+
+    async fn mark_read(
+        &self,
+        request_id: &RequestId,
+        read_seq: Seq,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        if let Some(record) = self.inner.borrow_mut().chats.get_mut(request_id) {
+            mark_read(record, read_seq, now);
+        }
+        Ok(())
+    }
+
+    async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        if inner
+            .outbox
+            .iter()
+            .any(|e| e.client_temp_id == entry.client_temp_id)
+        {
+            return Err(OutboxError::Duplicate(entry.client_temp_id).into());
+        }
+        Outbox::check_capacity(inner.outbox.len())?;
+        inner.outbox.push(entry);
+        Ok(())
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut entries = self.inner.borrow().outbox.clone();
+        entries.sort_by_key(|e| e.order);
+        Ok(entries)
+    }
+
+    async fn outbox_update(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        match inner
+            .outbox
+            .iter_mut()
+            .find(|e| e.client_temp_id == entry.client_temp_id)
+        {
+            Some(slot) => {
+                *slot = entry.clone();
+                Ok(())
+            }
+            None => Err(OutboxError::NotFound(entry.client_temp_id.clone()).into()),
+        }
+    }
+
+    async fn outbox_remove(&self, client_temp_id: &str) -> Result<(), StoreError> {
+        self.inner
+            .borrow_mut()
+            .outbox
+            .retain(|e| e.client_temp_id != client_temp_id);
+        Ok(())
+    }
+
+    async fn evict(&self, eviction: &Eviction) -> Result<u64, StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        let Some(mut record) = inner.chats.get(&eviction.request_id).cloned() else {
+            return Ok(0);
+        };
+        let removed = apply_eviction(&mut record, eviction.below_seq);
+        let id = eviction.request_id.clone();
+        let doomed: Vec<(RequestId, Seq)> = inner
+            .messages
+            .range((id.clone(), 0)..(id.clone(), eviction.below_seq))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in doomed {
+            inner.messages.remove(&key);
+        }
+        inner.chats.insert(id, record);
+        Ok(removed)
+    }
+
+    async fn clear_chat(&self, request_id: &RequestId) -> Result<(), StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        inner.chats.remove(request_id);
+        let doomed: Vec<(RequestId, Seq)> = inner
+            .messages
+            .range((request_id.clone(), 0)..=(request_id.clone(), Seq::MAX))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in doomed {
+            inner.messages.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        let inner = self.inner.borrow();
+        Ok(Usage {
+            chats: inner.chats.len() as u64,
+            messages: inner.messages.len() as u64,
+            message_bytes: inner.chats.values().map(|c| c.bytes).sum(),
+            outbox_entries: inner.outbox.len() as u64,
+            outbox_bytes: inner.outbox.iter().map(OutboxEntry::approx_bytes).sum(),
+        })
+    }
+}

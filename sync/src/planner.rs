@@ -1,0 +1,842 @@
+//! The sync planner: given what a chat holds, what the backend has, what is already in flight
+//! and what the reader wants, it emits range-fetch commands for missing sequences only.
+//!
+//! It is sans-IO in the manner of quinn-proto: the driver feeds it facts through `observe`,
+//! `request_*` and `handle_fetch_result`, passing the current time in, and takes commands out
+//! through `poll`. `next_wakeup` says when a later `poll` could emit something new (a grace
+//! period or a backoff ending). Rules it enforces:
+//!
+//! - Only missing sequences are requested, split into pages of at most the server's page limit,
+//!   trailing and interior gaps first (newest pages first), older history one page at a time
+//!   and only when the reader asks for it.
+//! - Never a range that is already in flight (single-flight within one context; across
+//!   contexts the driver holds a per-chat lock and trims a command with [`Planner::trim`]).
+//! - A gap first seen is left alone for a short grace period, since live delivery may still
+//!   fill it; a manual resync or a push hint skips the wait.
+//! - Failed fetches are retried with capped exponential backoff and jitter.
+//! - A full reload is a distinct command carrying its reason, and is emitted only when the
+//!   backend can fetch no history by range or cursor, or the cache is corrupt beyond repair.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::backoff::{BackoffPolicy, SplitMix64};
+use crate::ranges::{SeqRange, SeqRanges};
+use crate::sync_state::SyncMachine;
+use crate::types::{Millis, RequestId, Seq, SyncState};
+
+/// Identifies one fetch command, unique within a planner.
+pub type FetchId = u64;
+
+/// Tunables of the planner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannerConfig {
+    /// The most sequences one command asks for; lowered when a server reply says its limit is
+    /// smaller.
+    pub page_limit: u64,
+    /// The most fetches in flight for one chat at once.
+    pub max_in_flight_per_chat: usize,
+    /// How long a newly seen gap waits for live delivery before it is fetched.
+    pub gap_grace_ms: Millis,
+    /// Retry spacing after failures.
+    pub backoff: BackoffPolicy,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        Self {
+            page_limit: 500,
+            max_in_flight_per_chat: 4,
+            gap_grace_ms: 300,
+            backoff: BackoffPolicy::default(),
+        }
+    }
+}
+
+/// Which history fetches the backend supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `from_seq`/`to_seq` range fetch.
+    pub range: bool,
+    /// `before_seq`/`limit` cursor fetch.
+    pub cursor: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            range: true,
+            cursor: true,
+        }
+    }
+}
+
+/// What the driver knows of a chat when it consults the planner: read from the chat record.
+#[derive(Clone, Copy, Debug)]
+pub struct ChatInput<'a> {
+    /// Sequences held in the cache.
+    pub held: &'a SeqRanges,
+    /// The backend's last sequence, once known (from the chat list, a fetch reply, or as a
+    /// lower bound from a live message).
+    pub backend_last: Option<Seq>,
+}
+
+/// Why a fetch is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FetchPurpose {
+    /// Interior or trailing gap: the chat is out of sync.
+    Repair,
+    /// The leading gap: older history the reader scrolled to.
+    OlderHistory,
+}
+
+/// How the backend is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FetchMethod {
+    /// `from_seq = range.start`, `to_seq = range.end`.
+    Range,
+    /// `before_seq = range.end + 1`, `limit = range.len()`: the cursor fallback.
+    Cursor,
+}
+
+/// One history fetch to perform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchCommand {
+    /// Report the result with this id.
+    pub id: FetchId,
+    /// The chat.
+    pub request_id: RequestId,
+    /// The missing sequences asked for.
+    pub range: SeqRange,
+    /// Repair or older history.
+    pub purpose: FetchPurpose,
+    /// Range fetch or cursor fallback.
+    pub method: FetchMethod,
+}
+
+/// Why a whole chat must be reloaded instead of repaired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FullReloadReason {
+    /// The backend answers neither range nor cursor history fetches.
+    NoHistoryFetch,
+    /// The cached chat cannot be read or repaired; the detail says why.
+    CorruptCache(String),
+}
+
+impl std::fmt::Display for FullReloadReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FullReloadReason::NoHistoryFetch => {
+                f.write_str("the backend supports neither range nor cursor history fetches")
+            }
+            FullReloadReason::CorruptCache(detail) => {
+                write!(f, "the cached chat is corrupt beyond repair: {detail}")
+            }
+        }
+    }
+}
+
+/// What the planner asks the driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Fetch missing sequences.
+    Fetch(FetchCommand),
+    /// Drop the chat's cache and load it again, logging the reason.
+    FullReload {
+        /// The chat.
+        request_id: RequestId,
+        /// Why a repair is not possible.
+        reason: FullReloadReason,
+    },
+}
+
+/// How a fetch ended, as the driver reports it after merging.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// The reply was merged.
+    Received {
+        /// The sequences the reply carried.
+        received: SeqRanges,
+        /// The chat's last sequence in the reply.
+        last_seq: Seq,
+        /// The server's page limit, when the reply states it.
+        page_limit: Option<u64>,
+    },
+    /// After taking the chat lock the driver found the range already held (another context
+    /// fetched it): nothing was requested.
+    AlreadyHeld,
+    /// Network error, timeout, 5xx or a reply that failed validation: retry later.
+    Failed,
+    /// The backend refused for good (403, 404): stop until a manual resync.
+    Refused,
+    /// The backend does not understand this fetch method.
+    MethodUnsupported,
+}
+
+/// Progress of a repair, for the UI's "messages done / total".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Messages fetched and merged since the repair began.
+    pub done: u64,
+    /// Messages missing when the repair began, plus any found missing since.
+    pub total: u64,
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    request_id: RequestId,
+    range: SeqRange,
+    purpose: FetchPurpose,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ChatPlan {
+    machine: SyncMachine,
+    in_flight: SeqRanges,
+    in_flight_count: usize,
+    /// When the current set of unrequested repair gaps was first seen.
+    gap_seen_at: Option<Millis>,
+    /// Skip the grace period (manual resync, push hint).
+    urgent: bool,
+    /// Pages of older history the reader asked for and that are not issued yet.
+    older_pages_wanted: u32,
+    failures: u32,
+    not_before: Millis,
+    refused: bool,
+    reload_due: Option<FullReloadReason>,
+    progress: Progress,
+}
+
+/// Counters of what the planner did, for reports and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlannerStats {
+    /// Fetch commands emitted.
+    pub fetches: u64,
+    /// Sequences asked for in those commands.
+    pub seqs_requested: u64,
+    /// Full reloads emitted.
+    pub full_reloads: u64,
+    /// Replies that left asked-for sequences out although the page limit allowed them.
+    pub short_replies: u64,
+}
+
+/// The planner for every chat of one context (a tab or the service worker).
+#[derive(Clone, Debug)]
+pub struct Planner {
+    config: PlannerConfig,
+    capabilities: Capabilities,
+    chats: HashMap<RequestId, ChatPlan>,
+    in_flight: BTreeMap<FetchId, InFlight>,
+    next_id: FetchId,
+    rng: SplitMix64,
+    stats: PlannerStats,
+}
+
+impl Planner {
+    /// A planner with `config`; `seed` drives the retry jitter.
+    pub fn new(config: PlannerConfig, seed: u64) -> Self {
+        Self {
+            config,
+            capabilities: Capabilities::default(),
+            chats: HashMap::new(),
+            in_flight: BTreeMap::new(),
+            next_id: 1,
+            rng: SplitMix64::new(seed),
+            stats: PlannerStats::default(),
+        }
+    }
+
+    /// The configuration in force (the page limit may have been lowered by replies).
+    pub fn config(&self) -> &PlannerConfig {
+        &self.config
+    }
+
+    /// What the planner did so far.
+    pub fn stats(&self) -> PlannerStats {
+        self.stats
+    }
+
+    /// The shown sync state of a chat.
+    pub fn sync_state(&self, request_id: &RequestId) -> SyncState {
+        self.chats
+            .get(request_id)
+            .map_or(SyncState::Unknown, |c| c.machine.state())
+    }
+
+    /// Whether a real fetch for the chat is in flight (drives the sync indicator).
+    pub fn is_fetching(&self, request_id: &RequestId) -> bool {
+        self.chats
+            .get(request_id)
+            .is_some_and(|c| c.in_flight_count > 0)
+    }
+
+    /// The sequences of a chat being fetched right now.
+    pub fn in_flight(&self, request_id: &RequestId) -> SeqRanges {
+        self.chats
+            .get(request_id)
+            .map(|c| c.in_flight.clone())
+            .unwrap_or_default()
+    }
+
+    /// Progress of the chat's current repair.
+    pub fn progress(&self, request_id: &RequestId) -> Progress {
+        self.chats
+            .get(request_id)
+            .map(|c| c.progress)
+            .unwrap_or_default()
+    }
+
+    /// Re-validates a chat against fresh facts (after a merge, or when the backend's last
+    /// sequence is learned). Returns the shown state.
+    pub fn observe(&mut self, request_id: &RequestId, input: ChatInput<'_>) -> SyncState {
+        let chat = self.chats.entry(request_id.clone()).or_default();
+        chat.machine.revalidate(input.held, input.backend_last)
+    }
+
+    /// The reader scrolled to the top of what is cached: fetch one more page of older history.
+    pub fn request_older(&mut self, request_id: &RequestId) {
+        let chat = self.chats.entry(request_id.clone()).or_default();
+        chat.older_pages_wanted = chat.older_pages_wanted.saturating_add(1).min(4);
+    }
+
+    /// A manual resync (or a push hint, which proves the missing messages exist): repair now,
+    /// without the grace period or a pending backoff, and undo an earlier refusal.
+    pub fn request_resync(&mut self, request_id: &RequestId) {
+        let chat = self.chats.entry(request_id.clone()).or_default();
+        chat.urgent = true;
+        chat.failures = 0;
+        chat.not_before = 0;
+        chat.refused = false;
+    }
+
+    /// The cached chat is corrupt beyond repair: a full reload with that reason is due.
+    pub fn report_corrupt(&mut self, request_id: &RequestId, detail: impl Into<String>) {
+        let chat = self.chats.entry(request_id.clone()).or_default();
+        chat.reload_due = Some(FullReloadReason::CorruptCache(detail.into()));
+    }
+
+    /// The backend's capabilities, when the driver learns them.
+    pub fn set_capabilities(&mut self, capabilities: Capabilities) {
+        self.capabilities = capabilities;
+    }
+
+    /// Forgets a chat (cleared from the cache, or the agent signed out).
+    pub fn forget(&mut self, request_id: &RequestId) {
+        self.chats.remove(request_id);
+        self.in_flight.retain(|_, f| &f.request_id != request_id);
+    }
+
+    /// The commands due now for one chat.
+    pub fn poll(
+        &mut self,
+        request_id: &RequestId,
+        input: ChatInput<'_>,
+        now: Millis,
+    ) -> Vec<Command> {
+        let config = self.config.clone();
+        let capabilities = self.capabilities;
+        let chat = self.chats.entry(request_id.clone()).or_default();
+        if chat.in_flight_count == 0 {
+            chat.machine.revalidate(input.held, input.backend_last);
+        }
+
+        if !capabilities.range && !capabilities.cursor && chat.reload_due.is_none() {
+            let gaps_exist = input
+                .backend_last
+                .is_some_and(|last| !input.held.gaps(last).repair_order().is_empty());
+            if gaps_exist || chat.older_pages_wanted > 0 {
+                chat.reload_due = Some(FullReloadReason::NoHistoryFetch);
+            }
+        }
+        if let Some(reason) = chat.reload_due.take() {
+            self.stats.full_reloads += 1;
+            chat.older_pages_wanted = 0;
+            return vec![Command::FullReload {
+                request_id: request_id.clone(),
+                reason,
+            }];
+        }
+
+        let Some(backend_last) = input.backend_last else {
+            // Nothing can be validated or repaired before the backend's last sequence is known.
+            return Vec::new();
+        };
+        if chat.refused || now < chat.not_before {
+            return Vec::new();
+        }
+
+        let gaps = input.held.gaps(backend_last);
+        let mut repair = SeqRanges::new();
+        for range in gaps.repair_order() {
+            repair.insert_range(range);
+        }
+        repair.remove_all(&chat.in_flight);
+
+        if repair.is_empty() {
+            chat.gap_seen_at = None;
+            if chat.in_flight_count == 0 {
+                chat.urgent = false;
+                chat.progress = Progress::default();
+            }
+        } else {
+            let seen = *chat.gap_seen_at.get_or_insert(now);
+            let total_missing = repair.count() + chat.in_flight.count();
+            chat.progress.total = chat.progress.total.max(chat.progress.done + total_missing);
+            if !chat.urgent && now < seen + config.gap_grace_ms {
+                repair = SeqRanges::new();
+            }
+        }
+
+        let method = if capabilities.range {
+            FetchMethod::Range
+        } else {
+            FetchMethod::Cursor
+        };
+        let mut pages: Vec<(SeqRange, FetchPurpose)> = Vec::new();
+        // Trailing gap first, then interior gaps from the newest down; newest page first within.
+        for range in repair.ranges().iter().rev() {
+            pages.extend(
+                split_newest_first(*range, config.page_limit).map(|p| (p, FetchPurpose::Repair)),
+            );
+        }
+        if chat.older_pages_wanted > 0 {
+            if let Some(leading) = gaps.leading {
+                let mut older = input.held.complement_within(leading);
+                older.remove_all(&chat.in_flight);
+                // The page adjacent to the oldest cached message, then the one below it.
+                for range in older.ranges().iter().rev() {
+                    for page in split_newest_first(*range, config.page_limit) {
+                        if pages
+                            .iter()
+                            .filter(|(_, p)| *p == FetchPurpose::OlderHistory)
+                            .count()
+                            >= chat.older_pages_wanted as usize
+                        {
+                            break;
+                        }
+                        pages.push((page, FetchPurpose::OlderHistory));
+                    }
+                }
+            } else {
+                chat.older_pages_wanted = 0;
+            }
+        }
+
+        let mut commands = Vec::new();
+        for (range, purpose) in pages {
+            if chat.in_flight_count >= config.max_in_flight_per_chat {
+                break;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            chat.in_flight.insert_range(range);
+            chat.in_flight_count += 1;
+            chat.machine.fetch_started();
+            if purpose == FetchPurpose::OlderHistory {
+                chat.older_pages_wanted = chat.older_pages_wanted.saturating_sub(1);
+            }
+            self.stats.fetches += 1;
+            self.stats.seqs_requested += range.len();
+            self.in_flight.insert(
+                id,
+                InFlight {
+                    request_id: request_id.clone(),
+                    range,
+                    purpose,
+                },
+            );
+            commands.push(Command::Fetch(FetchCommand {
+                id,
+                request_id: request_id.clone(),
+                range,
+                purpose,
+                method,
+            }));
+        }
+        commands
+    }
+
+    /// The parts of a command's range still missing from `held`, re-checked by the driver
+    /// once it holds the chat's cross-context lock: another tab or the service worker may have
+    /// fetched them meanwhile. Empty means nothing is left to request
+    /// (report [`FetchOutcome::AlreadyHeld`]).
+    pub fn trim(command: &FetchCommand, held: &SeqRanges) -> SeqRanges {
+        held.complement_within(command.range)
+    }
+
+    /// Records how a fetch ended, after the driver merged any reply, and re-validates the chat
+    /// with `input` (the chat as it is after the merge).
+    pub fn handle_fetch_result(
+        &mut self,
+        id: FetchId,
+        outcome: FetchOutcome,
+        input: ChatInput<'_>,
+        now: Millis,
+    ) {
+        let Some(flight) = self.in_flight.remove(&id) else {
+            return;
+        };
+        let policy = self.config.backoff;
+        let fallback = self.method_fallback();
+        let Some(chat) = self.chats.get_mut(&flight.request_id) else {
+            return;
+        };
+        chat.in_flight.remove_range(flight.range);
+        chat.in_flight_count = chat.in_flight_count.saturating_sub(1);
+
+        match outcome {
+            FetchOutcome::Received {
+                received,
+                last_seq,
+                page_limit,
+            } => {
+                chat.failures = 0;
+                chat.not_before = 0;
+                if let Some(limit) = page_limit.filter(|l| *l > 0) {
+                    self.config.page_limit = self.config.page_limit.min(limit);
+                }
+                let asked_and_existing =
+                    SeqRange::new(flight.range.start, flight.range.end.min(last_seq.max(1)));
+                let got = received
+                    .intersection(&SeqRanges::from_range(flight.range))
+                    .count();
+                if flight.purpose == FetchPurpose::Repair {
+                    chat.progress.done += got;
+                }
+                let truncated_by_limit = got >= self.config.page_limit;
+                let expected = if last_seq >= flight.range.start {
+                    asked_and_existing.len()
+                } else {
+                    0
+                };
+                if got < expected && !truncated_by_limit {
+                    // The server claims not to have sequences below its own last sequence.
+                    // Back off rather than asking again at once, which would loop.
+                    self.stats.short_replies += 1;
+                    chat.failures += 1;
+                    chat.not_before = now + policy.delay(chat.failures, &mut self.rng);
+                }
+            }
+            FetchOutcome::AlreadyHeld => {}
+            FetchOutcome::Failed => {
+                chat.failures += 1;
+                chat.not_before = now + policy.delay(chat.failures, &mut self.rng);
+            }
+            FetchOutcome::Refused => {
+                chat.refused = true;
+            }
+            FetchOutcome::MethodUnsupported => match fallback {
+                Some(capabilities) => self.capabilities = capabilities,
+                None => chat.reload_due = Some(FullReloadReason::NoHistoryFetch),
+            },
+        }
+
+        if let Some(chat) = self.chats.get_mut(&flight.request_id) {
+            chat.machine.fetch_finished(input.held, input.backend_last);
+        }
+    }
+
+    /// The capabilities after the method in use turned out unsupported: range falls back to
+    /// cursor; with neither left, `None`.
+    fn method_fallback(&self) -> Option<Capabilities> {
+        if self.capabilities.range && self.capabilities.cursor {
+            Some(Capabilities {
+                range: false,
+                cursor: true,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The earliest time a `poll` could emit something it would not emit now: the end of a
+    /// grace period or of a backoff. `None` when nothing is waiting on time.
+    pub fn next_wakeup(&self) -> Option<Millis> {
+        self.chats
+            .values()
+            .filter_map(|chat| {
+                let grace = chat
+                    .gap_seen_at
+                    .filter(|_| !chat.urgent)
+                    .map(|seen| seen + self.config.gap_grace_ms);
+                let backoff = (chat.not_before > 0 && !chat.refused).then_some(chat.not_before);
+                match (grace, backoff) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
+    }
+}
+
+/// Splits `range` into pages of at most `page_limit` sequences, the newest page first.
+fn split_newest_first(range: SeqRange, page_limit: u64) -> impl Iterator<Item = SeqRange> {
+    let limit = page_limit.max(1);
+    let mut next_end = Some(range.end);
+    std::iter::from_fn(move || {
+        let end = next_end?;
+        let start = end.saturating_sub(limit - 1).max(range.start);
+        next_end = (start > range.start).then(|| start - 1);
+        Some(SeqRange::new(start, end))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(ranges: &[(Seq, Seq)]) -> SeqRanges {
+        let mut s = SeqRanges::new();
+        for &(a, b) in ranges {
+            s.insert_range(SeqRange::new(a, b));
+        }
+        s
+    }
+
+    fn fetches(commands: &[Command]) -> Vec<(Seq, Seq, FetchPurpose)> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Fetch(f) => Some((f.range.start, f.range.end, f.purpose)),
+                Command::FullReload { .. } => None,
+            })
+            .collect()
+    }
+
+    fn planner(page_limit: u64) -> Planner {
+        Planner::new(
+            PlannerConfig {
+                page_limit,
+                ..PlannerConfig::default()
+            },
+            1,
+        )
+    }
+
+    #[test]
+    fn pages_split_newest_first_within_the_limit() {
+        let pages: Vec<_> = split_newest_first(SeqRange::new(1, 10), 4).collect();
+        assert_eq!(
+            pages,
+            vec![
+                SeqRange::new(7, 10),
+                SeqRange::new(3, 6),
+                SeqRange::new(1, 2)
+            ]
+        );
+        let single: Vec<_> = split_newest_first(SeqRange::new(5, 5), 4).collect();
+        assert_eq!(single, vec![SeqRange::new(5, 5)]);
+    }
+
+    #[test]
+    fn waits_the_grace_period_then_fetches_only_missing_trailing_and_interior() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(10, 20), (25, 30)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(33),
+        };
+        let mut p = planner(100);
+        assert!(p.poll(&chat, input, 1_000).is_empty(), "grace period");
+        assert_eq!(p.sync_state(&chat), SyncState::OutOfSync);
+        assert_eq!(p.next_wakeup(), Some(1_300));
+        let commands = p.poll(&chat, input, 1_300);
+        assert_eq!(
+            fetches(&commands),
+            vec![
+                (31, 33, FetchPurpose::Repair),
+                (21, 24, FetchPurpose::Repair)
+            ],
+            "the leading gap 1..=9 is older history and is not fetched unasked"
+        );
+        assert_eq!(p.sync_state(&chat), SyncState::Fetching);
+        assert!(
+            p.poll(&chat, input, 1_400).is_empty(),
+            "never twice while in flight"
+        );
+    }
+
+    #[test]
+    fn resync_skips_the_grace_period_and_clears_out_of_sync_only_after_validation() {
+        let chat = RequestId::from("r1");
+        let before = held(&[(1, 5)]);
+        let mut p = planner(100);
+        p.request_resync(&chat);
+        let commands = p.poll(
+            &chat,
+            ChatInput {
+                held: &before,
+                backend_last: Some(8),
+            },
+            0,
+        );
+        let Command::Fetch(fetch) = &commands[0] else {
+            panic!("expected a fetch, got {commands:?}");
+        };
+        // The reply comes back short of one message: still out of sync.
+        let partial = held(&[(1, 7)]);
+        p.handle_fetch_result(
+            fetch.id,
+            FetchOutcome::Received {
+                received: held(&[(6, 7)]),
+                last_seq: 8,
+                page_limit: Some(100),
+            },
+            ChatInput {
+                held: &partial,
+                backend_last: Some(8),
+            },
+            10,
+        );
+        assert_eq!(p.sync_state(&chat), SyncState::OutOfSync);
+        assert_eq!(p.stats().short_replies, 1);
+        let full = held(&[(1, 8)]);
+        p.observe(
+            &chat,
+            ChatInput {
+                held: &full,
+                backend_last: Some(8),
+            },
+        );
+        assert_eq!(p.sync_state(&chat), SyncState::InSync);
+    }
+
+    #[test]
+    fn older_history_is_fetched_one_page_at_a_time_on_demand() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(901, 1000)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(1000),
+        };
+        let mut p = planner(50);
+        assert!(p.poll(&chat, input, 0).is_empty());
+        p.request_older(&chat);
+        assert_eq!(
+            fetches(&p.poll(&chat, input, 0)),
+            vec![(851, 900, FetchPurpose::OlderHistory)]
+        );
+        p.request_older(&chat);
+        assert_eq!(
+            fetches(&p.poll(&chat, input, 0)),
+            vec![(801, 850, FetchPurpose::OlderHistory)]
+        );
+    }
+
+    #[test]
+    fn failures_back_off_with_growing_delays() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 5)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(6),
+        };
+        let mut p = planner(100);
+        p.request_resync(&chat);
+        let mut now = 0;
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            let commands = p.poll(&chat, input, now);
+            let Some(Command::Fetch(f)) = commands.first() else {
+                panic!("expected a fetch at {now}");
+            };
+            p.handle_fetch_result(f.id, FetchOutcome::Failed, input, now);
+            assert!(
+                p.poll(&chat, input, now).is_empty(),
+                "no retry before the backoff ends"
+            );
+            let wake = p.next_wakeup().expect("a retry is scheduled");
+            delays.push(wake - now);
+            now = wake;
+        }
+        assert!(delays.windows(2).all(|w| w[1] >= w[0] / 2), "{delays:?}");
+        assert!(delays[5] > delays[0] * 4, "{delays:?}");
+    }
+
+    #[test]
+    fn cursor_fallback_then_full_reload_with_its_reason() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 5)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(7),
+        };
+        let mut p = planner(100);
+        p.request_resync(&chat);
+        let Command::Fetch(first) = p.poll(&chat, input, 0).remove(0) else {
+            panic!("expected a fetch");
+        };
+        assert_eq!(first.method, FetchMethod::Range);
+        p.handle_fetch_result(first.id, FetchOutcome::MethodUnsupported, input, 0);
+        let Command::Fetch(second) = p.poll(&chat, input, 0).remove(0) else {
+            panic!("expected a fetch");
+        };
+        assert_eq!(second.method, FetchMethod::Cursor);
+        p.handle_fetch_result(second.id, FetchOutcome::MethodUnsupported, input, 0);
+        assert_eq!(
+            p.poll(&chat, input, 0),
+            vec![Command::FullReload {
+                request_id: chat.clone(),
+                reason: FullReloadReason::NoHistoryFetch
+            }]
+        );
+        assert_eq!(p.stats().full_reloads, 1);
+    }
+
+    #[test]
+    fn a_refused_chat_waits_for_a_manual_resync() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 5)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(9),
+        };
+        let mut p = planner(100);
+        p.request_resync(&chat);
+        let Command::Fetch(f) = p.poll(&chat, input, 0).remove(0) else {
+            panic!("expected a fetch");
+        };
+        p.handle_fetch_result(f.id, FetchOutcome::Refused, input, 0);
+        assert!(p.poll(&chat, input, 100_000).is_empty());
+        p.request_resync(&chat);
+        assert_eq!(
+            fetches(&p.poll(&chat, input, 100_000)),
+            vec![(6, 9, FetchPurpose::Repair)]
+        );
+    }
+
+    #[test]
+    fn trim_keeps_only_what_is_still_missing() {
+        let command = FetchCommand {
+            id: 1,
+            request_id: RequestId::from("r1"),
+            range: SeqRange::new(1, 10),
+            purpose: FetchPurpose::Repair,
+            method: FetchMethod::Range,
+        };
+        let now_held = held(&[(3, 4), (8, 12)]);
+        assert_eq!(Planner::trim(&command, &now_held), held(&[(1, 2), (5, 7)]));
+        assert!(Planner::trim(&command, &held(&[(1, 10)])).is_empty());
+    }
+
+    #[test]
+    fn in_flight_cap_limits_pages_per_chat() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 1)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(10_000),
+        };
+        let mut p = planner(100);
+        p.request_resync(&chat);
+        let first = fetches(&p.poll(&chat, input, 0));
+        assert_eq!(first.len(), 4);
+        assert_eq!(first[0], (9_901, 10_000, FetchPurpose::Repair));
+        assert_eq!(
+            p.progress(&chat),
+            Progress {
+                done: 0,
+                total: 9_999
+            }
+        );
+    }
+}

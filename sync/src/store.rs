@@ -1,0 +1,160 @@
+//! The cache as a trait, so the rules are written once and every implementation (the
+//! in-memory store here, IndexedDB in the browser) passes the same suite ([`crate::suite`]).
+//!
+//! A store is dumb about policy: inside one transaction it reads a chat record and the cached
+//! copies the ingest touches, calls [`crate::ingest::plan_ingest`], and writes what that
+//! returns. Atomicity across contexts (tabs and the service worker share one database) is the
+//! store's job; deciding what to write is not.
+
+use thiserror::Error;
+
+use crate::eviction::Eviction;
+use crate::ingest::{IngestContext, IngestReport};
+use crate::outbox::{OutboxEntry, OutboxError};
+use crate::ranges::SeqRange;
+use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
+
+/// The most messages one range read returns; larger windows are read page by page.
+pub const MAX_READ: u64 = 1_000;
+
+/// What a read returns: the readable messages, ascending, and the seqs whose records could
+/// not be decoded (they are counted, skipped and marked for a fetch).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Messages, ascending by seq.
+    pub messages: Vec<Message>,
+    /// Held seqs whose records were unreadable.
+    pub corrupt: Vec<Seq>,
+}
+
+/// What the cache holds, for the settings panel and the budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Chats with a record.
+    pub chats: u64,
+    /// Cached messages.
+    pub messages: u64,
+    /// Approximate bytes of cached messages.
+    pub message_bytes: u64,
+    /// Unsent outbox entries.
+    pub outbox_entries: u64,
+    /// Approximate bytes of the outbox.
+    pub outbox_bytes: u64,
+}
+
+/// Why a store operation failed. Backend errors keep the underlying name and message (for
+/// IndexedDB, the `DOMException`'s), so a log says what the browser said.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// The storage quota is exhausted; the caller evicts and retries.
+    #[error("storage quota exceeded during {operation}: {message}")]
+    QuotaExceeded {
+        /// What was being done.
+        operation: &'static str,
+        /// The backend's message.
+        message: String,
+    },
+    /// The connection was closed (by the browser, or a schema upgrade elsewhere).
+    #[error("the cache database is closed ({operation}): {message}")]
+    Closed {
+        /// What was being done.
+        operation: &'static str,
+        /// The backend's message.
+        message: String,
+    },
+    /// The outbox refused an entry.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// A read asked for more than [`MAX_READ`] messages at once.
+    #[error("a read of {asked} messages exceeds the {MAX_READ} allowed at once")]
+    ReadTooLarge {
+        /// How many were asked for.
+        asked: u64,
+    },
+    /// Any other backend failure.
+    #[error("{operation} failed: {name}: {message}")]
+    Backend {
+        /// What was being done.
+        operation: &'static str,
+        /// The backend's error name (e.g. `DataError`, `AbortError`).
+        name: String,
+        /// The backend's message.
+        message: String,
+    },
+}
+
+/// The chat cache.
+///
+/// Futures are not `Send`: in the browser everything runs on one thread, and IndexedDB
+/// handles cannot cross threads.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// The one ingest path: merges `messages` into the chat and updates its record, in one
+    /// transaction. Invalid messages are reported and not written.
+    async fn ingest(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<IngestReport, StoreError>;
+
+    /// One chat's record.
+    async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError>;
+
+    /// Every chat's record, in no particular order.
+    async fn chats(&self) -> Result<Vec<ChatRecord>, StoreError>;
+
+    /// Applies the backend's chat list (titles, requesters, last sequences).
+    async fn apply_summaries(&self, summaries: &[ChatSummary]) -> Result<(), StoreError>;
+
+    /// Records a backend last sequence learned from a fetch reply.
+    async fn note_backend_last_seq(
+        &self,
+        request_id: &RequestId,
+        last_seq: Seq,
+    ) -> Result<(), StoreError>;
+
+    /// The newest `limit` cached messages of a chat, ascending (`limit <= MAX_READ`).
+    async fn newest(&self, request_id: &RequestId, limit: u64) -> Result<Window, StoreError>;
+
+    /// The cached messages of a chat within `range`, ascending (`range.len() <= MAX_READ`).
+    async fn range(&self, request_id: &RequestId, range: SeqRange) -> Result<Window, StoreError>;
+
+    /// The agent read the chat up to `read_seq`.
+    async fn mark_read(
+        &self,
+        request_id: &RequestId,
+        read_seq: Seq,
+        now: Millis,
+    ) -> Result<(), StoreError>;
+
+    /// Adds an outbox entry; refused with [`OutboxError::Full`] at capacity.
+    async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError>;
+
+    /// Every outbox entry, in writing order.
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Saves an entry's new state.
+    async fn outbox_update(&self, entry: &OutboxEntry) -> Result<(), StoreError>;
+
+    /// Deletes an entry (sent, or deleted by the agent).
+    async fn outbox_remove(&self, client_temp_id: &str) -> Result<(), StoreError>;
+
+    /// Applies one eviction step; returns how many messages it removed.
+    async fn evict(&self, eviction: &Eviction) -> Result<u64, StoreError>;
+
+    /// Removes a chat's messages and record (the outbox keeps its entries).
+    async fn clear_chat(&self, request_id: &RequestId) -> Result<(), StoreError>;
+
+    /// What the cache holds.
+    async fn usage(&self) -> Result<Usage, StoreError>;
+}
+
+/// Checks a read's size before any store work.
+pub fn check_read(asked: u64) -> Result<(), StoreError> {
+    if asked > MAX_READ {
+        Err(StoreError::ReadTooLarge { asked })
+    } else {
+        Ok(())
+    }
+}

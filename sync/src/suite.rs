@@ -1,0 +1,605 @@
+//! The shared store test suite: one set of behaviours every [`Store`] must show, run natively
+//! against [`crate::memory_store::MemoryStore`] and in Chrome and Firefox against IndexedDB.
+//!
+//! Each check is an `async fn` taking a fresh, empty store. [`store_test_suite!`] turns them into
+//! tests for a given store factory:
+//!
+//! ```ignore
+//! chat_sync::store_test_suite!(blocking, MemoryStore::new(), quota = MemoryStore::with_quota(20_000));
+//! chat_sync::store_test_suite!(wasm, open_fresh().await, quota = open_fresh_with_budget(20_000).await);
+//! ```
+//!
+//! [`store_test_suite!`]: crate::store_test_suite
+
+use crate::eviction::{plan_eviction, CacheBudget};
+use crate::ingest::{IngestContext, Source};
+use crate::outbox::{OutboxEntry, OutboxError, OutboxState, OUTBOX_CAPACITY};
+use crate::quota::ingest_with_eviction;
+use crate::ranges::SeqRange;
+use crate::store::{Store, StoreError, MAX_READ};
+use crate::types::{ChatSummary, Message, Millis, Person, RequestId, Sender, SenderRole, Seq};
+
+/// A requester's message of chat `chat` at `seq`.
+pub fn message(chat: &str, seq: Seq, body: &str) -> Message {
+    Message {
+        request_id: RequestId::from(chat),
+        seq,
+        id: format!("{chat}-{seq}"),
+        client_temp_id: None,
+        sender: Sender {
+            id: format!("requester-of-{chat}"),
+            name: "Requester".into(),
+            role: SenderRole::Requester,
+        },
+        body: body.to_owned(),
+        attachments: Vec::new(),
+        created_at: 1_700_000_000_000 + seq as Millis,
+        deleted: false,
+    }
+}
+
+/// Messages `from..=to` of `chat`.
+pub fn messages(chat: &str, from: Seq, to: Seq) -> Vec<Message> {
+    (from..=to)
+        .map(|s| message(chat, s, &format!("message {s}")))
+        .collect()
+}
+
+/// An ingest context for a chat that is not open.
+pub fn closed_chat_ctx() -> IngestContext {
+    IngestContext {
+        now: 1_000,
+        chat_open: false,
+        own_user_id: Some("agent-1".into()),
+        source: Source::Push,
+    }
+}
+
+fn outbox_entry(id: &str, chat: &str, order: u64) -> OutboxEntry {
+    OutboxEntry {
+        client_temp_id: id.into(),
+        request_id: RequestId::from(chat),
+        body: format!("draft {id}"),
+        attachments: Vec::new(),
+        created_at: order as Millis,
+        order,
+        state: OutboxState::Queued,
+        attempts: 0,
+        not_before: 0,
+    }
+}
+
+fn seqs(messages: &[Message]) -> Vec<Seq> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+/// A message for a chat the cache never saw creates the chat with its meta.
+pub async fn ingest_creates_an_unseen_chat<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    let report = store
+        .ingest(&chat, vec![message("c1", 42, "hello")], &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    assert_eq!(report.new_seqs, vec![42]);
+    let record = store
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("record created");
+    assert_eq!(record.unread, 1);
+    assert_eq!(record.last_message.as_deref(), Some("hello"));
+    assert_eq!(record.held.ranges(), &[SeqRange::new(42, 42)]);
+    assert_eq!(record.message_count, 1);
+    assert!(record.bytes > 0);
+}
+
+/// Ingesting the same messages twice stores them once.
+pub async fn ingest_is_idempotent<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    store
+        .ingest(&chat, messages("c1", 1, 10), &closed_chat_ctx())
+        .await
+        .expect("first");
+    let again = store
+        .ingest(&chat, messages("c1", 5, 12), &closed_chat_ctx())
+        .await
+        .expect("second");
+    assert_eq!(again.new_seqs, vec![11, 12]);
+    assert_eq!(again.duplicates, 6);
+    let record = store.chat(&chat).await.expect("read").expect("record");
+    assert_eq!(record.message_count, 12);
+    assert_eq!(record.unread, 12, "a duplicate is never unread twice");
+    let all = store
+        .range(&chat, SeqRange::new(1, 100))
+        .await
+        .expect("range");
+    assert_eq!(seqs(&all.messages), (1..=12).collect::<Vec<_>>());
+}
+
+/// Out-of-order arrivals keep exact held ranges, and gaps are visible without reading messages.
+pub async fn held_ranges_track_gaps<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    for seq in [9, 3, 1, 2, 7] {
+        store
+            .ingest(&chat, vec![message("c1", seq, "x")], &closed_chat_ctx())
+            .await
+            .expect("ingest");
+    }
+    let record = store.chat(&chat).await.expect("read").expect("record");
+    assert_eq!(
+        record.held.ranges(),
+        &[
+            SeqRange::new(1, 3),
+            SeqRange::new(7, 7),
+            SeqRange::new(9, 9)
+        ]
+    );
+    let gaps = record.held.gaps(12);
+    assert_eq!(
+        gaps.interior,
+        vec![SeqRange::new(4, 6), SeqRange::new(8, 8)]
+    );
+    assert_eq!(gaps.trailing, Some(SeqRange::new(10, 12)));
+}
+
+/// The newest window is bounded, ascending, and reads only what it returns.
+pub async fn newest_window_and_ranges_are_bounded<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    store
+        .ingest(&chat, messages("c1", 1, 300), &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    store
+        .ingest(
+            &RequestId::from("c2"),
+            messages("c2", 1, 5),
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("other chat");
+    let newest = store.newest(&chat, 50).await.expect("newest");
+    assert_eq!(seqs(&newest.messages), (251..=300).collect::<Vec<_>>());
+    let middle = store
+        .range(&chat, SeqRange::new(100, 109))
+        .await
+        .expect("range");
+    assert_eq!(seqs(&middle.messages), (100..=109).collect::<Vec<_>>());
+    assert!(
+        middle.messages.iter().all(|m| m.request_id == chat),
+        "no other chat leaks in"
+    );
+    let too_big = store.range(&chat, SeqRange::new(1, MAX_READ + 1)).await;
+    assert_eq!(
+        too_big,
+        Err(StoreError::ReadTooLarge {
+            asked: MAX_READ + 1
+        })
+    );
+    let empty = store
+        .newest(&RequestId::from("unknown"), 50)
+        .await
+        .expect("unknown chat");
+    assert!(empty.messages.is_empty());
+}
+
+/// The same seq with different content keeps the server's copy and reports it.
+pub async fn changed_content_keeps_the_incoming_copy<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    store
+        .ingest(&chat, vec![message("c1", 1, "old")], &closed_chat_ctx())
+        .await
+        .expect("first");
+    let report = store
+        .ingest(&chat, vec![message("c1", 1, "new")], &closed_chat_ctx())
+        .await
+        .expect("second");
+    assert_eq!(report.anomalies.len(), 1);
+    let window = store.newest(&chat, 10).await.expect("read");
+    assert_eq!(window.messages[0].body, "new");
+    let mut tombstone = message("c1", 1, "");
+    tombstone.deleted = true;
+    let report = store
+        .ingest(&chat, vec![tombstone], &closed_chat_ctx())
+        .await
+        .expect("delete");
+    assert!(report.anomalies.is_empty(), "a deletion is not an anomaly");
+    let window = store.newest(&chat, 10).await.expect("read");
+    assert!(window.messages[0].deleted, "the tombstone keeps its seq");
+}
+
+/// Invalid messages are refused and nothing is written.
+pub async fn invalid_messages_touch_nothing<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    let mut foreign = message("c2", 3, "other chat");
+    foreign.request_id = RequestId::from("c2");
+    let report = store
+        .ingest(
+            &chat,
+            vec![message("c1", 0, "zero"), foreign],
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(report.rejected.len(), 2);
+    assert!(report.new_seqs.is_empty());
+    let window = store.newest(&chat, 10).await.expect("read");
+    assert!(window.messages.is_empty());
+    assert!(store
+        .newest(&RequestId::from("c2"), 10)
+        .await
+        .expect("read")
+        .messages
+        .is_empty());
+}
+
+/// A server echo removes the outbox entry it confirms, in the same transaction.
+pub async fn echo_confirms_the_outbox_entry<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    store
+        .outbox_enqueue(outbox_entry("tmp-1", "c1", 1))
+        .await
+        .expect("enqueue");
+    store
+        .outbox_enqueue(outbox_entry("tmp-2", "c1", 2))
+        .await
+        .expect("enqueue");
+    let mut echo = message("c1", 1, "draft tmp-1");
+    echo.client_temp_id = Some("tmp-1".into());
+    let report = store
+        .ingest(&chat, vec![echo], &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    assert_eq!(report.confirmed_outbox, vec!["tmp-1".to_owned()]);
+    let left: Vec<String> = store
+        .outbox()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|e| e.client_temp_id)
+        .collect();
+    assert_eq!(left, vec!["tmp-2".to_owned()]);
+}
+
+/// The outbox keeps writing order, refuses the 101st entry and duplicate keys.
+pub async fn outbox_capacity_order_and_updates<S: Store>(store: S) {
+    for i in (0..OUTBOX_CAPACITY as u64).rev() {
+        store
+            .outbox_enqueue(outbox_entry(&format!("t{i:03}"), "c1", i))
+            .await
+            .expect("room");
+    }
+    let full = store.outbox_enqueue(outbox_entry("t100", "c1", 100)).await;
+    assert_eq!(
+        full,
+        Err(StoreError::Outbox(OutboxError::Full {
+            capacity: OUTBOX_CAPACITY
+        }))
+    );
+    let entries = store.outbox().await.expect("outbox");
+    assert_eq!(entries.len(), OUTBOX_CAPACITY);
+    assert!(
+        entries.windows(2).all(|w| w[0].order < w[1].order),
+        "writing order"
+    );
+    let mut first = entries[0].clone();
+    first.state = OutboxState::Failed {
+        reason: "403 forbidden".into(),
+    };
+    store.outbox_update(&first).await.expect("update");
+    assert_eq!(store.outbox().await.expect("outbox")[0].state, first.state);
+    store
+        .outbox_remove(&first.client_temp_id)
+        .await
+        .expect("remove");
+    store
+        .outbox_enqueue(outbox_entry("t100", "c1", 100))
+        .await
+        .expect("room again");
+    let duplicate = store.outbox_enqueue(outbox_entry("t100", "c1", 101)).await;
+    assert!(matches!(
+        duplicate,
+        Err(StoreError::Outbox(OutboxError::Duplicate(_)))
+    ));
+}
+
+/// Unread counts: not while the chat is open, never for own messages, cleared by reading.
+pub async fn unread_counts_follow_the_reader<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    let mut open = closed_chat_ctx();
+    open.chat_open = true;
+    store
+        .ingest(&chat, messages("c1", 1, 3), &open)
+        .await
+        .expect("open");
+    assert_eq!(
+        store
+            .chat(&chat)
+            .await
+            .expect("read")
+            .expect("record")
+            .unread,
+        0
+    );
+    let mut own = message("c1", 4, "mine");
+    own.sender.id = "agent-1".into();
+    own.sender.role = SenderRole::Agent;
+    store
+        .ingest(&chat, vec![own], &closed_chat_ctx())
+        .await
+        .expect("own");
+    store
+        .ingest(&chat, messages("c1", 5, 6), &closed_chat_ctx())
+        .await
+        .expect("closed");
+    assert_eq!(
+        store
+            .chat(&chat)
+            .await
+            .expect("read")
+            .expect("record")
+            .unread,
+        2
+    );
+    store.mark_read(&chat, 6, 2_000).await.expect("read");
+    let record = store.chat(&chat).await.expect("read").expect("record");
+    assert_eq!(record.unread, 0);
+    assert_eq!(record.read_seq, 6);
+}
+
+/// The chat list makes the backend's last sequence known, enabling validation.
+pub async fn summaries_make_validation_possible<S: Store>(store: S) {
+    let chat = RequestId::from("c1");
+    store
+        .ingest(&chat, messages("c1", 1, 5), &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    store
+        .apply_summaries(&[ChatSummary {
+            request_id: chat.clone(),
+            title: "VPN down".into(),
+            requester: Person {
+                id: "r".into(),
+                name: "Rita".into(),
+            },
+            last_seq: 9,
+            last_message: Some("any news?".into()),
+            updated_at: 5_000,
+        }])
+        .await
+        .expect("summaries");
+    let record = store.chat(&chat).await.expect("read").expect("record");
+    assert_eq!(record.title, "VPN down");
+    assert!(record.backend_last_seq_known);
+    assert_eq!(
+        record.held.gaps(record.backend_last_seq).trailing,
+        Some(SeqRange::new(6, 9))
+    );
+    store.note_backend_last_seq(&chat, 12).await.expect("note");
+    assert_eq!(
+        store
+            .chat(&chat)
+            .await
+            .expect("read")
+            .expect("record")
+            .backend_last_seq,
+        12
+    );
+}
+
+/// Eviction drops the oldest messages of the least recently used chat and leaves the outbox.
+pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
+    let mut old_ctx = closed_chat_ctx();
+    old_ctx.now = 10;
+    store
+        .ingest(&RequestId::from("old"), messages("old", 1, 100), &old_ctx)
+        .await
+        .expect("old");
+    store
+        .ingest(
+            &RequestId::from("new"),
+            messages("new", 1, 100),
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("new");
+    store
+        .outbox_enqueue(outbox_entry("keep-me", "old", 1))
+        .await
+        .expect("outbox");
+    let usage = store.usage().await.expect("usage");
+    let budget = CacheBudget {
+        max_bytes: usage.message_bytes + usage.outbox_bytes - usage.message_bytes / 4,
+        max_messages_per_chat: 10_000,
+        keep_newest_per_chat: 10,
+    };
+    let plan = plan_eviction(
+        &store.chats().await.expect("chats"),
+        usage.outbox_bytes,
+        &budget,
+        &[],
+    );
+    assert_eq!(plan.evictions.len(), 1);
+    assert_eq!(plan.evictions[0].request_id, RequestId::from("old"));
+    let removed = store.evict(&plan.evictions[0]).await.expect("evict");
+    assert_eq!(removed, plan.evictions[0].messages);
+    let old = store
+        .chat(&RequestId::from("old"))
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(old.held.min(), Some(plan.evictions[0].below_seq));
+    assert_eq!(old.held.max(), Some(100));
+    let window = store
+        .range(&RequestId::from("old"), SeqRange::new(1, 100))
+        .await
+        .expect("range");
+    assert_eq!(window.messages.len() as u64, 100 - removed);
+    assert_eq!(
+        store.outbox().await.expect("outbox").len(),
+        1,
+        "the outbox is never evicted"
+    );
+    assert_eq!(
+        store
+            .chat(&RequestId::from("new"))
+            .await
+            .expect("read")
+            .expect("record")
+            .message_count,
+        100
+    );
+}
+
+/// Clearing a chat removes its messages and record, not other chats or the outbox.
+pub async fn clear_chat_is_scoped<S: Store>(store: S) {
+    store
+        .ingest(
+            &RequestId::from("a"),
+            messages("a", 1, 20),
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("a");
+    store
+        .ingest(
+            &RequestId::from("b"),
+            messages("b", 1, 20),
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("b");
+    store
+        .outbox_enqueue(outbox_entry("t", "a", 1))
+        .await
+        .expect("outbox");
+    store
+        .clear_chat(&RequestId::from("a"))
+        .await
+        .expect("clear");
+    assert!(store
+        .chat(&RequestId::from("a"))
+        .await
+        .expect("read")
+        .is_none());
+    assert!(store
+        .newest(&RequestId::from("a"), 50)
+        .await
+        .expect("read")
+        .messages
+        .is_empty());
+    assert_eq!(
+        store
+            .newest(&RequestId::from("b"), 50)
+            .await
+            .expect("read")
+            .messages
+            .len(),
+        20
+    );
+    let usage = store.usage().await.expect("usage");
+    assert_eq!(
+        (usage.chats, usage.messages, usage.outbox_entries),
+        (1, 20, 1)
+    );
+}
+
+/// Quota exhaustion evicts old messages and the incoming message is still stored.
+///
+/// `store` must refuse writes past about 20,000 bytes (about 140 suite messages), the way a
+/// full browser storage does; the suite macro takes a separate factory for it.
+pub async fn quota_exhaustion_evicts_and_keeps_the_incoming_message<S: Store>(store: S) {
+    let budget = CacheBudget::default();
+    for i in 0..5 {
+        let chat = RequestId::from(format!("chat{i}").as_str());
+        let mut ctx = closed_chat_ctx();
+        ctx.now = i;
+        ingest_with_eviction(
+            &store,
+            &chat,
+            messages(chat.as_str(), 1, 40),
+            &ctx,
+            &budget,
+            &[],
+        )
+        .await
+        .expect("each page is stored, after evicting older messages if needed");
+    }
+    let chat = RequestId::from("urgent");
+    let report = ingest_with_eviction(
+        &store,
+        &chat,
+        vec![message("urgent", 1, "please help")],
+        &closed_chat_ctx(),
+        &budget,
+        &[],
+    )
+    .await
+    .expect("the incoming message is stored");
+    assert_eq!(report.new_seqs, vec![1]);
+    assert_eq!(
+        store.newest(&chat, 1).await.expect("read").messages.len(),
+        1
+    );
+    let usage = store.usage().await.expect("usage");
+    assert!(usage.messages < 201, "eviction happened: {usage:?}");
+    let oldest = store
+        .chat(&RequestId::from("chat0"))
+        .await
+        .expect("read")
+        .expect("record");
+    assert!(
+        !oldest.held.contains(1) && oldest.held.count() < 40,
+        "the least recently used chat lost its oldest messages first: {:?}",
+        oldest.held
+    );
+    let newest = store
+        .chat(&RequestId::from("chat4"))
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(newest.held.max(), Some(40), "the newest messages stay");
+}
+
+/// Expands to one test per suite check for a store factory.
+///
+/// `quota = …` is a factory for a store that refuses writes past about 20,000 bytes.
+/// `blocking` runs each check with `futures::executor::block_on` under `#[test]` (native);
+/// `wasm` makes `#[wasm_bindgen_test]` async tests (the factory may `.await`).
+#[macro_export]
+macro_rules! store_test_suite {
+    ($kind:ident, $make:expr, quota = $make_quota:expr) => {
+        $crate::store_test_suite!(@each $kind, $make,
+            ingest_creates_an_unseen_chat,
+            ingest_is_idempotent,
+            held_ranges_track_gaps,
+            newest_window_and_ranges_are_bounded,
+            changed_content_keeps_the_incoming_copy,
+            invalid_messages_touch_nothing,
+            echo_confirms_the_outbox_entry,
+            outbox_capacity_order_and_updates,
+            unread_counts_follow_the_reader,
+            summaries_make_validation_possible,
+            eviction_drops_oldest_and_keeps_the_outbox,
+            clear_chat_is_scoped
+        );
+        $crate::store_test_suite!(@each $kind, $make_quota,
+            quota_exhaustion_evicts_and_keeps_the_incoming_message
+        );
+    };
+    (@each blocking, $make:expr, $($name:ident),+) => {
+        $(
+            #[test]
+            fn $name() {
+                ::futures::executor::block_on($crate::suite::$name($make));
+            }
+        )+
+    };
+    (@each wasm, $make:expr, $($name:ident),+) => {
+        $(
+            #[::wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                $crate::suite::$name($make).await;
+            }
+        )+
+    };
+}
