@@ -1,0 +1,573 @@
+//! A deterministic simulation in virtual time: a server whose requesters keep posting, a live
+//! channel that drops, duplicates and reorders, a flaky network, and several contexts (tabs
+//! and a service worker) that share one store and coordinate fetches through per-chat locks,
+//! as Web Locks do in the browser. Contexts crash mid-fetch now and then; their locks are
+//! released, as the browser releases a dead context's locks.
+//!
+//! Every seed runs to quiescence within a step bound and must end with every chat in the
+//! store equal to the server's messages, each message stored once, every fetched sequence
+//! missing when it was requested, no range requested by two contexts at once, and no full
+//! reload. A failing seed is printed and reproduces the run exactly.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use chat_sync::backoff::SplitMix64;
+use chat_sync::ingest::{IngestContext, Source};
+use chat_sync::memory_store::MemoryStore;
+use chat_sync::planner::{ChatInput, Command, FetchCommand, FetchOutcome, Planner, PlannerConfig};
+use chat_sync::store::Store;
+use chat_sync::suite::message;
+use chat_sync::{ChatSummary, Message, Millis, Person, RequestId, Seq, SeqRange, SeqRanges};
+use futures::executor::block_on;
+
+const CHATS: usize = 4;
+const CONTEXTS: usize = 3;
+const POST_UNTIL: Millis = 20_000;
+const STEP_BOUND: usize = 200_000;
+const SERVER_PAGE: u64 = 40;
+
+#[derive(Debug)]
+enum Event {
+    Post {
+        chat: usize,
+    },
+    Live {
+        ctx: usize,
+        epoch: u32,
+        message: Message,
+    },
+    Reply {
+        ctx: usize,
+        epoch: u32,
+        fetch: FetchCommand,
+        sent: SeqRange,
+        ok: bool,
+    },
+    Tick {
+        ctx: usize,
+        epoch: u32,
+    },
+    Crash {
+        ctx: usize,
+    },
+    ChatList {
+        ctx: usize,
+        epoch: u32,
+    },
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+struct Counts {
+    posted: u64,
+    live_delivered: u64,
+    live_dropped: u64,
+    live_duplicated: u64,
+    fetches: u64,
+    seqs_fetched: u64,
+    already_held: u64,
+    network_failures: u64,
+    crashes: u64,
+    lock_waits: u64,
+    steps: u64,
+}
+
+struct Context {
+    planner: Planner,
+    epoch: u32,
+    /// Commands waiting for their chat's lock.
+    waiting: Vec<FetchCommand>,
+}
+
+struct Sim {
+    rng: SplitMix64,
+    now: Millis,
+    queue: BinaryHeap<Reverse<(Millis, u64)>>,
+    events: HashMap<u64, Event>,
+    next_event: u64,
+    server: Vec<Vec<Message>>,
+    store: MemoryStore,
+    contexts: Vec<Context>,
+    /// Which context holds each chat's lock.
+    locks: HashMap<usize, usize>,
+    /// Ranges on the wire, per chat, across all contexts.
+    on_the_wire: HashMap<usize, SeqRanges>,
+    stored_new: BTreeMap<(usize, Seq), u32>,
+    counts: Counts,
+}
+
+fn chat_id(chat: usize) -> RequestId {
+    RequestId::from(format!("chat{chat}").as_str())
+}
+
+fn chat_index(id: &RequestId) -> usize {
+    id.as_str()[4..]
+        .parse()
+        .expect("simulation chat ids are chatN")
+}
+
+impl Sim {
+    fn new(seed: u64) -> Self {
+        let mut sim = Sim {
+            rng: SplitMix64::new(seed),
+            now: 0,
+            queue: BinaryHeap::new(),
+            events: HashMap::new(),
+            next_event: 0,
+            server: vec![Vec::new(); CHATS],
+            store: MemoryStore::new(),
+            contexts: (0..CONTEXTS)
+                .map(|i| Context {
+                    planner: Planner::new(PlannerConfig::default(), seed ^ (i as u64 + 1)),
+                    epoch: 0,
+                    waiting: Vec::new(),
+                })
+                .collect(),
+            locks: HashMap::new(),
+            on_the_wire: HashMap::new(),
+            stored_new: BTreeMap::new(),
+            counts: Counts::default(),
+        };
+        // Some history exists before any context starts: the cache begins empty and partial.
+        for chat in 0..CHATS {
+            let history = sim.rng.below(120);
+            for _ in 0..history {
+                sim.server_append(chat);
+            }
+        }
+        for chat in 0..CHATS {
+            let at = sim.rng.below(1_000) as Millis;
+            sim.schedule(at, Event::Post { chat });
+        }
+        for ctx in 0..CONTEXTS {
+            sim.schedule(0, Event::ChatList { ctx, epoch: 0 });
+            sim.schedule(10, Event::Tick { ctx, epoch: 0 });
+        }
+        let crash_at = 3_000 + sim.rng.below(10_000) as Millis;
+        sim.schedule(crash_at, Event::Crash { ctx: 1 });
+        sim
+    }
+
+    fn schedule(&mut self, at: Millis, event: Event) {
+        let id = self.next_event;
+        self.next_event += 1;
+        self.queue.push(Reverse((at, id)));
+        self.events.insert(id, event);
+    }
+
+    fn server_append(&mut self, chat: usize) -> Message {
+        let seq = self.server[chat].len() as Seq + 1;
+        let m = message(&format!("chat{chat}"), seq, &format!("server {chat}/{seq}"));
+        self.server[chat].push(m.clone());
+        m
+    }
+
+    fn ingest_ctx(&self) -> IngestContext {
+        IngestContext {
+            now: self.now,
+            chat_open: false,
+            own_user_id: None,
+            source: Source::Live,
+        }
+    }
+
+    fn ingest(&mut self, chat: usize, messages: Vec<Message>) -> u64 {
+        let ctx = self.ingest_ctx();
+        let report =
+            block_on(self.store.ingest(&chat_id(chat), messages, &ctx)).expect("memory ingest");
+        assert!(
+            report.rejected.is_empty() && report.anomalies.is_empty(),
+            "{report:?}"
+        );
+        for seq in &report.new_seqs {
+            *self.stored_new.entry((chat, *seq)).or_default() += 1;
+        }
+        report.duplicates
+    }
+
+    fn held(&self, chat: usize) -> (SeqRanges, Option<Seq>) {
+        match block_on(self.store.chat(&chat_id(chat))).expect("memory read") {
+            Some(record) => {
+                let known = record.backend_last_seq_known || !record.held.is_empty();
+                (record.held, known.then_some(record.backend_last_seq))
+            }
+            None => (SeqRanges::new(), None),
+        }
+    }
+
+    fn poll(&mut self, ctx: usize, chat: usize) {
+        let (held, backend_last) = self.held(chat);
+        if held.min().is_some_and(|m| m > 1)
+            || (held.is_empty() && backend_last.is_some_and(|l| l > 0))
+        {
+            // The reader scrolls up through older history until it reaches the start.
+            self.contexts[ctx].planner.request_older(&chat_id(chat));
+        }
+        let commands = self.contexts[ctx].planner.poll(
+            &chat_id(chat),
+            ChatInput {
+                held: &held,
+                backend_last,
+            },
+            self.now,
+        );
+        for command in commands {
+            match command {
+                Command::Fetch(fetch) => self.contexts[ctx].waiting.push(fetch),
+                Command::FullReload { reason, .. } => {
+                    panic!("full reload at {}: {reason}", self.now)
+                }
+            }
+        }
+        self.start_waiting(ctx);
+    }
+
+    /// Runs the commands of `ctx` whose chat lock is free; the others keep waiting.
+    fn start_waiting(&mut self, ctx: usize) {
+        let waiting = std::mem::take(&mut self.contexts[ctx].waiting);
+        for fetch in waiting {
+            let chat = chat_index(&fetch.request_id);
+            match self.locks.get(&chat) {
+                Some(holder) if *holder != ctx => {
+                    self.counts.lock_waits += 1;
+                    self.contexts[ctx].waiting.push(fetch);
+                    continue;
+                }
+                Some(_) => {
+                    // This context already has a fetch of the chat on the wire; the Web Lock
+                    // is per chat, so the next one waits for it.
+                    self.contexts[ctx].waiting.push(fetch);
+                    continue;
+                }
+                None => {}
+            }
+            let (held, backend_last) = self.held(chat);
+            let missing = Planner::trim(&fetch, &held);
+            let Some(first) = missing.ranges().last().copied() else {
+                self.counts.already_held += 1;
+                self.contexts[ctx].planner.handle_fetch_result(
+                    fetch.id,
+                    FetchOutcome::AlreadyHeld,
+                    ChatInput {
+                        held: &held,
+                        backend_last,
+                    },
+                    self.now,
+                );
+                continue;
+            };
+            // Everything requested is missing now and on nobody else's wire.
+            let wire = self.on_the_wire.entry(chat).or_default();
+            assert!(
+                !wire.intersects(first),
+                "seed run: {first} requested twice at once"
+            );
+            assert!(!held.intersects(first), "{first} requested but held");
+            wire.insert_range(first);
+            self.locks.insert(chat, ctx);
+            self.counts.fetches += 1;
+            let ok = !self.rng.chance(1, 8);
+            let latency = 20 + self.rng.below(400) as Millis;
+            let epoch = self.contexts[ctx].epoch;
+            self.schedule(
+                self.now + latency,
+                Event::Reply {
+                    ctx,
+                    epoch,
+                    fetch,
+                    sent: first,
+                    ok,
+                },
+            );
+        }
+    }
+
+    fn release(&mut self, ctx: usize, chat: usize, sent: SeqRange) {
+        if self.locks.get(&chat) == Some(&ctx) {
+            self.locks.remove(&chat);
+        }
+        if let Some(wire) = self.on_the_wire.get_mut(&chat) {
+            wire.remove_range(sent);
+        }
+        // Every context waiting for this lock gets a chance now.
+        for other in 0..CONTEXTS {
+            self.start_waiting(other);
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Post { chat } => {
+                let m = self.server_append(chat);
+                self.counts.posted += 1;
+                for ctx in 0..CONTEXTS {
+                    if self.rng.chance(1, 6) {
+                        self.counts.live_dropped += 1;
+                        continue;
+                    }
+                    let epoch = self.contexts[ctx].epoch;
+                    let delay = self.rng.below(600) as Millis;
+                    self.schedule(
+                        self.now + delay,
+                        Event::Live {
+                            ctx,
+                            epoch,
+                            message: m.clone(),
+                        },
+                    );
+                    if self.rng.chance(1, 10) {
+                        self.counts.live_duplicated += 1;
+                        self.schedule(
+                            self.now + delay + 50,
+                            Event::Live {
+                                ctx,
+                                epoch,
+                                message: m.clone(),
+                            },
+                        );
+                    }
+                }
+                let next = self.now + 100 + self.rng.below(1_500) as Millis;
+                if next < POST_UNTIL {
+                    self.schedule(next, Event::Post { chat });
+                }
+            }
+            Event::Live {
+                ctx,
+                epoch,
+                message,
+            } => {
+                if epoch != self.contexts[ctx].epoch {
+                    return;
+                }
+                self.counts.live_delivered += 1;
+                let chat = chat_index(&message.request_id);
+                self.ingest(chat, vec![message]);
+                self.poll(ctx, chat);
+            }
+            Event::Reply {
+                ctx,
+                epoch,
+                fetch,
+                sent,
+                ok,
+            } => {
+                let chat = chat_index(&fetch.request_id);
+                if epoch != self.contexts[ctx].epoch {
+                    // The context died mid-fetch: its lock was released when it crashed.
+                    return;
+                }
+                if ok {
+                    let last = self.server[chat].len() as Seq;
+                    let page: Vec<Message> = self.server[chat]
+                        .iter()
+                        .filter(|m| sent.contains(m.seq))
+                        .take(SERVER_PAGE as usize)
+                        .cloned()
+                        .collect();
+                    let mut received = SeqRanges::new();
+                    for m in &page {
+                        received.insert(m.seq);
+                    }
+                    self.counts.seqs_fetched += page.len() as u64;
+                    self.ingest(chat, page);
+                    block_on(self.store.note_backend_last_seq(&chat_id(chat), last)).expect("note");
+                    let (held, backend_last) = self.held(chat);
+                    self.contexts[ctx].planner.handle_fetch_result(
+                        fetch.id,
+                        FetchOutcome::Received {
+                            received,
+                            last_seq: last,
+                            page_limit: Some(SERVER_PAGE),
+                        },
+                        ChatInput {
+                            held: &held,
+                            backend_last,
+                        },
+                        self.now,
+                    );
+                } else {
+                    self.counts.network_failures += 1;
+                    let (held, backend_last) = self.held(chat);
+                    self.contexts[ctx].planner.handle_fetch_result(
+                        fetch.id,
+                        FetchOutcome::Failed,
+                        ChatInput {
+                            held: &held,
+                            backend_last,
+                        },
+                        self.now,
+                    );
+                }
+                self.release(ctx, chat, sent);
+                self.poll(ctx, chat);
+            }
+            Event::Tick { ctx, epoch } => {
+                if epoch != self.contexts[ctx].epoch {
+                    return;
+                }
+                for chat in 0..CHATS {
+                    self.poll(ctx, chat);
+                }
+                let next = self.contexts[ctx]
+                    .planner
+                    .next_wakeup()
+                    .unwrap_or(self.now + 1_000);
+                self.schedule(
+                    next.max(self.now + 50).min(self.now + 1_000),
+                    Event::Tick { ctx, epoch },
+                );
+            }
+            Event::Crash { ctx } => {
+                self.counts.crashes += 1;
+                self.contexts[ctx].epoch += 1;
+                self.contexts[ctx].planner =
+                    Planner::new(PlannerConfig::default(), self.rng.next_u64());
+                self.contexts[ctx].waiting.clear();
+                let held_locks: Vec<usize> = self
+                    .locks
+                    .iter()
+                    .filter(|(_, h)| **h == ctx)
+                    .map(|(c, _)| *c)
+                    .collect();
+                for chat in held_locks {
+                    // The browser releases a dead context's locks; its request may still be
+                    // answered, but nobody will merge the answer.
+                    self.locks.remove(&chat);
+                    self.on_the_wire.remove(&chat);
+                }
+                let epoch = self.contexts[ctx].epoch;
+                // The context comes back (a tab reloaded, the worker woken by a push).
+                self.schedule(self.now + 500, Event::ChatList { ctx, epoch });
+                self.schedule(self.now + 510, Event::Tick { ctx, epoch });
+                for other in 0..CONTEXTS {
+                    self.start_waiting(other);
+                }
+            }
+            Event::ChatList { ctx, epoch } => {
+                if epoch != self.contexts[ctx].epoch {
+                    return;
+                }
+                let summaries: Vec<ChatSummary> = (0..CHATS)
+                    .map(|chat| ChatSummary {
+                        request_id: chat_id(chat),
+                        title: format!("chat {chat}"),
+                        requester: Person {
+                            id: "r".into(),
+                            name: "R".into(),
+                        },
+                        last_seq: self.server[chat].len() as Seq,
+                        last_message: None,
+                        updated_at: self.now,
+                    })
+                    .collect();
+                block_on(self.store.apply_summaries(&summaries)).expect("summaries");
+                // The live channel reconnects and catches up by the chat list every few
+                // seconds, as the runtime does after any disconnect.
+                if self.now < POST_UNTIL + 10_000 {
+                    self.schedule(self.now + 2_500, Event::ChatList { ctx, epoch });
+                }
+            }
+        }
+    }
+
+    fn run(mut self, seed: u64) -> Counts {
+        while let Some(Reverse((at, id))) = self.queue.pop() {
+            self.counts.steps += 1;
+            assert!(
+                (self.counts.steps as usize) < STEP_BOUND,
+                "seed {seed}: no quiescence within {STEP_BOUND} steps"
+            );
+            self.now = at;
+            let event = self.events.remove(&id).expect("scheduled event");
+            self.handle(event);
+            if self.now > POST_UNTIL + 12_000 && self.converged() {
+                break;
+            }
+        }
+        self.check(seed);
+        self.counts
+    }
+
+    fn converged(&self) -> bool {
+        (0..CHATS).all(|chat| {
+            let (held, _) = self.held(chat);
+            let last = self.server[chat].len() as Seq;
+            last == 0 || (held.ranges() == [SeqRange::new(1, last)])
+        })
+    }
+
+    fn check(&self, seed: u64) {
+        for chat in 0..CHATS {
+            let last = self.server[chat].len() as Seq;
+            let mut cached = Vec::new();
+            let mut from = 1;
+            while from <= last {
+                let to = (from + 999).min(last);
+                cached.extend(
+                    block_on(self.store.range(&chat_id(chat), SeqRange::new(from, to)))
+                        .expect("read")
+                        .messages,
+                );
+                from = to + 1;
+            }
+            assert_eq!(
+                cached, self.server[chat],
+                "seed {seed}: chat {chat} differs from the server"
+            );
+        }
+        for ((chat, seq), times) in &self.stored_new {
+            assert_eq!(
+                *times, 1,
+                "seed {seed}: chat {chat} seq {seq} stored {times} times"
+            );
+        }
+        let total: usize = self.server.iter().map(Vec::len).sum();
+        assert_eq!(
+            self.stored_new.len(),
+            total,
+            "seed {seed}: every message stored exactly once"
+        );
+        for ctx in &self.contexts {
+            assert_eq!(
+                ctx.planner.stats().full_reloads,
+                0,
+                "seed {seed}: a full reload happened"
+            );
+        }
+    }
+}
+
+#[test]
+fn thousands_of_seeds_converge_without_loss_duplicates_or_double_fetches() {
+    let seeds: u64 = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000);
+    let first: u64 = std::env::var("SIM_FIRST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut total = Counts::default();
+    for seed in first..first + seeds {
+        let c = Sim::new(seed).run(seed);
+        total.posted += c.posted;
+        total.live_delivered += c.live_delivered;
+        total.live_dropped += c.live_dropped;
+        total.live_duplicated += c.live_duplicated;
+        total.fetches += c.fetches;
+        total.seqs_fetched += c.seqs_fetched;
+        total.already_held += c.already_held;
+        total.network_failures += c.network_failures;
+        total.crashes += c.crashes;
+        total.lock_waits += c.lock_waits;
+        total.steps += c.steps;
+    }
+    println!("simulation: {seeds} seeds from {first}: {total:#?}");
+    assert!(
+        total.fetches > 0
+            && total.live_dropped > 0
+            && total.network_failures > 0
+            && total.crashes > 0
+    );
+}
