@@ -116,11 +116,7 @@ fn evict_to_keep(chat: &ChatRecord, keep: u64, (count, bytes): (u64, u64)) -> Ev
     // newest `count`; keeping the newest `keep` of those means cutting at the newest `keep`.
     let below_seq = cut_keeping_newest(chat, keep);
     let messages = count.saturating_sub(keep);
-    let bytes = if count == 0 {
-        0
-    } else {
-        bytes / count * messages
-    };
+    let bytes = bytes.checked_div(count).unwrap_or(0) * messages;
     Eviction {
         request_id: chat.request_id.clone(),
         below_seq,
@@ -166,11 +162,7 @@ pub fn apply_eviction(record: &mut ChatRecord, below_seq: Seq) -> u64 {
         return 0;
     }
     let before = record.held.count();
-    let per_message = if before == 0 {
-        0
-    } else {
-        record.bytes / before
-    };
+    let per_message = record.bytes.checked_div(before).unwrap_or(0);
     let cut = SeqRange::new(1, below_seq - 1);
     record.held.remove_range(cut);
     record.corrupt.remove_range(cut);
@@ -255,7 +247,12 @@ mod tests {
             keep_newest_per_chat: 5,
         };
         let open = chat("open", &[(1, 50)], 10, 9);
-        let plan = plan_eviction(&[open.clone()], 0, &budget, &[open.request_id.clone()]);
+        let plan = plan_eviction(
+            std::slice::from_ref(&open),
+            0,
+            &budget,
+            std::slice::from_ref(&open.request_id),
+        );
         assert_eq!(plan.evictions[0].below_seq, 46);
         assert_eq!(plan.still_over, 50);
     }

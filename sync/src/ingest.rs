@@ -155,7 +155,9 @@ pub fn plan_ingest(
                     continue;
                 }
                 Some(old) => {
-                    if !(message.deleted && !old.deleted) {
+                    // A deletion arriving later is a tombstone, not an anomaly.
+                    let is_deletion = message.deleted && !old.deleted;
+                    if !is_deletion {
                         report.anomalies.push(Anomaly::ContentChanged { seq });
                     }
                     record.bytes = record

@@ -365,10 +365,7 @@ impl Planner {
         }
 
         let gaps = input.held.gaps(backend_last);
-        let mut repair = SeqRanges::new();
-        for range in gaps.repair_order() {
-            repair.insert_range(range);
-        }
+        let mut repair = gaps.repair_set();
         repair.remove_all(&chat.in_flight);
 
         if repair.is_empty() {
@@ -391,31 +388,38 @@ impl Planner {
         } else {
             FetchMethod::Cursor
         };
-        let mut pages: Vec<(SeqRange, FetchPurpose)> = Vec::new();
+        // Only as many pages as may go out now are built: a chat with a thousand holes costs
+        // a few pages of work per poll, not a thousand.
+        let room = config
+            .max_in_flight_per_chat
+            .saturating_sub(chat.in_flight_count);
+        let mut pages: Vec<(SeqRange, FetchPurpose)> = Vec::with_capacity(room);
         // Trailing gap first, then interior gaps from the newest down; newest page first within.
-        for range in repair.ranges().iter().rev() {
-            pages.extend(
-                split_newest_first(*range, config.page_limit).map(|p| (p, FetchPurpose::Repair)),
-            );
-        }
+        pages.extend(
+            repair
+                .ranges()
+                .iter()
+                .rev()
+                .flat_map(|range| split_newest_first(*range, config.page_limit))
+                .take(room)
+                .map(|page| (page, FetchPurpose::Repair)),
+        );
         if chat.older_pages_wanted > 0 {
             if let Some(leading) = gaps.leading {
                 let mut older = input.held.complement_within(leading);
                 older.remove_all(&chat.in_flight);
                 // The page adjacent to the oldest cached message, then the one below it.
-                for range in older.ranges().iter().rev() {
-                    for page in split_newest_first(*range, config.page_limit) {
-                        if pages
-                            .iter()
-                            .filter(|(_, p)| *p == FetchPurpose::OlderHistory)
-                            .count()
-                            >= chat.older_pages_wanted as usize
-                        {
-                            break;
-                        }
-                        pages.push((page, FetchPurpose::OlderHistory));
-                    }
-                }
+                let wanted =
+                    (chat.older_pages_wanted as usize).min(room.saturating_sub(pages.len()));
+                pages.extend(
+                    older
+                        .ranges()
+                        .iter()
+                        .rev()
+                        .flat_map(|range| split_newest_first(*range, config.page_limit))
+                        .take(wanted)
+                        .map(|page| (page, FetchPurpose::OlderHistory)),
+                );
             } else {
                 chat.older_pages_wanted = 0;
             }
@@ -423,9 +427,6 @@ impl Planner {
 
         let mut commands = Vec::new();
         for (range, purpose) in pages {
-            if chat.in_flight_count >= config.max_in_flight_per_chat {
-                break;
-            }
             let id = self.next_id;
             self.next_id += 1;
             chat.in_flight.insert_range(range);

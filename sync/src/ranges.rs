@@ -104,6 +104,22 @@ impl SeqRanges {
         }
     }
 
+    /// A set from ranges that are already ascending, non-overlapping and non-adjacent (as
+    /// [`Gaps`] produces them); anything else is normalized, so the invariant always holds.
+    pub fn from_sorted(ranges: Vec<SeqRange>) -> Self {
+        let sorted = ranges
+            .windows(2)
+            .all(|w| w[0].start <= w[0].end && w[0].end.saturating_add(1) < w[1].start);
+        if sorted {
+            return Self { ranges };
+        }
+        let mut set = SeqRanges::new();
+        for range in ranges {
+            set.insert_range(range);
+        }
+        set
+    }
+
     /// The ranges, ascending.
     pub fn ranges(&self) -> &[SeqRange] {
         &self.ranges
@@ -314,6 +330,13 @@ pub struct Gaps {
 }
 
 impl Gaps {
+    /// The interior and trailing gaps as one set (what a missing-only sync repairs).
+    pub fn repair_set(&self) -> SeqRanges {
+        let mut ranges = self.interior.clone();
+        ranges.extend(self.trailing);
+        SeqRanges::from_sorted(ranges)
+    }
+
     /// The ranges a missing-only sync repairs at once: trailing first, then interior gaps from
     /// the newest down (what the reader most likely looks at comes first).
     pub fn repair_order(&self) -> Vec<SeqRange> {

@@ -1,2 +1,61 @@
-//! `cargo xtask`: one entry point for every routine task.
-fn main() {}
+//! `cargo xtask`: one entry point for every routine task, the same one CI calls.
+//!
+//! - `cargo xtask serve`: installs the build tools, builds the front end with Trunk (release)
+//!   and starts the reference server with demo data on 127.0.0.1:8080.
+//! - `cargo xtask test`: installs everything tests need, then fmt, clippy (host and wasm32),
+//!   native tests, in-browser tests in headless Chrome and Firefox, end-to-end tests; prints a
+//!   plain summary and fails if any step failed.
+//! - `cargo xtask bench`: runs the benchmarks and writes `bench/results.json` and
+//!   `BENCHMARKS.md`.
+//! - `cargo xtask setup [--browsers]`: only installs the tools.
+//!
+//! It depends on nothing but the standard library, so it builds in seconds on a fresh clone.
+
+mod bench;
+mod process;
+mod serve;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match command {
+        "serve" => serve::run_serve(rest),
+        "test" => test::run_test(rest),
+        "bench" => bench::run_bench(rest),
+        "setup" => tools::Tools::locate().and_then(|t| {
+            let browsers = rest.iter().any(|a| a == "--browsers");
+            t.install(if browsers {
+                tools::Need::Tests
+            } else {
+                tools::Need::Build
+            })
+        }),
+        "help" | "--help" | "-h" => {
+            println!("{}", HELP);
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "usage: cargo xtask <command>
+
+commands:
+  serve [--listen ADDR] [--db PATH]   build the front end and run the server with demo data
+  test [--no-browsers] [--only STEP]  every check CI runs (fmt, clippy, native, browser, e2e)
+  bench                               run the benchmarks, write bench/results.json and BENCHMARKS.md
+  setup [--browsers]                  install the toolchain only (idempotent)";

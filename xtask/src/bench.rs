@@ -1,0 +1,177 @@
+//! `cargo xtask bench`: runs the benchmarks on release builds and writes `bench/results.json`
+//! and `BENCHMARKS.md`: metric, median, p95, the floor or peer measured in the same run where
+//! there is one, the seed's target and ours.
+//!
+//! Today it covers the native `sync` benchmarks (criterion); the in-browser, worker, UI and
+//! server benchmarks join it as their crates land.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::process::{root, run};
+use crate::tools::Tools;
+
+/// A criterion benchmark and what it is held to.
+struct Metric {
+    id: &'static str,
+    what: &'static str,
+    seed_target: &'static str,
+    our_target_ns: f64,
+}
+
+const CORE_METRICS: &[Metric] = &[
+    Metric {
+        id: "gaps/100k_messages_0_holes",
+        what: "gap detection, 100,000 messages, no hole",
+        seed_target: "-",
+        our_target_ns: 1_000.0,
+    },
+    Metric {
+        id: "gaps/100k_messages_1000_holes",
+        what: "gap detection, 100,000 messages, 1,000 holes",
+        seed_target: "-",
+        our_target_ns: 50_000.0,
+    },
+    Metric {
+        id: "is_partial/100k_messages_1000_holes",
+        what: "partial-history check, 1,000 holes",
+        seed_target: "-",
+        our_target_ns: 10_000.0,
+    },
+    Metric {
+        id: "planner_poll/100k_messages_1000_holes",
+        what: "planner poll, 1,000 holes",
+        seed_target: "-",
+        our_target_ns: 200_000.0,
+    },
+    Metric {
+        id: "merge/1_message_into_100k_chat",
+        what: "merge one message into a 100,000-message chat",
+        seed_target: "-",
+        our_target_ns: 20_000.0,
+    },
+    Metric {
+        id: "merge/100_message_page_into_100k_chat",
+        what: "merge a 100-message page (delta sync core)",
+        seed_target: "200 ms for the whole delta sync",
+        our_target_ns: 500_000.0,
+    },
+    Metric {
+        id: "ranges/insert_100k_seqs_live_order",
+        what: "insert 100,000 seqs in live arrival order",
+        seed_target: "-",
+        our_target_ns: 20_000_000.0,
+    },
+    Metric {
+        id: "ranges/insert_10k_seqs_random_order",
+        what: "insert 10,000 seqs in random order (worst case)",
+        seed_target: "-",
+        our_target_ns: 20_000_000.0,
+    },
+];
+
+/// Runs `bench`.
+pub fn run_bench(_args: &[String]) -> Result<(), String> {
+    let tools = Tools::locate()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(tools
+        .command(&cargo)
+        .args(["bench", "-p", "chat-sync", "--bench", "ranges_and_merge"]))?;
+    let criterion_dir = target_dir().join("criterion");
+    let mut results = Vec::new();
+    for metric in CORE_METRICS {
+        let (median, p95) = read_criterion(&criterion_dir, metric.id)?;
+        results.push(json!({
+            "suite": "sync (native, criterion)",
+            "metric": metric.id,
+            "what": metric.what,
+            "median_ns": median,
+            "p95_ns": p95,
+            "floor": Value::Null,
+            "seed_target": metric.seed_target,
+            "our_target_ns": metric.our_target_ns,
+            "meets_target": p95 <= metric.our_target_ns,
+        }));
+    }
+    write_reports(&results)
+}
+
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Median and 95th percentile of criterion's per-sample mean iteration times, in ns.
+fn read_criterion(dir: &Path, id: &str) -> Result<(f64, f64), String> {
+    let path = dir.join(id).join("new").join("sample.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let sample: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let iters = sample["iters"]
+        .as_array()
+        .ok_or("sample.json without iters")?;
+    let times = sample["times"]
+        .as_array()
+        .ok_or("sample.json without times")?;
+    let mut per_iter: Vec<f64> = iters
+        .iter()
+        .zip(times)
+        .filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()?))
+        .collect();
+    if per_iter.is_empty() {
+        return Err(format!("{}: no samples", path.display()));
+    }
+    per_iter.sort_by(f64::total_cmp);
+    let at = |q: f64| per_iter[((per_iter.len() - 1) as f64 * q).round() as usize];
+    Ok((at(0.5), at(0.95)))
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn write_reports(results: &[Value]) -> Result<(), String> {
+    let dir = root().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let json =
+        serde_json::to_string_pretty(&json!({ "results": results })).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("results.json"), json).map_err(|e| e.to_string())?;
+
+    let mut md = String::from(
+        "# Benchmarks\n\nWritten by `cargo xtask bench` (release builds, this machine: 2 cores). \
+         Median and p95 of the per-sample iteration time.\n\n\
+         | suite | metric | median | p95 | floor / peer | seed's target | our target | met |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | < {} | {} |",
+            r["suite"].as_str().unwrap_or(""),
+            r["what"].as_str().unwrap_or(""),
+            human(r["median_ns"].as_f64().unwrap_or(f64::NAN)),
+            human(r["p95_ns"].as_f64().unwrap_or(f64::NAN)),
+            r["floor"].as_str().unwrap_or("-"),
+            r["seed_target"].as_str().unwrap_or("-"),
+            human(r["our_target_ns"].as_f64().unwrap_or(f64::NAN)),
+            if r["meets_target"].as_bool().unwrap_or(false) {
+                "yes"
+            } else {
+                "**no**"
+            },
+        );
+    }
+    std::fs::write(root().join("BENCHMARKS.md"), &md).map_err(|e| e.to_string())?;
+    print!("{md}");
+    Ok(())
+}
