@@ -2,6 +2,7 @@
 //! arrival order, duplicates, gaps) and any page sizes, serving the planner's fetches leaves
 //! the cache equal to the server's messages, with nothing lost or duplicated, every fetched
 //! sequence missing when it was requested, and no range requested twice while in flight.
+#![cfg(not(target_arch = "wasm32"))]
 
 use chat_sync::ingest::{IngestContext, Source};
 use chat_sync::memory_store::MemoryStore;

@@ -8,6 +8,7 @@
 //! store equal to the server's messages, each message stored once, every fetched sequence
 //! missing when it was requested, no range requested by two contexts at once, and no full
 //! reload. A failing seed is printed and reproduces the run exactly.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};

@@ -9,7 +9,7 @@ use crate::tools::{Need, Tools};
 
 /// Crates whose tests are only meaningful in a browser (they have wasm-bindgen-test suites).
 fn browser_test_crates() -> Vec<String> {
-    ["sync/idb", "app", "worker"]
+    ["sync", "sync/idb", "app", "worker"]
         .iter()
         .filter_map(|dir| {
             let manifest = std::fs::read_to_string(root().join(dir).join("Cargo.toml")).ok()?;
