@@ -1,1 +1,75 @@
-//! End-to-end test harness (browsers against the real server).
+//! End-to-end harness: the real server as a child process, real headless Chromium driven over
+//! the Chrome DevTools Protocol, and plain HTTP for the server's `/metrics`.
+//!
+//! Tests find what they run through environment variables that `cargo xtask test` sets (and a
+//! person can set by hand): `E2E_SERVER_BIN` (the built `server` binary), `E2E_DIST` (the
+//! Trunk-built front end) and `E2E_CHROMIUM` (default `/usr/bin/chromium`).
+
+pub mod browser;
+pub mod cdp;
+pub mod http;
+pub mod server;
+
+/// Everything that can go wrong in a harness, with its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A process could not start or died.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The DevTools connection failed.
+    #[error("devtools websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// A DevTools command returned an error.
+    #[error("devtools {method} failed: {message}")]
+    Protocol {
+        /// The CDP method.
+        method: String,
+        /// Chrome's error message.
+        message: String,
+    },
+    /// Something did not happen in time.
+    #[error("timed out after {seconds:.1} s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: f64,
+    },
+    /// A precondition of the environment is missing.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// A harness result.
+pub type Result<T> = std::result::Result<T, HarnessError>;
+
+/// Polls `check` every 25 ms until it returns `Some`, or fails after `timeout`.
+pub async fn wait_until<T, F, Fut>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut check: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if started.elapsed() > timeout {
+            return Err(HarnessError::Timeout {
+                what: what.to_owned(),
+                seconds: timeout.as_secs_f64(),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::process::{root, run};
+use crate::process::{root, run, target_dir};
 use crate::tools::Tools;
 
 /// A criterion benchmark and what it is held to.
@@ -96,12 +96,6 @@ pub fn run_bench(_args: &[String]) -> Result<(), String> {
         }));
     }
     write_reports(&results)
-}
-
-fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Median and 95th percentile of criterion's per-sample mean iteration times, in ns.

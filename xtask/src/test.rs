@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use crate::process::{describe, output, root, run};
+use crate::process::{describe, output, root, run, target_dir};
+use crate::serve::build_front_end;
 use crate::tools::{Need, Tools};
 
 /// Crates whose tests are only meaningful in a browser (they have wasm-bindgen-test suites).
@@ -151,7 +152,7 @@ pub fn run_test(args: &[String]) -> Result<(), String> {
         } else {
             command.args(["test", "--no-fail-fast"]);
         }
-        command.args(["-p", "chat-sync", "-p", "server", "-p", "e2e"]);
+        command.args(["-p", "chat-sync", "-p", "server"]);
         run(&mut command)?;
         run(cargo_cmd().args(["test", "--doc", "-p", "chat-sync"]))
     });
@@ -177,6 +178,21 @@ pub fn run_test(args: &[String]) -> Result<(), String> {
                 Ok(())
             });
         }
+    }
+
+    if !no_browsers {
+        step("e2e-chromium", &mut || {
+            build_front_end(&tools)?;
+            run(cargo_cmd().args(["build", "-p", "server"]))?;
+            let server = target_dir().join("debug").join("server");
+            let mut command = cargo_cmd();
+            command
+                .args(["test", "-p", "e2e", "--", "--test-threads=1"])
+                .env("E2E_SERVER_BIN", &server)
+                .env("E2E_DIST", root().join("dist"))
+                .env("E2E_CHROMIUM", "/usr/bin/chromium");
+            run(&mut command)
+        });
     }
 
     let failed: Vec<&Step> = steps.iter().filter(|s| s.result.is_err()).collect();

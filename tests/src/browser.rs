@@ -1,0 +1,209 @@
+//! Headless Chromium with a persistent profile, started with the flags that work on these
+//! machines (no network beyond loopback, running as root), and pages driven over CDP.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+use crate::cdp::Cdp;
+use crate::{wait_until, HarnessError, Result};
+
+/// A running headless Chromium.
+pub struct Browser {
+    child: Child,
+    /// The browser-level DevTools connection.
+    pub cdp: Cdp,
+}
+
+impl Browser {
+    /// Starts Chromium with `profile` as its user data directory.
+    pub async fn launch(profile: &Path) -> Result<Self> {
+        let binary = std::env::var("E2E_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        std::fs::create_dir_all(profile).map_err(|source| HarnessError::Io {
+            what: format!("creating {}", profile.display()),
+            source,
+        })?;
+        let active_port = profile.join("DevToolsActivePort");
+        let _ = std::fs::remove_file(&active_port);
+        let child = Command::new(&binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| HarnessError::Io {
+                what: format!("starting {binary}"),
+                source,
+            })?;
+        let url = wait_until(
+            "Chromium's DevToolsActivePort",
+            Duration::from_secs(20),
+            || {
+                let active_port = active_port.clone();
+                async move {
+                    let Ok(text) = std::fs::read_to_string(&active_port) else {
+                        return Ok(None);
+                    };
+                    let mut lines = text.lines();
+                    Ok(match (lines.next(), lines.next()) {
+                        (Some(port), Some(path)) => Some(format!("ws://127.0.0.1:{port}{path}")),
+                        _ => None,
+                    })
+                }
+            },
+        )
+        .await?;
+        let cdp = Cdp::connect(&url).await?;
+        Ok(Self { child, cdp })
+    }
+
+    /// Opens a page at `url` and attaches to it.
+    pub async fn new_page(&self, url: &str) -> Result<Page<'_>> {
+        let target = self
+            .cdp
+            .call("Target.createTarget", json!({ "url": "about:blank" }), None)
+            .await?;
+        let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
+        let attached = self
+            .cdp
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target_id, "flatten": true }),
+                None,
+            )
+            .await?;
+        let session_id = attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let page = Page {
+            browser: self,
+            target_id,
+            session_id,
+        };
+        page.call("Page.enable", json!({})).await?;
+        page.call("Runtime.enable", json!({})).await?;
+        page.navigate(url).await?;
+        Ok(page)
+    }
+
+    /// Closes a target and waits until the browser no longer lists it.
+    pub async fn close_target(&self, target_id: &str) -> Result<()> {
+        self.cdp
+            .call("Target.closeTarget", json!({ "targetId": target_id }), None)
+            .await?;
+        wait_until("the target to close", Duration::from_secs(10), || async {
+            let targets = self.cdp.call("Target.getTargets", json!({}), None).await?;
+            let open = targets["targetInfos"]
+                .as_array()
+                .is_some_and(|list| list.iter().any(|t| t["targetId"] == target_id));
+            Ok((!open).then_some(()))
+        })
+        .await
+    }
+
+    /// Stops the browser.
+    pub async fn close(mut self) {
+        let _ = self.cdp.call("Browser.close", json!({}), None).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        let _ = self.child.kill().await;
+    }
+}
+
+/// One page (tab) with its CDP session.
+pub struct Page<'a> {
+    browser: &'a Browser,
+    /// The target id (for closing).
+    pub target_id: String,
+    /// The flattened session id.
+    pub session_id: String,
+}
+
+impl Page<'_> {
+    /// Sends a command to this page.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        self.browser
+            .cdp
+            .call(method, params, Some(&self.session_id))
+            .await
+    }
+
+    /// Navigates and waits for the load event.
+    pub async fn navigate(&self, url: &str) -> Result<()> {
+        let mut events = self.browser.cdp.events();
+        self.call("Page.navigate", json!({ "url": url })).await?;
+        let session = self.session_id.clone();
+        tokio::time::timeout(Duration::from_secs(20), async move {
+            while let Ok(event) = events.recv().await {
+                if event["method"] == "Page.loadEventFired"
+                    && event["sessionId"] == session.as_str()
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .map_err(|_| HarnessError::Timeout {
+            what: format!("{url} to load"),
+            seconds: 20.0,
+        })
+    }
+
+    /// Evaluates `expression` (awaiting a promise) and returns its JSON value.
+    pub async fn evaluate(&self, expression: &str) -> Result<Value> {
+        let reply = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
+            )
+            .await?;
+        if let Some(exception) = reply.get("exceptionDetails") {
+            return Err(HarnessError::Protocol {
+                method: "Runtime.evaluate".into(),
+                message: format!(
+                    "{expression}: {}",
+                    exception["exception"]["description"]
+                        .as_str()
+                        .unwrap_or("exception")
+                ),
+            });
+        }
+        Ok(reply["result"]["value"].clone())
+    }
+
+    /// Waits until `expression` evaluates to something other than null, undefined or false.
+    pub async fn wait_for(&self, expression: &str, timeout: Duration) -> Result<Value> {
+        wait_until(expression, timeout, || async {
+            let value = self.evaluate(expression).await?;
+            Ok((!value.is_null() && value != Value::Bool(false)).then_some(value))
+        })
+        .await
+    }
+
+    /// Closes the page.
+    pub async fn close(self) -> Result<()> {
+        self.browser.close_target(&self.target_id).await
+    }
+}
+
+/// A fresh directory under the system temp dir for one test's profile and database.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
