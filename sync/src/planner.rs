@@ -199,6 +199,8 @@ struct ChatPlan {
     urgent: bool,
     /// Pages of older history the reader asked for and that are not issued yet.
     older_pages_wanted: u32,
+    /// The sequences the reader has on screen, fetched before other gaps.
+    viewport: Option<SeqRange>,
     failures: u32,
     not_before: Millis,
     refused: bool,
@@ -298,6 +300,11 @@ impl Planner {
         chat.older_pages_wanted = chat.older_pages_wanted.saturating_add(1).min(4);
     }
 
+    /// The reader has `visible` on screen: gaps there are fetched before the others.
+    pub fn set_viewport(&mut self, request_id: &RequestId, visible: Option<SeqRange>) {
+        self.chats.entry(request_id.clone()).or_default().viewport = visible;
+    }
+
     /// A manual resync (or a push hint, which proves the missing messages exist): repair now,
     /// without the grace period or a pending backoff, and undo an earlier refusal.
     pub fn request_resync(&mut self, request_id: &RequestId) {
@@ -395,11 +402,22 @@ impl Planner {
             .saturating_sub(chat.in_flight_count);
         let mut pages: Vec<(SeqRange, FetchPurpose)> = Vec::with_capacity(room);
         // Trailing gap first, then interior gaps from the newest down; newest page first within.
+        // What the reader is looking at goes first.
+        let (on_screen, elsewhere) = match chat.viewport {
+            Some(visible) => {
+                let on_screen = repair.intersection(&SeqRanges::from_range(visible));
+                let mut elsewhere = repair.clone();
+                elsewhere.remove_all(&on_screen);
+                (on_screen, elsewhere)
+            }
+            None => (SeqRanges::new(), repair),
+        };
         pages.extend(
-            repair
+            on_screen
                 .ranges()
                 .iter()
                 .rev()
+                .chain(elsewhere.ranges().iter().rev())
                 .flat_map(|range| split_newest_first(*range, config.page_limit))
                 .take(room)
                 .map(|page| (page, FetchPurpose::Repair)),
@@ -802,6 +820,30 @@ mod tests {
         assert_eq!(
             fetches(&p.poll(&chat, input, 100_000)),
             vec![(6, 9, FetchPurpose::Repair)]
+        );
+    }
+
+    #[test]
+    fn gaps_on_screen_are_fetched_first() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 10), (20, 30), (40, 50)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(60),
+        };
+        let mut p = Planner::new(
+            PlannerConfig {
+                page_limit: 100,
+                max_in_flight_per_chat: 1,
+                ..PlannerConfig::default()
+            },
+            1,
+        );
+        p.request_resync(&chat);
+        p.set_viewport(&chat, Some(SeqRange::new(5, 25)));
+        assert_eq!(
+            fetches(&p.poll(&chat, input, 0)),
+            vec![(11, 19, FetchPurpose::Repair)]
         );
     }
 
