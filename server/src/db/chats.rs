@@ -264,7 +264,9 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0) RETURNING {MESSAGE_COLUMNS}"
         );
         let role = crate::db::users::role_text(new.sender.role);
-        let result: Result<Option<MessageRow>, sqlx::Error> = with_pool!(self, pool => {
+        // The async block keeps `?` inside it, so a unique violation reaches the match below
+        // instead of leaving this function early.
+        let result: Result<Option<MessageRow>, sqlx::Error> = with_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
             let seq: Option<i64> = sqlx::query_scalar(
                 "UPDATE requests SET last_seq = last_seq + 1, last_message = $2, updated_at = $3 \
@@ -301,7 +303,8 @@ impl Db {
                     Ok(Some(row))
                 }
             }
-        });
+        }
+        .await);
         match result {
             Ok(Some(row)) => Ok(Some((row, true))),
             Ok(None) => Ok(None),
