@@ -56,6 +56,7 @@ backend_tests!(
     idempotent_send,
     send_validation,
     concurrent_senders_are_gap_free,
+    two_servers_one_database_are_gap_free,
     media_upload_and_download,
     sse_live_and_resume,
     sse_heartbeat_and_auth,
@@ -627,6 +628,46 @@ async fn concurrent_senders_are_gap_free(backend: Backend) {
     assert_eq!(seqs, (1..=n).collect::<Vec<_>>());
     assert_eq!(page.last_seq, n);
     server.stop().await;
+}
+
+/// Two server instances with their own connection pools on one database (as two processes
+/// would be) hammer one chat: sequences stay strictly increasing and gap-free.
+async fn two_servers_one_database_are_gap_free(backend: Backend) {
+    let first = TestServer::start(backend, |_| {}).await;
+    let target = first.db.as_ref().unwrap().target.clone();
+    let second = TestServer::start_on(&target, |_| {}).await;
+    let on_first = first.login("alice").await;
+    // Sessions live in the database, so the same cookie works on both instances.
+    let on_second = Client {
+        base: second.base.clone(),
+        ..on_first.clone()
+    };
+    const PER_WRITER: usize = 10;
+    let mut tasks = Vec::new();
+    for w in 0..12 {
+        let client = if w % 2 == 0 {
+            on_first.clone()
+        } else {
+            on_second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..PER_WRITER {
+                let (status, message) = client.send("REQ-A", &format!("p{w}-{i}"), "x").await;
+                assert_eq!(status, StatusCode::CREATED);
+                seqs.push(message.seq);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=(12 * PER_WRITER) as u64).collect::<Vec<_>>());
+    second.stop().await;
+    first.stop().await;
 }
 
 async fn media_upload_and_download(backend: Backend) {
