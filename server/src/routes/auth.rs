@@ -42,22 +42,22 @@ pub async fn login(
         ));
     }
     let user = state.db.user_by_username(&body.username).await?;
-    let Some(user) = user else {
-        return Err(ApiError::Unauthorized(
-            "wrong user name or password".to_owned(),
-        ));
+    // An unknown name is checked against a dummy hash of the same cost, so the answer time
+    // does not reveal which names exist.
+    let stored = match &user {
+        Some(user) => user.password_hash.clone(),
+        None => dummy_hash(state.config.password_hash_memory_kib)?,
     };
-    let stored = user.password_hash.clone();
     let password = body.password;
     // Argon2 is deliberately slow: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&stored, &password))
         .await
         .map_err(|e| ApiError::Internal(format!("password check: {e}")))?;
-    if !ok {
+    let Some(user) = user.filter(|_| ok) else {
         return Err(ApiError::Unauthorized(
             "wrong user name or password".to_owned(),
         ));
-    }
+    };
     let token = auth::new_token();
     let now = now_ms();
     state
@@ -87,4 +87,14 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 /// The signed-in user.
 pub async fn me(AuthUser(user): AuthUser) -> Json<CurrentUser> {
     Json(user.current_user())
+}
+
+/// A hash of a random password at the configured cost, computed once.
+fn dummy_hash(memory_kib: u32) -> ApiResult<String> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash.clone());
+    }
+    let hash = auth::hash_password(&auth::new_token(), memory_kib)?;
+    Ok(DUMMY.get_or_init(|| hash).clone())
 }

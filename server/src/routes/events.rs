@@ -25,6 +25,9 @@ use crate::state::{AppState, EventNotice};
 /// Messages read from the database per query.
 const BATCH: u64 = 500;
 
+/// How often an idle stream looks for events stored by other server processes.
+const CROSS_PROCESS_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Keeps the `sse_clients` gauge right however the stream ends.
 struct ClientGuard(AppState);
 
@@ -141,6 +144,9 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                 Err(RecvError::Closed) => return None,
             },
             _ = s.shutdown.changed() => return None,
+            // Notices only come from this process; with several server processes on one
+            // PostgreSQL a message stored by another process is found by this periodic look.
+            _ = tokio::time::sleep(CROSS_PROCESS_POLL) => s.dirty = true,
         }
     }
 }
