@@ -142,7 +142,8 @@ pub async fn seed(db: &Db, memory_kib: u32) -> Result<(), String> {
     let day_ms: i64 = 24 * 3600 * 1000;
     for (index, size) in HISTORY_SIZES.iter().enumerate() {
         let requester = &users[2 + index % 8];
-        let agent = &users[index % 2];
+        // Alternate agents so every requester has requests with both alice and bob.
+        let agent = &users[(index + index / 8) % 2];
         let request_id = format!("REQ-{}", 1001 + index);
         let created = now - (30 - (index as i64 % 30)) * day_ms;
         db.create_request(

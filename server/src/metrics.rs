@@ -118,7 +118,16 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         None if request.uri().path().starts_with("/api/") => "/api/unknown".to_owned(),
         None => "static".to_owned(),
     };
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        route = %route,
+        status = response.status().as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
     state
         .metrics
         .count_request(&route, response.status().as_u16());

@@ -1216,6 +1216,16 @@ async fn static_files_and_csp(backend: Backend) {
         StatusCode::NOT_FOUND
     );
     assert_error(
+        client
+            .request(reqwest::Method::PUT, "/api/chat/messages")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    assert_error(
         get("/api/nope").await.unwrap(),
         StatusCode::NOT_FOUND,
         "not_found",

@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         );
     }
     api.fallback(static_files::serve)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -56,6 +57,15 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// A known path with the wrong method: a JSON 405 instead of axum's empty one.
+async fn method_not_allowed(request: Request) -> crate::error::ApiError {
+    crate::error::ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    ))
 }
 
 /// Adds the Content-Security-Policy and hardening headers to every response.
