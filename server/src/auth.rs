@@ -117,3 +117,31 @@ impl FromRequestParts<AppState> for AuthUser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let hash = hash_password("pw", 8).expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(&hash, "pw"));
+        assert!(!verify_password(&hash, "other"));
+        assert!(!verify_password("not a hash", "pw"));
+    }
+
+    #[test]
+    fn cookie_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(session_token(&headers).ok(), Some(None));
+        let token = new_token();
+        headers.insert(COOKIE, format!("a=1; sid={token}").parse().expect("header"));
+        assert_eq!(session_token(&headers).ok(), Some(Some(token)));
+        headers.insert(COOKIE, "sid=short".parse().expect("header"));
+        assert!(session_token(&headers).is_err());
+        let cookie = session_cookie("t", false);
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        assert!(session_cookie("t", true).ends_with("; Secure"));
+    }
+}

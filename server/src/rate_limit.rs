@@ -40,3 +40,19 @@ impl RateLimiter {
         entry.1 <= self.max
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_per_key_and_resets_after_the_window() {
+        let limiter = RateLimiter::new(2, Duration::from_millis(50));
+        assert!(limiter.allow("a"));
+        assert!(limiter.allow("a"));
+        assert!(!limiter.allow("a"));
+        assert!(limiter.allow("b"), "keys are independent");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(limiter.allow("a"), "a new window starts");
+    }
+}
