@@ -1,8 +1,9 @@
 //! `--demo`: agents `alice` and `bob`, requesters `requester1`…`requester8` (password `demo`
 //! for all), and 24 requests with realistic histories from 1 to 10,000 messages.
 //!
-//! Seeding is idempotent (it does nothing when `alice` exists) and fast: each chat's history
-//! goes in one transaction of multi-row inserts. The content is generated from a fixed
+//! Seeding is idempotent (users and requests that exist are skipped; a complete demo set is
+//! detected at once) and fast: each chat's history goes in one transaction of multi-row
+//! inserts. The content is generated from a fixed
 //! random seed, so every demo database looks the same.
 
 use chat_sync::types::{Attachment, Sender, SenderRole};
@@ -107,11 +108,18 @@ const CLOSERS: [&str; 8] = [
 
 /// Seeds the demo data unless it is already there.
 pub async fn seed(db: &Db, memory_kib: u32) -> Result<(), String> {
-    if db
+    let last_request = format!("REQ-{}", 1000 + HISTORY_SIZES.len());
+    let has_alice = db
         .user_by_username("alice")
         .await
         .map_err(|e| e.to_string())?
-        .is_some()
+        .is_some();
+    if has_alice
+        && db
+            .chat(&last_request)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
     {
         tracing::info!("demo data already present");
         return Ok(());
@@ -146,15 +154,21 @@ pub async fn seed(db: &Db, memory_kib: u32) -> Result<(), String> {
         let agent = &users[(index + index / 8) % 2];
         let request_id = format!("REQ-{}", 1001 + index);
         let created = now - (30 - (index as i64 % 30)) * day_ms;
-        db.create_request(
-            &request_id,
-            TITLES[index],
-            &requester.id,
-            &agent.id,
-            created,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        // Each request is seeded at most once, so a start interrupted half-way resumes
+        // where it stopped instead of duplicating anything.
+        let fresh = db
+            .create_request(
+                &request_id,
+                TITLES[index],
+                &requester.id,
+                &agent.id,
+                created,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if !fresh {
+            continue;
+        }
         let step = ((now - created) / (*size as i64 + 1)).max(1);
         let mut messages = Vec::with_capacity(*size);
         for n in 0..*size {
