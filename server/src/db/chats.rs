@@ -334,6 +334,9 @@ impl Db {
         let count = to_i64(messages.len() as u64);
         let preview = preview_of(last);
         const BATCH: usize = 500;
+        // SQLite looks numbered parameters (`$N`) up by a linear scan, which makes a
+        // 5,500-parameter statement quadratic; anonymous `?` parameters bind in order.
+        let anonymous_params = matches!(self, Db::Sqlite(_));
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let last_seq: Option<i64> = sqlx::query_scalar(
@@ -361,15 +364,19 @@ impl Db {
                 let offset = to_i64((chunk_index * BATCH) as u64);
                 let mut sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ");
                 for i in 0..chunk.len() {
-                    let p = i * 11;
                     if i > 0 {
                         sql.push(',');
                     }
-                    sql.push_str(&format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 0)",
-                        p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9, p + 10,
-                        p + 11
-                    ));
+                    sql.push('(');
+                    for column in 1..=11 {
+                        if anonymous_params {
+                            sql.push('?');
+                        } else {
+                            sql.push_str(&format!("${}", i * 11 + column));
+                        }
+                        sql.push_str(", ");
+                    }
+                    sql.push_str("0)");
                 }
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (i, message) in chunk.iter().enumerate() {
