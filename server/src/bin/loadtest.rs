@@ -101,6 +101,14 @@ async fn main() {
     if args.sqlite_only || postgres::skip_postgres() {
         report.notes.push("PostgreSQL skipped".to_owned());
     } else {
+        let from_env = std::env::var("TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty());
+        report.notes.push(if from_env {
+            "PostgreSQL from TEST_POSTGRES_URL".to_owned()
+        } else {
+            "PostgreSQL: throwaway local cluster with fsync=off, synchronous_commit=off, \
+             full_page_writes=off (durability off; SQLite runs WAL with synchronous=NORMAL)"
+                .to_owned()
+        });
         let url = postgres::fresh_database().await;
         run_backend(
             "postgres",

@@ -36,7 +36,7 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
         Some(candidate) if candidate.is_file() => candidate,
         // Unknown paths (and directories) are app routes: answer the app shell. A path that
         // looks like a missing asset (has an extension) is a real 404.
-        _ if Path::new(relative).extension().is_some() && !relative.ends_with(".html") => {
+        _ if looks_like_asset(relative) => {
             return ApiError::NotFound(format!("no file {path}")).into_response();
         }
         _ => dist.join("index.html"),
@@ -69,6 +69,36 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
             ApiError::NotFound(format!("no file {path}")).into_response()
         }
     }
+}
+
+/// Whether a missing path names a static asset (a real 404) rather than an app route such as
+/// `/chat/{request_id}`, whose id may itself contain a dot.
+fn looks_like_asset(relative: &str) -> bool {
+    const ASSET_EXTENSIONS: [&str; 16] = [
+        "js",
+        "mjs",
+        "wasm",
+        "css",
+        "map",
+        "json",
+        "webmanifest",
+        "png",
+        "svg",
+        "ico",
+        "jpg",
+        "jpeg",
+        "webp",
+        "woff",
+        "woff2",
+        "txt",
+    ];
+    if relative.starts_with("chat/") {
+        return false;
+    }
+    Path::new(relative)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ASSET_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Joins a URL path under `root`, refusing anything that could leave it.
@@ -122,6 +152,15 @@ mod tests {
         assert!(!is_hashed("sw.js"));
         assert!(!is_hashed("manifest.webmanifest"));
         assert!(!is_hashed("my-icon.png"));
+    }
+
+    #[test]
+    fn app_routes_are_not_assets() {
+        assert!(looks_like_asset("missing-1234.js"));
+        assert!(looks_like_asset("icons/x.PNG"));
+        assert!(!looks_like_asset("chat/REQ-1.js"));
+        assert!(!looks_like_asset("chat/ticket.123"));
+        assert!(!looks_like_asset("settings"));
     }
 
     #[test]
