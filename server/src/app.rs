@@ -1,0 +1,114 @@
+//! Starting and stopping the server: database, seeding, background tasks and the listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::cli::Config;
+use crate::db::Db;
+use crate::faults::Faults;
+use crate::metrics::Metrics;
+use crate::push_sender::Vapid;
+use crate::rate_limit::RateLimiter;
+use crate::state::{AppState, Inner};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Anything else (seeding, keys, listener).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A running server.
+pub struct RunningServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// Shared state (tests read the database through it).
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    serve: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Opens the database, seeds if asked, and serves on `listener` until shut down.
+pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServer, StartError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(format!("listener: {e}")))?;
+    let db = Db::connect(&config.database).await?;
+    tracing::info!(db = db.kind(), "database ready");
+    if config.demo {
+        crate::demo_seed::seed(&db, config.password_hash_memory_kib)
+            .await
+            .map_err(|e| StartError::Other(format!("demo seed: {e}")))?;
+    }
+    let vapid = Vapid::load_or_create(&db)
+        .await
+        .map_err(StartError::Other)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (events, _) = broadcast::channel(1024);
+    let (push_tx, push_rx) = mpsc::unbounded_channel();
+    let state = AppState(Arc::new(Inner {
+        db,
+        metrics: Metrics::default(),
+        faults: Faults::new(config.test_faults),
+        events,
+        push_queue: push_tx,
+        vapid,
+        login_limiter: RateLimiter::new(config.login_attempts_per_window, config.login_window),
+        shutdown: shutdown_rx.clone(),
+        config,
+    }));
+    let mut background = vec![tokio::spawn(crate::push_sender::run(
+        state.clone(),
+        push_rx,
+    ))];
+    if state.config.simulate {
+        background.push(tokio::spawn(crate::simulator::run(state.clone())));
+    }
+    let app = crate::routes::router(state.clone());
+    let mut stop = shutdown_rx;
+    let serve = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            // Either a shutdown request or a dropped sender ends the server.
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: shutdown_tx,
+        serve,
+        background,
+    })
+}
+
+impl RunningServer {
+    /// Stops accepting, ends SSE streams, waits for in-flight requests, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        match self.serve.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "server error"),
+            Err(error) => tracing::error!(%error, "server task failed"),
+        }
+        for task in self.background {
+            task.abort();
+        }
+        self.state.db.close().await;
+        tracing::info!("stopped");
+    }
+}

@@ -1,0 +1,141 @@
+//! Command-line flags and the runtime configuration they produce.
+//!
+//! Tests build a [`Config`] directly, so every knob a test needs (page limit, heartbeat
+//! interval, password hashing cost) is a plain field here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// `server --listen 127.0.0.1:8080 --db PATH --dist DIR [--demo] [--simulate]`.
+#[derive(Debug, Parser)]
+#[command(name = "server", about = "Reference backend of the support-desk chat")]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// SQLite database file, created on first start. Ignored when DATABASE_URL is a
+    /// postgres:// URL.
+    #[arg(long, default_value = "chat.sqlite")]
+    pub db: PathBuf,
+    /// PostgreSQL URL (postgres://…); when set, PostgreSQL is used instead of SQLite.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory of the built front end (Trunk's dist).
+    #[arg(long)]
+    pub dist: Option<PathBuf>,
+    /// Seed the demo agents, requesters and requests (idempotent).
+    #[arg(long)]
+    pub demo: bool,
+    /// Run the requester simulator, posting to random chats every few seconds.
+    #[arg(long)]
+    pub simulate: bool,
+    /// The most messages one history reply carries.
+    #[arg(long, default_value_t = 500)]
+    pub page_limit: u64,
+    /// Enable `POST/GET /api/test/faults` (tests only).
+    #[arg(long)]
+    pub test_faults: bool,
+    /// Accept `http://` push endpoints on loopback (tests only).
+    #[arg(long)]
+    pub allow_insecure_push: bool,
+    /// Mark the session cookie `Secure` (set this behind HTTPS).
+    #[arg(long)]
+    pub secure_cookie: bool,
+    /// Contact sent in VAPID signatures.
+    #[arg(long, default_value = "mailto:admin@example.invalid")]
+    pub vapid_subject: String,
+}
+
+/// Everything the running server needs to know.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The database: a SQLite file or a PostgreSQL URL.
+    pub database: DatabaseTarget,
+    /// Built front end to serve, if any.
+    pub dist: Option<PathBuf>,
+    /// Seed demo data on start.
+    pub demo: bool,
+    /// Run the requester simulator.
+    pub simulate: bool,
+    /// Pause between two simulated messages.
+    pub simulate_interval: Duration,
+    /// Default page limit of history replies.
+    pub page_limit: u64,
+    /// Whether `/api/test/faults` exists.
+    pub test_faults: bool,
+    /// Whether `http://` loopback push endpoints are accepted.
+    pub allow_insecure_push: bool,
+    /// Whether the session cookie carries `Secure`.
+    pub secure_cookie: bool,
+    /// VAPID contact.
+    pub vapid_subject: String,
+    /// Interval of SSE heartbeat comments.
+    pub sse_heartbeat: Duration,
+    /// Argon2 memory cost in KiB (tests lower it; debug builds hash slowly).
+    pub password_hash_memory_kib: u32,
+    /// Login attempts allowed per client address and per user name in one window.
+    pub login_attempts_per_window: u32,
+    /// Length of the login rate-limit window.
+    pub login_window: Duration,
+    /// Largest accepted media upload in bytes.
+    pub max_media_bytes: usize,
+    /// Largest accepted JSON body in bytes.
+    pub max_json_bytes: usize,
+}
+
+/// Where the data lives.
+#[derive(Clone, Debug)]
+pub enum DatabaseTarget {
+    /// A SQLite file, created when missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Config {
+    /// Production defaults for a given database.
+    pub fn new(database: DatabaseTarget) -> Self {
+        Self {
+            database,
+            dist: None,
+            demo: false,
+            simulate: false,
+            simulate_interval: Duration::from_secs(4),
+            page_limit: 500,
+            test_faults: false,
+            allow_insecure_push: false,
+            secure_cookie: false,
+            vapid_subject: "mailto:admin@example.invalid".to_owned(),
+            sse_heartbeat: Duration::from_secs(15),
+            password_hash_memory_kib: 19 * 1024,
+            login_attempts_per_window: 10,
+            login_window: Duration::from_secs(60),
+            max_media_bytes: 10 * 1024 * 1024,
+            max_json_bytes: 256 * 1024,
+        }
+    }
+
+    /// The configuration the command line asks for.
+    pub fn from_args(args: &Args) -> Self {
+        let database = match &args.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseTarget::Postgres(url.clone())
+            }
+            _ => DatabaseTarget::Sqlite(args.db.clone()),
+        };
+        Self {
+            dist: args.dist.clone(),
+            demo: args.demo,
+            simulate: args.simulate,
+            page_limit: args.page_limit.clamp(1, crate::routes::chat::MAX_LIMIT),
+            test_faults: args.test_faults,
+            allow_insecure_push: args.allow_insecure_push,
+            secure_cookie: args.secure_cookie,
+            vapid_subject: args.vapid_subject.clone(),
+            ..Self::new(database)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Web Push subscriptions, per user.
+
+use super::{with_pool, Db};
+
+/// A stored subscription.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SubscriptionRow {
+    /// Push service URL.
+    pub endpoint: String,
+    /// Owner.
+    pub user_id: String,
+    /// Browser public key, base64url.
+    pub p256dh: String,
+    /// Auth secret, base64url.
+    pub auth: String,
+}
+
+impl Db {
+    /// Stores (or moves to this user) a subscription.
+    pub async fn upsert_subscription(
+        &self,
+        row: &SubscriptionRow,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET \
+                 user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth",
+            )
+            .bind(&row.endpoint)
+            .bind(&row.user_id)
+            .bind(&row.p256dh)
+            .bind(&row.auth)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Deletes one of a user's subscriptions; whether it existed.
+    pub async fn delete_subscription(
+        &self,
+        user_id: &str,
+        endpoint: &str,
+    ) -> Result<bool, sqlx::Error> {
+        with_pool!(self, pool => {
+            let done = sqlx::query(
+                "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2",
+            )
+            .bind(user_id)
+            .bind(endpoint)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    /// Deletes a subscription the push service declared gone.
+    pub async fn delete_subscription_by_endpoint(&self, endpoint: &str) -> Result<(), sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1")
+                .bind(endpoint)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Subscriptions of everyone on a chat (its agent and its requester).
+    pub async fn subscriptions_for_chat(
+        &self,
+        request_id: &str,
+    ) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query_as::<_, SubscriptionRow>(
+                "SELECT s.endpoint, s.user_id, s.p256dh, s.auth FROM push_subscriptions s \
+                 JOIN requests r ON s.user_id = r.agent_id OR s.user_id = r.requester_id \
+                 WHERE r.id = $1",
+            )
+            .bind(request_id)
+            .fetch_all(pool)
+            .await
+        })
+    }
+
+    /// Number of subscriptions a user has (tests).
+    pub async fn subscription_count(&self, user_id: &str) -> Result<i64, sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await
+        })
+    }
+}

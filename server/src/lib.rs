@@ -1,0 +1,21 @@
+//! Reference backend of the support-desk chat: the HTTP contract of `SPEC.md` over SQLite or
+//! PostgreSQL, with Server-Sent Events, Web Push, media, demo data and test fault injection.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod demo_seed;
+pub mod error;
+pub mod extract;
+pub mod faults;
+pub mod metrics;
+pub mod push_sender;
+pub mod rate_limit;
+pub mod routes;
+pub mod send;
+pub mod simulator;
+pub mod state;
+
+pub use app::{start, RunningServer, StartError};
+pub use cli::{Args, Config, DatabaseTarget};

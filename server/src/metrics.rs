@@ -1,0 +1,148 @@
+//! Prometheus counters and the middleware that counts HTTP requests by route and status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// Every counter the server exports.
+#[derive(Default)]
+pub struct Metrics {
+    http: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Messages returned by range fetches.
+    pub served_range: AtomicU64,
+    /// Messages returned by cursor fetches.
+    pub served_cursor: AtomicU64,
+    /// New messages stored.
+    pub messages_stored: AtomicU64,
+    /// Pushes the push service accepted.
+    pub pushes_sent: AtomicU64,
+    /// Pushes that failed (network, encryption, or a non-2xx answer).
+    pub pushes_failed: AtomicU64,
+    /// Pushes skipped by the test fault switch.
+    pub pushes_dropped: AtomicU64,
+    /// Open SSE streams.
+    pub sse_clients: AtomicI64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn count_request(&self, route: &str, status: u16) {
+        let mut http = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        *http.entry((route.to_owned(), status)).or_insert(0) += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP http_requests_total HTTP requests answered, by route and status.\n");
+        out.push_str("# TYPE http_requests_total counter\n");
+        {
+            let http = self.http.lock().unwrap_or_else(|e| e.into_inner());
+            for ((route, status), count) in http.iter() {
+                let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(
+                    out,
+                    "http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+                );
+            }
+        }
+        let counter = |out: &mut String, name: &str, help: &str, lines: &[(&str, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (labels, value) in lines {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        counter(
+            &mut out,
+            "chat_messages_served_total",
+            "Messages returned by history fetches.",
+            &[
+                (
+                    "{kind=\"range\"}",
+                    self.served_range.load(Ordering::Relaxed),
+                ),
+                (
+                    "{kind=\"cursor\"}",
+                    self.served_cursor.load(Ordering::Relaxed),
+                ),
+            ],
+        );
+        counter(
+            &mut out,
+            "chat_messages_stored_total",
+            "New messages stored.",
+            &[("", self.messages_stored.load(Ordering::Relaxed))],
+        );
+        counter(
+            &mut out,
+            "push_sent_total",
+            "Web Push messages accepted by a push service.",
+            &[("", self.pushes_sent.load(Ordering::Relaxed))],
+        );
+        counter(
+            &mut out,
+            "push_failed_total",
+            "Web Push messages that failed.",
+            &[("", self.pushes_failed.load(Ordering::Relaxed))],
+        );
+        counter(
+            &mut out,
+            "push_dropped_total",
+            "Web Push messages dropped by test fault injection.",
+            &[("", self.pushes_dropped.load(Ordering::Relaxed))],
+        );
+        out.push_str("# HELP sse_clients Open Server-Sent Events streams.\n");
+        out.push_str("# TYPE sse_clients gauge\n");
+        let _ = writeln!(
+            out,
+            "sse_clients {}",
+            self.sse_clients.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+/// Middleware: counts every answered request under its route pattern (never the raw path,
+/// which would let clients create unbounded label values).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(path) => path.as_str().to_owned(),
+        None if request.uri().path().starts_with("/api/") => "/api/unknown".to_owned(),
+        None => "static".to_owned(),
+    };
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        route = %route,
+        status = response.status().as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    state
+        .metrics
+        .count_request(&route, response.status().as_u16());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn render(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,209 @@
+//! Web Push delivery: the VAPID key pair (generated once, stored in the database) and the
+//! background task that encrypts (RFC 8291 aes128gcm, through `web-push-native`) and posts
+//! every new message to each subscription of the chat's participants.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chat_sync::protocol::PushPayload;
+use chat_sync::types::Message;
+use tokio::sync::{mpsc, Semaphore};
+use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
+use web_push_native::{Auth, WebPushBuilder};
+
+use crate::db::push::SubscriptionRow;
+use crate::db::Db;
+use crate::state::AppState;
+
+/// How long a push service keeps an undelivered message (also the VAPID token lifetime).
+pub const PUSH_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// Pushes in flight at once.
+const CONCURRENT_PUSHES: usize = 32;
+
+/// The server's VAPID identity.
+pub struct Vapid {
+    /// The signing key pair.
+    pub key_pair: ES256KeyPair,
+    /// The public key as the browser wants it: uncompressed point, base64url.
+    pub public_key_b64: String,
+}
+
+impl Vapid {
+    /// Loads the stored key pair, generating and storing one on the very first start.
+    pub async fn load_or_create(db: &Db) -> Result<Self, String> {
+        let stored = match db
+            .setting("vapid_private_key")
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(key) => key,
+            None => {
+                let fresh = URL_SAFE_NO_PAD.encode(ES256KeyPair::generate().to_bytes());
+                // Another process may have won the race; its key is the one kept.
+                db.setting_insert_once("vapid_private_key", &fresh)
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(stored.as_bytes())
+            .map_err(|e| format!("stored VAPID key is not base64url: {e}"))?;
+        let key_pair =
+            ES256KeyPair::from_bytes(&bytes).map_err(|e| format!("stored VAPID key: {e}"))?;
+        let public_key_b64 =
+            URL_SAFE_NO_PAD.encode(key_pair.public_key().public_key().to_bytes_uncompressed());
+        Ok(Self {
+            key_pair,
+            public_key_b64,
+        })
+    }
+}
+
+/// Runs until the queue closes: one push per subscription for every new message.
+pub async fn run(state: AppState, mut queue: mpsc::UnboundedReceiver<Message>) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the push HTTP client; Web Push is off");
+            return;
+        }
+    };
+    let limit = Arc::new(Semaphore::new(CONCURRENT_PUSHES));
+    while let Some(message) = queue.recv().await {
+        let subscriptions = match state
+            .db
+            .subscriptions_for_chat(message.request_id.as_str())
+            .await
+        {
+            Ok(list) => list,
+            Err(error) => {
+                tracing::error!(%error, "cannot load push subscriptions");
+                continue;
+            }
+        };
+        if subscriptions.is_empty() {
+            continue;
+        }
+        let payload = match serde_json::to_vec(&PushPayload::for_message(&message)) {
+            Ok(bytes) => Arc::new(bytes),
+            Err(error) => {
+                tracing::error!(%error, "cannot encode push payload");
+                continue;
+            }
+        };
+        for subscription in subscriptions {
+            if state.faults.drop_push() {
+                state.metrics.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                return;
+            };
+            let state = state.clone();
+            let client = client.clone();
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                deliver(&state, &client, &subscription, &payload).await;
+            });
+        }
+    }
+}
+
+/// Outcome of one push attempt.
+enum Outcome {
+    Sent,
+    Gone,
+    Failed(String),
+}
+
+async fn deliver(
+    state: &AppState,
+    client: &reqwest::Client,
+    sub: &SubscriptionRow,
+    payload: &[u8],
+) {
+    match attempt(state, client, sub, payload).await {
+        Outcome::Sent => {
+            state.metrics.pushes_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        Outcome::Gone => {
+            state.metrics.pushes_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(endpoint = %sub.endpoint, "push subscription gone; deleting it");
+            if let Err(error) = state
+                .db
+                .delete_subscription_by_endpoint(&sub.endpoint)
+                .await
+            {
+                tracing::error!(%error, "cannot delete a gone subscription");
+            }
+        }
+        Outcome::Failed(reason) => {
+            state.metrics.pushes_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(endpoint = %sub.endpoint, %reason, "push failed");
+        }
+    }
+}
+
+async fn attempt(
+    state: &AppState,
+    client: &reqwest::Client,
+    sub: &SubscriptionRow,
+    payload: &[u8],
+) -> Outcome {
+    let request = match build_request(state, sub, payload) {
+        Ok(request) => request,
+        Err(reason) => return Outcome::Failed(reason),
+    };
+    let (parts, body) = request.into_parts();
+    let response = client
+        .post(parts.uri.to_string())
+        .headers(parts.headers)
+        // Chat messages are what the agent is waiting for: deliver at once.
+        .header("Urgency", "high")
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(response) if response.status().is_success() => Outcome::Sent,
+        Ok(response) if matches!(response.status().as_u16(), 404 | 410) => Outcome::Gone,
+        Ok(response) => Outcome::Failed(format!("push service answered {}", response.status())),
+        Err(error) => Outcome::Failed(error.to_string()),
+    }
+}
+
+fn build_request(
+    state: &AppState,
+    sub: &SubscriptionRow,
+    payload: &[u8],
+) -> Result<axum::http::Request<Vec<u8>>, String> {
+    let endpoint = sub
+        .endpoint
+        .parse()
+        .map_err(|e| format!("bad endpoint: {e}"))?;
+    let p256dh = URL_SAFE_NO_PAD
+        .decode(sub.p256dh.as_bytes())
+        .map_err(|e| format!("bad p256dh: {e}"))?;
+    let ua_public = web_push_native::p256::PublicKey::from_sec1_bytes(&p256dh)
+        .map_err(|e| format!("bad p256dh: {e}"))?;
+    let auth = URL_SAFE_NO_PAD
+        .decode(sub.auth.as_bytes())
+        .map_err(|e| format!("bad auth: {e}"))?;
+    if auth.len() != 16 {
+        return Err("auth secret is not 16 bytes".to_owned());
+    }
+    let builder = WebPushBuilder::new(endpoint, ua_public, Auth::clone_from_slice(&auth))
+        .with_valid_duration(PUSH_TTL)
+        .with_vapid(&state.vapid.key_pair, &state.config.vapid_subject);
+    builder
+        .build(payload.to_vec())
+        .map_err(|e| format!("encryption: {e}"))
+}

@@ -1,0 +1,112 @@
+//! The single send path: every new message (HTTP send, simulator) is validated, stored with
+//! its sequence number, then announced to SSE streams and the Web Push sender.
+
+use std::sync::atomic::Ordering;
+
+use chat_sync::protocol::{validate_request_id, SendMessage, MAX_ATTACHMENTS, MAX_BODY_LEN};
+use chat_sync::types::{Message, Sender};
+
+use crate::db::chats::NewMessage;
+use crate::db::now_ms;
+use crate::db::users::UserRow;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, EventNotice};
+
+/// Longest accepted idempotency key (bytes).
+pub const MAX_CLIENT_TEMP_ID_LEN: usize = 128;
+
+/// Stores `request` as sent by `user`; returns the stored message and whether it is new
+/// (`false` for a repeat of a known `client_temp_id`).
+pub async fn send_message(
+    state: &AppState,
+    user: &UserRow,
+    request: SendMessage,
+) -> ApiResult<(Message, bool)> {
+    validate_request_id(&request.request_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let key = request.client_temp_id.trim();
+    if key.is_empty() || key.len() > MAX_CLIENT_TEMP_ID_LEN || key.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "client_temp_id must be 1..={MAX_CLIENT_TEMP_ID_LEN} bytes of printable text"
+        )));
+    }
+    if request.body.len() > MAX_BODY_LEN {
+        return Err(ApiError::TooLarge(format!(
+            "the message body is {} bytes, more than the {MAX_BODY_LEN} accepted",
+            request.body.len()
+        )));
+    }
+    if request.attachments.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_ATTACHMENTS} attachments per message"
+        )));
+    }
+    if request.body.trim().is_empty() && request.attachments.is_empty() {
+        return Err(ApiError::BadRequest(
+            "a message needs a body or an attachment".to_owned(),
+        ));
+    }
+    let chat = state
+        .db
+        .chat(request.request_id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no request {}", request.request_id)))?;
+    if !chat.is_participant(&user.id) {
+        return Err(ApiError::Forbidden(format!(
+            "you are not assigned to request {}",
+            request.request_id
+        )));
+    }
+    // Attachments are described by the server's own record of the upload, never by the
+    // client's claims about name, type or size.
+    let mut attachments = Vec::with_capacity(request.attachments.len());
+    for attachment in &request.attachments {
+        let meta = state
+            .db
+            .media_meta(&attachment.media_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("unknown media id {:?}", attachment.media_id))
+            })?;
+        attachments.push(chat_sync::types::Attachment {
+            media_id: meta.id,
+            name: meta.name,
+            mime: meta.mime,
+            size: u64::try_from(meta.size).unwrap_or(0),
+        });
+    }
+    let new = NewMessage {
+        request_id: chat.id.clone(),
+        client_temp_id: Some(key.to_owned()),
+        sender: Sender {
+            id: user.id.clone(),
+            name: user.name.clone(),
+            role: user.role(),
+        },
+        body: request.body,
+        attachments,
+        created_at: now_ms(),
+    };
+    let (row, created) = state
+        .db
+        .insert_message(&new)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no request {}", chat.id)))?;
+    let event_id = row.event_id();
+    let message = row.into_message();
+    if created {
+        state
+            .metrics
+            .messages_stored
+            .fetch_add(1, Ordering::Relaxed);
+        // Nobody listening is normal (no open tab), so a send error is ignored.
+        let _ = state.events.send(EventNotice {
+            event_id,
+            agent_id: chat.agent_id.clone(),
+            requester_id: chat.requester_id.clone(),
+        });
+        if state.push_queue.send(message.clone()).is_err() {
+            tracing::warn!("push sender is gone; no push for this message");
+        }
+    }
+    Ok((message, created))
+}

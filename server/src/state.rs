@@ -1,0 +1,58 @@
+//! The shared state every handler and background task receives.
+
+use std::sync::Arc;
+
+use chat_sync::types::Message;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::cli::Config;
+use crate::db::Db;
+use crate::faults::Faults;
+use crate::metrics::Metrics;
+use crate::push_sender::Vapid;
+use crate::rate_limit::RateLimiter;
+
+/// A committed new message, announced to SSE streams so they look for new events.
+#[derive(Clone, Debug)]
+pub struct EventNotice {
+    /// The message's global event id.
+    pub event_id: u64,
+    /// The chat's agent.
+    pub agent_id: String,
+    /// The chat's requester.
+    pub requester_id: String,
+}
+
+/// Cheap to clone: everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+/// The contents of [`AppState`].
+pub struct Inner {
+    /// Storage.
+    pub db: Db,
+    /// Configuration.
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Test fault injection.
+    pub faults: Faults,
+    /// New-message announcements for SSE streams.
+    pub events: broadcast::Sender<EventNotice>,
+    /// New messages for the Web Push sender.
+    pub push_queue: mpsc::UnboundedSender<Message>,
+    /// The VAPID key pair.
+    pub vapid: Vapid,
+    /// Login attempts per client address and per user name.
+    pub login_limiter: RateLimiter,
+    /// Turns `true` when the server shuts down, so long-lived streams end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
