@@ -13,6 +13,7 @@
 
 pub mod broadcast;
 pub mod codec;
+pub mod console;
 pub mod database;
 pub mod driver;
 pub mod error;
