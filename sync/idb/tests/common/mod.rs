@@ -2,6 +2,9 @@
 //! context (window, dedicated worker, service worker) and expands [`all_tests!`].
 #![allow(dead_code)]
 
+pub mod cases;
+pub mod double;
+
 use chat_sync_idb::IdbStore;
 
 /// A database name no other test uses.
@@ -34,5 +37,31 @@ macro_rules! all_tests {
             common::open_fresh().await,
             quota = common::open_fresh_with_budget(20_000).await
         );
+        $crate::all_tests!(@cases
+            migration_from_version_1_keeps_every_message,
+            two_connections_racing_lose_nothing,
+            closed_connection_is_reopened_and_retried,
+            versionchange_closes_and_reopens_cleanly,
+            corrupt_message_is_counted_skipped_and_marked_missing,
+            corrupt_chat_record_drops_the_chat,
+            dom_exceptions_map_to_store_errors,
+            quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming,
+            per_user_isolation_and_wipe,
+            ingest_announces_changes_on_the_broadcast_channel,
+            driver_fetches_only_missing_ranges,
+            single_flight_across_two_runtimes,
+            lock_is_released_when_the_holder_dies,
+            driver_falls_back_to_the_cursor,
+            corrupt_message_is_fetched_again,
+            http_client_maps_a_404_to_refused
+        );
+    };
+    (@cases $($name:ident),+) => {
+        $(
+            #[::wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::cases::$name().await;
+            }
+        )+
     };
 }
