@@ -102,7 +102,9 @@ pub fn subscribe(
             .data()
             .as_string()
             .ok_or_else(|| "not text".to_owned())
-            .and_then(|text| serde_json::from_str::<ChangeNotice>(&text).map_err(|e| e.to_string()));
+            .and_then(|text| {
+                serde_json::from_str::<ChangeNotice>(&text).map_err(|e| e.to_string())
+            });
         match notice {
             Ok(notice) => on_change(notice),
             Err(error) => tracing::warn!(%error, "ignoring a malformed change notice"),

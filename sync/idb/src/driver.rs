@@ -116,7 +116,9 @@ impl<C: HistoryClient> Driver<C> {
     /// Chats the store dropped as unusable are reloaded, with the reason.
     fn note_dropped(&self) {
         for (request_id, reason) in self.runtime.store().take_dropped_chats() {
-            self.planner.borrow_mut().report_corrupt(&request_id, reason);
+            self.planner
+                .borrow_mut()
+                .report_corrupt(&request_id, reason);
         }
     }
 
@@ -127,7 +129,11 @@ impl<C: HistoryClient> Driver<C> {
         let gaps = held.gaps(backend_last.unwrap_or(0));
         Ok(ChatStatus {
             sync_state: planner.sync_state(request_id),
-            fetching: self.fetching.borrow().get(request_id).is_some_and(|n| *n > 0),
+            fetching: self
+                .fetching
+                .borrow()
+                .get(request_id)
+                .is_some_and(|n| *n > 0),
             missing: gaps.repair_order(),
             older: gaps.leading,
             progress: planner.progress(request_id),
@@ -189,9 +195,10 @@ impl<C: HistoryClient> Driver<C> {
         match command {
             Command::Fetch(fetch) => {
                 let request_id = fetch.request_id.clone();
-                let result = locks::with_lock(&self.lock_name(&request_id), self.fetch_locked(&fetch))
-                    .await
-                    .and_then(|inner| inner);
+                let result =
+                    locks::with_lock(&self.lock_name(&request_id), self.fetch_locked(&fetch))
+                        .await
+                        .and_then(|inner| inner);
                 let outcome = match &result {
                     Ok(outcome) => outcome.clone(),
                     // The cache failed: report a failure so the planner frees the range and
@@ -236,9 +243,17 @@ impl<C: HistoryClient> Driver<C> {
                 // (down to 1) is a valid answer.
                 FetchMethod::Cursor => (1, range.end),
             };
-            *self.fetching.borrow_mut().entry(request_id.clone()).or_default() += 1;
+            *self
+                .fetching
+                .borrow_mut()
+                .entry(request_id.clone())
+                .or_default() += 1;
             let reply = match command.method {
-                FetchMethod::Range => self.client.fetch_range(request_id, range.start, range.end).await,
+                FetchMethod::Range => {
+                    self.client
+                        .fetch_range(request_id, range.start, range.end)
+                        .await
+                }
                 FetchMethod::Cursor => {
                     self.client
                         .fetch_before(request_id, range.end + 1, range.len())

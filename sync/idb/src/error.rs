@@ -35,9 +35,7 @@ impl DomError {
         }
         Self {
             name: "Error".to_owned(),
-            message: value
-                .as_string()
-                .unwrap_or_else(|| format!("{value:?}")),
+            message: value.as_string().unwrap_or_else(|| format!("{value:?}")),
         }
     }
 

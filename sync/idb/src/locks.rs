@@ -36,7 +36,10 @@ pub fn available() -> bool {
 /// logged: single-flight then holds within this context only.
 pub async fn with_lock<T>(name: &str, body: impl Future<Output = T>) -> Result<T, SyncError> {
     let Some(locks) = platform::navigator_property("locks") else {
-        tracing::warn!(lock = name, "navigator.locks is missing: running without a cross-context lock");
+        tracing::warn!(
+            lock = name,
+            "navigator.locks is missing: running without a cross-context lock"
+        );
         return Ok(body.await);
     };
     let request: Function = Reflect::get(&locks, &JsValue::from_str("request"))

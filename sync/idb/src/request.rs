@@ -18,24 +18,24 @@ use crate::error::DomError;
 ///
 /// The event handlers are attached when this is called, not when the future is first
 /// polled, so several requests may be issued first and awaited afterwards.
-pub fn request(request: &IdbRequest) -> impl std::future::Future<Output = Result<JsValue, DomError>> {
+pub fn request(
+    request: &IdbRequest,
+) -> impl std::future::Future<Output = Result<JsValue, DomError>> {
     let target = request.clone();
     let promise = Promise::new(&mut |resolve, reject| {
         let req = target.clone();
         // One function for both events: exactly one of them fires, once, and the closure
         // frees itself after that single call.
-        let settle = Closure::once_into_js(move |_event: JsValue| {
-            match req.error() {
-                Ok(Some(error)) => {
-                    let _ = reject.call1(&JsValue::UNDEFINED, &error);
-                }
-                Ok(None) => {
-                    let result = req.result().unwrap_or(JsValue::UNDEFINED);
-                    let _ = resolve.call1(&JsValue::UNDEFINED, &result);
-                }
-                Err(error) => {
-                    let _ = reject.call1(&JsValue::UNDEFINED, &error);
-                }
+        let settle = Closure::once_into_js(move |_event: JsValue| match req.error() {
+            Ok(Some(error)) => {
+                let _ = reject.call1(&JsValue::UNDEFINED, &error);
+            }
+            Ok(None) => {
+                let result = req.result().unwrap_or(JsValue::UNDEFINED);
+                let _ = resolve.call1(&JsValue::UNDEFINED, &result);
+            }
+            Err(error) => {
+                let _ = reject.call1(&JsValue::UNDEFINED, &error);
             }
         });
         let settle: &js_sys::Function = settle.unchecked_ref();

@@ -108,7 +108,11 @@ impl IdbStore {
 
     fn note_corrupt(&self, what: &str, detail: &str) {
         self.corrupt_seen.set(self.corrupt_seen.get() + 1);
-        tracing::warn!(record = what, error = detail, "skipping a cache record that fails to decode");
+        tracing::warn!(
+            record = what,
+            error = detail,
+            "skipping a cache record that fails to decode"
+        );
     }
 
     fn drop_reason(&self, request_id: &RequestId, reason: String) {
@@ -138,9 +142,7 @@ impl IdbStore {
         range: SeqRange,
         messages: Vec<Message>,
     ) -> Result<Window, StoreError> {
-        let mut unreadable = record
-            .held
-            .intersection(&SeqRanges::from_range(range));
+        let mut unreadable = record.held.intersection(&SeqRanges::from_range(range));
         for message in &messages {
             unreadable.remove_range(SeqRange::new(message.seq, message.seq));
         }
@@ -283,7 +285,8 @@ fn object_store(
     name: &str,
     operation: &'static str,
 ) -> Result<IdbObjectStore, StoreError> {
-    tx.object_store(name).map_err(|e| store_error(operation, &e))
+    tx.object_store(name)
+        .map_err(|e| store_error(operation, &e))
 }
 
 fn put(store: &IdbObjectStore, value: &JsValue, operation: &'static str) -> Result<(), StoreError> {
@@ -423,7 +426,8 @@ impl Store for IdbStore {
     ) -> Result<IngestReport, StoreError> {
         self.db
             .run("ingest", async |db| {
-                self.ingest_once(db, request_id, messages.clone(), ctx).await
+                self.ingest_once(db, request_id, messages.clone(), ctx)
+                    .await
             })
             .await
     }
@@ -530,15 +534,18 @@ impl Store for IdbStore {
                     other => return Ok((other, SeqRange::new(1, 1), js_sys::Array::new())),
                 };
                 let (Some(high), true) = (record.held.max(), limit > 0) else {
-                    return Ok((RecordRead::Found(record), SeqRange::new(1, 1), js_sys::Array::new()));
+                    return Ok((
+                        RecordRead::Found(record),
+                        SeqRange::new(1, 1),
+                        js_sys::Array::new(),
+                    ));
                 };
                 // The held ranges say where the newest `limit` messages start, so one bounded
                 // getAll reads exactly them: no cursor, nothing older.
                 let low = cut_keeping_newest(&record, limit);
                 let range = SeqRange::new(low, high);
                 let query = message_range(request_id, low, high, OP)?;
-                let records =
-                    get_all(&object_store(&tx, MESSAGES, OP)?, &query, OP)?.await?;
+                let records = get_all(&object_store(&tx, MESSAGES, OP)?, &query, OP)?.await?;
                 Ok((RecordRead::Found(record), range, records))
             })
             .await?;
@@ -673,8 +680,7 @@ impl Store for IdbStore {
             .run(OP, async |db| {
                 let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
                 let outbox = object_store(&tx, OUTBOX, OP)?;
-                let existing =
-                    get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?.await?;
+                let existing = get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?.await?;
                 if existing.is_undefined() {
                     let _ = tx.abort();
                     return Err(OutboxError::NotFound(entry.client_temp_id.clone()).into());
@@ -716,9 +722,7 @@ impl Store for IdbStore {
                 if eviction.below_seq > 1 {
                     let doomed =
                         message_range(&eviction.request_id, 0, eviction.below_seq - 1, OP)?;
-                    messages
-                        .delete(&doomed)
-                        .map_err(|e| store_error(OP, &e))?;
+                    messages.delete(&doomed).map_err(|e| store_error(OP, &e))?;
                 }
                 put(&chats, &encode(&record, OP)?, OP)?;
                 commit(&tx, OP).await?;
@@ -782,10 +786,7 @@ pub fn readable_held(record: &ChatRecord) -> SeqRanges {
 
 /// Writes `value` as a raw message record, bypassing the codec: for tests that simulate a
 /// damaged record (the value must carry its `request_id` and `seq` key fields).
-pub async fn write_raw_message(
-    store: &IdbStore,
-    value: &JsValue,
-) -> Result<(), StoreError> {
+pub async fn write_raw_message(store: &IdbStore, value: &JsValue) -> Result<(), StoreError> {
     const OP: &str = "write_raw_message";
     store
         .db

@@ -50,7 +50,10 @@ pub async fn migration_from_version_1_keeps_every_message() {
         let db = database::open(&name, 1).await.expect("open version 1");
         assert_eq!(db.version() as u32, 1);
         let names = db.object_store_names();
-        assert!(!names.contains(schema::MEDIA), "version 1 has no media store");
+        assert!(
+            !names.contains(schema::MEDIA),
+            "version 1 has no media store"
+        );
         // Fill it the way version 1 code did: messages and the chat record.
         let plan = chat_sync::ingest::plan_ingest(
             &chat,
@@ -72,7 +75,9 @@ pub async fn migration_from_version_1_keeps_every_message() {
         transaction_done(&tx).await.expect("commit");
         db.close();
     }
-    let store = IdbStore::open_named(&name).await.expect("upgrade to current");
+    let store = IdbStore::open_named(&name)
+        .await
+        .expect("upgrade to current");
     let db = store.database().connection().await.expect("connection");
     assert_eq!(db.version() as u32, schema::CURRENT_VERSION);
     assert!(db.object_store_names().contains(schema::MEDIA));
@@ -88,7 +93,10 @@ pub async fn migration_from_version_1_keeps_every_message() {
         all.extend(seqs(&window));
     }
     assert_eq!(all, (1..=300).collect::<Vec<_>>(), "every message survived");
-    assert_eq!(seqs(&store.newest(&chat, 50).await.expect("newest")), (251..=300).collect::<Vec<_>>());
+    assert_eq!(
+        seqs(&store.newest(&chat, 50).await.expect("newest")),
+        (251..=300).collect::<Vec<_>>()
+    );
     // The new index was built over the messages already stored.
     let tx = Database::transaction(&db, &[schema::MESSAGES], false, "index").expect("tx");
     let index = tx
@@ -119,7 +127,11 @@ pub async fn two_connections_racing_lose_nothing() {
     let chat = RequestId::from("c1");
     let mut work = Vec::new();
     for page in 0..10u64 {
-        let (store, from) = if page % 2 == 0 { (&a, page * 20 + 1) } else { (&b, page * 20 - 9) };
+        let (store, from) = if page % 2 == 0 {
+            (&a, page * 20 + 1)
+        } else {
+            (&b, page * 20 - 9)
+        };
         let chat = chat.clone();
         work.push(async move {
             let ctx = closed_chat_ctx();
@@ -134,15 +146,23 @@ pub async fn two_connections_racing_lose_nothing() {
     let expected_max = 9 * 20 - 9 + 29;
     assert_eq!(record.held.ranges(), &[SeqRange::new(1, expected_max)]);
     assert_eq!(record.message_count, expected_max);
-    assert_eq!(record.unread as u64, expected_max, "every message counted once");
-    let expected_bytes: u64 = messages("c1", 1, expected_max).iter().map(|m| m.approx_bytes()).sum();
+    assert_eq!(
+        record.unread as u64, expected_max,
+        "every message counted once"
+    );
+    let expected_bytes: u64 = messages("c1", 1, expected_max)
+        .iter()
+        .map(|m| m.approx_bytes())
+        .sum();
     assert_eq!(record.bytes, expected_bytes);
 }
 
 /// A connection closed under the store (as the browser may close it) is reopened and the
 /// operation retried once.
 pub async fn closed_connection_is_reopened_and_retried() {
-    let store = IdbStore::open_named(&unique_name("reopen")).await.expect("open");
+    let store = IdbStore::open_named(&unique_name("reopen"))
+        .await
+        .expect("open");
     let chat = RequestId::from("c1");
     store
         .ingest(&chat, messages("c1", 1, 5), &closed_chat_ctx())
@@ -168,8 +188,13 @@ pub async fn versionchange_closes_and_reopens_cleanly() {
         .await
         .expect("ingest");
     // Another context deletes the database: not blocked by our open connection.
-    database::delete_database(&name).await.expect("delete is not blocked");
-    assert!(store.chat(&chat).await.expect("reopened").is_none(), "a fresh database");
+    database::delete_database(&name)
+        .await
+        .expect("delete is not blocked");
+    assert!(
+        store.chat(&chat).await.expect("reopened").is_none(),
+        "a fresh database"
+    );
     store
         .ingest(&chat, messages("c1", 1, 3), &closed_chat_ctx())
         .await
@@ -188,7 +213,9 @@ pub async fn versionchange_closes_and_reopens_cleanly() {
 /// A record that fails to decode is counted, skipped and marked missing; the good copy
 /// replaces it.
 pub async fn corrupt_message_is_counted_skipped_and_marked_missing() {
-    let store = IdbStore::open_named(&unique_name("corrupt")).await.expect("open");
+    let store = IdbStore::open_named(&unique_name("corrupt"))
+        .await
+        .expect("open");
     let chat = RequestId::from("c1");
     store
         .ingest(&chat, messages("c1", 1, 10), &closed_chat_ctx())
@@ -207,20 +234,29 @@ pub async fn corrupt_message_is_counted_skipped_and_marked_missing() {
     assert!(record.corrupt.contains(5));
     assert!(!readable_held(&record).contains(5), "treated as missing");
     let report = store
-        .ingest(&chat, vec![message("c1", 5, "message 5")], &closed_chat_ctx())
+        .ingest(
+            &chat,
+            vec![message("c1", 5, "message 5")],
+            &closed_chat_ctx(),
+        )
         .await
         .expect("refetched copy");
     assert_eq!(report.replaced, 1);
     let record = store.chat(&chat).await.expect("read").expect("record");
     assert!(record.corrupt.is_empty());
     assert_eq!(record.unread, 10, "the rewrite is not unread again");
-    assert_eq!(seqs(&store.newest(&chat, 10).await.expect("newest")), (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        seqs(&store.newest(&chat, 10).await.expect("newest")),
+        (1..=10).collect::<Vec<_>>()
+    );
 }
 
 /// A chat record that fails to decode makes the chat unusable: it is dropped with its
 /// messages and the reason is kept for the runtime.
 pub async fn corrupt_chat_record_drops_the_chat() {
-    let store = IdbStore::open_named(&unique_name("corrupt-chat")).await.expect("open");
+    let store = IdbStore::open_named(&unique_name("corrupt-chat"))
+        .await
+        .expect("open");
     let chat = RequestId::from("c2");
     store
         .ingest(&chat, messages("c2", 1, 10), &closed_chat_ctx())
@@ -246,7 +282,11 @@ pub async fn corrupt_chat_record_drops_the_chat() {
 /// A real `QuotaExceededError` maps to `QuotaExceeded` with the browser's message; a closed
 /// connection to `Closed`; anything else keeps its name and message.
 pub async fn dom_exceptions_map_to_store_errors() {
-    let quota = DomError::from_js(&web_sys::DomException::new_with_message_and_name("disk full", "QuotaExceededError").expect("exception").into());
+    let quota = DomError::from_js(
+        &web_sys::DomException::new_with_message_and_name("disk full", "QuotaExceededError")
+            .expect("exception")
+            .into(),
+    );
     assert_eq!(
         quota.clone().into_store_error("ingest"),
         StoreError::QuotaExceeded {
@@ -255,7 +295,10 @@ pub async fn dom_exceptions_map_to_store_errors() {
         }
     );
     let closed = DomError::new("InvalidStateError", "The database connection is closing.");
-    assert!(matches!(closed.into_store_error("chat"), StoreError::Closed { .. }));
+    assert!(matches!(
+        closed.into_store_error("chat"),
+        StoreError::Closed { .. }
+    ));
     let other = DomError::new("DataError", "bad key");
     assert_eq!(
         other.into_store_error("range"),
@@ -292,18 +335,33 @@ pub async fn quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming() {
     for i in 0..6 {
         let id = format!("c{i}");
         runtime
-            .ingest(&RequestId::from(id.as_str()), messages(&id, 1, 40), Source::Fetch)
+            .ingest(
+                &RequestId::from(id.as_str()),
+                messages(&id, 1, 40),
+                Source::Fetch,
+            )
             .await
             .expect("stored after eviction");
     }
     let report = runtime
-        .ingest(&RequestId::from("urgent"), vec![message("urgent", 1, "help")], Source::Push)
+        .ingest(
+            &RequestId::from("urgent"),
+            vec![message("urgent", 1, "help")],
+            Source::Push,
+        )
         .await
         .expect("incoming stored");
     assert_eq!(report.new_seqs, vec![1]);
-    assert_eq!(runtime.store().outbox().await.expect("outbox").len(), 3, "outbox never evicted");
+    assert_eq!(
+        runtime.store().outbox().await.expect("outbox").len(),
+        3,
+        "outbox never evicted"
+    );
     let usage = runtime.store().usage().await.expect("usage");
-    assert!(usage.message_bytes + usage.outbox_bytes <= 20_000, "{usage:?}");
+    assert!(
+        usage.message_bytes + usage.outbox_bytes <= 20_000,
+        "{usage:?}"
+    );
     assert!(usage.messages < 241, "evicted: {usage:?}");
 }
 
@@ -318,7 +376,10 @@ pub async fn per_user_isolation_and_wipe() {
     a.ingest(&chat, messages("shared-id", 1, 5), &closed_chat_ctx())
         .await
         .expect("ingest");
-    assert!(b.chat(&chat).await.expect("read").is_none(), "bob never sees alice's cache");
+    assert!(
+        b.chat(&chat).await.expect("read").is_none(),
+        "bob never sees alice's cache"
+    );
     assert!(b.newest(&chat, 50).await.expect("read").messages.is_empty());
     b.ingest(&chat, messages("shared-id", 7, 7), &closed_chat_ctx())
         .await
@@ -339,7 +400,8 @@ pub async fn ingest_announces_changes_on_the_broadcast_channel() {
     let runtime = Runtime::with_store(store, Some("agent-1".into())).expect("runtime");
     let seen: Rc<RefCell<Vec<ChangeNotice>>> = Rc::default();
     let sink = Rc::clone(&seen);
-    let _subscription = subscribe(runtime.channel(), move |n| sink.borrow_mut().push(n)).expect("subscribe");
+    let _subscription =
+        subscribe(runtime.channel(), move |n| sink.borrow_mut().push(n)).expect("subscribe");
     let chat = RequestId::from("c1");
     runtime
         .ingest(&chat, messages("c1", 1, 3), Source::Push)
@@ -400,7 +462,10 @@ pub async fn driver_fetches_only_missing_ranges() {
     let driver = Driver::new(Rc::clone(&runtime), history.clone(), config(100));
     let chat = RequestId::from("c1");
     let before = driver.status(&chat).await.expect("status");
-    assert_eq!(before.missing, vec![SeqRange::new(31, 40), SeqRange::new(11, 19)]);
+    assert_eq!(
+        before.missing,
+        vec![SeqRange::new(31, 40), SeqRange::new(11, 19)]
+    );
     assert!(!before.fetching);
     let status = driver.resync(&chat).await.expect("sync");
     let mut asked: Vec<(u64, u64)> = history.served().iter().map(|s| (s.from, s.to)).collect();
@@ -409,7 +474,12 @@ pub async fn driver_fetches_only_missing_ranges() {
     assert_eq!(status.sync_state, SyncState::InSync);
     assert!(status.missing.is_empty());
     assert!(!status.fetching);
-    let record = runtime.store().chat(&chat).await.expect("read").expect("record");
+    let record = runtime
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("record");
     assert_eq!(record.held.ranges(), &[SeqRange::new(1, 40)]);
 }
 
@@ -420,7 +490,8 @@ pub async fn single_flight_across_two_runtimes() {
     let name = unique_name("single-flight");
     let first = seeded_runtime(&name, &[(1, 100), (400, 500), (900, 950)], 1_000).await;
     let second = Rc::new(
-        Runtime::with_store(IdbStore::open_named(&name).await.expect("open"), None).expect("runtime"),
+        Runtime::with_store(IdbStore::open_named(&name).await.expect("open"), None)
+            .expect("runtime"),
     );
     let history = CountingHistory::new("c1", messages("c1", 1, 1_000), 100, 15);
     let a = Driver::new(Rc::clone(&first), history.clone(), config(100));
@@ -436,14 +507,27 @@ pub async fn single_flight_across_two_runtimes() {
     let asks = history.asks_per_seq();
     let missing: Vec<u64> = (101..=399).chain(501..=899).chain(951..=1_000).collect();
     for seq in &missing {
-        assert_eq!(asks.get(seq), Some(&1), "seq {seq} asked {:?} times", asks.get(seq));
+        assert_eq!(
+            asks.get(seq),
+            Some(&1),
+            "seq {seq} asked {:?} times",
+            asks.get(seq)
+        );
     }
     assert_eq!(asks.len(), missing.len(), "nothing held was asked for");
-    let record = first.store().chat(&chat).await.expect("read").expect("record");
+    let record = first
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("record");
     assert_eq!(record.held.ranges(), &[SeqRange::new(1, 1_000)]);
     assert_eq!(record.message_count, 1_000);
     let requests = history.served().len();
-    assert!(requests >= 8, "748 missing seqs need at least 8 pages of 100: {requests}");
+    assert!(
+        requests >= 8,
+        "748 missing seqs need at least 8 pages of 100: {requests}"
+    );
 }
 
 /// A lock whose holder goes away (its future dropped mid-fetch) is released for the next.
@@ -473,7 +557,12 @@ pub async fn driver_falls_back_to_the_cursor() {
     let status = driver.resync(&chat).await.expect("sync");
     assert!(history.served().iter().all(|s| s.kind == "cursor"));
     assert_eq!(status.sync_state, SyncState::InSync, "{status:?}");
-    let record = runtime.store().chat(&chat).await.expect("read").expect("record");
+    let record = runtime
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("record");
     assert_eq!(record.held.ranges(), &[SeqRange::new(1, 30)]);
 }
 
@@ -483,7 +572,9 @@ pub async fn corrupt_message_is_fetched_again() {
     let damaged = js_sys::Object::new();
     js_sys::Reflect::set(&damaged, &"request_id".into(), &"c1".into()).expect("set");
     js_sys::Reflect::set(&damaged, &"seq".into(), &JsValue::from_f64(7.0)).expect("set");
-    write_raw_message(runtime.store(), &damaged).await.expect("damage");
+    write_raw_message(runtime.store(), &damaged)
+        .await
+        .expect("damage");
     let chat = RequestId::from("c1");
     let window = runtime.store().newest(&chat, 50).await.expect("read");
     assert_eq!(window.corrupt, vec![7]);
