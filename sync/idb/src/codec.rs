@@ -13,23 +13,49 @@ use web_sys::IdbKeyRange;
 
 use crate::error::store_error;
 
-/// Records are plain objects; `None` is stored as absent, numbers as JavaScript numbers
-/// (every seq is at most 2^53 - 1, which the core validates).
-const SERIALIZER: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::new();
-
-/// Encodes a value as a record.
+/// Encodes a value as a record (a plain object).
+///
+/// The value goes through JSON text and one `JSON.parse`: two boundary crossings instead of
+/// one per field, which is what makes Rust writes keep pace with plain JavaScript. Every
+/// number in a record fits a JavaScript number (seqs are at most 2^53 - 1, validated by
+/// the core).
 pub fn encode<T: Serialize>(value: &T, operation: &'static str) -> Result<JsValue, StoreError> {
-    value
-        .serialize(&SERIALIZER)
-        .map_err(|e| StoreError::Backend {
+    let text = serde_json::to_string(value).map_err(|e| StoreError::Backend {
+        operation,
+        name: "EncodeError".to_owned(),
+        message: e.to_string(),
+    })?;
+    js_sys::JSON::parse(&text).map_err(|e| crate::error::store_error(operation, &e))
+}
+
+/// Encodes many values as an array of records with one `JSON.parse`.
+pub fn encode_all<T: Serialize>(
+    values: &[T],
+    operation: &'static str,
+) -> Result<js_sys::Array, StoreError> {
+    use wasm_bindgen::JsCast;
+    encode(&values, operation)?
+        .dyn_into::<js_sys::Array>()
+        .map_err(|_| StoreError::Backend {
             operation,
             name: "EncodeError".to_owned(),
-            message: e.to_string(),
+            message: "a list did not encode as an array".to_owned(),
         })
 }
 
 /// Decodes a record; the error text says what was wrong with it.
+///
+/// Records go through `JSON.stringify` and `serde_json` (the fast path); a value JSON cannot
+/// express is decoded field by field with `serde-wasm-bindgen` for a precise error.
 pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    if let Some(text) = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|t| t.as_string())
+    {
+        if let Ok(decoded) = serde_json::from_str(&text) {
+            return Ok(decoded);
+        }
+    }
     serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
 }
 
