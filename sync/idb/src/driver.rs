@@ -43,6 +43,12 @@ pub struct ChatStatus {
     pub progress: Progress,
 }
 
+/// The Web Lock every context takes before fetching history of `request_id` in the cache
+/// database `database`.
+pub fn fetch_lock_name(database: &str, request_id: &RequestId) -> String {
+    format!("{database}:fetch:{request_id}")
+}
+
 /// The most planner rounds one `sync` call runs before returning (a guard against a backend
 /// that keeps answering without making progress; the planner's backoff paces the rounds).
 const MAX_ROUNDS: usize = 1_000;
@@ -94,7 +100,7 @@ impl<C: HistoryClient> Driver<C> {
     }
 
     fn lock_name(&self, request_id: &RequestId) -> String {
-        format!("{}:fetch:{}", self.runtime.store().name(), request_id)
+        fetch_lock_name(self.runtime.store().name(), request_id)
     }
 
     /// The chat as the planner sees it: readable held seqs and the backend's last seq once

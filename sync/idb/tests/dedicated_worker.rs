@@ -5,4 +5,4 @@ wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 mod common;
 
-all_tests!();
+all_tests!(with_workers);

@@ -1,8 +1,9 @@
-//! Every in-browser test, in a window (a tab).
+//! Every in-browser test, in a window (a tab), plus the test that starts a second context (a
+//! worker), which a service worker cannot.
 use wasm_bindgen_test::wasm_bindgen_test_configure;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 mod common;
 
-all_tests!();
+all_tests!(with_workers);

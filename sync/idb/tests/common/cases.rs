@@ -607,3 +607,115 @@ pub async fn http_client_maps_a_404_to_refused() {
 pub fn _budget() -> CacheBudget {
     CacheBudget::default()
 }
+
+const RIVAL: &str = include_str!("rival.js");
+
+const START_RIVAL: &str = r#"
+const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+const worker = new Worker(url);
+return new Promise((resolve, reject) => {
+  worker.onmessage = (e) => { worker.terminate(); URL.revokeObjectURL(url); resolve(e.data); };
+  worker.onerror = (e) => { worker.terminate(); reject(new Error(e.message)); };
+  worker.postMessage(data);
+});"#;
+
+/// Single-flight across two real browsing contexts: this context runs the Rust driver while a
+/// dedicated worker fetches the same chat's missing pages under the same Web Lock. Together
+/// they request every missing seq exactly once.
+pub async fn single_flight_with_a_second_context() {
+    use wasm_bindgen::JsCast;
+    let name = unique_name("two-contexts");
+    let runtime = seeded_runtime(&name, &[(1, 100), (400, 500), (900, 950)], 1_000).await;
+    let history = CountingHistory::new("c1", messages("c1", 1, 1_000), 100, 15);
+    let driver = Driver::new(Rc::clone(&runtime), history.clone(), config(100));
+    let chat = RequestId::from("c1");
+    let missing = [(951u64, 1_000u64), (501, 899), (101, 399)];
+    let pages = js_sys::Array::new();
+    for (from, to) in missing {
+        let mut end = to;
+        loop {
+            let start = end.saturating_sub(99).max(from);
+            let page = js_sys::Array::new();
+            page.push(&JsValue::from_f64(start as f64));
+            page.push(&JsValue::from_f64(end as f64));
+            pages.push(&page);
+            if start == from {
+                break;
+            }
+            end = start - 1;
+        }
+    }
+    let data = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| {
+        js_sys::Reflect::set(&data, &JsValue::from_str(k), v).expect("set");
+    };
+    set("dbName", &JsValue::from_str(&name));
+    set("rid", &JsValue::from_str("c1"));
+    set(
+        "lockName",
+        &JsValue::from_str(&chat_sync_idb::driver::fetch_lock_name(&name, &chat)),
+    );
+    set("pages", &pages);
+    set(
+        "records",
+        &chat_sync_idb::codec::encode_all(&messages("c1", 1, 1_000), "test").expect("encode"),
+    );
+    let start = js_sys::Function::new_with_args("src, data", START_RIVAL);
+    let rival: js_sys::Promise = start
+        .call2(&JsValue::NULL, &JsValue::from_str(RIVAL), &data)
+        .expect("start the worker")
+        .unchecked_into();
+    let rival = wasm_bindgen_futures::JsFuture::from(rival);
+    let ours = async {
+        // Let the worker start and queue for the lock, then sync concurrently with it.
+        platform::sleep(20).await;
+        let a = driver.resync(&chat);
+        let b = driver.resync(&chat);
+        futures::future::join(a, b).await
+    };
+    let (rival, (a, b)) = futures::future::join(rival, ours).await;
+    a.expect("sync");
+    b.expect("sync");
+    let rival = rival.expect("the worker finished");
+    let error = js_sys::Reflect::get(&rival, &JsValue::from_str("error")).expect("get");
+    assert!(error.is_undefined(), "worker failed: {error:?}");
+    let served: js_sys::Array = js_sys::Reflect::get(&rival, &JsValue::from_str("served"))
+        .expect("served")
+        .unchecked_into();
+    let mut asks = history.asks_per_seq();
+    let mut by_worker = 0;
+    for pair in served.iter() {
+        let pair: js_sys::Array = pair.unchecked_into();
+        let (a, b) = (
+            pair.get(0).as_f64().expect("from") as u64,
+            pair.get(1).as_f64().expect("to") as u64,
+        );
+        for seq in a..=b {
+            *asks.entry(seq).or_insert(0) += 1;
+            by_worker += 1;
+        }
+    }
+    let expected: Vec<u64> = (101..=399).chain(501..=899).chain(951..=1_000).collect();
+    for seq in &expected {
+        assert_eq!(
+            asks.get(seq),
+            Some(&1),
+            "seq {seq} asked {:?} times",
+            asks.get(seq)
+        );
+    }
+    assert_eq!(asks.len(), expected.len(), "nothing held was asked for");
+    let record = runtime
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.held.ranges(), &[SeqRange::new(1, 1_000)]);
+    wasm_bindgen_test::console_log!(
+        "two contexts: the Rust driver asked {} seqs in {} requests, the worker {by_worker} seqs in {} requests",
+        history.asks_per_seq().len(),
+        history.served().len(),
+        served.length()
+    );
+}

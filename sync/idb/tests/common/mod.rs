@@ -56,6 +56,10 @@ macro_rules! all_tests {
             http_client_maps_a_404_to_refused
         );
     };
+    (with_workers) => {
+        $crate::all_tests!();
+        $crate::all_tests!(@cases single_flight_with_a_second_context);
+    };
     (@cases $($name:ident),+) => {
         $(
             #[::wasm_bindgen_test::wasm_bindgen_test]
