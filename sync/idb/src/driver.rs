@@ -307,7 +307,9 @@ impl<C: HistoryClient> Driver<C> {
         })
     }
 
-    /// Drops the chat's cache and reloads it from the newest page down, logging the reason.
+    /// Drops the chat's cache and reloads it from the newest page down, logging the reason:
+    /// the newest page comes at once (cursor from the top), older history page by page as the
+    /// reader scrolls, like any leading gap.
     async fn full_reload(
         &self,
         request_id: &RequestId,
@@ -318,21 +320,42 @@ impl<C: HistoryClient> Driver<C> {
             // Nothing can be fetched: the cache keeps what it has and live delivery goes on.
             return Ok(());
         }
-        let backend_last = self
-            .runtime
-            .store()
+        let store = self.runtime.store();
+        let backend_last = store
             .chat(request_id)
             .await?
             .filter(|r| r.backend_last_seq_known)
             .map(|r| r.backend_last_seq);
-        self.runtime.store().clear_chat(request_id).await?;
-        if let Some(last) = backend_last {
-            self.runtime
-                .store()
-                .note_backend_last_seq(request_id, last)
-                .await?;
+        store.clear_chat(request_id).await?;
+        let limit = self.planner.borrow().config().page_limit;
+        let top = chat_sync::protocol::MAX_SEQ;
+        let before = backend_last.map_or(top, |last| (last + 1).min(top));
+        let reply = locks::with_lock(&self.lock_name(request_id), async {
+            *self
+                .fetching
+                .borrow_mut()
+                .entry(request_id.clone())
+                .or_default() += 1;
+            let reply = self.client.fetch_before(request_id, before, limit).await;
+            if let Some(n) = self.fetching.borrow_mut().get_mut(request_id) {
+                *n = n.saturating_sub(1);
+            }
+            match reply {
+                Ok(page) => self
+                    .runtime
+                    .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
+                    .await
+                    .map(|_| ()),
+                Err(error) => Err(SyncError::Fetch(error)),
+            }
+        })
+        .await?;
+        if let Err(error) = reply {
+            tracing::warn!(chat = %request_id, %error, "the reload's newest page failed; the chat waits for its last sequence");
+            if let Some(last) = backend_last {
+                store.note_backend_last_seq(request_id, last).await?;
+            }
         }
-        self.planner.borrow_mut().request_older(request_id);
         Ok(())
     }
 }

@@ -719,3 +719,38 @@ pub async fn single_flight_with_a_second_context() {
         served.length()
     );
 }
+
+/// An unusable chat (its record fails to decode) is dropped and reloaded from the newest
+/// page, with the reason logged.
+pub async fn unusable_chat_is_dropped_and_reloaded() {
+    let runtime = seeded_runtime(&unique_name("reload"), &[(1, 300)], 300).await;
+    let damaged = js_sys::Object::new();
+    js_sys::Reflect::set(&damaged, &"request_id".into(), &"c1".into()).expect("set");
+    js_sys::Reflect::set(&damaged, &"unread".into(), &"many".into()).expect("set");
+    write_raw_chat(runtime.store(), &damaged)
+        .await
+        .expect("damage");
+    let history = CountingHistory::new("c1", messages("c1", 1, 300), 100, 1);
+    let driver = Driver::new(Rc::clone(&runtime), history.clone(), config(100));
+    let chat = RequestId::from("c1");
+    let status = driver.sync(&chat).await.expect("sync");
+    assert_eq!(driver.stats().full_reloads, 1);
+    let served = history.served();
+    assert_eq!(served.len(), 1, "{served:?}");
+    // The dropped record took the backend's last seq with it: the reload asks the cursor for
+    // the newest page below the top of the seq space, which is 201..=300.
+    assert_eq!(
+        (served[0].kind, served[0].from, served[0].to),
+        ("cursor", 201, 300)
+    );
+    let record = runtime
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.held.ranges(), &[SeqRange::new(201, 300)]);
+    assert!(record.backend_last_seq_known);
+    assert!(status.missing.is_empty());
+    assert_eq!(status.older, Some(SeqRange::new(1, 200)));
+}

@@ -138,22 +138,30 @@ impl HistoryClient for CountingHistory {
         limit: u64,
     ) -> Result<MessagesPage, FetchError> {
         assert_eq!(request_id, &self.request_id);
-        let limit = limit.min(self.inner.borrow().page_limit);
-        let from = before.saturating_sub(limit).max(1);
-        self.inner.borrow_mut().served.push(Served {
-            kind: "cursor",
-            from,
-            to: before - 1,
-        });
-        let delay = self.inner.borrow().delay_ms;
-        platform::sleep(delay).await;
-        let messages = self
+        // A cursor answers the newest `limit` messages below `before`, wherever they are.
+        let limit = limit.min(self.inner.borrow().page_limit) as usize;
+        let mut messages: Vec<Message> = self
             .inner
             .borrow()
             .messages
-            .range(from..before)
+            .range(..before)
+            .rev()
+            .take(limit)
             .map(|(_, m)| m.clone())
             .collect();
+        messages.reverse();
+        // What was transferred is what counts: the span of the returned seqs.
+        let (from, to) = match (messages.first(), messages.last()) {
+            (Some(first), Some(last)) => (first.seq, last.seq),
+            _ => (before.saturating_sub(limit as u64).max(1), before - 1),
+        };
+        self.inner.borrow_mut().served.push(Served {
+            kind: "cursor",
+            from,
+            to,
+        });
+        let delay = self.inner.borrow().delay_ms;
+        platform::sleep(delay).await;
         Ok(self.page(messages))
     }
 }

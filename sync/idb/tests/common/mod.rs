@@ -53,7 +53,8 @@ macro_rules! all_tests {
             lock_is_released_when_the_holder_dies,
             driver_falls_back_to_the_cursor,
             corrupt_message_is_fetched_again,
-            http_client_maps_a_404_to_refused
+            http_client_maps_a_404_to_refused,
+            unusable_chat_is_dropped_and_reloaded
         );
     };
     (with_workers) => {
