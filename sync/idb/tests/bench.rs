@@ -1,6 +1,8 @@
 //! In-browser benchmark: the Rust store against plain-JS IndexedDB doing the same work on the
 //! same data in the same run. Run in release mode in headless Chromium (see README.md); each
 //! figure is the median of repeated runs, printed as one JSON line per operation.
+// These tests need a browser: natively they compile to nothing.
+#![cfg(target_arch = "wasm32")]
 
 use chat_sync::ingest::{IngestContext, Source};
 use chat_sync::store::Store;
