@@ -754,3 +754,41 @@ pub async fn unusable_chat_is_dropped_and_reloaded() {
     assert!(status.missing.is_empty());
     assert_eq!(status.older, Some(SeqRange::new(1, 200)));
 }
+
+/// While a repair runs the status says `fetching` and counts progress; before and after,
+/// `fetching` is false.
+pub async fn status_reports_fetching_and_progress_during_a_repair() {
+    let runtime = seeded_runtime(&unique_name("progress"), &[(1, 10)], 400).await;
+    let history = CountingHistory::new("c1", messages("c1", 1, 400), 100, 40);
+    let driver = Driver::new(Rc::clone(&runtime), history, config(100));
+    let chat = RequestId::from("c1");
+    assert!(!driver.status(&chat).await.expect("status").fetching);
+    let samples: RefCell<Vec<chat_sync_idb::driver::ChatStatus>> = RefCell::default();
+    let done = std::cell::Cell::new(false);
+    let watcher = async {
+        while !done.get() {
+            samples
+                .borrow_mut()
+                .push(driver.status(&chat).await.expect("status"));
+            platform::sleep(5).await;
+        }
+    };
+    let sync = async {
+        let status = driver.resync(&chat).await.expect("sync");
+        done.set(true);
+        status
+    };
+    let (status, ()) = futures::future::join(sync, watcher).await;
+    let samples = samples.into_inner();
+    assert!(samples.iter().any(|s| s.fetching), "fetching was seen");
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.progress.total == 390 && s.progress.done < 390),
+        "a repair of 390 messages in progress was seen"
+    );
+    assert!(samples.iter().all(|s| s.progress.done <= s.progress.total));
+    assert!(!status.fetching);
+    assert!(status.missing.is_empty());
+    assert_eq!(status.sync_state, SyncState::InSync);
+}

@@ -54,7 +54,8 @@ macro_rules! all_tests {
             driver_falls_back_to_the_cursor,
             corrupt_message_is_fetched_again,
             http_client_maps_a_404_to_refused,
-            unusable_chat_is_dropped_and_reloaded
+            unusable_chat_is_dropped_and_reloaded,
+            status_reports_fetching_and_progress_during_a_repair
         );
     };
     (with_workers) => {
