@@ -767,9 +767,8 @@ pub async fn status_reports_fetching_and_progress_during_a_repair() {
     let done = std::cell::Cell::new(false);
     let watcher = async {
         while !done.get() {
-            samples
-                .borrow_mut()
-                .push(driver.status(&chat).await.expect("status"));
+            let status = driver.status(&chat).await.expect("status");
+            samples.borrow_mut().push(status);
             platform::sleep(5).await;
         }
     };
