@@ -791,3 +791,42 @@ pub async fn status_reports_fetching_and_progress_during_a_repair() {
     assert!(status.missing.is_empty());
     assert_eq!(status.sync_state, SyncState::InSync);
 }
+
+const HOLD_AND_DIE: &str = r#"
+const src = "onmessage = (e) => navigator.locks.request(e.data, () => { postMessage('locked'); return new Promise(() => {}); });";
+const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+const worker = new Worker(url);
+return new Promise((resolve, reject) => {
+  worker.onerror = (e) => reject(new Error(e.message));
+  worker.onmessage = () => resolve(() => { worker.terminate(); URL.revokeObjectURL(url); });
+  worker.postMessage(name);
+});"#;
+
+/// A lock held by another context that dies mid-fetch (a worker terminated while holding the
+/// chat's lock) is released by the browser, and this context's fetch goes ahead.
+pub async fn lock_held_by_a_dead_context_is_released() {
+    use wasm_bindgen::JsCast;
+    let name = unique_name("dead-holder");
+    let start = js_sys::Function::new_with_args("name", HOLD_AND_DIE);
+    let started: js_sys::Promise = start
+        .call1(&JsValue::NULL, &JsValue::from_str(&name))
+        .expect("start the worker")
+        .unchecked_into();
+    let kill: js_sys::Function = wasm_bindgen_futures::JsFuture::from(started)
+        .await
+        .expect("the worker holds the lock")
+        .unchecked_into();
+    // While the worker lives, the lock is taken.
+    let blocked = locks::with_lock(&name, async { 1 });
+    match select(Box::pin(blocked), Box::pin(platform::sleep(100))).await {
+        Either::Left(_) => panic!("the lock was granted while another context held it"),
+        Either::Right((_, waiting)) => {
+            // The holder dies mid-"fetch"; the waiting request is granted.
+            kill.call0(&JsValue::NULL).expect("terminate");
+            match select(waiting, Box::pin(platform::sleep(5_000))).await {
+                Either::Left((value, _)) => assert_eq!(value.expect("lock"), 1),
+                Either::Right(_) => panic!("the dead holder's lock was never released"),
+            }
+        }
+    };
+}

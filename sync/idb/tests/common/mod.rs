@@ -60,7 +60,10 @@ macro_rules! all_tests {
     };
     (with_workers) => {
         $crate::all_tests!();
-        $crate::all_tests!(@cases single_flight_with_a_second_context);
+        $crate::all_tests!(@cases
+            single_flight_with_a_second_context,
+            lock_held_by_a_dead_context_is_released
+        );
     };
     (@cases $($name:ident),+) => {
         $(
