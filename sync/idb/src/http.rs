@@ -62,8 +62,25 @@ impl HttpHistoryClient {
         url
     }
 
+    /// `GET /api/chat/requests`: the signed-in agent's chats, for
+    /// [`chat_sync::store::Store::apply_summaries`] (which makes validation possible).
+    pub async fn fetch_chat_list(&self) -> Result<Vec<chat_sync::ChatSummary>, FetchError> {
+        let url = format!("{}/api/chat/requests", self.base_url);
+        let list: chat_sync::protocol::ChatList = self.get_json(&url, "chat list").await?;
+        Ok(list.requests)
+    }
+
     /// GETs `url` and decodes a page, mapping statuses to what the planner needs.
     pub async fn get_page(&self, url: &str) -> Result<MessagesPage, FetchError> {
+        self.get_json(url, "messages page").await
+    }
+
+    /// GETs `url` with the session cookie and decodes a JSON reply.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &'static str,
+    ) -> Result<T, FetchError> {
         let transient = |detail: String| FetchError::Transient {
             status: None,
             detail,
@@ -90,9 +107,9 @@ impl HttpHistoryClient {
             Err(_) => String::new(),
         };
         if (200..300).contains(&status) {
-            return serde_json::from_str::<MessagesPage>(&text).map_err(|e| {
+            return serde_json::from_str::<T>(&text).map_err(|e| {
                 FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
-                    what: "messages page",
+                    what,
                     reason: e.to_string(),
                 })
             });

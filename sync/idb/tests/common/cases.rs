@@ -597,6 +597,10 @@ pub async fn http_client_maps_a_404_to_refused() {
         Err(FetchError::Refused { status, .. }) => assert_eq!(status, 404),
         other => panic!("expected a refusal, got {other:?}"),
     }
+    match client.fetch_chat_list().await {
+        Err(FetchError::Refused { status, .. }) => assert_eq!(status, 404),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     assert_eq!(
         client.messages_url(&RequestId::from("a b/c"), &[("from_seq", 1), ("to_seq", 9)]),
         "/api/chat/messages?request_id=a%20b%2Fc&from_seq=1&to_seq=9"
