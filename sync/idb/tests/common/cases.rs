@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use chat_sync::eviction::CacheBudget;
 use chat_sync::ingest::Source;
 use chat_sync::outbox::{OutboxEntry, OutboxState};
 use chat_sync::planner::PlannerConfig;
@@ -605,11 +604,6 @@ pub async fn http_client_maps_a_404_to_refused() {
         client.messages_url(&RequestId::from("a b/c"), &[("from_seq", 1), ("to_seq", 9)]),
         "/api/chat/messages?request_id=a%20b%2Fc&from_seq=1&to_seq=9"
     );
-}
-
-/// The budget type stays usable from tests (keeps the import list honest).
-pub fn _budget() -> CacheBudget {
-    CacheBudget::default()
 }
 
 const RIVAL: &str = include_str!("rival.js");
