@@ -128,6 +128,7 @@ impl Database {
             Err(StoreError::Closed { message, .. }) => {
                 tracing::info!(operation = name, %message, "connection closed: reopening and retrying once");
                 forget_if_current(&self.slot, &db);
+                db.close();
                 let db = self.connection().await?;
                 operation(db).await
             }
@@ -153,6 +154,18 @@ impl Database {
         };
         db.transaction_with_str_sequence_and_mode(&names, mode)
             .map_err(|e| store_error(operation, &e))
+    }
+}
+
+impl Drop for Database {
+    /// Closes the connection and detaches its handlers before they are freed: a `versionchange`
+    /// reaching a connection whose handler closure is gone would be an error in the page.
+    fn drop(&mut self) {
+        if let Some(db) = self.slot.borrow_mut().take() {
+            db.set_onversionchange(None);
+            db.set_onclose(None);
+            db.close();
+        }
     }
 }
 

@@ -33,10 +33,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Opens the cache of `user_id`, asks the browser to persist it, and opens its channel.
+    /// Opens the cache of `user_id`, asks the browser to persist the origin's storage
+    /// (`navigator.storage.persist()`, where the context has it), and opens its channel.
     pub async fn open(user_id: &str) -> Result<Self, SyncError> {
-        let persisted = platform::request_persistence().await;
-        tracing::info!(persisted, "storage persistence requested");
+        // Not awaited: Firefox may show a permission prompt that is never answered, and the
+        // cache works the same either way (eviction covers a non-persistent origin).
+        wasm_bindgen_futures::spawn_local(async {
+            let persisted = platform::request_persistence().await;
+            tracing::info!(persisted, "storage persistence requested");
+        });
         let store = IdbStore::open_for_user(user_id).await?;
         Self::with_store(store, Some(user_id.to_owned()))
     }

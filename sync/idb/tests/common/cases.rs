@@ -828,3 +828,19 @@ pub async fn lock_held_by_a_dead_context_is_released() {
         }
     };
 }
+
+/// The runtime opens the signed-in user's own database (and asks for persistence without
+/// waiting on the answer).
+pub async fn runtime_opens_the_users_own_database() {
+    let user = unique_name("agent");
+    let runtime = Runtime::open(&user).await.expect("open");
+    assert_eq!(runtime.store().name(), database_name(&user));
+    let report = runtime
+        .ingest(&RequestId::from("c1"), messages("c1", 1, 2), Source::Live)
+        .await
+        .expect("ingest");
+    assert_eq!(report.new_seqs, vec![1, 2]);
+    let runtime = Rc::new(runtime);
+    drop(runtime);
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}

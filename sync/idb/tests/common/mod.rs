@@ -55,7 +55,8 @@ macro_rules! all_tests {
             corrupt_message_is_fetched_again,
             http_client_maps_a_404_to_refused,
             unusable_chat_is_dropped_and_reloaded,
-            status_reports_fetching_and_progress_during_a_repair
+            status_reports_fetching_and_progress_during_a_repair,
+            runtime_opens_the_users_own_database
         );
     };
     (with_workers) => {
