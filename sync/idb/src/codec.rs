@@ -1,0 +1,90 @@
+//! Conversions between the core's types and IndexedDB records (structured-clone objects,
+//! through `serde-wasm-bindgen`), and the keys of the `messages` store.
+//!
+//! Decoding is where a damaged record shows up: callers get an error, count it, skip the
+//! record and mark its sequence for a fetch, and never panic.
+
+use chat_sync::store::StoreError;
+use chat_sync::{RequestId, Seq};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+use web_sys::IdbKeyRange;
+
+use crate::error::store_error;
+
+/// Encodes a value as a record (a plain object).
+///
+/// The value goes through JSON text and one `JSON.parse`: two boundary crossings instead of
+/// one per field, which is what makes Rust writes keep pace with plain JavaScript. Every
+/// number in a record fits a JavaScript number (seqs are at most 2^53 - 1, validated by
+/// the core).
+pub fn encode<T: Serialize>(value: &T, operation: &'static str) -> Result<JsValue, StoreError> {
+    let text = serde_json::to_string(value).map_err(|e| StoreError::Backend {
+        operation,
+        name: "EncodeError".to_owned(),
+        message: e.to_string(),
+    })?;
+    js_sys::JSON::parse(&text).map_err(|e| crate::error::store_error(operation, &e))
+}
+
+/// Encodes many values as an array of records with one `JSON.parse`.
+pub fn encode_all<T: Serialize>(
+    values: &[T],
+    operation: &'static str,
+) -> Result<js_sys::Array, StoreError> {
+    use wasm_bindgen::JsCast;
+    encode(&values, operation)?
+        .dyn_into::<js_sys::Array>()
+        .map_err(|_| StoreError::Backend {
+            operation,
+            name: "EncodeError".to_owned(),
+            message: "a list did not encode as an array".to_owned(),
+        })
+}
+
+/// Decodes a record; the error text says what was wrong with it.
+///
+/// Records go through `JSON.stringify` and `serde_json` (the fast path); a value JSON cannot
+/// express is decoded field by field with `serde-wasm-bindgen` for a precise error.
+pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    if let Some(text) = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|t| t.as_string())
+    {
+        if let Ok(decoded) = serde_json::from_str(&text) {
+            return Ok(decoded);
+        }
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+}
+
+/// The key `[request_id, seq]` of a message.
+pub fn message_key(request_id: &RequestId, seq: Seq) -> JsValue {
+    let key = js_sys::Array::new();
+    key.push(&JsValue::from_str(request_id.as_str()));
+    key.push(&JsValue::from_f64(seq as f64));
+    key.into()
+}
+
+/// The key range of a chat's messages with `from <= seq <= to`.
+pub fn message_range(
+    request_id: &RequestId,
+    from: Seq,
+    to: Seq,
+    operation: &'static str,
+) -> Result<JsValue, StoreError> {
+    IdbKeyRange::bound(&message_key(request_id, from), &message_key(request_id, to))
+        .map(JsValue::from)
+        .map_err(|e| store_error(operation, &e))
+}
+
+/// The `seq` field of a raw message record, if it has a readable one (used to name a
+/// record that fails to decode).
+pub fn raw_seq(value: &JsValue) -> Option<Seq> {
+    js_sys::Reflect::get(value, &JsValue::from_str("seq"))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .filter(|v| *v >= 1.0 && v.fract() == 0.0)
+        .map(|v| v as Seq)
+}

@@ -1,0 +1,248 @@
+//! One IndexedDB database per signed-in user: naming, opening with the schema upgrade,
+//! `versionchange` handling, reopening a connection the browser closed, and wipe.
+//!
+//! Every store operation runs through [`Database::run`]: if the connection turns out closed
+//! (another context upgraded the schema and ours closed itself, or the browser closed it),
+//! the database is reopened and the operation retried once.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use chat_sync::store::StoreError;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{IdbDatabase, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode};
+
+use crate::error::{store_error, DomError};
+use crate::platform;
+use crate::request::request;
+use crate::schema;
+
+/// The database name of a user's cache. Each signed-in user has their own database, so two
+/// agents sharing one browser never read each other's cache.
+pub fn database_name(user_id: &str) -> String {
+    format!("supportdesk-chat-cache:{user_id}")
+}
+
+type Handler = Closure<dyn FnMut(JsValue)>;
+
+/// A lazily (re)opened connection to one database.
+pub struct Database {
+    name: String,
+    version: u32,
+    slot: Rc<RefCell<Option<IdbDatabase>>>,
+    /// The event handlers of the connections opened so far, kept alive with them.
+    handlers: RefCell<Vec<Handler>>,
+    opens: Cell<u32>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("open", &self.slot.borrow().is_some())
+            .field("opens", &self.opens.get())
+            .finish()
+    }
+}
+
+impl Database {
+    /// A handle on database `name` at schema `version` (the current one except in migration
+    /// tests); nothing is opened until the first operation.
+    pub fn new(name: impl Into<String>, version: u32) -> Self {
+        Self {
+            name: name.into(),
+            version,
+            slot: Rc::new(RefCell::new(None)),
+            handlers: RefCell::new(Vec::new()),
+            opens: Cell::new(0),
+        }
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many times a connection was opened (1 unless it had to be reopened).
+    pub fn opens(&self) -> u32 {
+        self.opens.get()
+    }
+
+    /// The open connection, opening (and upgrading) the database when needed.
+    pub async fn connection(&self) -> Result<IdbDatabase, StoreError> {
+        if let Some(db) = self.slot.borrow().as_ref() {
+            return Ok(db.clone());
+        }
+        let db = open(&self.name, self.version).await?;
+        self.opens.set(self.opens.get() + 1);
+        self.watch(&db);
+        *self.slot.borrow_mut() = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Closes the connection when another context asks for a version change (so its upgrade
+    /// is not blocked) and forgets it when the browser closes it; the next operation reopens.
+    fn watch(&self, db: &IdbDatabase) {
+        let on_version_change = {
+            let slot = Rc::clone(&self.slot);
+            let db = db.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+                tracing::info!(database = %db.name(), "versionchange from another context: closing");
+                db.close();
+                forget_if_current(&slot, &db);
+            })
+        };
+        let on_close = {
+            let slot = Rc::clone(&self.slot);
+            let db = db.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+                tracing::warn!(database = %db.name(), "the browser closed the connection");
+                forget_if_current(&slot, &db);
+            })
+        };
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        db.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut handlers = self.handlers.borrow_mut();
+        handlers.push(on_version_change);
+        handlers.push(on_close);
+    }
+
+    /// Closes the connection (it is reopened by the next operation).
+    pub fn close(&self) {
+        if let Some(db) = self.slot.borrow_mut().take() {
+            db.close();
+        }
+    }
+
+    /// Runs `operation` against the connection; if the connection was closed under it, reopens
+    /// and retries once.
+    pub async fn run<T>(
+        &self,
+        name: &'static str,
+        operation: impl AsyncFn(IdbDatabase) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = self.connection().await?;
+        match operation(db.clone()).await {
+            Err(StoreError::Closed { message, .. }) => {
+                tracing::info!(operation = name, %message, "connection closed: reopening and retrying once");
+                forget_if_current(&self.slot, &db);
+                db.close();
+                let db = self.connection().await?;
+                operation(db).await
+            }
+            other => other,
+        }
+    }
+
+    /// A transaction over `stores`.
+    pub fn transaction(
+        db: &IdbDatabase,
+        stores: &[&str],
+        write: bool,
+        operation: &'static str,
+    ) -> Result<IdbTransaction, StoreError> {
+        let names = js_sys::Array::new();
+        for store in stores {
+            names.push(&JsValue::from_str(store));
+        }
+        let mode = if write {
+            IdbTransactionMode::Readwrite
+        } else {
+            IdbTransactionMode::Readonly
+        };
+        db.transaction_with_str_sequence_and_mode(&names, mode)
+            .map_err(|e| store_error(operation, &e))
+    }
+}
+
+impl Drop for Database {
+    /// Closes the connection and detaches its handlers before they are freed: a `versionchange`
+    /// reaching a connection whose handler closure is gone would be an error in the page.
+    fn drop(&mut self) {
+        if let Some(db) = self.slot.borrow_mut().take() {
+            db.set_onversionchange(None);
+            db.set_onclose(None);
+            db.close();
+        }
+    }
+}
+
+fn forget_if_current(slot: &RefCell<Option<IdbDatabase>>, db: &IdbDatabase) {
+    let mut slot = slot.borrow_mut();
+    if slot.as_ref() == Some(db) {
+        *slot = None;
+    }
+}
+
+/// Opens `name` at `version`, running the schema upgrade steps from whatever version it had.
+pub async fn open(name: &str, version: u32) -> Result<IdbDatabase, StoreError> {
+    let factory = platform::indexed_db().ok_or_else(|| StoreError::Backend {
+        operation: "open",
+        name: "NotSupportedError".to_owned(),
+        message: "indexedDB is not available in this context".to_owned(),
+    })?;
+    let open_request: IdbOpenDbRequest = factory
+        .open_with_u32(name, version)
+        .map_err(|e| store_error("open", &e))?;
+    let upgrade = {
+        let open_request = open_request.clone();
+        Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+            move |event: web_sys::IdbVersionChangeEvent| {
+                let old = event.old_version() as u32;
+                let new = event.new_version().map_or(old, |v| v as u32);
+                let db: IdbDatabase = match open_request.result() {
+                    Ok(db) => db.unchecked_into(),
+                    Err(_) => return,
+                };
+                let Some(tx) = open_request.transaction() else {
+                    return;
+                };
+                tracing::info!(database = %db.name(), old, new, "upgrading the cache schema");
+                if let Err(error) = schema::upgrade(&db, &tx, old, new) {
+                    // Aborting the versionchange transaction fails the open with this
+                    // error and leaves the previous version, and every message, intact.
+                    let error = DomError::from_js(&error);
+                    tracing::error!(name = %error.name, message = %error.message, "schema upgrade failed");
+                    let _ = tx.abort();
+                }
+            },
+        )
+    };
+    open_request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    let blocked = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
+        tracing::info!("opening the cache waits for other contexts to close their connection");
+    });
+    open_request.set_onblocked(Some(blocked.as_ref().unchecked_ref()));
+    let result = request(&open_request).await;
+    open_request.set_onupgradeneeded(None);
+    open_request.set_onblocked(None);
+    drop(upgrade);
+    drop(blocked);
+    let db = result.map_err(|e| e.into_store_error("open"))?;
+    Ok(db.unchecked_into())
+}
+
+/// Deletes a database by name. Connections of this crate in other contexts close themselves
+/// on the resulting `versionchange`, so the deletion is not blocked by them.
+pub async fn delete_database(name: &str) -> Result<(), StoreError> {
+    let factory = platform::indexed_db().ok_or_else(|| StoreError::Backend {
+        operation: "wipe",
+        name: "NotSupportedError".to_owned(),
+        message: "indexedDB is not available in this context".to_owned(),
+    })?;
+    let delete = factory
+        .delete_database(name)
+        .map_err(|e| store_error("wipe", &e))?;
+    request(&delete)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_store_error("wipe"))
+}
+
+/// Deletes the cache of `user_id` (sign-out on a shared machine, or the settings panel's
+/// "clear").
+pub async fn wipe(user_id: &str) -> Result<(), StoreError> {
+    delete_database(&database_name(user_id)).await
+}

@@ -1,0 +1,150 @@
+//! Errors: the `DOMException` → [`StoreError`] mapping that keeps the browser's name and
+//! message, and the runtime's own typed error with its causes.
+
+use chat_sync::protocol::InvalidInput;
+use chat_sync::store::StoreError;
+use js_sys::Reflect;
+use thiserror::Error;
+use wasm_bindgen::JsValue;
+
+/// A `DOMException` (or any thrown JavaScript value) reduced to its name and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomError {
+    /// The exception's `name`, e.g. `QuotaExceededError`.
+    pub name: String,
+    /// The exception's `message`.
+    pub message: String,
+}
+
+impl DomError {
+    /// Reads `name` and `message` from a thrown value; a value without them (a string, or
+    /// `null` when a request failed without an error) is described as well as it can be.
+    pub fn from_js(value: &JsValue) -> Self {
+        let text = |key: &str| {
+            Reflect::get(value, &JsValue::from_str(key))
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        if value.is_object() {
+            if let (Some(name), message) = (text("name"), text("message")) {
+                return Self {
+                    name,
+                    message: message.unwrap_or_default(),
+                };
+            }
+        }
+        Self {
+            name: "Error".to_owned(),
+            message: value.as_string().unwrap_or_else(|| format!("{value:?}")),
+        }
+    }
+
+    /// An error raised by this crate rather than the browser, with the same shape.
+    pub fn new(name: &str, message: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Maps to the store's error: `QuotaExceededError` becomes
+    /// [`StoreError::QuotaExceeded`] (the caller evicts and retries), a closed or closing
+    /// connection becomes [`StoreError::Closed`] (the store reopens and retries once), and
+    /// anything else is a [`StoreError::Backend`] keeping the name and message.
+    pub fn into_store_error(self, operation: &'static str) -> StoreError {
+        match self.name.as_str() {
+            "QuotaExceededError" => StoreError::QuotaExceeded {
+                operation,
+                message: self.message,
+            },
+            // `InvalidStateError` is what `transaction()` throws on a closed connection;
+            // `UnknownError` with a closing message is what Chrome reports when it closed it.
+            "InvalidStateError" => StoreError::Closed {
+                operation,
+                message: self.message,
+            },
+            _ if self.message.contains("connection is closing")
+                || self.message.contains("connection was closed") =>
+            {
+                StoreError::Closed {
+                    operation,
+                    message: self.message,
+                }
+            }
+            _ => StoreError::Backend {
+                operation,
+                name: self.name,
+                message: self.message,
+            },
+        }
+    }
+}
+
+/// Shorthand: maps a thrown JavaScript value to a [`StoreError`] for `operation`.
+pub fn store_error(operation: &'static str, value: &JsValue) -> StoreError {
+    DomError::from_js(value).into_store_error(operation)
+}
+
+/// Why a history fetch failed, in the terms the planner needs.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum FetchError {
+    /// The network failed, timed out, or the server answered 5xx: retry later.
+    #[error("history fetch failed ({status:?}): {detail}")]
+    Transient {
+        /// The HTTP status, when there was a reply.
+        status: Option<u16>,
+        /// What happened.
+        detail: String,
+    },
+    /// The server refused for good (401, 403, 404).
+    #[error("history fetch refused with {status}: {code}: {detail}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The error body's code.
+        code: String,
+        /// The error body's detail.
+        detail: String,
+    },
+    /// The server does not support this kind of history fetch (405, 501, or 400
+    /// `unsupported`).
+    #[error("history fetch method unsupported ({status}): {detail}")]
+    Unsupported {
+        /// The HTTP status.
+        status: u16,
+        /// What the server said.
+        detail: String,
+    },
+    /// The reply was not a valid page for what was asked.
+    #[error("invalid history reply: {0}")]
+    Invalid(#[from] InvalidInput),
+}
+
+/// The runtime's error: every failure names its cause.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum SyncError {
+    /// The cache failed.
+    #[error("cache: {0}")]
+    Store(#[from] StoreError),
+    /// A history fetch failed.
+    #[error("fetch: {0}")]
+    Fetch(#[from] FetchError),
+    /// A browser API this runtime needs is missing or threw.
+    #[error("{api} failed: {}: {}", .cause.name, .cause.message)]
+    Platform {
+        /// The API (e.g. `navigator.locks.request`).
+        api: &'static str,
+        /// What the browser said.
+        cause: DomError,
+    },
+}
+
+impl SyncError {
+    /// A failed browser API call.
+    pub fn platform(api: &'static str, value: &JsValue) -> Self {
+        SyncError::Platform {
+            api,
+            cause: DomError::from_js(value),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! History fetches: the [`HistoryClient`] trait the driver uses, and its real implementation
+//! over the context's `fetch()` against the contract of `SPEC.md`
+//! (`GET /api/chat/messages?request_id&from_seq&to_seq`, and the cursor fallback
+//! `before_seq&limit`), with the session cookie.
+//!
+//! The trait exists so the driver's single-flight can be tested against a counting test
+//! double of the network while IndexedDB and Web Locks stay real.
+
+use chat_sync::protocol::{ErrorBody, MessagesPage};
+use chat_sync::{RequestId, Seq};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestCredentials, RequestInit, Response};
+
+use crate::error::{DomError, FetchError};
+use crate::platform;
+
+/// Where history comes from.
+#[allow(async_fn_in_trait)]
+pub trait HistoryClient {
+    /// Messages `from ..= to` (at most the server's page limit), with the chat's last seq.
+    async fn fetch_range(
+        &self,
+        request_id: &RequestId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<MessagesPage, FetchError>;
+
+    /// Up to `limit` messages below `before` (the cursor fallback).
+    async fn fetch_before(
+        &self,
+        request_id: &RequestId,
+        before: Seq,
+        limit: u64,
+    ) -> Result<MessagesPage, FetchError>;
+}
+
+/// The real client: `fetch()` on the global scope, same-origin by default, with credentials.
+#[derive(Clone, Debug)]
+pub struct HttpHistoryClient {
+    base_url: String,
+}
+
+impl HttpHistoryClient {
+    /// A client for the backend at `base_url` (empty for the page's own origin).
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The URL of a history fetch with the given query pairs.
+    pub fn messages_url(&self, request_id: &RequestId, query: &[(&str, u64)]) -> String {
+        let mut url = format!(
+            "{}/api/chat/messages?request_id={}",
+            self.base_url,
+            String::from(js_sys::encode_uri_component(request_id.as_str()))
+        );
+        for (key, value) in query {
+            url.push_str(&format!("&{key}={value}"));
+        }
+        url
+    }
+
+    /// `GET /api/chat/requests`: the signed-in agent's chats, for
+    /// [`chat_sync::store::Store::apply_summaries`] (which makes validation possible).
+    pub async fn fetch_chat_list(&self) -> Result<Vec<chat_sync::ChatSummary>, FetchError> {
+        let url = format!("{}/api/chat/requests", self.base_url);
+        let list: chat_sync::protocol::ChatList = self.get_json(&url, "chat list").await?;
+        Ok(list.requests)
+    }
+
+    /// GETs `url` and decodes a page, mapping statuses to what the planner needs.
+    pub async fn get_page(&self, url: &str) -> Result<MessagesPage, FetchError> {
+        self.get_json(url, "messages page").await
+    }
+
+    /// GETs `url` with the session cookie and decodes a JSON reply.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &'static str,
+    ) -> Result<T, FetchError> {
+        let transient = |detail: String| FetchError::Transient {
+            status: None,
+            detail,
+        };
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_credentials(RequestCredentials::Include);
+        let request = web_sys::Request::new_with_str_and_init(url, &init)
+            .map_err(|e| transient(describe(&e)))?;
+        let _ = request.headers().set("Accept", "application/json");
+        let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
+        let response: Response = JsFuture::from(response)
+            .await
+            .map_err(|e| transient(describe(&e)))?
+            .dyn_into()
+            .map_err(|e| transient(describe(&e)))?;
+        let status = response.status();
+        let text = match response.text() {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .ok()
+                .and_then(|t| t.as_string())
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if (200..300).contains(&status) {
+            return serde_json::from_str::<T>(&text).map_err(|e| {
+                FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
+                    what,
+                    reason: e.to_string(),
+                })
+            });
+        }
+        let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
+            error: String::new(),
+            detail: text.chars().take(200).collect(),
+        });
+        Err(classify(status, body))
+    }
+}
+
+/// Maps an error status to the planner's terms: 405/501 (or a 400 saying the fetch kind is
+/// unsupported) → unsupported, 401/403/404 → refused, anything else → transient.
+pub fn classify(status: u16, body: ErrorBody) -> FetchError {
+    match status {
+        405 | 501 => FetchError::Unsupported {
+            status,
+            detail: body.detail,
+        },
+        400 if body.error.contains("unsupported") => FetchError::Unsupported {
+            status,
+            detail: body.detail,
+        },
+        401 | 403 | 404 | 410 => FetchError::Refused {
+            status,
+            code: body.error,
+            detail: body.detail,
+        },
+        _ => FetchError::Transient {
+            status: Some(status),
+            detail: format!("{}: {}", body.error, body.detail),
+        },
+    }
+}
+
+fn describe(value: &JsValue) -> String {
+    let error = DomError::from_js(value);
+    format!("{}: {}", error.name, error.message)
+}
+
+impl HistoryClient for HttpHistoryClient {
+    async fn fetch_range(
+        &self,
+        request_id: &RequestId,
+        from: Seq,
+        to: Seq,
+    ) -> Result<MessagesPage, FetchError> {
+        let url = self.messages_url(request_id, &[("from_seq", from), ("to_seq", to)]);
+        self.get_page(&url).await
+    }
+
+    async fn fetch_before(
+        &self,
+        request_id: &RequestId,
+        before: Seq,
+        limit: u64,
+    ) -> Result<MessagesPage, FetchError> {
+        let url = self.messages_url(request_id, &[("before_seq", before), ("limit", limit)]);
+        self.get_page(&url).await
+    }
+}

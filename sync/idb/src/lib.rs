@@ -1,0 +1,30 @@
+//! `chat-sync-idb`: the browser half of the support-desk chat cache.
+//!
+//! - [`store::IdbStore`]: the [`chat_sync::store::Store`] in IndexedDB, one database per
+//!   signed-in user, with versioned migrations, corrupt-record handling and quota mapping.
+//! - [`runtime::Runtime`]: the one ingest path every source uses (validate, merge, commit,
+//!   then announce on a `BroadcastChannel`).
+//! - [`driver::Driver`]: runs the core's planner, fetches missing ranges over HTTP under a
+//!   per-chat Web Lock, merges and re-validates.
+//!
+//! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
+//! goes through [`platform`].
+#![warn(missing_docs)]
+
+pub mod broadcast;
+pub mod codec;
+pub mod console;
+pub mod database;
+pub mod driver;
+pub mod error;
+pub mod http;
+pub mod locks;
+pub mod platform;
+pub mod request;
+pub mod runtime;
+pub mod schema;
+pub mod store;
+
+pub use database::{database_name, wipe};
+pub use error::{DomError, FetchError, SyncError};
+pub use store::IdbStore;

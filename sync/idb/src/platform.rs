@@ -1,0 +1,123 @@
+//! Every touch of the global scope lives here, so the rest of the crate works the same in a
+//! window, a dedicated worker and a service worker.
+//!
+//! Nothing below names `Window` or `WorkerGlobalScope`: each shim looks the API up on
+//! `globalThis` (`indexedDB`, `navigator`, `fetch`, `setTimeout`, `BroadcastChannel`), which
+//! is exactly what differs between those contexts and what they have in common.
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::IdbFactory;
+
+/// The global object of the current context (`window`, or the worker's `self`).
+pub fn global() -> Object {
+    js_sys::global()
+}
+
+/// Reads a property of the global object, `None` when it is missing or undefined.
+pub fn global_property(name: &str) -> Option<JsValue> {
+    Reflect::get(&global(), &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// The context's `indexedDB` factory.
+pub fn indexed_db() -> Option<IdbFactory> {
+    global_property("indexedDB").and_then(|v| v.dyn_into().ok())
+}
+
+/// The context's `navigator` (a `Navigator` or a `WorkerNavigator`), untyped: both carry
+/// `locks` and `storage`.
+pub fn navigator() -> Option<JsValue> {
+    global_property("navigator")
+}
+
+/// `navigator.<name>`, e.g. `locks` or `storage`.
+pub fn navigator_property(name: &str) -> Option<JsValue> {
+    let navigator = navigator()?;
+    Reflect::get(&navigator, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Milliseconds since the Unix epoch, as the core's `Millis`.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// A high-resolution clock in milliseconds for measurements (`performance.now()`), falling
+/// back to the wall clock where `performance` is missing.
+pub fn precise_now() -> f64 {
+    global_property("performance")
+        .and_then(|p| {
+            let now = Reflect::get(&p, &JsValue::from_str("now")).ok()?;
+            let now: Function = now.dyn_into().ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// Sleeps for `ms` milliseconds with the context's `setTimeout`.
+pub async fn sleep(ms: i64) {
+    let ms = ms.max(0) as f64;
+    let promise = Promise::new(&mut |resolve, _reject| {
+        let set_timeout = global_property("setTimeout").and_then(|f| f.dyn_into::<Function>().ok());
+        match set_timeout {
+            Some(set_timeout) => {
+                let _ = set_timeout.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from_f64(ms));
+            }
+            // Without timers there is nothing to wait for: resolve at once.
+            None => {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Calls the context's `fetch(input, init)`.
+pub fn fetch(request: &web_sys::Request) -> Result<Promise, JsValue> {
+    let fetch: Function = global_property("fetch")
+        .ok_or_else(|| JsValue::from_str("fetch is not available in this context"))?
+        .dyn_into()?;
+    fetch.call1(&JsValue::UNDEFINED, request)?.dyn_into()
+}
+
+/// Asks the browser to keep this origin's storage under pressure
+/// (`navigator.storage.persist()`). Returns whether it was granted; a context without the
+/// API (or a refusal) is not an error: the cache then relies on eviction.
+pub async fn request_persistence() -> bool {
+    let Some(storage) = navigator_property("storage") else {
+        return false;
+    };
+    let Ok(persist) = Reflect::get(&storage, &JsValue::from_str("persist")) else {
+        return false;
+    };
+    let Ok(persist) = persist.dyn_into::<Function>() else {
+        return false;
+    };
+    let Ok(promise) = persist.call0(&storage) else {
+        return false;
+    };
+    match promise.dyn_into::<Promise>() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// A promise with its resolve function, to hand a JavaScript API a promise we settle from
+/// Rust (the Web Locks callback uses one).
+pub fn deferred() -> (Promise, Function) {
+    let mut resolve_slot: Option<Function> = None;
+    let promise = Promise::new(&mut |resolve, _reject| {
+        resolve_slot = Some(resolve);
+    });
+    // The executor runs synchronously inside `new Promise`, so the slot is always filled.
+    let resolve = resolve_slot.unwrap_or_else(|| Function::new_no_args(""));
+    (promise, resolve)
+}

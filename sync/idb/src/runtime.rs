@@ -1,0 +1,170 @@
+//! The runtime: the one ingest function every source uses (push, live stream, range fetch,
+//! send echo), and what it does around the store.
+//!
+//! `ingest`: validate, merge and update the chat record in one transaction (the store calls
+//! the core's `plan_ingest`), evict and retry on a full disk (never losing the incoming
+//! message, never touching the outbox), then announce the change on the user's
+//! `BroadcastChannel` so every open tab and the service worker update without polling.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use chat_sync::eviction::CacheBudget;
+use chat_sync::ingest::{IngestContext, IngestReport, Source};
+use chat_sync::protocol::{validate_page, MessagesPage};
+use chat_sync::quota::ingest_with_eviction;
+use chat_sync::store::Store;
+use chat_sync::{Message, RequestId, Seq};
+
+use crate::broadcast::{channel_name, Broadcaster, ChangeNotice};
+use crate::error::{FetchError, SyncError};
+use crate::platform;
+use crate::store::IdbStore;
+
+/// The cache of one signed-in user in one context, with its change channel.
+#[derive(Debug)]
+pub struct Runtime {
+    store: IdbStore,
+    broadcaster: Option<Broadcaster>,
+    channel: String,
+    budget: CacheBudget,
+    own_user_id: Option<String>,
+    open_chats: RefCell<HashSet<RequestId>>,
+}
+
+impl Runtime {
+    /// Opens the cache of `user_id`, asks the browser to persist the origin's storage
+    /// (`navigator.storage.persist()`, where the context has it), and opens its channel.
+    pub async fn open(user_id: &str) -> Result<Self, SyncError> {
+        // Not awaited: Firefox may show a permission prompt that is never answered, and the
+        // cache works the same either way (eviction covers a non-persistent origin).
+        wasm_bindgen_futures::spawn_local(async {
+            let persisted = platform::request_persistence().await;
+            tracing::info!(persisted, "storage persistence requested");
+        });
+        let store = IdbStore::open_for_user(user_id).await?;
+        Self::with_store(store, Some(user_id.to_owned()))
+    }
+
+    /// A runtime over an already opened store; `own_user_id` is the signed-in agent, whose
+    /// own messages never count as unread.
+    pub fn with_store(store: IdbStore, own_user_id: Option<String>) -> Result<Self, SyncError> {
+        let channel = channel_name(store.name());
+        let broadcaster = match Broadcaster::new(&channel) {
+            Ok(broadcaster) => Some(broadcaster),
+            Err(error) => {
+                // Without a channel the cache still works; other views update on their own
+                // next read instead of at once.
+                tracing::warn!(%error, "no BroadcastChannel: change notices are off");
+                None
+            }
+        };
+        Ok(Self {
+            store,
+            broadcaster,
+            channel,
+            budget: CacheBudget::default(),
+            own_user_id,
+            open_chats: RefCell::new(HashSet::new()),
+        })
+    }
+
+    /// Sets the cache budget used when the disk is full.
+    pub fn set_budget(&mut self, budget: CacheBudget) {
+        self.budget = budget;
+    }
+
+    /// The store.
+    pub fn store(&self) -> &IdbStore {
+        &self.store
+    }
+
+    /// The name of the change channel (to [`crate::broadcast::subscribe`] to).
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Whether a chat is open in a visible view of this context (no unread is added then,
+    /// and eviction spares it longest).
+    pub fn set_chat_open(&self, request_id: &RequestId, open: bool) {
+        let mut chats = self.open_chats.borrow_mut();
+        if open {
+            chats.insert(request_id.clone());
+        } else {
+            chats.remove(request_id);
+        }
+    }
+
+    /// The one ingest path: merge `messages` into the chat, evicting and retrying if the disk
+    /// is full, then announce what changed.
+    pub async fn ingest(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        source: Source,
+    ) -> Result<IngestReport, SyncError> {
+        let ctx = IngestContext {
+            now: platform::now_ms(),
+            chat_open: self.open_chats.borrow().contains(request_id),
+            own_user_id: self.own_user_id.clone(),
+            source,
+        };
+        let pinned: Vec<RequestId> = self.open_chats.borrow().iter().cloned().collect();
+        let report = ingest_with_eviction(
+            &self.store,
+            request_id,
+            messages,
+            &ctx,
+            &self.budget,
+            &pinned,
+        )
+        .await?;
+        for rejected in &report.rejected {
+            tracing::warn!(chat = %request_id, source = ?source, reason = %rejected, "refused an invalid incoming message");
+        }
+        for anomaly in &report.anomalies {
+            tracing::warn!(chat = %request_id, ?anomaly, "ingest anomaly");
+        }
+        let changed = !report.new_seqs.is_empty()
+            || report.replaced > 0
+            || !report.confirmed_outbox.is_empty();
+        if changed {
+            self.announce(ChangeNotice {
+                request_id: request_id.clone(),
+                new_seqs: report.new_seqs.clone(),
+                replaced: report.replaced,
+                unread: report.unread,
+                confirmed_outbox: report.confirmed_outbox.clone(),
+                source: format!("{source:?}"),
+            });
+        }
+        Ok(report)
+    }
+
+    /// Validates a history page against what was asked (`from ..= to`) and ingests it, then
+    /// records the chat's last sequence from the reply.
+    pub async fn ingest_page(
+        &self,
+        request_id: &RequestId,
+        page: MessagesPage,
+        from: Seq,
+        to: Seq,
+        source: Source,
+    ) -> Result<IngestReport, SyncError> {
+        validate_page(&page, request_id, from, to).map_err(FetchError::from)?;
+        let last_seq = page.last_seq;
+        let report = self.ingest(request_id, page.messages, source).await?;
+        self.store
+            .note_backend_last_seq(request_id, last_seq)
+            .await?;
+        Ok(report)
+    }
+
+    fn announce(&self, notice: ChangeNotice) {
+        if let Some(broadcaster) = &self.broadcaster {
+            if let Err(error) = broadcaster.announce(&notice) {
+                tracing::warn!(%error, "could not announce a change");
+            }
+        }
+    }
+}

@@ -1,0 +1,884 @@
+//! [`IdbStore`]: the chat cache in IndexedDB, implementing the core's [`Store`] trait with the
+//! semantics of the reference [`chat_sync::memory_store::MemoryStore`].
+//!
+//! - Ingest is one `readwrite` transaction over messages, chats and outbox: read the chat
+//!   record and the cached copies of incoming seqs already held, call
+//!   [`plan_ingest`], then issue every put and delete without awaiting them one by one, and
+//!   await the transaction's commit once.
+//! - Reads are bounded key ranges `[request_id, lo] ..= [request_id, hi]` read with one
+//!   `getAll`; the newest window's lower bound comes from the held ranges in the chat record,
+//!   so opening a 10,000-message chat reads 50 records, not 10,000.
+//! - A record that fails to decode is counted, skipped, logged, and its seq marked in the
+//!   chat record's `corrupt` set, which the runtime treats as missing so it is fetched again.
+//!   A chat record that fails to decode makes the chat unusable: it is dropped with its
+//!   messages, the reason logged and kept for the runtime, which reloads the chat.
+//! - An optional byte budget makes the store refuse writes like a full disk (tests); a real
+//!   `QuotaExceededError` maps to the same [`StoreError::QuotaExceeded`].
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+
+use chat_sync::eviction::{apply_eviction, cut_keeping_newest, Eviction};
+use chat_sync::ingest::{
+    apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
+};
+use chat_sync::outbox::{Outbox, OutboxEntry, OutboxError};
+use chat_sync::protocol::MAX_SEQ;
+use chat_sync::store::{check_read, Store, StoreError, Usage, Window};
+use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange, SeqRanges};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
+
+use crate::codec::{decode, encode, encode_all, message_range, raw_seq};
+use crate::database::{database_name, Database};
+use crate::error::{store_error, DomError};
+use crate::request::{request, transaction_done};
+use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
+
+/// A chat record as read: missing, readable, or damaged (with the decode error).
+enum RecordRead {
+    Missing,
+    Found(ChatRecord),
+    Corrupt(String),
+}
+
+/// The chat cache of one user, in IndexedDB.
+#[derive(Debug)]
+pub struct IdbStore {
+    db: Database,
+    budget: Option<u64>,
+    corrupt_seen: Cell<u64>,
+    dropped: RefCell<Vec<(RequestId, String)>>,
+}
+
+impl IdbStore {
+    /// Opens the cache of `user_id` (its own database, see [`database_name`]).
+    pub async fn open_for_user(user_id: &str) -> Result<Self, StoreError> {
+        Self::open_named(&database_name(user_id)).await
+    }
+
+    /// Opens (creating or upgrading) the database `name` at the current schema version.
+    pub async fn open_named(name: &str) -> Result<Self, StoreError> {
+        let store = Self {
+            db: Database::new(name, schema::CURRENT_VERSION),
+            budget: None,
+            corrupt_seen: Cell::new(0),
+            dropped: RefCell::new(Vec::new()),
+        };
+        store.db.connection().await?;
+        Ok(store)
+    }
+
+    /// Makes the store refuse writes that take it past `bytes`, the way a full disk does.
+    pub fn with_budget(mut self, bytes: u64) -> Self {
+        self.budget = Some(bytes);
+        self
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        self.db.name()
+    }
+
+    /// The connection handle (for tests of reopening).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Records that failed to decode since the store was opened.
+    pub fn corrupt_records_seen(&self) -> u64 {
+        self.corrupt_seen.get()
+    }
+
+    /// Chats dropped as unusable since the last call, with the reason: the runtime reloads them.
+    pub fn take_dropped_chats(&self) -> Vec<(RequestId, String)> {
+        std::mem::take(&mut *self.dropped.borrow_mut())
+    }
+
+    /// Closes the connection; the next operation reopens it.
+    pub fn close(&self) {
+        self.db.close();
+    }
+
+    /// Closes the connection and deletes the whole database.
+    pub async fn wipe(self) -> Result<(), StoreError> {
+        self.db.close();
+        crate::database::delete_database(self.db.name()).await
+    }
+
+    fn note_corrupt(&self, what: &str, detail: &str) {
+        self.corrupt_seen.set(self.corrupt_seen.get() + 1);
+        tracing::warn!(
+            record = what,
+            error = detail,
+            "skipping a cache record that fails to decode"
+        );
+    }
+
+    fn drop_reason(&self, request_id: &RequestId, reason: String) {
+        tracing::error!(chat = %request_id, %reason, "dropping an unusable cached chat; it will be reloaded");
+        self.dropped.borrow_mut().push((request_id.clone(), reason));
+    }
+
+    /// Decodes message records, skipping (and counting) those that fail.
+    fn decode_messages(&self, records: js_sys::Array) -> Vec<Message> {
+        // Fast path: one `JSON.stringify` of the whole batch and one parse in Rust cost two
+        // boundary crossings instead of one per field of every message. Any failure (a
+        // damaged record) falls back to decoding record by record to find the culprit.
+        if let Some(messages) = decode_batch::<Message>(&records) {
+            return messages;
+        }
+        let mut messages = Vec::with_capacity(records.length() as usize);
+        for value in records.iter() {
+            let seq = raw_seq(&value);
+            match decode::<Message>(value) {
+                Ok(message) => messages.push(message),
+                Err(error) => self.note_corrupt(&format!("message seq {seq:?}"), &error),
+            }
+        }
+        messages
+    }
+
+    /// A read's window: the decoded messages, and the held seqs of `range` that could not be
+    /// read, which are then marked corrupt in the chat record.
+    async fn window(
+        &self,
+        request_id: &RequestId,
+        record: &ChatRecord,
+        range: SeqRange,
+        messages: Vec<Message>,
+    ) -> Result<Window, StoreError> {
+        let mut unreadable = record.held.intersection(&SeqRanges::from_range(range));
+        for message in &messages {
+            unreadable.remove_range(SeqRange::new(message.seq, message.seq));
+        }
+        let corrupt: Vec<Seq> = unreadable
+            .ranges()
+            .iter()
+            .flat_map(|r| r.start..=r.end)
+            .collect();
+        if !corrupt.is_empty() {
+            self.mark_corrupt(request_id, &unreadable).await?;
+        }
+        Ok(Window { messages, corrupt })
+    }
+
+    /// Marks held seqs whose records are unreadable: the runtime treats them as missing.
+    async fn mark_corrupt(
+        &self,
+        request_id: &RequestId,
+        seqs: &SeqRanges,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(chat = %request_id, ranges = ?seqs.ranges(), "marking unreadable messages for a fetch");
+        self.db
+            .run("mark_corrupt", async |db| {
+                let tx = Database::transaction(&db, &[CHATS], true, "mark_corrupt")?;
+                let chats = object_store(&tx, CHATS, "mark_corrupt")?;
+                if let RecordRead::Found(mut record) =
+                    read_record(&chats, request_id, "mark_corrupt").await?
+                {
+                    record.corrupt.insert_all(&seqs.intersection(&record.held));
+                    put(&chats, &encode(&record, "mark_corrupt")?, "mark_corrupt")?;
+                }
+                commit(&tx, "mark_corrupt").await
+            })
+            .await
+    }
+
+    /// Deletes an unusable chat (record and messages) in its own transaction.
+    async fn drop_chat(&self, request_id: &RequestId, reason: String) -> Result<(), StoreError> {
+        self.drop_reason(request_id, reason);
+        self.clear_chat(request_id).await
+    }
+
+    /// Reads a record for a write, dropping an unusable one inside the same transaction.
+    async fn record_for_write(
+        &self,
+        chats: &IdbObjectStore,
+        messages: &IdbObjectStore,
+        request_id: &RequestId,
+        operation: &'static str,
+    ) -> Result<Option<ChatRecord>, StoreError> {
+        match read_record(chats, request_id, operation).await? {
+            RecordRead::Missing => Ok(None),
+            RecordRead::Found(record) => Ok(Some(record)),
+            RecordRead::Corrupt(reason) => {
+                self.note_corrupt(&format!("chat {request_id}"), &reason);
+                self.drop_reason(request_id, reason);
+                delete_chat_in(chats, messages, request_id, operation)?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn ingest_once(
+        &self,
+        db: IdbDatabase,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<IngestReport, StoreError> {
+        const OP: &str = "ingest";
+        let tx = Database::transaction(&db, &[MESSAGES, CHATS, OUTBOX], true, OP)?;
+        let message_store = object_store(&tx, MESSAGES, OP)?;
+        let chat_store = object_store(&tx, CHATS, OP)?;
+        let outbox_store = object_store(&tx, OUTBOX, OP)?;
+        let record = self
+            .record_for_write(&chat_store, &message_store, request_id, OP)
+            .await?;
+        let bytes_before = record.as_ref().map_or(0, |r| r.bytes);
+
+        // The cached copies of the incoming seqs the chat already holds, read as contiguous
+        // runs with one getAll each, all issued before any is awaited.
+        let mut wanted = SeqRanges::new();
+        if let Some(record) = &record {
+            for message in &messages {
+                if &message.request_id == request_id && record.held.contains(message.seq) {
+                    wanted.insert(message.seq);
+                }
+            }
+        }
+        let mut reads = Vec::new();
+        for run in wanted.ranges() {
+            let range = message_range(request_id, run.start, run.end, OP)?;
+            reads.push(get_all(&message_store, &range, OP)?);
+        }
+        let mut existing = Vec::new();
+        for read in reads {
+            existing.extend(self.decode_messages(read.await?));
+        }
+
+        let plan = plan_ingest(request_id, record, &existing, messages, ctx);
+
+        if let Some(budget) = self.budget {
+            if plan.record.bytes > bytes_before {
+                let others = chat_bytes_except(&chat_store, request_id, OP);
+                let outbox = outbox_bytes(&outbox_store, OP);
+                let used = others.await? + outbox.await? + plan.record.bytes;
+                if used > budget {
+                    let _ = tx.abort();
+                    return Err(StoreError::QuotaExceeded {
+                        operation: OP,
+                        message: format!("{used} bytes would exceed the {budget} byte budget"),
+                    });
+                }
+            }
+        }
+
+        let written = (|| {
+            for record in encode_all(&plan.put, OP)?.iter() {
+                put(&message_store, &record, OP)?;
+            }
+            put(&chat_store, &encode(&plan.record, OP)?, OP)?;
+            for id in &plan.outbox_remove {
+                outbox_store
+                    .delete(&JsValue::from_str(id))
+                    .map_err(|e| store_error(OP, &e))?;
+            }
+            Ok::<(), StoreError>(())
+        })();
+        if let Err(error) = written {
+            let _ = tx.abort();
+            return Err(error);
+        }
+        commit(&tx, OP).await?;
+        Ok(plan.report)
+    }
+}
+
+/// Decodes a whole array of records through JSON text, `None` if any record fails.
+fn decode_batch<T: serde::de::DeserializeOwned>(records: &js_sys::Array) -> Option<Vec<T>> {
+    let text = js_sys::JSON::stringify(records).ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn object_store(
+    tx: &IdbTransaction,
+    name: &str,
+    operation: &'static str,
+) -> Result<IdbObjectStore, StoreError> {
+    tx.object_store(name)
+        .map_err(|e| store_error(operation, &e))
+}
+
+fn put(store: &IdbObjectStore, value: &JsValue, operation: &'static str) -> Result<(), StoreError> {
+    store
+        .put(value)
+        .map(|_| ())
+        .map_err(|e| store_error(operation, &e))
+}
+
+async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
+    transaction_done(tx)
+        .await
+        .map_err(|e: DomError| e.into_store_error(operation))
+}
+
+fn get(
+    store: &IdbObjectStore,
+    key: &JsValue,
+    operation: &'static str,
+) -> Result<impl Future<Output = Result<JsValue, StoreError>>, StoreError> {
+    let req = store.get(key).map_err(|e| store_error(operation, &e))?;
+    let pending = request(&req);
+    Ok(async move { pending.await.map_err(|e| e.into_store_error(operation)) })
+}
+
+fn get_all(
+    store: &IdbObjectStore,
+    query: &JsValue,
+    operation: &'static str,
+) -> Result<impl Future<Output = Result<js_sys::Array, StoreError>>, StoreError> {
+    let req = store
+        .get_all_with_key(query)
+        .map_err(|e| store_error(operation, &e))?;
+    let pending = request(&req);
+    Ok(async move {
+        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
+        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
+    })
+}
+
+/// `store.getAllRecords({query, count, direction: "prev"})` when the browser has it (the
+/// newest `count` records in one request), `None` otherwise.
+fn get_all_records_prev(
+    store: &IdbObjectStore,
+    query: &JsValue,
+    count: u64,
+    operation: &'static str,
+) -> Result<Option<impl Future<Output = Result<js_sys::Array, StoreError>>>, StoreError> {
+    let Ok(method) = js_sys::Reflect::get(store, &JsValue::from_str("getAllRecords")) else {
+        return Ok(None);
+    };
+    let Ok(method) = method.dyn_into::<js_sys::Function>() else {
+        return Ok(None);
+    };
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        js_sys::Reflect::set(&options, &JsValue::from_str(key), value)
+            .map_err(|e| store_error(operation, &e))
+    };
+    set("query", query)?;
+    set("count", &JsValue::from_f64(count as f64))?;
+    set("direction", &JsValue::from_str("prev"))?;
+    let req: web_sys::IdbRequest = method
+        .call1(store, &options)
+        .map_err(|e| store_error(operation, &e))?
+        .unchecked_into();
+    let pending = request(&req);
+    Ok(Some(async move {
+        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
+        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
+    }))
+}
+
+fn get_all_unbounded(
+    store: &IdbObjectStore,
+    keys: bool,
+    operation: &'static str,
+) -> Result<impl Future<Output = Result<js_sys::Array, StoreError>>, StoreError> {
+    let req = if keys {
+        store.get_all_keys()
+    } else {
+        store.get_all()
+    }
+    .map_err(|e| store_error(operation, &e))?;
+    let pending = request(&req);
+    Ok(async move {
+        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
+        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
+    })
+}
+
+async fn read_record(
+    chats: &IdbObjectStore,
+    request_id: &RequestId,
+    operation: &'static str,
+) -> Result<RecordRead, StoreError> {
+    let value = get(chats, &JsValue::from_str(request_id.as_str()), operation)?.await?;
+    Ok(decode_record(value))
+}
+
+fn decode_record(value: JsValue) -> RecordRead {
+    if value.is_undefined() {
+        return RecordRead::Missing;
+    }
+    match decode::<ChatRecord>(value) {
+        Ok(record) => RecordRead::Found(record),
+        Err(error) => RecordRead::Corrupt(format!("the chat record fails to decode: {error}")),
+    }
+}
+
+/// Issues the deletes of a chat's record and messages (not awaited: the transaction commits
+/// them with the rest).
+fn delete_chat_in(
+    chats: &IdbObjectStore,
+    messages: &IdbObjectStore,
+    request_id: &RequestId,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    chats
+        .delete(&JsValue::from_str(request_id.as_str()))
+        .map_err(|e| store_error(operation, &e))?;
+    messages
+        .delete(&message_range(request_id, 0, MAX_SEQ, operation)?)
+        .map_err(|e| store_error(operation, &e))?;
+    Ok(())
+}
+
+/// The bytes of every chat but `except`, from the chat records (which carry their bytes).
+fn chat_bytes_except(
+    chats: &IdbObjectStore,
+    except: &RequestId,
+    operation: &'static str,
+) -> impl Future<Output = Result<u64, StoreError>> {
+    let all = get_all_unbounded(chats, false, operation);
+    let except = except.clone();
+    async move {
+        let mut total = 0;
+        for value in all?.await?.iter() {
+            if let Ok(record) = decode::<ChatRecord>(value) {
+                if record.request_id != except {
+                    total += record.bytes;
+                }
+            }
+        }
+        Ok(total)
+    }
+}
+
+fn outbox_bytes(
+    outbox: &IdbObjectStore,
+    operation: &'static str,
+) -> impl Future<Output = Result<u64, StoreError>> {
+    let all = get_all_unbounded(outbox, false, operation);
+    async move {
+        Ok(all?
+            .await?
+            .iter()
+            .filter_map(|v| decode::<OutboxEntry>(v).ok())
+            .map(|e| e.approx_bytes())
+            .sum())
+    }
+}
+
+impl Store for IdbStore {
+    async fn ingest(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<IngestReport, StoreError> {
+        self.db
+            .run("ingest", async |db| {
+                self.ingest_once(db, request_id, messages.clone(), ctx)
+                    .await
+            })
+            .await
+    }
+
+    async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError> {
+        let read = self
+            .db
+            .run("chat", async |db| {
+                let tx = Database::transaction(&db, &[CHATS], false, "chat")?;
+                read_record(&object_store(&tx, CHATS, "chat")?, request_id, "chat").await
+            })
+            .await?;
+        match read {
+            RecordRead::Missing => Ok(None),
+            RecordRead::Found(record) => Ok(Some(record)),
+            RecordRead::Corrupt(reason) => {
+                self.note_corrupt(&format!("chat {request_id}"), &reason);
+                self.drop_chat(request_id, reason).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn chats(&self) -> Result<Vec<ChatRecord>, StoreError> {
+        let (keys, values) = self
+            .db
+            .run("chats", async |db| {
+                let tx = Database::transaction(&db, &[CHATS], false, "chats")?;
+                let store = object_store(&tx, CHATS, "chats")?;
+                let keys = get_all_unbounded(&store, true, "chats")?;
+                let values = get_all_unbounded(&store, false, "chats")?;
+                Ok((keys.await?, values.await?))
+            })
+            .await?;
+        let mut records = Vec::with_capacity(values.length() as usize);
+        let mut unusable = Vec::new();
+        for (key, value) in keys.iter().zip(values.iter()) {
+            match decode_record(value) {
+                RecordRead::Found(record) => records.push(record),
+                RecordRead::Missing => {}
+                RecordRead::Corrupt(reason) => {
+                    let id = RequestId::new(key.as_string().unwrap_or_default());
+                    self.note_corrupt(&format!("chat {id}"), &reason);
+                    unusable.push((id, reason));
+                }
+            }
+        }
+        for (id, reason) in unusable {
+            self.drop_chat(&id, reason).await?;
+        }
+        Ok(records)
+    }
+
+    async fn apply_summaries(&self, summaries: &[ChatSummary]) -> Result<(), StoreError> {
+        const OP: &str = "apply_summaries";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let chats = object_store(&tx, CHATS, OP)?;
+                let messages = object_store(&tx, MESSAGES, OP)?;
+                for summary in summaries {
+                    let record = self
+                        .record_for_write(&chats, &messages, &summary.request_id, OP)
+                        .await?;
+                    put(&chats, &encode(&apply_summary(record, summary), OP)?, OP)?;
+                }
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn note_backend_last_seq(
+        &self,
+        request_id: &RequestId,
+        last_seq: Seq,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "note_backend_last_seq";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let chats = object_store(&tx, CHATS, OP)?;
+                let messages = object_store(&tx, MESSAGES, OP)?;
+                let mut record = self
+                    .record_for_write(&chats, &messages, request_id, OP)
+                    .await?
+                    .unwrap_or_else(|| ChatRecord::new(request_id.clone()));
+                note_backend_last_seq(&mut record, last_seq);
+                put(&chats, &encode(&record, OP)?, OP)?;
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn newest(&self, request_id: &RequestId, limit: u64) -> Result<Window, StoreError> {
+        check_read(limit)?;
+        const OP: &str = "newest";
+        let read = self
+            .db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], false, OP)?;
+                let chats = object_store(&tx, CHATS, OP)?;
+                let message_store = object_store(&tx, MESSAGES, OP)?;
+                if limit > 0 {
+                    // Where the browser has `getAllRecords` (Chromium), the newest `limit`
+                    // records come from one reverse bounded request, issued together with
+                    // the record read: one round trip.
+                    let whole = message_range(request_id, 0, MAX_SEQ, OP)?;
+                    if let Some(newest) = get_all_records_prev(&message_store, &whole, limit, OP)? {
+                        let record = get(&chats, &JsValue::from_str(request_id.as_str()), OP)?;
+                        let rows = newest.await?;
+                        let record = decode_record(record.await?);
+                        let values = js_sys::Array::new();
+                        for row in rows.iter().rev() {
+                            values.push(
+                                &js_sys::Reflect::get(&row, &JsValue::from_str("value"))
+                                    .unwrap_or(JsValue::UNDEFINED),
+                            );
+                        }
+                        let range = match &record {
+                            RecordRead::Found(r) => SeqRange::new(
+                                cut_keeping_newest(r, limit),
+                                r.held.max().unwrap_or(1).max(1),
+                            ),
+                            _ => SeqRange::new(1, 1),
+                        };
+                        return Ok((record, range, values));
+                    }
+                }
+                let record = match read_record(&chats, request_id, OP).await? {
+                    RecordRead::Found(record) => record,
+                    other => return Ok((other, SeqRange::new(1, 1), js_sys::Array::new())),
+                };
+                let (Some(high), true) = (record.held.max(), limit > 0) else {
+                    return Ok((
+                        RecordRead::Found(record),
+                        SeqRange::new(1, 1),
+                        js_sys::Array::new(),
+                    ));
+                };
+                // The held ranges say where the newest `limit` messages start, so one bounded
+                // getAll reads exactly them: no cursor, nothing older.
+                let low = cut_keeping_newest(&record, limit);
+                let range = SeqRange::new(low, high);
+                let query = message_range(request_id, low, high, OP)?;
+                let records = get_all(&object_store(&tx, MESSAGES, OP)?, &query, OP)?.await?;
+                Ok((RecordRead::Found(record), range, records))
+            })
+            .await?;
+        match read {
+            (RecordRead::Missing, _, _) => Ok(Window::default()),
+            (RecordRead::Corrupt(reason), _, _) => {
+                self.note_corrupt(&format!("chat {request_id}"), &reason);
+                self.drop_chat(request_id, reason).await?;
+                Ok(Window::default())
+            }
+            (RecordRead::Found(record), range, records) => {
+                if records.length() == 0 && record.held.is_empty() {
+                    return Ok(Window::default());
+                }
+                let messages = self.decode_messages(records);
+                self.window(request_id, &record, range, messages).await
+            }
+        }
+    }
+
+    async fn range(&self, request_id: &RequestId, range: SeqRange) -> Result<Window, StoreError> {
+        check_read(range.len())?;
+        const OP: &str = "range";
+        let (record, records) = self
+            .db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], false, OP)?;
+                let record = get(
+                    &object_store(&tx, CHATS, OP)?,
+                    &JsValue::from_str(request_id.as_str()),
+                    OP,
+                )?;
+                let query = message_range(request_id, range.start, range.end, OP)?;
+                let records = get_all(&object_store(&tx, MESSAGES, OP)?, &query, OP)?;
+                Ok((decode_record(record.await?), records.await?))
+            })
+            .await?;
+        let messages = self.decode_messages(records);
+        match record {
+            RecordRead::Found(record) => self.window(request_id, &record, range, messages).await,
+            RecordRead::Missing => Ok(Window {
+                messages,
+                corrupt: Vec::new(),
+            }),
+            RecordRead::Corrupt(reason) => {
+                self.note_corrupt(&format!("chat {request_id}"), &reason);
+                self.drop_chat(request_id, reason).await?;
+                Ok(Window::default())
+            }
+        }
+    }
+
+    async fn mark_read(
+        &self,
+        request_id: &RequestId,
+        read_seq: Seq,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "mark_read";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let chats = object_store(&tx, CHATS, OP)?;
+                let messages = object_store(&tx, MESSAGES, OP)?;
+                if let Some(mut record) = self
+                    .record_for_write(&chats, &messages, request_id, OP)
+                    .await?
+                {
+                    mark_read(&mut record, read_seq, now);
+                    put(&chats, &encode(&record, OP)?, OP)?;
+                }
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError> {
+        const OP: &str = "outbox_enqueue";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
+                let outbox = object_store(&tx, OUTBOX, OP)?;
+                let existing = get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?;
+                let count_req = outbox.count().map_err(|e| store_error(OP, &e))?;
+                let count = request(&count_req);
+                let existing = existing.await?;
+                let count = count
+                    .await
+                    .map_err(|e| e.into_store_error(OP))?
+                    .as_f64()
+                    .unwrap_or(0.0) as usize;
+                let refusal = if !existing.is_undefined() {
+                    Some(StoreError::from(OutboxError::Duplicate(
+                        entry.client_temp_id.clone(),
+                    )))
+                } else {
+                    Outbox::check_capacity(count).err().map(StoreError::from)
+                };
+                if let Some(refusal) = refusal {
+                    let _ = tx.abort();
+                    return Err(refusal);
+                }
+                put(&outbox, &encode(&entry, OP)?, OP)?;
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        const OP: &str = "outbox";
+        let values = self
+            .db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[OUTBOX], false, OP)?;
+                get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?.await
+            })
+            .await?;
+        let mut entries = Vec::with_capacity(values.length() as usize);
+        for value in values.iter() {
+            match decode::<OutboxEntry>(value) {
+                Ok(entry) => entries.push(entry),
+                Err(error) => self.note_corrupt("outbox entry", &error),
+            }
+        }
+        entries.sort_by_key(|e| e.order);
+        Ok(entries)
+    }
+
+    async fn outbox_update(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        const OP: &str = "outbox_update";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
+                let outbox = object_store(&tx, OUTBOX, OP)?;
+                let existing = get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?.await?;
+                if existing.is_undefined() {
+                    let _ = tx.abort();
+                    return Err(OutboxError::NotFound(entry.client_temp_id.clone()).into());
+                }
+                put(&outbox, &encode(entry, OP)?, OP)?;
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn outbox_remove(&self, client_temp_id: &str) -> Result<(), StoreError> {
+        const OP: &str = "outbox_remove";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
+                object_store(&tx, OUTBOX, OP)?
+                    .delete(&JsValue::from_str(client_temp_id))
+                    .map_err(|e| store_error(OP, &e))?;
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn evict(&self, eviction: &Eviction) -> Result<u64, StoreError> {
+        const OP: &str = "evict";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let chats = object_store(&tx, CHATS, OP)?;
+                let messages = object_store(&tx, MESSAGES, OP)?;
+                let Some(mut record) = self
+                    .record_for_write(&chats, &messages, &eviction.request_id, OP)
+                    .await?
+                else {
+                    commit(&tx, OP).await?;
+                    return Ok(0);
+                };
+                let removed = apply_eviction(&mut record, eviction.below_seq);
+                if eviction.below_seq > 1 {
+                    let doomed =
+                        message_range(&eviction.request_id, 0, eviction.below_seq - 1, OP)?;
+                    messages.delete(&doomed).map_err(|e| store_error(OP, &e))?;
+                }
+                put(&chats, &encode(&record, OP)?, OP)?;
+                commit(&tx, OP).await?;
+                Ok(removed)
+            })
+            .await
+    }
+
+    async fn clear_chat(&self, request_id: &RequestId) -> Result<(), StoreError> {
+        const OP: &str = "clear_chat";
+        self.db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                delete_chat_in(
+                    &object_store(&tx, CHATS, OP)?,
+                    &object_store(&tx, MESSAGES, OP)?,
+                    request_id,
+                    OP,
+                )?;
+                commit(&tx, OP).await
+            })
+            .await
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        const OP: &str = "usage";
+        let (chats, outbox) = self
+            .db
+            .run(OP, async |db| {
+                let tx = Database::transaction(&db, &[CHATS, OUTBOX], false, OP)?;
+                let chats = get_all_unbounded(&object_store(&tx, CHATS, OP)?, false, OP)?;
+                let outbox = get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?;
+                Ok((chats.await?, outbox.await?))
+            })
+            .await?;
+        let mut usage = Usage::default();
+        for value in chats.iter() {
+            if let Ok(record) = decode::<ChatRecord>(value) {
+                usage.chats += 1;
+                usage.messages += record.message_count;
+                usage.message_bytes += record.bytes;
+            }
+        }
+        for value in outbox.iter() {
+            if let Ok(entry) = decode::<OutboxEntry>(value) {
+                usage.outbox_entries += 1;
+                usage.outbox_bytes += entry.approx_bytes();
+            }
+        }
+        Ok(usage)
+    }
+}
+
+/// The held seqs the runtime may trust: held minus those whose records are known unreadable,
+/// which are missing for every purpose but bookkeeping.
+pub fn readable_held(record: &ChatRecord) -> SeqRanges {
+    let mut held = record.held.clone();
+    held.remove_all(&record.corrupt);
+    held
+}
+
+/// Writes `value` as a raw message record, bypassing the codec: for tests that simulate a
+/// damaged record (the value must carry its `request_id` and `seq` key fields).
+pub async fn write_raw_message(store: &IdbStore, value: &JsValue) -> Result<(), StoreError> {
+    const OP: &str = "write_raw_message";
+    store
+        .db
+        .run(OP, async |db| {
+            let tx = Database::transaction(&db, &[MESSAGES], true, OP)?;
+            put(&object_store(&tx, MESSAGES, OP)?, value, OP)?;
+            commit(&tx, OP).await
+        })
+        .await
+}
+
+/// Writes `value` as the raw chat record (tests simulating a damaged chat record).
+pub async fn write_raw_chat(store: &IdbStore, value: &JsValue) -> Result<(), StoreError> {
+    const OP: &str = "write_raw_chat";
+    store
+        .db
+        .run(OP, async |db| {
+            let tx = Database::transaction(&db, &[CHATS], true, OP)?;
+            put(&object_store(&tx, CHATS, OP)?, value, OP)?;
+            commit(&tx, OP).await
+        })
+        .await
+}

@@ -1,0 +1,77 @@
+//! Shared helpers and test bodies of the in-browser tests. Each test file configures one
+//! context (window, dedicated worker, service worker) and expands [`all_tests!`].
+#![allow(dead_code)]
+
+pub mod cases;
+pub mod double;
+
+use chat_sync_idb::IdbStore;
+
+/// A database name no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "test-{prefix}-{}-{}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 1e12) as u64
+    )
+}
+
+/// A fresh store on its own new database.
+pub async fn open_fresh() -> IdbStore {
+    IdbStore::open_named(&unique_name("suite"))
+        .await
+        .expect("open a fresh database")
+}
+
+/// A fresh store refusing writes past `bytes`, like a full disk.
+pub async fn open_fresh_with_budget(bytes: u64) -> IdbStore {
+    open_fresh().await.with_budget(bytes)
+}
+
+/// Expands every in-browser test for the configured context.
+#[macro_export]
+macro_rules! all_tests {
+    () => {
+        chat_sync::store_test_suite!(
+            wasm,
+            common::open_fresh().await,
+            quota = common::open_fresh_with_budget(20_000).await
+        );
+        $crate::all_tests!(@cases
+            migration_from_version_1_keeps_every_message,
+            two_connections_racing_lose_nothing,
+            closed_connection_is_reopened_and_retried,
+            versionchange_closes_and_reopens_cleanly,
+            corrupt_message_is_counted_skipped_and_marked_missing,
+            corrupt_chat_record_drops_the_chat,
+            dom_exceptions_map_to_store_errors,
+            quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming,
+            per_user_isolation_and_wipe,
+            ingest_announces_changes_on_the_broadcast_channel,
+            driver_fetches_only_missing_ranges,
+            single_flight_across_two_runtimes,
+            lock_is_released_when_the_holder_dies,
+            driver_falls_back_to_the_cursor,
+            corrupt_message_is_fetched_again,
+            http_client_maps_a_404_to_refused,
+            unusable_chat_is_dropped_and_reloaded,
+            status_reports_fetching_and_progress_during_a_repair,
+            runtime_opens_the_users_own_database
+        );
+    };
+    (with_workers) => {
+        $crate::all_tests!();
+        $crate::all_tests!(@cases
+            single_flight_with_a_second_context,
+            lock_held_by_a_dead_context_is_released
+        );
+    };
+    (@cases $($name:ident),+) => {
+        $(
+            #[::wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::cases::$name().await;
+            }
+        )+
+    };
+}

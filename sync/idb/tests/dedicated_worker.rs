@@ -1,0 +1,10 @@
+//! Every in-browser test, in a dedicated worker.
+// These tests need a browser: natively they compile to nothing.
+#![cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test_configure;
+
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+mod common;
+
+all_tests!(with_workers);
