@@ -100,7 +100,8 @@ pub fn run_bench(_args: &[String]) -> Result<(), String> {
 
 /// Median and 95th percentile of criterion's per-sample mean iteration times, in ns.
 fn read_criterion(dir: &Path, id: &str) -> Result<(f64, f64), String> {
-    let path = dir.join(id).join("new").join("sample.json");
+    // Criterion names its directories after the id with slashes replaced.
+    let path = dir.join(id.replace('/', "_")).join("new").join("sample.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let sample: Value =
