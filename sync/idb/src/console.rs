@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+pub use tracing::Level;
+use tracing::{Event, Metadata, Subscriber};
 
 struct ConsoleSubscriber {
     max_level: Level,

@@ -7,8 +7,10 @@ pub mod double;
 
 use chat_sync_idb::IdbStore;
 
-/// A database name no other test uses.
+/// A database name no other test uses. Also routes the crate's logs to the console (the
+/// first call in a context installs the subscriber; later calls are no-ops).
 pub fn unique_name(prefix: &str) -> String {
+    chat_sync_idb::console::init(chat_sync_idb::console::Level::INFO);
     format!(
         "test-{prefix}-{}-{}",
         js_sys::Date::now() as u64,
