@@ -833,6 +833,15 @@ async fn sse_live_and_resume(backend: Backend) {
         seqs.push(message.seq);
     }
     assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+    // An id beyond the newest event resumes from the present: new messages still arrive.
+    let mut future = SseReader::open(&alice, Some("999999999")).await;
+    alice.send("REQ-A", "future", "after a future id").await;
+    let (_, message) = future
+        .next_message(WAIT)
+        .await
+        .expect("event after a future id");
+    assert_eq!(message.seq, 10);
+    drop(future);
     let response = alice
         .get("/api/chat/events")
         .header("last-event-id", "abc")

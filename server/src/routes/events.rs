@@ -70,10 +70,10 @@ pub async fn stream(
     };
     // Subscribe before reading the current id, so nothing committed in between is missed.
     let notices = state.events.subscribe();
-    let last_sent = match resume {
-        Some(id) => id,
-        None => state.db.current_event_id().await?,
-    };
+    let current = state.db.current_event_id().await?;
+    // An id from the future (a client of a database that was since reset) would hide every
+    // new message from this stream: resume from the present instead.
+    let last_sent = resume.map_or(current, |id| id.min(current));
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let initial = StreamState {
         state: state.clone(),

@@ -160,6 +160,7 @@ fn start_cluster() -> Result<String, String> {
     .map_err(|e| format!("initdb: {e}"))?;
     if !init.success() {
         let log = std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
         return Err(format!("initdb failed: {log}"));
     }
     let port = free_port()?;
