@@ -2,8 +2,10 @@
 //! and `BENCHMARKS.md`: metric, median, p95, the floor or peer measured in the same run where
 //! there is one, the seed's target and ours.
 //!
-//! Today it covers the native `sync` benchmarks (criterion); the in-browser, worker, UI and
-//! server benchmarks join it as their crates land.
+//! It covers the native `sync` benchmarks (criterion), the IndexedDB store in headless
+//! Chromium against plain-JS IndexedDB on the same data in the same run, the server's loopback
+//! load test (SQLite and PostgreSQL), and the gzip sizes of the built wasm. The worker and UI
+//! benchmarks join it as those crates land.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -75,9 +77,41 @@ const CORE_METRICS: &[Metric] = &[
 /// Runs `bench`.
 pub fn run_bench(_args: &[String]) -> Result<(), String> {
     let tools = Tools::locate()?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    tools.install(crate::tools::Need::Tests)?;
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    for (name, part) in [
+        (
+            "sync core",
+            core_benchmarks as fn(&Tools) -> Result<Vec<Value>, String>,
+        ),
+        ("IndexedDB store", store_benchmarks),
+        ("server load", server_benchmarks),
+        ("wasm sizes", wasm_sizes),
+    ] {
+        match part(&tools) {
+            Ok(mut part) => results.append(&mut part),
+            Err(e) => {
+                eprintln!("xtask: bench part {name} failed: {e}");
+                failures.push(name);
+            }
+        }
+    }
+    write_reports(&results)?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("benchmark parts failed: {}", failures.join(", ")))
+    }
+}
+
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+fn core_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
     run(tools
-        .command(&cargo)
+        .command(cargo())
         .args(["bench", "-p", "chat-sync", "--bench", "ranges_and_merge"]))?;
     let criterion_dir = target_dir().join("criterion");
     let mut results = Vec::new();
@@ -87,21 +121,178 @@ pub fn run_bench(_args: &[String]) -> Result<(), String> {
             "suite": "sync (native, criterion)",
             "metric": metric.id,
             "what": metric.what,
-            "median_ns": median,
-            "p95_ns": p95,
+            "unit": "ns",
+            "median": median,
+            "p95": p95,
             "floor": Value::Null,
             "seed_target": metric.seed_target,
-            "our_target_ns": metric.our_target_ns,
+            "our_target": metric.our_target_ns,
             "meets_target": p95 <= metric.our_target_ns,
         }));
     }
-    write_reports(&results)
+    Ok(results)
+}
+
+/// The store benchmark prints one JSON object per line to the console; the runner relays it.
+fn store_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
+    let mut command = tools.command(cargo());
+    command
+        .args([
+            "test",
+            "--release",
+            "--features",
+            "bench",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args([
+            "-p",
+            "chat-sync-idb",
+            "--test",
+            "bench",
+            "--",
+            "--nocapture",
+        ])
+        .env_remove("GECKODRIVER")
+        .env("CHROMEDRIVER", tools.chromedriver());
+    let out = crate::process::output(&mut command)
+        .ok_or_else(|| format!("`{}` failed", crate::process::describe(&command)))?;
+    let mut results = Vec::new();
+    for line in out.lines() {
+        let Some(start) = line.find("{\"bench\":\"chat-sync-idb\"") else {
+            continue;
+        };
+        let Ok(row) = serde_json::from_str::<Value>(&line[start..]) else {
+            continue;
+        };
+        let op = row["op"].as_str().unwrap_or_default().to_owned();
+        let scenario = row["scenario"].as_str().unwrap_or_default().to_owned();
+        let rust = row["rust_ms"].as_f64().unwrap_or(f64::NAN);
+        let floor = row["js_getAllRecords_or_cursor_ms"]
+            .as_f64()
+            .or(row["js_ms"].as_f64());
+        let (seed_target, our_target) = match op.as_str() {
+            "open_newest_50" => ("cache load < 100 ms", 5.0),
+            "ingest_1" | "ingest_one" => ("-", 5.0),
+            "ingest_100" | "ingest_page_100" => ("delta sync of 100 < 200 ms", 40.0),
+            _ => ("-", 5.0),
+        };
+        results.push(json!({
+            "suite": "IndexedDB store (headless Chromium, release)",
+            "metric": format!("{scenario}/{op}"),
+            "what": format!("{op} ({scenario})"),
+            "unit": "ms",
+            "median": rust,
+            "p95": Value::Null,
+            "floor": floor,
+            "floor_name": "plain-JS IndexedDB, same data, same run",
+            "ratio": floor.map(|f| rust / f),
+            "seed_target": seed_target,
+            "our_target": our_target,
+            "meets_target": rust <= our_target,
+        }));
+    }
+    if results.is_empty() {
+        return Err("the store benchmark printed no result line".into());
+    }
+    Ok(results)
+}
+
+fn server_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
+    let out = root().join("bench").join("server-load.json");
+    std::fs::create_dir_all(root().join("bench")).map_err(|e| e.to_string())?;
+    run(tools
+        .command(cargo())
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "server",
+            "--bin",
+            "loadtest",
+            "--",
+            "--out",
+        ])
+        .arg(&out))?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let report: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", out.display()))?;
+    let rows = report["results"]
+        .as_array()
+        .ok_or("server-load.json without results")?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let what = format!(
+                "{} {} ({} concurrent, {} msgs/request): {:.0} requests/s",
+                r["backend"].as_str().unwrap_or(""),
+                r["scenario"].as_str().unwrap_or(""),
+                r["concurrency"],
+                r["messages_per_request"],
+                r["requests_per_s"].as_f64().unwrap_or(0.0)
+            );
+            json!({
+                "suite": "server (loopback load)",
+                "metric": format!("{}/{}", r["backend"].as_str().unwrap_or(""), r["scenario"].as_str().unwrap_or("")),
+                "what": what,
+                "unit": "ms",
+                "median": r["p50_ms"],
+                "p95": r["p95_ms"],
+                "floor": Value::Null,
+                "seed_target": "-",
+                "our_target": 50.0,
+                "meets_target": r["p95_ms"].as_f64().is_some_and(|p| p <= 50.0) && r["errors"].as_u64() == Some(0),
+            })
+        })
+        .collect())
+}
+
+fn wasm_sizes(tools: &Tools) -> Result<Vec<Value>, String> {
+    crate::serve::build_front_end(tools)?;
+    let mut results = Vec::new();
+    let dist = root().join("dist");
+    let entries = std::fs::read_dir(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let gzipped = crate::process::output(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("gzip -9 -c '{}' | wc -c", path.display())),
+        )
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .ok_or("gzip failed")?;
+        let is_app = name.starts_with("app");
+        results.push(json!({
+            "suite": "wasm size (gzip -9)",
+            "metric": name,
+            "what": if is_app { "app wasm" } else { "worker wasm" },
+            "unit": "KB",
+            "median": gzipped / 1024.0,
+            "p95": Value::Null,
+            "floor": Value::Null,
+            "seed_target": "-",
+            "our_target": 300.0,
+            "meets_target": gzipped / 1024.0 <= 300.0,
+        }));
+    }
+    Ok(results)
 }
 
 /// Median and 95th percentile of criterion's per-sample mean iteration times, in ns.
 fn read_criterion(dir: &Path, id: &str) -> Result<(f64, f64), String> {
     // Criterion names its directories after the id with slashes replaced.
-    let path = dir.join(id.replace('/', "_")).join("new").join("sample.json");
+    let path = dir
+        .join(id.replace('/', "_"))
+        .join("new")
+        .join("sample.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let sample: Value =
@@ -125,13 +316,16 @@ fn read_criterion(dir: &Path, id: &str) -> Result<(f64, f64), String> {
     Ok((at(0.5), at(0.95)))
 }
 
-fn human(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
+fn human(value: f64, unit: &str) -> String {
+    if value.is_nan() {
+        return "-".into();
+    }
+    match unit {
+        "ns" if value >= 1e6 => format!("{:.2} ms", value / 1e6),
+        "ns" if value >= 1e3 => format!("{:.1} µs", value / 1e3),
+        "ns" => format!("{value:.0} ns"),
+        "ms" => format!("{value:.2} ms"),
+        other => format!("{value:.1} {other}"),
     }
 }
 
@@ -143,22 +337,27 @@ fn write_reports(results: &[Value]) -> Result<(), String> {
     std::fs::write(dir.join("results.json"), json).map_err(|e| e.to_string())?;
 
     let mut md = String::from(
-        "# Benchmarks\n\nWritten by `cargo xtask bench` (release builds, this machine: 2 cores). \
-         Median and p95 of the per-sample iteration time.\n\n\
-         | suite | metric | median | p95 | floor / peer | seed's target | our target | met |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "# Benchmarks\n\nWritten by `cargo xtask bench` on this machine (2 cores, shared), release \
+         builds. Each figure beside the floor measured in the same run where there is one.\n\n\
+         | suite | metric | median | p95 | floor (same run) | ratio | seed's target | our target | met |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
+        let unit = r["unit"].as_str().unwrap_or("");
+        let number = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | < {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | < {} | {} |",
             r["suite"].as_str().unwrap_or(""),
             r["what"].as_str().unwrap_or(""),
-            human(r["median_ns"].as_f64().unwrap_or(f64::NAN)),
-            human(r["p95_ns"].as_f64().unwrap_or(f64::NAN)),
-            r["floor"].as_str().unwrap_or("-"),
+            human(number("median"), unit),
+            human(number("p95"), unit),
+            human(number("floor"), unit),
+            r["ratio"]
+                .as_f64()
+                .map_or("-".into(), |x| format!("{x:.2}")),
             r["seed_target"].as_str().unwrap_or("-"),
-            human(r["our_target_ns"].as_f64().unwrap_or(f64::NAN)),
+            human(number("our_target"), unit),
             if r["meets_target"].as_bool().unwrap_or(false) {
                 "yes"
             } else {
