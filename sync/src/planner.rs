@@ -603,13 +603,7 @@ fn split_newest_first(range: SeqRange, page_limit: u64) -> impl Iterator<Item = 
 mod tests {
     use super::*;
 
-    fn held(ranges: &[(Seq, Seq)]) -> SeqRanges {
-        let mut s = SeqRanges::new();
-        for &(a, b) in ranges {
-            s.insert_range(SeqRange::new(a, b));
-        }
-        s
-    }
+    use crate::ranges::set as held;
 
     fn fetches(commands: &[Command]) -> Vec<(Seq, Seq, FetchPurpose)> {
         commands

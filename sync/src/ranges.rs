@@ -351,17 +351,19 @@ impl Gaps {
     }
 }
 
+/// A set from `(start, end)` pairs, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn set(ranges: &[(Seq, Seq)]) -> SeqRanges {
+    let mut s = SeqRanges::new();
+    for &(a, b) in ranges {
+        s.insert_range(SeqRange::new(a, b));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn set(ranges: &[(Seq, Seq)]) -> SeqRanges {
-        let mut s = SeqRanges::new();
-        for &(a, b) in ranges {
-            s.insert_range(SeqRange::new(a, b));
-        }
-        s
-    }
 
     fn pairs(s: &SeqRanges) -> Vec<(Seq, Seq)> {
         s.ranges().iter().map(|r| (r.start, r.end)).collect()

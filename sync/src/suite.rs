@@ -55,6 +55,18 @@ pub fn closed_chat_ctx() -> IngestContext {
     }
 }
 
+/// Ingests messages `from..=to` of `chat` as pushes to a closed chat.
+async fn fill<S: Store>(store: &S, chat: &str, from: Seq, to: Seq) {
+    store
+        .ingest(
+            &RequestId::from(chat),
+            messages(chat, from, to),
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("ingest into a fresh store");
+}
+
 fn outbox_entry(id: &str, chat: &str, order: u64) -> OutboxEntry {
     OutboxEntry {
         client_temp_id: id.into(),
@@ -149,14 +161,7 @@ pub async fn newest_window_and_ranges_are_bounded<S: Store>(store: S) {
         .ingest(&chat, messages("c1", 1, 300), &closed_chat_ctx())
         .await
         .expect("ingest");
-    store
-        .ingest(
-            &RequestId::from("c2"),
-            messages("c2", 1, 5),
-            &closed_chat_ctx(),
-        )
-        .await
-        .expect("other chat");
+    fill(&store, "c2", 1, 5).await;
     let newest = store.newest(&chat, 50).await.expect("newest");
     assert_eq!(seqs(&newest.messages), (251..=300).collect::<Vec<_>>());
     let middle = store
@@ -394,14 +399,7 @@ pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
         .ingest(&RequestId::from("old"), messages("old", 1, 100), &old_ctx)
         .await
         .expect("old");
-    store
-        .ingest(
-            &RequestId::from("new"),
-            messages("new", 1, 100),
-            &closed_chat_ctx(),
-        )
-        .await
-        .expect("new");
+    fill(&store, "new", 1, 100).await;
     store
         .outbox_enqueue(outbox_entry("keep-me", "old", 1))
         .await
@@ -452,22 +450,8 @@ pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
 
 /// Clearing a chat removes its messages and record, not other chats or the outbox.
 pub async fn clear_chat_is_scoped<S: Store>(store: S) {
-    store
-        .ingest(
-            &RequestId::from("a"),
-            messages("a", 1, 20),
-            &closed_chat_ctx(),
-        )
-        .await
-        .expect("a");
-    store
-        .ingest(
-            &RequestId::from("b"),
-            messages("b", 1, 20),
-            &closed_chat_ctx(),
-        )
-        .await
-        .expect("b");
+    fill(&store, "a", 1, 20).await;
+    fill(&store, "b", 1, 20).await;
     store
         .outbox_enqueue(outbox_entry("t", "a", 1))
         .await

@@ -70,15 +70,8 @@ impl SyncMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ranges::SeqRange;
 
-    fn held(ranges: &[(Seq, Seq)]) -> SeqRanges {
-        let mut s = SeqRanges::new();
-        for &(a, b) in ranges {
-            s.insert_range(SeqRange::new(a, b));
-        }
-        s
-    }
+    use crate::ranges::set as held;
 
     #[test]
     fn unknown_until_the_backend_last_sequence_is_known() {
