@@ -26,8 +26,10 @@ self.addEventListener('notificationclick', delegate('handle_notificationclick'))
 self.addEventListener('pushsubscriptionchange', delegate('handle_pushsubscriptionchange'));
 self.addEventListener('sync', delegate('handle_sync'));
 self.addEventListener('message', delegate('handle_message'));
-// Fetch: nothing is answered by the worker yet (no app-shell or media cache), so every
-// request passes through to the network untouched: no respondWith.
-self.addEventListener('fetch', () => {});
+// No fetch listener yet: the worker answers no request (the app-shell and media caches are
+// not built), and a listener that passes everything through would only add a worker start
+// to every request of the app (and route browser requests such as the favicon through the
+// worker). When the caches come, the fetch listener is added here, synchronously, like the
+// others, calling respondWith only for what Rust answers.
 
 console.info(`sw.js ${SW_VERSION} (${WORKER_BUILD})`);
