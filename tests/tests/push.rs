@@ -325,6 +325,25 @@ async fn a_push_that_skips_seqs_or_a_hint_fetches_exactly_the_missing_range() ->
     assert_eq!(rig.metric(RANGE).await? - range_before, 2.0);
     assert_eq!(rig.metric(CURSOR).await? - cursor_before, 0.0, "no reload");
     assert_eq!(snapshot["chat"]["last_message"], "the large one");
+
+    // A hint for a chat the cache has never held (REQ-1005, 8 seeded messages): exactly the
+    // hinted message is fetched; older history stays a leading gap for the reader to scroll to.
+    let other = http::login(&rig.server.addr, "requester5", "demo").await?;
+    let new = post_as(&rig.server, &other, "REQ-1005", "new chat, large").await?;
+    let new_seq = new["seq"].as_u64().unwrap_or_default();
+    assert_eq!(new_seq, 9);
+    let range_before = rig.metric(RANGE).await?;
+    let hint = json!({ "kind": "hint", "request_id": "REQ-1005", "seq": new_seq }).to_string();
+    rig.push(&blank, &hint).await?;
+    let snapshot = rig
+        .read_cache_until("REQ-1005", "the hinted message of a new chat", |s| {
+            seqs(s).contains(&new_seq)
+        })
+        .await?;
+    assert_eq!(seqs(&snapshot), vec![new_seq], "{snapshot}");
+    assert_eq!(rig.metric(RANGE).await? - range_before, 1.0);
+    assert_eq!(rig.metric(CURSOR).await? - cursor_before, 0.0, "no reload");
+    assert_eq!(snapshot["chat"]["unread"], 1, "{snapshot}");
     blank.close().await?;
     rig.stop().await;
     Ok(())
