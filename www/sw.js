@@ -10,7 +10,7 @@
 // those two files into WORKER_BUILD, so this file changes byte for byte whenever the worker
 // changes, which is what makes browsers install a new release. Bump SW_VERSION when this
 // shim itself changes.
-const SW_VERSION = 1;
+const SW_VERSION = 2;
 const WORKER_BUILD = '@WORKER_BUILD@';
 
 importScripts('./worker.js'); // wasm-bindgen --target no-modules: the global `wasm_bindgen`
@@ -19,17 +19,34 @@ const ready = wasm_bindgen({ module_or_path: './worker_bg.wasm' });
 const delegate = (name) => (event) =>
   event.waitUntil(ready.then(() => wasm_bindgen[name](event)));
 
-self.addEventListener('install', delegate('handle_install'));
-self.addEventListener('activate', delegate('handle_activate'));
+// Install and activate get the build, which names the app-shell cache.
+self.addEventListener('install', (event) =>
+  event.waitUntil(ready.then(() => wasm_bindgen.handle_install(event, WORKER_BUILD))));
+self.addEventListener('activate', (event) =>
+  event.waitUntil(ready.then(() => wasm_bindgen.handle_activate(event, WORKER_BUILD))));
 self.addEventListener('push', delegate('handle_push'));
 self.addEventListener('notificationclick', delegate('handle_notificationclick'));
 self.addEventListener('pushsubscriptionchange', delegate('handle_pushsubscriptionchange'));
 self.addEventListener('sync', delegate('handle_sync'));
 self.addEventListener('message', delegate('handle_message'));
-// No fetch listener yet: the worker answers no request (the app-shell and media caches are
-// not built), and a listener that passes everything through would only add a worker start
-// to every request of the app (and route browser requests such as the favicon through the
-// worker). When the caches come, the fetch listener is added here, synchronously, like the
-// others, calling respondWith only for what Rust answers.
+
+// Fetch: respondWith must be decided synchronously, before the wasm may have started, so the
+// routing is here: same-origin GET navigations and app assets go to the Rust app-shell cache
+// (network first for navigations, cache first for assets); the API, /metrics, sw.js and
+// everything else never enter the worker's code. If Rust cannot answer, the network does.
+const SHELL_ASSET = /\.(js|wasm|css|svg)$/;
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/') || url.pathname === '/metrics' || url.pathname === '/sw.js') return;
+  if (request.mode !== 'navigate' && !SHELL_ASSET.test(url.pathname)) return;
+  event.respondWith(
+    ready
+      .then(() => wasm_bindgen.handle_fetch(event, WORKER_BUILD))
+      .catch(() => fetch(request)),
+  );
+});
 
 console.info(`sw.js ${SW_VERSION} (${WORKER_BUILD})`);

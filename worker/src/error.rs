@@ -20,6 +20,9 @@ pub enum WorkerError {
     /// The cache or the gap repair failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The app shell could not be cached or served.
+    #[error("app shell: {0}")]
+    Shell(String),
     /// A browser API threw.
     #[error("{}: {}", .0.name, .0.message)]
     Js(DomError),

@@ -10,7 +10,7 @@
 //!
 //! Modules: [`push`] (the push pipeline), [`session`] (who is signed in), [`state`] (the
 //! per-user runtime kept while the worker is warm), [`notify`] (notifications and clicks),
-//! [`lifecycle`] (install, activate, messages), [`error`].
+//! [`lifecycle`] (install, activate, messages), [`shell`] (the app-shell cache), [`error`].
 #![warn(missing_docs)]
 
 pub mod error;
@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod push;
 pub mod session;
+pub mod shell;
 pub mod state;
 
 use std::future::Future;
@@ -49,16 +50,41 @@ where
     })
 }
 
-/// `install`: activate the new version at once.
+/// `install`: cache the app shell of `build` (the hash `sw.js` carries), activate at once.
+/// Unlike other events, a failure rejects: the browser then keeps the previous worker.
 #[wasm_bindgen]
-pub fn handle_install(event: web_sys::ExtendableEvent) -> Promise {
-    settle("install", lifecycle::install(event))
+pub fn handle_install(event: web_sys::ExtendableEvent, build: String) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        lifecycle::install(event, &build)
+            .await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(|error| {
+                tracing::error!(%error, "install failed");
+                JsValue::from_str(&error.to_string())
+            })
+    })
 }
 
-/// `activate`: take control of open pages.
+/// `activate`: delete older shells, take control of open pages.
 #[wasm_bindgen]
-pub fn handle_activate(event: web_sys::ExtendableEvent) -> Promise {
-    settle("activate", lifecycle::activate(event))
+pub fn handle_activate(event: web_sys::ExtendableEvent, build: String) -> Promise {
+    settle("activate", async move {
+        lifecycle::activate(event, &build).await
+    })
+}
+
+/// `fetch`, for the requests `sw.js` routes here (navigations and app assets): the app shell
+/// cache. Rejects when neither the network nor the cache can answer (`sw.js` then falls back
+/// to `fetch`).
+#[wasm_bindgen]
+pub fn handle_fetch(event: web_sys::FetchEvent, build: String) -> Promise {
+    let request = event.request();
+    wasm_bindgen_futures::future_to_promise(async move {
+        shell::respond(request, &build)
+            .await
+            .map(JsValue::from)
+            .map_err(|error| JsValue::from_str(&error.to_string()))
+    })
 }
 
 /// `push`: decode, cache, repair gaps, notify.

@@ -17,8 +17,10 @@ fn scope() -> Result<ServiceWorkerGlobalScope, WorkerError> {
     js_sys::global().dyn_into().map_err(|e| WorkerError::js(&e))
 }
 
-/// `install`.
-pub async fn install(_event: web_sys::ExtendableEvent) -> Result<(), WorkerError> {
+/// `install`: cache the app shell of `build`, then skip waiting. A shell that cannot be
+/// cached fails the install (the browser keeps the previous worker and retries later).
+pub async fn install(_event: web_sys::ExtendableEvent, build: &str) -> Result<(), WorkerError> {
+    crate::shell::precache(build).await?;
     let promise = scope()?.skip_waiting().map_err(|e| WorkerError::js(&e))?;
     JsFuture::from(promise)
         .await
@@ -26,8 +28,11 @@ pub async fn install(_event: web_sys::ExtendableEvent) -> Result<(), WorkerError
     Ok(())
 }
 
-/// `activate`.
-pub async fn activate(_event: web_sys::ExtendableEvent) -> Result<(), WorkerError> {
+/// `activate`: delete older shells, take control of open pages.
+pub async fn activate(_event: web_sys::ExtendableEvent, build: &str) -> Result<(), WorkerError> {
+    if let Err(error) = crate::shell::delete_old(build).await {
+        tracing::warn!(%error, "could not delete older app shells");
+    }
     JsFuture::from(scope()?.clients().claim())
         .await
         .map_err(|e| WorkerError::js(&e))?;
