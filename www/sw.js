@@ -10,11 +10,18 @@
 // those two files into WORKER_BUILD, so this file changes byte for byte whenever the worker
 // changes, which is what makes browsers install a new release. Bump SW_VERSION when this
 // shim itself changes.
-const SW_VERSION = 2;
+const SW_VERSION = 3;
 const WORKER_BUILD = '@WORKER_BUILD@';
 
+// The browser keeps importScripts'ed files with the installed worker, but not the wasm: it is
+// fetched at every cold start, from the app-shell cache when the network fails (install
+// stores it there), so a worker started offline still runs.
 importScripts('./worker.js'); // wasm-bindgen --target no-modules: the global `wasm_bindgen`
-const ready = wasm_bindgen({ module_or_path: './worker_bg.wasm' });
+const SHELL_CACHE = `supportdesk-shell-${WORKER_BUILD}`;
+const wasm = fetch('./worker_bg.wasm')
+  .then((response) => (response.ok ? response : Promise.reject(response.status)))
+  .catch(() => caches.open(SHELL_CACHE).then((cache) => cache.match('./worker_bg.wasm')));
+const ready = wasm_bindgen({ module_or_path: wasm });
 
 const delegate = (name) => (event) =>
   event.waitUntil(ready.then(() => wasm_bindgen[name](event)));

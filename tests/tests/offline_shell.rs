@@ -6,6 +6,7 @@ use std::time::Duration;
 use e2e::browser::{scratch_dir, Browser};
 use e2e::http;
 use e2e::server::Server;
+use serde_json::json;
 
 #[tokio::test]
 async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::Result<()> {
@@ -32,6 +33,7 @@ async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::R
         .unwrap_or_default();
     assert!(cached.contains(&"/"), "{cached:?}");
     assert!(cached.contains(&"/boot.js"), "{cached:?}");
+    assert!(cached.contains(&"/worker_bg.wasm"), "{cached:?}");
     assert!(
         cached
             .iter()
@@ -48,6 +50,12 @@ async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::R
         "the server is still answering"
     );
 
+    // A cold start offline: the worker's own wasm must come from the shell cache too.
+    let blank = browser.new_page("about:blank").await?;
+    blank.call("ServiceWorker.enable", json!({})).await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
     let page = browser.new_page(&deep_link).await?;
     let title = page
         .wait_for(
@@ -58,6 +66,7 @@ async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::R
     assert_eq!(title, "Support desk");
     assert_eq!(page.evaluate("location.pathname").await?, "/chat/REQ-1001");
     page.close().await?;
+    blank.close().await?;
     browser.close().await;
     Ok(())
 }
