@@ -569,3 +569,44 @@ async fn a_push_for_the_focused_chat_adds_no_unread_and_no_notification() -> e2e
     rig.stop().await;
     Ok(())
 }
+
+/// After the agent signs out, a push (which a server should no longer send) is dropped, even
+/// by a warm worker that cached a push for that agent a moment before: the worker asks who is
+/// signed in on every push and writes nothing into anyone's cache.
+#[tokio::test]
+async fn a_push_after_sign_out_is_dropped() -> e2e::Result<()> {
+    let rig = Rig::start("push-signed-out").await?;
+    let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
+    let before = post_as(&rig.server, &requester, "REQ-1001", "still signed in").await?;
+    let after = post_as(&rig.server, &requester, "REQ-1001", "anyone there").await?;
+    let blank = rig.blank().await?;
+    rig.push(&blank, &message_payload(&before)).await?;
+    let first = before["seq"].as_u64().unwrap_or_default();
+    let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    let script = snapshot_js(&database_name(&rig.user_id), "REQ-1001");
+    wait_until("the first push", Duration::from_secs(20), || async {
+        Ok(seqs(&page.evaluate(&script).await?)
+            .contains(&first)
+            .then_some(()))
+    })
+    .await?;
+    let status = page
+        .evaluate("fetch('/api/auth/logout', {method: 'POST'}).then(r => r.status)")
+        .await?;
+    assert_eq!(status, 204);
+    page.close().await?;
+    // The worker is still running (not stopped): it handled the first push moments ago.
+    rig.deliver(&blank, &message_payload(&after)).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let snapshot = rig
+        .read_cache_until("REQ-1001", "a read of the cache", |_| true)
+        .await?;
+    assert_eq!(
+        seqs(&snapshot),
+        vec![first],
+        "a push after sign-out was cached: {snapshot}"
+    );
+    blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}
