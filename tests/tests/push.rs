@@ -610,3 +610,64 @@ async fn a_push_after_sign_out_is_dropped() -> e2e::Result<()> {
     rig.stop().await;
     Ok(())
 }
+
+/// The server is down when a push arrives at a stopped worker (the push service still reaches
+/// the browser): the worker cannot ask who is signed in, so it uses the last confirmed agent,
+/// remembered across worker restarts, and caches the message. The app page that reads the
+/// cache is itself served from the shell cache.
+#[tokio::test]
+async fn a_push_with_the_server_down_is_cached_for_the_last_confirmed_agent() -> e2e::Result<()> {
+    let rig = Rig::start("push-server-down").await?;
+    let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
+    let online = post_as(&rig.server, &requester, "REQ-1001", "while online").await?;
+    let offline = post_as(&rig.server, &requester, "REQ-1001", "while offline").await?;
+    let blank = rig.blank().await?;
+    rig.push(&blank, &message_payload(&online)).await?;
+    let first = online["seq"].as_u64().unwrap_or_default();
+    rig.read_cache_until("REQ-1001", "the first push", |s| seqs(s).contains(&first))
+        .await?;
+    blank.close().await?;
+
+    let Rig {
+        server,
+        browser,
+        user_id,
+        registration_id,
+    } = rig;
+    let origin = server.url("");
+    let addr = server.addr.clone();
+    server.stop().await;
+    assert!(
+        http::get(&addr, "/").await.is_err(),
+        "the server still answers"
+    );
+
+    let blank = browser.new_page("about:blank").await?;
+    blank.call("ServiceWorker.enable", json!({})).await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
+    blank
+        .call(
+            "ServiceWorker.deliverPushMessage",
+            json!({ "origin": origin, "registrationId": registration_id, "data": message_payload(&offline) }),
+        )
+        .await?;
+    let second = offline["seq"].as_u64().unwrap_or_default();
+    let page = browser.new_page(&format!("{origin}/")).await?;
+    let script = snapshot_js(&database_name(&user_id), "REQ-1001");
+    let snapshot = wait_until(
+        "the push while the server is down",
+        Duration::from_secs(20),
+        || async {
+            let snapshot = page.evaluate(&script).await?;
+            Ok(seqs(&snapshot).contains(&second).then_some(snapshot))
+        },
+    )
+    .await?;
+    assert_eq!(seqs(&snapshot), vec![first, second], "{snapshot}");
+    page.close().await?;
+    blank.close().await?;
+    browser.close().await;
+    Ok(())
+}

@@ -46,7 +46,7 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
         .ok()
         .and_then(|v| v.as_string());
     if kind.as_deref() == Some("session-changed") {
-        session::forget();
+        session::forget().await;
         state::forget();
         tracing::info!("session changed: cached user dropped");
     }
