@@ -7,7 +7,30 @@ use leptos::prelude::*;
 
 fn main() {
     console_error_panic_hook::set_once();
+    register_service_worker();
     leptos::mount::mount_to_body(Shell);
+}
+
+/// Registers `/sw.js` (scope `/`): the Rust service worker that caches pushed messages with
+/// every tab closed. A browser without service workers, or a failed registration, is logged;
+/// the app works without it.
+fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let navigator = window.navigator();
+    let supported = js_sys::Reflect::get(&navigator, &"serviceWorker".into())
+        .is_ok_and(|v| !v.is_undefined() && !v.is_null());
+    if !supported {
+        web_sys::console::warn_1(&"no service worker support: pushes reach open tabs only".into());
+        return;
+    }
+    let registration = navigator.service_worker().register("/sw.js");
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(error) = wasm_bindgen_futures::JsFuture::from(registration).await {
+            web_sys::console::warn_2(&"service worker registration failed:".into(), &error);
+        }
+    });
 }
 
 /// The page frame: header and main area.

@@ -29,6 +29,48 @@ impl Response {
 
 /// `GET path` from `addr` (`127.0.0.1:port`).
 pub async fn get(addr: &str, path: &str) -> Result<Response> {
+    send(addr, "GET", path, &[], "").await
+}
+
+/// `POST path` with a JSON `body` and an optional session `cookie` (`sid=…`).
+pub async fn post_json(
+    addr: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: &str,
+) -> Result<Response> {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(cookie) = cookie {
+        headers.push(("Cookie", cookie));
+    }
+    send(addr, "POST", path, &headers, body).await
+}
+
+/// Signs `username` in with `password` and returns the session cookie (`sid=…`).
+pub async fn login(addr: &str, username: &str, password: &str) -> Result<String> {
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
+    let reply = post_json(addr, "/api/auth/login", None, &body).await?;
+    reply
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .filter(|_| reply.status == 200)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            HarnessError::Setup(format!(
+                "login of {username} failed: {} {}",
+                reply.status, reply.body
+            ))
+        })
+}
+
+/// One HTTP/1.1 request with `Connection: close`.
+pub async fn send(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Response> {
     let io = |what: &str| {
         let what = format!("{what} {addr}{path}");
         move |source| HarnessError::Io { what, source }
@@ -36,7 +78,15 @@ pub async fn get(addr: &str, path: &str) -> Result<Response> {
     let mut stream = TcpStream::connect(addr)
         .await
         .map_err(io("connecting to"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method != "GET" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
     stream
         .write_all(request.as_bytes())
         .await

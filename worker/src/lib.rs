@@ -1,5 +1,122 @@
-//! The service worker, in Rust: receives Web Push with no tab open, writes to IndexedDB,
-//! fills sequence gaps with range fetches, serves the app shell and cached media.
+//! The service worker, in Rust: receives Web Push with no tab open, writes to IndexedDB and
+//! fills sequence gaps with range fetches.
 //!
-//! Its handlers are added by the service-worker issue; the crate exists so the workspace is
-//! laid out as the product is and the wasm32 checks cover it from the start.
+//! `www/sw.js` loads this crate (wasm-bindgen `--target no-modules`, global `wasm_bindgen`)
+//! and adds every event listener synchronously on its first evaluation; each listener hands
+//! its event to one of the `handle_*` exports below inside `event.waitUntil(...)`. Every
+//! export returns a `Promise` that settles only when its work is done (for a push: after the
+//! IndexedDB commit and any gap fetch), and never rejects for an expected failure (a
+//! malformed payload, a signed-out session, a refused notification): those are logged.
+//!
+//! Modules: [`push`] (the push pipeline), [`session`] (who is signed in), [`state`] (the
+//! per-user runtime kept while the worker is warm), [`notify`] (notifications and clicks),
+//! [`lifecycle`] (install, activate, messages), [`shell`] (the app-shell cache), [`error`].
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod lifecycle;
+pub mod notify;
+pub mod push;
+pub mod session;
+pub mod shell;
+pub mod state;
+
+use std::future::Future;
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+
+use crate::error::WorkerError;
+
+/// Runs once when the module is instantiated: panic hook and console logging.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    chat_sync_idb::console::init(tracing::Level::INFO);
+}
+
+/// Turns a handler into the promise given to `waitUntil`: it resolves when the handler is
+/// done; an error is logged and the promise still resolves (an event's failure must not make
+/// the browser treat the worker as broken; nothing is retried by rejecting).
+fn settle<F>(what: &'static str, work: F) -> Promise
+where
+    F: Future<Output = Result<(), WorkerError>> + 'static,
+{
+    wasm_bindgen_futures::future_to_promise(async move {
+        if let Err(error) = work.await {
+            tracing::warn!(event = what, %error, "service worker event failed");
+        }
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+/// `install`: cache the app shell of `build` (the hash `sw.js` carries), activate at once.
+/// Unlike other events, a failure rejects: the browser then keeps the previous worker.
+#[wasm_bindgen]
+pub fn handle_install(event: web_sys::ExtendableEvent, build: String) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        lifecycle::install(event, &build)
+            .await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(|error| {
+                tracing::error!(%error, "install failed");
+                JsValue::from_str(&error.to_string())
+            })
+    })
+}
+
+/// `activate`: delete older shells, take control of open pages.
+#[wasm_bindgen]
+pub fn handle_activate(event: web_sys::ExtendableEvent, build: String) -> Promise {
+    settle("activate", async move {
+        lifecycle::activate(event, &build).await
+    })
+}
+
+/// `fetch`, for the requests `sw.js` routes here (navigations and app assets): the app shell
+/// cache. Rejects when neither the network nor the cache can answer (`sw.js` then falls back
+/// to `fetch`).
+#[wasm_bindgen]
+pub fn handle_fetch(event: web_sys::FetchEvent, build: String) -> Promise {
+    let request = event.request();
+    wasm_bindgen_futures::future_to_promise(async move {
+        shell::respond(request, &build)
+            .await
+            .map(JsValue::from)
+            .map_err(|error| JsValue::from_str(&error.to_string()))
+    })
+}
+
+/// `push`: decode, cache, repair gaps, notify.
+#[wasm_bindgen]
+pub fn handle_push(event: web_sys::PushEvent) -> Promise {
+    settle("push", push::handle(event))
+}
+
+/// `notificationclick`: focus or open the chat.
+#[wasm_bindgen]
+pub fn handle_notificationclick(event: web_sys::NotificationEvent) -> Promise {
+    settle("notificationclick", notify::click(event))
+}
+
+/// `pushsubscriptionchange`: logged (re-subscribing belongs to the app, which holds the
+/// server's VAPID key and the session).
+#[wasm_bindgen]
+pub fn handle_pushsubscriptionchange(_event: web_sys::ExtendableEvent) -> Promise {
+    settle("pushsubscriptionchange", async {
+        tracing::warn!("the push subscription changed; the app re-subscribes when it next starts");
+        Ok(())
+    })
+}
+
+/// `sync` (Background Sync): nothing to do yet (the outbox is sent by the app).
+#[wasm_bindgen]
+pub fn handle_sync(_event: web_sys::ExtendableEvent) -> Promise {
+    settle("sync", async { Ok(()) })
+}
+
+/// `message` from a page: `{"type":"session-changed"}` drops the cached user.
+#[wasm_bindgen]
+pub fn handle_message(event: web_sys::ExtendableMessageEvent) -> Promise {
+    settle("message", lifecycle::message(event))
+}

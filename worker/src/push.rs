@@ -1,0 +1,159 @@
+//! The push pipeline: decode and validate the payload, find the signed-in user's cache,
+//! ingest through the one ingest path, repair any gap the push reveals (or the hinted
+//! message) with range fetches of exactly the missing sequences under the chat's Web Lock,
+//! then notify.
+//!
+//! A payload that fails [`PushPayload::decode`] is logged and dropped before anything is
+//! opened: it never touches the cache.
+
+use chat_sync::ingest::Source;
+use chat_sync::protocol::PushPayload;
+use chat_sync::store::Store;
+use chat_sync::{RequestId, Seq};
+use chat_sync_idb::driver::{fetch_lock_name, Driver};
+use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
+use chat_sync_idb::{locks, platform, SyncError};
+
+use crate::error::WorkerError;
+use crate::notify::{self, Notice};
+use crate::{session, state};
+
+/// Handles one push event; returns once the cache is committed and gaps are repaired.
+pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
+    let started = platform::precise_now();
+    let Some(data) = event.data() else {
+        tracing::warn!("a push without a payload: ignored");
+        return Ok(());
+    };
+    let text = data.text();
+    let payload = match PushPayload::decode(text.as_bytes()) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::warn!(%error, len = text.len(), "dropped a malformed push payload");
+            return Ok(());
+        }
+    };
+    let user = session::current_user().await?;
+    let state = state::for_user(&user.id).await?;
+    let driver = &state.driver;
+    let request_id = payload.request_id().clone();
+    let focused = notify::chat_is_focused(&request_id).await;
+    driver.runtime().set_chat_open(&request_id, focused);
+    let result = apply(driver, payload, &user.id).await;
+    driver.runtime().set_chat_open(&request_id, false);
+    let notice = result?;
+    tracing::info!(
+        chat = %request_id,
+        ms = platform::precise_now() - started,
+        "push committed"
+    );
+    if let Some(notice) = notice {
+        if !focused {
+            notify::show(&notice).await;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the payload into the cache and repairs; returns what to notify, if anything.
+async fn apply(
+    driver: &Driver<HttpHistoryClient>,
+    payload: PushPayload,
+    own_user_id: &str,
+) -> Result<Option<Notice>, WorkerError> {
+    let runtime = driver.runtime();
+    match payload {
+        PushPayload::Message { message } => {
+            let request_id = message.request_id.clone();
+            let report = runtime
+                .ingest(&request_id, vec![message.clone()], Source::Push)
+                .await?;
+            if !report.rejected.is_empty() {
+                return Ok(None);
+            }
+            if report.reveals_gap {
+                // The push is the backend's word that `seq` exists: what lies between the
+                // cache and it is missing.
+                runtime
+                    .store()
+                    .note_backend_last_seq(&request_id, message.seq)
+                    .await?;
+            }
+            repair(driver, &request_id, report.reveals_gap).await?;
+            let fresh = !report.new_seqs.is_empty();
+            Ok((fresh && message.sender.id != own_user_id).then(|| Notice {
+                request_id: request_id.clone(),
+                title: message.sender.name.clone(),
+                body: message.preview(chat_sync::ingest::PREVIEW_CHARS),
+            }))
+        }
+        PushPayload::Hint { request_id, seq } => {
+            let record = runtime.store().chat(&request_id).await?;
+            let held = record.map(|r| r.held).unwrap_or_default();
+            if held.contains(seq) {
+                return Ok(None);
+            }
+            if held.max().is_some() {
+                runtime
+                    .store()
+                    .note_backend_last_seq(&request_id, seq)
+                    .await?;
+                repair(driver, &request_id, true).await?;
+            } else {
+                fetch_one(driver, &request_id, seq).await?;
+            }
+            let record = runtime.store().chat(&request_id).await?;
+            Ok(record.map(|r| Notice {
+                request_id: request_id.clone(),
+                title: r
+                    .requester
+                    .map_or_else(|| "New message".to_owned(), |p| p.name),
+                body: r.last_message.unwrap_or_default(),
+            }))
+        }
+    }
+}
+
+/// Runs the driver for the chat when the push revealed a gap (`urgent`: no grace period,
+/// the push proves the messages exist) or the chat already had known missing ranges.
+async fn repair(
+    driver: &Driver<HttpHistoryClient>,
+    request_id: &RequestId,
+    urgent: bool,
+) -> Result<(), WorkerError> {
+    let due = urgent || !driver.status(request_id).await?.missing.is_empty();
+    if due {
+        let status = driver.resync(request_id).await?;
+        tracing::info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
+    }
+    Ok(())
+}
+
+/// A hint for a chat the cache has never held: fetch exactly the hinted message (older
+/// history stays a leading gap, loaded when the reader scrolls), under the chat's lock.
+async fn fetch_one(
+    driver: &Driver<HttpHistoryClient>,
+    request_id: &RequestId,
+    seq: Seq,
+) -> Result<(), WorkerError> {
+    let runtime = driver.runtime();
+    let lock = fetch_lock_name(runtime.store().name(), request_id);
+    let client = HttpHistoryClient::new("");
+    locks::with_lock(&lock, async {
+        let held = runtime
+            .store()
+            .chat(request_id)
+            .await?
+            .is_some_and(|r| r.held.contains(seq));
+        if held {
+            return Ok::<(), SyncError>(());
+        }
+        let page = client.fetch_range(request_id, seq, seq).await?;
+        runtime
+            .ingest_page(request_id, page, seq, seq, Source::Fetch)
+            .await
+            .map(|_| ())
+    })
+    .await??;
+    Ok(())
+}

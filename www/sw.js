@@ -1,0 +1,59 @@
+// The service worker's JavaScript shim. Everything real happens in Rust (`worker/`).
+//
+// Every listener is added synchronously, during this script's first evaluation: a listener
+// added later (after the asynchronous wasm start) is missed when the browser wakes a stopped
+// worker for a push. Each listener hands its event to a Rust export inside
+// `event.waitUntil(...)`, and the Rust promise settles only after its IndexedDB commit.
+//
+// Trunk writes the worker build as `worker.js` + `worker_bg.wasm` (no content hash for
+// `data-type="worker"`). At build time the post_build hook `www/stamp-sw.sh` writes a hash of
+// those two files into WORKER_BUILD, so this file changes byte for byte whenever the worker
+// changes, which is what makes browsers install a new release. Bump SW_VERSION when this
+// shim itself changes.
+const SW_VERSION = 3;
+const WORKER_BUILD = '@WORKER_BUILD@';
+
+// The browser keeps importScripts'ed files with the installed worker, but not the wasm: it is
+// fetched at every cold start, from the app-shell cache when the network fails (install
+// stores it there), so a worker started offline still runs.
+importScripts('./worker.js'); // wasm-bindgen --target no-modules: the global `wasm_bindgen`
+const SHELL_CACHE = `supportdesk-shell-${WORKER_BUILD}`;
+const wasm = fetch('./worker_bg.wasm')
+  .then((response) => (response.ok ? response : Promise.reject(response.status)))
+  .catch(() => caches.open(SHELL_CACHE).then((cache) => cache.match('./worker_bg.wasm')));
+const ready = wasm_bindgen({ module_or_path: wasm });
+
+const delegate = (name) => (event) =>
+  event.waitUntil(ready.then(() => wasm_bindgen[name](event)));
+
+// Install and activate get the build, which names the app-shell cache.
+self.addEventListener('install', (event) =>
+  event.waitUntil(ready.then(() => wasm_bindgen.handle_install(event, WORKER_BUILD))));
+self.addEventListener('activate', (event) =>
+  event.waitUntil(ready.then(() => wasm_bindgen.handle_activate(event, WORKER_BUILD))));
+self.addEventListener('push', delegate('handle_push'));
+self.addEventListener('notificationclick', delegate('handle_notificationclick'));
+self.addEventListener('pushsubscriptionchange', delegate('handle_pushsubscriptionchange'));
+self.addEventListener('sync', delegate('handle_sync'));
+self.addEventListener('message', delegate('handle_message'));
+
+// Fetch: respondWith must be decided synchronously, before the wasm may have started, so the
+// routing is here: same-origin GET navigations and app assets go to the Rust app-shell cache
+// (network first for navigations, cache first for assets); the API, /metrics, sw.js and
+// everything else never enter the worker's code. If Rust cannot answer, the network does.
+const SHELL_ASSET = /\.(js|wasm|css|svg)$/;
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/') || url.pathname === '/metrics' || url.pathname === '/sw.js') return;
+  if (request.mode !== 'navigate' && !SHELL_ASSET.test(url.pathname)) return;
+  event.respondWith(
+    ready
+      .then(() => wasm_bindgen.handle_fetch(event, WORKER_BUILD))
+      .catch(() => fetch(request)),
+  );
+});
+
+console.info(`sw.js ${SW_VERSION} (${WORKER_BUILD})`);
