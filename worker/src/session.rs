@@ -11,12 +11,11 @@
 
 use std::cell::RefCell;
 
-use chat_sync::protocol::{CurrentUser, ErrorBody};
-use chat_sync_idb::http::classify;
-use chat_sync_idb::{platform, FetchError};
+use chat_sync::protocol::CurrentUser;
+use chat_sync_idb::FetchError;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{RequestCredentials, RequestInit, Response};
+use web_sys::Response;
 
 use crate::error::WorkerError;
 
@@ -119,44 +118,6 @@ async fn remembered() -> Option<CurrentUser> {
 }
 
 async fn fetch_me() -> Result<CurrentUser, FetchError> {
-    let transient = |value: &wasm_bindgen::JsValue| {
-        let error = chat_sync_idb::DomError::from_js(value);
-        FetchError::Transient {
-            status: None,
-            detail: format!("{}: {}", error.name, error.message),
-        }
-    };
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_credentials(RequestCredentials::SameOrigin);
-    let request = web_sys::Request::new_with_str_and_init("/api/auth/me", &init)
-        .map_err(|e| transient(&e))?;
-    let _ = request.headers().set("Accept", "application/json");
-    let response: Response = JsFuture::from(platform::fetch(&request).map_err(|e| transient(&e))?)
-        .await
-        .map_err(|e| transient(&e))?
-        .dyn_into()
-        .map_err(|e| transient(&e))?;
-    let status = response.status();
-    let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    if (200..300).contains(&status) {
-        return serde_json::from_str(&text).map_err(|e| {
-            FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
-                what: "current user",
-                reason: e.to_string(),
-            })
-        });
-    }
-    let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
-        error: String::new(),
-        detail: text.chars().take(200).collect(),
-    });
-    Err(classify(status, body))
+    // Same origin, with the HttpOnly session cookie the worker cannot read itself.
+    chat_sync_idb::http::get_json("/api/auth/me", "current user").await
 }

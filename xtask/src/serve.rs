@@ -33,7 +33,15 @@ pub fn run_serve(args: &[String]) -> Result<(), String> {
     println!();
     let mut server = tools.command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     server
-        .args(["run", "--release", "--package", "server", "--bin", "server", "--"])
+        .args([
+            "run",
+            "--release",
+            "--package",
+            "server",
+            "--bin",
+            "server",
+            "--",
+        ])
         .args(["--listen", &listen])
         .arg("--db")
         .arg(&db)

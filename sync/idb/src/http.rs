@@ -75,51 +75,60 @@ impl HttpHistoryClient {
         self.get_json(url, "messages page").await
     }
 
-    /// GETs `url` with the session cookie and decodes a JSON reply.
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         url: &str,
         what: &'static str,
     ) -> Result<T, FetchError> {
-        let transient = |detail: String| FetchError::Transient {
-            status: None,
-            detail,
-        };
-        let init = RequestInit::new();
-        init.set_method("GET");
-        init.set_credentials(RequestCredentials::Include);
-        let request = web_sys::Request::new_with_str_and_init(url, &init)
-            .map_err(|e| transient(describe(&e)))?;
-        let _ = request.headers().set("Accept", "application/json");
-        let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
-        let response: Response = JsFuture::from(response)
-            .await
-            .map_err(|e| transient(describe(&e)))?
-            .dyn_into()
-            .map_err(|e| transient(describe(&e)))?;
-        let status = response.status();
-        let text = match response.text() {
-            Ok(promise) => JsFuture::from(promise)
-                .await
-                .ok()
-                .and_then(|t| t.as_string())
-                .unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if (200..300).contains(&status) {
-            return serde_json::from_str::<T>(&text).map_err(|e| {
-                FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
-                    what,
-                    reason: e.to_string(),
-                })
-            });
-        }
-        let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
-            error: String::new(),
-            detail: text.chars().take(200).collect(),
-        });
-        Err(classify(status, body))
+        get_json(url, what).await
     }
+}
+
+/// GETs `url` with the session cookie and decodes a JSON reply; an error status becomes the
+/// [`FetchError`] the planner and callers act on (see [`classify`]). Used for every JSON read
+/// of the contract, in windows, workers and the service worker alike.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    what: &'static str,
+) -> Result<T, FetchError> {
+    let transient = |detail: String| FetchError::Transient {
+        status: None,
+        detail,
+    };
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_credentials(RequestCredentials::Include);
+    let request =
+        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
+    let _ = request.headers().set("Accept", "application/json");
+    let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
+    let response: Response = JsFuture::from(response)
+        .await
+        .map_err(|e| transient(describe(&e)))?
+        .dyn_into()
+        .map_err(|e| transient(describe(&e)))?;
+    let status = response.status();
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if (200..300).contains(&status) {
+        return serde_json::from_str::<T>(&text).map_err(|e| {
+            FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
+                what,
+                reason: e.to_string(),
+            })
+        });
+    }
+    let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
+        error: String::new(),
+        detail: text.chars().take(200).collect(),
+    });
+    Err(classify(status, body))
 }
 
 /// Maps an error status to the planner's terms: 405/501 (or a 400 saying the fetch kind is
