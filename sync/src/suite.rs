@@ -17,7 +17,9 @@ use crate::outbox::{OutboxEntry, OutboxError, OutboxState, OUTBOX_CAPACITY};
 use crate::quota::ingest_with_eviction;
 use crate::ranges::SeqRange;
 use crate::store::{Store, StoreError, MAX_READ};
-use crate::types::{ChatSummary, Message, Millis, Person, RequestId, Sender, SenderRole, Seq};
+use crate::types::{
+    ChatRecord, ChatSummary, Message, Millis, Person, RequestId, Sender, SenderRole, Seq,
+};
 
 /// A requester's message of chat `chat` at `seq`.
 pub fn message(chat: &str, seq: Seq, body: &str) -> Message {
@@ -65,6 +67,15 @@ async fn fill<S: Store>(store: &S, chat: &str, from: Seq, to: Seq) {
         )
         .await
         .expect("ingest into a fresh store");
+}
+
+/// The chat's record, which the test has created.
+async fn chat_record<S: Store>(store: &S, chat: &RequestId) -> ChatRecord {
+    store
+        .chat(chat)
+        .await
+        .expect("read the chat record")
+        .expect("the chat record exists")
 }
 
 fn outbox_entry(id: &str, chat: &str, order: u64) -> OutboxEntry {
@@ -118,7 +129,7 @@ pub async fn ingest_is_idempotent<S: Store>(store: S) {
         .expect("second");
     assert_eq!(again.new_seqs, vec![11, 12]);
     assert_eq!(again.duplicates, 6);
-    let record = store.chat(&chat).await.expect("read").expect("record");
+    let record = chat_record(&store, &chat).await;
     assert_eq!(record.message_count, 12);
     assert_eq!(record.unread, 12, "a duplicate is never unread twice");
     let all = store
@@ -137,7 +148,7 @@ pub async fn held_ranges_track_gaps<S: Store>(store: S) {
             .await
             .expect("ingest");
     }
-    let record = store.chat(&chat).await.expect("read").expect("record");
+    let record = chat_record(&store, &chat).await;
     assert_eq!(
         record.held.ranges(),
         &[
@@ -316,15 +327,7 @@ pub async fn unread_counts_follow_the_reader<S: Store>(store: S) {
         .ingest(&chat, messages("c1", 1, 3), &open)
         .await
         .expect("open");
-    assert_eq!(
-        store
-            .chat(&chat)
-            .await
-            .expect("read")
-            .expect("record")
-            .unread,
-        0
-    );
+    assert_eq!(chat_record(&store, &chat).await.unread, 0);
     let mut own = message("c1", 4, "mine");
     own.sender.id = "agent-1".into();
     own.sender.role = SenderRole::Agent;
@@ -336,17 +339,9 @@ pub async fn unread_counts_follow_the_reader<S: Store>(store: S) {
         .ingest(&chat, messages("c1", 5, 6), &closed_chat_ctx())
         .await
         .expect("closed");
-    assert_eq!(
-        store
-            .chat(&chat)
-            .await
-            .expect("read")
-            .expect("record")
-            .unread,
-        2
-    );
+    assert_eq!(chat_record(&store, &chat).await.unread, 2);
     store.mark_read(&chat, 6, 2_000).await.expect("read");
-    let record = store.chat(&chat).await.expect("read").expect("record");
+    let record = chat_record(&store, &chat).await;
     assert_eq!(record.unread, 0);
     assert_eq!(record.read_seq, 6);
 }
@@ -372,7 +367,7 @@ pub async fn summaries_make_validation_possible<S: Store>(store: S) {
         }])
         .await
         .expect("summaries");
-    let record = store.chat(&chat).await.expect("read").expect("record");
+    let record = chat_record(&store, &chat).await;
     assert_eq!(record.title, "VPN down");
     assert!(record.backend_last_seq_known);
     assert_eq!(
@@ -380,15 +375,7 @@ pub async fn summaries_make_validation_possible<S: Store>(store: S) {
         Some(SeqRange::new(6, 9))
     );
     store.note_backend_last_seq(&chat, 12).await.expect("note");
-    assert_eq!(
-        store
-            .chat(&chat)
-            .await
-            .expect("read")
-            .expect("record")
-            .backend_last_seq,
-        12
-    );
+    assert_eq!(chat_record(&store, &chat).await.backend_last_seq, 12);
 }
 
 /// Eviction drops the oldest messages of the least recently used chat and leaves the outbox.
@@ -420,11 +407,7 @@ pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
     assert_eq!(plan.evictions[0].request_id, RequestId::from("old"));
     let removed = store.evict(&plan.evictions[0]).await.expect("evict");
     assert_eq!(removed, plan.evictions[0].messages);
-    let old = store
-        .chat(&RequestId::from("old"))
-        .await
-        .expect("read")
-        .expect("record");
+    let old = chat_record(&store, &RequestId::from("old")).await;
     assert_eq!(old.held.min(), Some(plan.evictions[0].below_seq));
     assert_eq!(old.held.max(), Some(100));
     let window = store
@@ -438,11 +421,8 @@ pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
         "the outbox is never evicted"
     );
     assert_eq!(
-        store
-            .chat(&RequestId::from("new"))
+        chat_record(&store, &RequestId::from("new"))
             .await
-            .expect("read")
-            .expect("record")
             .message_count,
         100
     );
@@ -526,21 +506,13 @@ pub async fn quota_exhaustion_evicts_and_keeps_the_incoming_message<S: Store>(st
     );
     let usage = store.usage().await.expect("usage");
     assert!(usage.messages < 201, "eviction happened: {usage:?}");
-    let oldest = store
-        .chat(&RequestId::from("chat0"))
-        .await
-        .expect("read")
-        .expect("record");
+    let oldest = chat_record(&store, &RequestId::from("chat0")).await;
     assert!(
         !oldest.held.contains(1) && oldest.held.count() < 40,
         "the least recently used chat lost its oldest messages first: {:?}",
         oldest.held
     );
-    let newest = store
-        .chat(&RequestId::from("chat4"))
-        .await
-        .expect("read")
-        .expect("record");
+    let newest = chat_record(&store, &RequestId::from("chat4")).await;
     assert_eq!(newest.held.max(), Some(40), "the newest messages stay");
 }
 

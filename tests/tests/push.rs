@@ -49,6 +49,19 @@ impl Rig {
 
     /// An about:blank page with the ServiceWorker domain enabled (it does not exist on the
     /// browser session nor on the worker's own target).
+    /// Grants the app's origin the notification permission (headless has none by default).
+    async fn grant_notifications(&self) -> e2e::Result<()> {
+        self.browser
+            .cdp
+            .call(
+                "Browser.grantPermissions",
+                json!({ "origin": self.server.url(""), "permissions": ["notifications"] }),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn blank(&self) -> e2e::Result<Page<'_>> {
         let blank = self.browser.new_page("about:blank").await?;
         blank.call("ServiceWorker.enable", json!({})).await?;
@@ -485,14 +498,7 @@ async fn push_to_commit_latency_figures() -> e2e::Result<()> {
 #[tokio::test]
 async fn a_pushed_message_shows_a_notification_tagged_with_its_chat() -> e2e::Result<()> {
     let rig = Rig::start("push-notify").await?;
-    rig.browser
-        .cdp
-        .call(
-            "Browser.grantPermissions",
-            json!({ "origin": rig.server.url(""), "permissions": ["notifications"] }),
-            None,
-        )
-        .await?;
+    rig.grant_notifications().await?;
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
     let message = post_as(&rig.server, &requester, "REQ-1001", "screen is blue").await?;
     let blank = rig.blank().await?;
@@ -523,14 +529,7 @@ async fn a_pushed_message_shows_a_notification_tagged_with_its_chat() -> e2e::Re
 #[tokio::test]
 async fn a_push_for_the_focused_chat_adds_no_unread_and_no_notification() -> e2e::Result<()> {
     let rig = Rig::start("push-focused").await?;
-    rig.browser
-        .cdp
-        .call(
-            "Browser.grantPermissions",
-            json!({ "origin": rig.server.url(""), "permissions": ["notifications"] }),
-            None,
-        )
-        .await?;
+    rig.grant_notifications().await?;
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
     let message = post_as(&rig.server, &requester, "REQ-1001", "are you there").await?;
     let blank = rig.blank().await?;
