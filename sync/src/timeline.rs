@@ -142,16 +142,18 @@ impl Timeline {
 
     /// The index of the row showing `seq`: its message row, or the skeleton row covering it.
     pub fn index_of_seq(&self, seq: Seq) -> Option<usize> {
-        self.segments.iter().find_map(|(start, segment)| match segment {
-            Segment::Single(Row::Older(range) | Row::Gap(range)) if range.contains(seq) => {
-                Some(*start)
-            }
-            Segment::Single(Row::Message(s)) if *s == seq => Some(*start),
-            Segment::Messages(range) if range.contains(seq) => {
-                Some(start + (seq - range.start) as usize)
-            }
-            _ => None,
-        })
+        self.segments
+            .iter()
+            .find_map(|(start, segment)| match segment {
+                Segment::Single(Row::Older(range) | Row::Gap(range)) if range.contains(seq) => {
+                    Some(*start)
+                }
+                Segment::Single(Row::Message(s)) if *s == seq => Some(*start),
+                Segment::Messages(range) if range.contains(seq) => {
+                    Some(start + (seq - range.start) as usize)
+                }
+                _ => None,
+            })
     }
 
     /// The index of the row with `key`, if it is still in the timeline.
@@ -191,10 +193,12 @@ impl Timeline {
 
     /// The skeleton rows (older history and gaps), in order.
     pub fn skeletons(&self) -> impl Iterator<Item = (usize, Row)> + '_ {
-        self.segments.iter().filter_map(|(start, segment)| match segment {
-            Segment::Single(row) if row.missing() > 0 => Some((*start, *row)),
-            _ => None,
-        })
+        self.segments
+            .iter()
+            .filter_map(|(start, segment)| match segment {
+                Segment::Single(row) if row.missing() > 0 => Some((*start, *row)),
+                _ => None,
+            })
     }
 }
 
@@ -300,7 +304,10 @@ mod tests {
         let timeline = Timeline::new(&held, Some(100_050));
         assert_eq!(timeline.segments.len(), 4);
         assert_eq!(timeline.len(), 99_900 + 2);
-        assert_eq!(timeline.row(40_000), Some(Row::Gap(SeqRange::new(40_001, 40_100))));
+        assert_eq!(
+            timeline.row(40_000),
+            Some(Row::Gap(SeqRange::new(40_001, 40_100)))
+        );
         assert_eq!(timeline.row(40_001), Some(Row::Message(40_101)));
         assert_eq!(
             timeline.row(timeline.len() - 1),

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::browser::{scratch_dir, Browser, Page};
+use e2e::chat::{post_as, seqs, snapshot_js};
 use e2e::http;
 use e2e::server::Server;
 use e2e::{wait_until, HarnessError};
@@ -183,70 +184,6 @@ async fn sign_in(browser: &Browser, server: &Server) -> e2e::Result<(String, Str
     })?;
     page.close().await?;
     Ok((user_id, registration_id))
-}
-
-/// JS reading one chat's record and messages from the cache database, without creating the
-/// database when it does not exist yet (a version-less open would create an empty one).
-fn snapshot_js(database: &str, request_id: &str) -> String {
-    format!(
-        r#"(async () => {{
-  const name = {database:?}, rid = {request_id:?};
-  const dbs = await indexedDB.databases();
-  if (!dbs.some(d => d.name === name)) return {{ exists: false, chat: null, seqs: [], chats: 0, total: 0 }};
-  const db = await new Promise((ok, err) => {{
-    const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
-  }});
-  const get = rq => new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
-  try {{
-    const tx = db.transaction(['chats', 'messages'], 'readonly');
-    const chat = await get(tx.objectStore('chats').get(rid));
-    const msgs = await get(tx.objectStore('messages').getAll(
-      IDBKeyRange.bound([rid, 0], [rid, Number.MAX_SAFE_INTEGER])));
-    const chats = await get(tx.objectStore('chats').count());
-    const total = await get(tx.objectStore('messages').count());
-    return {{ exists: true, chat: chat ?? null, seqs: msgs.map(m => m.seq),
-             bodies: msgs.map(m => m.body), chats, total }};
-  }} finally {{ db.close(); }}
-}})()"#
-    )
-}
-
-fn seqs(snapshot: &Value) -> Vec<u64> {
-    snapshot["seqs"]
-        .as_array()
-        .map(|l| l.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default()
-}
-
-/// Posts a message as a requester over HTTP (not through the browser) and returns it as the
-/// server stored it.
-async fn post_as(
-    server: &Server,
-    cookie: &str,
-    request_id: &str,
-    body: &str,
-) -> e2e::Result<Value> {
-    let send = json!({
-        "request_id": request_id,
-        "client_temp_id": format!("e2e-{body}"),
-        "body": body,
-        "attachments": [],
-    });
-    let reply = http::post_json(
-        &server.addr,
-        "/api/chat/messages",
-        Some(cookie),
-        &send.to_string(),
-    )
-    .await?;
-    assert!(
-        reply.status == 201 || reply.status == 200,
-        "post failed: {} {}",
-        reply.status,
-        reply.body
-    );
-    serde_json::from_str(&reply.body)
-        .map_err(|e| HarnessError::Setup(format!("stored message {}: {e}", reply.body)))
 }
 
 fn message_payload(message: &Value) -> String {

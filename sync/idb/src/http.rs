@@ -91,16 +91,46 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     url: &str,
     what: &'static str,
 ) -> Result<T, FetchError> {
+    send_json(url, "GET", None, what).await
+}
+
+/// POSTs `body` as JSON to `url` with the session cookie and decodes a JSON reply, with the
+/// same error mapping as [`get_json`].
+pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: &B,
+    what: &'static str,
+) -> Result<T, FetchError> {
+    let text = serde_json::to_string(body).map_err(|e| FetchError::Transient {
+        status: None,
+        detail: format!("could not encode the {what} request: {e}"),
+    })?;
+    send_json(url, "POST", Some(&text), what).await
+}
+
+/// Sends a request with an optional JSON body and decodes the JSON reply.
+pub async fn send_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    method: &str,
+    body: Option<&str>,
+    what: &'static str,
+) -> Result<T, FetchError> {
     let transient = |detail: String| FetchError::Transient {
         status: None,
         detail,
     };
     let init = RequestInit::new();
-    init.set_method("GET");
+    init.set_method(method);
     init.set_credentials(RequestCredentials::Include);
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
     let request =
         web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
     let _ = request.headers().set("Accept", "application/json");
+    if body.is_some() {
+        let _ = request.headers().set("Content-Type", "application/json");
+    }
     let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
     let response: Response = JsFuture::from(response)
         .await
@@ -117,7 +147,14 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
         Err(_) => String::new(),
     };
     if (200..300).contains(&status) {
-        return serde_json::from_str::<T>(&text).map_err(|e| {
+        // An empty success (204) reads as JSON `null`, which `()`, `Option` and `IgnoredAny`
+        // accept.
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        return serde_json::from_str::<T>(text).map_err(|e| {
             FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
                 what,
                 reason: e.to_string(),
