@@ -329,22 +329,9 @@ fn run_sync(
         };
         match result {
             Ok(status) => {
-                // A chat with nothing cached yet shows its newest page, like scrolling up to
-                // older history would.
-                let empty = cache_rc
-                    .runtime
-                    .store()
-                    .chat(&id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some_and(|r| r.held.is_empty() && r.backend_last_seq > 0);
-                if empty {
-                    if let Err(err) = cache_rc.driver.load_older(&id).await {
-                        error.set(Some(describe(&err)));
-                        return;
-                    }
-                }
+                // A chat with nothing cached yet is one older-history row, on screen: the
+                // list asks for its newest page like it does whenever the reader reaches
+                // older history.
                 error.set(None);
                 incomplete.set(is_incomplete(&status));
             }

@@ -71,6 +71,8 @@ struct State {
     older_asked: bool,
     last_viewport: Option<SeqRange>,
     canvas_height: f64,
+    /// The scroll position the last render left; a different one means the reader scrolled.
+    last_top: f64,
 }
 
 /// The list of one chat.
@@ -138,6 +140,7 @@ impl MessageList {
                 older_asked: false,
                 last_viewport: None,
                 canvas_height: -1.0,
+                last_top: 0.0,
             }),
             reading: Cell::new(false),
             read_again: Cell::new(false),
@@ -278,6 +281,7 @@ impl MessageList {
     }
 
     fn apply_record(&self, record: Option<ChatRecord>) {
+        self.note_reader_scroll();
         let mut state = self.state.borrow_mut();
         let held = record.as_ref().map(readable_held).unwrap_or_default();
         let backend_last = record
@@ -289,13 +293,19 @@ impl MessageList {
             state.record = record;
             return;
         }
-        // Keep the reader's place: the first row at the top of the viewport, by key, or for
-        // a gap that has just been filled, by its first seq.
+        // Keep the reader's place: the first message on screen stays where it is on screen
+        // (a skeleton above it may be filled or older history prepended); without a message
+        // on screen, the row at the top, found again by key or by the seqs it covered.
         let anchor = if state.stick_to_bottom || state.timeline.is_empty() {
             None
         } else {
             let top = f64::from(self.scroller.scroll_top());
-            let index = state.heights.index_at(top);
+            let bottom = top + f64::from(self.scroller.client_height());
+            let first = state.heights.index_at(top);
+            let message = (first..state.timeline.len())
+                .take_while(|&i| state.heights.offset(i) < bottom)
+                .find(|&i| matches!(state.timeline.row(i), Some(Row::Message(_))));
+            let index = message.unwrap_or(first);
             state
                 .timeline
                 .row(index)
@@ -372,13 +382,27 @@ impl MessageList {
     /// One synchronous pass: mount the rows in view, unmount the others, measure the new
     /// ones, keep the reader's position, repeat until the rows in view stop changing.
     pub fn render(&self) {
+        self.note_reader_scroll();
         for _ in 0..4 {
             let stable = self.render_pass();
             if stable {
                 break;
             }
         }
+        self.state.borrow_mut().last_top = f64::from(self.scroller.scroll_top());
         self.after_render();
+    }
+
+    /// A render can run (after a read or a merge) before the scroll event's frame: if the
+    /// reader moved since the last render, follow the bottom only if they are still there.
+    fn note_reader_scroll(&self) {
+        let top = f64::from(self.scroller.scroll_top());
+        let height = f64::from(self.scroller.client_height());
+        let mut state = self.state.borrow_mut();
+        if (top - state.last_top).abs() > 1.0 {
+            state.stick_to_bottom = top + height >= state.heights.total() - BOTTOM_SLACK_PX;
+            state.last_top = top;
+        }
     }
 
     fn render_pass(&self) -> bool {
@@ -392,7 +416,21 @@ impl MessageList {
         let top = f64::from(self.scroller.scroll_top());
         let mut state = self.state.borrow_mut();
         let range = self.visible_indices(&state);
-        let anchor_index = state.heights.index_at(top);
+        let bottom = top + f64::from(self.scroller.client_height());
+        // The anchor is the topmost row the reader already saw on screen (mounted before this
+        // pass with its content, and visible); rows measured around it, placeholders filled
+        // above it, must not move it. Without one, the row at the top of the viewport.
+        let anchor_index = state
+            .mounted
+            .iter()
+            .filter(|(_, m)| !matches!(m.content, RowContent::Reading(_)))
+            .filter_map(|(key, _)| state.timeline.index_of_key(*key))
+            .filter(|&i| {
+                let start = state.heights.offset(i);
+                start + state.heights.height(i) > top && start < bottom
+            })
+            .min()
+            .unwrap_or_else(|| state.heights.index_at(top));
         let anchor_delta = top - state.heights.offset(anchor_index);
 
         let mut wanted: Vec<(usize, RowKey, RowContent)> = Vec::with_capacity(range.len());

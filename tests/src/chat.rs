@@ -12,9 +12,13 @@ use crate::{http, HarnessError, Result};
 /// Posts a message as a requester over HTTP (not through the browser) and returns it as the
 /// server stored it.
 pub async fn post_as(server: &Server, cookie: &str, request_id: &str, body: &str) -> Result<Value> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (request_id, body).hash(&mut hasher);
     let send = json!({
         "request_id": request_id,
-        "client_temp_id": format!("e2e-{body}"),
+        // The same body posted twice to a chat is one message (the idempotency key).
+        "client_temp_id": format!("e2e-{:016x}", hasher.finish()),
         "body": body,
         "attachments": [],
     });

@@ -156,3 +156,283 @@ async fn a_partial_chat_shows_cached_rows_at_once_and_skeletons_only_where_missi
     server.stop().await;
     Ok(())
 }
+
+/// Records, from before the app starts, whether the resync button ever appeared while the
+/// chat view was not ready, and whether any injected script ran.
+const WATCH_JS: &str = r#"
+window.__resyncBeforeReady = 0;
+window.__resyncSeen = 0;
+new MutationObserver(() => {
+  const view = document.querySelector('[data-testid=chat-view]');
+  if (document.querySelector('[data-testid=resync]')) {
+    window.__resyncSeen += 1;
+    if (!view || view.dataset.ready !== 'true') window.__resyncBeforeReady += 1;
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"#;
+
+#[tokio::test]
+async fn hostile_bodies_render_as_text_and_resync_waits_for_ready() -> e2e::Result<()> {
+    let dir = scratch_dir("ui-hostile");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let agent = http::login(&server.addr, "alice", "demo").await?;
+    let requester = requester_of(&server, &agent, CHAT).await?;
+    let hostile = [
+        "<img src=x onerror=\"window.__pwned = 1\">",
+        "<script>window.__pwned = 2</script>",
+        "<a href=\"javascript:window.__pwned=3\">click</a> https://example.com/ok",
+        "   leading and trailing   \n second line",
+    ];
+    for body in hostile {
+        post_as(&server, &requester, CHAT, body).await?;
+    }
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page("about:blank").await?;
+    tall(&page).await?;
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": WATCH_JS }),
+    )
+    .await?;
+    page.navigate(&server.url(&format!("/chat/{CHAT}"))).await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    let shown = page
+        .wait_for(
+            &format!("(() => {{ const r = {ROWS_JS}; return r.messages.length === 24 && r; }})()"),
+            WAIT,
+        )
+        .await?;
+    for (i, body) in hostile.iter().enumerate() {
+        assert_eq!(
+            shown["messages"][20 + i][2],
+            *body,
+            "row {} shows the body as text",
+            21 + i
+        );
+    }
+    let evidence = page
+        .evaluate(
+            "({ pwned: window.__pwned ?? null,
+                imgs: document.querySelectorAll('[data-testid=message] img').length,
+                scripts: document.querySelectorAll('[data-testid=message] script').length,
+                links: [...document.querySelectorAll('[data-testid=message] a')]
+                  .map(a => [a.getAttribute('href'), a.rel, a.target]) })",
+        )
+        .await?;
+    assert_eq!(evidence["pwned"], Value::Null, "{evidence}");
+    assert_eq!(evidence["imgs"], 0, "{evidence}");
+    assert_eq!(evidence["scripts"], 0, "{evidence}");
+    assert_eq!(
+        evidence["links"],
+        json!([["https://example.com/ok", "noopener noreferrer", "_blank"]]),
+        "only the http(s) URL became a link"
+    );
+
+    // The resync button was never in the DOM before the view was ready, and is there now.
+    let watch = page
+        .evaluate("({ before: window.__resyncBeforeReady, seen: window.__resyncSeen })")
+        .await?;
+    assert_eq!(watch["before"], 0, "{watch}");
+    assert!(watch["seen"].as_u64().unwrap_or(0) > 0, "{watch}");
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_chat_list_orders_filters_and_opens_chats_by_keyboard() -> e2e::Result<()> {
+    let dir = scratch_dir("ui-list");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let agent = http::login(&server.addr, "alice", "demo").await?;
+    let listed = chat_list(&server, &agent).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page(&server.url("/")).await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    let items_js = "[...document.querySelectorAll('[data-testid=chat-item]')]
+        .map(i => [i.dataset.requestId, Number(i.dataset.unread)])";
+    let items = page
+        .wait_for(
+            &format!(
+                "(() => {{ const l = {items_js}; return l.length === {} && l; }})()",
+                listed.len()
+            ),
+            WAIT,
+        )
+        .await?;
+    // Newest activity first, exactly the server's chats.
+    let mut expected: Vec<(i64, String)> = listed
+        .iter()
+        .map(|c| {
+            (
+                c["updated_at"].as_i64().unwrap_or(0),
+                c["request_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let shown: Vec<String> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i[0].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        shown,
+        expected.iter().map(|e| e.1.clone()).collect::<Vec<_>>()
+    );
+
+    // The search box filters by title.
+    let title = listed[0]["title"].as_str().unwrap_or_default().to_owned();
+    page.evaluate(&format!(
+        "(() => {{ const s = document.querySelector('[data-testid=chat-search]');
+            s.value = {:?}; s.dispatchEvent(new Event('input', {{ bubbles: true }})); }})()",
+        title.to_uppercase()
+    ))
+    .await?;
+    let filtered = page
+        .wait_for(
+            &format!(
+                "(() => {{ const l = {items_js}; return l.length < {} && l; }})()",
+                listed.len()
+            ),
+            WAIT,
+        )
+        .await?;
+    assert!(
+        filtered
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i[0] == listed[0]["request_id"]),
+        "{filtered}"
+    );
+    page.evaluate(
+        "(() => { const s = document.querySelector('[data-testid=chat-search]');
+            s.value = ''; s.dispatchEvent(new Event('input', { bubbles: true })); })()",
+    )
+    .await?;
+
+    // Keyboard: focus the list, arrow down twice, Enter opens the second chat; Esc goes back.
+    page.wait_for(
+        &format!(
+            "document.querySelectorAll('[data-testid=chat-item]').length === {}",
+            listed.len()
+        ),
+        WAIT,
+    )
+    .await?;
+    page.evaluate("document.querySelector('[data-testid=chat-item]').focus()")
+        .await?;
+    for key in ["ArrowDown", "Enter"] {
+        key_press(&page, key).await?;
+    }
+    let opened = page
+        .wait_for(
+            "document.querySelector('[data-testid=chat-view]')?.dataset.requestId",
+            WAIT,
+        )
+        .await?;
+    assert_eq!(opened, json!(shown[1]));
+    assert_eq!(
+        page.evaluate("location.pathname").await?,
+        json!(format!("/chat/{}", shown[1]))
+    );
+    page.wait_for(
+        "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'",
+        WAIT,
+    )
+    .await?;
+    key_press(&page, "Escape").await?;
+    page.wait_for("location.pathname === '/'", WAIT).await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+async fn key_press(page: &Page<'_>, key: &str) -> e2e::Result<()> {
+    let (code, vk) = match key {
+        "ArrowDown" => ("ArrowDown", 40),
+        "ArrowUp" => ("ArrowUp", 38),
+        "Enter" => ("Enter", 13),
+        _ => ("Escape", 27),
+    };
+    for kind in ["rawKeyDown", "keyUp"] {
+        page.call(
+            "Input.dispatchKeyEvent",
+            json!({ "type": kind, "key": key, "code": code, "windowsVirtualKeyCode": vk,
+                    "text": if key == "Enter" && kind == "rawKeyDown" { "\r" } else { "" } }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn older_history_loads_page_by_page_without_moving_the_reader() -> e2e::Result<()> {
+    // REQ-1017 has 1,000 messages; pages are 500.
+    let chat = "REQ-1017";
+    let dir = scratch_dir("ui-older");
+    let server = Server::start(&dir.join("server"), &["--demo", "--test-faults"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser
+        .new_page(&server.url(&format!("/chat/{chat}")))
+        .await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    let shown = page
+        .wait_for(
+            "(() => { const r = [...document.querySelectorAll('[data-testid=message]')];
+               return r.some(x => x.dataset.seq === '1000') && r.length; })()",
+            WAIT,
+        )
+        .await?;
+    let in_dom = shown.as_u64().unwrap_or(0);
+    assert!(
+        in_dom > 0 && in_dom < 100,
+        "virtualized: {in_dom} rows in the DOM"
+    );
+    let range_before = metric(&server, RANGE).await?;
+    // A slow server, so the skeleton can be seen before the page arrives.
+    set_faults(
+        &server,
+        json!({ "latency_ms": 1000, "path_prefix": "/api/chat/messages" }),
+    )
+    .await?;
+    // Scroll to the top: the older-history skeleton covers 1..=500 and is fetched.
+    page.evaluate("document.querySelector('.messages').scrollTop = 0")
+        .await?;
+    let skeleton = page
+        .wait_for(
+            "(() => { const g = document.querySelector('[data-testid=gap-skeleton]');
+               return g && [Number(g.dataset.from), Number(g.dataset.to)]; })()",
+            WAIT,
+        )
+        .await?;
+    assert_eq!(skeleton, json!([1, 500]));
+    let anchor_before = page
+        .evaluate(
+            "document.querySelector('[data-seq=\"501\"]')?.getBoundingClientRect().top ?? null",
+        )
+        .await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=gap-skeleton]') === null",
+        WAIT,
+    )
+    .await?;
+    let anchor_after = page
+        .evaluate(
+            "document.querySelector('[data-seq=\"501\"]')?.getBoundingClientRect().top ?? null",
+        )
+        .await?;
+    let (before, after) = (
+        anchor_before.as_f64().unwrap_or(f64::NAN),
+        anchor_after.as_f64().unwrap_or(f64::NAN),
+    );
+    assert!(
+        (before - after).abs() <= 2.0,
+        "message 501 moved from {before} to {after} when older history was prepended"
+    );
+    assert_eq!(metric(&server, RANGE).await? - range_before, 500.0);
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
