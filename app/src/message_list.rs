@@ -349,7 +349,9 @@ impl MessageList {
         }
     }
 
-    fn scroll_to_seq(&self, seq: Seq) {
+    /// Scrolls so the row showing `seq` (its message, or the skeleton covering it) is near
+    /// the top of the viewport.
+    pub fn scroll_to_seq(&self, seq: Seq) {
         let top = {
             let state = self.state.borrow();
             let Some(index) = state.timeline.index_of_seq(seq) else {
@@ -359,6 +361,7 @@ impl MessageList {
         };
         self.set_canvas_height();
         self.scroller.set_scroll_top(top.round() as i32);
+        self.state.borrow_mut().stick_to_bottom = false;
     }
 
     fn set_canvas_height(&self) {
