@@ -2,4 +2,7 @@
 // forbid inline scripts; Trunk writes the hashed file names into the tag's data attributes.
 const tag = document.querySelector('script[data-js][data-wasm]');
 const { default: init } = await import(tag.dataset.js);
-await init({ module_or_path: tag.dataset.wasm });
+const exports = await init({ module_or_path: tag.dataset.wasm });
+// The app's WebAssembly memory, for diagnostics: how much the cache view holds (the UI
+// benchmark reads it beside the JS heap).
+globalThis.supportdeskWasmMemory = exports.memory;

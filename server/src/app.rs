@@ -48,6 +48,11 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         crate::demo_seed::seed(&db, config.password_hash_memory_kib)
             .await
             .map_err(|e| StartError::Other(format!("demo seed: {e}")))?;
+        if config.demo_large_chat > 0 {
+            crate::demo_seed::seed_large_chat(&db, config.demo_large_chat)
+                .await
+                .map_err(|e| StartError::Other(format!("large demo chat: {e}")))?;
+        }
     }
     let vapid = Vapid::load_or_create(&db)
         .await

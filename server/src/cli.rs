@@ -32,6 +32,9 @@ pub struct Args {
     /// Run the requester simulator, posting to random chats every few seconds.
     #[arg(long)]
     pub simulate: bool,
+    /// With `--demo`, also seed `REQ-2001` (bob's, for benchmarks) with this many messages.
+    #[arg(long, default_value_t = 0)]
+    pub demo_large_chat: usize,
     /// The most messages one history reply carries.
     #[arg(long, default_value_t = 500)]
     pub page_limit: u64,
@@ -60,6 +63,8 @@ pub struct Config {
     pub demo: bool,
     /// Run the requester simulator.
     pub simulate: bool,
+    /// Messages of the large benchmark chat `REQ-2001` seeded with the demo (0: none).
+    pub demo_large_chat: usize,
     /// Pause between two simulated messages.
     pub simulate_interval: Duration,
     /// Default page limit of history replies.
@@ -103,6 +108,7 @@ impl Config {
             dist: None,
             demo: false,
             simulate: false,
+            demo_large_chat: 0,
             simulate_interval: Duration::from_secs(4),
             page_limit: 500,
             test_faults: false,
@@ -130,6 +136,7 @@ impl Config {
             dist: args.dist.clone(),
             demo: args.demo,
             simulate: args.simulate,
+            demo_large_chat: args.demo_large_chat,
             page_limit: args.page_limit.clamp(1, crate::routes::chat::MAX_LIMIT),
             test_faults: args.test_faults,
             allow_insecure_push: args.allow_insecure_push,

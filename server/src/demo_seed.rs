@@ -203,6 +203,72 @@ pub async fn seed(db: &Db, memory_kib: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The request id of the large benchmark chat.
+pub const LARGE_CHAT: &str = "REQ-2001";
+
+/// Seeds [`LARGE_CHAT`], bob's, from requester1, with `size` messages (once; idempotent), for
+/// benchmarks of long histories (scrolling through 100,000 messages).
+pub async fn seed_large_chat(db: &Db, size: usize) -> Result<(), String> {
+    let requester = db
+        .user_by_username("requester1")
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo users are missing")?;
+    let agent = db
+        .user_by_username("bob")
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the demo users are missing")?;
+    let now = now_ms();
+    let created = now - 60 * 24 * 3600 * 1000;
+    let fresh = db
+        .create_request(
+            LARGE_CHAT,
+            "Long history (benchmark)",
+            &requester.id,
+            &agent.id,
+            created,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if !fresh {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let mut rng = StdRng::seed_from_u64(2001);
+    let step = ((now - created) / (size as i64 + 1)).max(1);
+    let messages: Vec<NewMessage> = (0..size)
+        .map(|n| {
+            let author = if n == 0 || rng.gen_bool(0.5) {
+                &requester
+            } else {
+                &agent
+            };
+            NewMessage {
+                request_id: LARGE_CHAT.to_owned(),
+                client_temp_id: None,
+                sender: Sender {
+                    id: author.id.clone(),
+                    name: author.name.clone(),
+                    role: author.role(),
+                },
+                body: body(&mut rng, n == 0, "Long history"),
+                attachments: Vec::new(),
+                created_at: created + step * (n as i64 + 1),
+            }
+        })
+        .collect();
+    db.seed_messages(&messages)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        size,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "large demo chat seeded"
+    );
+    Ok(())
+}
+
 fn user(id: &str, username: &str, name: &str, role: SenderRole, hash: &str) -> UserRow {
     UserRow {
         id: id.to_owned(),

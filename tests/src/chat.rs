@@ -9,6 +9,29 @@ use crate::browser::Page;
 use crate::server::Server;
 use crate::{http, HarnessError, Result};
 
+/// The cache database of a user, as `chat_sync_idb::database_name` names it.
+pub fn database_name(user_id: &str) -> String {
+    format!("supportdesk-chat-cache:{user_id}")
+}
+
+/// JS counting one chat's cached messages (0 when the database does not exist yet).
+pub fn count_js(database: &str, request_id: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const name = {database:?}, rid = {request_id:?};
+  if (!(await indexedDB.databases()).some(d => d.name === name)) return 0;
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  try {{
+    const rq = db.transaction('messages').objectStore('messages')
+      .count(IDBKeyRange.bound([rid, 0], [rid, Number.MAX_SAFE_INTEGER]));
+    return await new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
+  }} finally {{ db.close(); }}
+}})()"#
+    )
+}
+
 /// Posts a message as a requester over HTTP (not through the browser) and returns it as the
 /// server stored it.
 pub async fn post_as(server: &Server, cookie: &str, request_id: &str, body: &str) -> Result<Value> {

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::browser::{scratch_dir, Browser, Page};
-use e2e::chat::{post_as, seqs, snapshot_js};
+use e2e::chat::{database_name, post_as, seqs, snapshot_js};
 use e2e::http;
 use e2e::server::Server;
 use e2e::{wait_until, HarnessError};
@@ -19,11 +19,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 const RANGE: &str = "chat_messages_served_total{kind=\"range\"}";
 const CURSOR: &str = "chat_messages_served_total{kind=\"cursor\"}";
-
-/// The cache database of a user, as `chat_sync_idb::database_name` names it.
-fn database_name(user_id: &str) -> String {
-    format!("supportdesk-chat-cache:{user_id}")
-}
 
 /// A server with demo data, a browser signed in as alice with the service worker active,
 /// and an about:blank page (no app open) to deliver pushes from.

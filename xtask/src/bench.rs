@@ -4,8 +4,8 @@
 //!
 //! It covers the native `sync` benchmarks (criterion), the IndexedDB store in headless
 //! Chromium against plain-JS IndexedDB on the same data in the same run, the server's loopback
-//! load test (SQLite and PostgreSQL), and the gzip sizes of the built wasm. The worker and UI
-//! benchmarks join it as those crates land.
+//! load test (SQLite and PostgreSQL), the gzip sizes of the built wasm, and the UI in
+//! headless Chromium (`ui_bench`: chat switch, cold start, scroll frames, memory).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -88,6 +88,8 @@ pub fn run_bench(_args: &[String]) -> Result<(), String> {
         ("IndexedDB store", store_benchmarks),
         ("server load", server_benchmarks),
         ("wasm sizes", wasm_sizes),
+        // After the wasm sizes, which build the release front end it runs.
+        ("UI", crate::ui_bench::ui_benchmarks),
     ] {
         match part(&tools) {
             Ok(mut part) => results.append(&mut part),

@@ -16,6 +16,7 @@ mod process;
 mod serve;
 mod test;
 mod tools;
+mod ui_bench;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,346 @@
+//! The UI benchmark in headless Chromium against the real server (release builds, run by
+//! `cargo xtask bench`): chat switch and cold start on a 10,000-message chat, scroll frame
+//! times through a 100,000-message chat, and JS heap + wasm memory with the 10,000-message
+//! chat open. Every figure comes from several runs; medians and p95 are printed as JSON lines
+//! and written, with every sample, to the file named by `--out`.
+//!
+//! Data: the demo (bob's `REQ-1024`: 10,000 messages; `REQ-1022`: 5,000) plus the large
+//! benchmark chat `REQ-2001` seeded with 100,000 messages (`--demo-large-chat`). The caches
+//! are filled first by paging through older history the way a reader scrolling up does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use e2e::browser::{scratch_dir, Browser, Page};
+use e2e::chat::{count_js, database_name, sign_in_ui};
+use e2e::server::Server;
+use serde_json::{json, Value};
+
+const BIG: &str = "REQ-1024";
+const OTHER: &str = "REQ-1022";
+const HUGE: &str = "REQ-2001";
+const SWITCH_RUNS: usize = 30;
+const COLD_RUNS: usize = 12;
+const SCROLL_FRAMES: usize = 600;
+
+/// Clicks a chat in the list and times it until its first cached row is in the DOM (the
+/// mutation observer runs right after the DOM changes) and until the next frame (painted).
+fn switch_js(id: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const id = {id:?};
+  const item = document.querySelector(`[data-testid=chat-item][data-request-id="${{id}}"]`);
+  const found = () => document.querySelector(`[data-testid=chat-view][data-request-id="${{id}}"] [data-testid=message]`);
+  const result = new Promise(resolve => {{
+    const observer = new MutationObserver(() => {{
+      if (!found()) return;
+      observer.disconnect();
+      const dom = performance.now() - t0;
+      requestAnimationFrame(() => resolve({{ dom, frame: performance.now() - t0 }}));
+    }});
+    observer.observe(document.body, {{ subtree: true, childList: true }});
+  }});
+  const t0 = performance.now();
+  item.click();
+  return await result;
+}})()"#
+    )
+}
+
+/// Installed before a navigation: records when the first cached row is in the DOM.
+const FIRST_ROW_JS: &str = r#"
+new MutationObserver((_, observer) => {
+  if (document.querySelector('[data-testid=message]')) {
+    window.__firstRow = performance.now();
+    observer.disconnect();
+    requestAnimationFrame(() => { window.__firstRowFrame = performance.now(); });
+  }
+}).observe(document, { subtree: true, childList: true });
+"#;
+
+/// Scrolls up through the chat by `step` pixels a frame and records frame intervals and the
+/// time spent in the app's own scroll work per frame.
+fn scroll_js(frames: usize, step: u32) -> String {
+    format!(
+        r#"(async () => {{
+  const scroller = document.querySelector('.messages');
+  scroller.scrollTop = scroller.scrollHeight;
+  await new Promise(r => setTimeout(r, 500));
+  const intervals = [];
+  let last = null, n = 0;
+  const rowsSeen = new Set();
+  await new Promise(resolve => {{
+    const frame = t => {{
+      if (last !== null) intervals.push(t - last);
+      last = t;
+      scroller.scrollTop -= {step};
+      for (const r of document.querySelectorAll('[data-testid=message]')) rowsSeen.add(r.dataset.seq);
+      if (++n >= {frames} || scroller.scrollTop === 0) resolve(); else requestAnimationFrame(frame);
+    }};
+    requestAnimationFrame(frame);
+  }});
+  return {{ intervals, rows: rowsSeen.size, mounted: document.querySelectorAll('.row').length }};
+}})()"#
+    )
+}
+
+const MEMORY_JS: &str = r#"({
+  js_heap: performance.memory.usedJSHeapSize,
+  wasm: globalThis.supportdeskWasmMemory?.buffer.byteLength ?? null,
+  rows: document.querySelectorAll('.row').length,
+})"#;
+
+fn stats(samples: &[f64]) -> (f64, f64) {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+fn row(metric: &str, what: &str, unit: &str, samples: &[f64], target: f64, seed: &str) -> Value {
+    let (median, p95) = stats(samples);
+    let row = json!({
+        "bench": "ui", "metric": metric, "what": what, "unit": unit,
+        "median": median, "p95": p95, "runs": samples.len(),
+        "our_target": target, "seed_target": seed, "samples": samples,
+    });
+    println!(
+        "{}",
+        json!({ "bench": "ui", "metric": metric, "median": median, "p95": p95, "runs": samples.len() })
+    );
+    row
+}
+
+async fn open_chat(page: &Page<'_>, server: &Server, id: &str) -> e2e::Result<()> {
+    page.navigate(&server.url(&format!("/chat/{id}"))).await?;
+    let ready = page
+        .wait_for(
+            "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'",
+            Duration::from_secs(60),
+        )
+        .await;
+    if ready.is_err() {
+        let shot = std::env::temp_dir().join(format!("ui-bench-{id}.png"));
+        let _ = page.screenshot(&shot).await;
+        eprintln!(
+            "ui-bench: {id} never became ready; screenshot at {}",
+            shot.display()
+        );
+    }
+    ready.map(|_| ())
+}
+
+/// Fills a chat's cache the way a reader does, by scrolling to the top again and again (each
+/// time the older-history row shows, a page is fetched), until IndexedDB holds `expected`
+/// messages.
+async fn fill(
+    page: &Page<'_>,
+    server: &Server,
+    database: &str,
+    id: &str,
+    expected: u64,
+) -> e2e::Result<f64> {
+    open_chat(page, server, id).await?;
+    let started = std::time::Instant::now();
+    let count = count_js(database, id);
+    loop {
+        page.evaluate("document.querySelector('.messages').scrollTop = 0")
+            .await?;
+        let held = page.evaluate(&count).await?.as_u64().unwrap_or(0);
+        if held >= expected {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            return Err(e2e::HarnessError::Timeout {
+                what: format!("{id} to be cached ({held} of {expected})"),
+                seconds: 900.0,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    eprintln!("ui-bench: {id} cached in {:.1} s", ms / 1000.0);
+    Ok(ms)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> e2e::Result<()> {
+    let out = std::env::args()
+        .skip_while(|a| a != "--out")
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bench/ui.json"));
+    let dir = scratch_dir("ui-bench");
+    let server = Server::start(
+        &dir.join("server"),
+        &["--demo", "--demo-large-chat", "100000"],
+    )
+    .await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page(&server.url("/")).await?;
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false }),
+    )
+    .await?;
+    sign_in_ui(&page, "bob", "demo").await?;
+    // The cache is created and the chat list applied before the first navigation.
+    page.wait_for(
+        "document.querySelectorAll('[data-testid=chat-item]').length >= 12",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let database = database_name("u_bob");
+    let fill_10k = fill(&page, &server, &database, BIG, 10_000).await?;
+    fill(&page, &server, &database, OTHER, 5_000).await?;
+    let fill_100k = fill(&page, &server, &database, HUGE, 100_000).await?;
+    let mut results = Vec::new();
+
+    // Chat switch: alternate between the two cached chats, timing the 10,000-message one.
+    open_chat(&page, &server, OTHER).await?;
+    let (mut dom, mut frame) = (Vec::new(), Vec::new());
+    for _ in 0..SWITCH_RUNS {
+        let timing = page.evaluate(&switch_js(BIG)).await?;
+        dom.push(timing["dom"].as_f64().unwrap_or(f64::NAN));
+        frame.push(timing["frame"].as_f64().unwrap_or(f64::NAN));
+        page.wait_for(
+            "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'",
+            Duration::from_secs(20),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        page.evaluate(&switch_js(OTHER)).await?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    results.push(row(
+        "chat_switch_dom",
+        "chat switch, 10,000-message chat: click → cached rows in the DOM",
+        "ms",
+        &dom,
+        16.0,
+        "100 ms",
+    ));
+    results.push(row(
+        "chat_switch_painted",
+        "chat switch, 10,000-message chat: click → next frame (painted)",
+        "ms",
+        &frame,
+        16.0,
+        "100 ms",
+    ));
+
+    // Cold start with a warm cache: navigation → first cached row.
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": FIRST_ROW_JS }),
+    )
+    .await?;
+    let (mut cold, mut cold_frame) = (Vec::new(), Vec::new());
+    for _ in 0..COLD_RUNS {
+        page.navigate(&server.url(&format!("/chat/{BIG}"))).await?;
+        let first = page
+            .wait_for(
+                "window.__firstRowFrame && [window.__firstRow, window.__firstRowFrame]",
+                Duration::from_secs(30),
+            )
+            .await?;
+        cold.push(first[0].as_f64().unwrap_or(f64::NAN));
+        cold_frame.push(first[1].as_f64().unwrap_or(f64::NAN));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    results.push(row(
+        "cold_start",
+        "cold start, warm cache: navigation → first cached row in the DOM (10,000-message chat)",
+        "ms",
+        &cold,
+        400.0,
+        "2 s",
+    ));
+    results.push(row(
+        "cold_start_painted",
+        "cold start, warm cache: navigation → first cached row painted",
+        "ms",
+        &cold_frame,
+        400.0,
+        "2 s",
+    ));
+
+    // Memory with the 10,000-message chat open, after a garbage collection.
+    open_chat(&page, &server, BIG).await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    page.call("HeapProfiler.collectGarbage", json!({})).await?;
+    let memory = page.evaluate(MEMORY_JS).await?;
+    let js_heap = memory["js_heap"].as_f64().unwrap_or(f64::NAN) / 1_048_576.0;
+    let wasm = memory["wasm"].as_f64().unwrap_or(f64::NAN) / 1_048_576.0;
+    results.push(row(
+        "memory_js_heap",
+        "JS heap, 10,000-message chat open",
+        "MB",
+        &[js_heap],
+        20.0,
+        "50 MB (total)",
+    ));
+    results.push(row(
+        "memory_wasm",
+        "wasm linear memory, 10,000-message chat open",
+        "MB",
+        &[wasm],
+        20.0,
+        "50 MB (total)",
+    ));
+    results.push(row(
+        "memory_total",
+        "JS heap + wasm memory, 10,000-message chat open",
+        "MB",
+        &[js_heap + wasm],
+        20.0,
+        "50 MB",
+    ));
+
+    // Scroll frame times through the 100,000-message chat.
+    open_chat(&page, &server, HUGE).await?;
+    let scroll = page.evaluate(&scroll_js(SCROLL_FRAMES, 1200)).await?;
+    let intervals: Vec<f64> = scroll["intervals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    eprintln!(
+        "ui-bench: scrolled {} frames, {} distinct rows shown, {} rows mounted at the end",
+        intervals.len(),
+        scroll["rows"],
+        scroll["mounted"]
+    );
+    results.push(row(
+        "scroll_frame",
+        "scroll frame interval, 100,000-message chat, 1,200 px a frame",
+        "ms",
+        &intervals,
+        16.7,
+        "60 FPS with 5,000",
+    ));
+    results.push(json!({
+        "bench": "ui", "metric": "fill", "what": "cache fill by paging older history (500 a page)",
+        "unit": "ms", "fill_10k_ms": fill_10k, "fill_100k_ms": fill_100k,
+    }));
+
+    let report = json!({ "results": results });
+    if let Some(parent) = out.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )
+    .map_err(|source| e2e::HarnessError::Io {
+        what: format!("writing {}", out.display()),
+        source,
+    })?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
