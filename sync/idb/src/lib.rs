@@ -6,6 +6,8 @@
 //!   then announce on a `BroadcastChannel`).
 //! - [`driver::Driver`]: runs the core's planner, fetches missing ranges over HTTP under a
 //!   per-chat Web Lock, merges and re-validates.
+//! - [`live::LiveChannel`]: one tab per browser follows the server's event stream (leader
+//!   elected with a Web Lock) and catches up after every reconnect ([`live::catch_up`]).
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -18,6 +20,7 @@ pub mod database;
 pub mod driver;
 pub mod error;
 pub mod http;
+pub mod live;
 pub mod locks;
 pub mod platform;
 pub mod request;

@@ -9,3 +9,14 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod common;
 
 all_tests!(with_workers);
+
+// The live channel needs `EventSource`, which service workers lack: window only.
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
+    common::live::one_live_channel_leads_and_dropping_it_promotes_the_other().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_refused_stream_is_reopened_with_backoff() {
+    common::live::a_refused_stream_is_reopened_with_backoff().await;
+}

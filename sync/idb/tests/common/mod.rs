@@ -4,6 +4,7 @@
 
 pub mod cases;
 pub mod double;
+pub mod live;
 
 use chat_sync_idb::IdbStore;
 
