@@ -131,6 +131,46 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     Err(classify(status, body))
 }
 
+/// Sends `body` (JSON text) with `method` to `url` with the session cookie; a 2xx reply is
+/// `Ok` (its body is not read), an error status becomes a [`FetchError`] as for [`get_json`].
+/// Used for the small writes of the contract (push subscriptions).
+pub async fn send_json(method: &str, url: &str, body: &str) -> Result<(), FetchError> {
+    let transient = |detail: String| FetchError::Transient {
+        status: None,
+        detail,
+    };
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::Include);
+    init.set_body(&JsValue::from_str(body));
+    let request =
+        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
+    let _ = request.headers().set("Content-Type", "application/json");
+    let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
+    let response: Response = JsFuture::from(response)
+        .await
+        .map_err(|e| transient(describe(&e)))?
+        .dyn_into()
+        .map_err(|e| transient(describe(&e)))?;
+    let status = response.status();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
+        error: String::new(),
+        detail: text.chars().take(200).collect(),
+    });
+    Err(classify(status, body))
+}
+
 /// Maps an error status to the planner's terms: 405/501 (or a 400 saying the fetch kind is
 /// unsupported) → unsupported, 401/403/404 → refused, anything else → transient.
 pub fn classify(status: u16, body: ErrorBody) -> FetchError {

@@ -8,6 +8,8 @@
 //!   per-chat Web Lock, merges and re-validates.
 //! - [`live::LiveChannel`]: one tab per browser follows the server's event stream (leader
 //!   elected with a Web Lock) and catches up after every reconnect ([`live::catch_up`]).
+//! - [`push_subscription`]: subscribing to Web Push (permission, VAPID key, timeouts) and
+//!   renewing the subscription from the service worker.
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -23,6 +25,7 @@ pub mod http;
 pub mod live;
 pub mod locks;
 pub mod platform;
+pub mod push_subscription;
 pub mod request;
 pub mod runtime;
 pub mod schema;
