@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod cdp;
 pub mod http;
+pub mod rig;
 pub mod server;
 
 /// Everything that can go wrong in a harness, with its cause.

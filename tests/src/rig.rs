@@ -1,0 +1,267 @@
+//! The push rig shared by the end-to-end suites: the real server (`--demo`, plus any flags a
+//! suite needs), headless Chromium with alice signed in and the service worker active, pushes
+//! delivered over CDP (`ServiceWorker.deliverPushMessage`, see TOOLCHAIN.md: there is no push
+//! service here), the cache read back from IndexedDB, and the server's `/metrics`.
+//!
+//! Demo data used (deterministic, `server/src/demo_seed.rs`): `REQ-1001` (1 message,
+//! requester1), `REQ-1003` (3 messages, requester3) and `REQ-1005` (8 messages, requester5)
+//! are assigned to `alice`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::browser::{scratch_dir, Browser, Page};
+use crate::http;
+use crate::server::Server;
+use crate::{wait_until, HarnessError};
+
+pub const RANGE: &str = "chat_messages_served_total{kind=\"range\"}";
+pub const CURSOR: &str = "chat_messages_served_total{kind=\"cursor\"}";
+
+/// The cache database of a user, as `chat_sync_idb::database_name` names it.
+pub fn database_name(user_id: &str) -> String {
+    format!("supportdesk-chat-cache:{user_id}")
+}
+
+/// A server with demo data, a browser signed in as alice with the service worker active,
+/// and an about:blank page (no app open) to deliver pushes from.
+pub struct Rig {
+    /// The server.
+    pub server: Server,
+    /// The browser.
+    pub browser: Browser,
+    /// alice's user id.
+    pub user_id: String,
+    /// The service worker registration (for `deliverPushMessage`).
+    pub registration_id: String,
+}
+
+impl Rig {
+    /// A rig with the server started with `--demo`.
+    pub async fn start(name: &str) -> crate::Result<Self> {
+        Self::start_with(name, &[]).await
+    }
+
+    /// A rig with the server started with `--demo` and `extra` flags.
+    pub async fn start_with(name: &str, extra: &[&str]) -> crate::Result<Self> {
+        let dir = scratch_dir(name);
+        let mut args = vec!["--demo"];
+        args.extend_from_slice(extra);
+        let server = Server::start(&dir.join("server"), &args).await?;
+        let browser = Browser::launch(&dir.join("profile")).await?;
+        let (user_id, registration_id) = sign_in(&browser, &server).await?;
+        Ok(Self {
+            server,
+            browser,
+            user_id,
+            registration_id,
+        })
+    }
+
+    /// Grants the app's origin the notification permission (headless has none by default).
+    pub async fn grant_notifications(&self) -> crate::Result<()> {
+        self.browser
+            .cdp
+            .call(
+                "Browser.grantPermissions",
+                json!({ "origin": self.server.url(""), "permissions": ["notifications"] }),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// An about:blank page with the ServiceWorker domain enabled (it does not exist on the
+    /// browser session nor on the worker's own target).
+    pub async fn blank(&self) -> crate::Result<Page<'_>> {
+        let blank = self.browser.new_page("about:blank").await?;
+        blank.call("ServiceWorker.enable", json!({})).await?;
+        Ok(blank)
+    }
+
+    /// Stops the worker (so the push starts it cold) and delivers `data`.
+    pub async fn push(&self, blank: &Page<'_>, data: &str) -> crate::Result<()> {
+        blank
+            .call("ServiceWorker.stopAllWorkers", json!({}))
+            .await?;
+        self.deliver(blank, data).await
+    }
+
+    pub async fn deliver(&self, blank: &Page<'_>, data: &str) -> crate::Result<()> {
+        blank
+            .call(
+                "ServiceWorker.deliverPushMessage",
+                json!({
+                    "origin": self.server.url(""),
+                    "registrationId": self.registration_id,
+                    "data": data,
+                }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Opens an app page, waits until `done(snapshot)` holds for the cache of `request_id`,
+    /// closes the page and returns the snapshot.
+    pub async fn read_cache_until(
+        &self,
+        request_id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> crate::Result<Value> {
+        let page = self.browser.new_page(&self.server.url("/")).await?;
+        let script = snapshot_js(&database_name(&self.user_id), request_id);
+        let snapshot = wait_until(what, Duration::from_secs(20), || async {
+            let snapshot = page.evaluate(&script).await?;
+            Ok(done(&snapshot).then_some(snapshot))
+        })
+        .await;
+        page.close().await?;
+        snapshot
+    }
+
+    pub async fn metric(&self, series: &str) -> crate::Result<f64> {
+        let metrics = http::get(&self.server.addr, "/metrics").await?.body;
+        Ok(http::metric(&metrics, series))
+    }
+
+    pub async fn stop(self) {
+        self.browser.close().await;
+        self.server.stop().await;
+    }
+}
+
+/// Signs alice in from an app page, waits for the service worker to be activated, reads its
+/// registration id, and closes the page. Returns (user id, registration id).
+pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(String, String)> {
+    let page = browser.new_page(&server.url("/")).await?;
+    let user = page
+        .evaluate(
+            "fetch('/api/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
+               body: JSON.stringify({username: 'alice', password: 'demo'})}).then(r => r.json())",
+        )
+        .await?;
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    assert!(!user_id.is_empty(), "login answered {user}");
+    let chats = page
+        .evaluate("fetch('/api/chat/requests').then(r => r.json()).then(l => l.requests.map(r => r.request_id))")
+        .await?;
+    for id in ["REQ-1001", "REQ-1003", "REQ-1005"] {
+        assert!(
+            chats.as_array().is_some_and(|l| l.iter().any(|c| c == id)),
+            "{id} is not alice's: {chats}"
+        );
+    }
+    page.wait_for(
+        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
+        Duration::from_secs(30),
+    )
+    .await?;
+
+    let mut events = browser.cdp.events();
+    page.call("ServiceWorker.enable", json!({})).await?;
+    let scope = server.url("/");
+    let session = page.session_id.clone();
+    let registration_id = tokio::time::timeout(Duration::from_secs(10), async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            };
+            if event["method"] != "ServiceWorker.workerRegistrationUpdated"
+                || event["sessionId"] != session.as_str()
+            {
+                continue;
+            }
+            let found = event["params"]["registrations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["scopeURL"] == scope.as_str() && r["isDeleted"] != true)
+                .and_then(|r| r["registrationId"].as_str().map(str::to_owned));
+            if found.is_some() {
+                return found;
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or_else(|| HarnessError::Timeout {
+        what: "ServiceWorker.workerRegistrationUpdated".into(),
+        seconds: 10.0,
+    })?;
+    page.close().await?;
+    Ok((user_id, registration_id))
+}
+
+/// JS reading one chat's record and messages from the cache database, without creating the
+/// database when it does not exist yet (a version-less open would create an empty one).
+pub fn snapshot_js(database: &str, request_id: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const name = {database:?}, rid = {request_id:?};
+  const dbs = await indexedDB.databases();
+  if (!dbs.some(d => d.name === name)) return {{ exists: false, chat: null, seqs: [], chats: 0, total: 0 }};
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  const get = rq => new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
+  try {{
+    const tx = db.transaction(['chats', 'messages'], 'readonly');
+    const chat = await get(tx.objectStore('chats').get(rid));
+    const msgs = await get(tx.objectStore('messages').getAll(
+      IDBKeyRange.bound([rid, 0], [rid, Number.MAX_SAFE_INTEGER])));
+    const chats = await get(tx.objectStore('chats').count());
+    const total = await get(tx.objectStore('messages').count());
+    return {{ exists: true, chat: chat ?? null, seqs: msgs.map(m => m.seq),
+             bodies: msgs.map(m => m.body), chats, total }};
+  }} finally {{ db.close(); }}
+}})()"#
+    )
+}
+
+pub fn seqs(snapshot: &Value) -> Vec<u64> {
+    snapshot["seqs"]
+        .as_array()
+        .map(|l| l.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// Posts a message as a requester over HTTP (not through the browser) and returns it as the
+/// server stored it.
+pub async fn post_as(
+    server: &Server,
+    cookie: &str,
+    request_id: &str,
+    body: &str,
+) -> crate::Result<Value> {
+    let send = json!({
+        "request_id": request_id,
+        "client_temp_id": format!("e2e-{body}"),
+        "body": body,
+        "attachments": [],
+    });
+    let reply = http::post_json(
+        &server.addr,
+        "/api/chat/messages",
+        Some(cookie),
+        &send.to_string(),
+    )
+    .await?;
+    assert!(
+        reply.status == 201 || reply.status == 200,
+        "post failed: {} {}",
+        reply.status,
+        reply.body
+    );
+    serde_json::from_str(&reply.body)
+        .map_err(|e| HarnessError::Setup(format!("stored message {}: {e}", reply.body)))
+}
+
+pub fn message_payload(message: &Value) -> String {
+    json!({ "kind": "message", "message": message }).to_string()
+}
