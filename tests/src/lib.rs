@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod cdp;
 pub mod http;
+pub mod push_service;
 pub mod rig;
 pub mod server;
 
