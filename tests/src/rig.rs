@@ -89,6 +89,7 @@ impl Rig {
         self.deliver(blank, data).await
     }
 
+    /// Delivers `data` to the worker as it is (warm if it is running).
     pub async fn deliver(&self, blank: &Page<'_>, data: &str) -> crate::Result<()> {
         blank
             .call(
@@ -122,11 +123,114 @@ impl Rig {
         snapshot
     }
 
+    /// A same-origin page that is not the app (`/metrics`), to read IndexedDB from without
+    /// running any app code (an app page may start its own sync and muddy the counts).
+    pub async fn observer(&self) -> crate::Result<Page<'_>> {
+        self.browser.new_page(&self.server.url("/metrics")).await
+    }
+
+    /// Reads the cache of `request_id` from `page` until `done(snapshot)` holds.
+    pub async fn observe_until(
+        &self,
+        page: &Page<'_>,
+        request_id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> crate::Result<Value> {
+        let script = snapshot_js(&database_name(&self.user_id), request_id);
+        let result = wait_until(what, Duration::from_secs(20), || async {
+            let snapshot = page.evaluate(&script).await?;
+            Ok(done(&snapshot).then_some(snapshot))
+        })
+        .await;
+        match result {
+            // Say what the cache held instead, which is what a failure needs explained.
+            Err(HarnessError::Timeout { what, seconds }) => {
+                let last = page.evaluate(&script).await.unwrap_or_default();
+                Err(HarnessError::Timeout {
+                    what: format!("{what} (the cache holds {last})"),
+                    seconds,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Replaces the server's fault settings (`--test-faults` must be on).
+    pub async fn set_faults(&self, settings: Value) -> crate::Result<()> {
+        let reply = http::post_json(
+            &self.server.addr,
+            "/api/test/faults",
+            None,
+            &settings.to_string(),
+        )
+        .await?;
+        if reply.status != 200 {
+            return Err(HarnessError::Setup(format!(
+                "setting faults failed: {} {}",
+                reply.status, reply.body
+            )));
+        }
+        Ok(())
+    }
+
+    /// Attaches to the running service worker's own target and returns its session id: the
+    /// worker's network emulation must be set there (the page's does not apply to it).
+    pub async fn worker_session(&self) -> crate::Result<String> {
+        let script = self.server.url("/sw.js");
+        let target_id = wait_until(
+            "a running service worker target",
+            Duration::from_secs(10),
+            || async {
+                let targets = self
+                    .browser
+                    .cdp
+                    .call("Target.getTargets", json!({}), None)
+                    .await?;
+                Ok(targets["targetInfos"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t["type"] == "service_worker" && t["url"] == script.as_str())
+                    .and_then(|t| t["targetId"].as_str().map(str::to_owned)))
+            },
+        )
+        .await?;
+        let attached = self
+            .browser
+            .cdp
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target_id, "flatten": true }),
+                None,
+            )
+            .await?;
+        attached["sessionId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError::Setup(format!("no session from {attached}")))
+    }
+
+    /// Sets the network of the worker session `session` offline or back online.
+    pub async fn set_worker_offline(&self, session: &str, offline: bool) -> crate::Result<()> {
+        let cdp = &self.browser.cdp;
+        cdp.call("Network.enable", json!({}), Some(session)).await?;
+        cdp.call(
+            "Network.emulateNetworkConditions",
+            json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
+            Some(session),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The value of a `/metrics` series (0 when absent).
     pub async fn metric(&self, series: &str) -> crate::Result<f64> {
         let metrics = http::get(&self.server.addr, "/metrics").await?.body;
         Ok(http::metric(&metrics, series))
     }
 
+    /// Stops the browser and the server.
     pub async fn stop(self) {
         self.browser.close().await;
         self.server.stop().await;
@@ -224,6 +328,7 @@ pub fn snapshot_js(database: &str, request_id: &str) -> String {
     )
 }
 
+/// The cached seqs of a snapshot, ascending (IndexedDB key order).
 pub fn seqs(snapshot: &Value) -> Vec<u64> {
     snapshot["seqs"]
         .as_array()
@@ -262,6 +367,7 @@ pub async fn post_as(
         .map_err(|e| HarnessError::Setup(format!("stored message {}: {e}", reply.body)))
 }
 
+/// A `{"kind":"message"}` push payload carrying `message`.
 pub fn message_payload(message: &Value) -> String {
     json!({ "kind": "message", "message": message }).to_string()
 }
