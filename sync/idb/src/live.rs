@@ -23,7 +23,7 @@ use std::rc::Rc;
 use chat_sync::ingest::Source;
 use chat_sync::live::{catch_up_missing, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF};
 use chat_sync::store::Store;
-use chat_sync::{Message, RequestId};
+use chat_sync::{ChatSummary, Message, RequestId};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::stream::FuturesUnordered;
@@ -36,7 +36,7 @@ pub use chat_sync::live::LiveStatus;
 
 use crate::driver::Driver;
 use crate::error::{DomError, SyncError};
-use crate::http::HttpHistoryClient;
+use crate::http::{HistoryClient, HttpHistoryClient};
 use crate::store::readable_held;
 use crate::{locks, platform};
 
@@ -379,13 +379,21 @@ pub async fn catch_up(
     client: &HttpHistoryClient,
 ) -> Result<CatchUpReport, SyncError> {
     let summaries = client.fetch_chat_list().await?;
+    catch_up_with_list(driver, &summaries).await
+}
+
+/// [`catch_up`] with the chat list already fetched, over any history client.
+pub async fn catch_up_with_list<C: HistoryClient>(
+    driver: &Driver<C>,
+    summaries: &[ChatSummary],
+) -> Result<CatchUpReport, SyncError> {
     let store = driver.runtime().store();
-    store.apply_summaries(&summaries).await?;
+    store.apply_summaries(summaries).await?;
     let mut report = CatchUpReport {
         chats_listed: summaries.len(),
         ..CatchUpReport::default()
     };
-    for summary in &summaries {
+    for summary in summaries {
         let request_id = &summary.request_id;
         let Some(record) = store.chat(request_id).await? else {
             continue;

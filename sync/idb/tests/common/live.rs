@@ -1,21 +1,27 @@
 //! Live-channel tests that need no server: leader election and hand-over between two
-//! channels competing for the same Web Lock in one page, and the reconnect backoff against
-//! an event stream the test runner's own server refuses (it has no `/api/chat/events`).
+//! channels competing for the same Web Lock in one page, the reconnect backoff against an
+//! event stream the test runner's own server refuses (it has no `/api/chat/events`), and the
+//! catch-up over real IndexedDB with the counting network double.
 //! The stream itself, with the real server, is tested end to end in `tests/tests/live.rs`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use chat_sync::ingest::Source;
 use chat_sync::planner::PlannerConfig;
+use chat_sync::store::Store;
+use chat_sync::suite::messages;
+use chat_sync::{ChatSummary, Person, RequestId, SeqRange};
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
-use chat_sync_idb::live::{live_lock_name, LiveChannel, LiveStatus};
+use chat_sync_idb::live::{catch_up_with_list, live_lock_name, LiveChannel, LiveStatus};
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::{platform, IdbStore};
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::double::CountingHistory;
 use super::unique_name;
 
 type Seen = Rc<RefCell<Vec<LiveStatus>>>;
@@ -149,4 +155,93 @@ pub async fn a_refused_stream_is_reopened_with_backoff() {
         &format!("first failure after {first:.0} ms, second attempt {second:.0} ms later").into(),
     );
     drop(channel);
+}
+
+fn summary(request_id: &str, last_seq: u64) -> ChatSummary {
+    ChatSummary {
+        request_id: RequestId::from(request_id),
+        title: format!("chat {request_id}"),
+        requester: Person {
+            id: "requester-1".into(),
+            name: "Requester".into(),
+        },
+        last_seq,
+        last_message: None,
+        updated_at: 0,
+    }
+}
+
+/// The catch-up after a reconnect: a cached chat holding 5..=10 and 20..=25 whose backend is
+/// now at 40 gets exactly 11..=19 and 26..=40, once each, never the older 1..=4; a listed
+/// chat with nothing cached is not fetched; a second catch-up fetches nothing.
+pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
+    let store = IdbStore::open_named(&unique_name("catch-up"))
+        .await
+        .expect("open");
+    let runtime = Rc::new(Runtime::with_store(store, Some("agent-1".into())).expect("runtime"));
+    let chat = RequestId::from("c1");
+    for (from, to) in [(5, 10), (20, 25)] {
+        runtime
+            .ingest(&chat, messages("c1", from, to), Source::Live)
+            .await
+            .expect("seed");
+    }
+    let history = CountingHistory::new("c1", messages("c1", 1, 40), 100, 0);
+    let driver = Driver::new(
+        Rc::clone(&runtime),
+        history.clone(),
+        PlannerConfig {
+            gap_grace_ms: 0,
+            ..PlannerConfig::default()
+        },
+    );
+    let list = [summary("c1", 40), summary("c2", 7)];
+
+    let report = catch_up_with_list(&driver, &list).await.expect("catch up");
+    assert_eq!(report.chats_listed, 2);
+    assert_eq!(report.chats_cached, 1, "c2 has nothing cached");
+    assert_eq!(report.chats_repaired, 1);
+    assert_eq!(report.seqs_missing, 9 + 15);
+    assert_eq!(report.seqs_still_missing, 0, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    let asks = history.asks_per_seq();
+    let expected: Vec<u64> = (11..=19).chain(26..=40).collect();
+    assert_eq!(
+        asks.keys().copied().collect::<Vec<_>>(),
+        expected,
+        "{:?}",
+        history.served()
+    );
+    assert!(
+        asks.values().all(|n| *n == 1),
+        "a seq asked twice: {asks:?}"
+    );
+    assert!(
+        history.served().iter().all(|s| s.kind == "range"),
+        "no reload"
+    );
+    let record = runtime
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("c1");
+    assert_eq!(record.held.ranges().to_vec(), vec![SeqRange::new(5, 40)]);
+    assert!(runtime
+        .store()
+        .chat(&RequestId::from("c2"))
+        .await
+        .expect("read")
+        .is_none_or(|r| r.held.is_empty()));
+
+    let served = history.served().len();
+    let again = catch_up_with_list(&driver, &list)
+        .await
+        .expect("catch up again");
+    assert_eq!(again.chats_repaired, 0, "{again:?}");
+    assert_eq!(
+        history.served().len(),
+        served,
+        "nothing fetched the second time"
+    );
 }
