@@ -20,3 +20,11 @@ async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
 async fn a_refused_stream_is_reopened_with_backoff() {
     common::live::a_refused_stream_is_reopened_with_backoff().await;
 }
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn subscribe_push_is_denied_without_the_permission() {
+    common::push_subscribe::subscribe_push_ends_with(
+        chat_sync_idb::push_subscription::PushSubscribeOutcome::Denied,
+    )
+    .await;
+}

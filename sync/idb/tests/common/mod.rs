@@ -5,6 +5,7 @@
 pub mod cases;
 pub mod double;
 pub mod live;
+pub mod push_subscribe;
 
 use chat_sync_idb::IdbStore;
 
