@@ -30,6 +30,10 @@ pub struct FaultSettings {
     pub drop_push_rate: f64,
     /// Overrides the page limit of history replies.
     pub page_limit: Option<u64>,
+    /// Limits latency and errors to paths starting with this (for example
+    /// `/api/chat/messages`, so history fetches fail while the chat list still answers);
+    /// every chat and media path when absent.
+    pub path_prefix: Option<String>,
 }
 
 /// The switchable fault state.
@@ -106,6 +110,13 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
     let path = request.uri().path();
     if state.faults.enabled && (path.starts_with("/api/chat/") || path.starts_with("/api/media")) {
         let settings = state.faults.current();
+        if settings
+            .path_prefix
+            .as_deref()
+            .is_some_and(|prefix| !path.starts_with(prefix))
+        {
+            return next.run(request).await;
+        }
         if settings.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(settings.latency_ms)).await;
         }

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod eviction;
 pub mod ingest;
+pub mod linkify;
 pub mod live;
 pub mod memory_store;
 pub mod outbox;
@@ -15,9 +16,11 @@ pub mod planner;
 pub mod protocol;
 pub mod quota;
 pub mod ranges;
+pub mod row_heights;
 pub mod store;
 pub mod suite;
 pub mod sync_state;
+pub mod timeline;
 pub mod types;
 
 pub use ranges::{Gaps, SeqRange, SeqRanges};

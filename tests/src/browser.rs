@@ -195,6 +195,21 @@ impl Page<'_> {
         .await
     }
 
+    /// Saves a PNG screenshot of the page to `path` (for looking at a failing test).
+    pub async fn screenshot(&self, path: &Path) -> Result<()> {
+        use base64::Engine as _;
+        let shot = self
+            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .await?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
+            .map_err(|e| HarnessError::Setup(format!("screenshot data: {e}")))?;
+        std::fs::write(path, bytes).map_err(|source| HarnessError::Io {
+            what: format!("writing {}", path.display()),
+            source,
+        })
+    }
+
     /// Closes the page.
     pub async fn close(self) -> Result<()> {
         self.browser.close_target(&self.target_id).await

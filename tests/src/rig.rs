@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::browser::{scratch_dir, Browser, Page};
+pub use crate::chat::{post_as, seqs, snapshot_js};
 use crate::http;
 use crate::server::Server;
 use crate::{wait_until, HarnessError};
@@ -158,20 +159,7 @@ impl Rig {
 
     /// Replaces the server's fault settings (`--test-faults` must be on).
     pub async fn set_faults(&self, settings: Value) -> crate::Result<()> {
-        let reply = http::post_json(
-            &self.server.addr,
-            "/api/test/faults",
-            None,
-            &settings.to_string(),
-        )
-        .await?;
-        if reply.status != 200 {
-            return Err(HarnessError::Setup(format!(
-                "setting faults failed: {} {}",
-                reply.status, reply.body
-            )));
-        }
-        Ok(())
+        crate::chat::set_faults(&self.server, settings).await
     }
 
     /// Attaches to the running service worker's own target and returns its session id: the
@@ -300,71 +288,6 @@ pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(Strin
     })?;
     page.close().await?;
     Ok((user_id, registration_id))
-}
-
-/// JS reading one chat's record and messages from the cache database, without creating the
-/// database when it does not exist yet (a version-less open would create an empty one).
-pub fn snapshot_js(database: &str, request_id: &str) -> String {
-    format!(
-        r#"(async () => {{
-  const name = {database:?}, rid = {request_id:?};
-  const dbs = await indexedDB.databases();
-  if (!dbs.some(d => d.name === name)) return {{ exists: false, chat: null, seqs: [], chats: 0, total: 0 }};
-  const db = await new Promise((ok, err) => {{
-    const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
-  }});
-  const get = rq => new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
-  try {{
-    const tx = db.transaction(['chats', 'messages'], 'readonly');
-    const chat = await get(tx.objectStore('chats').get(rid));
-    const msgs = await get(tx.objectStore('messages').getAll(
-      IDBKeyRange.bound([rid, 0], [rid, Number.MAX_SAFE_INTEGER])));
-    const chats = await get(tx.objectStore('chats').count());
-    const total = await get(tx.objectStore('messages').count());
-    return {{ exists: true, chat: chat ?? null, seqs: msgs.map(m => m.seq),
-             bodies: msgs.map(m => m.body), chats, total }};
-  }} finally {{ db.close(); }}
-}})()"#
-    )
-}
-
-/// The cached seqs of a snapshot, ascending (IndexedDB key order).
-pub fn seqs(snapshot: &Value) -> Vec<u64> {
-    snapshot["seqs"]
-        .as_array()
-        .map(|l| l.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default()
-}
-
-/// Posts a message as a requester over HTTP (not through the browser) and returns it as the
-/// server stored it.
-pub async fn post_as(
-    server: &Server,
-    cookie: &str,
-    request_id: &str,
-    body: &str,
-) -> crate::Result<Value> {
-    let send = json!({
-        "request_id": request_id,
-        "client_temp_id": format!("e2e-{body}"),
-        "body": body,
-        "attachments": [],
-    });
-    let reply = http::post_json(
-        &server.addr,
-        "/api/chat/messages",
-        Some(cookie),
-        &send.to_string(),
-    )
-    .await?;
-    assert!(
-        reply.status == 201 || reply.status == 200,
-        "post failed: {} {}",
-        reply.status,
-        reply.body
-    );
-    serde_json::from_str(&reply.body)
-        .map_err(|e| HarnessError::Setup(format!("stored message {}: {e}", reply.body)))
 }
 
 /// A `{"kind":"message"}` push payload carrying `message`.

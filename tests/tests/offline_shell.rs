@@ -1,9 +1,10 @@
 //! The service worker's app-shell cache: after one visit, a deep link opens with the server
-//! down (the shell renders; chats then render from IndexedDB once the UI issues land).
+//! down, and the chat list and the chat render from IndexedDB.
 
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser};
+use e2e::chat::sign_in_ui;
 use e2e::http;
 use e2e::server::Server;
 use serde_json::json;
@@ -11,9 +12,16 @@ use serde_json::json;
 #[tokio::test]
 async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::Result<()> {
     let dir = scratch_dir("offline-shell");
-    let server = Server::start(&dir.join("server"), &[]).await?;
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
-    let page = browser.new_page(&server.url("/")).await?;
+    let page = browser.new_page(&server.url("/chat/REQ-1003")).await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    // REQ-1003 has three messages: once shown, they are cached.
+    page.wait_for(
+        "document.querySelectorAll('[data-testid=message]').length === 3",
+        Duration::from_secs(20),
+    )
+    .await?;
     page.wait_for(
         "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
         Duration::from_secs(30),
@@ -43,7 +51,7 @@ async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::R
     page.close().await?;
 
     let addr = server.addr.clone();
-    let deep_link = server.url("/chat/REQ-1001");
+    let deep_link = server.url("/chat/REQ-1003");
     server.stop().await;
     assert!(
         http::get(&addr, "/").await.is_err(),
@@ -57,14 +65,30 @@ async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::R
         .call("ServiceWorker.stopAllWorkers", json!({}))
         .await?;
     let page = browser.new_page(&deep_link).await?;
-    let title = page
+    // The agent remembered from the last confirmed session, the chat from IndexedDB.
+    let shown = page
         .wait_for(
-            "document.querySelector('.shell__header h1')?.textContent",
+            "(() => { const rows = [...document.querySelectorAll('[data-testid=message]')];
+               return rows.length === 3 && rows.map(r => Number(r.dataset.seq)); })()",
             Duration::from_secs(20),
         )
         .await?;
-    assert_eq!(title, "Support desk");
-    assert_eq!(page.evaluate("location.pathname").await?, "/chat/REQ-1001");
+    assert_eq!(shown, json!([1, 2, 3]));
+    let chats = page
+        .evaluate("document.querySelectorAll('[data-testid=chat-item]').length")
+        .await?;
+    assert!(
+        chats.as_u64().is_some_and(|n| n >= 12),
+        "alice's cached chats listed offline: {chats}"
+    );
+    let offline_note = page
+        .wait_for(
+            "document.querySelector('.desk__offline')?.textContent",
+            Duration::from_secs(10),
+        )
+        .await?;
+    assert!(offline_note.as_str().is_some_and(|t| t.contains("Offline")));
+    assert_eq!(page.evaluate("location.pathname").await?, "/chat/REQ-1003");
     page.close().await?;
     blank.close().await?;
     browser.close().await;

@@ -66,7 +66,13 @@ pub struct Driver<C> {
     client: C,
     planner: RefCell<Planner>,
     fetching: RefCell<HashMap<RequestId, u32>>,
+    fetch_observer: RefCell<Option<FetchObserver>>,
 }
+
+/// Told when a chat's history requests of this context start (`true`: the first one went on
+/// the network) and end (`false`: none is left), so a view shows its sync indicator exactly
+/// while messages are being fetched.
+pub type FetchObserver = Rc<dyn Fn(&RequestId, bool)>;
 
 impl<C> std::fmt::Debug for Driver<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,6 +92,7 @@ impl<C: HistoryClient> Driver<C> {
             client,
             planner: RefCell::new(Planner::new(config, seed)),
             fetching: RefCell::new(HashMap::new()),
+            fetch_observer: RefCell::new(None),
         }
     }
 
@@ -97,6 +104,62 @@ impl<C: HistoryClient> Driver<C> {
     /// The planner's counters (fetches emitted, seqs requested, full reloads).
     pub fn stats(&self) -> chat_sync::planner::PlannerStats {
         self.planner.borrow().stats()
+    }
+
+    /// Sets the one observer of fetch activity (see [`FetchObserver`]).
+    pub fn set_fetch_observer(&self, observer: Option<FetchObserver>) {
+        *self.fetch_observer.borrow_mut() = observer;
+    }
+
+    /// Whether a history request of this context is on the network for the chat.
+    pub fn is_fetching(&self, request_id: &RequestId) -> bool {
+        self.fetching
+            .borrow()
+            .get(request_id)
+            .is_some_and(|n| *n > 0)
+    }
+
+    /// The reader has `visible` on screen: gaps there are fetched first.
+    pub fn set_viewport(&self, request_id: &RequestId, visible: Option<SeqRange>) {
+        self.planner.borrow_mut().set_viewport(request_id, visible);
+    }
+
+    /// Counts a request of this context going on the network for the chat.
+    fn request_started(&self, request_id: &RequestId) {
+        let first = {
+            let mut fetching = self.fetching.borrow_mut();
+            let n = fetching.entry(request_id.clone()).or_default();
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            self.notify_fetching(request_id, true);
+        }
+    }
+
+    /// Counts a request of this context coming back.
+    fn request_ended(&self, request_id: &RequestId) {
+        let last = {
+            let mut fetching = self.fetching.borrow_mut();
+            match fetching.get_mut(request_id) {
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    *n == 0
+                }
+                None => false,
+            }
+        };
+        if last {
+            self.notify_fetching(request_id, false);
+        }
+    }
+
+    fn notify_fetching(&self, request_id: &RequestId, fetching: bool) {
+        // Cloned out of the cell first: the observer may call back into the driver.
+        let observer = self.fetch_observer.borrow().clone();
+        if let Some(observer) = observer {
+            observer(request_id, fetching);
+        }
     }
 
     fn lock_name(&self, request_id: &RequestId) -> String {
@@ -135,11 +198,7 @@ impl<C: HistoryClient> Driver<C> {
         let gaps = held.gaps(backend_last.unwrap_or(0));
         Ok(ChatStatus {
             sync_state: planner.sync_state(request_id),
-            fetching: self
-                .fetching
-                .borrow()
-                .get(request_id)
-                .is_some_and(|n| *n > 0),
+            fetching: self.is_fetching(request_id),
             missing: gaps.repair_order(),
             older: gaps.leading,
             progress: planner.progress(request_id),
@@ -249,11 +308,7 @@ impl<C: HistoryClient> Driver<C> {
                 // (down to 1) is a valid answer.
                 FetchMethod::Cursor => (1, range.end),
             };
-            *self
-                .fetching
-                .borrow_mut()
-                .entry(request_id.clone())
-                .or_default() += 1;
+            self.request_started(request_id);
             let reply = match command.method {
                 FetchMethod::Range => {
                     self.client
@@ -266,9 +321,7 @@ impl<C: HistoryClient> Driver<C> {
                         .await
                 }
             };
-            if let Some(n) = self.fetching.borrow_mut().get_mut(request_id) {
-                *n = n.saturating_sub(1);
-            }
+            self.request_ended(request_id);
             let page = match reply {
                 Ok(page) => page,
                 Err(error) => {
@@ -331,15 +384,9 @@ impl<C: HistoryClient> Driver<C> {
         let top = chat_sync::protocol::MAX_SEQ;
         let before = backend_last.map_or(top, |last| (last + 1).min(top));
         let reply = locks::with_lock(&self.lock_name(request_id), async {
-            *self
-                .fetching
-                .borrow_mut()
-                .entry(request_id.clone())
-                .or_default() += 1;
+            self.request_started(request_id);
             let reply = self.client.fetch_before(request_id, before, limit).await;
-            if let Some(n) = self.fetching.borrow_mut().get_mut(request_id) {
-                *n = n.saturating_sub(1);
-            }
+            self.request_ended(request_id);
             match reply {
                 Ok(page) => self
                     .runtime

@@ -91,50 +91,30 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     url: &str,
     what: &'static str,
 ) -> Result<T, FetchError> {
-    let transient = |detail: String| FetchError::Transient {
-        status: None,
-        detail,
-    };
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_credentials(RequestCredentials::Include);
-    let request =
-        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
-    let _ = request.headers().set("Accept", "application/json");
-    let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
-    let response: Response = JsFuture::from(response)
-        .await
-        .map_err(|e| transient(describe(&e)))?
-        .dyn_into()
-        .map_err(|e| transient(describe(&e)))?;
-    let status = response.status();
-    let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    if (200..300).contains(&status) {
-        return serde_json::from_str::<T>(&text).map_err(|e| {
-            FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
-                what,
-                reason: e.to_string(),
-            })
-        });
-    }
-    let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
-        error: String::new(),
-        detail: text.chars().take(200).collect(),
-    });
-    Err(classify(status, body))
+    send_json(url, "GET", None, what).await
 }
 
-/// Sends `body` (JSON text) with `method` to `url` with the session cookie; a 2xx reply is
-/// `Ok` (its body is not read), an error status becomes a [`FetchError`] as for [`get_json`].
-/// Used for the small writes of the contract (push subscriptions).
-pub async fn send_json(method: &str, url: &str, body: &str) -> Result<(), FetchError> {
+/// POSTs `body` as JSON to `url` with the session cookie and decodes a JSON reply, with the
+/// same error mapping as [`get_json`].
+pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: &B,
+    what: &'static str,
+) -> Result<T, FetchError> {
+    let text = serde_json::to_string(body).map_err(|e| FetchError::Transient {
+        status: None,
+        detail: format!("could not encode the {what} request: {e}"),
+    })?;
+    send_json(url, "POST", Some(&text), what).await
+}
+
+/// Sends a request with an optional JSON body and decodes the JSON reply.
+pub async fn send_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    method: &str,
+    body: Option<&str>,
+    what: &'static str,
+) -> Result<T, FetchError> {
     let transient = |detail: String| FetchError::Transient {
         status: None,
         detail,
@@ -142,10 +122,15 @@ pub async fn send_json(method: &str, url: &str, body: &str) -> Result<(), FetchE
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::Include);
-    init.set_body(&JsValue::from_str(body));
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
     let request =
         web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
-    let _ = request.headers().set("Content-Type", "application/json");
+    let _ = request.headers().set("Accept", "application/json");
+    if body.is_some() {
+        let _ = request.headers().set("Content-Type", "application/json");
+    }
     let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
     let response: Response = JsFuture::from(response)
         .await
@@ -153,9 +138,6 @@ pub async fn send_json(method: &str, url: &str, body: &str) -> Result<(), FetchE
         .dyn_into()
         .map_err(|e| transient(describe(&e)))?;
     let status = response.status();
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
     let text = match response.text() {
         Ok(promise) => JsFuture::from(promise)
             .await
@@ -164,6 +146,21 @@ pub async fn send_json(method: &str, url: &str, body: &str) -> Result<(), FetchE
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
+    if (200..300).contains(&status) {
+        // An empty success (204) reads as JSON `null`, which `()`, `Option` and `IgnoredAny`
+        // accept.
+        let text = if text.trim().is_empty() {
+            "null"
+        } else {
+            text.as_str()
+        };
+        return serde_json::from_str::<T>(text).map_err(|e| {
+            FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
+                what,
+                reason: e.to_string(),
+            })
+        });
+    }
     let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
         error: String::new(),
         detail: text.chars().take(200).collect(),

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use chat_sync::protocol::{PushSubscription, PushUnsubscribe, VapidPublicKey};
 use futures::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use serde::de::IgnoredAny;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -89,13 +90,10 @@ pub async fn renew_push_subscription(
                 .map_err(|e| failed("encode the unsubscription", e))?;
             // The old endpoint is dead either way; a failure to forget it only costs the
             // server one failed delivery (it deletes subscriptions answered with 404/410).
-            if let Err(error) = send_json(
-                "DELETE",
-                &format!("{base_url}/api/push/subscriptions"),
-                &body,
-            )
-            .await
-            {
+            let url = format!("{base_url}/api/push/subscriptions");
+            let deleted: Result<IgnoredAny, _> =
+                send_json(&url, "DELETE", Some(&body), "push unsubscription").await;
+            if let Err(error) = deleted {
                 tracing::warn!(%error, "could not delete the old push subscription");
             }
         }
@@ -249,7 +247,9 @@ fn parse_subscription(subscription: &JsValue) -> Step<PushSubscription> {
 async fn register(base_url: &str, subscription: &PushSubscription) -> Step<()> {
     let body =
         serde_json::to_string(subscription).map_err(|e| failed("encode the subscription", e))?;
-    send_json("POST", &format!("{base_url}/api/push/subscriptions"), &body)
+    let url = format!("{base_url}/api/push/subscriptions");
+    send_json::<IgnoredAny>(&url, "POST", Some(&body), "push subscription")
         .await
+        .map(|_| ())
         .map_err(|e| failed("register the subscription", e))
 }

@@ -1,0 +1,380 @@
+//! The open chat: its header (requester, title, sync indicator, resync), the virtualized
+//! message list painted from the cache at once, and the sync that fills what is missing.
+//!
+//! Nothing here waits on the network before showing cached messages (SPEC invariant 3). The
+//! sync indicator is in the DOM only while a history request of this chat is on the network,
+//! after a short delay so a quick fetch does not flicker (invariant 8). The resync button
+//! appears once the view is ready (`data-ready="true"`, invariant 9) and re-validates,
+//! fetches only what is missing, merges and re-validates (invariant 10).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use chat_sync::store::Store;
+use chat_sync::{ChatRecord, RequestId, SyncState};
+use chat_sync_idb::driver::ChatStatus;
+use chat_sync_idb::SyncError;
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::cache::AppCache;
+use crate::message_list::{ListEvents, MessageList};
+use crate::route::{navigate, Route};
+
+/// How long a fetch must run before the sync indicator shows.
+const INDICATOR_DELAY_MS: u64 = 120;
+
+/// One chat.
+#[component]
+pub fn ChatView(
+    /// The agent's cache.
+    cache: StoredValue<Rc<AppCache>, LocalStorage>,
+    /// The chat.
+    request_id: RequestId,
+    /// The app's route (Esc and the back button return to the list).
+    route: RwSignal<Route>,
+) -> impl IntoView {
+    let record = RwSignal::new(None::<ChatRecord>);
+    let ready = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let incomplete = RwSignal::new(false);
+    let new_below = RwSignal::new(false);
+    let show_indicator = RwSignal::new(false);
+    let scroller = NodeRef::<html::Div>::new();
+    let list: StoredValue<Option<Rc<MessageList>>, LocalStorage> = StoredValue::new_local(None);
+    let (changes, fetching_set) = cache.with_value(|c| (c.changes, c.fetching));
+    let id = request_id.clone();
+    let fetching = Signal::derive(move || fetching_set.with(|set| set.contains(&id)));
+
+    // The indicator follows `fetching`, shown only after a short delay.
+    let generation = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let on = fetching.get();
+        generation.update_value(|g| *g += 1);
+        if !on {
+            show_indicator.set(false);
+            return;
+        }
+        let this = generation.get_value();
+        set_timeout(
+            move || {
+                if generation.try_get_value() == Some(this) && fetching.get_untracked() {
+                    show_indicator.set(true);
+                }
+            },
+            std::time::Duration::from_millis(INDICATOR_DELAY_MS),
+        );
+    });
+
+    // Open the list once its container is in the DOM.
+    let opened = Rc::new(Cell::new(false));
+    let id = request_id.clone();
+    Effect::new(move |_| {
+        let Some(element) = scroller.get() else {
+            return;
+        };
+        if opened.replace(true) {
+            return;
+        }
+        let cache_rc = cache.get_value();
+        let id = id.clone();
+        spawn_local(async move {
+            cache_rc.runtime.set_chat_open(&id, true);
+            let events = list_events(cache, id.clone(), new_below, error, incomplete);
+            let element: web_sys::HtmlElement = element.into();
+            match MessageList::open(
+                element,
+                cache_rc.runtime.clone(),
+                id.clone(),
+                cache_rc.user.id.clone(),
+                events,
+            )
+            .await
+            {
+                Ok(opened_list) => {
+                    list.set_value(Some(opened_list));
+                }
+                Err(err) => error.set(Some(format!(
+                    "The cached messages could not be read: {err}"
+                ))),
+            }
+            // Ready once the browser has painted the cached rows.
+            request_animation_frame(move || ready.set(true));
+            match cache_rc.runtime.store().chat(&id).await {
+                Ok(found) => record.set(found),
+                Err(err) => tracing::warn!(chat = %id, %err, "could not read the chat record"),
+            }
+            run_sync(cache, id, error, incomplete, false);
+        });
+    });
+
+    // Re-read after every committed change of this chat (or of the chat list).
+    let id = request_id.clone();
+    Effect::new(move |previous: Option<u64>| {
+        let (version, concerns_us) = changes.with(|c| {
+            (
+                c.version,
+                c.last.as_ref().is_none_or(|n| n.request_id == id),
+            )
+        });
+        if previous.is_some() && concerns_us {
+            let id = id.clone();
+            let cache_rc = cache.get_value();
+            spawn_local(async move {
+                if let Some(current) = list.try_get_value().flatten() {
+                    if let Err(err) = current.refresh().await {
+                        tracing::warn!(chat = %id, %err, "could not refresh the chat view");
+                    }
+                }
+                let found = cache_rc.runtime.store().chat(&id).await.ok().flatten();
+                let missing = found.as_ref().is_some_and(needs_repair);
+                record.set(found);
+                if let Ok(status) = cache_rc.driver.status(&id).await {
+                    show_progress(list, &status);
+                }
+                if missing && !cache_rc.driver.is_fetching(&id) {
+                    run_sync(cache, id, error, incomplete, false);
+                }
+            });
+        }
+        version
+    });
+
+    // Progress shows in the gaps while fetching, and goes when the fetch ends.
+    let id = request_id.clone();
+    Effect::new(move |_| {
+        let _ = fetching.get();
+        let id = id.clone();
+        let cache_rc = cache.get_value();
+        spawn_local(async move {
+            if let Ok(status) = cache_rc.driver.status(&id).await {
+                show_progress(list, &status);
+            }
+        });
+    });
+
+    // Esc returns to the list.
+    let escape = window_event_listener(leptos::ev::keydown, move |event| {
+        if event.key() == "Escape" {
+            navigate(route, Route::List);
+        }
+    });
+    let id = request_id.clone();
+    on_cleanup(move || {
+        escape.remove();
+        if let Some(cache) = cache.try_get_value() {
+            cache.runtime.set_chat_open(&id, false);
+        }
+        list.try_set_value(None);
+    });
+
+    let id = request_id.clone();
+    let resync = Callback::new(move |()| {
+        error.set(None);
+        incomplete.set(false);
+        run_sync(cache, id.clone(), error, incomplete, true);
+    });
+    let title = move || {
+        record.with(|r| {
+            r.as_ref()
+                .map(|r| r.title.clone())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_default()
+        })
+    };
+    let requester = move || {
+        record.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.requester.as_ref())
+                .map(|p| p.name.clone())
+                .unwrap_or_default()
+        })
+    };
+    let heading_id = format!("chat-title-{}", request_id);
+    view! {
+        <section
+            class="chat"
+            data-testid="chat-view"
+            data-request-id=request_id.to_string()
+            data-ready=move || if ready.get() { "true" } else { "false" }
+            aria-labelledby=heading_id.clone()
+        >
+            <header class="chat__header">
+                <button
+                    class="chat__back"
+                    type="button"
+                    aria-label="Back to requests"
+                    on:click=move |_| navigate(route, Route::List)
+                >
+                    "←"
+                </button>
+                <div class="chat__heading">
+                    <h2 id=heading_id.clone()>{requester}</h2>
+                    <p class="chat__title">
+                        <span class="chat__request-id">{request_id.to_string()}</span>
+                        " · "
+                        {title}
+                    </p>
+                </div>
+                <div class="chat__status" aria-live="polite">
+                    {move || show_indicator.get().then(|| view! {
+                        <span class="sync-indicator" data-testid="sync-indicator" role="status">
+                            <span class="sync-indicator__dot" aria-hidden="true"></span>
+                            "Syncing"
+                        </span>
+                    })}
+                </div>
+                {move || ready.get().then(|| view! {
+                    <button
+                        class="chat__resync"
+                        type="button"
+                        data-testid="resync"
+                        prop:disabled=fetching
+                        on:click=move |_| resync.run(())
+                        title="Check this chat against the server and fetch anything missing"
+                    >
+                        "Resync"
+                    </button>
+                })}
+            </header>
+            {move || error.get().map(|message| view! {
+                <div class="chat__problem" role="alert" data-testid="sync-error">
+                    <span>{message}</span>
+                    <button type="button" on:click=move |_| resync.run(())>"Retry"</button>
+                </div>
+            })}
+            {move || (incomplete.get() && error.with(Option::is_none) && !fetching.get()).then(|| view! {
+                <div class="chat__problem chat__problem--quiet" role="status">
+                    <span>"Some messages could not be loaded yet; they will be fetched again."</span>
+                    <button type="button" on:click=move |_| resync.run(())>"Retry now"</button>
+                </div>
+            })}
+            <div class="messages" node_ref=scroller tabindex="0" aria-label="Messages"></div>
+            {move || new_below.get().then(|| view! {
+                <button
+                    class="chat__latest"
+                    type="button"
+                    on:click=move |_| {
+                        if let Some(current) = list.get_value() {
+                            current.jump_to_latest();
+                        }
+                    }
+                >
+                    "New messages ↓"
+                </button>
+            })}
+        </section>
+    }
+}
+
+/// The list's callbacks: older history, read position, "new below", and what is on screen.
+fn list_events(
+    cache: StoredValue<Rc<AppCache>, LocalStorage>,
+    id: RequestId,
+    new_below: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    incomplete: RwSignal<bool>,
+) -> ListEvents {
+    let older_id = id.clone();
+    let read_id = id.clone();
+    let viewport_id = id;
+    ListEvents {
+        on_older: Box::new(move || {
+            let id = older_id.clone();
+            let cache_rc = cache.get_value();
+            spawn_local(async move {
+                match cache_rc.driver.load_older(&id).await {
+                    Ok(status) => incomplete.set(is_incomplete(&status)),
+                    Err(err) => error.set(Some(describe(&err))),
+                }
+            });
+        }),
+        on_read: Box::new(move |seq| {
+            let id = read_id.clone();
+            let cache_rc = cache.get_value();
+            spawn_local(async move {
+                let now = js_sys::Date::now() as i64;
+                match cache_rc.runtime.store().mark_read(&id, seq, now).await {
+                    Ok(()) => cache_rc.touch(),
+                    Err(err) => {
+                        tracing::warn!(chat = %id, %err, "could not store the read position")
+                    }
+                }
+            });
+        }),
+        on_new_below: Box::new(move |shown| new_below.set(shown)),
+        on_viewport: Box::new(move |visible| {
+            cache.with_value(|c| c.driver.set_viewport(&viewport_id, visible));
+        }),
+    }
+}
+
+/// Runs the chat's missing-only sync in the background (a resync skips the grace period).
+fn run_sync(
+    cache: StoredValue<Rc<AppCache>, LocalStorage>,
+    id: RequestId,
+    error: RwSignal<Option<String>>,
+    incomplete: RwSignal<bool>,
+    manual: bool,
+) {
+    let Some(cache_rc) = cache.try_get_value() else {
+        return;
+    };
+    spawn_local(async move {
+        let result = if manual {
+            cache_rc.driver.resync(&id).await
+        } else {
+            cache_rc.driver.sync(&id).await
+        };
+        match result {
+            Ok(status) => {
+                // A chat with nothing cached yet shows its newest page, like scrolling up to
+                // older history would.
+                let empty = cache_rc
+                    .runtime
+                    .store()
+                    .chat(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.held.is_empty() && r.backend_last_seq > 0);
+                if empty {
+                    if let Err(err) = cache_rc.driver.load_older(&id).await {
+                        error.set(Some(describe(&err)));
+                        return;
+                    }
+                }
+                error.set(None);
+                incomplete.set(is_incomplete(&status));
+            }
+            Err(err) => error.set(Some(describe(&err))),
+        }
+    });
+}
+
+fn show_progress(list: StoredValue<Option<Rc<MessageList>>, LocalStorage>, status: &ChatStatus) {
+    if let Some(current) = list.try_get_value().flatten() {
+        let progress = (status.fetching && status.progress.total > 0)
+            .then_some((status.progress.done, status.progress.total));
+        current.set_progress(progress);
+    }
+}
+
+/// Validation still finds missing messages and nothing is fetching them (the planner backs
+/// off after failures).
+fn is_incomplete(status: &ChatStatus) -> bool {
+    status.sync_state == SyncState::OutOfSync && !status.fetching && !status.missing.is_empty()
+}
+
+fn needs_repair(record: &ChatRecord) -> bool {
+    record.backend_last_seq_known
+        && chat_sync_idb::store::readable_held(record)
+            .gaps(record.backend_last_seq)
+            .repair_count()
+            > 0
+}
+
+fn describe(error: &SyncError) -> String {
+    format!("Sync failed: {error}")
+}

@@ -1,0 +1,50 @@
+//! The agent's front end: the chat list and the chat view, rendered from the signed-in
+//! agent's IndexedDB cache at once and kept in step by the sync runtime.
+//!
+//! - [`shell`]: session → sign-in page or desk; [`session`]: who is signed in.
+//! - [`cache`]: the cache, driver and change signals the views share.
+//! - [`chat_list`], [`chat_view`]: the two panes; [`message_list`] virtualizes the chat's
+//!   rows, [`row_dom`] builds one row as text-only DOM.
+//! - [`route`]: `/` and `/chat/{request_id}`; [`format`]: times and sizes.
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod chat_list;
+pub mod chat_view;
+pub mod format;
+pub mod message_list;
+pub mod route;
+pub mod row_dom;
+pub mod session;
+pub mod shell;
+pub mod sign_in;
+
+/// Starts the app: logging, service worker, then the UI mounted into `<body>`.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    chat_sync_idb::console::init(tracing::Level::INFO);
+    register_service_worker();
+    leptos::mount::mount_to_body(shell::App);
+}
+
+/// Registers `/sw.js` (scope `/`): the Rust service worker that caches pushed messages with
+/// every tab closed. A browser without service workers, or a failed registration, is logged;
+/// the app works without it.
+fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let navigator = window.navigator();
+    let supported = js_sys::Reflect::get(&navigator, &"serviceWorker".into())
+        .is_ok_and(|v| !v.is_undefined() && !v.is_null());
+    if !supported {
+        tracing::warn!("no service worker support: pushes reach open tabs only");
+        return;
+    }
+    let registration = navigator.service_worker().register("/sw.js");
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(error) = wasm_bindgen_futures::JsFuture::from(registration).await {
+            web_sys::console::warn_2(&"service worker registration failed:".into(), &error);
+        }
+    });
+}

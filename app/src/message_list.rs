@@ -1,0 +1,705 @@
+//! The virtualized message list of the open chat.
+//!
+//! Only the rows near the viewport exist in the DOM (a few dozen, whether the chat holds ten
+//! messages or 100,000). Rows come from the core's [`Timeline`] (cached messages, skeletons
+//! exactly where messages are missing), their heights from [`RowHeights`] (estimated, then
+//! measured), and their messages from IndexedDB, read a window at a time and never the whole
+//! chat.
+//!
+//! It is written against the DOM directly rather than as reactive components: a scroll frame
+//! must place rows, measure the new ones and correct the scroll position in one synchronous
+//! pass, before the browser paints, so nothing jumps when rows are measured, when older
+//! history is prepended, or when a gap above the reader is filled.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use chat_sync::row_heights::RowHeights;
+use chat_sync::store::{Store, MAX_READ};
+use chat_sync::timeline::{starts_group, Row, RowKey, Timeline};
+use chat_sync::{ChatRecord, Message, RequestId, Seq, SeqRange, SeqRanges};
+use chat_sync_idb::runtime::Runtime;
+use chat_sync_idb::store::readable_held;
+use chat_sync_idb::SyncError;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Document, HtmlElement};
+
+use crate::format;
+use crate::row_dom::{self, MessageRow, RowContent};
+
+/// Pixels of rows kept above and below the viewport.
+const OVERSCAN_PX: f64 = 800.0;
+/// Messages read around the viewport per store read, each side.
+const READ_MARGIN: u64 = 150;
+/// Loaded messages kept in memory before the ones far from the viewport are dropped.
+const KEEP_MESSAGES: usize = 3_000;
+/// How close to the bottom (pixels) still counts as "at the latest message".
+const BOTTOM_SLACK_PX: f64 = 24.0;
+
+/// What the list reports to its chat view.
+pub struct ListEvents {
+    /// The older-history row is on screen: fetch a page of older history.
+    pub on_older: Box<dyn Fn()>,
+    /// The newest message seq the reader has had on screen.
+    pub on_read: Box<dyn Fn(Seq)>,
+    /// Whether newer messages arrived below while the reader is scrolled up.
+    pub on_new_below: Box<dyn Fn(bool)>,
+    /// The seqs on screen changed (gaps there are fetched first).
+    pub on_viewport: Box<dyn Fn(Option<SeqRange>)>,
+}
+
+struct Mounted {
+    el: HtmlElement,
+    index: usize,
+    top: f64,
+    content: RowContent,
+}
+
+struct State {
+    timeline: Timeline,
+    heights: RowHeights,
+    measured: HashMap<RowKey, f64>,
+    messages: HashMap<Seq, Message>,
+    mounted: HashMap<RowKey, Mounted>,
+    record: Option<ChatRecord>,
+    first_unread: Option<Seq>,
+    progress: Option<(u64, u64)>,
+    stick_to_bottom: bool,
+    newest_seen: Seq,
+    older_asked: bool,
+    last_viewport: Option<SeqRange>,
+    canvas_height: f64,
+}
+
+/// The list of one chat.
+pub struct MessageList {
+    request_id: RequestId,
+    runtime: Rc<Runtime>,
+    own_user_id: String,
+    document: Document,
+    scroller: HtmlElement,
+    canvas: HtmlElement,
+    events: ListEvents,
+    state: RefCell<State>,
+    reading: Cell<bool>,
+    read_again: Cell<bool>,
+    frame_pending: Cell<bool>,
+    on_scroll: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// A weak handle on itself, for reads that finish after the call that started them.
+    me: RefCell<std::rc::Weak<MessageList>>,
+}
+
+impl MessageList {
+    /// Builds the list of `request_id` inside `scroller` and paints its cached messages: the
+    /// first unread message near the top of the viewport, or else the newest at the bottom.
+    /// Resolves once the rows are in the DOM; nothing here waits on the network.
+    pub async fn open(
+        scroller: HtmlElement,
+        runtime: Rc<Runtime>,
+        request_id: RequestId,
+        own_user_id: String,
+        events: ListEvents,
+    ) -> Result<Rc<Self>, SyncError> {
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or_else(|| SyncError::Platform {
+                api: "document",
+                cause: chat_sync_idb::DomError::new("NotFound", "no document"),
+            })?;
+        let canvas: HtmlElement = document
+            .create_element("div")
+            .map_err(|e| SyncError::platform("createElement", &e))?
+            .unchecked_into();
+        canvas.set_class_name("messages__canvas");
+        let _ = canvas.set_attribute("role", "feed");
+        let _ = canvas.set_attribute("aria-busy", "false");
+        scroller.replace_children_with_node_1(&canvas);
+        let list = Rc::new(Self {
+            request_id,
+            runtime,
+            own_user_id,
+            document,
+            scroller,
+            canvas,
+            events,
+            state: RefCell::new(State {
+                timeline: Timeline::default(),
+                heights: RowHeights::default(),
+                measured: HashMap::new(),
+                messages: HashMap::new(),
+                mounted: HashMap::new(),
+                record: None,
+                first_unread: None,
+                progress: None,
+                stick_to_bottom: true,
+                newest_seen: 0,
+                older_asked: false,
+                last_viewport: None,
+                canvas_height: -1.0,
+            }),
+            reading: Cell::new(false),
+            read_again: Cell::new(false),
+            frame_pending: Cell::new(false),
+            on_scroll: RefCell::new(None),
+            me: RefCell::new(std::rc::Weak::new()),
+        });
+        *list.me.borrow_mut() = Rc::downgrade(&list);
+        let record = list.runtime.store().chat(&list.request_id).await?;
+        let first_unread = record.as_ref().and_then(first_unread);
+        let held = record.as_ref().map(readable_held).unwrap_or_default();
+        // Read the messages the first screen shows before building it: around the first
+        // unread message, or the newest ones.
+        let around = match (first_unread, held.max()) {
+            (Some(seq), _) => Some(seq),
+            (None, Some(max)) => Some(max),
+            (None, None) => None,
+        };
+        if let Some(seq) = around {
+            let window = SeqRange::new(seq.saturating_sub(READ_MARGIN).max(1), seq + 40);
+            list.read_messages(&held, window).await?;
+        }
+        {
+            let mut state = list.state.borrow_mut();
+            state.first_unread = first_unread;
+            state.stick_to_bottom = first_unread.is_none();
+        }
+        list.apply_record(record);
+        if let Some(seq) = first_unread {
+            list.scroll_to_seq(seq);
+        }
+        list.render();
+        list.listen();
+        Ok(list)
+    }
+
+    /// Re-reads the chat's record after a change (new messages, a merged gap, older history)
+    /// and re-renders, keeping the reader's position.
+    pub async fn refresh(self: &Rc<Self>) -> Result<(), SyncError> {
+        let record = self.runtime.store().chat(&self.request_id).await?;
+        let held = record.as_ref().map(readable_held).unwrap_or_default();
+        // Messages may have been replaced (the server copy wins, deletions): what is on
+        // screen is read again, the rest is dropped and read when it comes into view.
+        let visible = {
+            let state = self.state.borrow();
+            let range = self.visible_indices(&state);
+            state.timeline.message_seqs(range)
+        };
+        self.state.borrow_mut().messages.clear();
+        if let (Some(min), Some(max)) = (visible.min(), visible.max()) {
+            self.read_messages(&held, SeqRange::new(min, max)).await?;
+        }
+        // Newly arrived messages at the bottom are read too, so sticking to the bottom shows
+        // them at once.
+        if let Some(max) = held.max() {
+            self.read_messages(&held, SeqRange::new(max.saturating_sub(40).max(1), max))
+                .await?;
+        }
+        self.apply_record(record);
+        self.render();
+        Ok(())
+    }
+
+    /// Shows the repair progress (done / total) in the gaps while a fetch runs.
+    pub fn set_progress(&self, progress: Option<(u64, u64)>) {
+        self.state.borrow_mut().progress = progress;
+        self.render();
+    }
+
+    /// Scrolls to the newest message and keeps following new ones.
+    pub fn jump_to_latest(&self) {
+        self.state.borrow_mut().stick_to_bottom = true;
+        self.render();
+        (self.events.on_new_below)(false);
+    }
+
+    /// How many rows are in the DOM (the virtualization at work).
+    pub fn mounted_rows(&self) -> usize {
+        self.state.borrow().mounted.len()
+    }
+
+    fn listen(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let handler = Closure::<dyn FnMut()>::new(move || {
+            if let Some(list) = weak.upgrade() {
+                list.schedule_frame();
+            }
+        });
+        let _ = self
+            .scroller
+            .add_event_listener_with_callback("scroll", handler.as_ref().unchecked_ref());
+        *self.on_scroll.borrow_mut() = Some(handler);
+        // Window resizes change the viewport height and the rows' wrapping.
+        let weak = Rc::downgrade(self);
+        let on_resize = Closure::<dyn FnMut()>::new(move || {
+            if let Some(list) = weak.upgrade() {
+                list.state.borrow_mut().measured.clear();
+                list.schedule_frame();
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+        }
+        // Kept with the list's lifetime through the scroll handler's cell would need a second
+        // cell; resizes after the view closes find no list and do nothing.
+        on_resize.forget();
+    }
+
+    /// Coalesces scroll events into one render per animation frame.
+    fn schedule_frame(self: &Rc<Self>) {
+        if self.frame_pending.replace(true) {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let callback = Closure::once_into_js(move || {
+            if let Some(list) = weak.upgrade() {
+                list.frame_pending.set(false);
+                list.on_scrolled();
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window.request_animation_frame(callback.unchecked_ref());
+        }
+    }
+
+    fn on_scrolled(self: &Rc<Self>) {
+        {
+            let mut state = self.state.borrow_mut();
+            let top = f64::from(self.scroller.scroll_top());
+            let height = f64::from(self.scroller.client_height());
+            state.stick_to_bottom = top + height >= state.heights.total() - BOTTOM_SLACK_PX;
+        }
+        if self.state.borrow().stick_to_bottom {
+            (self.events.on_new_below)(false);
+        }
+        self.render();
+    }
+
+    fn apply_record(&self, record: Option<ChatRecord>) {
+        let mut state = self.state.borrow_mut();
+        let held = record.as_ref().map(readable_held).unwrap_or_default();
+        let backend_last = record
+            .as_ref()
+            .filter(|r| r.backend_last_seq_known)
+            .map(|r| r.backend_last_seq);
+        let timeline = Timeline::new(&held, backend_last);
+        if timeline == state.timeline && state.record.is_some() {
+            state.record = record;
+            return;
+        }
+        // Keep the reader's place: the first row at the top of the viewport, by key, or for
+        // a gap that has just been filled, by its first seq.
+        let anchor = if state.stick_to_bottom || state.timeline.is_empty() {
+            None
+        } else {
+            let top = f64::from(self.scroller.scroll_top());
+            let index = state.heights.index_at(top);
+            state
+                .timeline
+                .row(index)
+                .map(|row| (row, top - state.heights.offset(index)))
+        };
+        let previous_newest = state.timeline_newest();
+        let heights: Vec<f64> = (0..timeline.len())
+            .map(|i| {
+                let row = timeline.row(i).unwrap_or(Row::Message(0));
+                state
+                    .measured
+                    .get(&row.key())
+                    .copied()
+                    .unwrap_or_else(|| estimate_row(&state, &row))
+            })
+            .collect();
+        state.heights = RowHeights::new(heights);
+        state.timeline = timeline;
+        state.record = record;
+        state.older_asked = false;
+        if let Some((row, delta)) = anchor {
+            let index = state
+                .timeline
+                .index_of_key(row.key())
+                .or_else(|| match row {
+                    Row::Gap(range) | Row::Older(range) => state.timeline.index_of_seq(range.end),
+                    Row::Message(seq) => state.timeline.index_of_seq(seq),
+                });
+            if let Some(index) = index {
+                let top = state.heights.offset(index) + delta;
+                drop(state);
+                self.set_canvas_height();
+                self.scroller.set_scroll_top(top.round() as i32);
+                state = self.state.borrow_mut();
+            }
+        }
+        let newest = state.timeline_newest();
+        if !state.stick_to_bottom && newest > previous_newest && previous_newest > 0 {
+            drop(state);
+            (self.events.on_new_below)(true);
+        }
+    }
+
+    fn scroll_to_seq(&self, seq: Seq) {
+        let top = {
+            let state = self.state.borrow();
+            let Some(index) = state.timeline.index_of_seq(seq) else {
+                return;
+            };
+            (state.heights.offset(index) - 48.0).max(0.0)
+        };
+        self.set_canvas_height();
+        self.scroller.set_scroll_top(top.round() as i32);
+    }
+
+    fn set_canvas_height(&self) {
+        let mut state = self.state.borrow_mut();
+        let total = state.heights.total();
+        if (total - state.canvas_height).abs() > 0.5 {
+            state.canvas_height = total;
+            let _ = self
+                .canvas
+                .style()
+                .set_property("height", &format!("{total}px"));
+        }
+    }
+
+    fn visible_indices(&self, state: &State) -> std::ops::Range<usize> {
+        let top = f64::from(self.scroller.scroll_top());
+        let height = f64::from(self.scroller.client_height());
+        state.heights.visible(top, height, OVERSCAN_PX)
+    }
+
+    /// One synchronous pass: mount the rows in view, unmount the others, measure the new
+    /// ones, keep the reader's position, repeat until the rows in view stop changing.
+    pub fn render(&self) {
+        for _ in 0..4 {
+            let stable = self.render_pass();
+            if stable {
+                break;
+            }
+        }
+        self.after_render();
+    }
+
+    fn render_pass(&self) -> bool {
+        self.set_canvas_height();
+        if self.state.borrow().stick_to_bottom {
+            let total = self.state.borrow().heights.total();
+            let height = f64::from(self.scroller.client_height());
+            self.scroller
+                .set_scroll_top((total - height).max(0.0).ceil() as i32);
+        }
+        let top = f64::from(self.scroller.scroll_top());
+        let mut state = self.state.borrow_mut();
+        let range = self.visible_indices(&state);
+        let anchor_index = state.heights.index_at(top);
+        let anchor_delta = top - state.heights.offset(anchor_index);
+
+        let mut wanted: Vec<(usize, RowKey, RowContent)> = Vec::with_capacity(range.len());
+        for (index, row) in state.timeline.rows(range.clone()) {
+            wanted.push((
+                index,
+                row.key(),
+                content_of(&state, &self.own_user_id, &row),
+            ));
+        }
+        let keep: std::collections::HashSet<RowKey> = wanted.iter().map(|w| w.1).collect();
+        let gone: Vec<RowKey> = state
+            .mounted
+            .keys()
+            .filter(|k| !keep.contains(k))
+            .copied()
+            .collect();
+        for key in gone {
+            if let Some(mounted) = state.mounted.remove(&key) {
+                mounted.el.remove();
+            }
+        }
+        let mut fresh: Vec<(usize, RowKey)> = Vec::new();
+        for (index, key, content) in wanted {
+            let rebuild = state.mounted.get(&key).is_none_or(|m| m.content != content);
+            if rebuild {
+                let el = row_dom::build(&self.document, &content);
+                let _ = el.style().set_property("top", "0px");
+                if let Some(old) = state.mounted.remove(&key) {
+                    old.el.remove();
+                }
+                let _ = self.canvas.append_child(&el);
+                state.mounted.insert(
+                    key,
+                    Mounted {
+                        el,
+                        index,
+                        top: -1.0,
+                        content,
+                    },
+                );
+                fresh.push((index, key));
+            } else if let Some(mounted) = state.mounted.get_mut(&key) {
+                mounted.index = index;
+            }
+        }
+        // Measure the new rows (one layout for all of them), then correct the estimates.
+        let mut changed = false;
+        for (index, key) in &fresh {
+            let Some(mounted) = state.mounted.get(key) else {
+                continue;
+            };
+            let height = f64::from(mounted.el.offset_height());
+            if height <= 0.0 {
+                continue;
+            }
+            let reading = matches!(mounted.content, RowContent::Reading(_));
+            if !reading {
+                state.measured.insert(*key, height);
+            }
+            if state.heights.set(*index, height) != 0.0 {
+                changed = true;
+            }
+        }
+        // Place every mounted row at its offset.
+        let placements: Vec<(RowKey, f64)> = state
+            .mounted
+            .iter()
+            .map(|(key, m)| (*key, state.heights.offset(m.index)))
+            .collect();
+        for (key, top) in placements {
+            if let Some(mounted) = state.mounted.get_mut(&key) {
+                if (mounted.top - top).abs() > 0.25 {
+                    mounted.top = top;
+                    let _ = mounted
+                        .el
+                        .style()
+                        .set_property("transform", &format!("translateY({top}px)"));
+                }
+            }
+        }
+        let stick = state.stick_to_bottom;
+        let new_top = state.heights.offset(anchor_index) + anchor_delta;
+        drop(state);
+        if changed {
+            self.set_canvas_height();
+            if !stick && (new_top - top).abs() > 0.5 {
+                self.scroller.set_scroll_top(new_top.round() as i32);
+            }
+        }
+        !changed
+    }
+
+    /// After the rows are placed: read missing messages, ask for older history when its row
+    /// is on screen, report what the reader has seen.
+    fn after_render(&self) {
+        let (unread, older_visible, seen, viewport) = {
+            let state = self.state.borrow();
+            let top = f64::from(self.scroller.scroll_top());
+            let height = f64::from(self.scroller.client_height());
+            let overscanned = self.visible_indices(&state);
+            let unread: SeqRanges = {
+                let mut seqs = state.timeline.message_seqs(overscanned.clone());
+                let loaded: Vec<Seq> = seqs
+                    .ranges()
+                    .iter()
+                    .flat_map(|r| r.start..=r.end)
+                    .filter(|s| state.messages.contains_key(s))
+                    .collect();
+                for seq in loaded {
+                    seqs.remove_range(SeqRange::new(seq, seq));
+                }
+                seqs
+            };
+            let on_screen = state.heights.visible(top, height, 0.0);
+            let older_visible = !state.older_asked
+                && overscanned.start == 0
+                && matches!(state.timeline.row(0), Some(Row::Older(_)));
+            let seqs = state.timeline.message_seqs(on_screen);
+            let viewport = match (seqs.min(), seqs.max()) {
+                (Some(a), Some(b)) => Some(SeqRange::new(a, b)),
+                _ => None,
+            };
+            (unread, older_visible, seqs.max(), viewport)
+        };
+        if !unread.is_empty() {
+            self.schedule_read(unread);
+        }
+        if older_visible {
+            self.state.borrow_mut().older_asked = true;
+            (self.events.on_older)();
+        }
+        if let Some(seq) = seen {
+            let newer = {
+                let mut state = self.state.borrow_mut();
+                let newer = seq > state.newest_seen;
+                state.newest_seen = state.newest_seen.max(seq);
+                newer
+            };
+            if newer {
+                (self.events.on_read)(seq);
+            }
+        }
+        let changed_viewport = {
+            let mut state = self.state.borrow_mut();
+            let changed = state.last_viewport != viewport;
+            state.last_viewport = viewport;
+            changed
+        };
+        if changed_viewport {
+            (self.events.on_viewport)(viewport);
+        }
+    }
+
+    /// Reads messages not in memory yet, one read at a time, then renders again.
+    fn schedule_read(&self, wanted: SeqRanges) {
+        if self.reading.replace(true) {
+            self.read_again.set(true);
+            return;
+        }
+        let (Some(min), Some(max)) = (wanted.min(), wanted.max()) else {
+            self.reading.set(false);
+            return;
+        };
+        let held = {
+            let state = self.state.borrow();
+            state.record.as_ref().map(readable_held).unwrap_or_default()
+        };
+        let window = SeqRange::new(min.saturating_sub(READ_MARGIN).max(1), max + READ_MARGIN);
+        // The list is owned by its view; a read finishing after the view closed keeps it
+        // alive only until the read ends.
+        let Some(list) = self.self_rc() else {
+            self.reading.set(false);
+            return;
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(error) = list.read_messages(&held, window).await {
+                tracing::warn!(chat = %list.request_id, %error, "could not read cached messages");
+            }
+            list.reading.set(false);
+            list.render();
+            if list.read_again.replace(false) {
+                list.render();
+            }
+        });
+    }
+
+    fn self_rc(&self) -> Option<Rc<Self>> {
+        self.me.borrow().upgrade()
+    }
+
+    /// Reads the held messages within `window` into memory, in reads of at most
+    /// [`MAX_READ`], and drops loaded messages far from it when memory holds too many.
+    async fn read_messages(&self, held: &SeqRanges, window: SeqRange) -> Result<(), SyncError> {
+        let wanted = held.intersection(&SeqRanges::from_range(window));
+        for range in wanted.ranges() {
+            let mut start = range.start;
+            while start <= range.end {
+                let end = range.end.min(start + MAX_READ - 1);
+                let read = self
+                    .runtime
+                    .store()
+                    .range(&self.request_id, SeqRange::new(start, end))
+                    .await?;
+                let mut state = self.state.borrow_mut();
+                for message in read.messages {
+                    state.messages.insert(message.seq, message);
+                }
+                start = end + 1;
+            }
+        }
+        let mut state = self.state.borrow_mut();
+        if state.messages.len() > KEEP_MESSAGES {
+            let lo = window.start.saturating_sub(KEEP_MESSAGES as u64 / 3);
+            let hi = window.end + KEEP_MESSAGES as u64 / 3;
+            state.messages.retain(|seq, _| (lo..=hi).contains(seq));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MessageList {
+    fn drop(&mut self) {
+        if let Some(handler) = self.on_scroll.borrow_mut().take() {
+            let _ = self
+                .scroller
+                .remove_event_listener_with_callback("scroll", handler.as_ref().unchecked_ref());
+        }
+    }
+}
+
+impl State {
+    fn timeline_newest(&self) -> Seq {
+        self.timeline
+            .row(self.timeline.len().saturating_sub(1))
+            .map_or(0, |row| match row {
+                Row::Message(seq) => seq,
+                Row::Gap(range) | Row::Older(range) => range.end,
+            })
+    }
+}
+
+/// The first unread message when the chat opens: the newest `unread` messages are the unread
+/// ones, never at or below the stored read position.
+fn first_unread(record: &ChatRecord) -> Option<Seq> {
+    if record.unread == 0 {
+        return None;
+    }
+    let newest = record.held.max()?;
+    let first = (newest + 1)
+        .saturating_sub(u64::from(record.unread))
+        .max(record.read_seq + 1);
+    (first <= newest).then_some(first)
+}
+
+fn estimate_row(state: &State, row: &Row) -> f64 {
+    match row {
+        Row::Message(seq) => match state.messages.get(seq) {
+            Some(message) => row_dom::estimate(&RowContent::Message(MessageRow {
+                message: message.clone(),
+                group_start: true,
+                day: None,
+                first_unread: false,
+                own: false,
+            })),
+            None => 64.0,
+        },
+        other => row_dom::estimate_skeleton(other),
+    }
+}
+
+fn content_of(state: &State, own_user_id: &str, row: &Row) -> RowContent {
+    match *row {
+        Row::Message(seq) => match state.messages.get(&seq) {
+            Some(message) => {
+                let previous = seq
+                    .checked_sub(1)
+                    .and_then(|p| state.messages.get(&p))
+                    .filter(|p| state.timeline.index_of_seq(p.seq).is_some());
+                let offset = format::utc_offset_minutes(message.created_at);
+                let group_start = starts_group(
+                    previous.map(|p| (p.sender.id.as_str(), p.created_at)),
+                    (message.sender.id.as_str(), message.created_at),
+                    offset,
+                );
+                let new_day = previous.is_none_or(|p| {
+                    chat_sync::timeline::local_day(p.created_at, offset)
+                        != chat_sync::timeline::local_day(message.created_at, offset)
+                });
+                RowContent::Message(MessageRow {
+                    message: message.clone(),
+                    group_start,
+                    day: new_day
+                        .then(|| format::day(message.created_at, js_sys::Date::now() as i64)),
+                    first_unread: state.first_unread == Some(seq),
+                    own: message.sender.id == own_user_id,
+                })
+            }
+            None => RowContent::Reading(seq),
+        },
+        Row::Gap(_) => RowContent::Skeleton {
+            row: *row,
+            progress: state.progress,
+        },
+        Row::Older(_) => RowContent::Skeleton {
+            row: *row,
+            progress: None,
+        },
+    }
+}

@@ -1,0 +1,117 @@
+//! Who is signed in: asks the server, remembers the last confirmed agent for offline starts,
+//! signs in and out.
+//!
+//! The session cookie is HttpOnly, so the page learns the user from `GET /api/auth/me`. When
+//! the server cannot be reached (offline, or down) the app opens the cache of the last agent
+//! confirmed in this browser, remembered in `localStorage`, so an installed app started
+//! offline still shows its chats. A 401 means the session ended: the app shows the sign-in
+//! page but keeps the cache and the outbox, which are the agent's and are still there after
+//! they sign in again.
+
+use chat_sync::protocol::{CurrentUser, LoginRequest};
+use chat_sync_idb::http::{get_json, post_json, send_json};
+use chat_sync_idb::FetchError;
+
+/// The `localStorage` key of the last confirmed agent.
+const LAST_USER_KEY: &str = "supportdesk:last-user";
+
+/// Where the session stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Session {
+    /// The agent, confirmed by the server (`offline: false`) or remembered from the last
+    /// confirmation because the server could not be reached (`offline: true`).
+    SignedIn {
+        /// The agent.
+        user: CurrentUser,
+        /// Whether the server was unreachable when this was decided.
+        offline: bool,
+    },
+    /// No session: the sign-in page, with why (empty when simply not signed in).
+    SignedOut {
+        /// A short reason shown on the sign-in page, if any.
+        reason: String,
+    },
+}
+
+/// Asks the server who is signed in; falls back to the remembered agent when it cannot be
+/// reached.
+pub async fn resume() -> Session {
+    match get_json::<CurrentUser>("/api/auth/me", "current user").await {
+        Ok(user) => {
+            remember(Some(&user));
+            Session::SignedIn {
+                user,
+                offline: false,
+            }
+        }
+        Err(FetchError::Refused { .. }) => Session::SignedOut {
+            reason: String::new(),
+        },
+        Err(error) => match remembered() {
+            Some(user) => {
+                tracing::warn!(%error, "server unreachable: opening the last agent's cache");
+                Session::SignedIn {
+                    user,
+                    offline: true,
+                }
+            }
+            None => Session::SignedOut {
+                reason: format!("The server cannot be reached ({error})."),
+            },
+        },
+    }
+}
+
+/// Signs in; the error is a sentence for the sign-in page.
+pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, String> {
+    let body = LoginRequest {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    };
+    match post_json::<_, CurrentUser>("/api/auth/login", &body, "sign-in").await {
+        Ok(user) => {
+            remember(Some(&user));
+            Ok(user)
+        }
+        Err(FetchError::Refused { status: 401, .. }) => {
+            Err("The user name or password is not right.".to_owned())
+        }
+        Err(FetchError::Refused { detail, .. }) | Err(FetchError::Unsupported { detail, .. }) => {
+            Err(detail)
+        }
+        Err(FetchError::Transient {
+            status: Some(429), ..
+        }) => Err("Too many attempts: wait a minute and try again.".to_owned()),
+        Err(error) => Err(format!("Could not reach the server: {error}")),
+    }
+}
+
+/// Ends the session at the server and forgets the remembered agent.
+pub async fn sign_out() -> Result<(), FetchError> {
+    remember(None);
+    send_json::<serde::de::IgnoredAny>("/api/auth/logout", "POST", None, "sign-out")
+        .await
+        .map(|_| ())
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn remember(user: Option<&CurrentUser>) {
+    let Some(storage) = storage() else {
+        return;
+    };
+    let result = match user.map(serde_json::to_string) {
+        Some(Ok(text)) => storage.set_item(LAST_USER_KEY, &text),
+        Some(Err(_)) | None => storage.remove_item(LAST_USER_KEY),
+    };
+    if result.is_err() {
+        tracing::warn!("could not remember the signed-in agent in localStorage");
+    }
+}
+
+fn remembered() -> Option<CurrentUser> {
+    let text = storage()?.get_item(LAST_USER_KEY).ok().flatten()?;
+    serde_json::from_str(&text).ok()
+}
