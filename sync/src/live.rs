@@ -120,6 +120,35 @@ impl LiveConnection {
     }
 }
 
+/// Coalesces catch-up requests: at most one catch-up runs at a time, and connects made while
+/// it runs make it run exactly once more (the running one may have read the chat list
+/// before the latest disconnect, so it cannot stand for them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CatchUpTurns {
+    running: bool,
+    again: bool,
+}
+
+impl CatchUpTurns {
+    /// Asks for a catch-up; true when the caller must start one (none is running).
+    pub fn request(&mut self) -> bool {
+        if self.running {
+            self.again = true;
+            false
+        } else {
+            self.running = true;
+            true
+        }
+    }
+
+    /// The running catch-up finished a round; true when it must run another.
+    pub fn finished(&mut self) -> bool {
+        let again = std::mem::take(&mut self.again);
+        self.running = again;
+        again
+    }
+}
+
 /// How many sequences a catch-up must fetch for a chat: its interior gaps and its trailing
 /// gap up to the backend's last seq. Zero for a chat with nothing cached (opening it loads
 /// it) or whose last seq is unknown; the leading gap (older history) never counts, since
@@ -196,6 +225,18 @@ mod tests {
                 .collect()
         };
         assert_ne!(delays(&mut a), delays(&mut b));
+    }
+
+    #[test]
+    fn catch_ups_never_overlap_and_a_connect_during_one_runs_one_more() {
+        let mut turns = CatchUpTurns::default();
+        assert!(turns.request(), "the first starts");
+        assert!(!turns.request(), "a second waits");
+        assert!(!turns.request(), "a third joins the second");
+        assert!(turns.finished(), "one more round");
+        assert!(!turns.finished(), "and no more");
+        assert!(turns.request(), "idle again: the next starts");
+        assert!(!turns.finished());
     }
 
     #[test]

@@ -21,7 +21,9 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use chat_sync::ingest::Source;
-use chat_sync::live::{catch_up_missing, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF};
+use chat_sync::live::{
+    catch_up_missing, CatchUpTurns, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF,
+};
 use chat_sync::store::Store;
 use chat_sync::{ChatSummary, Message, RequestId};
 use futures::channel::{mpsc, oneshot};
@@ -213,6 +215,7 @@ impl Leader {
         // end when the leader's future is dropped.
         let mut tasks: FuturesUnordered<LocalBoxFuture<'static, ()>> = FuturesUnordered::new();
         let repairing: Rc<RefCell<HashSet<RequestId>>> = Rc::default();
+        let catch_up: Rc<RefCell<CatchUpTurns>> = Rc::default();
         let mut generation = 0u32;
         let mut stream = self.open(generation, &signals, &mut connection, &mut tasks);
         loop {
@@ -224,10 +227,16 @@ impl Leader {
                 Signal::Open(g) if g == generation => {
                     connection.on_signal(StreamSignal::Opened);
                     (self.on_status)(connection.status());
-                    tasks.push(Box::pin(run_catch_up(
-                        self.driver.clone(),
-                        self.client.clone(),
-                    )));
+                    // One catch-up at a time: a connect during a catch-up asks for one more
+                    // round after it, since the running one may have read the chat list
+                    // before the latest disconnect.
+                    if catch_up.borrow_mut().request() {
+                        tasks.push(Box::pin(run_catch_up(
+                            self.driver.clone(),
+                            self.client.clone(),
+                            catch_up.clone(),
+                        )));
+                    }
                 }
                 Signal::Message(g, data) if g == generation => {
                     self.ingest(&data, &repairing, &mut tasks).await;
@@ -346,10 +355,19 @@ impl Leader {
     }
 }
 
-async fn run_catch_up(driver: Rc<Driver<HttpHistoryClient>>, client: HttpHistoryClient) {
-    match catch_up(&driver, &client).await {
-        Ok(report) => tracing::info!(?report, "live catch-up done"),
-        Err(error) => tracing::warn!(%error, "live catch-up failed"),
+async fn run_catch_up(
+    driver: Rc<Driver<HttpHistoryClient>>,
+    client: HttpHistoryClient,
+    turns: Rc<RefCell<CatchUpTurns>>,
+) {
+    loop {
+        match catch_up(&driver, &client).await {
+            Ok(report) => tracing::info!(?report, "live catch-up done"),
+            Err(error) => tracing::warn!(%error, "live catch-up failed"),
+        }
+        if !turns.borrow_mut().finished() {
+            break;
+        }
     }
 }
 
