@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod eviction;
 pub mod ingest;
 pub mod linkify;
+pub mod live;
 pub mod memory_store;
 pub mod outbox;
 pub mod planner;

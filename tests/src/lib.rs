@@ -9,6 +9,8 @@ pub mod browser;
 pub mod cdp;
 pub mod chat;
 pub mod http;
+pub mod push_service;
+pub mod rig;
 pub mod server;
 
 /// Everything that can go wrong in a harness, with its cause.

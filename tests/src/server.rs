@@ -10,55 +10,60 @@ use crate::{wait_until, HarnessError, Result};
 
 /// A running server.
 pub struct Server {
-    child: Child,
+    // Behind a lock so a test can restart the server while pages borrow the rig.
+    child: tokio::sync::Mutex<Child>,
     /// `127.0.0.1:port`.
     pub addr: String,
     /// The SQLite file.
     pub db: PathBuf,
+    dir: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Server {
     /// Starts `$E2E_SERVER_BIN --listen 127.0.0.1:PORT --db DIR/server.sqlite --dist $E2E_DIST`
     /// plus `extra` arguments, and waits until it answers HTTP.
     pub async fn start(dir: &Path, extra: &[&str]) -> Result<Self> {
-        let binary = env_path("E2E_SERVER_BIN")?;
-        let dist = env_path("E2E_DIST")?;
+        // Name a missing variable before anything is created.
+        env_path("E2E_SERVER_BIN")?;
+        env_path("E2E_DIST")?;
         std::fs::create_dir_all(dir).map_err(|source| HarnessError::Io {
             what: format!("creating {}", dir.display()),
             source,
         })?;
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
-        let db = dir.join("server.sqlite");
-        let log =
-            std::fs::File::create(dir.join("server.log")).map_err(|source| HarnessError::Io {
-                what: "creating the server log".into(),
-                source,
-            })?;
-        let child = Command::new(&binary)
-            .args(["--listen", &addr])
-            .arg("--db")
-            .arg(&db)
-            .arg("--dist")
-            .arg(&dist)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| HarnessError::Io {
-                what: format!("starting {}", binary.display()),
-                source,
-            })?;
-        let server = Self { child, addr, db };
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let child = spawn(dir, &addr, &extra)?;
+        let server = Self {
+            child: tokio::sync::Mutex::new(child),
+            addr,
+            db: dir.join("server.sqlite"),
+            dir: dir.to_owned(),
+            extra,
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// Stops the server and starts it again on the same address and database, with the same
+    /// arguments (in-memory state such as test faults starts afresh).
+    pub async fn restart(&self) -> Result<()> {
+        let mut child = self.child.lock().await;
+        let _ = child.kill().await;
+        *child = spawn(&self.dir, &self.addr, &self.extra)?;
+        drop(child);
+        self.wait_ready().await
+    }
+
+    async fn wait_ready(&self) -> Result<()> {
         wait_until("the server to answer", Duration::from_secs(60), || async {
-            Ok(crate::http::get(&server.addr, "/metrics")
+            Ok(crate::http::get(&self.addr, "/metrics")
                 .await
                 .ok()
                 .map(|_| ()))
         })
-        .await?;
-        Ok(server)
+        .await
     }
 
     /// `http://127.0.0.1:port`.
@@ -68,8 +73,38 @@ impl Server {
 
     /// Stops the server.
     pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        let _ = self.child.get_mut().kill().await;
     }
+}
+
+/// Starts the server binary on `addr` with its database and log in `dir` (the log is
+/// appended to, so a restart keeps the earlier run's lines).
+fn spawn(dir: &Path, addr: &str, extra: &[String]) -> Result<Child> {
+    let binary = env_path("E2E_SERVER_BIN")?;
+    let dist = env_path("E2E_DIST")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .map_err(|source| HarnessError::Io {
+            what: "opening the server log".into(),
+            source,
+        })?;
+    Command::new(&binary)
+        .args(["--listen", addr])
+        .arg("--db")
+        .arg(dir.join("server.sqlite"))
+        .arg("--dist")
+        .arg(&dist)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| HarnessError::Io {
+            what: format!("starting {}", binary.display()),
+            source,
+        })
 }
 
 fn env_path(name: &str) -> Result<PathBuf> {

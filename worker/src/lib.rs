@@ -10,13 +10,15 @@
 //!
 //! Modules: [`push`] (the push pipeline), [`session`] (who is signed in), [`state`] (the
 //! per-user runtime kept while the worker is warm), [`notify`] (notifications and clicks),
-//! [`lifecycle`] (install, activate, messages), [`shell`] (the app-shell cache), [`error`].
+//! [`lifecycle`] (install, activate, messages), [`shell`] (the app-shell cache),
+//! [`resubscribe`] (`pushsubscriptionchange`), [`error`].
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod lifecycle;
 pub mod notify;
 pub mod push;
+pub mod resubscribe;
 pub mod session;
 pub mod shell;
 pub mod state;
@@ -99,14 +101,11 @@ pub fn handle_notificationclick(event: web_sys::NotificationEvent) -> Promise {
     settle("notificationclick", notify::click(event))
 }
 
-/// `pushsubscriptionchange`: logged (re-subscribing belongs to the app, which holds the
-/// server's VAPID key and the session).
+/// `pushsubscriptionchange`: register the new subscription with the server (subscribing
+/// again with the VAPID key when the browser gave none) and delete the old endpoint.
 #[wasm_bindgen]
-pub fn handle_pushsubscriptionchange(_event: web_sys::ExtendableEvent) -> Promise {
-    settle("pushsubscriptionchange", async {
-        tracing::warn!("the push subscription changed; the app re-subscribes when it next starts");
-        Ok(())
-    })
+pub fn handle_pushsubscriptionchange(event: web_sys::ExtendableEvent) -> Promise {
+    settle("pushsubscriptionchange", resubscribe::handle(event))
 }
 
 /// `sync` (Background Sync): nothing to do yet (the outbox is sent by the app).

@@ -6,6 +6,10 @@
 //!   then announce on a `BroadcastChannel`).
 //! - [`driver::Driver`]: runs the core's planner, fetches missing ranges over HTTP under a
 //!   per-chat Web Lock, merges and re-validates.
+//! - [`live::LiveChannel`]: one tab per browser follows the server's event stream (leader
+//!   elected with a Web Lock) and catches up after every reconnect ([`live::catch_up`]).
+//! - [`push_subscription`]: subscribing to Web Push (permission, VAPID key, timeouts) and
+//!   renewing the subscription from the service worker.
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -18,8 +22,10 @@ pub mod database;
 pub mod driver;
 pub mod error;
 pub mod http;
+pub mod live;
 pub mod locks;
 pub mod platform;
+pub mod push_subscription;
 pub mod request;
 pub mod runtime;
 pub mod schema;

@@ -8,3 +8,11 @@ wasm_bindgen_test_configure!(run_in_service_worker);
 mod common;
 
 all_tests!();
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn subscribe_push_is_unsupported_in_a_service_worker() {
+    common::push_subscribe::subscribe_push_ends_with(
+        chat_sync_idb::push_subscription::PushSubscribeOutcome::Unsupported,
+    )
+    .await;
+}

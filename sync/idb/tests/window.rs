@@ -9,3 +9,22 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod common;
 
 all_tests!(with_workers);
+
+// The live channel needs `EventSource`, which service workers lack: window only.
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
+    common::live::one_live_channel_leads_and_dropping_it_promotes_the_other().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_refused_stream_is_reopened_with_backoff() {
+    common::live::a_refused_stream_is_reopened_with_backoff().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn subscribe_push_is_denied_without_the_permission() {
+    common::push_subscribe::subscribe_push_ends_with(
+        chat_sync_idb::push_subscription::PushSubscribeOutcome::Denied,
+    )
+    .await;
+}

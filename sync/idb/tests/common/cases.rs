@@ -24,6 +24,8 @@ use futures::future::{join_all, select, Either};
 use wasm_bindgen::JsValue;
 
 use super::double::CountingHistory;
+// The catch-up runs in every context (it needs no EventSource), so it joins the shared cases.
+pub use super::live::catch_up_fetches_only_interior_and_trailing_gaps;
 use super::unique_name;
 
 fn seqs(window: &chat_sync::store::Window) -> Vec<u64> {

@@ -4,6 +4,8 @@
 
 pub mod cases;
 pub mod double;
+pub mod live;
+pub mod push_subscribe;
 
 use chat_sync_idb::IdbStore;
 
@@ -58,7 +60,8 @@ macro_rules! all_tests {
             http_client_maps_a_404_to_refused,
             unusable_chat_is_dropped_and_reloaded,
             status_reports_fetching_and_progress_during_a_repair,
-            runtime_opens_the_users_own_database
+            runtime_opens_the_users_own_database,
+            catch_up_fetches_only_interior_and_trailing_gaps
         );
     };
     (with_workers) => {

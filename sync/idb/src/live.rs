@@ -1,0 +1,445 @@
+//! The live channel for open tabs: one tab per browser (per user database) holds the
+//! Server-Sent Events connection to `GET /api/chat/events`; the others follow.
+//!
+//! Leadership is the Web Lock `<database>:live` ([`live_lock_name`]), held for as long as the
+//! leader's [`LiveChannel`] lives. Other tabs queue on the same lock, so when the leader tab
+//! closes (the browser releases a dead context's locks) or drops its channel, the next tab in
+//! the queue is granted the lock at once and connects. Followers need no stream of their own:
+//! every message the leader ingests through [`Runtime::ingest`](crate::runtime::Runtime::ingest)
+//! is announced on the user's `BroadcastChannel`.
+//!
+//! The leader ingests each event with `Source::Live`; an ingest that reveals a gap records
+//! the event's seq as the backend's last seq and has the driver repair the chat beside the
+//! stream (never blocking it). Malformed events are logged and dropped. The browser's
+//! `EventSource` reconnects by itself with `Last-Event-ID`; when it gives up, a new one is
+//! opened after the core's capped, jittered backoff ([`chat_sync::live`]). After every
+//! (re)connect [`catch_up`] compares each cached chat with the backend's chat list and fetches
+//! only the missing ranges.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use chat_sync::ingest::Source;
+use chat_sync::live::{
+    catch_up_missing, CatchUpTurns, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF,
+};
+use chat_sync::store::Store;
+use chat_sync::{ChatSummary, Message, RequestId};
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either, LocalBoxFuture};
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Event, EventSource, EventSourceInit, MessageEvent};
+
+pub use chat_sync::live::LiveStatus;
+
+use crate::driver::Driver;
+use crate::error::{DomError, SyncError};
+use crate::http::{HistoryClient, HttpHistoryClient};
+use crate::store::readable_held;
+use crate::{locks, platform};
+
+/// The Web Lock whose holder is the live channel's leader for the cache database `database`.
+pub fn live_lock_name(database: &str) -> String {
+    format!("{database}:live")
+}
+
+/// The live channel of one tab. Dropping it stops everything: the stream closes, repairs it
+/// started are abandoned (the driver's locks are released with them), and leadership passes
+/// to the next tab waiting.
+pub struct LiveChannel {
+    stop: Option<oneshot::Sender<()>>,
+    lock_name: String,
+}
+
+impl std::fmt::Debug for LiveChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveChannel")
+            .field("lock", &self.lock_name)
+            .finish()
+    }
+}
+
+impl Drop for LiveChannel {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl LiveChannel {
+    /// Starts competing for leadership of `driver`'s database and, once leader, follows
+    /// `base_url` + `/api/chat/events` (an empty `base_url` is the page's own origin).
+    /// `on_status` is called at once with [`LiveStatus::Follower`] and on every change.
+    ///
+    /// Fails only when the context has no `EventSource` (a service worker, or a very old
+    /// browser); without Web Locks every tab leads on its own (logged).
+    pub fn start(
+        driver: Rc<Driver<HttpHistoryClient>>,
+        base_url: &str,
+        on_status: impl Fn(LiveStatus) + 'static,
+    ) -> Result<LiveChannel, SyncError> {
+        if platform::global_property("EventSource").is_none() {
+            return Err(SyncError::Platform {
+                api: "EventSource",
+                cause: DomError::new(
+                    "NotSupportedError",
+                    "this context has no EventSource (live updates need a window or worker)",
+                ),
+            });
+        }
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let lock_name = live_lock_name(driver.runtime().store().name());
+        let on_status: Rc<dyn Fn(LiveStatus)> = Rc::new(on_status);
+        on_status(LiveStatus::Follower);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let name = lock_name.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let leader = Leader {
+                driver,
+                client: HttpHistoryClient::new(base_url.clone()),
+                events_url: format!("{base_url}/api/chat/events"),
+                on_status,
+            };
+            // Dropping the lock future (when `stop` fires) releases the lock, or withdraws
+            // the queued request, and drops the stream with everything it started.
+            let lead = Box::pin(locks::with_lock(&name, leader.run()));
+            match select(stopped, lead).await {
+                Either::Left(_) => tracing::debug!(lock = %name, "live channel stopped"),
+                Either::Right((Err(error), _)) => {
+                    tracing::warn!(lock = %name, %error, "could not compete for the live channel")
+                }
+                Either::Right((Ok(()), _)) => {}
+            }
+        });
+        Ok(LiveChannel {
+            stop: Some(stop),
+            lock_name,
+        })
+    }
+
+    /// The Web Lock this channel holds while it leads.
+    pub fn lock_name(&self) -> &str {
+        &self.lock_name
+    }
+}
+
+/// What the stream's callbacks report, tagged with the stream's generation so a late event
+/// of a stream already replaced is ignored.
+enum Signal {
+    Open(u32),
+    Message(u32, String),
+    Error(u32, bool),
+    ReconnectDue,
+}
+
+/// An open `EventSource` with its callbacks; dropping it closes the stream.
+struct Stream {
+    source: EventSource,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+}
+
+impl Stream {
+    fn open(
+        url: &str,
+        generation: u32,
+        signals: &mpsc::UnboundedSender<Signal>,
+    ) -> Result<Self, SyncError> {
+        let init = EventSourceInit::new();
+        init.set_with_credentials(true);
+        let source = EventSource::new_with_event_source_init_dict(url, &init)
+            .map_err(|e| SyncError::platform("new EventSource", &e))?;
+        let tx = signals.clone();
+        let on_open = Closure::<dyn FnMut(Event)>::new(move |_event: Event| {
+            let _ = tx.unbounded_send(Signal::Open(generation));
+        });
+        let tx = signals.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            match event.data().as_string() {
+                Some(data) => {
+                    let _ = tx.unbounded_send(Signal::Message(generation, data));
+                }
+                None => tracing::warn!("dropped a live event without text data"),
+            }
+        });
+        let tx = signals.clone();
+        let reader = source.clone();
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |_event: Event| {
+            let closed = reader.ready_state() == EventSource::CLOSED;
+            let _ = tx.unbounded_send(Signal::Error(generation, closed));
+        });
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(Self {
+            source,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.source.set_onopen(None);
+        self.source.set_onmessage(None);
+        self.source.set_onerror(None);
+        self.source.close();
+    }
+}
+
+/// The leader's work, run while it holds the lock.
+struct Leader {
+    driver: Rc<Driver<HttpHistoryClient>>,
+    client: HttpHistoryClient,
+    events_url: String,
+    on_status: Rc<dyn Fn(LiveStatus)>,
+}
+
+impl Leader {
+    /// Follows the stream until the future is dropped: ingests events in order, runs
+    /// catch-ups and gap repairs beside it, reconnects when the browser gives up.
+    async fn run(self) {
+        let seed = (platform::now_ms() as u64) ^ ((js_sys::Math::random() * 1e15) as u64);
+        let mut connection = LiveConnection::new(LIVE_BACKOFF, seed);
+        (self.on_status)(connection.lead());
+        let (signals, mut incoming) = mpsc::unbounded::<Signal>();
+        // Catch-ups, repairs and reconnect timers run beside the stream in this set, so they
+        // end when the leader's future is dropped.
+        let mut tasks: FuturesUnordered<LocalBoxFuture<'static, ()>> = FuturesUnordered::new();
+        let repairing: Rc<RefCell<HashSet<RequestId>>> = Rc::default();
+        let catch_up: Rc<RefCell<CatchUpTurns>> = Rc::default();
+        let mut generation = 0u32;
+        let mut stream = self.open(generation, &signals, &mut connection, &mut tasks);
+        loop {
+            let signal = futures::select! {
+                signal = incoming.select_next_some() => signal,
+                () = tasks.select_next_some() => continue,
+            };
+            match signal {
+                Signal::Open(g) if g == generation => {
+                    connection.on_signal(StreamSignal::Opened);
+                    (self.on_status)(connection.status());
+                    // One catch-up at a time: a connect during a catch-up asks for one more
+                    // round after it, since the running one may have read the chat list
+                    // before the latest disconnect.
+                    if catch_up.borrow_mut().request() {
+                        tasks.push(Box::pin(run_catch_up(
+                            self.driver.clone(),
+                            self.client.clone(),
+                            catch_up.clone(),
+                        )));
+                    }
+                }
+                Signal::Message(g, data) if g == generation => {
+                    self.ingest(&data, &repairing, &mut tasks).await;
+                }
+                Signal::Error(g, closed) if g == generation => {
+                    let signal = if closed {
+                        StreamSignal::Closed
+                    } else {
+                        StreamSignal::Retrying
+                    };
+                    let action = connection.on_signal(signal);
+                    (self.on_status)(connection.status());
+                    if let LiveAction::Reconnect { after_ms } = action {
+                        tracing::info!(after_ms, "the live stream closed; reconnecting later");
+                        stream = None;
+                        let due = signals.clone();
+                        tasks.push(Box::pin(async move {
+                            platform::sleep(after_ms).await;
+                            let _ = due.unbounded_send(Signal::ReconnectDue);
+                        }));
+                    }
+                }
+                Signal::ReconnectDue => {
+                    generation = generation.wrapping_add(1);
+                    drop(stream.take());
+                    stream = self.open(generation, &signals, &mut connection, &mut tasks);
+                }
+                // A late event of a stream already replaced.
+                Signal::Open(_) | Signal::Message(..) | Signal::Error(..) => {}
+            }
+        }
+    }
+
+    /// Opens a stream; a failure to construct one counts as a closed stream (backoff).
+    fn open(
+        &self,
+        generation: u32,
+        signals: &mpsc::UnboundedSender<Signal>,
+        connection: &mut LiveConnection,
+        tasks: &mut FuturesUnordered<LocalBoxFuture<'static, ()>>,
+    ) -> Option<Stream> {
+        match Stream::open(&self.events_url, generation, signals) {
+            Ok(stream) => Some(stream),
+            Err(error) => {
+                tracing::warn!(%error, "could not open the live stream");
+                if let LiveAction::Reconnect { after_ms } =
+                    connection.on_signal(StreamSignal::Closed)
+                {
+                    (self.on_status)(connection.status());
+                    let due = signals.clone();
+                    tasks.push(Box::pin(async move {
+                        platform::sleep(after_ms).await;
+                        let _ = due.unbounded_send(Signal::ReconnectDue);
+                    }));
+                }
+                None
+            }
+        }
+    }
+
+    /// Ingests one event through the one ingest path; a gap it reveals is repaired beside
+    /// the stream.
+    async fn ingest(
+        &self,
+        data: &str,
+        repairing: &Rc<RefCell<HashSet<RequestId>>>,
+        tasks: &mut FuturesUnordered<LocalBoxFuture<'static, ()>>,
+    ) {
+        let message: Message = match serde_json::from_str(data) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, len = data.len(), "dropped a malformed live event");
+                return;
+            }
+        };
+        let request_id = message.request_id.clone();
+        let seq = message.seq;
+        let runtime = self.driver.runtime();
+        let report = match runtime
+            .ingest(&request_id, vec![message], Source::Live)
+            .await
+        {
+            Ok(report) => report,
+            Err(error) => {
+                // The cache refused the write: the catch-up after the next reconnect, or the
+                // next push, fetches the message again; nothing else can be done here.
+                tracing::warn!(chat = %request_id, seq, %error, "could not ingest a live event");
+                return;
+            }
+        };
+        if !report.reveals_gap || !report.rejected.is_empty() {
+            return;
+        }
+        // The event is the backend's word that `seq` exists: what lies between is missing.
+        if let Err(error) = runtime
+            .store()
+            .note_backend_last_seq(&request_id, seq)
+            .await
+        {
+            tracing::warn!(chat = %request_id, %error, "could not record the backend's last seq");
+        }
+        if !repairing.borrow_mut().insert(request_id.clone()) {
+            // A repair of this chat is running; it re-reads the chat each round and will
+            // include the new gap.
+            return;
+        }
+        let driver = self.driver.clone();
+        let repairing = repairing.clone();
+        tasks.push(Box::pin(async move {
+            match driver.resync(&request_id).await {
+                Ok(status) => tracing::info!(chat = %request_id, missing = ?status.missing, "gap repair after a live event"),
+                Err(error) => tracing::warn!(chat = %request_id, %error, "gap repair after a live event failed"),
+            }
+            repairing.borrow_mut().remove(&request_id);
+        }));
+    }
+}
+
+async fn run_catch_up(
+    driver: Rc<Driver<HttpHistoryClient>>,
+    client: HttpHistoryClient,
+    turns: Rc<RefCell<CatchUpTurns>>,
+) {
+    loop {
+        match catch_up(&driver, &client).await {
+            Ok(report) => tracing::info!(?report, "live catch-up done"),
+            Err(error) => tracing::warn!(%error, "live catch-up failed"),
+        }
+        if !turns.borrow_mut().finished() {
+            break;
+        }
+    }
+}
+
+/// What a [`catch_up`] found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatchUpReport {
+    /// Chats in the backend's list.
+    pub chats_listed: usize,
+    /// Listed chats with cached messages (the others are loaded when opened).
+    pub chats_cached: usize,
+    /// Chats that were missing sequences and were repaired.
+    pub chats_repaired: usize,
+    /// Sequences missing before the repair (interior and trailing gaps only).
+    pub seqs_missing: u64,
+    /// Sequences still missing after it (the repair of those chats failed or backed off).
+    pub seqs_still_missing: u64,
+    /// Chats whose repair failed, with the error.
+    pub failed: Vec<(RequestId, SyncError)>,
+}
+
+/// After a (re)connect: fetches the chat list, applies it to the store (the backend's last
+/// seq of every chat), then for each chat with cached messages that now misses sequences,
+/// has the driver fetch only the interior and trailing gaps. Older history (the leading gap)
+/// is never fetched here, and nothing is reloaded.
+pub async fn catch_up(
+    driver: &Driver<HttpHistoryClient>,
+    client: &HttpHistoryClient,
+) -> Result<CatchUpReport, SyncError> {
+    let summaries = client.fetch_chat_list().await?;
+    catch_up_with_list(driver, &summaries).await
+}
+
+/// [`catch_up`] with the chat list already fetched, over any history client.
+pub async fn catch_up_with_list<C: HistoryClient>(
+    driver: &Driver<C>,
+    summaries: &[ChatSummary],
+) -> Result<CatchUpReport, SyncError> {
+    let store = driver.runtime().store();
+    store.apply_summaries(summaries).await?;
+    let mut report = CatchUpReport {
+        chats_listed: summaries.len(),
+        ..CatchUpReport::default()
+    };
+    for summary in summaries {
+        let request_id = &summary.request_id;
+        let Some(record) = store.chat(request_id).await? else {
+            continue;
+        };
+        let held = readable_held(&record);
+        if held.is_empty() {
+            continue;
+        }
+        report.chats_cached += 1;
+        let backend_last = record
+            .backend_last_seq_known
+            .then_some(record.backend_last_seq);
+        let missing = catch_up_missing(&held, backend_last);
+        if missing == 0 {
+            continue;
+        }
+        report.chats_repaired += 1;
+        report.seqs_missing += missing;
+        match driver.resync(request_id).await {
+            Ok(status) => {
+                report.seqs_still_missing += status.missing.iter().map(|r| r.len()).sum::<u64>();
+            }
+            Err(error) => {
+                tracing::warn!(chat = %request_id, %error, "catch-up repair failed");
+                report.seqs_still_missing += missing;
+                report.failed.push((request_id.clone(), error));
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,255 @@
+//! Subscribing to Web Push: ask the notification permission, fetch the server's VAPID key,
+//! subscribe with the service worker registration's `pushManager`, and register the
+//! subscription with the server (`POST /api/push/subscriptions`); and renewing it when the
+//! browser replaces it (`pushsubscriptionchange` in the service worker).
+//!
+//! Every step that waits on the browser is bounded by a timeout: without a push service
+//! (headless browsers, some enterprise setups) `pushManager.subscribe` never settles, and a
+//! permission prompt may never be answered. The outcome is a value, never an error, so the
+//! app can say unobtrusively that it relies on the live channel and catch-up instead.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chat_sync::protocol::{PushSubscription, PushUnsubscribe, VapidPublicKey};
+use futures::future::{select, Either};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use serde::de::IgnoredAny;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::DomError;
+use crate::http::{get_json, send_json};
+use crate::platform;
+
+/// How a subscription attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushSubscribeOutcome {
+    /// Subscribed and registered with the server.
+    Subscribed,
+    /// This browser (or context) has no service worker or no `PushManager`.
+    Unsupported,
+    /// The notification permission was refused or the prompt dismissed.
+    Denied,
+    /// The browser did not answer in time (without a push service, `subscribe` hangs).
+    TimedOut,
+    /// Any other failure, described.
+    Failed(String),
+}
+
+/// Why a step stopped; turned into the outcome at the end.
+type Step<T> = Result<T, PushSubscribeOutcome>;
+
+/// On a user gesture in a window: asks the notification permission, subscribes to push with
+/// the server's VAPID key and registers the subscription with the server at `base_url` (empty
+/// for the page's own origin). Each wait on the browser is bounded by `timeout_ms`.
+pub async fn subscribe_push(base_url: &str, timeout_ms: i32) -> PushSubscribeOutcome {
+    let base_url = base_url.trim_end_matches('/');
+    let run = async {
+        let container = platform::navigator_property("serviceWorker")
+            .ok_or(PushSubscribeOutcome::Unsupported)?;
+        if platform::global_property("PushManager").is_none() {
+            return Err(PushSubscribeOutcome::Unsupported);
+        }
+        request_permission(timeout_ms).await?;
+        let ready = Reflect::get(&container, &JsValue::from_str("ready"))
+            .ok()
+            .and_then(|p| p.dyn_into::<Promise>().ok())
+            .ok_or(PushSubscribeOutcome::Unsupported)?;
+        let registration = settle(ready, timeout_ms, "navigator.serviceWorker.ready").await?;
+        subscribe_and_register(&registration, base_url, timeout_ms).await
+    };
+    outcome(run.await)
+}
+
+/// In the service worker, on `pushsubscriptionchange`: registers the browser's new
+/// subscription (`new_subscription`, or a fresh one from `registration.pushManager` with
+/// the server's VAPID key when the browser gave none) and deletes `old_endpoint` on the
+/// server. The permission is not asked: a worker cannot, and it was granted before.
+pub async fn renew_push_subscription(
+    registration: &JsValue,
+    base_url: &str,
+    old_endpoint: Option<String>,
+    new_subscription: Option<JsValue>,
+    timeout_ms: i32,
+) -> PushSubscribeOutcome {
+    let base_url = base_url.trim_end_matches('/');
+    let run = async {
+        let new_endpoint = match new_subscription {
+            Some(subscription) => {
+                let parsed = parse_subscription(&subscription)?;
+                register(base_url, &parsed).await?;
+                parsed.endpoint
+            }
+            None => {
+                subscribe_and_register(registration, base_url, timeout_ms).await?;
+                current_endpoint(registration, timeout_ms).await?
+            }
+        };
+        if let Some(old) = old_endpoint.filter(|old| *old != new_endpoint) {
+            let body = serde_json::to_string(&PushUnsubscribe { endpoint: old })
+                .map_err(|e| failed("encode the unsubscription", e))?;
+            // The old endpoint is dead either way; a failure to forget it only costs the
+            // server one failed delivery (it deletes subscriptions answered with 404/410).
+            let url = format!("{base_url}/api/push/subscriptions");
+            let deleted: Result<IgnoredAny, _> =
+                send_json(&url, "DELETE", Some(&body), "push unsubscription").await;
+            if let Err(error) = deleted {
+                tracing::warn!(%error, "could not delete the old push subscription");
+            }
+        }
+        Ok(PushSubscribeOutcome::Subscribed)
+    };
+    outcome(run.await)
+}
+
+fn outcome(result: Step<PushSubscribeOutcome>) -> PushSubscribeOutcome {
+    let outcome = result.unwrap_or_else(|outcome| outcome);
+    tracing::info!(?outcome, "push subscription");
+    outcome
+}
+
+fn failed(what: &str, error: impl std::fmt::Display) -> PushSubscribeOutcome {
+    PushSubscribeOutcome::Failed(format!("{what}: {error}"))
+}
+
+fn js_failed(what: &str, value: &JsValue) -> PushSubscribeOutcome {
+    let error = DomError::from_js(value);
+    PushSubscribeOutcome::Failed(format!("{what}: {}: {}", error.name, error.message))
+}
+
+/// Awaits `promise` for at most `timeout_ms`.
+async fn settle(promise: Promise, timeout_ms: i32, what: &str) -> Step<JsValue> {
+    let timer = Box::pin(platform::sleep(i64::from(timeout_ms)));
+    match select(JsFuture::from(promise), timer).await {
+        Either::Left((Ok(value), _)) => Ok(value),
+        Either::Left((Err(error), _)) => Err(js_failed(what, &error)),
+        Either::Right(_) => {
+            tracing::warn!(what, timeout_ms, "no answer from the browser in time");
+            Err(PushSubscribeOutcome::TimedOut)
+        }
+    }
+}
+
+/// Calls `target.name(args…)` and expects a promise.
+fn call_promise(target: &JsValue, name: &str, args: &[JsValue]) -> Step<Promise> {
+    let function: Function = Reflect::get(target, &JsValue::from_str(name))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or(PushSubscribeOutcome::Unsupported)?;
+    let arguments: js_sys::Array = args.iter().collect();
+    function
+        .apply(target, &arguments)
+        .map_err(|e| js_failed(name, &e))?
+        .dyn_into::<Promise>()
+        .map_err(|e| js_failed(name, &e))
+}
+
+/// `Notification.requestPermission()`, unless already granted.
+async fn request_permission(timeout_ms: i32) -> Step<()> {
+    let notification =
+        platform::global_property("Notification").ok_or(PushSubscribeOutcome::Unsupported)?;
+    let current = Reflect::get(&notification, &JsValue::from_str("permission"))
+        .ok()
+        .and_then(|p| p.as_string());
+    if current.as_deref() == Some("granted") {
+        return Ok(());
+    }
+    if current.as_deref() == Some("denied") {
+        return Err(PushSubscribeOutcome::Denied);
+    }
+    let answer = settle(
+        call_promise(&notification, "requestPermission", &[])?,
+        timeout_ms,
+        "Notification.requestPermission",
+    )
+    .await?;
+    match answer.as_string().as_deref() {
+        Some("granted") => Ok(()),
+        _ => Err(PushSubscribeOutcome::Denied),
+    }
+}
+
+fn push_manager(registration: &JsValue) -> Step<JsValue> {
+    Reflect::get(registration, &JsValue::from_str("pushManager"))
+        .ok()
+        .filter(|m| !m.is_undefined() && !m.is_null())
+        .ok_or(PushSubscribeOutcome::Unsupported)
+}
+
+/// Subscribes (or reuses the current subscription) and posts it to the server.
+async fn subscribe_and_register(
+    registration: &JsValue,
+    base_url: &str,
+    timeout_ms: i32,
+) -> Step<PushSubscribeOutcome> {
+    let manager = push_manager(registration)?;
+    let existing = settle(
+        call_promise(&manager, "getSubscription", &[])?,
+        timeout_ms,
+        "pushManager.getSubscription",
+    )
+    .await?;
+    let subscription = if existing.is_null() || existing.is_undefined() {
+        let key: VapidPublicKey = get_json(
+            &format!("{base_url}/api/push/vapid-public-key"),
+            "VAPID public key",
+        )
+        .await
+        .map_err(|e| failed("fetch the VAPID key", e))?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(key.public_key.trim_end_matches('='))
+            .map_err(|e| failed("decode the VAPID key", e))?;
+        let options = Object::new();
+        let set = |k: &str, v: &JsValue| Reflect::set(&options, &JsValue::from_str(k), v);
+        set("userVisibleOnly", &JsValue::TRUE).map_err(|e| js_failed("options", &e))?;
+        set(
+            "applicationServerKey",
+            &Uint8Array::from(raw.as_slice()).into(),
+        )
+        .map_err(|e| js_failed("options", &e))?;
+        settle(
+            call_promise(&manager, "subscribe", &[options.into()])?,
+            timeout_ms,
+            "pushManager.subscribe",
+        )
+        .await?
+    } else {
+        existing
+    };
+    let parsed = parse_subscription(&subscription)?;
+    register(base_url, &parsed).await?;
+    Ok(PushSubscribeOutcome::Subscribed)
+}
+
+async fn current_endpoint(registration: &JsValue, timeout_ms: i32) -> Step<String> {
+    let manager = push_manager(registration)?;
+    let current = settle(
+        call_promise(&manager, "getSubscription", &[])?,
+        timeout_ms,
+        "pushManager.getSubscription",
+    )
+    .await?;
+    Ok(parse_subscription(&current)?.endpoint)
+}
+
+/// A browser `PushSubscription` as the contract's JSON (`toJSON()`).
+fn parse_subscription(subscription: &JsValue) -> Step<PushSubscription> {
+    let to_json: Function = Reflect::get(subscription, &JsValue::from_str("toJSON"))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| failed("PushSubscription", "no toJSON()"))?;
+    let json = to_json
+        .call0(subscription)
+        .map_err(|e| js_failed("PushSubscription.toJSON", &e))?;
+    serde_wasm_bindgen::from_value(json).map_err(|e| failed("read the subscription", e))
+}
+
+async fn register(base_url: &str, subscription: &PushSubscription) -> Step<()> {
+    let body =
+        serde_json::to_string(subscription).map_err(|e| failed("encode the subscription", e))?;
+    let url = format!("{base_url}/api/push/subscriptions");
+    send_json::<IgnoredAny>(&url, "POST", Some(&body), "push subscription")
+        .await
+        .map(|_| ())
+        .map_err(|e| failed("register the subscription", e))
+}

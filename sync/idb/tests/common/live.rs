@@ -1,0 +1,247 @@
+//! Live-channel tests that need no server: leader election and hand-over between two
+//! channels competing for the same Web Lock in one page, the reconnect backoff against an
+//! event stream the test runner's own server refuses (it has no `/api/chat/events`), and the
+//! catch-up over real IndexedDB with the counting network double.
+//! The stream itself, with the real server, is tested end to end in `tests/tests/live.rs`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use chat_sync::ingest::Source;
+use chat_sync::planner::PlannerConfig;
+use chat_sync::store::Store;
+use chat_sync::suite::messages;
+use chat_sync::{ChatSummary, Person, RequestId, SeqRange};
+use chat_sync_idb::driver::Driver;
+use chat_sync_idb::http::HttpHistoryClient;
+use chat_sync_idb::live::{catch_up_with_list, live_lock_name, LiveChannel, LiveStatus};
+use chat_sync_idb::runtime::Runtime;
+use chat_sync_idb::{platform, IdbStore};
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::double::CountingHistory;
+use super::unique_name;
+
+type Seen = Rc<RefCell<Vec<LiveStatus>>>;
+
+async fn driver() -> Rc<Driver<HttpHistoryClient>> {
+    let store = IdbStore::open_named(&unique_name("live"))
+        .await
+        .expect("open");
+    let runtime = Runtime::with_store(store, Some("agent-1".into())).expect("runtime");
+    Rc::new(Driver::new(
+        Rc::new(runtime),
+        HttpHistoryClient::new(""),
+        PlannerConfig::default(),
+    ))
+}
+
+fn start(driver: &Rc<Driver<HttpHistoryClient>>) -> (LiveChannel, Seen) {
+    let seen: Seen = Rc::default();
+    let sink = seen.clone();
+    let channel = LiveChannel::start(driver.clone(), "", move |status| {
+        sink.borrow_mut().push(status)
+    })
+    .expect("start a live channel");
+    (channel, seen)
+}
+
+fn leads(seen: &Seen) -> bool {
+    seen.borrow().iter().any(|s| *s != LiveStatus::Follower)
+}
+
+/// Waits up to `ms` for `done`, returning the milliseconds it took.
+async fn within(ms: f64, what: &str, done: impl Fn() -> bool) -> f64 {
+    let started = platform::precise_now();
+    while !done() {
+        assert!(
+            platform::precise_now() - started < ms,
+            "timed out after {ms} ms waiting for {what}"
+        );
+        platform::sleep(5).await;
+    }
+    platform::precise_now() - started
+}
+
+/// `navigator.locks.query()`: (held, pending) counts of the lock `name`.
+async fn lock_counts(name: &str) -> (usize, usize) {
+    let locks = platform::navigator_property("locks").expect("navigator.locks");
+    let query: Function = Reflect::get(&locks, &"query".into())
+        .expect("query")
+        .dyn_into()
+        .expect("a function");
+    let promise: Promise = query
+        .call0(&locks)
+        .expect("query()")
+        .dyn_into()
+        .expect("a promise");
+    let state = JsFuture::from(promise).await.expect("query resolves");
+    let count = |key: &str| {
+        Reflect::get(&state, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.dyn_into::<Array>().ok())
+            .map_or(0, |list| {
+                list.iter()
+                    .filter(|lock| {
+                        Reflect::get(lock, &"name".into())
+                            .ok()
+                            .and_then(|n| n.as_string())
+                            == Some(name.to_owned())
+                    })
+                    .count()
+            })
+    };
+    (count("held"), count("pending"))
+}
+
+/// Two channels of one database in one page: the first leads, the second waits on the lock
+/// and stays a follower; dropping the leader promotes the follower within a second; dropping
+/// it too leaves the lock free.
+pub async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
+    let driver = driver().await;
+    let name = live_lock_name(driver.runtime().store().name());
+    let (first, first_seen) = start(&driver);
+    assert_eq!(first.lock_name(), name);
+    within(2_000.0, "the first channel to lead", || leads(&first_seen)).await;
+    assert_eq!(first_seen.borrow()[0], LiveStatus::Follower);
+    assert_eq!(first_seen.borrow()[1], LiveStatus::Connecting);
+
+    let (second, second_seen) = start(&driver);
+    // Give the second channel ample time to (wrongly) take the lock.
+    platform::sleep(300).await;
+    assert_eq!(*second_seen.borrow(), vec![LiveStatus::Follower]);
+    assert_eq!(lock_counts(&name).await, (1, 1), "one holder, one waiter");
+
+    drop(first);
+    let took = within(1_000.0, "the follower to take over", || leads(&second_seen)).await;
+    assert_eq!(second_seen.borrow()[1], LiveStatus::Connecting);
+    assert_eq!(
+        lock_counts(&name).await,
+        (1, 0),
+        "the new leader holds the lock"
+    );
+    web_sys::console::log_1(&format!("live hand-over took {took:.1} ms").into());
+
+    drop(second);
+    platform::sleep(50).await;
+    assert_eq!(lock_counts(&name).await, (0, 0), "nobody holds the lock");
+}
+
+/// The test runner's server answers `/api/chat/events` with 404, so the browser gives up on
+/// the stream (readyState CLOSED): the leader reports `Reconnecting` with a growing attempt
+/// count and opens a new stream after the backoff (about 0.5–1 s, then 1–2 s).
+pub async fn a_refused_stream_is_reopened_with_backoff() {
+    let driver = driver().await;
+    let (channel, seen) = start(&driver);
+    let first = within(5_000.0, "the first failure", || {
+        seen.borrow()
+            .contains(&LiveStatus::Reconnecting { attempt: 1 })
+    })
+    .await;
+    let second = within(5_000.0, "a second attempt after the backoff", || {
+        seen.borrow()
+            .contains(&LiveStatus::Reconnecting { attempt: 2 })
+    })
+    .await;
+    assert!(second >= 400.0, "reconnected without waiting: {second} ms");
+    assert!(
+        !seen.borrow().contains(&LiveStatus::Connected),
+        "a 404 is not a connection: {:?}",
+        seen.borrow()
+    );
+    web_sys::console::log_1(
+        &format!("first failure after {first:.0} ms, second attempt {second:.0} ms later").into(),
+    );
+    drop(channel);
+}
+
+fn summary(request_id: &str, last_seq: u64) -> ChatSummary {
+    ChatSummary {
+        request_id: RequestId::from(request_id),
+        title: format!("chat {request_id}"),
+        requester: Person {
+            id: "requester-1".into(),
+            name: "Requester".into(),
+        },
+        last_seq,
+        last_message: None,
+        updated_at: 0,
+    }
+}
+
+/// The catch-up after a reconnect: a cached chat holding 5..=10 and 20..=25 whose backend is
+/// now at 40 gets exactly 11..=19 and 26..=40, once each, never the older 1..=4; a listed
+/// chat with nothing cached is not fetched; a second catch-up fetches nothing.
+pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
+    let store = IdbStore::open_named(&unique_name("catch-up"))
+        .await
+        .expect("open");
+    let runtime = Rc::new(Runtime::with_store(store, Some("agent-1".into())).expect("runtime"));
+    let chat = RequestId::from("c1");
+    for (from, to) in [(5, 10), (20, 25)] {
+        runtime
+            .ingest(&chat, messages("c1", from, to), Source::Live)
+            .await
+            .expect("seed");
+    }
+    let history = CountingHistory::new("c1", messages("c1", 1, 40), 100, 0);
+    let driver = Driver::new(
+        Rc::clone(&runtime),
+        history.clone(),
+        PlannerConfig {
+            gap_grace_ms: 0,
+            ..PlannerConfig::default()
+        },
+    );
+    let list = [summary("c1", 40), summary("c2", 7)];
+
+    let report = catch_up_with_list(&driver, &list).await.expect("catch up");
+    assert_eq!(report.chats_listed, 2);
+    assert_eq!(report.chats_cached, 1, "c2 has nothing cached");
+    assert_eq!(report.chats_repaired, 1);
+    assert_eq!(report.seqs_missing, 9 + 15);
+    assert_eq!(report.seqs_still_missing, 0, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    let asks = history.asks_per_seq();
+    let expected: Vec<u64> = (11..=19).chain(26..=40).collect();
+    assert_eq!(
+        asks.keys().copied().collect::<Vec<_>>(),
+        expected,
+        "{:?}",
+        history.served()
+    );
+    assert!(
+        asks.values().all(|n| *n == 1),
+        "a seq asked twice: {asks:?}"
+    );
+    assert!(
+        history.served().iter().all(|s| s.kind == "range"),
+        "no reload"
+    );
+    let record = runtime
+        .store()
+        .chat(&chat)
+        .await
+        .expect("read")
+        .expect("c1");
+    assert_eq!(record.held.ranges().to_vec(), vec![SeqRange::new(5, 40)]);
+    assert!(runtime
+        .store()
+        .chat(&RequestId::from("c2"))
+        .await
+        .expect("read")
+        .is_none_or(|r| r.held.is_empty()));
+
+    let served = history.served().len();
+    let again = catch_up_with_list(&driver, &list)
+        .await
+        .expect("catch up again");
+    assert_eq!(again.chats_repaired, 0, "{again:?}");
+    assert_eq!(
+        history.served().len(),
+        served,
+        "nothing fetched the second time"
+    );
+}

@@ -1,0 +1,259 @@
+//! The live channel's decisions, sans-IO: what the leader tab's Server-Sent Events connection
+//! shows as its status, when it reconnects by itself, and which chats a catch-up repairs.
+//!
+//! The browser's `EventSource` reconnects on its own (sending `Last-Event-ID`) while its
+//! `readyState` stays `CONNECTING`; when it gives up (`CLOSED`, e.g. after a 5xx or a 401)
+//! the glue must open a new one, and it waits the [`BackoffPolicy`]'s capped, jittered delay
+//! first so a failing server is not hammered by every open browser at once. After every
+//! successful (re)connect the glue runs a catch-up, because a fresh connection cannot name the
+//! last event it saw and messages may have been missed while it was down.
+
+use crate::backoff::{BackoffPolicy, SplitMix64};
+use crate::ranges::SeqRanges;
+use crate::types::{Millis, Seq};
+
+/// What the live channel of one tab is doing, for the UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveStatus {
+    /// Another tab holds the connection; changes arrive through the broadcast channel.
+    Follower,
+    /// This tab leads and is opening its first connection.
+    Connecting,
+    /// This tab leads and its stream is open.
+    Connected,
+    /// This tab leads and the stream is down; `attempt` counts failures in a row.
+    Reconnecting {
+        /// Failures since the stream was last open (1 for the first).
+        attempt: u32,
+    },
+}
+
+/// What happened to the stream, as the glue observed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamSignal {
+    /// The stream opened (`open` event).
+    Opened,
+    /// An error while the browser keeps reconnecting by itself (`readyState` CONNECTING).
+    Retrying,
+    /// The browser gave up (`readyState` CLOSED): the glue must open a new stream.
+    Closed,
+}
+
+/// What the glue must do after a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveAction {
+    /// Nothing: wait for the next signal.
+    Wait,
+    /// The stream is open: check every cached chat against the backend and repair gaps.
+    CatchUp,
+    /// Open a new stream after `after_ms` milliseconds.
+    Reconnect {
+        /// The delay before the new connection.
+        after_ms: Millis,
+    },
+}
+
+/// The live channel's reconnect policy for the delays between connections: the first retry
+/// after about a second, never more than 30 s apart.
+pub const LIVE_BACKOFF: BackoffPolicy = BackoffPolicy {
+    base_ms: 1_000,
+    cap_ms: 30_000,
+};
+
+/// The state of one leader's connection.
+#[derive(Clone, Debug)]
+pub struct LiveConnection {
+    policy: BackoffPolicy,
+    rng: SplitMix64,
+    failures: u32,
+    status: LiveStatus,
+}
+
+impl LiveConnection {
+    /// A follower's connection state; `seed` drives the jitter.
+    pub fn new(policy: BackoffPolicy, seed: u64) -> Self {
+        Self {
+            policy,
+            rng: SplitMix64::new(seed),
+            failures: 0,
+            status: LiveStatus::Follower,
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> LiveStatus {
+        self.status
+    }
+
+    /// This tab won the leadership: it opens its first connection.
+    pub fn lead(&mut self) -> LiveStatus {
+        self.failures = 0;
+        self.status = LiveStatus::Connecting;
+        self.status
+    }
+
+    /// Applies what the stream reported and says what to do next.
+    pub fn on_signal(&mut self, signal: StreamSignal) -> LiveAction {
+        match signal {
+            StreamSignal::Opened => {
+                self.failures = 0;
+                self.status = LiveStatus::Connected;
+                LiveAction::CatchUp
+            }
+            StreamSignal::Retrying => {
+                self.failures = self.failures.saturating_add(1);
+                self.status = LiveStatus::Reconnecting {
+                    attempt: self.failures,
+                };
+                LiveAction::Wait
+            }
+            StreamSignal::Closed => {
+                self.failures = self.failures.saturating_add(1);
+                self.status = LiveStatus::Reconnecting {
+                    attempt: self.failures,
+                };
+                LiveAction::Reconnect {
+                    after_ms: self.policy.delay(self.failures, &mut self.rng),
+                }
+            }
+        }
+    }
+}
+
+/// Coalesces catch-up requests: at most one catch-up runs at a time, and connects made while
+/// it runs make it run exactly once more (the running one may have read the chat list
+/// before the latest disconnect, so it cannot stand for them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CatchUpTurns {
+    running: bool,
+    again: bool,
+}
+
+impl CatchUpTurns {
+    /// Asks for a catch-up; true when the caller must start one (none is running).
+    pub fn request(&mut self) -> bool {
+        if self.running {
+            self.again = true;
+            false
+        } else {
+            self.running = true;
+            true
+        }
+    }
+
+    /// The running catch-up finished a round; true when it must run another.
+    pub fn finished(&mut self) -> bool {
+        let again = std::mem::take(&mut self.again);
+        self.running = again;
+        again
+    }
+}
+
+/// How many sequences a catch-up must fetch for a chat: its interior gaps and its trailing
+/// gap up to the backend's last seq. Zero for a chat with nothing cached (opening it loads
+/// it) or whose last seq is unknown; the leading gap (older history) never counts, since
+/// it is fetched only when the reader scrolls to it.
+pub fn catch_up_missing(held: &SeqRanges, backend_last: Option<Seq>) -> u64 {
+    match backend_last {
+        Some(last) if !held.is_empty() => held.gaps(last).repair_count(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> LiveConnection {
+        LiveConnection::new(LIVE_BACKOFF, 11)
+    }
+
+    #[test]
+    fn a_follower_leads_connects_and_catches_up() {
+        let mut live = connection();
+        assert_eq!(live.status(), LiveStatus::Follower);
+        assert_eq!(live.lead(), LiveStatus::Connecting);
+        assert_eq!(live.on_signal(StreamSignal::Opened), LiveAction::CatchUp);
+        assert_eq!(live.status(), LiveStatus::Connected);
+    }
+
+    #[test]
+    fn the_browsers_own_retries_count_attempts_without_a_new_stream() {
+        let mut live = connection();
+        live.lead();
+        live.on_signal(StreamSignal::Opened);
+        assert_eq!(live.on_signal(StreamSignal::Retrying), LiveAction::Wait);
+        assert_eq!(live.status(), LiveStatus::Reconnecting { attempt: 1 });
+        assert_eq!(live.on_signal(StreamSignal::Retrying), LiveAction::Wait);
+        assert_eq!(live.status(), LiveStatus::Reconnecting { attempt: 2 });
+        // The browser got through: a catch-up covers what was missed meanwhile.
+        assert_eq!(live.on_signal(StreamSignal::Opened), LiveAction::CatchUp);
+        assert_eq!(live.status(), LiveStatus::Connected);
+    }
+
+    #[test]
+    fn a_closed_stream_reconnects_after_a_capped_jittered_delay_that_resets_on_open() {
+        let mut live = connection();
+        live.lead();
+        let mut delays = Vec::new();
+        for attempt in 1..=10u32 {
+            match live.on_signal(StreamSignal::Closed) {
+                LiveAction::Reconnect { after_ms } => delays.push(after_ms),
+                other => panic!("attempt {attempt}: {other:?}"),
+            }
+            assert_eq!(live.status(), LiveStatus::Reconnecting { attempt });
+        }
+        assert!((500..=1_000).contains(&delays[0]), "{delays:?}");
+        assert!((1_000..=2_000).contains(&delays[1]), "{delays:?}");
+        assert!(delays.iter().all(|d| *d <= 30_000), "{delays:?}");
+        assert!(delays[9] >= 15_000, "capped, not reset: {delays:?}");
+        live.on_signal(StreamSignal::Opened);
+        match live.on_signal(StreamSignal::Closed) {
+            LiveAction::Reconnect { after_ms } => assert!(after_ms <= 1_000, "{after_ms}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(live.status(), LiveStatus::Reconnecting { attempt: 1 });
+    }
+
+    #[test]
+    fn two_leaders_with_different_seeds_do_not_retry_in_step() {
+        let mut a = LiveConnection::new(LIVE_BACKOFF, 1);
+        let mut b = LiveConnection::new(LIVE_BACKOFF, 2);
+        let delays = |live: &mut LiveConnection| -> Vec<LiveAction> {
+            (0..6)
+                .map(|_| live.on_signal(StreamSignal::Closed))
+                .collect()
+        };
+        assert_ne!(delays(&mut a), delays(&mut b));
+    }
+
+    #[test]
+    fn catch_ups_never_overlap_and_a_connect_during_one_runs_one_more() {
+        let mut turns = CatchUpTurns::default();
+        assert!(turns.request(), "the first starts");
+        assert!(!turns.request(), "a second waits");
+        assert!(!turns.request(), "a third joins the second");
+        assert!(turns.finished(), "one more round");
+        assert!(!turns.finished(), "and no more");
+        assert!(turns.request(), "idle again: the next starts");
+        assert!(!turns.finished());
+    }
+
+    #[test]
+    fn catch_up_counts_interior_and_trailing_gaps_never_older_history() {
+        let mut held = SeqRanges::new();
+        for seq in (10..=20).chain(25..=30) {
+            held.insert(seq);
+        }
+        // 21..=24 interior, 31..=35 trailing; 1..=9 is older history and not counted.
+        assert_eq!(catch_up_missing(&held, Some(35)), 9);
+        assert_eq!(catch_up_missing(&held, Some(30)), 4);
+        assert_eq!(catch_up_missing(&held, None), 0);
+        assert_eq!(catch_up_missing(&SeqRanges::new(), Some(35)), 0);
+        let mut whole = SeqRanges::new();
+        for seq in 1..=35 {
+            whole.insert(seq);
+        }
+        assert_eq!(catch_up_missing(&whole, Some(35)), 0);
+    }
+}
