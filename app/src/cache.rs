@@ -11,11 +11,11 @@ use std::rc::Rc;
 
 use chat_sync::planner::PlannerConfig;
 use chat_sync::protocol::CurrentUser;
-use chat_sync::store::Store;
 use chat_sync::RequestId;
 use chat_sync_idb::broadcast::{self, ChangeNotice, Subscription};
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
+use chat_sync_idb::live::{self, CatchUpReport};
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
@@ -106,11 +106,11 @@ impl AppCache {
     }
 
     /// Fetches the chat list and applies it to the cache (titles, requesters and each chat's
-    /// backend last sequence, which lets validation run), then re-checks the open chat.
-    pub async fn refresh_chat_list(&self) -> Result<usize, SyncError> {
-        let summaries = self.client.fetch_chat_list().await?;
-        self.runtime.store().apply_summaries(&summaries).await?;
+    /// backend last sequence, which lets validation run), then repairs the interior and
+    /// trailing gaps of every cached chat (never older history, never a reload).
+    pub async fn catch_up(&self) -> Result<CatchUpReport, SyncError> {
+        let report = live::catch_up(&self.driver, &self.client).await?;
         self.touch();
-        Ok(summaries.len())
+        Ok(report)
     }
 }

@@ -13,6 +13,8 @@ use crate::chat_list::ChatList;
 use crate::chat_view::ChatView;
 use crate::route::{use_route, Route};
 use crate::session::{self, Session};
+use chat_sync_idb::live::{LiveChannel, LiveStatus};
+use chat_sync_idb::push_subscription::{subscribe_push, PushSubscribeOutcome};
 
 /// The application.
 #[component]
@@ -50,10 +52,22 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     let unreachable = RwSignal::new(offline);
     let name = user.name.clone();
     let user_id = user.id.clone();
+    let live_status = RwSignal::new(LiveStatus::Follower);
+    let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
     spawn_local(async move {
         match AppCache::open(user).await {
             Ok(cache) => {
                 opened.set(Some(cache.clone()));
+                // One tab per browser holds the live stream (a Web Lock elects it); the
+                // others get its messages through the cache's change channel.
+                match LiveChannel::start(cache.driver.clone(), "", move |status| {
+                    live_status.set(status)
+                }) {
+                    Ok(channel) => live.set_value(Some(channel)),
+                    Err(error) => {
+                        tracing::warn!(%error, "no live channel: pushes and catch-up only")
+                    }
+                }
                 refresh(cache, unreachable, on_signed_out).await;
             }
             Err(error) => failure.set(Some(format!(
@@ -61,17 +75,22 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
             ))),
         }
     });
-    // Back online: the list and every validation run again.
+    // Back online: the list, and every cached chat's gaps (where Background Sync is missing,
+    // as in Firefox, this is what repairs them).
     let online = window_event_listener(leptos::ev::online, move |_| {
         if let Some(cache) = opened.get_untracked() {
             spawn_local(refresh(cache, unreachable, on_signed_out));
         }
     });
-    on_cleanup(move || online.remove());
+    on_cleanup(move || {
+        online.remove();
+        live.try_set_value(None);
+    });
 
     let sign_out = move |_| {
         let user_id = user_id.clone();
         spawn_local(async move {
+            live.set_value(None);
             if let Some(cache) = opened.get_untracked() {
                 cache.runtime.store().close();
             }
@@ -94,6 +113,10 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                 {move || unreachable.get().then(|| view! {
                     <span class="desk__offline" role="status">"Offline: showing cached chats"</span>
                 })}
+                {move || matches!(live_status.get(), LiveStatus::Reconnecting { .. }).then(|| view! {
+                    <span class="desk__offline" role="status">"Reconnecting…"</span>
+                })}
+                <NotificationsButton />
                 <span class="desk__user">{name}</span>
                 <button type="button" class="desk__logout" data-testid="logout" on:click=sign_out>
                     "Sign out"
@@ -120,14 +143,59 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     }
 }
 
-/// Applies the server's chat list; a 401 leads back to sign-in (keeping the cache), an
-/// unreachable server is shown without blocking anything.
+/// Push notifications, asked for on a click (browsers allow the prompt only on a gesture).
+/// Where push cannot work (no push service, permission refused, no answer), it says so and
+/// the app relies on the live channel and catch-up.
+#[component]
+fn NotificationsButton() -> impl IntoView {
+    let state = RwSignal::new(None::<PushSubscribeOutcome>);
+    let busy = RwSignal::new(false);
+    let enable = move |_| {
+        busy.set(true);
+        spawn_local(async move {
+            let outcome = subscribe_push("", PUSH_TIMEOUT_MS).await;
+            if let PushSubscribeOutcome::Failed(reason) = &outcome {
+                tracing::warn!(%reason, "push subscription failed");
+            }
+            state.set(Some(outcome));
+            busy.set(false);
+        });
+    };
+    move || {
+        match state.get() {
+        None => view! {
+            <button type="button" class="desk__notify" data-testid="enable-push" on:click=enable prop:disabled=busy>
+                "Enable notifications"
+            </button>
+        }
+        .into_any(),
+        Some(outcome) => {
+            let text = match outcome {
+                PushSubscribeOutcome::Subscribed => "Notifications on",
+                PushSubscribeOutcome::Denied => "Notifications blocked: live updates only",
+                PushSubscribeOutcome::Unsupported
+                | PushSubscribeOutcome::TimedOut
+                | PushSubscribeOutcome::Failed(_) => "Push unavailable here: live updates only",
+            };
+            view! { <span class="desk__offline" role="status" data-testid="push-status">{text}</span> }
+                .into_any()
+        }
+    }
+    }
+}
+
+/// How long the browser may take to answer a push subscription (here, without a push
+/// service, it never does).
+const PUSH_TIMEOUT_MS: i32 = 8_000;
+
+/// Applies the server's chat list and repairs the gaps of every cached chat; a 401 leads back
+/// to sign-in (keeping the cache), an unreachable server is shown without blocking anything.
 async fn refresh(
     cache: Rc<AppCache>,
     unreachable: RwSignal<bool>,
     on_signed_out: Callback<String>,
 ) {
-    match cache.refresh_chat_list().await {
+    match cache.catch_up().await {
         Ok(_) => unreachable.set(false),
         Err(chat_sync_idb::SyncError::Fetch(chat_sync_idb::FetchError::Refused {
             status: 401,

@@ -21,7 +21,6 @@ use crate::{wait_until, HarnessError};
 pub const RANGE: &str = "chat_messages_served_total{kind=\"range\"}";
 pub const CURSOR: &str = "chat_messages_served_total{kind=\"cursor\"}";
 
-
 /// A server with demo data, a browser signed in as alice with the service worker active,
 /// and an about:blank page (no app open) to deliver pushes from.
 pub struct Rig {
