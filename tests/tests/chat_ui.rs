@@ -436,3 +436,75 @@ async fn older_history_loads_page_by_page_without_moving_the_reader() -> e2e::Re
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn live_messages_show_in_the_open_chat_and_count_as_unread_elsewhere() -> e2e::Result<()> {
+    let dir = scratch_dir("ui-live");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let agent = http::login(&server.addr, "alice", "demo").await?;
+    let requester = requester_of(&server, &agent, CHAT).await?;
+    let other = "REQ-1005";
+    let other_requester = requester_of(&server, &agent, other).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser
+        .new_page(&server.url(&format!("/chat/{CHAT}")))
+        .await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    page.wait_for("document.querySelector('[data-seq=\"20\"]') !== null", WAIT)
+        .await?;
+    // The live stream is up once the server counts one client.
+    e2e::wait_until("one SSE client", WAIT, || async {
+        Ok((metric(&server, "sse_clients").await? >= 1.0).then_some(()))
+    })
+    .await?;
+
+    // At the bottom: a new message shows at once, and the open chat gains no unread.
+    post_as(&server, &requester, CHAT, "live one").await?;
+    page.wait_for(
+        "document.querySelector('[data-seq=\"21\"]')?.textContent.includes('live one')",
+        WAIT,
+    )
+    .await?;
+    let unread = page
+        .evaluate(&format!(
+            "document.querySelector('[data-testid=chat-item][data-request-id=\"{CHAT}\"]').dataset.unread"
+        ))
+        .await?;
+    assert_eq!(unread, "0");
+
+    // Scrolled up: the reader stays where they are and is offered the new message.
+    page.evaluate("document.querySelector('.messages').scrollTop = 0")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    post_as(&server, &requester, CHAT, "live two").await?;
+    page.wait_for("document.querySelector('.chat__latest') !== null", WAIT)
+        .await?;
+    let top = page
+        .evaluate("document.querySelector('.messages').scrollTop")
+        .await?;
+    assert_eq!(top, 0, "the reader was not moved");
+    page.evaluate("document.querySelector('.chat__latest').click()")
+        .await?;
+    page.wait_for(
+        "(() => { const m = document.querySelector('.messages');
+           return document.querySelector('[data-seq=\"22\"]') !== null
+             && m.scrollTop + m.clientHeight >= m.scrollHeight - 30; })()",
+        WAIT,
+    )
+    .await?;
+
+    // Another chat: its badge counts the new message, and opening it clears the count.
+    post_as(&server, &other_requester, other, "elsewhere").await?;
+    let badge = format!(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"{other}\"]')?.dataset.unread"
+    );
+    page.wait_for(&format!("{badge} === '1'"), WAIT).await?;
+    page.evaluate(&format!(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"{other}\"]').click()"
+    ))
+    .await?;
+    page.wait_for(&format!("{badge} === '0'"), WAIT).await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
