@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod eviction;
 pub mod ingest;
+pub mod media_cache;
 pub mod memory_store;
 pub mod outbox;
 pub mod planner;
