@@ -19,6 +19,8 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod locks;
+pub mod media;
+pub mod outbox_sender;
 pub mod platform;
 pub mod request;
 pub mod runtime;

@@ -4,6 +4,7 @@
 
 pub mod cases;
 pub mod double;
+pub mod pwa;
 
 use chat_sync_idb::IdbStore;
 
@@ -60,6 +61,12 @@ macro_rules! all_tests {
             status_reports_fetching_and_progress_during_a_repair,
             runtime_opens_the_users_own_database
         );
+        $crate::all_tests!(@pwa
+            migration_from_version_2_keeps_every_message,
+            outbox_refuses_the_101st_and_keeps_files_with_entries,
+            flush_backs_off_offline_and_parks_on_a_4xx,
+            media_index_counts_and_evicts_least_recently_used
+        );
     };
     (with_workers) => {
         $crate::all_tests!();
@@ -67,6 +74,14 @@ macro_rules! all_tests {
             single_flight_with_a_second_context,
             lock_held_by_a_dead_context_is_released
         );
+    };
+    (@pwa $($name:ident),+) => {
+        $(
+            #[::wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::pwa::$name().await;
+            }
+        )+
     };
     (@cases $($name:ident),+) => {
         $(
