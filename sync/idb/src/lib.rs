@@ -6,6 +6,9 @@
 //!   then announce on a `BroadcastChannel`).
 //! - [`driver::Driver`]: runs the core's planner, fetches missing ranges over HTTP under a
 //!   per-chat Web Lock, merges and re-validates.
+//! - [`outbox_sender`]: queue (with local attachment bytes) and send the outbox under a Web
+//!   Lock; [`media`]: the media cache's LRU index, counters and budget; [`update`]: a waiting
+//!   service-worker release; [`sign_out`]: wipe everything of an agent.
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -25,7 +28,10 @@ pub mod platform;
 pub mod request;
 pub mod runtime;
 pub mod schema;
+pub mod service_worker;
+pub mod sign_out;
 pub mod store;
+pub mod update;
 
 pub use database::{database_name, wipe};
 pub use error::{DomError, FetchError, SyncError};

@@ -1,0 +1,70 @@
+//! Small helpers over the page's `navigator.serviceWorker` (untyped, through `Reflect`, so the
+//! same code compiles for every context; in a worker they find no container and do nothing).
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::SyncError;
+use crate::platform;
+
+/// Reads `target[key]`, `None` when missing, `undefined` or `null`.
+pub fn property(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Calls `target[method](args…)` and awaits the promise it returns.
+pub async fn call_async(
+    target: &JsValue,
+    method: &'static str,
+    args: &[JsValue],
+) -> Result<JsValue, SyncError> {
+    let function: Function = property(target, method)
+        .ok_or_else(|| SyncError::Platform {
+            api: method,
+            cause: crate::DomError::new("NotSupportedError", format!("{method} is missing")),
+        })?
+        .dyn_into()
+        .map_err(|e| SyncError::platform(method, &e))?;
+    let list: js_sys::Array = args.iter().collect();
+    let promise: Promise = function
+        .apply(target, &list)
+        .and_then(|p| p.dyn_into())
+        .map_err(|e| SyncError::platform(method, &e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| SyncError::platform(method, &e))
+}
+
+/// `navigator.serviceWorker`, where the context has it (a page).
+pub fn container() -> Option<JsValue> {
+    platform::navigator_property("serviceWorker")
+}
+
+/// The page's registration (`navigator.serviceWorker.getRegistration()`), `None` when no
+/// worker is registered or the context has none.
+pub async fn registration() -> Result<Option<JsValue>, SyncError> {
+    let Some(container) = container() else {
+        return Ok(None);
+    };
+    let registration = call_async(&container, "getRegistration", &[]).await?;
+    Ok(Some(registration).filter(|r| !r.is_undefined() && !r.is_null()))
+}
+
+/// Posts `{"type": kind}` to a worker (`ServiceWorker.postMessage`).
+pub fn post_type(worker: &JsValue, kind: &str) -> Result<(), SyncError> {
+    let message = js_sys::Object::new();
+    Reflect::set(&message, &"type".into(), &JsValue::from_str(kind))
+        .map_err(|e| SyncError::platform("postMessage", &e))?;
+    let post: Function = property(worker, "postMessage")
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| SyncError::Platform {
+            api: "postMessage",
+            cause: crate::DomError::new("NotSupportedError", "postMessage is missing"),
+        })?;
+    post.call1(worker, &message)
+        .map_err(|e| SyncError::platform("postMessage", &e))?;
+    Ok(())
+}
