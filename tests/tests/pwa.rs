@@ -1,0 +1,444 @@
+//! The installable, offline-capable app end to end, in real headless Chromium against the
+//! real server (`--demo`): Background Sync sending the outbox with every tab closed, the
+//! worker's media cache, installability, and the update flow.
+//!
+//! Demo data (`server/src/demo_seed.rs`): `REQ-1001` (1 message, requester1) and `REQ-1003`
+//! (3 messages, requester3) are assigned to `alice`.
+//!
+//! The app's composer is not wired to the outbox yet, so the outbox entries are written by the
+//! test straight into the agent's IndexedDB `outbox` store, in exactly the shape
+//! `chat_sync_idb::outbox_sender::enqueue` writes (`chat_sync::outbox::OutboxEntry` as JSON).
+
+use std::time::Duration;
+
+use e2e::browser::{scratch_dir, Browser, Page};
+use e2e::http;
+use e2e::server::Server;
+use e2e::{wait_until, HarnessError};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+const RANGE: &str = "chat_messages_served_total{kind=\"range\"}";
+const MEDIA_200: &str = "http_requests_total{route=\"/api/media/{id}\",status=\"200\"}";
+
+/// The cache database of a user, as `chat_sync_idb::database_name` names it.
+fn database_name(user_id: &str) -> String {
+    format!("supportdesk-chat-cache:{user_id}")
+}
+
+/// Signs alice in from an app page and waits until the page is controlled by the activated
+/// worker. Returns the page and alice's user id.
+async fn sign_in<'a>(browser: &'a Browser, server: &Server) -> e2e::Result<(Page<'a>, String)> {
+    let page = browser.new_page(&server.url("/")).await?;
+    let user = page
+        .evaluate(
+            "fetch('/api/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
+               body: JSON.stringify({username: 'alice', password: 'demo'})}).then(r => r.json())",
+        )
+        .await?;
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    assert!(!user_id.is_empty(), "login answered {user}");
+    page.wait_for(
+        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
+        Duration::from_secs(30),
+    )
+    .await?;
+    page.wait_for(
+        "!!navigator.serviceWorker.controller",
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok((page, user_id))
+}
+
+/// The service worker registration id (from `ServiceWorker.workerRegistrationUpdated`, the id
+/// CDP's ServiceWorker commands take), read on `page`.
+async fn registration_id(browser: &Browser, page: &Page<'_>, scope: &str) -> e2e::Result<String> {
+    let mut events = browser.cdp.events();
+    page.call("ServiceWorker.enable", json!({})).await?;
+    let session = page.session_id.clone();
+    let scope = scope.to_owned();
+    tokio::time::timeout(Duration::from_secs(10), async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            };
+            if event["method"] != "ServiceWorker.workerRegistrationUpdated"
+                || event["sessionId"] != session.as_str()
+            {
+                continue;
+            }
+            let found = event["params"]["registrations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["scopeURL"] == scope.as_str() && r["isDeleted"] != true)
+                .and_then(|r| r["registrationId"].as_str().map(str::to_owned));
+            if found.is_some() {
+                return found;
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+    .ok_or_else(|| HarnessError::Timeout {
+        what: "ServiceWorker.workerRegistrationUpdated".into(),
+        seconds: 10.0,
+    })
+}
+
+/// JS: runs `body` (using `db` and `get`) against the user's database once it exists at
+/// version 3 or later, returning `null` while it does not.
+fn with_db(user_id: &str, write: bool, stores: &[&str], body: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const name = {name:?};
+  const dbs = await indexedDB.databases();
+  if (!dbs.some(d => d.name === name && d.version >= 3)) return null;
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  const get = rq => new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
+  try {{
+    const tx = db.transaction({stores}, {mode:?});
+    const done = new Promise((ok, err) => {{ tx.oncomplete = ok; tx.onerror = () => err(tx.error); tx.onabort = () => err(tx.error); }});
+    const result = await (async () => {{ {body} }})();
+    await done;
+    return result;
+  }} finally {{ db.close(); }}
+}})()"#,
+        name = database_name(user_id),
+        stores = serde_json::to_string(stores).unwrap_or_default(),
+        mode = if write { "readwrite" } else { "readonly" },
+    )
+}
+
+/// An outbox record as `outbox_sender::enqueue` writes it.
+fn outbox_entry(id: &str, request_id: &str, body: &str, order: u64) -> Value {
+    json!({
+        "client_temp_id": id,
+        "request_id": request_id,
+        "body": body,
+        "attachments": [],
+        "created_at": 1_700_000_000_000u64 + order,
+        "order": order,
+        "state": { "state": "queued" },
+        "attempts": 0,
+        "not_before": 0,
+    })
+}
+
+/// Messages of a chat as the server has them, read over HTTP as alice.
+async fn server_messages(
+    server: &Server,
+    cookie: &str,
+    request_id: &str,
+) -> e2e::Result<Vec<Value>> {
+    let path = format!("/api/chat/messages?request_id={request_id}&from_seq=1&to_seq=1000");
+    let reply = http::send(&server.addr, "GET", &path, &[("Cookie", cookie)], "").await?;
+    let page: Value = serde_json::from_str(&reply.body)
+        .map_err(|e| HarnessError::Setup(format!("messages page {}: {e}", reply.body)))?;
+    Ok(page["messages"].as_array().cloned().unwrap_or_default())
+}
+
+async fn metric(server: &Server, series: &str) -> e2e::Result<f64> {
+    let metrics = http::get(&server.addr, "/metrics").await?.body;
+    Ok(http::metric(&metrics, series))
+}
+
+async fn dispatch_sync(blank: &Page<'_>, server: &Server, registration: &str) -> e2e::Result<()> {
+    blank
+        .call(
+            "ServiceWorker.dispatchSyncEvent",
+            json!({
+                "origin": server.url(""),
+                "registrationId": registration,
+                "tag": "outbox",
+                "lastChance": false,
+            }),
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() -> e2e::Result<()> {
+    let dir = scratch_dir("pwa-sync");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let (page, user_id) = sign_in(&browser, &server).await?;
+    let registration = registration_id(&browser, &page, &server.url("/")).await?;
+    let alice = http::login(&server.addr, "alice", "demo").await?;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+
+    // The worker caches REQ-1001's first message (a push, as in production), which creates
+    // alice's database at the current schema.
+    let first = server_messages(&server, &alice, "REQ-1001").await?;
+    assert_eq!(first.len(), 1, "demo REQ-1001 has one message: {first:?}");
+    let blank = browser.new_page("about:blank").await?;
+    blank.call("ServiceWorker.enable", json!({})).await?;
+    blank
+        .call(
+            "ServiceWorker.deliverPushMessage",
+            json!({
+                "origin": server.url(""),
+                "registrationId": registration,
+                "data": json!({"kind": "message", "message": first[0]}).to_string(),
+            }),
+        )
+        .await?;
+    let read_seqs = |rid: &str| {
+        with_db(
+            &user_id,
+            false,
+            &["messages", "outbox"],
+            &format!(
+                "const msgs = await get(tx.objectStore('messages').getAll(IDBKeyRange.bound([{rid:?}, 0], [{rid:?}, Number.MAX_SAFE_INTEGER])));
+                 const outbox = await get(tx.objectStore('outbox').count());
+                 return {{ seqs: msgs.map(m => m.seq), bodies: msgs.map(m => m.body), outbox }};"
+            ),
+        )
+    };
+    page.wait_for(
+        &format!(
+            "{}.then(s => s && s.seqs.length === 1)",
+            read_seqs("REQ-1001")
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+
+    // Two more requester messages arrive without a push: the cache now has a trailing gap.
+    for body in ["second", "third"] {
+        let send = json!({"request_id": "REQ-1001", "client_temp_id": format!("req-{body}"),
+                          "body": body, "attachments": []});
+        let reply = http::post_json(
+            &server.addr,
+            "/api/chat/messages",
+            Some(&requester),
+            &send.to_string(),
+        )
+        .await?;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+
+    // The composer queued three messages while offline (two in REQ-1001, one in REQ-1003).
+    let entries = [
+        outbox_entry("e2e-a1", "REQ-1001", "queued one", 1),
+        outbox_entry("e2e-b1", "REQ-1003", "queued in 1003", 2),
+        outbox_entry("e2e-a2", "REQ-1001", "queued two", 3),
+    ];
+    let put = with_db(
+        &user_id,
+        true,
+        &["outbox"],
+        &format!(
+            "for (const e of {}) tx.objectStore('outbox').put(e); return true;",
+            Value::Array(entries.to_vec())
+        ),
+    );
+    assert_eq!(page.evaluate(&put).await?, Value::Bool(true));
+    let range_before = metric(&server, RANGE).await?;
+
+    // Every tab closed, the worker stopped: the browser fires the sync.
+    page.close().await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
+    dispatch_sync(&blank, &server, &registration).await?;
+
+    // The cache holds the sent messages at their seqs, the repaired gap, and no outbox (read
+    // before the server is asked anything, so the history counter counts the worker alone).
+    let reader = browser.new_page("about:blank").await?;
+    reader.navigate(&server.url("/metrics")).await?;
+    let snapshot = reader
+        .wait_for(
+            &format!(
+                "{}.then(s => s && s.outbox === 0 && s.seqs.join() === '1,2,3,4,5' ? s : null)",
+                read_seqs("REQ-1001")
+            ),
+            Duration::from_secs(20),
+        )
+        .await?;
+    assert_eq!(snapshot["bodies"][3], "queued one", "{snapshot}");
+    assert_eq!(
+        metric(&server, RANGE).await? - range_before,
+        2.0,
+        "only the missing seqs 2..3 were fetched"
+    );
+
+    let stored = wait_until(
+        "the queued messages at the server",
+        Duration::from_secs(20),
+        || async {
+            let messages = server_messages(&server, &alice, "REQ-1001").await?;
+            Ok((messages.len() == 5).then_some(messages))
+        },
+    )
+    .await?;
+    let bodies: Vec<&str> = stored.iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(
+        bodies[3..],
+        ["queued one", "queued two"],
+        "stored once, in order: {bodies:?}"
+    );
+    assert_eq!(stored[3]["seq"], 4);
+    assert_eq!(stored[4]["client_temp_id"], "e2e-a2");
+    let other = server_messages(&server, &alice, "REQ-1003").await?;
+    assert_eq!(
+        other
+            .iter()
+            .filter(|m| m["body"] == "queued in 1003")
+            .count(),
+        1,
+        "{other:?}"
+    );
+
+    // A second sync finds nothing to send: still exactly once.
+    dispatch_sync(&blank, &server, &registration).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(server_messages(&server, &alice, "REQ-1001").await?.len(), 5);
+
+    reader.close().await?;
+    blank.close().await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn media_is_served_from_the_worker_cache_the_second_time() -> e2e::Result<()> {
+    let dir = scratch_dir("pwa-media");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let (page, user_id) = sign_in(&browser, &server).await?;
+    let uploaded = page
+        .evaluate(
+            "fetch('/api/media?name=pixel.png', {method: 'POST', headers: {'Content-Type': 'image/png'},
+               body: new Uint8Array(20000).fill(9)}).then(r => r.json())",
+        )
+        .await?;
+    let media_id = uploaded["media_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!media_id.is_empty(), "{uploaded}");
+    let before = metric(&server, MEDIA_200).await?;
+    let fetch = format!(
+        "fetch('/api/media/{media_id}').then(async r => ({{status: r.status, size: (await r.arrayBuffer()).byteLength}}))"
+    );
+    for _ in 0..2 {
+        let reply = page.evaluate(&fetch).await?;
+        assert_eq!(reply, json!({"status": 200, "size": 20000}));
+    }
+    assert_eq!(
+        metric(&server, MEDIA_200).await? - before,
+        1.0,
+        "the second fetch never reached the server"
+    );
+    let counters = with_db(
+        &user_id,
+        false,
+        &["meta", "media"],
+        "const hits = await get(tx.objectStore('meta').get('media_hits'));
+         const misses = await get(tx.objectStore('meta').get('media_misses'));
+         const entries = await get(tx.objectStore('media').getAll());
+         return {hits, misses, entries: entries.map(e => [e.media_id, e.bytes])};",
+    );
+    let counters = page.wait_for(&counters, Duration::from_secs(10)).await?;
+    assert_eq!(counters["hits"], 1, "{counters}");
+    assert_eq!(counters["misses"], 1, "{counters}");
+    assert_eq!(counters["entries"], json!([[media_id, 20000]]));
+    let cached = page
+        .evaluate(&format!(
+            "caches.open('supportdesk-media').then(c => c.match('/api/media/{media_id}')).then(r => !!r)"
+        ))
+        .await?;
+    assert_eq!(cached, Value::Bool(true));
+    // Other API calls still pass through the worker untouched.
+    let me = page
+        .evaluate("fetch('/api/auth/me').then(r => r.status)")
+        .await?;
+    assert_eq!(me, 200);
+    page.close().await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_app_is_installable_and_its_manifest_is_in_the_shell() -> e2e::Result<()> {
+    let dir = scratch_dir("pwa-install");
+    let server = Server::start(&dir.join("server"), &[]).await?;
+    let manifest = http::get(&server.addr, "/manifest.webmanifest").await?;
+    assert_eq!(manifest.status, 200);
+    assert_eq!(
+        manifest.header("content-type"),
+        Some("application/manifest+json")
+    );
+    let parsed: Value = serde_json::from_str(&manifest.body)
+        .map_err(|e| HarnessError::Setup(format!("manifest: {e}")))?;
+    assert_eq!(parsed["display"], "standalone");
+    for icon in parsed["icons"].as_array().into_iter().flatten() {
+        let path = icon["src"].as_str().unwrap_or_default();
+        let reply = http::get(&server.addr, path).await?;
+        assert_eq!(
+            (reply.status, reply.header("content-type")),
+            (200, Some("image/png")),
+            "{path}"
+        );
+    }
+
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page(&server.url("/")).await?;
+    page.wait_for(
+        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
+        Duration::from_secs(30),
+    )
+    .await?;
+    page.wait_for(
+        "!!navigator.serviceWorker.controller",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let errors = page.call("Page.getInstallabilityErrors", json!({})).await?;
+    assert_eq!(
+        errors["installabilityErrors"],
+        json!([]),
+        "Chrome's installability errors: {errors}"
+    );
+    let app_manifest = page.call("Page.getAppManifest", json!({})).await?;
+    assert!(
+        app_manifest["errors"].as_array().is_none_or(Vec::is_empty),
+        "{app_manifest}"
+    );
+    let shell = page
+        .evaluate(
+            "caches.keys().then(n => n.find(k => k.startsWith('supportdesk-shell-')))
+               .then(n => caches.open(n)).then(c => c.keys())
+               .then(keys => keys.map(k => new URL(k.url).pathname))",
+        )
+        .await?;
+    let shell: Vec<&str> = shell
+        .as_array()
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(shell.contains(&"/manifest.webmanifest"), "{shell:?}");
+    assert!(shell.contains(&"/icons/icon-192.png"), "{shell:?}");
+    page.close().await?;
+
+    // Offline, the installed app's shell still opens.
+    let url = server.url("/");
+    server.stop().await;
+    let page = browser.new_page(&url).await?;
+    let title = page
+        .wait_for(
+            "document.querySelector('.shell__header h1')?.textContent",
+            Duration::from_secs(20),
+        )
+        .await?;
+    assert_eq!(title, "Support desk");
+    page.close().await?;
+    browser.close().await;
+    Ok(())
+}
