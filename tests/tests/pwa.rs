@@ -194,11 +194,12 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
         with_db(
             &user_id,
             false,
-            &["messages", "outbox"],
+            &["messages", "outbox", "outbox_files"],
             &format!(
                 "const msgs = await get(tx.objectStore('messages').getAll(IDBKeyRange.bound([{rid:?}, 0], [{rid:?}, Number.MAX_SAFE_INTEGER])));
                  const outbox = await get(tx.objectStore('outbox').count());
-                 return {{ seqs: msgs.map(m => m.seq), bodies: msgs.map(m => m.body), outbox }};"
+                 const files = await get(tx.objectStore('outbox_files').count());
+                 return {{ seqs: msgs.map(m => m.seq), bodies: msgs.map(m => m.body), outbox, files }};"
             ),
         )
     };
@@ -226,17 +227,25 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
     }
 
     // The composer queued three messages while offline (two in REQ-1001, one in REQ-1003).
+    // The first carries a screenshot kept locally (`outbox_files`), uploaded before it is sent.
+    let mut with_file = outbox_entry("e2e-a1", "REQ-1001", "queued one", 1);
+    with_file["attachments"] = json!([{"media_id": "local:e2e-a1/0", "name": "shot.png",
+                                        "mime": "image/png", "size": 4096}]);
     let entries = [
-        outbox_entry("e2e-a1", "REQ-1001", "queued one", 1),
+        with_file,
         outbox_entry("e2e-b1", "REQ-1003", "queued in 1003", 2),
         outbox_entry("e2e-a2", "REQ-1001", "queued two", 3),
     ];
     let put = with_db(
         &user_id,
         true,
-        &["outbox"],
+        &["outbox", "outbox_files"],
         &format!(
-            "for (const e of {}) tx.objectStore('outbox').put(e); return true;",
+            "for (const e of {}) tx.objectStore('outbox').put(e);
+             tx.objectStore('outbox_files').put({{key: 'e2e-a1/0', client_temp_id: 'e2e-a1',
+               name: 'shot.png', mime: 'image/png',
+               blob: new Blob([new Uint8Array(4096).fill(3)], {{type: 'image/png'}})}});
+             return true;",
             Value::Array(entries.to_vec())
         ),
     );
@@ -265,6 +274,10 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
         .await?;
     assert_eq!(snapshot["bodies"][3], "queued one", "{snapshot}");
     assert_eq!(
+        snapshot["files"], 0,
+        "the local copy goes once sent: {snapshot}"
+    );
+    assert_eq!(
         metric(&server, RANGE).await? - range_before,
         2.0,
         "only the missing seqs 2..3 were fetched"
@@ -286,6 +299,22 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
         "stored once, in order: {bodies:?}"
     );
     assert_eq!(stored[3]["seq"], 4);
+    let attachment = &stored[3]["attachments"][0];
+    assert_eq!(
+        (&attachment["name"], &attachment["size"]),
+        (&json!("shot.png"), &json!(4096))
+    );
+    let media_id = attachment["media_id"].as_str().unwrap_or_default();
+    assert!(media_id.starts_with("med_"), "uploaded first: {attachment}");
+    let bytes = http::send(
+        &server.addr,
+        "GET",
+        &format!("/api/media/{media_id}"),
+        &[("Cookie", &alice)],
+        "",
+    )
+    .await?;
+    assert_eq!((bytes.status, bytes.body.len()), (200, 4096));
     assert_eq!(stored[4]["client_temp_id"], "e2e-a2");
     let other = server_messages(&server, &alice, "REQ-1003").await?;
     assert_eq!(
