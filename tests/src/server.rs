@@ -21,8 +21,13 @@ impl Server {
     /// Starts `$E2E_SERVER_BIN --listen 127.0.0.1:PORT --db DIR/server.sqlite --dist $E2E_DIST`
     /// plus `extra` arguments, and waits until it answers HTTP.
     pub async fn start(dir: &Path, extra: &[&str]) -> Result<Self> {
+        Self::start_with_dist(dir, &env_path("E2E_DIST")?, extra).await
+    }
+
+    /// Like [`Server::start`], serving the front end from `dist` instead of `$E2E_DIST` (a
+    /// copy a test may change, e.g. a new `sw.js` release).
+    pub async fn start_with_dist(dir: &Path, dist: &Path, extra: &[&str]) -> Result<Self> {
         let binary = env_path("E2E_SERVER_BIN")?;
-        let dist = env_path("E2E_DIST")?;
         std::fs::create_dir_all(dir).map_err(|source| HarnessError::Io {
             what: format!("creating {}", dir.display()),
             source,
@@ -40,7 +45,7 @@ impl Server {
             .arg("--db")
             .arg(&db)
             .arg("--dist")
-            .arg(&dist)
+            .arg(dist)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
@@ -70,6 +75,11 @@ impl Server {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The built front end, `$E2E_DIST`.
+pub fn dist_dir() -> Result<PathBuf> {
+    env_path("E2E_DIST")
 }
 
 fn env_path(name: &str) -> Result<PathBuf> {

@@ -471,3 +471,122 @@ async fn the_app_is_installable_and_its_manifest_is_in_the_shell() -> e2e::Resul
     browser.close().await;
     Ok(())
 }
+
+/// Copies the directory `from` into `to` (the built front end: a few flat files and `icons/`).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> e2e::Result<()> {
+    let io = |what: String| move |source| HarnessError::Io { what, source };
+    std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
+    for entry in std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))? {
+        let entry = entry.map_err(io(format!("reading {}", from.display())))?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .map_err(io(format!("copying to {}", target.display())))?;
+        }
+    }
+    Ok(())
+}
+
+const SHELL_CACHES: &str =
+    "caches.keys().then(names => names.filter(n => n.startsWith('supportdesk-shell-')).sort())";
+
+#[tokio::test]
+async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e::Result<()> {
+    let dir = scratch_dir("pwa-update");
+    let dist = dir.join("dist");
+    copy_dir(&e2e::server::dist_dir()?, &dist)?;
+    let server = Server::start_with_dist(&dir.join("server"), &dist, &[]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page(&server.url("/")).await?;
+    // A first install takes control at once (skipWaiting on first install).
+    page.wait_for(
+        "!!navigator.serviceWorker.controller",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let old_caches = page.wait_for(SHELL_CACHES, Duration::from_secs(10)).await?;
+    assert_eq!(old_caches.as_array().map(Vec::len), Some(1), "{old_caches}");
+
+    // A new release: sw.js with another build stamp (what the post-build hook writes).
+    let sw_path = dist.join("sw.js");
+    let sw = std::fs::read_to_string(&sw_path).map_err(|source| HarnessError::Io {
+        what: "reading sw.js".into(),
+        source,
+    })?;
+    let stamp = sw
+        .lines()
+        .find_map(|l| l.strip_prefix("const WORKER_BUILD = '"))
+        .and_then(|rest| rest.split('\'').next())
+        .map(str::to_owned)
+        .ok_or_else(|| HarnessError::Setup("sw.js has no WORKER_BUILD stamp".into()))?;
+    let next = format!("{stamp}next");
+    std::fs::write(&sw_path, sw.replace(&stamp, &next)).map_err(|source| HarnessError::Io {
+        what: "writing sw.js".into(),
+        source,
+    })?;
+
+    // The open tab finds it; it installs and waits, and the tab keeps its old worker.
+    page.evaluate(
+        "navigator.serviceWorker.getRegistration().then(r => r.update()).then(() => true)",
+    )
+    .await?;
+    page.wait_for(
+        "navigator.serviceWorker.getRegistration().then(r => r.waiting?.state === 'installed')",
+        Duration::from_secs(30),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let state = page
+        .evaluate(
+            "navigator.serviceWorker.getRegistration().then(r => ({
+               waiting: r.waiting?.state ?? null,
+               controllerIsActive: navigator.serviceWorker.controller === r.active,
+             }))",
+        )
+        .await?;
+    assert_eq!(
+        state,
+        json!({"waiting": "installed", "controllerIsActive": true}),
+        "the update must wait while the tab is open"
+    );
+    let both = page.evaluate(SHELL_CACHES).await?;
+    assert_eq!(
+        both,
+        json!([
+            format!("supportdesk-shell-{stamp}"),
+            format!("supportdesk-shell-{next}")
+        ])
+    );
+    // The tab still works under the old worker.
+    let status = page.evaluate("fetch('/').then(r => r.status)").await?;
+    assert_eq!(status, 200);
+
+    // The agent accepts the update: the page posts skip-waiting (chat_sync_idb::update::
+    // apply_update does exactly this), the new worker takes over and deletes the old shell.
+    page.evaluate(
+        "new Promise(resolve => {
+           navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), {once: true});
+           navigator.serviceWorker.getRegistration().then(r => r.waiting.postMessage({type: 'skip-waiting'}));
+         })",
+    )
+    .await?;
+    let after = page
+        .wait_for(
+            &format!(
+                "{SHELL_CACHES}.then(n => n.length === 1 && n[0] === 'supportdesk-shell-{next}' ? n : null)"
+            ),
+            Duration::from_secs(20),
+        )
+        .await?;
+    assert_eq!(after, json!([format!("supportdesk-shell-{next}")]));
+    let waiting = page
+        .evaluate("navigator.serviceWorker.getRegistration().then(r => r.waiting === null)")
+        .await?;
+    assert_eq!(waiting, Value::Bool(true));
+    page.close().await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
