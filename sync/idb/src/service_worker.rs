@@ -43,15 +43,56 @@ pub fn container() -> Option<JsValue> {
     platform::navigator_property("serviceWorker")
 }
 
-/// The page's registration (`navigator.serviceWorker.getRegistration()`), `None` when no
-/// worker is registered or the context has none.
+/// The registration of this context: `self.registration` in a service worker, otherwise
+/// `navigator.serviceWorker.getRegistration()` (given [`LOOKUP_TIMEOUT_MS`] to settle, since
+/// a container in a worker may never answer). `None` when there is none.
 pub async fn registration() -> Result<Option<JsValue>, SyncError> {
+    if let Some(own) = platform::global_property("registration") {
+        return Ok(Some(own));
+    }
     let Some(container) = container() else {
         return Ok(None);
     };
-    let registration = call_async(&container, "getRegistration", &[]).await?;
-    Ok(Some(registration).filter(|r| !r.is_undefined() && !r.is_null()))
+    if property(&container, "getRegistration").is_none() {
+        return Ok(None);
+    }
+    let lookup = Box::pin(call_async(&container, "getRegistration", &[]));
+    let timeout = Box::pin(platform::sleep(LOOKUP_TIMEOUT_MS));
+    let settled = futures::future::select(lookup, timeout).await;
+    match settled {
+        futures::future::Either::Left((registration, _)) => {
+            let registration = registration?;
+            Ok(Some(registration).filter(|r| !r.is_undefined() && !r.is_null()))
+        }
+        futures::future::Either::Right(_) => {
+            tracing::warn!("navigator.serviceWorker.getRegistration() did not settle");
+            Ok(None)
+        }
+    }
 }
+
+/// Runs `call_async(target, method, args)` for at most `ms`; `Ok(None)` when it did not
+/// settle in time (push calls never settle in a browser without a push service).
+pub async fn call_async_within(
+    target: &JsValue,
+    method: &'static str,
+    args: &[JsValue],
+    ms: i64,
+) -> Result<Option<JsValue>, SyncError> {
+    let call = Box::pin(call_async(target, method, args));
+    let timeout = Box::pin(platform::sleep(ms));
+    let settled = futures::future::select(call, timeout).await;
+    match settled {
+        futures::future::Either::Left((result, _)) => result.map(Some),
+        futures::future::Either::Right(_) => {
+            tracing::warn!(method, ms, "a browser call did not settle in time");
+            Ok(None)
+        }
+    }
+}
+
+/// How long a registration lookup may take.
+pub const LOOKUP_TIMEOUT_MS: i64 = 3_000;
 
 /// Posts `{"type": kind}` to a worker (`ServiceWorker.postMessage`).
 pub fn post_type(worker: &JsValue, kind: &str) -> Result<(), SyncError> {

@@ -11,8 +11,11 @@
 use wasm_bindgen::JsValue;
 
 use crate::error::SyncError;
-use crate::service_worker::{call_async, container, post_type, property, registration};
-use crate::{database, http, media};
+use crate::service_worker::{call_async_within, container, post_type, property, registration};
+
+/// How long a push-manager call may take: without a push service some never settle.
+pub const PUSH_TIMEOUT_MS: i64 = 3_000;
+use crate::{database, http, media, platform};
 
 /// The worker's Cache Storage entry for the last confirmed user (`worker::session`), deleted
 /// here too so it is gone even if the worker is not running to receive the message.
@@ -50,7 +53,10 @@ pub async fn wipe_user(user_id: &str, base_url: &str) -> Result<WipeReport, Sync
     };
     if let Some(registration) = &registration {
         unsubscribe(registration, base, &mut report).await;
-        if let Some(active) = property(registration, "active") {
+        // Inside a service worker the registration is our own: there is no other worker to
+        // tell (and a message to ourselves would reach whatever else listens here).
+        let in_service_worker = platform::global_property("registration").is_some();
+        if let Some(active) = property(registration, "active").filter(|_| !in_service_worker) {
             match post_type(&active, "session-changed") {
                 Ok(()) => report.worker_told = true,
                 Err(error) => report.problems.push(format!("telling the worker: {error}")),
@@ -83,14 +89,21 @@ async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport
     let Some(push_manager) = property(registration, "pushManager") else {
         return;
     };
-    let subscription = match call_async(&push_manager, "getSubscription", &[]).await {
-        Ok(s) if !s.is_null() && !s.is_undefined() => s,
-        Ok(_) => return,
-        Err(error) => {
-            report.problems.push(format!("push subscription: {error}"));
-            return;
-        }
-    };
+    let subscription =
+        match call_async_within(&push_manager, "getSubscription", &[], PUSH_TIMEOUT_MS).await {
+            Ok(Some(s)) if !s.is_null() && !s.is_undefined() => s,
+            Ok(Some(_)) => return,
+            Ok(None) => {
+                report
+                    .problems
+                    .push("push subscription: getSubscription() did not settle".to_owned());
+                return;
+            }
+            Err(error) => {
+                report.problems.push(format!("push subscription: {error}"));
+                return;
+            }
+        };
     if let Some(endpoint) = property(&subscription, "endpoint").and_then(|e| e.as_string()) {
         let body = serde_json::json!({ "endpoint": endpoint }).to_string();
         match http::send(
@@ -114,8 +127,11 @@ async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport
                 .push(format!("server subscription: {error}")),
         }
     }
-    match call_async(&subscription, "unsubscribe", &[]).await {
-        Ok(_) => report.push_unsubscribed = true,
+    match call_async_within(&subscription, "unsubscribe", &[], PUSH_TIMEOUT_MS).await {
+        Ok(Some(_)) => report.push_unsubscribed = true,
+        Ok(None) => report
+            .problems
+            .push("unsubscribe: did not settle".to_owned()),
         Err(error) => report.problems.push(format!("unsubscribe: {error}")),
     }
 }

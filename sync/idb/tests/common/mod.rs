@@ -65,7 +65,8 @@ macro_rules! all_tests {
             migration_from_version_2_keeps_every_message,
             outbox_refuses_the_101st_and_keeps_files_with_entries,
             flush_backs_off_offline_and_parks_on_a_4xx,
-            media_index_counts_and_evicts_least_recently_used
+            media_index_counts_and_evicts_least_recently_used,
+            wipe_user_removes_the_database_and_the_media_cache
         );
     };
     (with_workers) => {

@@ -308,3 +308,59 @@ pub async fn media_index_counts_and_evicts_least_recently_used() {
     drop(runtime);
     chat_sync_idb::wipe(&user).await.expect("wipe");
 }
+
+/// Sign-out wipes the agent's database and the media cache (and whatever service worker and
+/// push subscription the context has: none in a test page, which the report says).
+pub async fn wipe_user_removes_the_database_and_the_media_cache() {
+    let user = unique_name("signout");
+    let runtime = Runtime::open(&user).await.expect("open");
+    runtime
+        .ingest(&RequestId::from("c1"), messages("c1", 1, 3), Source::Live)
+        .await
+        .expect("ingest");
+    outbox_sender::enqueue(
+        &runtime,
+        &RequestId::from("c1"),
+        "unsent".into(),
+        Vec::new(),
+    )
+    .await
+    .expect("queue");
+    cache_bytes("signout-file", 1_000).await;
+    let name = runtime.store().name().to_owned();
+    drop(runtime);
+    let report = chat_sync_idb::sign_out::wipe_user(&user, "")
+        .await
+        .expect("wipe");
+    assert!(
+        report.database_deleted && report.media_cache_deleted,
+        "{report:?}"
+    );
+    assert!(
+        !report.push_unsubscribed,
+        "no push subscription in a test context"
+    );
+    let factory = platform::indexed_db().expect("indexedDB");
+    let databases: js_sys::Function = js_sys::Reflect::get(&factory, &"databases".into())
+        .expect("databases()")
+        .dyn_into()
+        .expect("a function");
+    let list = JsFuture::from(
+        databases
+            .call0(&factory)
+            .expect("call")
+            .dyn_into::<js_sys::Promise>()
+            .expect("promise"),
+    )
+    .await
+    .expect("databases");
+    let names: Vec<String> = js_sys::Array::from(&list)
+        .iter()
+        .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
+        .collect();
+    assert!(!names.contains(&name), "{name} is still listed: {names:?}");
+    let has = JsFuture::from(media::cache_storage().expect("caches").has(MEDIA_CACHE))
+        .await
+        .expect("has");
+    assert_eq!(has.as_bool(), Some(false), "the media cache is gone");
+}
