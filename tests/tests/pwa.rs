@@ -3,7 +3,7 @@
 //! worker's media cache, installability, and the update flow.
 //!
 //! Demo data (`server/src/demo_seed.rs`): `REQ-1001` (1 message, requester1) and `REQ-1003`
-//! (3 messages, requester3) are assigned to `alice`.
+//! (3 messages, requester3) are assigned to `alice`; `REQ-1002` is bob's.
 //!
 //! The app's composer is not wired to the outbox yet, so the outbox entries are written by the
 //! test straight into the agent's IndexedDB `outbox` store, in exactly the shape
@@ -197,7 +197,8 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
             &["messages", "outbox", "outbox_files"],
             &format!(
                 "const msgs = await get(tx.objectStore('messages').getAll(IDBKeyRange.bound([{rid:?}, 0], [{rid:?}, Number.MAX_SAFE_INTEGER])));
-                 const outbox = await get(tx.objectStore('outbox').count());
+                 const outbox = (await get(tx.objectStore('outbox').getAll()))
+                   .map(e => [e.client_temp_id, e.state.state, e.state.reason ?? null]);
                  const files = await get(tx.objectStore('outbox_files').count());
                  return {{ seqs: msgs.map(m => m.seq), bodies: msgs.map(m => m.body), outbox, files }};"
             ),
@@ -235,6 +236,8 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
         with_file,
         outbox_entry("e2e-b1", "REQ-1003", "queued in 1003", 2),
         outbox_entry("e2e-a2", "REQ-1001", "queued two", 3),
+        // REQ-1002 is bob's: the server refuses alice's message with a 403.
+        outbox_entry("e2e-x1", "REQ-1002", "not my chat", 4),
     ];
     let put = with_db(
         &user_id,
@@ -266,7 +269,7 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
     let snapshot = reader
         .wait_for(
             &format!(
-                "{}.then(s => s && s.outbox === 0 && s.seqs.join() === '1,2,3,4,5' ? s : null)",
+                "{}.then(s => s && s.outbox.length === 1 && s.outbox[0][1] === 'failed' && s.seqs.join() === '1,2,3,4,5' ? s : null)",
                 read_seqs("REQ-1001")
             ),
             Duration::from_secs(20),
@@ -276,6 +279,13 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
     assert_eq!(
         snapshot["files"], 0,
         "the local copy goes once sent: {snapshot}"
+    );
+    // The refused entry is parked with the server's reason; it held nothing else back.
+    assert_eq!(snapshot["outbox"][0][0], "e2e-x1", "{snapshot}");
+    let reason = snapshot["outbox"][0][2].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("403"),
+        "parked with the reason: {reason}"
     );
     assert_eq!(
         metric(&server, RANGE).await? - range_before,

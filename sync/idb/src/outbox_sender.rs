@@ -327,6 +327,9 @@ enum Outcome {
 impl From<SendVerdict> for Outcome {
     fn from(verdict: SendVerdict) -> Self {
         match verdict {
+            // Only replies that are not a success are classified this way (a success is
+            // decoded and checked by the caller); were one to arrive here, resending is safe
+            // (the idempotency key) and dropping it would lose the message.
             SendVerdict::Stored => Outcome::Failed(SendFailure::Retryable),
             SendVerdict::Retry(failure) => Outcome::Failed(failure),
             SendVerdict::SignedOut => Outcome::SignedOut,
