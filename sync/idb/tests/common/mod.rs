@@ -66,7 +66,8 @@ macro_rules! all_tests {
             outbox_refuses_the_101st_and_keeps_files_with_entries,
             flush_backs_off_offline_and_parks_on_a_4xx,
             media_index_counts_and_evicts_least_recently_used,
-            wipe_user_removes_the_database_and_the_media_cache
+            wipe_user_removes_the_database_and_the_media_cache,
+            concurrent_flushes_send_each_entry_once
         );
     };
     (with_workers) => {

@@ -364,3 +364,35 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
         .expect("has");
     assert_eq!(has.as_bool(), Some(false), "the media cache is gone");
 }
+
+/// Two contexts flushing the same outbox at once (two runtimes on one database, as a tab and
+/// the worker): the Web Lock makes each entry go out once. Without it both would send both
+/// entries and the reports would name each twice.
+pub async fn concurrent_flushes_send_each_entry_once() {
+    let user = unique_name("flush-race");
+    let first = Runtime::open(&user).await.expect("open");
+    let second = Runtime::open(&user).await.expect("open again");
+    let chat = RequestId::from("REQ-3");
+    for body in ["one", "two", "three"] {
+        outbox_sender::enqueue(&first, &chat, body.into(), Vec::new())
+            .await
+            .expect("queue");
+    }
+    let (a, b) = futures::join!(
+        outbox_sender::flush(&first, ""),
+        outbox_sender::flush(&second, "")
+    );
+    let (a, b) = (a.expect("first flush"), b.expect("second flush"));
+    let mut parked: Vec<String> = a
+        .parked
+        .iter()
+        .chain(b.parked.iter())
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(parked.len(), 3, "each entry sent once: {a:?} {b:?}");
+    parked.sort();
+    parked.dedup();
+    assert_eq!(parked.len(), 3);
+    drop((first, second));
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}
