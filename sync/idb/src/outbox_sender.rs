@@ -39,9 +39,13 @@ use crate::{locks, platform};
 pub const SYNC_TAG: &str = "outbox";
 /// Prefix of an attachment's `media_id` while its bytes are only local (not uploaded yet).
 pub const LOCAL_MEDIA_PREFIX: &str = "local:";
-/// The longest message body accepted (the server's limit is the same order; a longer text
-/// would be parked as refused anyway, so it is refused before it is queued).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The longest message body accepted: the server's limit (`SPEC.md`, server README). A longer
+/// text would only be parked as refused later, so it is refused before it is queued.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The most attachments on one message (the server's limit).
+pub const MAX_ATTACHMENTS: usize = 16;
+/// The largest attachment accepted (the server's upload limit, 10 MiB).
+pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 
 /// A file the agent attached, not uploaded yet.
 #[derive(Clone, Debug)]
@@ -110,8 +114,9 @@ fn file_record(
 
 /// Queues a message with its files; returns the entry (shown at once as `pending`).
 ///
-/// Refused, with nothing written: an empty message ([`SyncError::Invalid`]), a body over
-/// [`MAX_BODY_BYTES`], or a full outbox ([`OutboxError::Full`] inside [`SyncError::Store`]).
+/// Refused, with nothing written: an empty message, a body over [`MAX_BODY_BYTES`], more than
+/// [`MAX_ATTACHMENTS`] files or one over [`MAX_ATTACHMENT_BYTES`] (all [`SyncError::Invalid`]),
+/// or a full outbox ([`OutboxError::Full`] inside [`SyncError::Store`]).
 pub async fn enqueue(
     runtime: &Runtime,
     request_id: &RequestId,
@@ -134,6 +139,28 @@ pub async fn enqueue(
             detail: format!(
                 "the text is {} bytes; at most {MAX_BODY_BYTES} are sent",
                 body.len()
+            ),
+        });
+    }
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(SyncError::Invalid {
+            what: "message",
+            detail: format!(
+                "{} attachments; at most {MAX_ATTACHMENTS} are sent",
+                attachments.len()
+            ),
+        });
+    }
+    if let Some(large) = attachments
+        .iter()
+        .find(|a| a.blob.size() as u64 > MAX_ATTACHMENT_BYTES)
+    {
+        return Err(SyncError::Invalid {
+            what: "attachment",
+            detail: format!(
+                "{} is {} bytes; at most {MAX_ATTACHMENT_BYTES} are uploaded",
+                large.name,
+                large.blob.size() as u64
             ),
         });
     }

@@ -132,6 +132,23 @@ pub async fn outbox_refuses_the_101st_and_keeps_files_with_entries() {
     assert!(entries.windows(2).all(|w| w[0].order < w[1].order));
     let empty = outbox_sender::enqueue(&runtime, &chat, "  ".into(), Vec::new()).await;
     assert!(matches!(empty, Err(SyncError::Invalid { .. })), "{empty:?}");
+    let long = outbox_sender::enqueue(
+        &runtime,
+        &chat,
+        "x".repeat(outbox_sender::MAX_BODY_BYTES + 1),
+        Vec::new(),
+    )
+    .await;
+    assert!(matches!(long, Err(SyncError::Invalid { .. })), "{long:?}");
+    let too_many = (0..=outbox_sender::MAX_ATTACHMENTS)
+        .map(|i| LocalAttachment {
+            name: format!("f{i}"),
+            mime: "text/plain".into(),
+            blob: blob(1),
+        })
+        .collect();
+    let many = outbox_sender::enqueue(&runtime, &chat, "files".into(), too_many).await;
+    assert!(matches!(many, Err(SyncError::Invalid { .. })), "{many:?}");
 
     outbox_sender::delete(&runtime, &with_file.client_temp_id)
         .await
