@@ -600,3 +600,100 @@ async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e:
     server.stop().await;
     Ok(())
 }
+
+async fn set_error_rate(server: &Server, rate: f64) -> e2e::Result<()> {
+    let body = json!({ "error_rate": rate }).to_string();
+    let reply = http::post_json(&server.addr, "/api/test/faults", None, &body).await?;
+    assert!(
+        reply.status < 300,
+        "faults: {} {}",
+        reply.status,
+        reply.body
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn background_sync_keeps_the_outbox_while_the_server_fails_and_sends_it_after(
+) -> e2e::Result<()> {
+    let dir = scratch_dir("pwa-sync-fail");
+    let server = Server::start(&dir.join("server"), &["--demo", "--test-faults"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let (page, user_id) = sign_in(&browser, &server).await?;
+    let registration = registration_id(&browser, &page, &server.url("/")).await?;
+    let alice = http::login(&server.addr, "alice", "demo").await?;
+    let blank = browser.new_page("about:blank").await?;
+    blank.call("ServiceWorker.enable", json!({})).await?;
+
+    // A first sync with nothing queued opens alice's database in the worker.
+    dispatch_sync(&blank, &server, &registration).await?;
+    let outbox = with_db(
+        &user_id,
+        false,
+        &["outbox"],
+        "return (await get(tx.objectStore('outbox').getAll()))
+           .map(e => [e.client_temp_id, e.state.state, e.attempts, e.not_before > 0]);",
+    );
+    page.wait_for(
+        &format!("{outbox}.then(o => o && [])"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    let put = with_db(
+        &user_id,
+        true,
+        &["outbox"],
+        &format!(
+            "for (const e of {}) tx.objectStore('outbox').put(e); return true;",
+            json!([
+                outbox_entry("e2e-f1", "REQ-1001", "while failing one", 1),
+                outbox_entry("e2e-f2", "REQ-1001", "while failing two", 2),
+            ])
+        ),
+    );
+    assert_eq!(page.evaluate(&put).await?, Value::Bool(true));
+    page.close().await?;
+
+    // Every chat request answers 503: the first entry backs off, the second waits behind it.
+    set_error_rate(&server, 1.0).await?;
+    dispatch_sync(&blank, &server, &registration).await?;
+    let reader = browser.new_page("about:blank").await?;
+    reader.navigate(&server.url("/metrics")).await?;
+    let failed = reader
+        .wait_for(
+            &format!("{outbox}.then(o => o && o.length === 2 && o[0][2] === 1 ? o : null)"),
+            Duration::from_secs(20),
+        )
+        .await?;
+    assert_eq!(
+        failed,
+        json!([
+            ["e2e-f1", "queued", 1, true],
+            ["e2e-f2", "queued", 0, false]
+        ]),
+        "kept, in order, backing off"
+    );
+
+    // The server recovers; the next sync (after the short first backoff) sends both once.
+    set_error_rate(&server, 0.0).await?;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    dispatch_sync(&blank, &server, &registration).await?;
+    reader
+        .wait_for(
+            &format!("{outbox}.then(o => o && o.length === 0)"),
+            Duration::from_secs(20),
+        )
+        .await?;
+    let stored = server_messages(&server, &alice, "REQ-1001").await?;
+    let ours: Vec<&str> = stored
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .filter(|b| b.starts_with("while failing"))
+        .collect();
+    assert_eq!(ours, ["while failing one", "while failing two"]);
+    reader.close().await?;
+    blank.close().await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
