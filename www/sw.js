@@ -10,7 +10,7 @@
 // those two files into WORKER_BUILD, so this file changes byte for byte whenever the worker
 // changes, which is what makes browsers install a new release. Bump SW_VERSION when this
 // shim itself changes.
-const SW_VERSION = 3;
+const SW_VERSION = 4;
 const WORKER_BUILD = '@WORKER_BUILD@';
 
 // The browser keeps importScripts'ed files with the installed worker, but not the wasm: it is
@@ -39,14 +39,21 @@ self.addEventListener('message', delegate('handle_message'));
 
 // Fetch: respondWith must be decided synchronously, before the wasm may have started, so the
 // routing is here: same-origin GET navigations and app assets go to the Rust app-shell cache
-// (network first for navigations, cache first for assets); the API, /metrics, sw.js and
+// (network first for navigations, cache first for assets); GET /api/media/{id} goes to the
+// Rust media cache (cache first, LRU, counted); the rest of the API, /metrics, sw.js and
 // everything else never enter the worker's code. If Rust cannot answer, the network does.
-const SHELL_ASSET = /\.(js|wasm|css|svg)$/;
+const SHELL_ASSET = /\.(js|wasm|css|svg|png|webmanifest)$/;
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   if (request.method !== 'GET') return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/media/')) {
+    event.respondWith(
+      ready.then(() => wasm_bindgen.handle_media_fetch(event)).catch(() => fetch(request)),
+    );
+    return;
+  }
   if (url.pathname.startsWith('/api/') || url.pathname === '/metrics' || url.pathname === '/sw.js') return;
   if (request.mode !== 'navigate' && !SHELL_ASSET.test(url.pathname)) return;
   event.respondWith(

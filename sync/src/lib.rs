@@ -10,6 +10,7 @@ pub mod eviction;
 pub mod ingest;
 pub mod linkify;
 pub mod live;
+pub mod media_cache;
 pub mod memory_store;
 pub mod outbox;
 pub mod planner;

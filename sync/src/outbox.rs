@@ -94,6 +94,39 @@ pub enum SendFailure {
     Rejected(String),
 }
 
+/// What the sender does after the server answered a send (or an upload) with `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendVerdict {
+    /// 2xx: stored (the reply carries the message).
+    Stored,
+    /// The failure may pass (5xx, 408, 429, or no reply at all): back off and retry.
+    Retry(SendFailure),
+    /// 401: the session is gone. Stop sending and keep every entry as it is, so nothing is
+    /// lost while the agent signs in again.
+    SignedOut,
+}
+
+/// Classifies a send reply. `status` is `None` when no reply came (offline, a network error,
+/// a timeout). `reason` is the server's error text, kept for a parked entry.
+///
+/// 408 (timeout) and 429 (too many requests) are 4xx but say "later", not "no": they are
+/// retried. Every other 4xx but 401 is the server's refusal of this message and parks it.
+pub fn classify_send(status: Option<u16>, reason: &str) -> SendVerdict {
+    match status {
+        Some(200..=299) => SendVerdict::Stored,
+        Some(401) => SendVerdict::SignedOut,
+        Some(408 | 429) | None => SendVerdict::Retry(SendFailure::Retryable),
+        Some(status @ 400..=499) => {
+            SendVerdict::Retry(SendFailure::Rejected(if reason.is_empty() {
+                format!("refused by the server with {status}")
+            } else {
+                format!("{status}: {reason}")
+            }))
+        }
+        Some(_) => SendVerdict::Retry(SendFailure::Retryable),
+    }
+}
+
 /// The outbox in memory, loaded from and saved to the store by the driver.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outbox {
@@ -359,6 +392,32 @@ mod tests {
         );
         outbox.retry("a1").unwrap();
         assert_eq!(ids(outbox.due(wake)), vec!["a1"]);
+    }
+
+    #[test]
+    fn send_replies_are_classified() {
+        assert_eq!(classify_send(Some(201), ""), SendVerdict::Stored);
+        assert_eq!(classify_send(Some(200), ""), SendVerdict::Stored);
+        assert_eq!(classify_send(Some(401), "x"), SendVerdict::SignedOut);
+        for retry in [None, Some(500), Some(503), Some(408), Some(429), Some(302)] {
+            assert_eq!(
+                classify_send(retry, "x"),
+                SendVerdict::Retry(SendFailure::Retryable),
+                "{retry:?}"
+            );
+        }
+        assert_eq!(
+            classify_send(Some(403), "forbidden: not your chat"),
+            SendVerdict::Retry(SendFailure::Rejected(
+                "403: forbidden: not your chat".into()
+            ))
+        );
+        assert_eq!(
+            classify_send(Some(413), ""),
+            SendVerdict::Retry(SendFailure::Rejected(
+                "refused by the server with 413".into()
+            ))
+        );
     }
 
     #[test]

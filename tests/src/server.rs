@@ -17,6 +17,7 @@ pub struct Server {
     /// The SQLite file.
     pub db: PathBuf,
     dir: PathBuf,
+    dist: PathBuf,
     extra: Vec<String>,
 }
 
@@ -24,9 +25,14 @@ impl Server {
     /// Starts `$E2E_SERVER_BIN --listen 127.0.0.1:PORT --db DIR/server.sqlite --dist $E2E_DIST`
     /// plus `extra` arguments, and waits until it answers HTTP.
     pub async fn start(dir: &Path, extra: &[&str]) -> Result<Self> {
+        Self::start_with_dist(dir, &env_path("E2E_DIST")?, extra).await
+    }
+
+    /// Like [`Server::start`], serving the front end from `dist` instead of `$E2E_DIST` (a
+    /// copy a test may change, e.g. a new `sw.js` release).
+    pub async fn start_with_dist(dir: &Path, dist: &Path, extra: &[&str]) -> Result<Self> {
         // Name a missing variable before anything is created.
         env_path("E2E_SERVER_BIN")?;
-        env_path("E2E_DIST")?;
         std::fs::create_dir_all(dir).map_err(|source| HarnessError::Io {
             what: format!("creating {}", dir.display()),
             source,
@@ -34,12 +40,13 @@ impl Server {
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
-        let child = spawn(dir, &addr, &extra)?;
+        let child = spawn(dir, dist, &addr, &extra)?;
         let server = Self {
             child: tokio::sync::Mutex::new(child),
             addr,
             db: dir.join("server.sqlite"),
             dir: dir.to_owned(),
+            dist: dist.to_owned(),
             extra,
         };
         server.wait_ready().await?;
@@ -51,7 +58,7 @@ impl Server {
     pub async fn restart(&self) -> Result<()> {
         let mut child = self.child.lock().await;
         let _ = child.kill().await;
-        *child = spawn(&self.dir, &self.addr, &self.extra)?;
+        *child = spawn(&self.dir, &self.dist, &self.addr, &self.extra)?;
         drop(child);
         self.wait_ready().await
     }
@@ -79,9 +86,8 @@ impl Server {
 
 /// Starts the server binary on `addr` with its database and log in `dir` (the log is
 /// appended to, so a restart keeps the earlier run's lines).
-fn spawn(dir: &Path, addr: &str, extra: &[String]) -> Result<Child> {
+fn spawn(dir: &Path, dist: &Path, addr: &str, extra: &[String]) -> Result<Child> {
     let binary = env_path("E2E_SERVER_BIN")?;
-    let dist = env_path("E2E_DIST")?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -95,7 +101,7 @@ fn spawn(dir: &Path, addr: &str, extra: &[String]) -> Result<Child> {
         .arg("--db")
         .arg(dir.join("server.sqlite"))
         .arg("--dist")
-        .arg(&dist)
+        .arg(dist)
         .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
@@ -105,6 +111,11 @@ fn spawn(dir: &Path, addr: &str, extra: &[String]) -> Result<Child> {
             what: format!("starting {}", binary.display()),
             source,
         })
+}
+
+/// The Trunk-built front end the tests serve (`$E2E_DIST`).
+pub fn dist_dir() -> Result<PathBuf> {
+    env_path("E2E_DIST")
 }
 
 fn env_path(name: &str) -> Result<PathBuf> {

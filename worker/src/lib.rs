@@ -10,18 +10,21 @@
 //!
 //! Modules: [`push`] (the push pipeline), [`session`] (who is signed in), [`state`] (the
 //! per-user runtime kept while the worker is warm), [`notify`] (notifications and clicks),
-//! [`lifecycle`] (install, activate, messages), [`shell`] (the app-shell cache),
-//! [`resubscribe`] (`pushsubscriptionchange`), [`error`].
+//! [`lifecycle`] (install, activate, updates, messages), [`shell`] (the app-shell cache),
+//! [`media`] (the media cache), [`sync`] (Background Sync: outbox and gaps), [`resubscribe`]
+//! (`pushsubscriptionchange`), [`error`].
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod lifecycle;
+pub mod media;
 pub mod notify;
 pub mod push;
 pub mod resubscribe;
 pub mod session;
 pub mod shell;
 pub mod state;
+pub mod sync;
 
 use std::future::Future;
 
@@ -52,7 +55,8 @@ where
     })
 }
 
-/// `install`: cache the app shell of `build` (the hash `sw.js` carries), activate at once.
+/// `install`: cache the app shell of `build` (the hash `sw.js` carries); activate at once
+/// on a first install, wait while an older worker controls pages (see [`lifecycle`]).
 /// Unlike other events, a failure rejects: the browser then keeps the previous worker.
 #[wasm_bindgen]
 pub fn handle_install(event: web_sys::ExtendableEvent, build: String) -> Promise {
@@ -108,13 +112,42 @@ pub fn handle_pushsubscriptionchange(event: web_sys::ExtendableEvent) -> Promise
     settle("pushsubscriptionchange", resubscribe::handle(event))
 }
 
-/// `sync` (Background Sync): nothing to do yet (the outbox is sent by the app).
+/// `fetch` of `GET /api/media/{id}` (routed here by `sw.js`): the media cache. Rejects only
+/// when neither the cache nor the network can answer (`sw.js` then falls back to `fetch`).
 #[wasm_bindgen]
-pub fn handle_sync(_event: web_sys::ExtendableEvent) -> Promise {
-    settle("sync", async { Ok(()) })
+pub fn handle_media_fetch(event: web_sys::FetchEvent) -> Promise {
+    let request = event.request();
+    wasm_bindgen_futures::future_to_promise(async move {
+        media::respond(request)
+            .await
+            .map(JsValue::from)
+            .map_err(|error| JsValue::from_str(&error.to_string()))
+    })
 }
 
-/// `message` from a page: `{"type":"session-changed"}` drops the cached user.
+/// `sync` (Background Sync, tag `outbox`): send the outbox, repair gaps of cached chats.
+/// Rejects when queued messages failed to send for a reason that may pass (and it is not the
+/// browser's last chance), so the browser fires the sync again later; any other failure is
+/// logged and resolves.
+#[wasm_bindgen]
+pub fn handle_sync(event: web_sys::ExtendableEvent) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        match sync::handle(event).await {
+            Ok(sync::After::Done) => Ok(JsValue::UNDEFINED),
+            Ok(sync::After::Retry(reason)) => {
+                tracing::info!(%reason, "background sync: asking the browser to retry");
+                Err(JsValue::from_str(&reason))
+            }
+            Err(error) => {
+                tracing::warn!(event = "sync", %error, "service worker event failed");
+                Ok(JsValue::UNDEFINED)
+            }
+        }
+    })
+}
+
+/// `message` from a page: `{"type":"session-changed"}` drops the cached user,
+/// `{"type":"skip-waiting"}` makes a waiting release take over.
 #[wasm_bindgen]
 pub fn handle_message(event: web_sys::ExtendableMessageEvent) -> Promise {
     settle("message", lifecycle::message(event))

@@ -1,9 +1,15 @@
 //! Install, activate and page messages.
 //!
-//! Install calls `skipWaiting()` (a new build takes over at once; the cache schema is
-//! versioned and migrated by `chat-sync-idb`, so an old page and a new worker can share it),
-//! activate calls `clients.claim()`. A page posts `{"type": "session-changed"}` after a
-//! sign-in or sign-out: the worker drops its cached user and runtime.
+//! Install caches the new build's shell. On a first install (no active worker) it calls
+//! `skipWaiting()` so the first page is controlled at once. An update (an older worker is
+//! active) waits: the open tabs keep the shell they loaded, and the page, seeing
+//! `registration.waiting` (see `chat_sync_idb::update`), offers to update and posts
+//! `{"type": "skip-waiting"}`; the new worker then activates, deletes older shell caches and
+//! claims the pages (which get `controllerchange` and reload). The cache schema is versioned
+//! and migrated by `chat-sync-idb`, so an old page and a new worker can share it.
+//!
+//! A page posts `{"type": "session-changed"}` after a sign-in or sign-out: the worker drops
+//! its cached user and runtime.
 
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
@@ -17,11 +23,24 @@ fn scope() -> Result<ServiceWorkerGlobalScope, WorkerError> {
     js_sys::global().dyn_into().map_err(|e| WorkerError::js(&e))
 }
 
-/// `install`: cache the app shell of `build`, then skip waiting. A shell that cannot be
-/// cached fails the install (the browser keeps the previous worker and retries later).
+/// `install`: cache the app shell of `build`, then skip waiting on a first install only. A
+/// shell that cannot be cached fails the install (the browser keeps the previous worker and
+/// retries later).
 pub async fn install(_event: web_sys::ExtendableEvent, build: &str) -> Result<(), WorkerError> {
     crate::shell::precache(build).await?;
-    let promise = scope()?.skip_waiting().map_err(|e| WorkerError::js(&e))?;
+    let scope = scope()?;
+    if scope.registration().active().is_some() {
+        tracing::info!(
+            build,
+            "update installed: waiting until the page asks to take over"
+        );
+        return Ok(());
+    }
+    skip_waiting(&scope).await
+}
+
+async fn skip_waiting(scope: &ServiceWorkerGlobalScope) -> Result<(), WorkerError> {
+    let promise = scope.skip_waiting().map_err(|e| WorkerError::js(&e))?;
     JsFuture::from(promise)
         .await
         .map_err(|e| WorkerError::js(&e))?;
@@ -45,10 +64,17 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
     let kind = Reflect::get(&event.data(), &JsValue::from_str("type"))
         .ok()
         .and_then(|v| v.as_string());
-    if kind.as_deref() == Some("session-changed") {
-        session::forget().await;
-        state::forget();
-        tracing::info!("session changed: cached user dropped");
+    match kind.as_deref() {
+        Some("session-changed") => {
+            session::forget().await;
+            state::forget();
+            tracing::info!("session changed: cached user dropped");
+        }
+        Some("skip-waiting") => {
+            tracing::info!("the page asked the waiting release to take over");
+            skip_waiting(&scope()?).await?;
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -36,6 +36,16 @@ pub async fn forget() {
     }
 }
 
+/// The user this worker last confirmed, asking the server only when it knows none. For
+/// requests that must not cost a round trip each (media): a sign-out posts
+/// `session-changed`, which clears it.
+pub async fn known_user() -> Result<CurrentUser, WorkerError> {
+    if let Some(user) = LAST_KNOWN.with(|last| last.borrow().clone()) {
+        return Ok(user);
+    }
+    current_user().await
+}
+
 /// The signed-in user.
 pub async fn current_user() -> Result<CurrentUser, WorkerError> {
     match fetch_me().await {

@@ -48,16 +48,7 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
                 .and_then(|n| n.to_str())
                 .unwrap_or("")
                 .to_owned();
-            let mime = mime_guess::from_path(&file)
-                .first_raw()
-                .map(|m| match m {
-                    "application/javascript" | "text/javascript" => {
-                        "text/javascript; charset=utf-8"
-                    }
-                    "text/html" => "text/html; charset=utf-8",
-                    other => other,
-                })
-                .unwrap_or("application/octet-stream");
+            let mime = content_type(&file);
             let mut response = bytes.into_response();
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(mime));
@@ -69,6 +60,22 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
             ApiError::NotFound(format!("no file {path}")).into_response()
         }
     }
+}
+
+/// The `Content-Type` of a front-end file. The web app manifest is named explicitly: browsers
+/// expect `application/manifest+json`, whatever a MIME table says about `.webmanifest`.
+fn content_type(file: &Path) -> &'static str {
+    if file.extension().and_then(|e| e.to_str()) == Some("webmanifest") {
+        return "application/manifest+json";
+    }
+    mime_guess::from_path(file)
+        .first_raw()
+        .map(|m| match m {
+            "application/javascript" | "text/javascript" => "text/javascript; charset=utf-8",
+            "text/html" => "text/html; charset=utf-8",
+            other => other,
+        })
+        .unwrap_or("application/octet-stream")
 }
 
 /// Whether a missing path names a static asset (a real 404) rather than an app route such as
@@ -151,6 +158,14 @@ mod tests {
         assert!(is_hashed("app-1a2b3c4d5e6f7a8b_bg.wasm"));
         assert!(!is_hashed("sw.js"));
         assert!(!is_hashed("manifest.webmanifest"));
+        assert_eq!(
+            content_type(Path::new("dist/manifest.webmanifest")),
+            "application/manifest+json"
+        );
+        assert_eq!(
+            content_type(Path::new("dist/icons/icon-192.png")),
+            "image/png"
+        );
         assert!(!is_hashed("my-icon.png"));
     }
 

@@ -1,6 +1,7 @@
 //! Errors: the `DOMException` → [`StoreError`] mapping that keeps the browser's name and
 //! message, and the runtime's own typed error with its causes.
 
+use chat_sync::outbox::OutboxError;
 use chat_sync::protocol::InvalidInput;
 use chat_sync::store::StoreError;
 use js_sys::Reflect;
@@ -129,6 +130,14 @@ pub enum SyncError {
     /// A history fetch failed.
     #[error("fetch: {0}")]
     Fetch(#[from] FetchError),
+    /// The caller's input was refused before anything was written (e.g. an empty message).
+    #[error("invalid {what}: {detail}")]
+    Invalid {
+        /// What was refused.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
     /// A browser API this runtime needs is missing or threw.
     #[error("{api} failed: {}: {}", .cause.name, .cause.message)]
     Platform {
@@ -140,11 +149,28 @@ pub enum SyncError {
 }
 
 impl SyncError {
+    /// The outbox's refusal inside this error, if it is one (e.g. [`OutboxError::Full`],
+    /// which the composer shows as "the outbox is full").
+    pub fn outbox_error(&self) -> Option<&OutboxError> {
+        match self {
+            SyncError::Store(StoreError::Outbox(error)) => Some(error),
+            _ => None,
+        }
+    }
+
     /// A failed browser API call.
     pub fn platform(api: &'static str, value: &JsValue) -> Self {
         SyncError::Platform {
             api,
             cause: DomError::from_js(value),
         }
+    }
+}
+
+impl From<OutboxError> for SyncError {
+    /// An outbox refusal is carried the way the store reports it, so
+    /// [`SyncError::outbox_error`] finds it whichever layer refused.
+    fn from(error: OutboxError) -> Self {
+        SyncError::Store(StoreError::Outbox(error))
     }
 }

@@ -218,3 +218,86 @@ impl HistoryClient for HttpHistoryClient {
         self.get_page(&url).await
     }
 }
+
+/// A reply's status and body text, whatever the status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The server's error text (`"{error}: {detail}"` of the contract's error body, or the
+    /// start of the body when it is not one).
+    pub fn error_text(&self) -> String {
+        match serde_json::from_str::<ErrorBody>(&self.text) {
+            Ok(body) if body.detail.is_empty() => body.error,
+            Ok(body) => format!("{}: {}", body.error, body.detail),
+            Err(_) => self.text.chars().take(200).collect(),
+        }
+    }
+}
+
+/// How long a write (`POST`) may take before it counts as failed: a request that hangs must
+/// not hold the outbox lock for ever.
+pub const WRITE_TIMEOUT_MS: u32 = 30_000;
+
+/// `AbortSignal.timeout(ms)`, where the context has it.
+fn timeout_signal(ms: u32) -> Option<JsValue> {
+    let abort_signal = platform::global_property("AbortSignal")?;
+    let timeout: js_sys::Function = js_sys::Reflect::get(&abort_signal, &"timeout".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    timeout
+        .call1(&abort_signal, &JsValue::from_f64(f64::from(ms)))
+        .ok()
+}
+
+/// Sends `method url` with `body` (a string, `Blob` or `null`) and the session cookie, and
+/// returns the reply whatever its status. `Err` (always [`FetchError::Transient`]) means no
+/// reply came: offline, a network error, or [`WRITE_TIMEOUT_MS`] passed.
+pub async fn send(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: &JsValue,
+) -> Result<Reply, FetchError> {
+    let transient = |detail: String| FetchError::Transient {
+        status: None,
+        detail,
+    };
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::Include);
+    if !body.is_null() && !body.is_undefined() {
+        init.set_body(body);
+    }
+    if let Some(signal) = timeout_signal(WRITE_TIMEOUT_MS) {
+        let _ = js_sys::Reflect::set(&init, &"signal".into(), &signal);
+    }
+    let request =
+        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
+    let _ = request.headers().set("Accept", "application/json");
+    if let Some(content_type) = content_type {
+        let _ = request.headers().set("Content-Type", content_type);
+    }
+    let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
+    let response: Response = JsFuture::from(response)
+        .await
+        .map_err(|e| transient(describe(&e)))?
+        .dyn_into()
+        .map_err(|e| transient(describe(&e)))?;
+    let status = response.status();
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .map_err(|e| transient(describe(&e)))?
+            .as_string()
+            .unwrap_or_default(),
+        Err(e) => return Err(transient(describe(&e))),
+    };
+    Ok(Reply { status, text })
+}

@@ -10,6 +10,9 @@
 //!   elected with a Web Lock) and catches up after every reconnect ([`live::catch_up`]).
 //! - [`push_subscription`]: subscribing to Web Push (permission, VAPID key, timeouts) and
 //!   renewing the subscription from the service worker.
+//! - [`outbox_sender`]: queue (with local attachment bytes) and send the outbox under a Web
+//!   Lock; [`media`]: the media cache's LRU index, counters and budget; [`update`]: a waiting
+//!   service-worker release; [`sign_out`]: wipe everything of an agent.
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -24,12 +27,17 @@ pub mod error;
 pub mod http;
 pub mod live;
 pub mod locks;
+pub mod media;
+pub mod outbox_sender;
 pub mod platform;
 pub mod push_subscription;
 pub mod request;
 pub mod runtime;
 pub mod schema;
+pub mod service_worker;
+pub mod sign_out;
 pub mod store;
+pub mod update;
 
 pub use database::{database_name, wipe};
 pub use error::{DomError, FetchError, SyncError};

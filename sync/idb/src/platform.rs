@@ -121,3 +121,23 @@ pub fn deferred() -> (Promise, Function) {
     let resolve = resolve_slot.unwrap_or_else(|| Function::new_no_args(""));
     (promise, resolve)
 }
+
+/// A random identifier for a new outbox entry: `crypto.randomUUID()` where the context has
+/// it (secure contexts), otherwise the clock and `Math.random()`, which is unique enough for
+/// one agent's own idempotency keys.
+pub fn random_id() -> String {
+    let uuid = global_property("crypto").and_then(|crypto| {
+        let f: Function = Reflect::get(&crypto, &JsValue::from_str("randomUUID"))
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        f.call0(&crypto).ok()?.as_string()
+    });
+    uuid.unwrap_or_else(|| {
+        format!(
+            "{:x}-{:x}",
+            js_sys::Date::now() as u64,
+            (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64
+        )
+    })
+}

@@ -160,6 +160,20 @@ impl Runtime {
         Ok(report)
     }
 
+    /// Tells every view that a chat's outbox changed (an entry queued, parked, retried or
+    /// deleted), so pending rows update without polling. The notice carries no seqs; its
+    /// `source` is `"Outbox"`.
+    pub fn announce_outbox_change(&self, request_id: &RequestId) {
+        self.announce(ChangeNotice {
+            request_id: request_id.clone(),
+            new_seqs: Vec::new(),
+            replaced: 0,
+            unread: 0,
+            confirmed_outbox: Vec::new(),
+            source: "Outbox".to_owned(),
+        });
+    }
+
     fn announce(&self, notice: ChangeNotice) {
         if let Some(broadcaster) = &self.broadcaster {
             if let Err(error) = broadcaster.announce(&notice) {

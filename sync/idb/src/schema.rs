@@ -5,7 +5,10 @@
 //! `outbox` keyed by `client_temp_id`, and `meta` (out-of-line keys) holding the schema
 //! version. Version 2 (current) adds the `media` index store (media id → cached blob
 //! metadata) and a `client_temp_id` index on `messages`, built by the browser over the
-//! messages already stored, and records the new version in `meta`.
+//! messages already stored, and records the new version in `meta`. Version 3 adds the
+//! `outbox_files` store (the local bytes of attachments written offline, kept with their
+//! outbox entry until it is sent) and a `by_last_used` index on `media`, the LRU order of the
+//! worker's media cache. The media counters and budget live in `meta`.
 //!
 //! An upgrade runs every step from the stored version up, inside the `versionchange`
 //! transaction, so a partially applied upgrade is impossible: it commits whole or not at all.
@@ -14,7 +17,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbIndexParameters, IdbObjectStoreParameters, IdbTransaction};
 
 /// The current schema version.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 /// Messages, keyed by `[request_id, seq]`.
 pub const MESSAGES: &str = "messages";
@@ -24,7 +27,14 @@ pub const CHATS: &str = "chats";
 pub const OUTBOX: &str = "outbox";
 /// Cached media metadata, keyed by `media_id` (version 2).
 pub const MEDIA: &str = "media";
-/// Database facts (`schema_version`), out-of-line keys.
+/// Local attachment bytes of outbox entries, keyed by `key` (`{client_temp_id}/{index}`)
+/// (version 3).
+pub const OUTBOX_FILES: &str = "outbox_files";
+/// Index of `outbox_files` by `client_temp_id` (version 3).
+pub const OUTBOX_FILES_BY_ENTRY: &str = "by_client_temp_id";
+/// Index of `media` by `last_used` (version 3): the LRU order.
+pub const MEDIA_BY_LAST_USED: &str = "by_last_used";
+/// Database facts (`schema_version`, media counters and budget), out-of-line keys.
 pub const META: &str = "meta";
 /// Index of `messages` by `client_temp_id` (version 2), to match echoes to sent messages.
 pub const MESSAGES_BY_TEMP_ID: &str = "by_client_temp_id";
@@ -75,6 +85,23 @@ pub fn upgrade(
                     .create_index_with_str_and_optional_parameters(
                         MESSAGES_BY_TEMP_ID,
                         "client_temp_id",
+                        &params,
+                    )?;
+            }
+            3 => {
+                create_store(db, OUTBOX_FILES, Some(&["key"]))?;
+                let params = IdbIndexParameters::new();
+                params.set_unique(false);
+                tx.object_store(OUTBOX_FILES)?
+                    .create_index_with_str_and_optional_parameters(
+                        OUTBOX_FILES_BY_ENTRY,
+                        "client_temp_id",
+                        &params,
+                    )?;
+                tx.object_store(MEDIA)?
+                    .create_index_with_str_and_optional_parameters(
+                        MEDIA_BY_LAST_USED,
+                        "last_used",
                         &params,
                     )?;
             }

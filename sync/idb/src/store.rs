@@ -292,7 +292,7 @@ fn decode_batch<T: serde::de::DeserializeOwned>(records: &js_sys::Array) -> Opti
     serde_json::from_str(&text).ok()
 }
 
-fn object_store(
+pub(crate) fn object_store(
     tx: &IdbTransaction,
     name: &str,
     operation: &'static str,
@@ -301,20 +301,24 @@ fn object_store(
         .map_err(|e| store_error(operation, &e))
 }
 
-fn put(store: &IdbObjectStore, value: &JsValue, operation: &'static str) -> Result<(), StoreError> {
+pub(crate) fn put(
+    store: &IdbObjectStore,
+    value: &JsValue,
+    operation: &'static str,
+) -> Result<(), StoreError> {
     store
         .put(value)
         .map(|_| ())
         .map_err(|e| store_error(operation, &e))
 }
 
-async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
+pub(crate) async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
     transaction_done(tx)
         .await
         .map_err(|e: DomError| e.into_store_error(operation))
 }
 
-fn get(
+pub(crate) fn get(
     store: &IdbObjectStore,
     key: &JsValue,
     operation: &'static str,
@@ -372,7 +376,7 @@ fn get_all_records_prev(
     }))
 }
 
-fn get_all_unbounded(
+pub(crate) fn get_all_unbounded(
     store: &IdbObjectStore,
     keys: bool,
     operation: &'static str,

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod double;
 pub mod live;
 pub mod push_subscribe;
+pub mod pwa;
 
 use chat_sync_idb::IdbStore;
 
@@ -63,6 +64,14 @@ macro_rules! all_tests {
             runtime_opens_the_users_own_database,
             catch_up_fetches_only_interior_and_trailing_gaps
         );
+        $crate::all_tests!(@pwa
+            migration_from_version_2_keeps_every_message,
+            outbox_refuses_the_101st_and_keeps_files_with_entries,
+            flush_backs_off_offline_and_parks_on_a_4xx,
+            media_index_counts_and_evicts_least_recently_used,
+            wipe_user_removes_the_database_and_the_media_cache,
+            concurrent_flushes_send_each_entry_once
+        );
     };
     (with_workers) => {
         $crate::all_tests!();
@@ -70,6 +79,14 @@ macro_rules! all_tests {
             single_flight_with_a_second_context,
             lock_held_by_a_dead_context_is_released
         );
+    };
+    (@pwa $($name:ident),+) => {
+        $(
+            #[::wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::pwa::$name().await;
+            }
+        )+
     };
     (@cases $($name:ident),+) => {
         $(

@@ -1,0 +1,111 @@
+//! Small helpers over the page's `navigator.serviceWorker` (untyped, through `Reflect`, so the
+//! same code compiles for every context; in a worker they find no container and do nothing).
+
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::SyncError;
+use crate::platform;
+
+/// Reads `target[key]`, `None` when missing, `undefined` or `null`.
+pub fn property(target: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(target, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// Calls `target[method](args…)` and awaits the promise it returns.
+pub async fn call_async(
+    target: &JsValue,
+    method: &'static str,
+    args: &[JsValue],
+) -> Result<JsValue, SyncError> {
+    let function: Function = property(target, method)
+        .ok_or_else(|| SyncError::Platform {
+            api: method,
+            cause: crate::DomError::new("NotSupportedError", format!("{method} is missing")),
+        })?
+        .dyn_into()
+        .map_err(|e| SyncError::platform(method, &e))?;
+    let list: js_sys::Array = args.iter().collect();
+    let promise: Promise = function
+        .apply(target, &list)
+        .and_then(|p| p.dyn_into())
+        .map_err(|e| SyncError::platform(method, &e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| SyncError::platform(method, &e))
+}
+
+/// `navigator.serviceWorker`, where the context has it (a page).
+pub fn container() -> Option<JsValue> {
+    platform::navigator_property("serviceWorker")
+}
+
+/// The registration of this context: `self.registration` in a service worker, otherwise
+/// `navigator.serviceWorker.getRegistration()` (given [`LOOKUP_TIMEOUT_MS`] to settle, since
+/// a container in a worker may never answer). `None` when there is none.
+pub async fn registration() -> Result<Option<JsValue>, SyncError> {
+    if let Some(own) = platform::global_property("registration") {
+        return Ok(Some(own));
+    }
+    let Some(container) = container() else {
+        return Ok(None);
+    };
+    if property(&container, "getRegistration").is_none() {
+        return Ok(None);
+    }
+    let lookup = Box::pin(call_async(&container, "getRegistration", &[]));
+    let timeout = Box::pin(platform::sleep(LOOKUP_TIMEOUT_MS));
+    let settled = futures::future::select(lookup, timeout).await;
+    match settled {
+        futures::future::Either::Left((registration, _)) => {
+            let registration = registration?;
+            Ok(Some(registration).filter(|r| !r.is_undefined() && !r.is_null()))
+        }
+        futures::future::Either::Right(_) => {
+            tracing::warn!("navigator.serviceWorker.getRegistration() did not settle");
+            Ok(None)
+        }
+    }
+}
+
+/// Runs `call_async(target, method, args)` for at most `ms`; `Ok(None)` when it did not
+/// settle in time (push calls never settle in a browser without a push service).
+pub async fn call_async_within(
+    target: &JsValue,
+    method: &'static str,
+    args: &[JsValue],
+    ms: i64,
+) -> Result<Option<JsValue>, SyncError> {
+    let call = Box::pin(call_async(target, method, args));
+    let timeout = Box::pin(platform::sleep(ms));
+    let settled = futures::future::select(call, timeout).await;
+    match settled {
+        futures::future::Either::Left((result, _)) => result.map(Some),
+        futures::future::Either::Right(_) => {
+            tracing::warn!(method, ms, "a browser call did not settle in time");
+            Ok(None)
+        }
+    }
+}
+
+/// How long a registration lookup may take.
+pub const LOOKUP_TIMEOUT_MS: i64 = 3_000;
+
+/// Posts `{"type": kind}` to a worker (`ServiceWorker.postMessage`).
+pub fn post_type(worker: &JsValue, kind: &str) -> Result<(), SyncError> {
+    let message = js_sys::Object::new();
+    Reflect::set(&message, &"type".into(), &JsValue::from_str(kind))
+        .map_err(|e| SyncError::platform("postMessage", &e))?;
+    let post: Function = property(worker, "postMessage")
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| SyncError::Platform {
+            api: "postMessage",
+            cause: crate::DomError::new("NotSupportedError", "postMessage is missing"),
+        })?;
+    post.call1(worker, &message)
+        .map_err(|e| SyncError::platform("postMessage", &e))?;
+    Ok(())
+}

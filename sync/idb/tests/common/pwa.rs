@@ -1,0 +1,415 @@
+//! Test bodies for the outbox sender, the media index and the version-3 schema: real
+//! IndexedDB, Cache Storage and `fetch()` in the browser. The sends go to the test runner's
+//! own server (which answers every API path with a 4xx) and to a closed port (no reply).
+
+use chat_sync::ingest::Source;
+use chat_sync::media_cache::MIN_MEDIA_BUDGET;
+use chat_sync::outbox::{OutboxError, OutboxState};
+use chat_sync::store::Store;
+use chat_sync::suite::{closed_chat_ctx, messages};
+use chat_sync::{RequestId, SeqRange};
+use chat_sync_idb::codec::encode;
+use chat_sync_idb::database::{self, Database};
+use chat_sync_idb::media::{self, MEDIA_CACHE};
+use chat_sync_idb::outbox_sender::{self, LocalAttachment};
+use chat_sync_idb::request::transaction_done;
+use chat_sync_idb::runtime::Runtime;
+use chat_sync_idb::{platform, schema, IdbStore, SyncError};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::unique_name;
+
+fn blob(bytes: usize) -> web_sys::Blob {
+    let array = js_sys::Uint8Array::new_with_length(bytes as u32);
+    array.fill(7, 0, bytes as u32);
+    let parts = js_sys::Array::of1(&array);
+    web_sys::Blob::new_with_u8_array_sequence(&parts).expect("blob")
+}
+
+/// A version-2 database, filled, opens at version 3 with every message, the new
+/// `outbox_files` store and the `media` LRU index.
+pub async fn migration_from_version_2_keeps_every_message() {
+    let name = unique_name("migration2");
+    let chat = RequestId::from("c2");
+    {
+        let db = database::open(&name, 2).await.expect("open version 2");
+        assert!(!db.object_store_names().contains(schema::OUTBOX_FILES));
+        let plan = chat_sync::ingest::plan_ingest(
+            &chat,
+            None,
+            &[],
+            messages("c2", 1, 250),
+            &closed_chat_ctx(),
+        );
+        let tx = Database::transaction(&db, &[schema::MESSAGES, schema::CHATS], true, "fill")
+            .expect("tx");
+        let store = tx.object_store(schema::MESSAGES).expect("messages");
+        for m in &plan.put {
+            store.put(&encode(m, "fill").expect("encode")).expect("put");
+        }
+        tx.object_store(schema::CHATS)
+            .expect("chats")
+            .put(&encode(&plan.record, "fill").expect("encode"))
+            .expect("put");
+        transaction_done(&tx).await.expect("commit");
+        db.close();
+    }
+    let store = IdbStore::open_named(&name).await.expect("upgrade");
+    let db = store.database().connection().await.expect("connection");
+    assert_eq!(db.version() as u32, 3);
+    assert!(db.object_store_names().contains(schema::OUTBOX_FILES));
+    let tx = Database::transaction(&db, &[schema::MEDIA, schema::OUTBOX_FILES], false, "idx")
+        .expect("tx");
+    tx.object_store(schema::MEDIA)
+        .expect("media")
+        .index(schema::MEDIA_BY_LAST_USED)
+        .expect("LRU index created by the upgrade");
+    tx.object_store(schema::OUTBOX_FILES)
+        .expect("files")
+        .index(schema::OUTBOX_FILES_BY_ENTRY)
+        .expect("files index");
+    let record = store.chat(&chat).await.expect("read").expect("record kept");
+    assert_eq!(record.held.ranges(), &[SeqRange::new(1, 250)]);
+    let mut seqs = Vec::new();
+    for start in [1, 126] {
+        let window = store
+            .range(&chat, SeqRange::new(start, start + 124))
+            .await
+            .expect("range");
+        seqs.extend(window.messages.iter().map(|m| m.seq));
+    }
+    assert_eq!(
+        seqs,
+        (1..=250).collect::<Vec<_>>(),
+        "every message survived"
+    );
+    store.wipe().await.expect("wipe");
+}
+
+/// The outbox takes 100 entries and refuses the 101st with the typed `Full`, writing nothing;
+/// an attachment's bytes are kept with its entry and go when the entry is deleted; empty
+/// messages are refused.
+pub async fn outbox_refuses_the_101st_and_keeps_files_with_entries() {
+    let user = unique_name("outbox");
+    let runtime = Runtime::open(&user).await.expect("open");
+    let chat = RequestId::from("REQ-1");
+    let with_file = outbox_sender::enqueue(
+        &runtime,
+        &chat,
+        "see attached".into(),
+        vec![LocalAttachment {
+            name: "shot.png".into(),
+            mime: "image/png".into(),
+            blob: blob(3_000),
+        }],
+    )
+    .await
+    .expect("first entry");
+    assert_eq!(with_file.attachments.len(), 1);
+    assert!(with_file.attachments[0].media_id.starts_with("local:"));
+    assert_eq!(with_file.attachments[0].size, 3_000);
+    let local = outbox_sender::local_file(&runtime, &with_file.attachments[0].media_id)
+        .await
+        .expect("local copy");
+    assert_eq!(local.size() as u64, 3_000);
+    for i in 1..100 {
+        outbox_sender::enqueue(&runtime, &chat, format!("message {i}"), Vec::new())
+            .await
+            .expect("room");
+    }
+    let refused = outbox_sender::enqueue(&runtime, &chat, "one too many".into(), Vec::new())
+        .await
+        .expect_err("the 101st is refused");
+    assert_eq!(
+        refused.outbox_error(),
+        Some(&OutboxError::Full { capacity: 100 })
+    );
+    assert!(refused.to_string().contains("outbox is full"), "{refused}");
+    let entries = outbox_sender::entries(&runtime).await.expect("entries");
+    assert_eq!(entries.len(), 100, "nothing written by the refusal");
+    assert_eq!(entries[0].client_temp_id, with_file.client_temp_id);
+    assert!(entries.windows(2).all(|w| w[0].order < w[1].order));
+    let empty = outbox_sender::enqueue(&runtime, &chat, "  ".into(), Vec::new()).await;
+    assert!(matches!(empty, Err(SyncError::Invalid { .. })), "{empty:?}");
+    let long = outbox_sender::enqueue(
+        &runtime,
+        &chat,
+        "x".repeat(outbox_sender::MAX_BODY_BYTES + 1),
+        Vec::new(),
+    )
+    .await;
+    assert!(matches!(long, Err(SyncError::Invalid { .. })), "{long:?}");
+    let too_many = (0..=outbox_sender::MAX_ATTACHMENTS)
+        .map(|i| LocalAttachment {
+            name: format!("f{i}"),
+            mime: "text/plain".into(),
+            blob: blob(1),
+        })
+        .collect();
+    let many = outbox_sender::enqueue(&runtime, &chat, "files".into(), too_many).await;
+    assert!(matches!(many, Err(SyncError::Invalid { .. })), "{many:?}");
+
+    outbox_sender::delete(&runtime, &with_file.client_temp_id)
+        .await
+        .expect("delete");
+    let gone = outbox_sender::local_file(&runtime, &with_file.attachments[0].media_id).await;
+    assert!(
+        matches!(
+            gone.as_ref().map_err(SyncError::outbox_error),
+            Err(Some(OutboxError::NotFound(_)))
+        ),
+        "{gone:?}"
+    );
+    assert_eq!(
+        outbox_sender::entries(&runtime)
+            .await
+            .expect("entries")
+            .len(),
+        99
+    );
+    drop(runtime);
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}
+
+/// With no reply (a closed port) the flush backs off and keeps everything in order; the
+/// backoff is respected by the next flush; a 4xx parks entries with the reason, retry queues
+/// one again and delete removes the other.
+pub async fn flush_backs_off_offline_and_parks_on_a_4xx() {
+    let user = unique_name("flush");
+    let runtime = Runtime::open(&user).await.expect("open");
+    let chat = RequestId::from("REQ-2");
+    let first = outbox_sender::enqueue(&runtime, &chat, "first".into(), Vec::new())
+        .await
+        .expect("first");
+    let second = outbox_sender::enqueue(&runtime, &chat, "second".into(), Vec::new())
+        .await
+        .expect("second");
+
+    let before = platform::now_ms();
+    let report = outbox_sender::flush(&runtime, "http://127.0.0.1:9")
+        .await
+        .expect("flush offline");
+    assert!(report.sent.is_empty() && report.parked.is_empty());
+    assert_eq!(
+        report.retrying,
+        vec![first.client_temp_id.clone()],
+        "the second waits behind the first"
+    );
+    assert!(report.wants_retry());
+    assert_eq!(report.remaining, 2);
+    assert!(report.next_wakeup.expect("a wakeup") > before);
+    let entries = outbox_sender::entries(&runtime).await.expect("entries");
+    assert_eq!(entries[0].state, OutboxState::Queued);
+    assert_eq!(entries[0].attempts, 1);
+    assert_eq!(entries[1].attempts, 0);
+
+    let again = outbox_sender::flush(&runtime, "http://127.0.0.1:9")
+        .await
+        .expect("flush during backoff");
+    assert!(
+        again.retrying.is_empty(),
+        "nothing is due during the backoff"
+    );
+
+    outbox_sender::wake_all(&runtime).await.expect("wake");
+    // The test runner's server answers the API paths with a 4xx: both are refused in order.
+    let refused = outbox_sender::flush(&runtime, "").await.expect("flush");
+    let parked: Vec<&str> = refused.parked.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        parked,
+        vec![
+            first.client_temp_id.as_str(),
+            second.client_temp_id.as_str()
+        ]
+    );
+    assert!(refused.parked[0].1.contains("404"), "{:?}", refused.parked);
+    assert!(!refused.wants_retry());
+    let entries = outbox_sender::entries(&runtime).await.expect("entries");
+    assert!(entries
+        .iter()
+        .all(|e| matches!(e.state, OutboxState::Failed { .. })));
+
+    let retried = outbox_sender::retry(&runtime, &first.client_temp_id)
+        .await
+        .expect("retry");
+    assert_eq!((retried.state, retried.attempts), (OutboxState::Queued, 0));
+    outbox_sender::delete(&runtime, &second.client_temp_id)
+        .await
+        .expect("delete");
+    let left = outbox_sender::entries(&runtime).await.expect("entries");
+    assert_eq!(left.len(), 1);
+    assert!(outbox_sender::retry(&runtime, "no-such-entry")
+        .await
+        .is_err());
+    // A send echo confirms the entry through the one ingest path.
+    let mut echo = messages("REQ-2", 1, 1).remove(0);
+    echo.client_temp_id = Some(first.client_temp_id.clone());
+    let report = runtime
+        .ingest(&chat, vec![echo], Source::SendEcho)
+        .await
+        .expect("ingest");
+    assert_eq!(report.confirmed_outbox, vec![first.client_temp_id.clone()]);
+    assert!(outbox_sender::entries(&runtime)
+        .await
+        .expect("entries")
+        .is_empty());
+    drop(runtime);
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}
+
+async fn cache_bytes(id: &str, bytes: usize) {
+    let cache = media::open_cache().await.expect("open cache");
+    let response = web_sys::Response::new_with_opt_blob(Some(&blob(bytes))).expect("response");
+    JsFuture::from(cache.put_with_str(&media::media_path(id), &response))
+        .await
+        .expect("put");
+}
+
+/// Stored files are indexed and counted; over the budget the least recently used goes (index
+/// and bytes); a hit refreshes a file; a budget out of range is refused.
+pub async fn media_index_counts_and_evicts_least_recently_used() {
+    let user = unique_name("media");
+    let runtime = Runtime::open(&user).await.expect("open");
+    let tag = unique_name("m");
+    let id = |n: &str| format!("{tag}-{n}");
+    let size = 400 * 1024;
+    let start = media::media_stats(&runtime).await.expect("stats");
+    assert_eq!((start.hits, start.misses, start.entries), (0, 0, 0));
+    assert_eq!(start.budget, 100 * 1024 * 1024, "the default budget");
+    let stats = media::set_media_budget(&runtime, MIN_MEDIA_BUDGET)
+        .await
+        .expect("budget");
+    assert_eq!(stats.budget, MIN_MEDIA_BUDGET);
+    for name in ["a", "b"] {
+        cache_bytes(&id(name), size).await;
+        let evicted = media::record_stored(runtime.store(), &id(name), size as u64)
+            .await
+            .expect("stored");
+        assert!(evicted.is_empty());
+        platform::sleep(5).await;
+    }
+    media::record_hit(runtime.store(), &id("a"), size as u64)
+        .await
+        .expect("hit");
+    platform::sleep(5).await;
+    cache_bytes(&id("c"), size).await;
+    let evicted = media::record_stored(runtime.store(), &id("c"), size as u64)
+        .await
+        .expect("stored");
+    assert_eq!(evicted, vec![id("b")], "b is the least recently used");
+    let cached = media::cached_ids().await.expect("ids");
+    assert!(cached.contains(&id("a")) && cached.contains(&id("c")));
+    assert!(!cached.contains(&id("b")), "the evicted bytes are gone");
+    let stats = media::media_stats(&runtime).await.expect("stats");
+    assert_eq!((stats.hits, stats.misses), (1, 3));
+    assert_eq!((stats.entries, stats.bytes), (2, 2 * size as u64));
+    assert!(!media::may_store(runtime.store(), MIN_MEDIA_BUDGET + 1)
+        .await
+        .expect("may store"));
+    let refused = media::set_media_budget(&runtime, 10).await;
+    assert!(
+        matches!(refused, Err(SyncError::Invalid { .. })),
+        "{refused:?}"
+    );
+    media::record_miss(runtime.store()).await.expect("miss");
+    assert_eq!(media::media_stats(&runtime).await.expect("stats").misses, 4);
+    media::clear_media(&runtime).await.expect("clear");
+    let stats = media::media_stats(&runtime).await.expect("stats");
+    assert_eq!((stats.entries, stats.bytes), (0, 0));
+    let names = JsFuture::from(media::cache_storage().expect("caches").keys())
+        .await
+        .expect("keys");
+    assert!(!js_sys::Array::from(&names).includes(&JsValue::from_str(MEDIA_CACHE), 0));
+    let _ = names.dyn_into::<js_sys::Array>();
+    drop(runtime);
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}
+
+/// Sign-out wipes the agent's database and the media cache (and whatever service worker and
+/// push subscription the context has: none in a test page, which the report says).
+pub async fn wipe_user_removes_the_database_and_the_media_cache() {
+    let user = unique_name("signout");
+    let runtime = Runtime::open(&user).await.expect("open");
+    runtime
+        .ingest(&RequestId::from("c1"), messages("c1", 1, 3), Source::Live)
+        .await
+        .expect("ingest");
+    outbox_sender::enqueue(
+        &runtime,
+        &RequestId::from("c1"),
+        "unsent".into(),
+        Vec::new(),
+    )
+    .await
+    .expect("queue");
+    cache_bytes("signout-file", 1_000).await;
+    let name = runtime.store().name().to_owned();
+    drop(runtime);
+    let report = chat_sync_idb::sign_out::wipe_user(&user, "")
+        .await
+        .expect("wipe");
+    assert!(
+        report.database_deleted && report.media_cache_deleted,
+        "{report:?}"
+    );
+    assert!(
+        !report.push_unsubscribed,
+        "no push subscription in a test context"
+    );
+    let factory = platform::indexed_db().expect("indexedDB");
+    let databases: js_sys::Function = js_sys::Reflect::get(&factory, &"databases".into())
+        .expect("databases()")
+        .dyn_into()
+        .expect("a function");
+    let list = JsFuture::from(
+        databases
+            .call0(&factory)
+            .expect("call")
+            .dyn_into::<js_sys::Promise>()
+            .expect("promise"),
+    )
+    .await
+    .expect("databases");
+    let names: Vec<String> = js_sys::Array::from(&list)
+        .iter()
+        .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
+        .collect();
+    assert!(!names.contains(&name), "{name} is still listed: {names:?}");
+    let has = JsFuture::from(media::cache_storage().expect("caches").has(MEDIA_CACHE))
+        .await
+        .expect("has");
+    assert_eq!(has.as_bool(), Some(false), "the media cache is gone");
+}
+
+/// Two contexts flushing the same outbox at once (two runtimes on one database, as a tab and
+/// the worker): the Web Lock makes each entry go out once. Without it both would send both
+/// entries and the reports would name each twice.
+pub async fn concurrent_flushes_send_each_entry_once() {
+    let user = unique_name("flush-race");
+    let first = Runtime::open(&user).await.expect("open");
+    let second = Runtime::open(&user).await.expect("open again");
+    let chat = RequestId::from("REQ-3");
+    for body in ["one", "two", "three"] {
+        outbox_sender::enqueue(&first, &chat, body.into(), Vec::new())
+            .await
+            .expect("queue");
+    }
+    let (a, b) = futures::join!(
+        outbox_sender::flush(&first, ""),
+        outbox_sender::flush(&second, "")
+    );
+    let (a, b) = (a.expect("first flush"), b.expect("second flush"));
+    let mut parked: Vec<String> = a
+        .parked
+        .iter()
+        .chain(b.parked.iter())
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(parked.len(), 3, "each entry sent once: {a:?} {b:?}");
+    parked.sort();
+    parked.dedup();
+    assert_eq!(parked.len(), 3);
+    drop((first, second));
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}

@@ -1,0 +1,134 @@
+//! The media cache: `GET /api/media/{id}` served cache-first from Cache Storage
+//! ([`chat_sync_idb::media::MEDIA_CACHE`]); media bytes are immutable, so a cached copy is
+//! always right.
+//!
+//! A hit is answered from the cache and counted; a miss goes to the network, and a `200`
+//! reply is stored (when it fits the budget) and indexed, evicting least recently used files
+//! over the budget (the rules are the core's, the bookkeeping `chat_sync_idb::media`'s). The
+//! index lives in the signed-in agent's database: without a known agent, cached files are
+//! still served but nothing new is stored and nothing is counted. Bookkeeping failures are
+//! logged and never fail the response.
+
+use chat_sync_idb::media::{self, media_id_of, media_path};
+use chat_sync_idb::runtime::Runtime;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Response;
+
+use crate::error::WorkerError;
+use crate::{session, state};
+
+async fn network(request: &web_sys::Request) -> Result<Response, WorkerError> {
+    JsFuture::from(chat_sync_idb::platform::fetch(request).map_err(|e| WorkerError::js(&e))?)
+        .await
+        .map_err(|e| WorkerError::js(&e))?
+        .dyn_into()
+        .map_err(|e| WorkerError::js(&e))
+}
+
+/// The known agent's state, without asking the server on every image when the worker already
+/// knows who is signed in.
+async fn user_state() -> Option<Rc<state::UserState>> {
+    match session::known_user().await {
+        Ok(user) => state::for_user(&user.id).await.ok(),
+        Err(error) => {
+            tracing::info!(%error, "media: no signed-in agent; not caching");
+            None
+        }
+    }
+}
+
+fn content_length(response: &Response) -> Option<u64> {
+    response
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+}
+
+/// Answers a media request `sw.js` routed here.
+pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError> {
+    let path = web_sys::Url::new(&request.url())
+        .map_err(|e| WorkerError::js(&e))?
+        .pathname();
+    // Partial requests (video seeking) and anything that is not a media path go to the
+    // network untouched.
+    let ranged = request.headers().has("Range").unwrap_or(false);
+    let Some(media_id) = media_id_of(&path).filter(|_| !ranged) else {
+        return network(&request).await;
+    };
+    let key = media_path(&media_id);
+    let cache = media::open_cache().await?;
+    let cached = JsFuture::from(cache.match_with_str(&key))
+        .await
+        .map_err(|e| WorkerError::js(&e))?;
+    if let Ok(response) = cached.dyn_into::<Response>() {
+        if let Some(state) = user_state().await {
+            let bytes = content_length(&response).unwrap_or(0);
+            if let Err(error) = media::record_hit(runtime(&state).store(), &media_id, bytes).await {
+                tracing::warn!(%error, "media: could not count a hit");
+            }
+        }
+        return Ok(response);
+    }
+    let response = network(&request).await?;
+    let Some(state) = user_state().await else {
+        return Ok(response);
+    };
+    let store = runtime(&state).store();
+    if response.status() == 200 {
+        match store_copy(&cache, &key, &media_id, &response, runtime(&state)).await {
+            Ok(true) => return Ok(response),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, media = %media_id, "media: could not cache"),
+        }
+    }
+    if let Err(error) = media::record_miss(store).await {
+        tracing::warn!(%error, "media: could not count a miss");
+    }
+    Ok(response)
+}
+
+fn runtime(state: &state::UserState) -> &Runtime {
+    state.driver.runtime()
+}
+
+/// Stores a copy of a `200` reply and indexes it; `false` when it is larger than the budget.
+async fn store_copy(
+    cache: &web_sys::Cache,
+    key: &str,
+    media_id: &str,
+    response: &Response,
+    runtime: &Runtime,
+) -> Result<bool, WorkerError> {
+    let copy = response.clone().map_err(|e| WorkerError::js(&e))?;
+    let bytes = match content_length(response) {
+        Some(bytes) => bytes,
+        None => {
+            let measured = response.clone().map_err(|e| WorkerError::js(&e))?;
+            let blob: web_sys::Blob =
+                JsFuture::from(measured.blob().map_err(|e| WorkerError::js(&e))?)
+                    .await
+                    .map_err(|e| WorkerError::js(&e))?
+                    .unchecked_into();
+            blob.size() as u64
+        }
+    };
+    if !media::may_store(runtime.store(), bytes).await? {
+        tracing::info!(media = %media_id, bytes, "media: larger than the whole budget; not cached");
+        return Ok(false);
+    }
+    JsFuture::from(cache.put_with_str(key, &copy))
+        .await
+        .map_err(|e| WorkerError::js(&e))?;
+    let evicted = media::record_stored(runtime.store(), media_id, bytes).await?;
+    if !evicted.is_empty() {
+        tracing::info!(
+            evicted = evicted.len(),
+            "media: least recently used files evicted"
+        );
+    }
+    Ok(true)
+}

@@ -1,0 +1,110 @@
+//! Background Sync (`sync` event, tag [`SYNC_TAG`]): sends the outbox and repairs the gaps of
+//! every chat with cached messages, even with every tab closed.
+//!
+//! The page registers the tag when it queues a message
+//! ([`chat_sync_idb::outbox_sender::request_background_sync`]); the browser fires the event
+//! when the network is back. The flush runs under the same Web Lock as the tabs' flushes, so
+//! an entry is never sent twice at once. When entries remain queued after a failure that may
+//! pass, the returned promise rejects (unless it is the browser's last chance), which is how a
+//! service worker asks the browser to fire the sync again later with its own backoff.
+
+use chat_sync::store::Store;
+use chat_sync_idb::http::HttpHistoryClient;
+use chat_sync_idb::outbox_sender::{self, FlushReport, SYNC_TAG};
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+
+use crate::error::WorkerError;
+use crate::{session, state};
+
+/// What the sync event asks of the browser afterwards.
+#[derive(Debug, PartialEq, Eq)]
+pub enum After {
+    /// Done (or nothing to do).
+    Done,
+    /// Queued entries remain after a transient failure: fire the sync again later.
+    Retry(String),
+}
+
+fn text(event: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(event, &JsValue::from_str(key)).ok()
+}
+
+/// Handles one `sync` event.
+pub async fn handle(event: web_sys::ExtendableEvent) -> Result<After, WorkerError> {
+    let tag = text(&event, "tag").and_then(|t| t.as_string());
+    let last_chance = text(&event, "lastChance")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    if tag.as_deref() != Some(SYNC_TAG) {
+        tracing::info!(?tag, "a sync event for another tag: ignored");
+        return Ok(After::Done);
+    }
+    let user = session::current_user().await?;
+    let state = state::for_user(&user.id).await?;
+    let report = outbox_sender::flush(state.driver.runtime(), "").await?;
+    log_report(&report);
+    repair_cached_chats(&state).await;
+    if report.wants_retry() && !last_chance {
+        return Ok(After::Retry(format!(
+            "{} queued message(s) failed to send and wait for a retry",
+            report.retrying.len()
+        )));
+    }
+    Ok(After::Done)
+}
+
+fn log_report(report: &FlushReport) {
+    tracing::info!(
+        sent = report.sent.len(),
+        retrying = report.retrying.len(),
+        parked = report.parked.len(),
+        signed_out = report.signed_out,
+        remaining = report.remaining,
+        "background sync: outbox flushed"
+    );
+}
+
+/// Learns each chat's last seq from the chat list, then fetches exactly the missing ranges of
+/// every chat that has cached messages. Failures are logged: the app repairs on its next start.
+async fn repair_cached_chats(state: &state::UserState) {
+    let driver = &state.driver;
+    let store = driver.runtime().store();
+    match HttpHistoryClient::new("").fetch_chat_list().await {
+        Ok(list) => {
+            if let Err(error) = store.apply_summaries(&list).await {
+                tracing::warn!(%error, "background sync: could not record the chat list");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "background sync: no chat list; repairing known gaps only")
+        }
+    }
+    let chats = match store.chats().await {
+        Ok(chats) => chats,
+        Err(error) => {
+            tracing::warn!(%error, "background sync: could not read the chats");
+            return;
+        }
+    };
+    for chat in chats.iter().filter(|c| !c.held.is_empty()) {
+        let missing = match driver.status(&chat.request_id).await {
+            Ok(status) => status.missing,
+            Err(error) => {
+                tracing::warn!(chat = %chat.request_id, %error, "background sync: no status");
+                continue;
+            }
+        };
+        if missing.is_empty() {
+            continue;
+        }
+        match driver.resync(&chat.request_id).await {
+            Ok(status) => {
+                tracing::info!(chat = %chat.request_id, missing = ?status.missing, "background sync: gaps repaired")
+            }
+            Err(error) => {
+                tracing::warn!(chat = %chat.request_id, %error, "background sync: repair failed")
+            }
+        }
+    }
+}
