@@ -67,7 +67,7 @@ impl AppCache {
         let changes = RwSignal::new(Changes::default());
         let fetching = RwSignal::new(HashSet::new());
         driver.set_fetch_observer(Some(Rc::new(move |request_id: &RequestId, on| {
-            fetching.update(|set| {
+            fetching.try_update(|set| {
                 if on {
                     set.insert(request_id.clone());
                 } else {
@@ -76,7 +76,7 @@ impl AppCache {
             });
         })));
         let subscription = match broadcast::subscribe(runtime.channel(), move |notice| {
-            changes.update(|c| {
+            changes.try_update(|c| {
                 c.version += 1;
                 c.last = Some(notice);
             });
@@ -102,7 +102,7 @@ impl AppCache {
 
     /// Bumps the change counter without a notice (after applying the chat list).
     pub fn touch(&self) {
-        self.changes.update(|c| c.version += 1);
+        self.changes.try_update(|c| c.version += 1);
     }
 
     /// Fetches the chat list and applies it to the cache (titles, requesters and each chat's

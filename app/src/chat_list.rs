@@ -72,7 +72,9 @@ pub fn ChatList(
             return;
         }
         let (reading, again) = (reading.clone(), again.clone());
-        let cache = cache.get_value();
+        let Some(cache) = cache.try_get_value() else {
+            return;
+        };
         spawn_local(async move {
             loop {
                 match cache.runtime.store().chats().await {
@@ -82,8 +84,8 @@ pub fn ChatList(
                                 .cmp(&a.updated_at)
                                 .then_with(|| a.request_id.cmp(&b.request_id))
                         });
-                        items.set(records.iter().map(Item::of).collect());
-                        loaded.set(true);
+                        items.try_set(records.iter().map(Item::of).collect());
+                        loaded.try_set(true);
                     }
                     Err(error) => tracing::warn!(%error, "could not read the chat list"),
                 }

@@ -19,7 +19,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::cache::AppCache;
+use crate::composer::Composer;
 use crate::message_list::{ListEvents, MessageList};
+use crate::outbox;
 use crate::route::{navigate, Route};
 
 /// How long a fetch must run before the sync indicator shows.
@@ -34,6 +36,8 @@ pub fn ChatView(
     request_id: RequestId,
     /// The app's route (Esc and the back button return to the list).
     route: RwSignal<Route>,
+    /// Called when the server says the session ended.
+    on_signed_out: Callback<String>,
 ) -> impl IntoView {
     let record = RwSignal::new(None::<ChatRecord>);
     let ready = RwSignal::new(false);
@@ -53,14 +57,14 @@ pub fn ChatView(
         let on = fetching.get();
         generation.update_value(|g| *g += 1);
         if !on {
-            show_indicator.set(false);
+            show_indicator.try_set(false);
             return;
         }
         let this = generation.get_value();
         set_timeout(
             move || {
                 if generation.try_get_value() == Some(this) && fetching.get_untracked() {
-                    show_indicator.set(true);
+                    show_indicator.try_set(true);
                 }
             },
             std::time::Duration::from_millis(INDICATOR_DELAY_MS),
@@ -77,11 +81,20 @@ pub fn ChatView(
         if opened.replace(true) {
             return;
         }
-        let cache_rc = cache.get_value();
+        let Some(cache_rc) = cache.try_get_value() else {
+            return;
+        };
         let id = id.clone();
         spawn_local(async move {
             cache_rc.runtime.set_chat_open(&id, true);
-            let events = list_events(cache, id.clone(), new_below, error, incomplete);
+            let events = list_events(
+                cache,
+                id.clone(),
+                new_below,
+                error,
+                incomplete,
+                on_signed_out,
+            );
             let element: web_sys::HtmlElement = element.into();
             match MessageList::open(
                 element,
@@ -93,16 +106,22 @@ pub fn ChatView(
             .await
             {
                 Ok(opened_list) => {
-                    list.set_value(Some(opened_list));
+                    let _ = list.try_set_value(Some(opened_list));
                 }
-                Err(err) => error.set(Some(format!(
-                    "The cached messages could not be read: {err}"
-                ))),
+                Err(err) => {
+                    error.try_set(Some(format!(
+                        "The cached messages could not be read: {err}"
+                    )));
+                }
             }
             // Ready once the browser has painted the cached rows.
-            request_animation_frame(move || ready.set(true));
+            request_animation_frame(move || {
+                ready.try_set(true);
+            });
             match cache_rc.runtime.store().chat(&id).await {
-                Ok(found) => record.set(found),
+                Ok(found) => {
+                    record.try_set(found);
+                }
                 Err(err) => tracing::warn!(chat = %id, %err, "could not read the chat record"),
             }
             run_sync(cache, id, error, incomplete, false);
@@ -129,7 +148,7 @@ pub fn ChatView(
                 }
                 let found = cache_rc.runtime.store().chat(&id).await.ok().flatten();
                 let missing = found.as_ref().is_some_and(needs_repair);
-                record.set(found);
+                record.try_set(found);
                 if let Ok(status) = cache_rc.driver.status(&id).await {
                     show_progress(list, &status);
                 }
@@ -146,7 +165,9 @@ pub fn ChatView(
     Effect::new(move |_| {
         let _ = fetching.get();
         let id = id.clone();
-        let cache_rc = cache.get_value();
+        let Some(cache_rc) = cache.try_get_value() else {
+            return;
+        };
         spawn_local(async move {
             if let Ok(status) = cache_rc.driver.status(&id).await {
                 show_progress(list, &status);
@@ -171,8 +192,8 @@ pub fn ChatView(
 
     let id = request_id.clone();
     let resync = Callback::new(move |()| {
-        error.set(None);
-        incomplete.set(false);
+        error.try_set(None);
+        incomplete.try_set(false);
         run_sync(cache, id.clone(), error, incomplete, true);
     });
     let title = move || {
@@ -256,7 +277,7 @@ pub fn ChatView(
                     class="chat__latest"
                     type="button"
                     on:click=move |_| {
-                        if let Some(current) = list.get_value() {
+                        if let Some(current) = list.try_get_value().flatten() {
                             current.jump_to_latest();
                         }
                     }
@@ -264,6 +285,7 @@ pub fn ChatView(
                     "New messages ↓"
                 </button>
             })}
+            <Composer cache=cache request_id=request_id.clone() on_signed_out=on_signed_out />
         </section>
     }
 }
@@ -275,6 +297,7 @@ fn list_events(
     new_below: RwSignal<bool>,
     error: RwSignal<Option<String>>,
     incomplete: RwSignal<bool>,
+    on_signed_out: Callback<String>,
 ) -> ListEvents {
     let older_id = id.clone();
     let read_id = id.clone();
@@ -282,17 +305,25 @@ fn list_events(
     ListEvents {
         on_older: Box::new(move || {
             let id = older_id.clone();
-            let cache_rc = cache.get_value();
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
             spawn_local(async move {
                 match cache_rc.driver.load_older(&id).await {
-                    Ok(status) => incomplete.set(is_incomplete(&status)),
-                    Err(err) => error.set(Some(describe(&err))),
+                    Ok(status) => {
+                        incomplete.try_set(is_incomplete(&status));
+                    }
+                    Err(err) => {
+                        error.try_set(Some(describe(&err)));
+                    }
                 }
             });
         }),
         on_read: Box::new(move |seq| {
             let id = read_id.clone();
-            let cache_rc = cache.get_value();
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
             spawn_local(async move {
                 let now = js_sys::Date::now() as i64;
                 match cache_rc.runtime.store().mark_read(&id, seq, now).await {
@@ -303,9 +334,31 @@ fn list_events(
                 }
             });
         }),
-        on_new_below: Box::new(move |shown| new_below.set(shown)),
+        on_new_below: Box::new(move |shown| {
+            new_below.try_set(shown);
+        }),
         on_viewport: Box::new(move |visible| {
-            cache.with_value(|c| c.driver.set_viewport(&viewport_id, visible));
+            cache.try_with_value(|c| c.driver.set_viewport(&viewport_id, visible));
+        }),
+        on_outbox: Box::new(move |client_temp_id, retry| {
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
+            spawn_local(async move {
+                let runtime = &cache_rc.runtime;
+                let result = if retry {
+                    chat_sync_idb::outbox_sender::retry(runtime, &client_temp_id).await
+                } else {
+                    chat_sync_idb::outbox_sender::delete(runtime, &client_temp_id).await
+                };
+                match result {
+                    Ok(_) if retry => outbox::kick(cache_rc, on_signed_out),
+                    Ok(_) => {}
+                    Err(err) => {
+                        error.try_set(Some(format!("The message could not be changed: {err}")));
+                    }
+                }
+            });
         }),
     }
 }
@@ -332,10 +385,12 @@ fn run_sync(
                 // A chat with nothing cached yet is one older-history row, on screen: the
                 // list asks for its newest page like it does whenever the reader reaches
                 // older history.
-                error.set(None);
-                incomplete.set(is_incomplete(&status));
+                error.try_set(None);
+                incomplete.try_set(is_incomplete(&status));
             }
-            Err(err) => error.set(Some(describe(&err))),
+            Err(err) => {
+                error.try_set(Some(describe(&err)));
+            }
         }
     });
 }

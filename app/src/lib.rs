@@ -5,14 +5,17 @@
 //! - [`cache`]: the cache, driver and change signals the views share.
 //! - [`chat_list`], [`chat_view`]: the two panes; [`message_list`] virtualizes the chat's
 //!   rows, [`row_dom`] builds one row as text-only DOM.
+//! - [`composer`]: writing, into the outbox first; [`outbox`]: sending it.
 //! - [`route`]: `/` and `/chat/{request_id}`; [`format`]: times and sizes.
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod chat_list;
 pub mod chat_view;
+pub mod composer;
 pub mod format;
 pub mod message_list;
+pub mod outbox;
 pub mod route;
 pub mod row_dom;
 pub mod session;

@@ -15,6 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use chat_sync::outbox::OutboxEntry;
 use chat_sync::row_heights::RowHeights;
 use chat_sync::store::{Store, MAX_READ};
 use chat_sync::timeline::{starts_group, Row, RowKey, Timeline};
@@ -48,6 +49,23 @@ pub struct ListEvents {
     pub on_new_below: Box<dyn Fn(bool)>,
     /// The seqs on screen changed (gaps there are fetched first).
     pub on_viewport: Box<dyn Fn(Option<SeqRange>)>,
+    /// The agent asked to retry (`true`) or delete (`false`) a failed outbox entry.
+    pub on_outbox: Box<dyn Fn(String, bool)>,
+}
+
+/// A row's identity in the list: a timeline row, or an unsent message by its
+/// `client_temp_id` (unsent messages follow the timeline, in the order they were written).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ListKey {
+    Row(RowKey),
+    Pending(String),
+}
+
+/// What stands at an index of the list.
+#[derive(Clone, Copy, Debug)]
+enum ListRow {
+    Timeline(Row),
+    Pending(usize),
 }
 
 struct Mounted {
@@ -60,10 +78,11 @@ struct Mounted {
 struct State {
     timeline: Timeline,
     heights: RowHeights,
-    measured: HashMap<RowKey, f64>,
+    measured: HashMap<ListKey, f64>,
     messages: HashMap<Seq, Message>,
-    mounted: HashMap<RowKey, Mounted>,
+    mounted: HashMap<ListKey, Mounted>,
     record: Option<ChatRecord>,
+    pending: Vec<OutboxEntry>,
     first_unread: Option<Seq>,
     progress: Option<(u64, u64)>,
     stick_to_bottom: bool,
@@ -89,6 +108,7 @@ pub struct MessageList {
     read_again: Cell<bool>,
     frame_pending: Cell<bool>,
     on_scroll: RefCell<Option<Closure<dyn FnMut()>>>,
+    on_click: RefCell<Option<Closure<dyn FnMut(web_sys::Event)>>>,
     /// A weak handle on itself, for reads that finish after the call that started them.
     me: RefCell<std::rc::Weak<MessageList>>,
 }
@@ -133,6 +153,7 @@ impl MessageList {
                 messages: HashMap::new(),
                 mounted: HashMap::new(),
                 record: None,
+                pending: Vec::new(),
                 first_unread: None,
                 progress: None,
                 stick_to_bottom: true,
@@ -146,10 +167,12 @@ impl MessageList {
             read_again: Cell::new(false),
             frame_pending: Cell::new(false),
             on_scroll: RefCell::new(None),
+            on_click: RefCell::new(None),
             me: RefCell::new(std::rc::Weak::new()),
         });
         *list.me.borrow_mut() = Rc::downgrade(&list);
         let record = list.runtime.store().chat(&list.request_id).await?;
+        let pending = list.read_pending().await;
         let first_unread = record.as_ref().and_then(first_unread);
         let held = record.as_ref().map(readable_held).unwrap_or_default();
         // Read the messages the first screen shows before building it: around the first
@@ -168,7 +191,7 @@ impl MessageList {
             state.first_unread = first_unread;
             state.stick_to_bottom = first_unread.is_none();
         }
-        list.apply_record(record);
+        list.apply_record(record, pending);
         if let Some(seq) = first_unread {
             list.scroll_to_seq(seq);
         }
@@ -199,9 +222,29 @@ impl MessageList {
             self.read_messages(&held, SeqRange::new(max.saturating_sub(40).max(1), max))
                 .await?;
         }
-        self.apply_record(record);
+        let pending = self.read_pending().await;
+        self.apply_record(record, pending);
         self.render();
         Ok(())
+    }
+
+    /// This chat's unsent messages, in writing order (none when the outbox cannot be read:
+    /// the sent messages still show).
+    async fn read_pending(&self) -> Vec<OutboxEntry> {
+        match chat_sync_idb::outbox_sender::entries(&self.runtime).await {
+            Ok(entries) => {
+                let mut mine: Vec<OutboxEntry> = entries
+                    .into_iter()
+                    .filter(|e| e.request_id == self.request_id)
+                    .collect();
+                mine.sort_by_key(|e| e.order);
+                mine
+            }
+            Err(error) => {
+                tracing::warn!(chat = %self.request_id, %error, "could not read the outbox");
+                Vec::new()
+            }
+        }
     }
 
     /// Shows the repair progress (done / total) in the gaps while a fetch runs.
@@ -233,6 +276,29 @@ impl MessageList {
             .scroller
             .add_event_listener_with_callback("scroll", handler.as_ref().unchecked_ref());
         *self.on_scroll.borrow_mut() = Some(handler);
+        // Retry and delete on failed messages: one listener for every row.
+        let weak = Rc::downgrade(self);
+        let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let Some(list) = weak.upgrade() else {
+                return;
+            };
+            let Some(button) = event
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|t| t.closest("[data-action]").ok().flatten())
+            else {
+                return;
+            };
+            let id = button
+                .get_attribute("data-client-temp-id")
+                .unwrap_or_default();
+            let retry = button.get_attribute("data-action").as_deref() == Some("retry");
+            (list.events.on_outbox)(id, retry);
+        });
+        let _ = self
+            .canvas
+            .add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+        *self.on_click.borrow_mut() = Some(on_click);
         // Window resizes change the viewport height and the rows' wrapping.
         let weak = Rc::downgrade(self);
         let on_resize = Closure::<dyn FnMut()>::new(move || {
@@ -280,7 +346,7 @@ impl MessageList {
         self.render();
     }
 
-    fn apply_record(&self, record: Option<ChatRecord>) {
+    fn apply_record(&self, record: Option<ChatRecord>, pending: Vec<OutboxEntry>) {
         self.note_reader_scroll();
         let mut state = self.state.borrow_mut();
         let held = record.as_ref().map(readable_held).unwrap_or_default();
@@ -289,10 +355,11 @@ impl MessageList {
             .filter(|r| r.backend_last_seq_known)
             .map(|r| r.backend_last_seq);
         let timeline = Timeline::new(&held, backend_last);
-        if timeline == state.timeline && state.record.is_some() {
+        if timeline == state.timeline && state.record.is_some() && pending == state.pending {
             state.record = record;
             return;
         }
+        let pending_grew = pending.len() > state.pending.len();
         // Keep the reader's place: the first message on screen stays where it is on screen
         // (a skeleton above it may be filled or older history prepended); without a message
         // on screen, the row at the top, found again by key or by the seqs it covered.
@@ -311,19 +378,27 @@ impl MessageList {
                 .row(index)
                 .map(|row| (row, top - state.heights.offset(index)))
         };
+        state.pending = pending;
         let previous_newest = state.timeline_newest();
-        let heights: Vec<f64> = (0..timeline.len())
+        state.timeline = timeline;
+        let heights: Vec<f64> = (0..state.len())
             .map(|i| {
-                let row = timeline.row(i).unwrap_or(Row::Message(0));
+                let key = state.key_at(i);
                 state
                     .measured
-                    .get(&row.key())
+                    .get(&key)
                     .copied()
-                    .unwrap_or_else(|| estimate_row(&state, &row))
+                    .unwrap_or_else(|| match state.row_at(i) {
+                        Some(ListRow::Timeline(row)) => estimate_row(&state, &row),
+                        _ => 64.0,
+                    })
             })
             .collect();
         state.heights = RowHeights::new(heights);
-        state.timeline = timeline;
+        if pending_grew {
+            // The agent just sent: show it.
+            state.stick_to_bottom = true;
+        }
         state.record = record;
         state.older_asked = false;
         if let Some((row, delta)) = anchor {
@@ -427,7 +502,7 @@ impl MessageList {
             .mounted
             .iter()
             .filter(|(_, m)| !matches!(m.content, RowContent::Reading(_)))
-            .filter_map(|(key, _)| state.timeline.index_of_key(*key))
+            .filter_map(|(key, _)| state.index_of_key(key))
             .filter(|&i| {
                 let start = state.heights.offset(i);
                 start + state.heights.height(i) > top && start < bottom
@@ -436,27 +511,28 @@ impl MessageList {
             .unwrap_or_else(|| state.heights.index_at(top));
         let anchor_delta = top - state.heights.offset(anchor_index);
 
-        let mut wanted: Vec<(usize, RowKey, RowContent)> = Vec::with_capacity(range.len());
-        for (index, row) in state.timeline.rows(range.clone()) {
-            wanted.push((
-                index,
-                row.key(),
-                content_of(&state, &self.own_user_id, &row),
-            ));
+        let mut wanted: Vec<(usize, ListKey, RowContent)> = Vec::with_capacity(range.len());
+        for index in range.clone() {
+            let content = match state.row_at(index) {
+                Some(ListRow::Timeline(row)) => content_of(&state, &self.own_user_id, &row),
+                Some(ListRow::Pending(k)) => RowContent::Pending(state.pending[k].clone()),
+                None => continue,
+            };
+            wanted.push((index, state.key_at(index), content));
         }
-        let keep: std::collections::HashSet<RowKey> = wanted.iter().map(|w| w.1).collect();
-        let gone: Vec<RowKey> = state
+        let keep: std::collections::HashSet<ListKey> = wanted.iter().map(|w| w.1.clone()).collect();
+        let gone: Vec<ListKey> = state
             .mounted
             .keys()
-            .filter(|k| !keep.contains(k))
-            .copied()
+            .filter(|k| !keep.contains(*k))
+            .cloned()
             .collect();
         for key in gone {
             if let Some(mounted) = state.mounted.remove(&key) {
                 mounted.el.remove();
             }
         }
-        let mut fresh: Vec<(usize, RowKey)> = Vec::new();
+        let mut fresh: Vec<(usize, ListKey)> = Vec::new();
         for (index, key, content) in wanted {
             let rebuild = state.mounted.get(&key).is_none_or(|m| m.content != content);
             if rebuild {
@@ -467,7 +543,7 @@ impl MessageList {
                 }
                 let _ = self.canvas.append_child(&el);
                 state.mounted.insert(
-                    key,
+                    key.clone(),
                     Mounted {
                         el,
                         index,
@@ -492,17 +568,17 @@ impl MessageList {
             }
             let reading = matches!(mounted.content, RowContent::Reading(_));
             if !reading {
-                state.measured.insert(*key, height);
+                state.measured.insert(key.clone(), height);
             }
             if state.heights.set(*index, height) != 0.0 {
                 changed = true;
             }
         }
         // Place every mounted row at its offset.
-        let placements: Vec<(RowKey, f64)> = state
+        let placements: Vec<(ListKey, f64)> = state
             .mounted
             .iter()
-            .map(|(key, m)| (*key, state.heights.offset(m.index)))
+            .map(|(key, m)| (key.clone(), state.heights.offset(m.index)))
             .collect();
         for (key, top) in placements {
             if let Some(mounted) = state.mounted.get_mut(&key) {
@@ -666,6 +742,40 @@ impl Drop for MessageList {
 }
 
 impl State {
+    /// Rows in the list: the timeline, then the unsent messages.
+    fn len(&self) -> usize {
+        self.timeline.len() + self.pending.len()
+    }
+
+    fn row_at(&self, index: usize) -> Option<ListRow> {
+        match self.timeline.row(index) {
+            Some(row) => Some(ListRow::Timeline(row)),
+            None => {
+                let k = index.checked_sub(self.timeline.len())?;
+                (k < self.pending.len()).then_some(ListRow::Pending(k))
+            }
+        }
+    }
+
+    fn key_at(&self, index: usize) -> ListKey {
+        match self.row_at(index) {
+            Some(ListRow::Timeline(row)) => ListKey::Row(row.key()),
+            Some(ListRow::Pending(k)) => ListKey::Pending(self.pending[k].client_temp_id.clone()),
+            None => ListKey::Pending(String::new()),
+        }
+    }
+
+    fn index_of_key(&self, key: &ListKey) -> Option<usize> {
+        match key {
+            ListKey::Row(key) => self.timeline.index_of_key(*key),
+            ListKey::Pending(id) => self
+                .pending
+                .iter()
+                .position(|e| &e.client_temp_id == id)
+                .map(|k| self.timeline.len() + k),
+        }
+    }
+
     fn timeline_newest(&self) -> Seq {
         self.timeline
             .row(self.timeline.len().saturating_sub(1))

@@ -3,6 +3,7 @@
 //! name or an attachment name can become markup or script.
 
 use chat_sync::linkify::{pieces, Piece};
+use chat_sync::outbox::{OutboxEntry, OutboxState};
 use chat_sync::timeline::Row;
 use chat_sync::{Attachment, Message, SeqRange};
 use wasm_bindgen::JsCast;
@@ -20,6 +21,9 @@ pub enum RowContent {
     Message(MessageRow),
     /// A cached message not read from the store yet (a few milliseconds while scrolling fast).
     Reading(chat_sync::Seq),
+    /// A message the agent wrote that the server has not stored yet (queued, sending, or
+    /// refused and waiting for the agent).
+    Pending(OutboxEntry),
     /// Missing messages: older history, or an interior or trailing gap.
     Skeleton {
         /// The row (its range and kind).
@@ -49,6 +53,7 @@ pub fn estimate(content: &RowContent) -> f64 {
     match content {
         RowContent::Message(row) => estimate_message(row),
         RowContent::Reading(_) => 40.0,
+        RowContent::Pending(entry) => 32.0 + 20.0 * (entry.body.chars().count() / 70 + 1) as f64,
         RowContent::Skeleton { row, .. } => estimate_skeleton(row),
     }
 }
@@ -104,8 +109,81 @@ pub fn build(document: &Document, content: &RowContent) -> HtmlElement {
             set(&el, "aria-hidden", "true");
             el
         }
+        RowContent::Pending(entry) => build_pending(document, entry),
         RowContent::Skeleton { row, progress } => build_skeleton(document, row, *progress),
     }
+}
+
+fn build_pending(document: &Document, entry: &OutboxEntry) -> HtmlElement {
+    let failed = match &entry.state {
+        OutboxState::Failed { reason } => Some(reason.clone()),
+        OutboxState::Queued | OutboxState::Sending => None,
+    };
+    let el = element(
+        document,
+        "div",
+        if failed.is_some() {
+            "row msg msg--own msg--failed"
+        } else {
+            "row msg msg--own msg--pending"
+        },
+    );
+    set(&el, "data-testid", "message");
+    set(
+        &el,
+        "data-state",
+        if failed.is_some() {
+            "failed"
+        } else {
+            "pending"
+        },
+    );
+    set(&el, "data-client-temp-id", &entry.client_temp_id);
+    set(&el, "role", "article");
+    set(
+        &el,
+        "aria-label",
+        if failed.is_some() {
+            "Your message, not sent"
+        } else {
+            "Your message, sending"
+        },
+    );
+    let body = element(document, "div", "msg__body");
+    body.set_text_content(Some(&entry.body));
+    append(&el, &body);
+    if !entry.attachments.is_empty() {
+        let list = element(document, "div", "msg__attachments");
+        for attachment in &entry.attachments {
+            let chip = element(document, "span", "attachment attachment--file");
+            chip.set_text_content(Some(&format!(
+                "📎 {} · {}",
+                attachment.name,
+                format::bytes(attachment.size)
+            )));
+            append(&list, &chip);
+        }
+        append(&el, &list);
+    }
+    let status = element(document, "div", "msg__status");
+    match failed {
+        None => status.set_text_content(Some("Sending…")),
+        Some(reason) => {
+            let text = element(document, "span", "msg__failure");
+            text.set_text_content(Some(&format!("Not sent: {reason}")));
+            append(&status, &text);
+            for (label, action) in [("Retry", "retry"), ("Delete", "delete")] {
+                let button = element(document, "button", "msg__action");
+                set(&button, "type", "button");
+                set(&button, "data-action", action);
+                set(&button, "data-client-temp-id", &entry.client_temp_id);
+                button.set_text_content(Some(label));
+                append(&status, &button);
+            }
+        }
+    }
+    append(&el, &status);
+    el
 }
 
 fn build_message(document: &Document, row: &MessageRow) -> HtmlElement {

@@ -2,6 +2,7 @@
 //! the agent's cache, shows the chat list and the open chat, and keeps the list in step with
 //! the server.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use chat_sync::protocol::CurrentUser;
@@ -11,10 +12,13 @@ use leptos::task::spawn_local;
 use crate::cache::AppCache;
 use crate::chat_list::ChatList;
 use crate::chat_view::ChatView;
+use crate::outbox;
 use crate::route::{use_route, Route};
 use crate::session::{self, Session};
 use chat_sync_idb::live::{LiveChannel, LiveStatus};
+use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription::{subscribe_push, PushSubscribeOutcome};
+use chat_sync_idb::{sign_out, update};
 
 /// The application.
 #[component]
@@ -22,7 +26,14 @@ pub fn App() -> impl IntoView {
     let session = RwSignal::new(None::<Session>);
     spawn_local(async move { session.set(Some(session::resume().await)) });
     let signed_in = Callback::new(move |user: CurrentUser| {
-        session.set(Some(Session::SignedIn {
+        if DESK_SHOWN.with(Cell::get) {
+            // A desk already ran in this page (the session ended, or another agent signs
+            // in): start afresh, so nothing of the previous desk (its tasks, its signals, its
+            // agent's data in memory) survives into the new one.
+            reload_page("/");
+            return;
+        }
+        session.try_set(Some(Session::SignedIn {
             user,
             offline: false,
         }));
@@ -46,6 +57,7 @@ pub fn App() -> impl IntoView {
 /// The signed-in agent's desk.
 #[component]
 fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> impl IntoView {
+    DESK_SHOWN.with(|shown| shown.set(true));
     let route = use_route();
     let opened = RwSignal::new_local(None::<Rc<AppCache>>);
     let failure = RwSignal::new(None::<String>);
@@ -57,28 +69,34 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     spawn_local(async move {
         match AppCache::open(user).await {
             Ok(cache) => {
-                opened.set(Some(cache.clone()));
+                opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it); the
                 // others get its messages through the cache's change channel.
                 match LiveChannel::start(cache.driver.clone(), "", move |status| {
-                    live_status.set(status)
+                    live_status.try_set(status);
                 }) {
-                    Ok(channel) => live.set_value(Some(channel)),
+                    Ok(channel) => {
+                        live.try_set_value(Some(channel));
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "no live channel: pushes and catch-up only")
                     }
                 }
+                outbox::resume(cache.clone(), on_signed_out);
                 refresh(cache, unreachable, on_signed_out).await;
             }
-            Err(error) => failure.set(Some(format!(
-                "The local cache could not be opened: {error}"
-            ))),
+            Err(error) => {
+                failure.try_set(Some(format!(
+                    "The local cache could not be opened: {error}"
+                )));
+            }
         }
     });
     // Back online: the list, and every cached chat's gaps (where Background Sync is missing,
     // as in Firefox, this is what repairs them).
     let online = window_event_listener(leptos::ev::online, move |_| {
         if let Some(cache) = opened.get_untracked() {
+            outbox::resume(cache.clone(), on_signed_out);
             spawn_local(refresh(cache, unreachable, on_signed_out));
         }
     });
@@ -87,22 +105,67 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
         live.try_set_value(None);
     });
 
-    let sign_out = move |_| {
+    let on_sign_out = move |_| {
         let user_id = user_id.clone();
         spawn_local(async move {
-            live.set_value(None);
-            if let Some(cache) = opened.get_untracked() {
+            let cache = opened.get_untracked();
+            if let Some(cache) = &cache {
+                // Unsent messages would be deleted with the cache: say so first.
+                let unsent = outbox_sender::entries(&cache.runtime)
+                    .await
+                    .map(|e| e.len())
+                    .unwrap_or(0);
+                if unsent > 0
+                    && !confirm(&format!(
+                    "{unsent} message(s) have not been sent yet. Signing out deletes them from \
+                     this browser. Sign out anyway?"
+                )) {
+                    return;
+                }
+            }
+            live.try_set_value(None);
+            opened.try_set(None);
+            if let Some(cache) = cache {
                 cache.runtime.store().close();
             }
-            opened.set(None);
+            // A shared machine: the next person sees nothing of this agent's. The server's
+            // copy of the push subscription is deleted first, while the session still exists.
+            match sign_out::wipe_user(&user_id, "").await {
+                Ok(report) => {
+                    for problem in &report.problems {
+                        tracing::warn!(%problem, "sign-out left something behind");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not delete the cache database"),
+            }
             if let Err(error) = session::sign_out().await {
                 tracing::warn!(%error, "the server did not confirm the sign-out");
             }
-            // A shared machine: the next person sees nothing of this agent's.
-            if let Err(error) = chat_sync_idb::wipe(&user_id).await {
-                tracing::warn!(%error, "could not delete the cache database");
+            // A fresh page: nothing of this agent's stays in memory either.
+            reload_page("/");
+        });
+    };
+    // A new release of the app waits until the agent chooses to reload.
+    let update_ready = RwSignal::new(false);
+    spawn_local(async move {
+        if update::update_waiting().await.unwrap_or(false) {
+            update_ready.try_set(true);
+        }
+    });
+    let focus = window_event_listener(leptos::ev::focus, move |_| {
+        spawn_local(async move {
+            if update::check_for_update().await.unwrap_or(false) {
+                update_ready.try_set(true);
             }
-            on_signed_out.run(String::new());
+        });
+    });
+    on_cleanup(move || focus.remove());
+    let apply = move |_| {
+        spawn_local(async move {
+            reload_on_controller_change();
+            if let Err(error) = update::apply_update().await {
+                tracing::warn!(%error, "could not apply the update");
+            }
         });
     };
     let chat_open = move || matches!(route.get(), Route::Chat(_));
@@ -118,11 +181,17 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                 })}
                 <NotificationsButton />
                 <span class="desk__user">{name}</span>
-                <button type="button" class="desk__logout" data-testid="logout" on:click=sign_out>
+                <button type="button" class="desk__logout" data-testid="logout" on:click=on_sign_out>
                     "Sign out"
                 </button>
             </header>
             {move || failure.get().map(|message| view! { <p class="desk__failure" role="alert">{message}</p> })}
+            {move || update_ready.get().then(|| view! {
+                <div class="desk__update" role="status">
+                    <span>"A new version is ready."</span>
+                    <button type="button" data-testid="apply-update" on:click=apply>"Reload"</button>
+                </div>
+            })}
             {move || opened.get().map(|cache| {
                 let cache = StoredValue::new_local(cache);
                 view! {
@@ -130,7 +199,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                         <ChatList cache=cache route=route />
                         <div class="desk__chat">
                             {move || match route.get() {
-                                Route::Chat(id) => view! { <ChatView cache=cache request_id=id route=route /> }.into_any(),
+                                Route::Chat(id) => view! { <ChatView cache=cache request_id=id route=route on_signed_out=on_signed_out /> }.into_any(),
                                 Route::List => view! {
                                     <p class="desk__placeholder">"Choose a request to read it."</p>
                                 }.into_any(),
@@ -151,14 +220,14 @@ fn NotificationsButton() -> impl IntoView {
     let state = RwSignal::new(None::<PushSubscribeOutcome>);
     let busy = RwSignal::new(false);
     let enable = move |_| {
-        busy.set(true);
+        busy.try_set(true);
         spawn_local(async move {
             let outcome = subscribe_push("", PUSH_TIMEOUT_MS).await;
             if let PushSubscribeOutcome::Failed(reason) = &outcome {
                 tracing::warn!(%reason, "push subscription failed");
             }
-            state.set(Some(outcome));
-            busy.set(false);
+            state.try_set(Some(outcome));
+            busy.try_set(false);
         });
     };
     move || {
@@ -196,14 +265,52 @@ async fn refresh(
     on_signed_out: Callback<String>,
 ) {
     match cache.catch_up().await {
-        Ok(_) => unreachable.set(false),
+        Ok(_) => {
+            unreachable.try_set(false);
+        }
         Err(chat_sync_idb::SyncError::Fetch(chat_sync_idb::FetchError::Refused {
             status: 401,
             ..
         })) => on_signed_out.run("Your session ended: sign in again.".to_owned()),
         Err(error) => {
             tracing::warn!(%error, "could not fetch the chat list");
-            unreachable.set(true);
+            unreachable.try_set(true);
         }
     }
+}
+
+thread_local! {
+    /// Whether a desk has been shown in this page.
+    static DESK_SHOWN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Loads `path` afresh.
+fn reload_page(path: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(path);
+    }
+}
+
+/// Asks the agent to confirm (a browser dialog); `false` where there is no window.
+fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}
+
+/// Reloads the page once the new release controls it.
+fn reload_on_controller_change() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let container = window.navigator().service_worker();
+    let reload = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
+        }
+    });
+    let _ = container.add_event_listener_with_callback(
+        "controllerchange",
+        wasm_bindgen::JsCast::unchecked_ref(&reload),
+    );
 }

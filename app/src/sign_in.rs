@@ -23,15 +23,15 @@ pub fn SignIn(
         if busy.get_untracked() {
             return;
         }
-        busy.set(true);
-        error.set(None);
+        busy.try_set(true);
+        error.try_set(None);
         let (user, pass) = (username.get_untracked(), password.get_untracked());
         spawn_local(async move {
             match session::sign_in(user.trim(), &pass).await {
                 Ok(user) => on_signed_in.run(user),
                 Err(message) => {
-                    error.set(Some(message));
-                    busy.set(false);
+                    error.try_set(Some(message));
+                    busy.try_set(false);
                 }
             }
         });

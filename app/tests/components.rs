@@ -112,6 +112,7 @@ async fn the_list_shows_cached_rows_and_skeletons_exactly_where_messages_are_mis
             on_read: Box::new(|_| {}),
             on_new_below: Box::new(|_| {}),
             on_viewport: Box::new(|_| {}),
+            on_outbox: Box::new(|_, _| {}),
         },
     )
     .await
@@ -194,8 +195,9 @@ async fn a_chat_view_shows_its_cache_and_says_in_place_that_sync_failed() {
     let root = container(3000);
     let stored = StoredValue::new_local(cache.clone());
     let route = RwSignal::new(Route::Chat(chat.clone()));
+    let signed_out = Callback::new(|_: String| {});
     let handle = leptos::mount::mount_to(root.clone(), move || {
-        view! { <ChatView cache=stored request_id=chat.clone() route=route /> }
+        view! { <ChatView cache=stored request_id=chat.clone() route=route on_signed_out=signed_out /> }
     });
     // The cached rows and the missing five, then the failed repair said in place.
     let mut ready = false;

@@ -71,6 +71,7 @@ impl Browser {
         )
         .await?;
         let cdp = Cdp::connect(&url).await?;
+        forward_page_errors(&cdp);
         Ok(Self { child, cdp })
     }
 
@@ -216,6 +217,45 @@ impl Page<'_> {
     pub async fn close(self) -> Result<()> {
         self.browser.close_target(&self.target_id).await
     }
+}
+
+/// Prints uncaught exceptions and `console.error`/`console.warn` of every page to stderr, so
+/// a failing test shows what the app said (a panic in the wasm, a refused request).
+fn forward_page_errors(cdp: &Cdp) {
+    let mut events = cdp.events();
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let params = &event["params"];
+            let text = if event["method"] == "Runtime.exceptionThrown" {
+                params["exceptionDetails"]["exception"]["description"]
+                    .as_str()
+                    .map(str::to_owned)
+            } else if event["method"] == "Runtime.consoleAPICalled"
+                && matches!(params["type"].as_str(), Some("error" | "warning"))
+            {
+                Some(
+                    params["args"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| a["value"].as_str().unwrap_or("").to_owned())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            } else {
+                None
+            };
+            if let Some(text) = text {
+                let first: String = text.lines().take(3).collect::<Vec<_>>().join(" | ");
+                eprintln!("page: {first}");
+            }
+        }
+    });
 }
 
 /// A fresh directory under the system temp dir for one test's profile and database.

@@ -1,0 +1,335 @@
+//! Sending from the composer in real headless Chromium against the real server: the outbox
+//! in IndexedDB first (`pending` rows at once), then each message stored once, in order, and
+//! shown as `sent` at its seq; offline (emulated on the page) nothing is lost; the 101st
+//! queued message is refused with a plain sentence; a refused send (403) is parked as
+//! `failed` with retry and delete; drafts survive a reload; sign-out removes the agent's
+//! database and a second agent sees only their own chats.
+
+use std::time::Duration;
+
+use e2e::browser::{scratch_dir, Browser, Page};
+use e2e::chat::{chat_list, sign_in_ui};
+use e2e::http;
+use e2e::server::Server;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+/// alice's, 3 messages.
+const CHAT: &str = "REQ-1003";
+
+/// The message rows in screen order (the list positions rows absolutely, so DOM order is
+/// not screen order).
+const ROWS_JS: &str = "[...document.querySelectorAll('[data-testid=message]')]
+  .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
+  .map(r => [r.dataset.seq ?? null, r.dataset.state, r.querySelector('.msg__body')?.textContent ?? ''])";
+
+/// Types `text` and sends it, then waits until the composer took it (emptied) or said why not.
+async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<()> {
+    page.evaluate(&format!(
+        r#"(async () => {{
+  const box = document.querySelector('[data-testid=composer]');
+  box.value = {text:?};
+  box.dispatchEvent(new Event('input', {{ bubbles: true }}));
+  document.querySelector('[data-testid=send]').click();
+  const started = performance.now();
+  while (box.value !== '' && !document.querySelector('[data-testid=composer-problem]')
+         && performance.now() - started < 10000) {{
+    await new Promise(r => setTimeout(r, 5));
+  }}
+}})()"#
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn offline(page: &Page<'_>, offline: bool) -> e2e::Result<()> {
+    page.call("Network.enable", json!({})).await?;
+    page.call(
+        "Network.emulateNetworkConditions",
+        json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The chat's messages at the server, as alice reads them.
+async fn server_bodies(
+    server: &Server,
+    cookie: &str,
+    from: u64,
+    to: u64,
+) -> e2e::Result<Vec<(u64, String)>> {
+    let reply = http::send(
+        &server.addr,
+        "GET",
+        &format!("/api/chat/messages?request_id={CHAT}&from_seq={from}&to_seq={to}"),
+        &[("Cookie", cookie)],
+        "",
+    )
+    .await?;
+    let page: Value = serde_json::from_str(&reply.body)
+        .map_err(|e| e2e::HarnessError::Setup(format!("{}: {e}", reply.body)))?;
+    Ok(page["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["seq"].as_u64().unwrap_or(0),
+                m["body"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect())
+}
+
+async fn last_seq(server: &Server, cookie: &str) -> e2e::Result<u64> {
+    Ok(chat_list(server, cookie)
+        .await?
+        .iter()
+        .find(|c| c["request_id"] == CHAT)
+        .and_then(|c| c["last_seq"].as_u64())
+        .unwrap_or(0))
+}
+
+#[tokio::test]
+async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::Result<()> {
+    let dir = scratch_dir("composer-offline");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let cookie = http::login(&server.addr, "alice", "demo").await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser
+        .new_page(&server.url(&format!("/chat/{CHAT}")))
+        .await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    page.wait_for("document.querySelector('[data-seq=\"3\"]') !== null", WAIT)
+        .await?;
+
+    // Online: pending at once, then sent at seq 4.
+    type_and_send(&page, "hello online").await?;
+    page.wait_for(
+        "document.querySelector('[data-seq=\"4\"][data-state=sent]')?.textContent.includes('hello online')",
+        WAIT,
+    )
+    .await?;
+    assert_eq!(
+        page.evaluate("document.querySelector('[data-testid=composer]').value")
+            .await?,
+        ""
+    );
+
+    // Offline: three messages wait as pending rows; the server has none of them.
+    offline(&page, true).await?;
+    for text in ["off 1", "off 2", "off 3"] {
+        type_and_send(&page, text).await?;
+    }
+    let pending = page
+        .wait_for(
+            &format!("(() => {{ const r = {ROWS_JS}.filter(x => x[1] === 'pending'); return r.length === 3 && r; }})()"),
+            WAIT,
+        )
+        .await?;
+    let bodies: Vec<&str> = pending
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r[2].as_str())
+        .collect();
+    assert_eq!(bodies, ["off 1", "off 2", "off 3"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        last_seq(&server, &cookie).await?,
+        4,
+        "nothing reached the server offline"
+    );
+
+    // Back online: each stored once, in order, shown as sent at 5, 6, 7.
+    offline(&page, false).await?;
+    page.wait_for(
+        "['5','6','7'].every(s => document.querySelector(`[data-seq=\"${s}\"][data-state=sent]`))
+           && !document.querySelector('[data-state=pending]')",
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert_eq!(
+        server_bodies(&server, &cookie, 4, 10).await?,
+        vec![
+            (4, "hello online".to_owned()),
+            (5, "off 1".to_owned()),
+            (6, "off 2".to_owned()),
+            (7, "off 3".to_owned()),
+        ]
+    );
+    assert_eq!(last_seq(&server, &cookie).await?, 7);
+
+    // A draft survives a reload.
+    page.evaluate(
+        "(() => { const box = document.querySelector('[data-testid=composer]');
+           box.value = 'half a thought'; box.dispatchEvent(new Event('input', { bubbles: true })); })()",
+    )
+    .await?;
+    page.navigate(&server.url(&format!("/chat/{CHAT}"))).await?;
+    let draft = page
+        .wait_for(
+            "document.querySelector('[data-testid=composer]')?.value",
+            WAIT,
+        )
+        .await?;
+    assert_eq!(draft, "half a thought");
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::Result<()> {
+    let dir = scratch_dir("composer-full");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let cookie = http::login(&server.addr, "alice", "demo").await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser
+        .new_page(&server.url(&format!("/chat/{CHAT}")))
+        .await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    page.wait_for("document.querySelector('[data-seq=\"3\"]') !== null", WAIT)
+        .await?;
+    offline(&page, true).await?;
+    // 100 queued messages, one after the other.
+    page.evaluate(
+        r#"(async () => {
+  const box = document.querySelector('[data-testid=composer]');
+  for (let i = 1; i <= 100; i++) {
+    box.value = `queued ${i}`;
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    document.querySelector('[data-testid=send]').click();
+    const started = performance.now();
+    while (box.value !== '' && performance.now() - started < 5000) await new Promise(r => setTimeout(r, 5));
+  }
+})()"#,
+    )
+    .await?;
+    type_and_send(&page, "one too many").await?;
+    let problem = page
+        .wait_for(
+            "document.querySelector('[data-testid=composer-problem]')?.textContent",
+            WAIT,
+        )
+        .await?;
+    assert!(
+        problem
+            .as_str()
+            .is_some_and(|p| p.contains("outbox is full")),
+        "{problem}"
+    );
+    assert_eq!(
+        page.evaluate("document.querySelector('[data-testid=composer]').value")
+            .await?,
+        "one too many",
+        "the refused text is kept"
+    );
+
+    // Online again: all 100 go out once, in order.
+    offline(&page, false).await?;
+    e2e::wait_until(
+        "100 messages at the server",
+        Duration::from_secs(90),
+        || async { Ok((last_seq(&server, &cookie).await? == 103).then_some(())) },
+    )
+    .await?;
+    let stored = server_bodies(&server, &cookie, 4, 200).await?;
+    let expected: Vec<(u64, String)> = (1..=100).map(|i| (i + 3, format!("queued {i}"))).collect();
+    assert_eq!(stored, expected);
+
+    // A chat that is not alice's: the server refuses (403), the message is parked as failed
+    // with retry and delete, and deleting it removes it.
+    page.navigate(&server.url("/chat/REQ-1002")).await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'",
+        WAIT,
+    )
+    .await?;
+    type_and_send(&page, "not my chat").await?;
+    page.wait_for(
+        "document.querySelector('[data-state=failed] [data-action=retry]') !== null",
+        WAIT,
+    )
+    .await?;
+    page.evaluate("document.querySelector('[data-state=failed] [data-action=retry]').click()")
+        .await?;
+    page.wait_for(
+        "document.querySelector('[data-state=failed] [data-action=delete]') !== null",
+        WAIT,
+    )
+    .await?;
+    page.evaluate("document.querySelector('[data-state=failed] [data-action=delete]').click()")
+        .await?;
+    page.wait_for(
+        "document.querySelector('[data-state=failed]') === null",
+        WAIT,
+    )
+    .await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_out_removes_the_agents_cache_and_the_next_agent_sees_only_theirs() -> e2e::Result<()>
+{
+    let dir = scratch_dir("composer-signout");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let bob_cookie = http::login(&server.addr, "bob", "demo").await?;
+    let bobs: Vec<String> = chat_list(&server, &bob_cookie)
+        .await?
+        .iter()
+        .filter_map(|c| c["request_id"].as_str().map(str::to_owned))
+        .collect();
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser
+        .new_page(&server.url(&format!("/chat/{CHAT}")))
+        .await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    page.wait_for("document.querySelector('[data-seq=\"3\"]') !== null", WAIT)
+        .await?;
+    let alice_db = e2e::chat::database_name("u_alice");
+    let listed = format!("indexedDB.databases().then(d => d.some(x => x.name === {alice_db:?}))");
+    assert_eq!(page.evaluate(&listed).await?, true);
+    page.evaluate("document.querySelector('[data-testid=logout]').click()")
+        .await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=login-submit]') !== null",
+        WAIT,
+    )
+    .await?;
+    page.wait_for(&format!("{listed}.then(x => !x)"), WAIT)
+        .await?;
+    let media = page
+        .evaluate("caches.keys().then(k => k.filter(n => n.includes('media')))")
+        .await?;
+    assert_eq!(media, json!([]));
+
+    sign_in_ui(&page, "bob", "demo").await?;
+    let shown = page
+        .wait_for(
+            &format!(
+                "(() => {{ const ids = [...document.querySelectorAll('[data-testid=chat-item]')].map(i => i.dataset.requestId);
+                   return ids.length === {} && ids; }})()",
+                bobs.len()
+            ),
+            WAIT,
+        )
+        .await?;
+    let mut shown: Vec<String> = shown
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    shown.sort();
+    let mut expected = bobs.clone();
+    expected.sort();
+    assert_eq!(shown, expected, "bob sees exactly his chats");
+    assert!(!shown.iter().any(|id| id == CHAT), "nothing of alice's");
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
