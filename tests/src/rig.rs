@@ -100,15 +100,17 @@ impl Rig {
         Ok(())
     }
 
-    /// Opens an app page, waits until `done(snapshot)` holds for the cache of `request_id`,
-    /// closes the page and returns the snapshot.
+    /// Opens a same-origin page that is not the app ([`Rig::observer`]), waits until
+    /// `done(snapshot)` holds for the cache of `request_id`, closes the page and returns the
+    /// snapshot. Not an app page: the app's desk applies the chat list and runs its live
+    /// channel and catch-up, which would write to the cache being inspected.
     pub async fn read_cache_until(
         &self,
         request_id: &str,
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> crate::Result<Value> {
-        let page = self.browser.new_page(&self.server.url("/")).await?;
+        let page = self.observer().await?;
         let script = snapshot_js(&database_name(&self.user_id), request_id);
         let snapshot = wait_until(what, Duration::from_secs(20), || async {
             let snapshot = page.evaluate(&script).await?;

@@ -6,10 +6,6 @@
 //! Connections are counted by the server: `sse_clients` (open streams) and
 //! `http_requests_total{route="/api/chat/events"}` (streams ever opened); the cache is read
 //! from a same-origin page that is not the app (`/metrics`).
-//!
-//! Ignored until the app on `main` starts a `LiveChannel` once signed in: until then no tab
-//! opens a stream and the test would fail at its first wait. Remove the `ignore` with that
-//! change and run it (`cargo test -p e2e --test live`).
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +22,6 @@ fn live_page() -> String {
 const STREAMS_OPENED: &str = "http_requests_total{route=\"/api/chat/events\",status=\"200\"}";
 
 #[tokio::test]
-#[ignore = "needs LiveChannel::start wired into the app (issue 5, task 5); not run yet"]
 async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_closes(
 ) -> e2e::Result<()> {
     let rig = Rig::start("live-two-tabs").await?;
@@ -120,7 +115,6 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
 /// resume (no `Last-Event-ID`), so the messages posted before it opened come through the
 /// catch-up: exactly those are fetched by range, each cached once.
 #[tokio::test]
-#[ignore = "needs LiveChannel::start wired into the app (issue 5, task 5); not run yet"]
 async fn a_refused_reconnect_is_retried_with_backoff_and_caught_up() -> e2e::Result<()> {
     let rig = Rig::start_with("live-catch-up", &["--test-faults"]).await?;
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;

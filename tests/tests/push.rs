@@ -1,7 +1,7 @@
 //! Web Push into the Rust service worker, end to end, with no tab of the app open: the real
 //! server (`--demo`), real headless Chromium, pushes delivered over CDP
 //! (`ServiceWorker.deliverPushMessage`, see TOOLCHAIN.md: there is no push service here), and
-//! the cache read back from IndexedDB by a freshly opened app page.
+//! the cache read back from IndexedDB by a same-origin page that is not the app.
 //!
 //! The rig and the demo data it relies on: `e2e::rig`.
 

@@ -1,0 +1,80 @@
+//! Subscribing to push from the app's "Enable notifications" button
+//! (`chat_sync_idb::push_subscription::subscribe_push`), in real headless Chromium against the
+//! real server. There is no push service here: with the permission granted,
+//! `pushManager.subscribe` never settles, so the call must time out (the app waits 8 s) and
+//! say so; with the permission refused it must say so at once, before asking the server for
+//! anything. Requests are counted by the server's `/metrics`.
+
+use std::time::{Duration, Instant};
+
+use e2e::browser::Page;
+use e2e::http;
+use e2e::rig::Rig;
+
+const VAPID: &str = "http_requests_total{route=\"/api/push/vapid-public-key\",status=\"200\"}";
+/// Every status of the subscriptions route (POST and DELETE), summed by [`requests`].
+const SUBSCRIPTIONS: &str = "http_requests_total{route=\"/api/push/subscriptions\",";
+
+const BUTTON: &str = "document.querySelector('[data-testid=enable-push]')";
+const STATUS: &str = "document.querySelector('[data-testid=push-status]')?.textContent";
+
+/// Requests counted in every series starting with `prefix`, whatever the status.
+async fn requests(rig: &Rig, prefix: &str) -> e2e::Result<f64> {
+    let metrics = http::get(&rig.server.addr, "/metrics").await?.body;
+    Ok(metrics
+        .lines()
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// Clicks the button once the desk shows it, and returns the status text and how long it
+/// took to appear.
+async fn enable_push(page: &Page<'_>) -> e2e::Result<(String, Duration)> {
+    page.wait_for(&format!("{BUTTON} !== null"), Duration::from_secs(20))
+        .await?;
+    let started = Instant::now();
+    page.evaluate(&format!("{BUTTON}.click(), true")).await?;
+    let text = page.wait_for(STATUS, Duration::from_secs(20)).await?;
+    Ok((
+        text.as_str().unwrap_or_default().to_owned(),
+        started.elapsed(),
+    ))
+}
+
+#[tokio::test]
+async fn enabling_push_without_a_push_service_times_out_and_says_so() -> e2e::Result<()> {
+    let rig = Rig::start("push-subscribe-timeout").await?;
+    rig.grant_notifications().await?;
+    let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    let (text, took) = enable_push(&page).await?;
+    println!("enable push, permission granted: {text:?} after {took:?}");
+    assert_eq!(text, "Push unavailable here: live updates only");
+    // The VAPID key was fetched and `subscribe` was waited on for the app's 8 s timeout (a
+    // quick failure would be another outcome with the same text).
+    assert!(took >= Duration::from_millis(7_500), "{took:?}");
+    assert_eq!(rig.metric(VAPID).await?, 1.0);
+    assert_eq!(
+        requests(&rig, SUBSCRIPTIONS).await?,
+        0.0,
+        "nothing to register"
+    );
+    page.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn enabling_push_with_the_permission_refused_says_so_at_once() -> e2e::Result<()> {
+    let rig = Rig::start("push-subscribe-denied").await?;
+    let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    let (text, took) = enable_push(&page).await?;
+    println!("enable push, permission refused: {text:?} after {took:?}");
+    assert_eq!(text, "Notifications blocked: live updates only");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(rig.metric(VAPID).await?, 0.0, "the server was not asked");
+    assert_eq!(requests(&rig, SUBSCRIPTIONS).await?, 0.0);
+    page.close().await?;
+    rig.stop().await;
+    Ok(())
+}
