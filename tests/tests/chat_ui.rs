@@ -408,11 +408,20 @@ async fn older_history_loads_page_by_page_without_moving_the_reader() -> e2e::Re
         )
         .await?;
     assert_eq!(skeleton, json!([1, 500]));
+    // The oldest cached message shows right below it (read from IndexedDB in a moment).
     let anchor_before = page
-        .evaluate(
+        .wait_for(
             "document.querySelector('[data-seq=\"501\"]')?.getBoundingClientRect().top ?? null",
+            WAIT,
         )
         .await?;
+    assert!(
+        page.evaluate("document.querySelector('[data-testid=gap-skeleton]') !== null")
+            .await?
+            .as_bool()
+            .unwrap_or(false),
+        "older history was still being fetched when the anchor was measured"
+    );
     page.wait_for(
         "document.querySelector('[data-testid=gap-skeleton]') === null",
         WAIT,
