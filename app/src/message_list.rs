@@ -94,6 +94,9 @@ struct State {
     last_top: f64,
 }
 
+/// The click listener of a list's rows.
+type ClickHandler = Closure<dyn FnMut(web_sys::Event)>;
+
 /// The list of one chat.
 pub struct MessageList {
     request_id: RequestId,
@@ -108,7 +111,7 @@ pub struct MessageList {
     read_again: Cell<bool>,
     frame_pending: Cell<bool>,
     on_scroll: RefCell<Option<Closure<dyn FnMut()>>>,
-    on_click: RefCell<Option<Closure<dyn FnMut(web_sys::Event)>>>,
+    on_click: RefCell<Option<ClickHandler>>,
     /// A weak handle on itself, for reads that finish after the call that started them.
     me: RefCell<std::rc::Weak<MessageList>>,
 }
