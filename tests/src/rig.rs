@@ -249,11 +249,28 @@ pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(Strin
     )
     .await?;
 
+    let registration_id = registration_id(browser, &page, &server.url("/")).await?;
+    page.close().await?;
+    Ok((user_id, registration_id))
+}
+
+/// A `{"kind":"message"}` push payload carrying `message`.
+pub fn message_payload(message: &Value) -> String {
+    json!({ "kind": "message", "message": message }).to_string()
+}
+
+/// The service worker registration id (from `ServiceWorker.workerRegistrationUpdated`, the id
+/// CDP's ServiceWorker commands take), read on `page`.
+pub async fn registration_id(
+    browser: &Browser,
+    page: &Page<'_>,
+    scope: &str,
+) -> crate::Result<String> {
     let mut events = browser.cdp.events();
     page.call("ServiceWorker.enable", json!({})).await?;
-    let scope = server.url("/");
     let session = page.session_id.clone();
-    let registration_id = tokio::time::timeout(Duration::from_secs(10), async move {
+    let scope = scope.to_owned();
+    tokio::time::timeout(Duration::from_secs(10), async move {
         loop {
             let event = match events.recv().await {
                 Ok(event) => event,
@@ -282,12 +299,5 @@ pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(Strin
     .ok_or_else(|| HarnessError::Timeout {
         what: "ServiceWorker.workerRegistrationUpdated".into(),
         seconds: 10.0,
-    })?;
-    page.close().await?;
-    Ok((user_id, registration_id))
-}
-
-/// A `{"kind":"message"}` push payload carrying `message`.
-pub fn message_payload(message: &Value) -> String {
-    json!({ "kind": "message", "message": message }).to_string()
+    })
 }

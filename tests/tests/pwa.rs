@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
 use e2e::http;
+use e2e::rig::registration_id;
 use e2e::server::Server;
 use e2e::{wait_until, HarnessError};
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 const RANGE: &str = "chat_messages_served_total{kind=\"range\"}";
 const MEDIA_200: &str = "http_requests_total{route=\"/api/media/{id}\",status=\"200\"}";
@@ -49,45 +49,6 @@ async fn sign_in<'a>(browser: &'a Browser, server: &Server) -> e2e::Result<(Page
     )
     .await?;
     Ok((page, user_id))
-}
-
-/// The service worker registration id (from `ServiceWorker.workerRegistrationUpdated`, the id
-/// CDP's ServiceWorker commands take), read on `page`.
-async fn registration_id(browser: &Browser, page: &Page<'_>, scope: &str) -> e2e::Result<String> {
-    let mut events = browser.cdp.events();
-    page.call("ServiceWorker.enable", json!({})).await?;
-    let session = page.session_id.clone();
-    let scope = scope.to_owned();
-    tokio::time::timeout(Duration::from_secs(10), async move {
-        loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            };
-            if event["method"] != "ServiceWorker.workerRegistrationUpdated"
-                || event["sessionId"] != session.as_str()
-            {
-                continue;
-            }
-            let found = event["params"]["registrations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r["scopeURL"] == scope.as_str() && r["isDeleted"] != true)
-                .and_then(|r| r["registrationId"].as_str().map(str::to_owned));
-            if found.is_some() {
-                return found;
-            }
-        }
-    })
-    .await
-    .ok()
-    .flatten()
-    .ok_or_else(|| HarnessError::Timeout {
-        what: "ServiceWorker.workerRegistrationUpdated".into(),
-        seconds: 10.0,
-    })
 }
 
 /// JS: runs `body` (using `db` and `get`) against the user's database once it exists at
