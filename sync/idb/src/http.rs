@@ -115,37 +115,9 @@ pub async fn send_json<T: serde::de::DeserializeOwned>(
     body: Option<&str>,
     what: &'static str,
 ) -> Result<T, FetchError> {
-    let transient = |detail: String| FetchError::Transient {
-        status: None,
-        detail,
-    };
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_credentials(RequestCredentials::Include);
-    if let Some(body) = body {
-        init.set_body(&JsValue::from_str(body));
-    }
-    let request =
-        web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
-    let _ = request.headers().set("Accept", "application/json");
-    if body.is_some() {
-        let _ = request.headers().set("Content-Type", "application/json");
-    }
-    let response = platform::fetch(&request).map_err(|e| transient(describe(&e)))?;
-    let response: Response = JsFuture::from(response)
-        .await
-        .map_err(|e| transient(describe(&e)))?
-        .dyn_into()
-        .map_err(|e| transient(describe(&e)))?;
-    let status = response.status();
-    let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let js_body = body.map_or(JsValue::NULL, JsValue::from_str);
+    let content_type = body.map(|_| "application/json");
+    let Reply { status, text } = send(method, url, content_type, &js_body).await?;
     if (200..300).contains(&status) {
         // An empty success (204) reads as JSON `null`, which `()`, `Option` and `IgnoredAny`
         // accept.
@@ -240,8 +212,8 @@ impl Reply {
     }
 }
 
-/// How long a write (`POST`) may take before it counts as failed: a request that hangs must
-/// not hold the outbox lock for ever.
+/// How long a request may take before it counts as failed: a request that hangs must not
+/// hold a chat's fetch lock or the outbox lock for ever.
 pub const WRITE_TIMEOUT_MS: u32 = 30_000;
 
 /// `AbortSignal.timeout(ms)`, where the context has it.
