@@ -91,18 +91,24 @@ async fn last_seq(server: &Server, cookie: &str) -> e2e::Result<u64> {
         .unwrap_or(0))
 }
 
-#[tokio::test]
-async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::Result<()> {
-    let dir = scratch_dir("composer-offline");
-    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
-    let cookie = http::login(&server.addr, "alice", "demo").await?;
-    let browser = Browser::launch(&dir.join("profile")).await?;
+/// A tab at alice's chat, signed in through the form, its three messages shown.
+async fn open_chat_as_alice<'a>(browser: &'a Browser, server: &Server) -> e2e::Result<Page<'a>> {
     let page = browser
         .new_page(&server.url(&format!("/chat/{CHAT}")))
         .await?;
     sign_in_ui(&page, "alice", "demo").await?;
     page.wait_for("document.querySelector('[data-seq=\"3\"]') !== null", WAIT)
         .await?;
+    Ok(page)
+}
+
+#[tokio::test]
+async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::Result<()> {
+    let dir = scratch_dir("composer-offline");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let cookie = http::login(&server.addr, "alice", "demo").await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
 
     // Online: pending at once, then sent at seq 4.
     type_and_send(&page, "hello online").await?;
@@ -186,12 +192,7 @@ async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::
     let server = Server::start(&dir.join("server"), &["--demo"]).await?;
     let cookie = http::login(&server.addr, "alice", "demo").await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
-    let page = browser
-        .new_page(&server.url(&format!("/chat/{CHAT}")))
-        .await?;
-    sign_in_ui(&page, "alice", "demo").await?;
-    page.wait_for("document.querySelector('[data-seq=\"3\"]') !== null", WAIT)
-        .await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
     offline(&page, true).await?;
     // 100 queued messages, one after the other.
     page.evaluate(
@@ -284,12 +285,7 @@ async fn sign_out_removes_the_agents_cache_and_the_next_agent_sees_only_theirs()
         .filter_map(|c| c["request_id"].as_str().map(str::to_owned))
         .collect();
     let browser = Browser::launch(&dir.join("profile")).await?;
-    let page = browser
-        .new_page(&server.url(&format!("/chat/{CHAT}")))
-        .await?;
-    sign_in_ui(&page, "alice", "demo").await?;
-    page.wait_for("document.querySelector('[data-seq=\"3\"]') !== null", WAIT)
-        .await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
     let alice_db = e2e::chat::database_name("u_alice");
     let listed = format!("indexedDB.databases().then(d => d.some(x => x.name === {alice_db:?}))");
     assert_eq!(page.evaluate(&listed).await?, true);
