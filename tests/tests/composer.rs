@@ -187,6 +187,46 @@ async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::
 }
 
 #[tokio::test]
+async fn messages_queued_offline_go_out_when_the_app_is_reopened_online() -> e2e::Result<()> {
+    let dir = scratch_dir("composer-reopen");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let cookie = http::login(&server.addr, "alice", "demo").await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
+    offline(&page, true).await?;
+    for text in ["while closed 1", "while closed 2"] {
+        type_and_send(&page, text).await?;
+    }
+    page.wait_for(
+        "document.querySelectorAll('[data-state=pending]').length === 2",
+        WAIT,
+    )
+    .await?;
+    // The tab closes with both still queued; nothing reached the server.
+    page.close().await?;
+    assert_eq!(last_seq(&server, &cookie).await?, 3);
+    // Reopened online: they go out, once each, in order.
+    let page = browser
+        .new_page(&server.url(&format!("/chat/{CHAT}")))
+        .await?;
+    page.wait_for(
+        "['4','5'].every(s => document.querySelector(`[data-seq=\"${s}\"][data-state=sent]`))",
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert_eq!(
+        server_bodies(&server, &cookie, 4, 10).await?,
+        vec![
+            (4, "while closed 1".to_owned()),
+            (5, "while closed 2".to_owned())
+        ]
+    );
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::Result<()> {
     let dir = scratch_dir("composer-full");
     let server = Server::start(&dir.join("server"), &["--demo"]).await?;

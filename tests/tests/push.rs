@@ -40,6 +40,22 @@ async fn a_pushed_message_is_cached_with_every_tab_closed_without_a_fetch() -> e
         "the pushed message was not fetched"
     );
     assert_eq!(rig.metric(CURSOR).await? - cursor_before, 0.0);
+
+    // Opening the app shows it at once in the chat list, unread 1, with no history request
+    // (the app applies the chat list and catches up; the pushed message is not missing).
+    let app = rig.browser.new_page(&rig.server.url("/")).await?;
+    let item = app
+        .wait_for(
+            "(() => { const i = document.querySelector('[data-testid=chat-item][data-request-id=\"REQ-1001\"]');
+               return i && [i.dataset.unread, i.querySelector('.chat-item__preview').textContent]; })()",
+            std::time::Duration::from_secs(20),
+        )
+        .await?;
+    assert_eq!(item, json!(["1", "printer on fire"]));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(rig.metric(RANGE).await? - range_before, 0.0);
+    assert_eq!(rig.metric(CURSOR).await? - cursor_before, 0.0);
+    app.close().await?;
     blank.close().await?;
     rig.stop().await;
     Ok(())
