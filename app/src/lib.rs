@@ -6,6 +6,7 @@
 //! - [`chat_list`], [`chat_view`]: the two panes; [`message_list`] virtualizes the chat's
 //!   rows, [`row_dom`] builds one row as text-only DOM.
 //! - [`composer`]: writing, into the outbox first; [`outbox`]: sending it.
+//! - [`settings`]: the cache settings panel.
 //! - [`route`]: `/` and `/chat/{request_id}`; [`format`]: times and sizes.
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod route;
 pub mod row_dom;
 pub mod session;
+pub mod settings;
 pub mod shell;
 pub mod sign_in;
 

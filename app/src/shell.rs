@@ -15,6 +15,7 @@ use crate::chat_view::ChatView;
 use crate::outbox;
 use crate::route::{use_route, Route};
 use crate::session::{self, Session};
+use crate::settings::CacheSettings;
 use chat_sync_idb::live::{LiveChannel, LiveStatus};
 use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription::{subscribe_push, PushSubscribeOutcome};
@@ -168,6 +169,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
             }
         });
     };
+    let show_settings = RwSignal::new(false);
     let chat_open = move || matches!(route.get(), Route::Chat(_));
     view! {
         <div class="desk" class:desk--chat-open=chat_open>
@@ -181,6 +183,11 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                 })}
                 <NotificationsButton />
                 <span class="desk__user">{name}</span>
+                <button type="button" class="desk__settings" data-testid="settings"
+                    aria-pressed=move || show_settings.get().to_string()
+                    on:click=move |_| show_settings.update(|shown| *shown = !*shown)>
+                    "Cache"
+                </button>
                 <button type="button" class="desk__logout" data-testid="logout" on:click=on_sign_out>
                     "Sign out"
                 </button>
@@ -198,7 +205,11 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                     <div class="desk__panes">
                         <ChatList cache=cache route=route />
                         <div class="desk__chat">
+                            {move || show_settings.get().then(|| view! {
+                                <CacheSettings cache=cache on_close=Callback::new(move |()| show_settings.set(false)) />
+                            })}
                             {move || match route.get() {
+                                _ if show_settings.get() => ().into_any(),
                                 Route::Chat(id) => view! { <ChatView cache=cache request_id=id route=route on_signed_out=on_signed_out /> }.into_any(),
                                 Route::List => view! {
                                     <p class="desk__placeholder">"Choose a request to read it."</p>
@@ -292,7 +303,7 @@ fn reload_page(path: &str) {
 }
 
 /// Asks the agent to confirm (a browser dialog); `false` where there is no window.
-fn confirm(question: &str) -> bool {
+pub(crate) fn confirm(question: &str) -> bool {
     web_sys::window()
         .and_then(|w| w.confirm_with_message(question).ok())
         .unwrap_or(false)

@@ -369,3 +369,77 @@ async fn sign_out_removes_the_agents_cache_and_the_next_agent_sees_only_theirs()
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat() -> e2e::Result<()>
+{
+    let dir = scratch_dir("composer-settings");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
+    offline(&page, true).await?;
+    type_and_send(&page, "waiting in the outbox").await?;
+    page.evaluate("document.querySelector('[data-testid=settings]').click()")
+        .await?;
+    let facts = page
+        .wait_for(
+            "(() => { const t = id => document.querySelector(`[data-testid=${id}]`)?.textContent;
+               return t('settings-messages') && [t('settings-messages'), t('settings-chats'), t('settings-outbox'), t('settings-media')]; })()",
+            WAIT,
+        )
+        .await?;
+    assert_eq!(facts[0], "3", "{facts}");
+    assert!(
+        facts[1]
+            .as_str()
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| c >= 12),
+        "{facts}"
+    );
+    assert_eq!(facts[2], "1", "{facts}");
+    assert!(
+        facts[3]
+            .as_str()
+            .is_some_and(|m| m.contains("of 100.0 MB") || m.contains("95.4 MB")),
+        "{facts}"
+    );
+
+    // The media budget is stored.
+    page.evaluate(
+        "(() => { const i = document.querySelector('[data-testid=media-budget]');
+           i.value = '50'; i.dispatchEvent(new Event('input', { bubbles: true }));
+           i.form.requestSubmit(); })()",
+    )
+    .await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=settings-media]')?.textContent.includes('47.7 MB')",
+        WAIT,
+    )
+    .await?;
+
+    // Clearing the chat removes its messages from IndexedDB; the outbox keeps its entry.
+    page.evaluate(&format!(
+        "document.querySelector('[data-testid=clear-chat][data-request-id=\"{CHAT}\"]').click()"
+    ))
+    .await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=settings-messages]')?.textContent === '0'",
+        WAIT,
+    )
+    .await?;
+    let count = page
+        .evaluate(&e2e::chat::count_js(
+            &e2e::chat::database_name("u_alice"),
+            CHAT,
+        ))
+        .await?;
+    assert_eq!(count, 0);
+    assert_eq!(
+        page.evaluate("document.querySelector('[data-testid=settings-outbox]').textContent")
+            .await?,
+        "1"
+    );
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
