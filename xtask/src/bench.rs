@@ -75,9 +75,15 @@ const CORE_METRICS: &[Metric] = &[
 ];
 
 /// Runs `bench`.
-pub fn run_bench(_args: &[String]) -> Result<(), String> {
+pub fn run_bench(args: &[String]) -> Result<(), String> {
     let tools = Tools::locate()?;
     tools.install(crate::tools::Need::Tests)?;
+    // `--only NAME` reruns one part and keeps the other parts' rows of the last report.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|name| name.to_lowercase());
     let mut results = Vec::new();
     let mut failures = Vec::new();
     for (name, part) in [
@@ -91,6 +97,12 @@ pub fn run_bench(_args: &[String]) -> Result<(), String> {
         // After the wasm sizes, which build the release front end it runs.
         ("UI", crate::ui_bench::ui_benchmarks),
     ] {
+        if only
+            .as_ref()
+            .is_some_and(|only| !name.to_lowercase().contains(only.as_str()))
+        {
+            continue;
+        }
         match part(&tools) {
             Ok(mut part) => results.append(&mut part),
             Err(e) => {
@@ -99,12 +111,34 @@ pub fn run_bench(_args: &[String]) -> Result<(), String> {
             }
         }
     }
+    if only.is_some() {
+        results = keep_other_suites(results);
+    }
     write_reports(&results)?;
     if failures.is_empty() {
         Ok(())
     } else {
         Err(format!("benchmark parts failed: {}", failures.join(", ")))
     }
+}
+
+/// The rows of the last report whose suites were not rerun, followed by the new rows.
+fn keep_other_suites(new_rows: Vec<Value>) -> Vec<Value> {
+    let rerun: std::collections::HashSet<String> = new_rows
+        .iter()
+        .filter_map(|r| r["suite"].as_str().map(str::to_owned))
+        .collect();
+    let path = root().join("bench").join("results.json");
+    let old_rows: Vec<Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|report| report["results"].as_array().cloned())
+        .unwrap_or_default();
+    old_rows
+        .into_iter()
+        .filter(|r| r["suite"].as_str().is_none_or(|s| !rerun.contains(s)))
+        .chain(new_rows)
+        .collect()
 }
 
 fn cargo() -> std::ffi::OsString {

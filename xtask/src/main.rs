@@ -58,5 +58,6 @@ const HELP: &str = "usage: cargo xtask <command>
 commands:
   serve [--listen ADDR] [--db PATH]   build the front end and run the server with demo data
   test [--no-browsers] [--only STEP]  every check CI runs (fmt, clippy, native, browser, e2e)
-  bench                               run the benchmarks, write bench/results.json and BENCHMARKS.md
+  bench [--only PART]                 run the benchmarks (or one part: core, store, server, wasm, ui),
+                                      write bench/results.json and BENCHMARKS.md
   setup [--browsers]                  install the toolchain only (idempotent)";
