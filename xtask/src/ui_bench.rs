@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use crate::process::{root, run, target_dir};
 use crate::tools::Tools;
 
-/// Runs the UI benchmark; the front end must be built already (`dist/`).
+/// Builds the release front end (`dist/`) and server, then runs the UI benchmark.
 pub fn ui_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
+    crate::serve::build_front_end(tools)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(tools
         .command(&cargo)
