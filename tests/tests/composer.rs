@@ -443,3 +443,85 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e::Result<()> {
+    let dir = scratch_dir("composer-attachment");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let cookie = http::login(&server.addr, "alice", "demo").await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
+    let file = dir.join("screenshot.txt");
+    let bytes = "the error dialog says 0x80070005\n".repeat(50);
+    std::fs::write(&file, &bytes).map_err(|source| e2e::HarnessError::Io {
+        what: "writing the attachment".into(),
+        source,
+    })?;
+    offline(&page, true).await?;
+    // Pick the file with the composer's own file input (as the file dialog would).
+    let document = page.call("DOM.getDocument", json!({})).await?;
+    let input = page
+        .call(
+            "DOM.querySelector",
+            json!({ "nodeId": document["root"]["nodeId"], "selector": ".composer input[type=file]" }),
+        )
+        .await?;
+    page.call(
+        "DOM.setFileInputFiles",
+        json!({ "files": [file.to_string_lossy()], "nodeId": input["nodeId"] }),
+    )
+    .await?;
+    page.wait_for(
+        "document.querySelector('.composer__files')?.textContent.includes('screenshot.txt')",
+        WAIT,
+    )
+    .await?;
+    type_and_send(&page, "log attached").await?;
+    page.wait_for(
+        "document.querySelector('[data-state=pending]')?.textContent.includes('screenshot.txt')",
+        WAIT,
+    )
+    .await?;
+    assert_eq!(last_seq(&server, &cookie).await?, 3);
+    offline(&page, false).await?;
+    page.wait_for(
+        "document.querySelector('[data-seq=\"4\"][data-state=sent] .attachment')?.textContent.includes('screenshot.txt')",
+        Duration::from_secs(60),
+    )
+    .await?;
+    // The server holds the message once, with the uploaded bytes.
+    let reply = http::send(
+        &server.addr,
+        "GET",
+        &format!("/api/chat/messages?request_id={CHAT}&from_seq=4&to_seq=10"),
+        &[("Cookie", &cookie)],
+        "",
+    )
+    .await?;
+    let stored: Value = serde_json::from_str(&reply.body)
+        .map_err(|e| e2e::HarnessError::Setup(format!("{}: {e}", reply.body)))?;
+    assert_eq!(
+        stored["messages"].as_array().map(Vec::len),
+        Some(1),
+        "{stored}"
+    );
+    let attachment = &stored["messages"][0]["attachments"][0];
+    assert_eq!(attachment["name"], "screenshot.txt");
+    assert_eq!(attachment["size"], bytes.len());
+    let media = http::send(
+        &server.addr,
+        "GET",
+        &format!(
+            "/api/media/{}",
+            attachment["media_id"].as_str().unwrap_or("")
+        ),
+        &[("Cookie", &cookie)],
+        "",
+    )
+    .await?;
+    assert_eq!(media.status, 200);
+    assert_eq!(media.body, bytes);
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
