@@ -83,6 +83,8 @@ struct State {
     mounted: HashMap<ListKey, Mounted>,
     record: Option<ChatRecord>,
     pending: Vec<OutboxEntry>,
+    /// Object URLs of the local copies of unsent images, by their local media id.
+    previews: HashMap<String, String>,
     first_unread: Option<Seq>,
     progress: Option<(u64, u64)>,
     stick_to_bottom: bool,
@@ -157,6 +159,7 @@ impl MessageList {
                 mounted: HashMap::new(),
                 record: None,
                 pending: Vec::new(),
+                previews: HashMap::new(),
                 first_unread: None,
                 progress: None,
                 stick_to_bottom: true,
@@ -231,6 +234,38 @@ impl MessageList {
         Ok(())
     }
 
+    /// Object URLs for the local copies of unsent images not previewed yet.
+    async fn load_previews(&self, entries: &[OutboxEntry]) {
+        for attachment in entries.iter().flat_map(|e| &e.attachments) {
+            let local = attachment
+                .media_id
+                .starts_with(chat_sync_idb::outbox_sender::LOCAL_MEDIA_PREFIX);
+            if !local
+                || !attachment.mime.starts_with("image/")
+                || self
+                    .state
+                    .borrow()
+                    .previews
+                    .contains_key(&attachment.media_id)
+            {
+                continue;
+            }
+            match chat_sync_idb::outbox_sender::local_file(&self.runtime, &attachment.media_id)
+                .await
+            {
+                Ok(blob) => {
+                    if let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) {
+                        self.state
+                            .borrow_mut()
+                            .previews
+                            .insert(attachment.media_id.clone(), url);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "no local copy of an unsent image"),
+            }
+        }
+    }
+
     /// This chat's unsent messages, in writing order (none when the outbox cannot be read:
     /// the sent messages still show).
     async fn read_pending(&self) -> Vec<OutboxEntry> {
@@ -241,6 +276,7 @@ impl MessageList {
                     .filter(|e| e.request_id == self.request_id)
                     .collect();
                 mine.sort_by_key(|e| e.order);
+                self.load_previews(&mine).await;
                 mine
             }
             Err(error) => {
@@ -518,7 +554,15 @@ impl MessageList {
         for index in range.clone() {
             let content = match state.row_at(index) {
                 Some(ListRow::Timeline(row)) => content_of(&state, &self.own_user_id, &row),
-                Some(ListRow::Pending(k)) => RowContent::Pending(state.pending[k].clone()),
+                Some(ListRow::Pending(k)) => {
+                    let entry = state.pending[k].clone();
+                    let previews = entry
+                        .attachments
+                        .iter()
+                        .map(|a| state.previews.get(&a.media_id).cloned().unwrap_or_default())
+                        .collect();
+                    RowContent::Pending(entry, previews)
+                }
                 None => continue,
             };
             wanted.push((index, state.key_at(index), content));
@@ -736,6 +780,9 @@ impl MessageList {
 
 impl Drop for MessageList {
     fn drop(&mut self) {
+        for url in self.state.borrow().previews.values() {
+            let _ = web_sys::Url::revoke_object_url(url);
+        }
         if let Some(handler) = self.on_scroll.borrow_mut().take() {
             let _ = self
                 .scroller

@@ -23,7 +23,7 @@ pub enum RowContent {
     Reading(chat_sync::Seq),
     /// A message the agent wrote that the server has not stored yet (queued, sending, or
     /// refused and waiting for the agent).
-    Pending(OutboxEntry),
+    Pending(OutboxEntry, Vec<String>),
     /// Missing messages: older history, or an interior or trailing gap.
     Skeleton {
         /// The row (its range and kind).
@@ -53,7 +53,10 @@ pub fn estimate(content: &RowContent) -> f64 {
     match content {
         RowContent::Message(row) => estimate_message(row),
         RowContent::Reading(_) => 40.0,
-        RowContent::Pending(entry) => 32.0 + 20.0 * (entry.body.chars().count() / 70 + 1) as f64,
+        RowContent::Pending(entry, previews) => {
+            32.0 + 20.0 * (entry.body.chars().count() / 70 + 1) as f64
+                + 172.0 * previews.iter().filter(|p| !p.is_empty()).count() as f64
+        }
         RowContent::Skeleton { row, .. } => estimate_skeleton(row),
     }
 }
@@ -109,12 +112,14 @@ pub fn build(document: &Document, content: &RowContent) -> HtmlElement {
             set(&el, "aria-hidden", "true");
             el
         }
-        RowContent::Pending(entry) => build_pending(document, entry),
+        RowContent::Pending(entry, previews) => build_pending(document, entry, previews),
         RowContent::Skeleton { row, progress } => build_skeleton(document, row, *progress),
     }
 }
 
-fn build_pending(document: &Document, entry: &OutboxEntry) -> HtmlElement {
+/// An unsent message; `previews` holds, per attachment, an object URL of the local copy of
+/// an image (empty for other files), so a picked image shows at once, before any upload.
+fn build_pending(document: &Document, entry: &OutboxEntry, previews: &[String]) -> HtmlElement {
     let failed = match &entry.state {
         OutboxState::Failed { reason } => Some(reason.clone()),
         OutboxState::Queued | OutboxState::Sending => None,
@@ -154,7 +159,14 @@ fn build_pending(document: &Document, entry: &OutboxEntry) -> HtmlElement {
     append(&el, &body);
     if !entry.attachments.is_empty() {
         let list = element(document, "div", "msg__attachments");
-        for attachment in &entry.attachments {
+        for (i, attachment) in entry.attachments.iter().enumerate() {
+            if let Some(url) = previews.get(i).filter(|u| !u.is_empty()) {
+                let img = element(document, "img", "attachment__thumb");
+                set(&img, "src", url);
+                set(&img, "alt", &attachment.name);
+                append(&list, &img);
+                continue;
+            }
             let chip = element(document, "span", "attachment attachment--file");
             chip.set_text_content(Some(&format!(
                 "📎 {} · {}",

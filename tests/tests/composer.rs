@@ -444,6 +444,9 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
     Ok(())
 }
 
+/// A valid 1x1 PNG.
+const PNG_HEX: &str = "89504E470D0A1A0A0000000D49484452000000010000000108060000001F15C4890000000D49444154789C6360000000000500010D0A2DB40000000049454E44AE426082";
+
 #[tokio::test]
 async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e::Result<()> {
     let dir = scratch_dir("composer-attachment");
@@ -457,8 +460,18 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
         what: "writing the attachment".into(),
         source,
     })?;
+    // A 1x1 PNG, to be shown at once from its local copy.
+    let image = dir.join("dot.png");
+    let png: Vec<u8> = (0..PNG_HEX.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&PNG_HEX[i..i + 2], 16).unwrap_or(0))
+        .collect();
+    std::fs::write(&image, png).map_err(|source| e2e::HarnessError::Io {
+        what: "writing the image".into(),
+        source,
+    })?;
     offline(&page, true).await?;
-    // Pick the file with the composer's own file input (as the file dialog would).
+    // Pick the files with the composer's own file input (as the file dialog would).
     let document = page.call("DOM.getDocument", json!({})).await?;
     let input = page
         .call(
@@ -468,7 +481,7 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
         .await?;
     page.call(
         "DOM.setFileInputFiles",
-        json!({ "files": [file.to_string_lossy()], "nodeId": input["nodeId"] }),
+        json!({ "files": [file.to_string_lossy(), image.to_string_lossy()], "nodeId": input["nodeId"] }),
     )
     .await?;
     page.wait_for(
@@ -479,6 +492,13 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
     type_and_send(&page, "log attached").await?;
     page.wait_for(
         "document.querySelector('[data-state=pending]')?.textContent.includes('screenshot.txt')",
+        WAIT,
+    )
+    .await?;
+    // The image shows at once from the local copy, before any upload.
+    page.wait_for(
+        "(() => { const img = document.querySelector('[data-state=pending] img.attachment__thumb');
+           return img && img.src.startsWith('blob:') && img.complete && img.naturalWidth === 1; })()",
         WAIT,
     )
     .await?;
@@ -506,6 +526,12 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
         "{stored}"
     );
     let attachment = &stored["messages"][0]["attachments"][0];
+    assert_eq!(
+        stored["messages"][0]["attachments"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
     assert_eq!(attachment["name"], "screenshot.txt");
     assert_eq!(attachment["size"], bytes.len());
     let media = http::send(
