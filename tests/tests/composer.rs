@@ -23,24 +23,45 @@ const ROWS_JS: &str = "[...document.querySelectorAll('[data-testid=message]')]
   .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
   .map(r => [r.dataset.seq ?? null, r.dataset.state, r.querySelector('.msg__body')?.textContent ?? ''])";
 
-/// Types `text` and sends it, then waits until the composer took it (emptied) or said why not.
+/// Types `text` and sends it, then waits until the composer took it (emptied) or said why not
+/// (`composer-problem`); an error when it did neither within 20 s.
 async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<()> {
-    page.evaluate(&format!(
-        r#"(async () => {{
+    let outcome = page
+        .evaluate(&format!(
+            r#"(async () => {{
   const box = document.querySelector('[data-testid=composer]');
   box.value = {text:?};
   box.dispatchEvent(new Event('input', {{ bubbles: true }}));
   document.querySelector('[data-testid=send]').click();
   const started = performance.now();
-  while (box.value !== '' && !document.querySelector('[data-testid=composer-problem]')
-         && performance.now() - started < 10000) {{
+  while (performance.now() - started < 20000) {{
+    if (box.value === '') return 'taken';
+    if (document.querySelector('[data-testid=composer-problem]')) return 'refused';
     await new Promise(r => setTimeout(r, 5));
   }}
+  return 'timeout';
 }})()"#
-    ))
-    .await?;
+        ))
+        .await?;
+    if outcome == "timeout" {
+        return Err(e2e::HarnessError::Timeout {
+            what: format!("the composer to take {text:?}"),
+            seconds: 20.0,
+        });
+    }
     Ok(())
 }
+
+/// JS counting the entries of alice's outbox in IndexedDB.
+const OUTBOX_COUNT_JS: &str = r#"(async () => {
+  const db = await new Promise((ok, err) => {
+    const r = indexedDB.open('supportdesk-chat-cache:u_alice'); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  });
+  try {
+    const rq = db.transaction('outbox').objectStore('outbox').count();
+    return await new Promise((ok, err) => { rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); });
+  } finally { db.close(); }
+})()"#;
 
 async fn offline(page: &Page<'_>, offline: bool) -> e2e::Result<()> {
     page.call("Network.enable", json!({})).await?;
@@ -235,19 +256,10 @@ async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::
     let page = open_chat_as_alice(&browser, &server).await?;
     offline(&page, true).await?;
     // 100 queued messages, one after the other.
-    page.evaluate(
-        r#"(async () => {
-  const box = document.querySelector('[data-testid=composer]');
-  for (let i = 1; i <= 100; i++) {
-    box.value = `queued ${i}`;
-    box.dispatchEvent(new Event('input', { bubbles: true }));
-    document.querySelector('[data-testid=send]').click();
-    const started = performance.now();
-    while (box.value !== '' && performance.now() - started < 5000) await new Promise(r => setTimeout(r, 5));
-  }
-})()"#,
-    )
-    .await?;
+    for i in 1..=100 {
+        type_and_send(&page, &format!("queued {i}")).await?;
+    }
+    assert_eq!(page.evaluate(OUTBOX_COUNT_JS).await?, 100);
     type_and_send(&page, "one too many").await?;
     let problem = page
         .wait_for(
