@@ -107,7 +107,7 @@ pub fn CacheSettings(
         }
         spawn_local(async move {
             let user = cache.user.id.clone();
-            cache.runtime.store().close();
+            cache.runtime.store().shut_down();
             drop(cache);
             if let Err(error) = media::delete_cache().await {
                 tracing::warn!(%error, "could not delete the media cache");

@@ -127,7 +127,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
             live.try_set_value(None);
             opened.try_set(None);
             if let Some(cache) = cache {
-                cache.runtime.store().close();
+                cache.runtime.store().shut_down();
             }
             // A shared machine: the next person sees nothing of this agent's. The server's
             // copy of the push subscription is deleted first, while the session still exists.

@@ -120,6 +120,52 @@ impl Browser {
         .await
     }
 
+    /// Attaches to the running service worker whose script is `script_url` and returns the
+    /// session id of its own target (its network emulation is set there, not on a page's).
+    pub async fn service_worker_session(&self, script_url: &str) -> Result<String> {
+        let target_id = wait_until(
+            "a running service worker target",
+            Duration::from_secs(10),
+            || async {
+                let targets = self.cdp.call("Target.getTargets", json!({}), None).await?;
+                Ok(targets["targetInfos"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| t["type"] == "service_worker" && t["url"] == script_url)
+                    .and_then(|t| t["targetId"].as_str().map(str::to_owned)))
+            },
+        )
+        .await?;
+        let attached = self
+            .cdp
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target_id, "flatten": true }),
+                None,
+            )
+            .await?;
+        attached["sessionId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError::Setup(format!("no session from {attached}")))
+    }
+
+    /// Takes the target of `session` (a page's or a worker's) offline or back online.
+    pub async fn emulate_offline(&self, session: &str, offline: bool) -> Result<()> {
+        self.cdp
+            .call("Network.enable", json!({}), Some(session))
+            .await?;
+        self.cdp
+            .call(
+                "Network.emulateNetworkConditions",
+                json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
+                Some(session),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Stops the browser.
     pub async fn close(mut self) {
         let _ = self.cdp.call("Browser.close", json!({}), None).await;

@@ -162,51 +162,14 @@ impl Rig {
     /// Attaches to the running service worker's own target and returns its session id: the
     /// worker's network emulation must be set there (the page's does not apply to it).
     pub async fn worker_session(&self) -> crate::Result<String> {
-        let script = self.server.url("/sw.js");
-        let target_id = wait_until(
-            "a running service worker target",
-            Duration::from_secs(10),
-            || async {
-                let targets = self
-                    .browser
-                    .cdp
-                    .call("Target.getTargets", json!({}), None)
-                    .await?;
-                Ok(targets["targetInfos"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|t| t["type"] == "service_worker" && t["url"] == script.as_str())
-                    .and_then(|t| t["targetId"].as_str().map(str::to_owned)))
-            },
-        )
-        .await?;
-        let attached = self
-            .browser
-            .cdp
-            .call(
-                "Target.attachToTarget",
-                json!({ "targetId": target_id, "flatten": true }),
-                None,
-            )
-            .await?;
-        attached["sessionId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| HarnessError::Setup(format!("no session from {attached}")))
+        self.browser
+            .service_worker_session(&self.server.url("/sw.js"))
+            .await
     }
 
     /// Sets the network of the worker session `session` offline or back online.
     pub async fn set_worker_offline(&self, session: &str, offline: bool) -> crate::Result<()> {
-        let cdp = &self.browser.cdp;
-        cdp.call("Network.enable", json!({}), Some(session)).await?;
-        cdp.call(
-            "Network.emulateNetworkConditions",
-            json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
-            Some(session),
-        )
-        .await?;
-        Ok(())
+        self.browser.emulate_offline(session, offline).await
     }
 
     /// The value of a `/metrics` series (0 when absent).

@@ -24,8 +24,9 @@ const ROWS_JS: &str = "[...document.querySelectorAll('[data-testid=message]')]
   .map(r => [r.dataset.seq ?? null, r.dataset.state, r.querySelector('.msg__body')?.textContent ?? ''])";
 
 /// Types `text` and sends it, then waits until the composer took it (emptied) or said why not
-/// (`composer-problem`); an error when it did neither within 20 s.
-async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<()> {
+/// (`composer-problem`): `taken` or `refused: <the problem>`; an error when it did neither
+/// within 20 s.
+async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<String> {
     let outcome = page
         .evaluate(&format!(
             r#"(async () => {{
@@ -33,10 +34,13 @@ async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<()> {
   box.value = {text:?};
   box.dispatchEvent(new Event('input', {{ bubbles: true }}));
   document.querySelector('[data-testid=send]').click();
+  // Let the view drop an earlier problem before looking for a new one.
+  await new Promise(r => setTimeout(r, 0));
   const started = performance.now();
   while (performance.now() - started < 20000) {{
     if (box.value === '') return 'taken';
-    if (document.querySelector('[data-testid=composer-problem]')) return 'refused';
+    const problem = document.querySelector('[data-testid=composer-problem]');
+    if (problem) return 'refused: ' + problem.textContent;
     await new Promise(r => setTimeout(r, 5));
   }}
   return 'timeout';
@@ -49,7 +53,7 @@ async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<()> {
             seconds: 20.0,
         });
     }
-    Ok(())
+    Ok(outcome.as_str().unwrap_or_default().to_owned())
 }
 
 /// JS counting the entries of alice's outbox in IndexedDB.
@@ -63,14 +67,19 @@ const OUTBOX_COUNT_JS: &str = r#"(async () => {
   } finally { db.close(); }
 })()"#;
 
-async fn offline(page: &Page<'_>, offline: bool) -> e2e::Result<()> {
-    page.call("Network.enable", json!({})).await?;
-    page.call(
-        "Network.emulateNetworkConditions",
-        json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
-    )
-    .await?;
-    Ok(())
+/// Takes the page and the service worker offline or back online: Background Sync lets the
+/// worker send the outbox on its own, so both must lose the network.
+async fn offline(
+    browser: &Browser,
+    server: &Server,
+    page: &Page<'_>,
+    offline: bool,
+) -> e2e::Result<()> {
+    browser.emulate_offline(&page.session_id, offline).await?;
+    let worker = browser
+        .service_worker_session(&server.url("/sw.js"))
+        .await?;
+    browser.emulate_offline(&worker, offline).await
 }
 
 /// The chat's messages at the server, as alice reads them.
@@ -145,7 +154,7 @@ async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::
     );
 
     // Offline: three messages wait as pending rows; the server has none of them.
-    offline(&page, true).await?;
+    offline(&browser, &server, &page, true).await?;
     for text in ["off 1", "off 2", "off 3"] {
         type_and_send(&page, text).await?;
     }
@@ -170,7 +179,7 @@ async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::
     );
 
     // Back online: each stored once, in order, shown as sent at 5, 6, 7.
-    offline(&page, false).await?;
+    offline(&browser, &server, &page, false).await?;
     page.wait_for(
         "['5','6','7'].every(s => document.querySelector(`[data-seq=\"${s}\"][data-state=sent]`))
            && !document.querySelector('[data-state=pending]')",
@@ -214,7 +223,7 @@ async fn messages_queued_offline_go_out_when_the_app_is_reopened_online() -> e2e
     let cookie = http::login(&server.addr, "alice", "demo").await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = open_chat_as_alice(&browser, &server).await?;
-    offline(&page, true).await?;
+    offline(&browser, &server, &page, true).await?;
     for text in ["while closed 1", "while closed 2"] {
         type_and_send(&page, text).await?;
     }
@@ -254,10 +263,11 @@ async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::
     let cookie = http::login(&server.addr, "alice", "demo").await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = open_chat_as_alice(&browser, &server).await?;
-    offline(&page, true).await?;
+    offline(&browser, &server, &page, true).await?;
     // 100 queued messages, one after the other.
     for i in 1..=100 {
-        type_and_send(&page, &format!("queued {i}")).await?;
+        let outcome = type_and_send(&page, &format!("queued {i}")).await?;
+        assert_eq!(outcome, "taken", "message {i}");
     }
     assert_eq!(page.evaluate(OUTBOX_COUNT_JS).await?, 100);
     type_and_send(&page, "one too many").await?;
@@ -281,7 +291,7 @@ async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::
     );
 
     // Online again: all 100 go out once, in order.
-    offline(&page, false).await?;
+    offline(&browser, &server, &page, false).await?;
     e2e::wait_until(
         "100 messages at the server",
         Duration::from_secs(90),
@@ -389,7 +399,7 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
     let server = Server::start(&dir.join("server"), &["--demo"]).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = open_chat_as_alice(&browser, &server).await?;
-    offline(&page, true).await?;
+    offline(&browser, &server, &page, true).await?;
     type_and_send(&page, "waiting in the outbox").await?;
     page.evaluate("document.querySelector('[data-testid=settings]').click()")
         .await?;
@@ -482,7 +492,7 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
         what: "writing the image".into(),
         source,
     })?;
-    offline(&page, true).await?;
+    offline(&browser, &server, &page, true).await?;
     // Pick the files with the composer's own file input (as the file dialog would).
     let document = page.call("DOM.getDocument", json!({})).await?;
     let input = page
@@ -515,7 +525,7 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
     )
     .await?;
     assert_eq!(last_seq(&server, &cookie).await?, 3);
-    offline(&page, false).await?;
+    offline(&browser, &server, &page, false).await?;
     page.wait_for(
         "document.querySelector('[data-seq=\"4\"][data-state=sent] .attachment')?.textContent.includes('screenshot.txt')",
         Duration::from_secs(60),

@@ -34,6 +34,7 @@ pub struct Database {
     /// The event handlers of the connections opened so far, kept alive with them.
     handlers: RefCell<Vec<Handler>>,
     opens: Cell<u32>,
+    shut: Cell<bool>,
 }
 
 impl std::fmt::Debug for Database {
@@ -57,6 +58,7 @@ impl Database {
             slot: Rc::new(RefCell::new(None)),
             handlers: RefCell::new(Vec::new()),
             opens: Cell::new(0),
+            shut: Cell::new(false),
         }
     }
 
@@ -74,6 +76,12 @@ impl Database {
     pub async fn connection(&self) -> Result<IdbDatabase, StoreError> {
         if let Some(db) = self.slot.borrow().as_ref() {
             return Ok(db.clone());
+        }
+        if self.shut.get() {
+            return Err(StoreError::Closed {
+                operation: "open",
+                message: format!("{} was shut down (sign-out or clear)", self.name),
+            });
         }
         let db = open(&self.name, self.version).await?;
         self.opens.set(self.opens.get() + 1);
@@ -107,6 +115,13 @@ impl Database {
         let mut handlers = self.handlers.borrow_mut();
         handlers.push(on_version_change);
         handlers.push(on_close);
+    }
+
+    /// Closes the connection for good: no later operation of this handle reopens (and so
+    /// re-creates) the database, which is about to be deleted.
+    pub fn shut_down(&self) {
+        self.shut.set(true);
+        self.close();
     }
 
     /// Closes the connection (it is reopened by the next operation).

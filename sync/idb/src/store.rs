@@ -100,6 +100,12 @@ impl IdbStore {
         self.db.close();
     }
 
+    /// Closes the connection for good (before the database is deleted): later operations
+    /// fail with [`StoreError::Closed`] instead of re-creating an empty database.
+    pub fn shut_down(&self) {
+        self.db.shut_down();
+    }
+
     /// Closes the connection and deletes the whole database.
     pub async fn wipe(self) -> Result<(), StoreError> {
         self.db.close();
