@@ -218,17 +218,27 @@ pub async fn record_stored(
             entries.retain(|e| e.media_id != media_id);
             entries.push(entry);
             let doomed = plan_eviction(&entries, stats.budget, Some(media_id));
-            for id in &doomed {
-                media
-                    .delete(&JsValue::from_str(id))
-                    .map_err(|e| store_error(OP, &e))?;
-            }
+            delete_index_entries(&media, &doomed, OP)?;
             commit(&tx, OP).await?;
             Ok(doomed)
         })
         .await?;
     delete_bytes(&doomed).await;
     Ok(doomed)
+}
+
+/// Deletes the index entries of `doomed` files inside the caller's transaction.
+fn delete_index_entries(
+    media: &web_sys::IdbObjectStore,
+    doomed: &[String],
+    op: &'static str,
+) -> Result<(), StoreError> {
+    for id in doomed {
+        media
+            .delete(&JsValue::from_str(id))
+            .map_err(|e| store_error(op, &e))?;
+    }
+    Ok(())
 }
 
 async fn stats_of(store: &IdbStore) -> Result<MediaStats, SyncError> {
@@ -265,11 +275,7 @@ pub async fn set_media_budget(runtime: &Runtime, bytes: u64) -> Result<MediaStat
             put_meta(&object_store(&tx, META, OP)?, BUDGET_KEY, budget, OP)?;
             let media = object_store(&tx, MEDIA, OP)?;
             let doomed = plan_eviction(&entries, budget, None);
-            for id in &doomed {
-                media
-                    .delete(&JsValue::from_str(id))
-                    .map_err(|e| store_error(OP, &e))?;
-            }
+            delete_index_entries(&media, &doomed, OP)?;
             commit(&tx, OP).await?;
             Ok(doomed)
         })

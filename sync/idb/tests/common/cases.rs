@@ -56,24 +56,7 @@ pub async fn migration_from_version_1_keeps_every_message() {
             "version 1 has no media store"
         );
         // Fill it the way version 1 code did: messages and the chat record.
-        let plan = chat_sync::ingest::plan_ingest(
-            &chat,
-            None,
-            &[],
-            messages("c1", 1, 300),
-            &closed_chat_ctx(),
-        );
-        let tx = Database::transaction(&db, &[schema::MESSAGES, schema::CHATS], true, "fill")
-            .expect("tx");
-        let store = tx.object_store(schema::MESSAGES).expect("messages");
-        for m in &plan.put {
-            store.put(&encode(m, "fill").expect("encode")).expect("put");
-        }
-        tx.object_store(schema::CHATS)
-            .expect("chats")
-            .put(&encode(&plan.record, "fill").expect("encode"))
-            .expect("put");
-        transaction_done(&tx).await.expect("commit");
+        fill_raw(&db, &chat, 300).await;
         db.close();
     }
     let store = IdbStore::open_named(&name)
@@ -845,4 +828,27 @@ pub async fn runtime_opens_the_users_own_database() {
     let runtime = Rc::new(runtime);
     drop(runtime);
     chat_sync_idb::wipe(&user).await.expect("wipe");
+}
+
+/// Writes messages `1..=count` of `chat` and its record straight into an open database of an
+/// older schema, the way the code of that version did (for migration tests).
+pub async fn fill_raw(db: &web_sys::IdbDatabase, chat: &RequestId, count: u64) {
+    let plan = chat_sync::ingest::plan_ingest(
+        chat,
+        None,
+        &[],
+        messages(chat.as_str(), 1, count),
+        &closed_chat_ctx(),
+    );
+    let tx =
+        Database::transaction(db, &[schema::MESSAGES, schema::CHATS], true, "fill").expect("tx");
+    let store = tx.object_store(schema::MESSAGES).expect("messages");
+    for m in &plan.put {
+        store.put(&encode(m, "fill").expect("encode")).expect("put");
+    }
+    tx.object_store(schema::CHATS)
+        .expect("chats")
+        .put(&encode(&plan.record, "fill").expect("encode"))
+        .expect("put");
+    transaction_done(&tx).await.expect("commit");
 }

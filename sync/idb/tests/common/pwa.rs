@@ -6,13 +6,11 @@ use chat_sync::ingest::Source;
 use chat_sync::media_cache::MIN_MEDIA_BUDGET;
 use chat_sync::outbox::{OutboxError, OutboxState};
 use chat_sync::store::Store;
-use chat_sync::suite::{closed_chat_ctx, messages};
+use chat_sync::suite::messages;
 use chat_sync::{RequestId, SeqRange};
-use chat_sync_idb::codec::encode;
 use chat_sync_idb::database::{self, Database};
 use chat_sync_idb::media::{self, MEDIA_CACHE};
 use chat_sync_idb::outbox_sender::{self, LocalAttachment};
-use chat_sync_idb::request::transaction_done;
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::{platform, schema, IdbStore, SyncError};
 use wasm_bindgen::{JsCast, JsValue};
@@ -35,24 +33,7 @@ pub async fn migration_from_version_2_keeps_every_message() {
     {
         let db = database::open(&name, 2).await.expect("open version 2");
         assert!(!db.object_store_names().contains(schema::OUTBOX_FILES));
-        let plan = chat_sync::ingest::plan_ingest(
-            &chat,
-            None,
-            &[],
-            messages("c2", 1, 250),
-            &closed_chat_ctx(),
-        );
-        let tx = Database::transaction(&db, &[schema::MESSAGES, schema::CHATS], true, "fill")
-            .expect("tx");
-        let store = tx.object_store(schema::MESSAGES).expect("messages");
-        for m in &plan.put {
-            store.put(&encode(m, "fill").expect("encode")).expect("put");
-        }
-        tx.object_store(schema::CHATS)
-            .expect("chats")
-            .put(&encode(&plan.record, "fill").expect("encode"))
-            .expect("put");
-        transaction_done(&tx).await.expect("commit");
+        super::cases::fill_raw(&db, &chat, 250).await;
         db.close();
     }
     let store = IdbStore::open_named(&name).await.expect("upgrade");
