@@ -244,6 +244,40 @@ impl Page<'_> {
         .await
     }
 
+    /// Signs `username` in with `password` through `fetch` from this page (so the page's
+    /// cookie jar holds the session) and returns the user id.
+    pub async fn login(&self, username: &str, password: &str) -> Result<String> {
+        let user = self
+            .evaluate(&format!(
+                "fetch('/api/auth/login', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
+                   body: JSON.stringify({{username: {username:?}, password: {password:?}}})}}).then(r => r.json())"
+            ))
+            .await?;
+        user["id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| HarnessError::Setup(format!("login answered {user}")))
+    }
+
+    /// Waits until the page's service worker is activated and, with `controlled`, until it
+    /// controls the page.
+    pub async fn wait_for_service_worker(&self, controlled: bool) -> Result<()> {
+        self.wait_for(
+            "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
+            Duration::from_secs(30),
+        )
+        .await?;
+        if controlled {
+            self.wait_for(
+                "!!navigator.serviceWorker.controller",
+                Duration::from_secs(10),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Saves a PNG screenshot of the page to `path` (for looking at a failing test).
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         use base64::Engine as _;

@@ -189,14 +189,7 @@ impl Rig {
 /// registration id, and closes the page. Returns (user id, registration id).
 pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(String, String)> {
     let page = browser.new_page(&server.url("/")).await?;
-    let user = page
-        .evaluate(
-            "fetch('/api/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
-               body: JSON.stringify({username: 'alice', password: 'demo'})}).then(r => r.json())",
-        )
-        .await?;
-    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
-    assert!(!user_id.is_empty(), "login answered {user}");
+    let user_id = page.login("alice", "demo").await?;
     let chats = page
         .evaluate("fetch('/api/chat/requests').then(r => r.json()).then(l => l.requests.map(r => r.request_id))")
         .await?;
@@ -206,11 +199,7 @@ pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(Strin
             "{id} is not alice's: {chats}"
         );
     }
-    page.wait_for(
-        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
-        Duration::from_secs(30),
-    )
-    .await?;
+    page.wait_for_service_worker(false).await?;
 
     let registration_id = registration_id(browser, &page, &server.url("/")).await?;
     page.close().await?;

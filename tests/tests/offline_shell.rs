@@ -22,11 +22,7 @@ async fn a_deep_link_opens_from_the_shell_cache_with_the_server_down() -> e2e::R
         Duration::from_secs(20),
     )
     .await?;
-    page.wait_for(
-        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
-        Duration::from_secs(30),
-    )
-    .await?;
+    page.wait_for_service_worker(false).await?;
     let cached = page
         .wait_for(
             "caches.keys().then(names => names.find(n => n.startsWith('supportdesk-shell-')))

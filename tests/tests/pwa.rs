@@ -30,24 +30,8 @@ fn database_name(user_id: &str) -> String {
 /// worker. Returns the page and alice's user id.
 async fn sign_in<'a>(browser: &'a Browser, server: &Server) -> e2e::Result<(Page<'a>, String)> {
     let page = browser.new_page(&server.url("/")).await?;
-    let user = page
-        .evaluate(
-            "fetch('/api/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
-               body: JSON.stringify({username: 'alice', password: 'demo'})}).then(r => r.json())",
-        )
-        .await?;
-    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
-    assert!(!user_id.is_empty(), "login answered {user}");
-    page.wait_for(
-        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
-        Duration::from_secs(30),
-    )
-    .await?;
-    page.wait_for(
-        "!!navigator.serviceWorker.controller",
-        Duration::from_secs(10),
-    )
-    .await?;
+    let user_id = page.login("alice", "demo").await?;
+    page.wait_for_service_worker(true).await?;
     Ok((page, user_id))
 }
 
@@ -391,16 +375,7 @@ async fn the_app_is_installable_and_its_manifest_is_in_the_shell() -> e2e::Resul
 
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = browser.new_page(&server.url("/")).await?;
-    page.wait_for(
-        "navigator.serviceWorker.getRegistration().then(r => r?.active?.state === 'activated')",
-        Duration::from_secs(30),
-    )
-    .await?;
-    page.wait_for(
-        "!!navigator.serviceWorker.controller",
-        Duration::from_secs(10),
-    )
-    .await?;
+    page.wait_for_service_worker(true).await?;
     let errors = page.call("Page.getInstallabilityErrors", json!({})).await?;
     assert_eq!(
         errors["installabilityErrors"],
