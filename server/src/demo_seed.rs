@@ -169,29 +169,19 @@ pub async fn seed(db: &Db, memory_kib: u32) -> Result<(), String> {
         if !fresh {
             continue;
         }
-        let step = ((now - created) / (*size as i64 + 1)).max(1);
-        let mut messages = Vec::with_capacity(*size);
-        for n in 0..*size {
-            let from_requester = n == 0 || rng.gen_bool(0.5);
-            let author = if from_requester { requester } else { agent };
-            let attachments = if rng.gen_ratio(1, 40) {
-                vec![media[rng.gen_range(0..media.len())].clone()]
-            } else {
-                Vec::new()
-            };
-            messages.push(NewMessage {
-                request_id: request_id.clone(),
-                client_temp_id: None,
-                sender: Sender {
-                    id: author.id.clone(),
-                    name: author.name.clone(),
-                    role: author.role(),
-                },
-                body: body(&mut rng, n == 0, TITLES[index]),
-                attachments,
-                created_at: created + step * (n as i64 + 1),
-            });
-        }
+        let messages = history(
+            &mut rng,
+            &History {
+                request_id: &request_id,
+                title: TITLES[index],
+                requester,
+                agent,
+                media: &media,
+                size: *size,
+                created,
+                now,
+            },
+        );
         db.seed_messages(&messages)
             .await
             .map_err(|e| e.to_string())?;
@@ -236,28 +226,19 @@ pub async fn seed_large_chat(db: &Db, size: usize) -> Result<(), String> {
     }
     let started = std::time::Instant::now();
     let mut rng = StdRng::seed_from_u64(2001);
-    let step = ((now - created) / (size as i64 + 1)).max(1);
-    let messages: Vec<NewMessage> = (0..size)
-        .map(|n| {
-            let author = if n == 0 || rng.gen_bool(0.5) {
-                &requester
-            } else {
-                &agent
-            };
-            NewMessage {
-                request_id: LARGE_CHAT.to_owned(),
-                client_temp_id: None,
-                sender: Sender {
-                    id: author.id.clone(),
-                    name: author.name.clone(),
-                    role: author.role(),
-                },
-                body: body(&mut rng, n == 0, "Long history"),
-                attachments: Vec::new(),
-                created_at: created + step * (n as i64 + 1),
-            }
-        })
-        .collect();
+    let messages = history(
+        &mut rng,
+        &History {
+            request_id: LARGE_CHAT,
+            title: "Long history",
+            requester: &requester,
+            agent: &agent,
+            media: &[],
+            size,
+            created,
+            now,
+        },
+    );
     db.seed_messages(&messages)
         .await
         .map_err(|e| e.to_string())?;
@@ -267,6 +248,51 @@ pub async fn seed_large_chat(db: &Db, size: usize) -> Result<(), String> {
         "large demo chat seeded"
     );
     Ok(())
+}
+
+/// What one seeded chat history is made of.
+struct History<'a> {
+    request_id: &'a str,
+    title: &'a str,
+    requester: &'a UserRow,
+    agent: &'a UserRow,
+    /// Files attached to about one message in 40 (none when empty).
+    media: &'a [Attachment],
+    size: usize,
+    created: i64,
+    now: i64,
+}
+
+/// The messages of a seeded chat: the requester opens it, then requester and agent alternate
+/// at random, spread evenly from `created` to `now`.
+fn history(rng: &mut StdRng, spec: &History<'_>) -> Vec<NewMessage> {
+    let step = ((spec.now - spec.created) / (spec.size as i64 + 1)).max(1);
+    (0..spec.size)
+        .map(|n| {
+            let author = if n == 0 || rng.gen_bool(0.5) {
+                spec.requester
+            } else {
+                spec.agent
+            };
+            let attachments = if !spec.media.is_empty() && rng.gen_ratio(1, 40) {
+                vec![spec.media[rng.gen_range(0..spec.media.len())].clone()]
+            } else {
+                Vec::new()
+            };
+            NewMessage {
+                request_id: spec.request_id.to_owned(),
+                client_temp_id: None,
+                sender: Sender {
+                    id: author.id.clone(),
+                    name: author.name.clone(),
+                    role: author.role(),
+                },
+                body: body(rng, n == 0, spec.title),
+                attachments,
+                created_at: spec.created + step * (n as i64 + 1),
+            }
+        })
+        .collect()
 }
 
 fn user(id: &str, username: &str, name: &str, role: SenderRole, hash: &str) -> UserRow {
