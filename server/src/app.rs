@@ -13,6 +13,7 @@ use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::push_sender::Vapid;
 use crate::rate_limit::RateLimiter;
+use crate::served_log::ServedLog;
 use crate::state::{AppState, Inner};
 
 /// Why the server could not start.
@@ -57,6 +58,11 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
     let vapid = Vapid::load_or_create(&db)
         .await
         .map_err(StartError::Other)?;
+    let served_log = match &config.test_served_log {
+        Some(path) => ServedLog::open(path)
+            .map_err(|e| StartError::Other(format!("served log {}: {e}", path.display())))?,
+        None => ServedLog::default(),
+    };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events, _) = broadcast::channel(1024);
     let (push_tx, push_rx) = mpsc::unbounded_channel();
@@ -64,6 +70,7 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         db,
         metrics: Metrics::default(),
         faults: Faults::new(config.test_faults),
+        served_log,
         events,
         push_queue: push_tx,
         vapid,

@@ -41,6 +41,9 @@ pub struct Args {
     /// Enable `POST/GET /api/test/faults` (tests only).
     #[arg(long)]
     pub test_faults: bool,
+    /// Append every answered history fetch to this file as a JSON line (tests only).
+    #[arg(long)]
+    pub test_served_log: Option<PathBuf>,
     /// Accept `http://` push endpoints on loopback (tests only).
     #[arg(long)]
     pub allow_insecure_push: bool,
@@ -71,6 +74,8 @@ pub struct Config {
     pub page_limit: u64,
     /// Whether `/api/test/faults` exists.
     pub test_faults: bool,
+    /// Where every answered history fetch is recorded (tests only; off when `None`).
+    pub test_served_log: Option<PathBuf>,
     /// Whether `http://` loopback push endpoints are accepted.
     pub allow_insecure_push: bool,
     /// Whether the session cookie carries `Secure`.
@@ -112,6 +117,7 @@ impl Config {
             simulate_interval: Duration::from_secs(4),
             page_limit: 500,
             test_faults: false,
+            test_served_log: None,
             allow_insecure_push: false,
             secure_cookie: false,
             vapid_subject: "mailto:admin@example.invalid".to_owned(),
@@ -139,6 +145,7 @@ impl Config {
             demo_large_chat: args.demo_large_chat,
             page_limit: args.page_limit.clamp(1, crate::routes::chat::MAX_LIMIT),
             test_faults: args.test_faults,
+            test_served_log: args.test_served_log.clone(),
             allow_insecure_push: args.allow_insecure_push,
             secure_cookie: args.secure_cookie,
             vapid_subject: args.vapid_subject.clone(),

@@ -14,6 +14,7 @@ pub mod push_sender;
 pub mod rate_limit;
 pub mod routes;
 pub mod send;
+pub mod served_log;
 pub mod simulator;
 pub mod state;
 

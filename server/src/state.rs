@@ -11,6 +11,7 @@ use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::push_sender::Vapid;
 use crate::rate_limit::RateLimiter;
+use crate::served_log::ServedLog;
 
 /// A committed new message, announced to SSE streams so they look for new events.
 #[derive(Clone, Debug)]
@@ -37,6 +38,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Test fault injection.
     pub faults: Faults,
+    /// Test-only record of answered history fetches.
+    pub served_log: ServedLog,
     /// New-message announcements for SSE streams.
     pub events: broadcast::Sender<EventNotice>,
     /// New messages for the Web Push sender.

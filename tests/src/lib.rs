@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod cdp;
+pub mod chaos;
 pub mod chat;
 pub mod http;
 pub mod push_service;

@@ -136,6 +136,9 @@ pub async fn fetch(
                 .metrics
                 .served_range
                 .fetch_add(messages.len() as u64, Ordering::Relaxed);
+            state
+                .served_log
+                .record(&user.id, request_id.as_str(), "range", &messages);
             messages
         }
         Window::Cursor { before, limit } => {
@@ -147,6 +150,9 @@ pub async fn fetch(
                 .metrics
                 .served_cursor
                 .fetch_add(messages.len() as u64, Ordering::Relaxed);
+            state
+                .served_log
+                .record(&user.id, request_id.as_str(), "cursor", &messages);
             messages
         }
     };
