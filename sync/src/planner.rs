@@ -315,6 +315,13 @@ impl Planner {
         chat.refused = false;
     }
 
+    /// A push proved that missing messages exist: repair without the grace period, but keep
+    /// any backoff from failed fetches, so a burst of pushes to a chat whose fetches fail (the
+    /// server down, the network cut) does not send one request per push.
+    pub fn note_gap_proven(&mut self, request_id: &RequestId) {
+        self.chats.entry(request_id.clone()).or_default().urgent = true;
+    }
+
     /// The cached chat is corrupt beyond repair: a full reload with that reason is due.
     pub fn report_corrupt(&mut self, request_id: &RequestId, detail: impl Into<String>) {
         let chat = self.chats.entry(request_id.clone()).or_default();
@@ -763,6 +770,44 @@ mod tests {
         }
         assert!(delays.windows(2).all(|w| w[1] >= w[0] / 2), "{delays:?}");
         assert!(delays[5] > delays[0] * 4, "{delays:?}");
+    }
+
+    #[test]
+    fn a_proven_gap_skips_the_grace_period_but_not_the_backoff() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 5)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(8),
+        };
+        let mut p = planner(100);
+        p.note_gap_proven(&chat);
+        let Some(Command::Fetch(first)) = p.poll(&chat, input, 0).first().cloned() else {
+            panic!("a proven gap is fetched at once, without the grace period");
+        };
+        p.handle_fetch_result(first.id, FetchOutcome::Failed, input, 0);
+        let wake = p.next_wakeup().expect("a retry is scheduled");
+        // Ten more pushes arrive before the backoff ends: none of them sends a request.
+        for push in 1..=10 {
+            p.note_gap_proven(&chat);
+            assert!(p.poll(&chat, input, wake * push / 11).is_empty());
+        }
+        assert!(matches!(
+            p.poll(&chat, input, wake).first(),
+            Some(Command::Fetch(_))
+        ));
+        // A manual resync still skips the backoff.
+        let mut p = planner(100);
+        p.request_resync(&chat);
+        let Some(Command::Fetch(first)) = p.poll(&chat, input, 0).first().cloned() else {
+            panic!("expected a fetch");
+        };
+        p.handle_fetch_result(first.id, FetchOutcome::Failed, input, 0);
+        p.request_resync(&chat);
+        assert!(matches!(
+            p.poll(&chat, input, 1).first(),
+            Some(Command::Fetch(_))
+        ));
     }
 
     #[test]

@@ -115,17 +115,22 @@ async fn apply(
 }
 
 /// Runs the driver for the chat when the push revealed a gap (`urgent`: no grace period,
-/// the push proves the messages exist) or the chat already had known missing ranges.
+/// the push proves the messages exist) or the chat already had known missing ranges. Never a
+/// manual resync: that would skip the backoff of earlier failures, and a burst of pushes to
+/// a chat whose fetches fail would then send a request per push.
 async fn repair(
     driver: &Driver<HttpHistoryClient>,
     request_id: &RequestId,
     urgent: bool,
 ) -> Result<(), WorkerError> {
-    let due = urgent || !driver.status(request_id).await?.missing.is_empty();
-    if due {
-        let status = driver.resync(request_id).await?;
-        tracing::info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
-    }
+    let status = if urgent {
+        driver.repair_proven_gap(request_id).await?
+    } else if !driver.status(request_id).await?.missing.is_empty() {
+        driver.sync(request_id).await?
+    } else {
+        return Ok(());
+    };
+    tracing::info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
     Ok(())
 }
 

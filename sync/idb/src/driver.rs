@@ -211,6 +211,13 @@ impl<C: HistoryClient> Driver<C> {
         self.sync(request_id).await
     }
 
+    /// A push proved missing messages exist: repair them without the grace period, within
+    /// the backoff of earlier failures ([`Planner::note_gap_proven`]).
+    pub async fn repair_proven_gap(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
+        self.planner.borrow_mut().note_gap_proven(request_id);
+        self.sync(request_id).await
+    }
+
     /// The reader scrolled to the oldest cached message: fetch one more page of history.
     pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         self.planner.borrow_mut().request_older(request_id);

@@ -86,11 +86,12 @@ pub fn store_error(operation: &'static str, value: &JsValue) -> StoreError {
     DomError::from_js(value).into_store_error(operation)
 }
 
-/// Why a history fetch failed, in the terms the planner needs.
+/// Why a request to the server failed (a history fetch, the chat list, the session lookup),
+/// in the terms the planner needs.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum FetchError {
     /// The network failed, timed out, or the server answered 5xx: retry later.
-    #[error("history fetch failed ({status:?}): {detail}")]
+    #[error("request failed, to be retried ({}): {detail}", .status.map_or_else(|| "no reply".to_owned(), |s| s.to_string()))]
     Transient {
         /// The HTTP status, when there was a reply.
         status: Option<u16>,
@@ -98,7 +99,7 @@ pub enum FetchError {
         detail: String,
     },
     /// The server refused for good (401, 403, 404).
-    #[error("history fetch refused with {status}: {code}: {detail}")]
+    #[error("request refused with {status}: {code}: {detail}")]
     Refused {
         /// The HTTP status.
         status: u16,
@@ -117,7 +118,7 @@ pub enum FetchError {
         detail: String,
     },
     /// The reply was not a valid page for what was asked.
-    #[error("invalid history reply: {0}")]
+    #[error("invalid reply: {0}")]
     Invalid(#[from] InvalidInput),
 }
 

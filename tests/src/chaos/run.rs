@@ -120,6 +120,8 @@ struct Player<'r> {
     /// Uncaught exceptions and panics in any attached page or worker.
     errors: Arc<Mutex<Vec<String>>>,
     sent_counter: usize,
+    /// The running worker's target and the session attached to it.
+    worker: Option<(String, String)>,
 }
 
 fn now_ms() -> u64 {
@@ -162,13 +164,20 @@ async fn play(rig: &Rig, seed: u64, log_path: &std::path::Path) -> Result<ChaosR
         served_counted: 0.0,
         errors,
         sent_counter: 0,
+        worker: None,
     };
+    // `CHAOS_VERBOSE=1` prints each action as it is played (with the time, to line up with
+    // the page and worker logs).
+    let verbose = std::env::var_os("CHAOS_VERBOSE").is_some();
     for _ in 0..super::schedule::FIRST_TABS {
         player.open_tab("/").await?;
     }
     player.report.tab_changes = 0;
     for (index, action) in actions.iter().enumerate() {
         let at = now_ms();
+        if verbose {
+            eprintln!("chaos seed {seed} step {index} at {at}: {action:?}");
+        }
         if let Err(error) = player.act(action, &payloads).await {
             return Err(HarnessError::Setup(format!(
                 "seed {seed}, step {index} ({action:?}): {error}"
@@ -352,9 +361,10 @@ impl<'r> Player<'r> {
         Ok(())
     }
 
-    /// The session of the running service worker, attached with its runtime events on (so
-    /// its panics are seen), or `None` when no worker runs.
-    async fn running_worker(&self) -> Result<Option<String>> {
+    /// The session of the running service worker, attached once per worker (with its
+    /// runtime events on, so its panics are seen: a second attachment would repeat every
+    /// event), or `None` when no worker runs.
+    async fn running_worker(&mut self) -> Result<Option<String>> {
         let targets = self
             .rig
             .browser
@@ -362,19 +372,36 @@ impl<'r> Player<'r> {
             .call("Target.getTargets", json!({}), None)
             .await?;
         let script = self.rig.server.url("/sw.js");
-        let running = targets["targetInfos"]
+        let Some(target_id) = targets["targetInfos"]
             .as_array()
             .into_iter()
             .flatten()
-            .any(|t| t["type"] == "service_worker" && t["url"] == script.as_str());
-        if !running {
+            .find(|t| t["type"] == "service_worker" && t["url"] == script.as_str())
+            .and_then(|t| t["targetId"].as_str().map(str::to_owned))
+        else {
             return Ok(None);
+        };
+        if let Some((known, session)) = &self.worker {
+            if *known == target_id {
+                return Ok(Some(session.clone()));
+            }
         }
-        let session = match self.rig.worker_session().await {
-            Ok(session) => session,
-            // The worker stopped between the two calls.
-            Err(HarnessError::Timeout { .. }) => return Ok(None),
-            Err(other) => return Err(other),
+        let attached = self
+            .rig
+            .browser
+            .cdp
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": target_id, "flatten": true }),
+                None,
+            )
+            .await;
+        // The worker may have stopped between the two calls.
+        let Some(session) = attached
+            .ok()
+            .and_then(|a| a["sessionId"].as_str().map(str::to_owned))
+        else {
+            return Ok(None);
         };
         let _ = self
             .rig
@@ -382,6 +409,7 @@ impl<'r> Player<'r> {
             .cdp
             .call("Runtime.enable", json!({}), Some(&session))
             .await;
+        self.worker = Some((target_id, session.clone()));
         Ok(Some(session))
     }
 
