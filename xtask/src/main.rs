@@ -7,11 +7,13 @@
 //!   plain summary and fails if any step failed.
 //! - `cargo xtask bench`: runs the benchmarks and writes `bench/results.json` and
 //!   `BENCHMARKS.md`.
+//! - `cargo xtask chaos N` / `--seed S`: plays more seeded fault schedules than CI does.
 //! - `cargo xtask setup [--browsers]`: only installs the tools.
 //!
 //! It depends on nothing but the standard library, so it builds in seconds on a fresh clone.
 
 mod bench;
+mod chaos;
 mod process;
 mod serve;
 mod test;
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         "serve" => serve::run_serve(rest),
         "test" => test::run_test(rest),
         "bench" => bench::run_bench(rest),
+        "chaos" => chaos::run_chaos(rest),
         "setup" => tools::Tools::locate().and_then(|t| {
             let browsers = rest.iter().any(|a| a == "--browsers");
             t.install(if browsers {
@@ -60,4 +63,5 @@ commands:
   test [--no-browsers] [--only STEP]  every check CI runs (fmt, clippy, native, browser, e2e)
   bench [--only PART]                 run the benchmarks (or one part: core, store, server, wasm, ui),
                                       write bench/results.json and BENCHMARKS.md
+  chaos [N] [--seed S ...]            play N more seeded fault schedules (default 10), or the given seeds
   setup [--browsers]                  install the toolchain only (idempotent)";
