@@ -98,7 +98,7 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         ("wasm sizes", wasm_sizes),
         // After the wasm sizes, which build the release front end it runs.
         ("UI", crate::ui_bench::ui_benchmarks),
-        ("sync", crate::ui_bench::sync_benchmarks),
+        ("repair, push and media", crate::ui_bench::sync_benchmarks),
     ] {
         if only
             .as_ref()

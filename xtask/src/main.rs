@@ -61,7 +61,7 @@ const HELP: &str = "usage: cargo xtask <command>
 commands:
   serve [--listen ADDR] [--db PATH]   build the front end and run the server with demo data
   test [--no-browsers] [--only STEP]  every check CI runs (fmt, clippy, native, browser, e2e)
-  bench [--only PART]                 run the benchmarks (or one part: core, store, server, wasm, ui),
+  bench [--only PART]                 run the benchmarks (or one part: core, store, server, wasm, ui, repair),
                                       write bench/results.json and BENCHMARKS.md
   chaos [N] [--seed S ...]            play N more seeded fault schedules (default 10), or the given seeds
   setup [--browsers]                  install the toolchain only (idempotent)";
