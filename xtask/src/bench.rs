@@ -384,6 +384,12 @@ fn write_reports(results: &[Value]) -> Result<(), String> {
     for r in results {
         let unit = r["unit"].as_str().unwrap_or("");
         let number = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
+        let direction = if r["higher_is_better"].as_bool().unwrap_or(false) {
+            "≥"
+        } else {
+            "<"
+        };
+        let target = format!("{direction} {}", human(number("our_target"), unit));
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -396,15 +402,7 @@ fn write_reports(results: &[Value]) -> Result<(), String> {
                 .as_f64()
                 .map_or("-".into(), |x| format!("{x:.2}")),
             r["seed_target"].as_str().unwrap_or("-"),
-            format!(
-                "{} {}",
-                if r["higher_is_better"].as_bool().unwrap_or(false) {
-                    "≥"
-                } else {
-                    "<"
-                },
-                human(number("our_target"), unit)
-            ),
+            target,
             if r["meets_target"].as_bool().unwrap_or(false) {
                 "yes"
             } else {

@@ -18,6 +18,9 @@ use serde_json::Value;
 
 use crate::{HarnessError, Result};
 
+/// A cached or served message as the verdict compares it: (seq, id, body).
+pub type Row = (u64, String, String);
+
 /// One history reply to the agent, from the server's served log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Served {
@@ -46,7 +49,7 @@ pub struct Observed {
     /// The server's messages per chat.
     pub server: BTreeMap<String, Vec<Value>>,
     /// The cached messages per chat: (seq, id, body).
-    pub cache: BTreeMap<String, Vec<(u64, String, String)>>,
+    pub cache: BTreeMap<String, Vec<Row>>,
     /// Entries left in the outbox.
     pub outbox_left: u64,
     /// Panics and uncaught exceptions seen.
@@ -113,13 +116,13 @@ pub fn parse_served_log(log: &str, user_id: &str) -> Result<Vec<Served>> {
 }
 
 /// The cache as `cache_js` returns it (`{chats: {id: [[seq, id, body]]}}`).
-pub fn parse_cache(value: &Value) -> Result<BTreeMap<String, Vec<(u64, String, String)>>> {
+pub fn parse_cache(value: &Value) -> Result<BTreeMap<String, Vec<Row>>> {
     let chats = value["chats"]
         .as_object()
         .ok_or_else(|| HarnessError::Setup(format!("cache read returned {value}")))?;
     let mut cache = BTreeMap::new();
     for (chat, rows) in chats {
-        let mut messages: Vec<(u64, String, String)> = rows
+        let mut messages: Vec<Row> = rows
             .as_array()
             .into_iter()
             .flatten()
@@ -146,7 +149,7 @@ pub fn judge(observed: &Observed, chats: &[&str]) -> Judged {
     let mut refetched_after_loss = 0;
     let mut cached = 0;
     for chat in chats {
-        let server: Vec<(u64, String, String)> = observed
+        let server: Vec<Row> = observed
             .server
             .get(*chat)
             .into_iter()
@@ -272,7 +275,7 @@ mod tests {
             .collect()
     }
 
-    fn cached(bodies: &[&str]) -> Vec<(u64, String, String)> {
+    fn cached(bodies: &[&str]) -> Vec<Row> {
         bodies
             .iter()
             .enumerate()
