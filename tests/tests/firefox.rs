@@ -24,9 +24,10 @@ const RANGE: &str = "chat_messages_served_total{kind=\"range\"}";
 const CURSOR: &str = "chat_messages_served_total{kind=\"cursor\"}";
 const WAIT: Duration = Duration::from_secs(30);
 /// How long a repair or a delivery may take once the server is back. The live channel
-/// reconnects with a backoff of up to 30 s and the outbox retries with one of up to 60 s; in
-/// Firefox the stream's `open` event (which starts the catch-up) also waits for the first
-/// bytes of the stream, the server's 15 s heartbeat.
+/// reconnects with a backoff of up to 30 s and the outbox retries with one of up to 60 s.
+/// (Firefox fires the stream's `open`, which starts the catch-up, only with the first body
+/// bytes: a server that does not open its streams with a comment adds up to its 15 s
+/// heartbeat.)
 const AFTER_RESTART: Duration = Duration::from_secs(90);
 
 /// One message, as the server and the cache both hold it.
