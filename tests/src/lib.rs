@@ -4,6 +4,9 @@
 //! Tests find what they run through environment variables that `cargo xtask test` sets (and a
 //! person can set by hand): `E2E_SERVER_BIN` (the built `server` binary), `E2E_DIST` (the
 //! Trunk-built front end) and `E2E_CHROMIUM` (default `/usr/bin/chromium`).
+//!
+//! Firefox has no DevTools Protocol: its suite drives headless Firefox through geckodriver
+//! (W3C WebDriver, `webdriver`), found through `E2E_GECKODRIVER` and `E2E_FIREFOX`.
 
 pub mod browser;
 pub mod cdp;
@@ -13,6 +16,7 @@ pub mod http;
 pub mod push_service;
 pub mod rig;
 pub mod server;
+pub mod webdriver;
 
 /// Everything that can go wrong in a harness, with its cause.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,25 @@ pub enum HarnessError {
         method: String,
         /// Chrome's error message.
         message: String,
+    },
+    /// A WebDriver command failed at the driver or in the browser.
+    #[error("webdriver {command} failed: {error}: {message}")]
+    WebDriver {
+        /// The command (`POST /session/…/execute/sync`).
+        command: String,
+        /// The W3C error code (`javascript error`, `no such window`, …).
+        error: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// A reply could not be read as the JSON it must be.
+    #[error("{what}: {source}")]
+    Json {
+        /// Which reply.
+        what: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
     },
     /// Something did not happen in time.
     #[error("timed out after {seconds:.1} s waiting for {what}")]

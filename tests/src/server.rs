@@ -63,6 +63,32 @@ impl Server {
         self.wait_ready().await
     }
 
+    /// Stops the server process and keeps its address, database and arguments for
+    /// [`Server::start_again`]: the network cut of the Firefox suite (WebDriver has no network
+    /// emulation). Returns once the address refuses connections.
+    pub async fn stop_for_now(&self) -> Result<()> {
+        let _ = self.child.lock().await.kill().await;
+        wait_until(
+            "the server to stop answering",
+            Duration::from_secs(10),
+            || async {
+                Ok(crate::http::get(&self.addr, "/metrics")
+                    .await
+                    .is_err()
+                    .then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// Starts the server stopped by [`Server::stop_for_now`] again, on the same address and
+    /// database with the same arguments, and waits until it answers (its in-memory state,
+    /// `/metrics` counters included, starts afresh).
+    pub async fn start_again(&self) -> Result<()> {
+        *self.child.lock().await = spawn(&self.dir, &self.dist, &self.addr, &self.extra)?;
+        self.wait_ready().await
+    }
+
     async fn wait_ready(&self) -> Result<()> {
         wait_until("the server to answer", Duration::from_secs(60), || async {
             Ok(crate::http::get(&self.addr, "/metrics")
@@ -129,7 +155,8 @@ fn env_path(name: &str) -> Result<PathBuf> {
         })
 }
 
-fn free_port() -> Result<u16> {
+/// A loopback port nobody listens on right now.
+pub(crate) fn free_port() -> Result<u16> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| HarnessError::Io {
             what: "finding a free port".into(),

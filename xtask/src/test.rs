@@ -181,7 +181,8 @@ pub fn run_test(args: &[String]) -> Result<(), String> {
     }
 
     if !no_browsers {
-        step("e2e-chromium", &mut || {
+        // One step for both browsers: Chromium over CDP, Firefox through geckodriver.
+        step("e2e", &mut || {
             build_front_end(&tools)?;
             run(cargo_cmd().args(["build", "-p", "server"]))?;
             let server = target_dir().join("debug").join("server");
@@ -190,7 +191,9 @@ pub fn run_test(args: &[String]) -> Result<(), String> {
                 .args(["test", "-p", "e2e", "--", "--test-threads=1"])
                 .env("E2E_SERVER_BIN", &server)
                 .env("E2E_DIST", root().join("dist"))
-                .env("E2E_CHROMIUM", "/usr/bin/chromium");
+                .env("E2E_CHROMIUM", "/usr/bin/chromium")
+                .env("E2E_GECKODRIVER", tools.geckodriver())
+                .env("E2E_FIREFOX", "/usr/bin/firefox");
             run(&mut command)
         });
     }

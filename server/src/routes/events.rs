@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::stream::Stream;
+use futures_util::stream::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
@@ -85,7 +85,11 @@ pub async fn stream(
         dirty: resume.is_some(),
         _guard: ClientGuard(state.clone()),
     };
-    let events = futures_util::stream::unfold(initial, next_event);
+    // A comment first: Firefox fires the EventSource's `open` only once body bytes arrive
+    // (measured: at the first heartbeat, 15 s late), and the app's catch-up after a
+    // reconnect waits for `open`.
+    let hello = futures_util::stream::once(async { Ok(Event::default().comment("open")) });
+    let events = hello.chain(futures_util::stream::unfold(initial, next_event));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat)))
 }
 
