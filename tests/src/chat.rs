@@ -164,3 +164,36 @@ pub fn seqs(snapshot: &Value) -> Vec<u64> {
         .map(|l| l.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default()
 }
+
+/// Types `text` and sends it, then waits until the composer took it (emptied) or said why not
+/// (`composer-problem`): `taken` or `refused: <the problem>`; an error when it did neither
+/// within 20 s.
+pub async fn type_and_send(page: &Page<'_>, text: &str) -> Result<String> {
+    let outcome = page
+        .evaluate(&format!(
+            r#"(async () => {{
+  const box = document.querySelector('[data-testid=composer]');
+  box.value = {text:?};
+  box.dispatchEvent(new Event('input', {{ bubbles: true }}));
+  document.querySelector('[data-testid=send]').click();
+  // Let the view drop an earlier problem before looking for a new one.
+  await new Promise(r => setTimeout(r, 0));
+  const started = performance.now();
+  while (performance.now() - started < 20000) {{
+    if (box.value === '') return 'taken';
+    const problem = document.querySelector('[data-testid=composer-problem]');
+    if (problem) return 'refused: ' + problem.textContent;
+    await new Promise(r => setTimeout(r, 5));
+  }}
+  return 'timeout';
+}})()"#
+        ))
+        .await?;
+    if outcome == "timeout" {
+        return Err(HarnessError::Timeout {
+            what: format!("the composer to take {text:?}"),
+            seconds: 20.0,
+        });
+    }
+    Ok(outcome.as_str().unwrap_or_default().to_owned())
+}

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
-use e2e::chat::{chat_list, sign_in_ui};
+use e2e::chat::{chat_list, sign_in_ui, type_and_send};
 use e2e::http;
 use e2e::server::Server;
 use serde_json::{json, Value};
@@ -22,39 +22,6 @@ const CHAT: &str = "REQ-1003";
 const ROWS_JS: &str = "[...document.querySelectorAll('[data-testid=message]')]
   .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
   .map(r => [r.dataset.seq ?? null, r.dataset.state, r.querySelector('.msg__body')?.textContent ?? ''])";
-
-/// Types `text` and sends it, then waits until the composer took it (emptied) or said why not
-/// (`composer-problem`): `taken` or `refused: <the problem>`; an error when it did neither
-/// within 20 s.
-async fn type_and_send(page: &Page<'_>, text: &str) -> e2e::Result<String> {
-    let outcome = page
-        .evaluate(&format!(
-            r#"(async () => {{
-  const box = document.querySelector('[data-testid=composer]');
-  box.value = {text:?};
-  box.dispatchEvent(new Event('input', {{ bubbles: true }}));
-  document.querySelector('[data-testid=send]').click();
-  // Let the view drop an earlier problem before looking for a new one.
-  await new Promise(r => setTimeout(r, 0));
-  const started = performance.now();
-  while (performance.now() - started < 20000) {{
-    if (box.value === '') return 'taken';
-    const problem = document.querySelector('[data-testid=composer-problem]');
-    if (problem) return 'refused: ' + problem.textContent;
-    await new Promise(r => setTimeout(r, 5));
-  }}
-  return 'timeout';
-}})()"#
-        ))
-        .await?;
-    if outcome == "timeout" {
-        return Err(e2e::HarnessError::Timeout {
-            what: format!("the composer to take {text:?}"),
-            seconds: 20.0,
-        });
-    }
-    Ok(outcome.as_str().unwrap_or_default().to_owned())
-}
 
 /// JS counting the entries of alice's outbox in IndexedDB.
 const OUTBOX_COUNT_JS: &str = r#"(async () => {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::schedule::{schedule, Action, PushFate};
 use super::verdict::{self, Observed, Violation};
 use crate::browser::Page;
-use crate::chat::{chat_list, post_as};
+use crate::chat::{chat_list, post_as, type_and_send};
 use crate::http;
 use crate::rig::{message_payload, Rig, CURSOR, RANGE};
 use crate::{wait_until, HarnessError, Result};
@@ -638,31 +638,6 @@ async fn open_chat(page: &Page<'_>, chat: &str) -> Result<()> {
     )
     .await
     .map(|_| ())
-}
-
-/// Types `text` into the composer and sends it: `taken` once the composer emptied, or the
-/// problem it showed.
-async fn type_and_send(page: &Page<'_>, text: &str) -> Result<String> {
-    let outcome = page
-        .evaluate(&format!(
-            r#"(async () => {{
-  const box = document.querySelector('[data-testid=composer]');
-  box.value = {text:?};
-  box.dispatchEvent(new Event('input', {{ bubbles: true }}));
-  document.querySelector('[data-testid=send]').click();
-  await new Promise(r => setTimeout(r, 0));
-  const started = performance.now();
-  while (performance.now() - started < 20000) {{
-    if (box.value === '') return 'taken';
-    const problem = document.querySelector('[data-testid=composer-problem]');
-    if (problem) return 'refused: ' + problem.textContent;
-    await new Promise(r => setTimeout(r, 5));
-  }}
-  return 'timeout';
-}})()"#
-        ))
-        .await?;
-    Ok(outcome.as_str().unwrap_or_default().to_owned())
 }
 
 /// The whole chat at the server, as alice reads it (a history fetch: only after the log
