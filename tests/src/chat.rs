@@ -90,6 +90,17 @@ pub async fn chat_list(server: &Server, cookie: &str) -> Result<Vec<Value>> {
     Ok(list["requests"].as_array().cloned().unwrap_or_default())
 }
 
+/// The newest seq of `request_id` at the server, from `cookie`'s chat list (0 when the chat
+/// is not in it).
+pub async fn last_seq(server: &Server, cookie: &str, request_id: &str) -> Result<u64> {
+    Ok(chat_list(server, cookie)
+        .await?
+        .iter()
+        .find(|c| c["request_id"] == request_id)
+        .and_then(|c| c["last_seq"].as_u64())
+        .unwrap_or(0))
+}
+
 /// Signs in through the app's sign-in form (the DOM hooks `login-*`) and waits for the desk.
 pub async fn sign_in_ui(page: &Page<'_>, username: &str, password: &str) -> Result<()> {
     page.wait_for(

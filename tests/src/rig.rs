@@ -14,7 +14,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::browser::{scratch_dir, Browser, Page};
 pub use crate::chat::{database_name, post_as, seqs, snapshot_js};
-use crate::http;
 use crate::server::Server;
 use crate::{wait_until, HarnessError};
 
@@ -174,8 +173,7 @@ impl Rig {
 
     /// The value of a `/metrics` series (0 when absent).
     pub async fn metric(&self, series: &str) -> crate::Result<f64> {
-        let metrics = http::get(&self.server.addr, "/metrics").await?.body;
-        Ok(http::metric(&metrics, series))
+        self.server.metric(series).await
     }
 
     /// Stops the browser and the server.

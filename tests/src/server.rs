@@ -99,6 +99,12 @@ impl Server {
         .await
     }
 
+    /// The value of a `/metrics` series (0 when absent).
+    pub async fn metric(&self, series: &str) -> Result<f64> {
+        let metrics = crate::http::get(&self.addr, "/metrics").await?.body;
+        Ok(crate::http::metric(&metrics, series))
+    }
+
     /// `http://127.0.0.1:port`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

@@ -18,11 +18,6 @@ const CURSOR: &str = "chat_messages_served_total{kind=\"cursor\"}";
 const CHAT: &str = "REQ-1007";
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn metric(server: &Server, series: &str) -> e2e::Result<f64> {
-    let body = http::get(&server.addr, "/metrics").await?.body;
-    Ok(http::metric(&body, series))
-}
-
 /// A window tall enough for all of a 25-message chat's rows to be in the DOM at once (the
 /// list is virtualized: in a small window only the rows near the viewport exist).
 async fn tall(page: &Page<'_>) -> e2e::Result<()> {
@@ -118,8 +113,8 @@ async fn a_partial_chat_shows_cached_rows_at_once_and_skeletons_only_where_missi
 
     // Slow, working history: resync fetches exactly the missing five, with the indicator on
     // only while the fetch runs.
-    let range_before = metric(&server, RANGE).await?;
-    let cursor_before = metric(&server, CURSOR).await?;
+    let range_before = server.metric(RANGE).await?;
+    let cursor_before = server.metric(CURSOR).await?;
     set_faults(
         &server,
         json!({ "latency_ms": 1500, "path_prefix": "/api/chat/messages" }),
@@ -149,8 +144,8 @@ async fn a_partial_chat_shows_cached_rows_at_once_and_skeletons_only_where_missi
         WAIT,
     )
     .await?;
-    assert_eq!(metric(&server, RANGE).await? - range_before, 5.0);
-    assert_eq!(metric(&server, CURSOR).await? - cursor_before, 0.0);
+    assert_eq!(server.metric(RANGE).await? - range_before, 5.0);
+    assert_eq!(server.metric(CURSOR).await? - cursor_before, 0.0);
 
     browser.close().await;
     server.stop().await;
@@ -390,7 +385,7 @@ async fn older_history_loads_page_by_page_without_moving_the_reader() -> e2e::Re
         in_dom > 0 && in_dom < 100,
         "virtualized: {in_dom} rows in the DOM"
     );
-    let range_before = metric(&server, RANGE).await?;
+    let range_before = server.metric(RANGE).await?;
     // A slow server, so the skeleton can be seen before the page arrives.
     set_faults(
         &server,
@@ -440,7 +435,7 @@ async fn older_history_loads_page_by_page_without_moving_the_reader() -> e2e::Re
         (before - after).abs() <= 2.0,
         "message 501 moved from {before} to {after} when older history was prepended"
     );
-    assert_eq!(metric(&server, RANGE).await? - range_before, 500.0);
+    assert_eq!(server.metric(RANGE).await? - range_before, 500.0);
     browser.close().await;
     server.stop().await;
     Ok(())
@@ -463,7 +458,7 @@ async fn live_messages_show_in_the_open_chat_and_count_as_unread_elsewhere() -> 
         .await?;
     // The live stream is up once the server counts one client.
     e2e::wait_until("one SSE client", WAIT, || async {
-        Ok((metric(&server, "sse_clients").await? >= 1.0).then_some(()))
+        Ok((server.metric("sse_clients").await? >= 1.0).then_some(()))
     })
     .await?;
 

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
-use e2e::chat::{chat_list, sign_in_ui, type_and_send};
+use e2e::chat::{chat_list, last_seq, sign_in_ui, type_and_send};
 use e2e::http;
 use e2e::server::Server;
 use serde_json::{json, Value};
@@ -79,15 +79,6 @@ async fn server_bodies(
         .collect())
 }
 
-async fn last_seq(server: &Server, cookie: &str) -> e2e::Result<u64> {
-    Ok(chat_list(server, cookie)
-        .await?
-        .iter()
-        .find(|c| c["request_id"] == CHAT)
-        .and_then(|c| c["last_seq"].as_u64())
-        .unwrap_or(0))
-}
-
 /// A tab at alice's chat, signed in through the form, its three messages shown.
 async fn open_chat_as_alice<'a>(browser: &'a Browser, server: &Server) -> e2e::Result<Page<'a>> {
     let page = browser
@@ -140,7 +131,7 @@ async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::
     assert_eq!(bodies, ["off 1", "off 2", "off 3"]);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        last_seq(&server, &cookie).await?,
+        last_seq(&server, &cookie, CHAT).await?,
         4,
         "nothing reached the server offline"
     );
@@ -162,7 +153,7 @@ async fn messages_written_offline_are_pending_then_sent_once_in_order() -> e2e::
             (7, "off 3".to_owned()),
         ]
     );
-    assert_eq!(last_seq(&server, &cookie).await?, 7);
+    assert_eq!(last_seq(&server, &cookie, CHAT).await?, 7);
 
     // A draft survives a reload.
     page.evaluate(
@@ -201,7 +192,7 @@ async fn messages_queued_offline_go_out_when_the_app_is_reopened_online() -> e2e
     .await?;
     // The tab closes with both still queued; nothing reached the server.
     page.close().await?;
-    assert_eq!(last_seq(&server, &cookie).await?, 3);
+    assert_eq!(last_seq(&server, &cookie, CHAT).await?, 3);
     // Reopened online: they go out, once each, in order.
     let page = browser
         .new_page(&server.url(&format!("/chat/{CHAT}")))
@@ -262,7 +253,7 @@ async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::
     e2e::wait_until(
         "100 messages at the server",
         Duration::from_secs(90),
-        || async { Ok((last_seq(&server, &cookie).await? == 103).then_some(())) },
+        || async { Ok((last_seq(&server, &cookie, CHAT).await? == 103).then_some(())) },
     )
     .await?;
     let stored = server_bodies(&server, &cookie, 4, 200).await?;
@@ -491,7 +482,7 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
         WAIT,
     )
     .await?;
-    assert_eq!(last_seq(&server, &cookie).await?, 3);
+    assert_eq!(last_seq(&server, &cookie, CHAT).await?, 3);
     offline(&browser, &server, &page, false).await?;
     page.wait_for(
         "document.querySelector('[data-seq=\"4\"][data-state=sent] .attachment')?.textContent.includes('screenshot.txt')",

@@ -391,11 +391,6 @@ async fn requester_of(server: &Server, agent: &str, chat: &str) -> e2e::Result<S
     http::login(&server.addr, &username, "demo").await
 }
 
-async fn metric(server: &Server, series: &str) -> e2e::Result<f64> {
-    let metrics = http::get(&server.addr, "/metrics").await?.body;
-    Ok(http::metric(&metrics, series))
-}
-
 /// a. A chat cached with 8 messages, 30 more posted while no app page is open; the server
 /// goes down; the chat reopened shows its 8 cached rows at once (from the shell cache and
 /// IndexedDB, with the server down); when the server is back, exactly the 30 missing messages
@@ -447,8 +442,8 @@ async fn a_partial_chat_opens_from_the_cache_and_repairs_only_what_is_missing() 
     // Back: only the 30 missing messages are fetched.
     server.start_again().await?;
     let back = Instant::now();
-    let range_before = metric(&server, RANGE).await?;
-    let cursor_before = metric(&server, CURSOR).await?;
+    let range_before = server.metric(RANGE).await?;
+    let cursor_before = server.metric(CURSOR).await?;
     wait_rows(&firefox, "all 38 rows, sent", AFTER_RESTART, |rows| {
         rows_match(rows, &expected)
     })
@@ -463,8 +458,8 @@ async fn a_partial_chat_opens_from_the_cache_and_repairs_only_what_is_missing() 
         .await?;
     // A stray second fetch would come right after the first: give it time to be counted.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let by_range = metric(&server, RANGE).await? - range_before;
-    let by_cursor = metric(&server, CURSOR).await? - cursor_before;
+    let by_range = server.metric(RANGE).await? - range_before;
+    let by_cursor = server.metric(CURSOR).await? - cursor_before;
     let held = assert_cache_is_server(&firefox, &server, &alice, CHAT).await?;
     println!(
         "firefox partial: cached rows shown {ready_ms:.0} ms after navigation with the server \
@@ -617,7 +612,7 @@ async fn nothing_is_lost_over_a_session_with_two_cuts() -> e2e::Result<()> {
     assert_eq!(outbox_len(&firefox, &database).await?, 0);
     // The test's own reads of the server are range fetches, so only the cursor (the
     // full-reload fallback) is judged here, since the last start.
-    let by_cursor = metric(&server, CURSOR).await?;
+    let by_cursor = server.metric(CURSOR).await?;
     println!(
         "firefox session: after 2 cuts, cache = server = view for {}; outbox empty; \
          {by_cursor} messages fetched by cursor since the last start",

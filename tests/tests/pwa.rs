@@ -89,11 +89,6 @@ async fn server_messages(
     Ok(page["messages"].as_array().cloned().unwrap_or_default())
 }
 
-async fn metric(server: &Server, series: &str) -> e2e::Result<f64> {
-    let metrics = http::get(&server.addr, "/metrics").await?.body;
-    Ok(http::metric(&metrics, series))
-}
-
 async fn dispatch_sync(blank: &Page<'_>, server: &Server, registration: &str) -> e2e::Result<()> {
     blank
         .call(
@@ -198,7 +193,7 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
         ),
     );
     assert_eq!(page.evaluate(&put).await?, Value::Bool(true));
-    let range_before = metric(&server, RANGE).await?;
+    let range_before = server.metric(RANGE).await?;
 
     // Every tab closed, the worker stopped: the browser fires the sync.
     page.close().await?;
@@ -233,7 +228,7 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
         "parked with the reason: {reason}"
     );
     assert_eq!(
-        metric(&server, RANGE).await? - range_before,
+        server.metric(RANGE).await? - range_before,
         2.0,
         "only the missing seqs 2..3 were fetched"
     );
@@ -307,7 +302,7 @@ async fn media_is_served_from_the_worker_cache_the_second_time() -> e2e::Result<
         .await?;
     let media_id = uploaded["media_id"].as_str().unwrap_or_default().to_owned();
     assert!(!media_id.is_empty(), "{uploaded}");
-    let before = metric(&server, MEDIA_200).await?;
+    let before = server.metric(MEDIA_200).await?;
     let fetch = format!(
         "fetch('/api/media/{media_id}').then(async r => ({{status: r.status, size: (await r.arrayBuffer()).byteLength}}))"
     );
@@ -316,7 +311,7 @@ async fn media_is_served_from_the_worker_cache_the_second_time() -> e2e::Result<
         assert_eq!(reply, json!({"status": 200, "size": 20000}));
     }
     assert_eq!(
-        metric(&server, MEDIA_200).await? - before,
+        server.metric(MEDIA_200).await? - before,
         1.0,
         "the second fetch never reached the server"
     );

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
-use e2e::chat::{chat_list, database_name, post_as};
+use e2e::chat::{chat_list, database_name, last_seq, post_as};
 use e2e::http;
 use e2e::rig::{message_payload, Rig, CURSOR, RANGE};
 use e2e::server::Server;
@@ -153,21 +153,6 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
     ])
 }
 
-async fn metric(server: &Server, series: &str) -> e2e::Result<f64> {
-    let metrics = http::get(&server.addr, "/metrics").await?.body;
-    Ok(http::metric(&metrics, series))
-}
-
-/// The newest seq of `chat` at the server.
-async fn last_seq(server: &Server, cookie: &str, chat: &str) -> e2e::Result<u64> {
-    Ok(chat_list(server, cookie)
-        .await?
-        .iter()
-        .find(|c| c["request_id"] == chat)
-        .and_then(|c| c["last_seq"].as_u64())
-        .unwrap_or(0))
-}
-
 /// Delta sync and repair traffic: bob's 10,000-message chat is open at the bottom with the
 /// live stream blocked; the requester posts 100 messages; the page hears `online` (what
 /// starts a catch-up when the network comes back) and the newest of the 100 is timed until
@@ -208,8 +193,8 @@ async fn delta_sync(
         }
         let last = last_seq(server, bob, BIG).await?;
         let (served, asked) = (
-            metric(server, RANGE).await? + metric(server, CURSOR).await?,
-            metric(server, HISTORY_200).await?,
+            server.metric(RANGE).await? + server.metric(CURSOR).await?,
+            server.metric(HISTORY_200).await?,
         );
         let ms = page
             .evaluate(&format!(
@@ -229,8 +214,8 @@ async fn delta_sync(
             .unwrap_or(f64::NAN);
         // Let any later request land before counting.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let fetched = metric(server, RANGE).await? + metric(server, CURSOR).await? - served;
-        let made = metric(server, HISTORY_200).await? - asked;
+        let fetched = server.metric(RANGE).await? + server.metric(CURSOR).await? - served;
+        let made = server.metric(HISTORY_200).await? - asked;
         eprintln!("sync-bench: delta run {run}: {ms:.1} ms, {fetched} messages in {made} requests for {DELTA} missing");
         times.push(ms);
         ratios.push(fetched / DELTA as f64);
@@ -290,7 +275,7 @@ async fn media_hit_rate(page: &Page<'_>, server: &Server) -> e2e::Result<Vec<Val
     .await?;
     let loaded_js = "[...document.querySelectorAll('img.attachment__thumb')].filter(i => i.complete && i.naturalWidth > 0).length";
     let view = |first: bool| async move {
-        let before = metric(server, MEDIA_200).await?;
+        let before = server.metric(MEDIA_200).await?;
         if first {
             page.navigate(&server.url(&format!("/chat/{BIG}"))).await?;
         } else {
@@ -312,7 +297,7 @@ async fn media_hit_rate(page: &Page<'_>, server: &Server) -> e2e::Result<Vec<Val
             .as_f64()
             .unwrap_or(0.0);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let fetched = metric(server, MEDIA_200).await? - before;
+        let fetched = server.metric(MEDIA_200).await? - before;
         e2e::Result::Ok((shown, fetched))
     };
     let (first_shown, first_fetched) = view(true).await?;

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::schedule::{schedule, Action, PushFate};
 use super::verdict::{self, Observed, Violation};
 use crate::browser::Page;
-use crate::chat::{chat_list, post_as, type_and_send};
+use crate::chat::{chat_list, last_seq, post_as, type_and_send};
 use crate::http;
 use crate::rig::{message_payload, Rig, CURSOR, RANGE};
 use crate::{wait_until, HarnessError, Result};
@@ -643,12 +643,7 @@ async fn open_chat(page: &Page<'_>, chat: &str) -> Result<()> {
 /// The whole chat at the server, as alice reads it (a history fetch: only after the log
 /// was read).
 async fn server_messages(rig: &Rig, cookie: &str, chat: &str) -> Result<Vec<Value>> {
-    let last = chat_list(&rig.server, cookie)
-        .await?
-        .iter()
-        .find(|c| c["request_id"] == chat)
-        .and_then(|c| c["last_seq"].as_u64())
-        .unwrap_or(0);
+    let last = last_seq(&rig.server, cookie, chat).await?;
     let mut messages = Vec::new();
     let mut from = 1;
     while from <= last {
