@@ -8,6 +8,7 @@
 //! Firefox has no DevTools Protocol: its suite drives headless Firefox through geckodriver
 //! (W3C WebDriver, `webdriver`), found through `E2E_GECKODRIVER` and `E2E_FIREFOX`.
 
+pub mod bench_report;
 pub mod browser;
 pub mod cdp;
 pub mod chaos;

@@ -8,9 +8,9 @@
 //! Data: the demo. Pushes go to alice's `REQ-1001`; the delta sync and media run on bob's
 //! `REQ-1024` (10,000 messages).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use e2e::bench_report::{median_p95, out_path, write};
 use e2e::browser::{scratch_dir, Browser, Page};
 use e2e::chat::{chat_list, database_name, last_seq, post_as};
 use e2e::http;
@@ -30,16 +30,6 @@ const MEDIA_200: &str = "http_requests_total{route=\"/api/media/{id}\",status=\"
 /// A valid 1×1 PNG, so the thumbnails really decode.
 const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
-fn stats(samples: &[f64]) -> (f64, f64) {
-    let mut sorted: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
-    if sorted.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
 /// One report row. `higher_is_better` rows (hit rates) meet their target at or above it,
 /// judged on the worst run; the others at p95.
 struct Row<'a> {
@@ -53,7 +43,7 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn with(&self, samples: &[f64], extra: Value) -> Value {
-        let (median, p95) = stats(samples);
+        let (median, p95) = median_p95(samples);
         let worst = if self.higher_is_better {
             samples.iter().copied().fold(f64::INFINITY, f64::min)
         } else {
@@ -322,11 +312,7 @@ async fn media_hit_rate(page: &Page<'_>, server: &Server) -> e2e::Result<Vec<Val
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> e2e::Result<()> {
-    let out = std::env::args()
-        .skip_while(|a| a != "--out")
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("bench/sync.json"));
+    let out = out_path("bench/sync.json");
     let mut results = push_to_commit().await?;
 
     let dir = scratch_dir("sync-bench");
@@ -356,18 +342,7 @@ async fn main() -> e2e::Result<()> {
     results.extend(delta_sync(&page, &server, &requester, &bob).await?);
     results.extend(media_hit_rate(&page, &server).await?);
 
-    let report = json!({ "results": results });
-    if let Some(parent) = out.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    std::fs::write(
-        &out,
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
-    )
-    .map_err(|source| e2e::HarnessError::Io {
-        what: format!("writing {}", out.display()),
-        source,
-    })?;
+    write(&out, results)?;
     browser.close().await;
     server.stop().await;
     Ok(())

@@ -8,9 +8,9 @@
 //! benchmark chat `REQ-2001` seeded with 100,000 messages (`--demo-large-chat`). The caches
 //! are filled first by paging through older history the way a reader scrolling up does.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use e2e::bench_report::{median_p95, out_path, write};
 use e2e::browser::{scratch_dir, Browser, Page};
 use e2e::chat::{count_js, database_name, sign_in_ui};
 use e2e::server::Server;
@@ -90,18 +90,8 @@ const MEMORY_JS: &str = r#"({
   rows: document.querySelectorAll('.row').length,
 })"#;
 
-fn stats(samples: &[f64]) -> (f64, f64) {
-    let mut sorted: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
-    if sorted.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.95))
-}
-
 fn row(metric: &str, what: &str, unit: &str, samples: &[f64], target: f64, seed: &str) -> Value {
-    let (median, p95) = stats(samples);
+    let (median, p95) = median_p95(samples);
     let row = json!({
         "bench": "ui", "metric": metric, "what": what, "unit": unit,
         "median": median, "p95": p95, "runs": samples.len(),
@@ -168,11 +158,7 @@ async fn fill(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> e2e::Result<()> {
-    let out = std::env::args()
-        .skip_while(|a| a != "--out")
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("bench/ui.json"));
+    let out = out_path("bench/ui.json");
     let dir = scratch_dir("ui-bench");
     let server = Server::start(
         &dir.join("server"),
@@ -328,18 +314,7 @@ async fn main() -> e2e::Result<()> {
         "unit": "ms", "fill_10k_ms": fill_10k, "fill_100k_ms": fill_100k,
     }));
 
-    let report = json!({ "results": results });
-    if let Some(parent) = out.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    std::fs::write(
-        &out,
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
-    )
-    .map_err(|source| e2e::HarnessError::Io {
-        what: format!("writing {}", out.display()),
-        source,
-    })?;
+    write(&out, results)?;
     browser.close().await;
     server.stop().await;
     Ok(())
