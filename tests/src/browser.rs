@@ -82,18 +82,7 @@ impl Browser {
             .call("Target.createTarget", json!({ "url": "about:blank" }), None)
             .await?;
         let target_id = target["targetId"].as_str().unwrap_or_default().to_owned();
-        let attached = self
-            .cdp
-            .call(
-                "Target.attachToTarget",
-                json!({ "targetId": target_id, "flatten": true }),
-                None,
-            )
-            .await?;
-        let session_id = attached["sessionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let session_id = self.attach(&target_id).await?;
         let page = Page {
             browser: self,
             target_id,
@@ -120,23 +109,20 @@ impl Browser {
         .await
     }
 
-    /// Attaches to the running service worker whose script is `script_url` and returns the
-    /// session id of its own target (its network emulation is set there, not on a page's).
-    pub async fn service_worker_session(&self, script_url: &str) -> Result<String> {
-        let target_id = wait_until(
-            "a running service worker target",
-            Duration::from_secs(10),
-            || async {
-                let targets = self.cdp.call("Target.getTargets", json!({}), None).await?;
-                Ok(targets["targetInfos"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|t| t["type"] == "service_worker" && t["url"] == script_url)
-                    .and_then(|t| t["targetId"].as_str().map(str::to_owned)))
-            },
-        )
-        .await?;
+    /// The target id of the running service worker whose script is `script_url`, or `None`
+    /// when none runs.
+    pub async fn running_service_worker(&self, script_url: &str) -> Result<Option<String>> {
+        let targets = self.cdp.call("Target.getTargets", json!({}), None).await?;
+        Ok(targets["targetInfos"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["type"] == "service_worker" && t["url"] == script_url)
+            .and_then(|t| t["targetId"].as_str().map(str::to_owned)))
+    }
+
+    /// Attaches to a target (flattened) and returns the session id.
+    pub async fn attach(&self, target_id: &str) -> Result<String> {
         let attached = self
             .cdp
             .call(
@@ -149,6 +135,19 @@ impl Browser {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| HarnessError::Setup(format!("no session from {attached}")))
+    }
+
+    /// Attaches to the running service worker whose script is `script_url` (waiting up to
+    /// 10 s for one) and returns the session id of its own target (its network emulation is
+    /// set there, not on a page's).
+    pub async fn service_worker_session(&self, script_url: &str) -> Result<String> {
+        let target_id = wait_until(
+            "a running service worker target",
+            Duration::from_secs(10),
+            || self.running_service_worker(script_url),
+        )
+        .await?;
+        self.attach(&target_id).await
     }
 
     /// Takes the target of `session` (a page's or a worker's) offline or back online.
@@ -310,32 +309,38 @@ fn forward_page_errors(cdp: &Cdp) {
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
-            let params = &event["params"];
-            let text = if event["method"] == "Runtime.exceptionThrown" {
-                params["exceptionDetails"]["exception"]["description"]
-                    .as_str()
-                    .map(str::to_owned)
-            } else if event["method"] == "Runtime.consoleAPICalled"
-                && matches!(params["type"].as_str(), Some("error" | "warning"))
-            {
-                Some(
-                    params["args"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|a| a["value"].as_str().unwrap_or("").to_owned())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                )
-            } else {
-                None
-            };
-            if let Some(text) = text {
+            if let Some(text) = page_error(&event) {
                 let first: String = text.lines().take(3).collect::<Vec<_>>().join(" | ");
                 eprintln!("page: {first}");
             }
         }
     });
+}
+
+/// What a CDP event reports as going wrong in a page or worker: an uncaught exception's
+/// description, or the text of a `console.error`/`console.warn` call; `None` for any other
+/// event.
+pub fn page_error(event: &Value) -> Option<String> {
+    let params = &event["params"];
+    match event["method"].as_str() {
+        Some("Runtime.exceptionThrown") => params["exceptionDetails"]["exception"]["description"]
+            .as_str()
+            .map(str::to_owned),
+        Some("Runtime.consoleAPICalled")
+            if matches!(params["type"].as_str(), Some("error" | "warning")) =>
+        {
+            Some(
+                params["args"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a["value"].as_str().unwrap_or("").to_owned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        _ => None,
+    }
 }
 
 /// A fresh directory under the system temp dir for one test's profile and database.

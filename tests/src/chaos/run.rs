@@ -365,20 +365,8 @@ impl<'r> Player<'r> {
     /// runtime events on, so its panics are seen: a second attachment would repeat every
     /// event), or `None` when no worker runs.
     async fn running_worker(&mut self) -> Result<Option<String>> {
-        let targets = self
-            .rig
-            .browser
-            .cdp
-            .call("Target.getTargets", json!({}), None)
-            .await?;
         let script = self.rig.server.url("/sw.js");
-        let Some(target_id) = targets["targetInfos"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|t| t["type"] == "service_worker" && t["url"] == script.as_str())
-            .and_then(|t| t["targetId"].as_str().map(str::to_owned))
-        else {
+        let Some(target_id) = self.rig.browser.running_service_worker(&script).await? else {
             return Ok(None);
         };
         if let Some((known, session)) = &self.worker {
@@ -386,21 +374,8 @@ impl<'r> Player<'r> {
                 return Ok(Some(session.clone()));
             }
         }
-        let attached = self
-            .rig
-            .browser
-            .cdp
-            .call(
-                "Target.attachToTarget",
-                json!({ "targetId": target_id, "flatten": true }),
-                None,
-            )
-            .await;
         // The worker may have stopped between the two calls.
-        let Some(session) = attached
-            .ok()
-            .and_then(|a| a["sessionId"].as_str().map(str::to_owned))
-        else {
+        let Ok(session) = self.rig.browser.attach(&target_id).await else {
             return Ok(None);
         };
         let _ = self
