@@ -480,6 +480,38 @@ impl MessageList {
         self.state.borrow_mut().stick_to_bottom = false;
     }
 
+    /// Screen readers (the canvas is an ARIA feed), find-in-page and copying follow the DOM,
+    /// not the transforms that place the rows: the mounted rows stay in the DOM in list
+    /// order. Each new row goes in before the first mounted row after it; the rows kept were
+    /// already in order, and should they not be (a key whose place changed), all are put back
+    /// in order.
+    fn keep_dom_order(&self, state: &State, fresh: &mut [(usize, ListKey)]) {
+        fresh.sort_by_key(|(index, _)| *index);
+        for (index, key) in fresh.iter() {
+            let Some(row) = state.mounted.get(key) else {
+                continue;
+            };
+            let next = state
+                .mounted
+                .values()
+                .filter(|m| m.index > *index)
+                .min_by_key(|m| m.index)
+                .map(|m| m.el.clone());
+            let next: Option<&web_sys::Node> = next.as_ref().map(|el| el.as_ref());
+            let _ = self.canvas.insert_before(&row.el, next);
+        }
+        let mut rows: Vec<&Mounted> = state.mounted.values().collect();
+        rows.sort_by_key(|m| m.index);
+        let in_order = rows
+            .windows(2)
+            .all(|pair| pair[0].el.next_element_sibling().as_ref() == Some(pair[1].el.as_ref()));
+        if !in_order {
+            for row in rows {
+                let _ = self.canvas.append_child(&row.el);
+            }
+        }
+    }
+
     fn set_canvas_height(&self) {
         let mut state = self.state.borrow_mut();
         let total = state.heights.total();
@@ -605,6 +637,7 @@ impl MessageList {
                 mounted.index = index;
             }
         }
+        self.keep_dom_order(&state, &mut fresh);
         // Measure the new rows (one layout for all of them), then correct the estimates.
         let mut changed = false;
         for (index, key) in &fresh {

@@ -83,6 +83,27 @@ async fn runtime(user: &str) -> Rc<Runtime> {
     Rc::new(Runtime::open(user).await.unwrap())
 }
 
+/// The message rows and skeletons in the DOM are in the order of their seqs.
+fn assert_dom_in_list_order(root: &HtmlElement) {
+    let rows = attr_list(
+        root,
+        "[data-testid=message], [data-testid=gap-skeleton]",
+        &["data-seq", "data-from"],
+    );
+    let seqs: Vec<u64> = rows
+        .iter()
+        .map(|r| {
+            let seq = if r[0].is_empty() { &r[1] } else { &r[0] };
+            seq.parse().expect("a seq")
+        })
+        .collect();
+    assert!(seqs.len() > 1, "rows are mounted: {rows:?}");
+    assert!(
+        seqs.windows(2).all(|pair| pair[0] < pair[1]),
+        "the DOM order is the list order: {seqs:?}"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn the_list_shows_cached_rows_and_skeletons_exactly_where_messages_are_missing() {
     let runtime = runtime("components-list").await;
@@ -143,6 +164,14 @@ async fn the_list_shows_cached_rows_and_skeletons_exactly_where_messages_are_mis
         "{} rows mounted",
         list.mounted_rows()
     );
+    assert_dom_in_list_order(&root);
+    // A short scroll up mounts rows above the ones on screen: they go in the DOM above them
+    // too (screen readers follow the DOM, not the transforms).
+    for _ in 0..3 {
+        root.set_scroll_top(root.scroll_top() - 250);
+        list.render();
+        assert_dom_in_list_order(&root);
+    }
     // The interior gap stands in place between 2500 and 2511.
     list.scroll_to_seq(2505);
     list.render();
@@ -201,7 +230,8 @@ async fn a_chat_view_shows_its_cache_and_says_in_place_that_sync_failed() {
     });
     // The cached rows and the missing five, then the failed repair said in place.
     let mut ready = false;
-    for _ in 0..100 {
+    // Up to 20 s: ample on a slow CI runner.
+    for _ in 0..400 {
         sleep(50).await;
         let view = root
             .query_selector("[data-testid=chat-view]")

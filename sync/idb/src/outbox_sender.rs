@@ -14,7 +14,7 @@
 //! - [`retry`] and [`delete`] act on parked entries; [`request_background_sync`] asks the
 //!   service worker to flush when the browser has Background Sync.
 
-use chat_sync::backoff::{BackoffPolicy, SplitMix64};
+use chat_sync::backoff::SplitMix64;
 use chat_sync::ingest::Source;
 use chat_sync::outbox::{
     classify_send, Outbox, OutboxEntry, OutboxError, OutboxState, SendFailure, SendVerdict,
@@ -269,7 +269,7 @@ pub async fn flush(runtime: &Runtime, base_url: &str) -> Result<FlushReport, Syn
 
 async fn flush_locked(runtime: &Runtime, base: &str) -> Result<FlushReport, SyncError> {
     let store = runtime.store();
-    let policy = BackoffPolicy::default();
+    let policy = runtime.send_backoff();
     let mut rng = SplitMix64::new(platform::now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15);
     let mut report = FlushReport::default();
     let mut outbox = Outbox::from_entries(store.outbox().await?);
@@ -308,8 +308,11 @@ async fn flush_locked(runtime: &Runtime, base: &str) -> Result<FlushReport, Sync
                     SendFailure::Rejected(reason) => Some(reason.clone()),
                     SendFailure::Retryable => None,
                 };
+                // The backoff starts when the failure is known, not when the attempt began:
+                // a send that took long to fail must still wait before the next one.
+                let failed_at = platform::now_ms();
                 let updated = outbox
-                    .on_failure(&id, failure, now, &policy, &mut rng)?
+                    .on_failure(&id, failure, failed_at, &policy, &mut rng)?
                     .clone();
                 save(runtime, &updated).await?;
                 match parked {

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
+use chat_sync::backoff::BackoffPolicy;
 use chat_sync::eviction::CacheBudget;
 use chat_sync::ingest::{IngestContext, IngestReport, Source};
 use chat_sync::protocol::{validate_page, MessagesPage};
@@ -28,6 +29,7 @@ pub struct Runtime {
     broadcaster: Option<Broadcaster>,
     channel: String,
     budget: CacheBudget,
+    send_backoff: BackoffPolicy,
     own_user_id: Option<String>,
     open_chats: RefCell<HashSet<RequestId>>,
 }
@@ -64,6 +66,7 @@ impl Runtime {
             broadcaster,
             channel,
             budget: CacheBudget::default(),
+            send_backoff: BackoffPolicy::default(),
             own_user_id,
             open_chats: RefCell::new(HashSet::new()),
         })
@@ -72,6 +75,16 @@ impl Runtime {
     /// Sets the cache budget used when the disk is full.
     pub fn set_budget(&mut self, budget: CacheBudget) {
         self.budget = budget;
+    }
+
+    /// Sets how a failed outbox send is spaced from the next attempt.
+    pub fn set_send_backoff(&mut self, policy: BackoffPolicy) {
+        self.send_backoff = policy;
+    }
+
+    /// How a failed outbox send is spaced from the next attempt.
+    pub fn send_backoff(&self) -> BackoffPolicy {
+        self.send_backoff
     }
 
     /// The store.

@@ -33,7 +33,8 @@ fn seqs(window: &chat_sync::store::Window) -> Vec<u64> {
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    // Up to 20 s: ample on a slow CI runner; what is waited for takes milliseconds.
+    for _ in 0..2_000 {
         if done() {
             return;
         }
@@ -526,7 +527,7 @@ pub async fn lock_is_released_when_the_holder_dies() {
         Either::Right(_) => {} // The holder is dropped here, mid-"fetch".
     }
     let next = locks::with_lock(&name, async { 7 });
-    match select(Box::pin(next), Box::pin(platform::sleep(2_000))).await {
+    match select(Box::pin(next), Box::pin(platform::sleep(20_000))).await {
         Either::Left((value, _)) => assert_eq!(value.expect("lock"), 7),
         Either::Right(_) => panic!("the lock was never released"),
     };
@@ -806,7 +807,7 @@ pub async fn lock_held_by_a_dead_context_is_released() {
         Either::Right((_, waiting)) => {
             // The holder dies mid-"fetch"; the waiting request is granted.
             kill.call0(&JsValue::NULL).expect("terminate");
-            match select(waiting, Box::pin(platform::sleep(5_000))).await {
+            match select(waiting, Box::pin(platform::sleep(20_000))).await {
                 Either::Left((value, _)) => assert_eq!(value.expect("lock"), 1),
                 Either::Right(_) => panic!("the dead holder's lock was never released"),
             }

@@ -52,6 +52,11 @@ fn leads(seen: &Seen) -> bool {
     seen.borrow().iter().any(|s| *s != LiveStatus::Follower)
 }
 
+/// How long a test waits for something that takes milliseconds on an idle machine: long
+/// enough that a slow CI runner never fails on time alone. (The times are logged, not
+/// asserted; the benchmarks measure them.)
+const PATIENCE_MS: f64 = 20_000.0;
+
 /// Waits up to `ms` for `done`, returning the milliseconds it took.
 async fn within(ms: f64, what: &str, done: impl Fn() -> bool) -> f64 {
     let started = platform::precise_now();
@@ -97,14 +102,17 @@ async fn lock_counts(name: &str) -> (usize, usize) {
 }
 
 /// Two channels of one database in one page: the first leads, the second waits on the lock
-/// and stays a follower; dropping the leader promotes the follower within a second; dropping
-/// it too leaves the lock free.
+/// and stays a follower; dropping the leader promotes the follower; dropping
+/// it too leaves the lock free. (The hand-over time is logged.)
 pub async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
     let driver = driver().await;
     let name = live_lock_name(driver.runtime().store().name());
     let (first, first_seen) = start(&driver);
     assert_eq!(first.lock_name(), name);
-    within(2_000.0, "the first channel to lead", || leads(&first_seen)).await;
+    within(PATIENCE_MS, "the first channel to lead", || {
+        leads(&first_seen)
+    })
+    .await;
     assert_eq!(first_seen.borrow()[0], LiveStatus::Follower);
     assert_eq!(first_seen.borrow()[1], LiveStatus::Connecting);
 
@@ -115,7 +123,10 @@ pub async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
     assert_eq!(lock_counts(&name).await, (1, 1), "one holder, one waiter");
 
     drop(first);
-    let took = within(1_000.0, "the follower to take over", || leads(&second_seen)).await;
+    let took = within(PATIENCE_MS, "the follower to take over", || {
+        leads(&second_seen)
+    })
+    .await;
     assert_eq!(second_seen.borrow()[1], LiveStatus::Connecting);
     assert_eq!(
         lock_counts(&name).await,
@@ -125,8 +136,14 @@ pub async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
     web_sys::console::log_1(&format!("live hand-over took {took:.1} ms").into());
 
     drop(second);
-    platform::sleep(50).await;
-    assert_eq!(lock_counts(&name).await, (0, 0), "nobody holds the lock");
+    let started = platform::precise_now();
+    while lock_counts(&name).await != (0, 0) {
+        assert!(
+            platform::precise_now() - started < PATIENCE_MS,
+            "the lock is still held after both channels were dropped"
+        );
+        platform::sleep(5).await;
+    }
 }
 
 /// The test runner's server answers `/api/chat/events` with 404, so the browser gives up on
@@ -135,12 +152,12 @@ pub async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
 pub async fn a_refused_stream_is_reopened_with_backoff() {
     let driver = driver().await;
     let (channel, seen) = start(&driver);
-    let first = within(5_000.0, "the first failure", || {
+    let first = within(PATIENCE_MS, "the first failure", || {
         seen.borrow()
             .contains(&LiveStatus::Reconnecting { attempt: 1 })
     })
     .await;
-    let second = within(5_000.0, "a second attempt after the backoff", || {
+    let second = within(PATIENCE_MS, "a second attempt after the backoff", || {
         seen.borrow()
             .contains(&LiveStatus::Reconnecting { attempt: 2 })
     })

@@ -2,6 +2,7 @@
 //! IndexedDB, Cache Storage and `fetch()` in the browser. The sends go to the test runner's
 //! own server (which answers every API path with a 4xx) and to a closed port (no reply).
 
+use chat_sync::backoff::BackoffPolicy;
 use chat_sync::ingest::Source;
 use chat_sync::media_cache::MIN_MEDIA_BUDGET;
 use chat_sync::outbox::{OutboxError, OutboxState};
@@ -158,7 +159,13 @@ pub async fn outbox_refuses_the_101st_and_keeps_files_with_entries() {
 /// one again and delete removes the other.
 pub async fn flush_backs_off_offline_and_parks_on_a_4xx() {
     let user = unique_name("flush");
-    let runtime = Runtime::open(&user).await.expect("open");
+    let mut runtime = Runtime::open(&user).await.expect("open");
+    // A backoff of at least a minute: the second flush below falls inside it however slow
+    // the machine, so "nothing is due" does not depend on timing.
+    runtime.set_send_backoff(BackoffPolicy {
+        base_ms: 120_000,
+        cap_ms: 120_000,
+    });
     let chat = RequestId::from("REQ-2");
     let first = outbox_sender::enqueue(&runtime, &chat, "first".into(), Vec::new())
         .await
@@ -179,7 +186,10 @@ pub async fn flush_backs_off_offline_and_parks_on_a_4xx() {
     );
     assert!(report.wants_retry());
     assert_eq!(report.remaining, 2);
-    assert!(report.next_wakeup.expect("a wakeup") > before);
+    assert!(
+        report.next_wakeup.expect("a wakeup") >= before + 60_000,
+        "the backoff is the runtime's: {report:?}"
+    );
     let entries = outbox_sender::entries(&runtime).await.expect("entries");
     assert_eq!(entries[0].state, OutboxState::Queued);
     assert_eq!(entries[0].attempts, 1);
