@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod decode;
 pub mod eviction;
 pub mod ingest;
 pub mod linkify;
