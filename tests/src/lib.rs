@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod cdp;
 pub mod chat;
+pub mod guard;
 pub mod http;
 pub mod push_service;
 pub mod rig;
