@@ -10,6 +10,7 @@ pub mod cdp;
 pub mod chat;
 pub mod guard;
 pub mod http;
+pub mod intercept;
 pub mod push_service;
 pub mod rig;
 pub mod server;

@@ -7,23 +7,21 @@
 //!   link shows as text: nothing runs, no markup enters the DOM, no panic, and the cache
 //!   equals the server's messages;
 //! - the agent's app receives hostile history replies and chat lists (served by CDP
-//!   `Fetch` interception in place of the server's): each is refused, the cache stays as it
-//!   was, and the valid replies after them (hostile text in a valid shape) are cached and
-//!   shown as text.
+//!   `Fetch` interception in place of the server's, `e2e::intercept`): each is refused,
+//!   the cache stays as it was, and the valid replies after them (hostile text in a valid
+//!   shape) are cached and shown as text.
 //!
 //! Refused pushes are `tests/push.rs`'s `a_malformed_or_hostile_push_leaves_the_cache_untouched`,
 //! over the same corpus. Evidence of execution comes from `e2e::guard`.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use chat_sync::hostile_corpus::{replies, sends, text, Case};
 use chat_sync::protocol::ErrorBody;
 use e2e::browser::Page;
 use e2e::guard::{collect_rows_js, ErrorWatch, EVIDENCE_JS, GUARD_JS};
 use e2e::http;
+use e2e::intercept::Interceptor;
 use e2e::rig::{database_name, Rig};
 use e2e::server::Server;
 use e2e::{wait_until, HarnessError};
@@ -364,110 +362,6 @@ async fn hostile_sends_are_refused_cleanly_or_stored_and_shown_as_text() -> e2e:
     page.close().await?;
     rig.stop().await;
     Ok(())
-}
-
-/// Replies served in place of the server's, by CDP `Fetch` interception on one page: each
-/// paused request whose URL contains a queue's key gets that queue's next case (with status
-/// 200), every other request goes to the server.
-/// A queue's last case may be sticky: served again for every later request, so that no
-/// second fetch of the same resource (the app has two chat list readers) undoes it.
-struct Interceptor {
-    queues: Mutex<Vec<(String, VecDeque<Case>, bool)>>,
-    served: Mutex<Vec<(String, String)>>,
-}
-
-impl Interceptor {
-    fn new() -> Self {
-        Self {
-            queues: Mutex::default(),
-            served: Mutex::default(),
-        }
-    }
-
-    /// Serves `cases` in order to requests whose URL contains `key`; the last one for good
-    /// when `sticky`.
-    fn add(&self, key: &str, cases: Vec<Case>, sticky: bool) {
-        if let Ok(mut queues) = self.queues.lock() {
-            queues.push((key.to_owned(), cases.into(), sticky));
-        }
-    }
-
-    /// Cases served so far whose URL contains `key`.
-    fn served(&self, key: &str) -> Vec<String> {
-        self.served
-            .lock()
-            .map(|s| {
-                s.iter()
-                    .filter(|(url, _)| url.contains(key))
-                    .map(|(_, c)| c.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    fn left(&self, key: &str) -> usize {
-        self.queues
-            .lock()
-            .map(|q| {
-                q.iter()
-                    .filter(|(k, ..)| k == key)
-                    .map(|(_, c, _)| c.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    /// Answers the paused requests of `page` until dropped (run it beside the test's steps).
-    async fn run(&self, page: &Page<'_>, mut events: tokio::sync::broadcast::Receiver<Value>) {
-        loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            if event["method"] != "Fetch.requestPaused"
-                || event["sessionId"] != page.session_id.as_str()
-            {
-                continue;
-            }
-            let id = event["params"]["requestId"].clone();
-            let url = event["params"]["request"]["url"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let next = self.queues.lock().ok().and_then(|mut queues| {
-                queues
-                    .iter_mut()
-                    .find(|(key, cases, _)| url.contains(key.as_str()) && !cases.is_empty())
-                    .and_then(|(_, cases, sticky)| match (cases.len(), *sticky) {
-                        (1, true) => cases.front().cloned(),
-                        _ => cases.pop_front(),
-                    })
-            });
-            let reply = match next {
-                Some(case) => {
-                    let body =
-                        base64::engine::general_purpose::STANDARD.encode(case.json.as_bytes());
-                    if let Ok(mut served) = self.served.lock() {
-                        served.push((url, case.name));
-                    }
-                    page.call(
-                        "Fetch.fulfillRequest",
-                        json!({ "requestId": id, "responseCode": 200, "body": body,
-                                "responseHeaders": [{ "name": "Content-Type", "value": "application/json" }] }),
-                    )
-                    .await
-                }
-                None => {
-                    page.call("Fetch.continueRequest", json!({ "requestId": id }))
-                        .await
-                }
-            };
-            if let Err(error) = reply {
-                eprintln!("interceptor: {error}");
-            }
-        }
-    }
 }
 
 /// The chat's cached messages and record, read on `page`.
