@@ -13,8 +13,8 @@
 //!    equal to the stored seqs, nothing lost, every hostile input refused with an error and
 //!    writing nothing.
 //!
-//! `HOSTILE_CASES` sets the cases per property (default [`DEFAULT_CASES`], about 10 s in all
-//! on two cores); `HOSTILE_SEED` repeats a run (each run prints its seed). This is proptest at
+//! `HOSTILE_CASES` sets the cases per property (default [`DEFAULT_CASES`]: 9 to 14 s of wall
+//! time in all on two cores); `HOSTILE_SEED` repeats a run (each run prints its seed). This is proptest at
 //! volume rather than cargo-fuzz so that it runs on stable in every `cargo xtask test`; the
 //! same harness functions also back the cargo-fuzz targets in `sync/fuzz` (nightly).
 #![cfg(not(target_arch = "wasm32"))]
