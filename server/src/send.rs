@@ -35,6 +35,20 @@ pub async fn send_message(
             request.body.len()
         )));
     }
+    // Plain text may hold tabs and line breaks, no other control character: NUL cannot be
+    // stored in PostgreSQL's `text` at all (it failed as a 500 before this check), and the
+    // rest (terminal escapes, bells, C1 controls) are never text a person typed.
+    if let Some((at, c)) = request
+        .body
+        .char_indices()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the message body has the control character U+{:04X} at byte {at}; only tab, \
+             line feed and carriage return are allowed",
+            u32::from(c)
+        )));
+    }
     if request.attachments.len() > MAX_ATTACHMENTS {
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_ATTACHMENTS} attachments per message"

@@ -55,6 +55,7 @@ backend_tests!(
     unknown_chat_and_forbidden,
     idempotent_send,
     send_validation,
+    hostile_sends_are_stored_exactly_or_refused_cleanly,
     concurrent_senders_are_gap_free,
     two_servers_one_database_are_gap_free,
     media_upload_and_download,
@@ -578,6 +579,91 @@ async fn send_validation(backend: Backend) {
     let (status, ok) = alice.send("REQ-A", "fine", "fine").await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(ok.seq, 1, "no refused send consumed a sequence number");
+    server.stop().await;
+}
+
+/// Every send request of the hostile corpus: a valid body (markup, Unicode tricks, exactly
+/// the size limit) is stored byte-exact; anything else is refused with the status and error
+/// code the corpus names, storing nothing and using no sequence number. Hostile attachment
+/// names are kept as the file's name, or refused with 400.
+async fn hostile_sends_are_stored_exactly_or_refused_cleanly(backend: Backend) {
+    use chat_sync::hostile_corpus::{sends, text};
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = server.login("alice").await;
+    let mut stored = Vec::new();
+    let cases = sends::send_requests("REQ-A");
+    for case in &cases {
+        let response = alice
+            .post("/api/chat/messages")
+            .header("content-type", "application/json")
+            .body(case.json.clone())
+            .send()
+            .await
+            .unwrap();
+        match (case.refusal, &case.body) {
+            (Some(refusal), _) => {
+                let status = StatusCode::from_u16(refusal.status).unwrap();
+                assert_error(response, status, refusal.error).await;
+            }
+            (None, Some(body)) => {
+                assert_eq!(response.status(), StatusCode::CREATED, "{}", case.name);
+                let message: Message = response.json().await.unwrap();
+                assert_eq!(&message.body, body, "{}", case.name);
+                assert_eq!(message.seq, stored.len() as u64 + 1, "{}", case.name);
+                stored.push(message);
+            }
+            (None, None) => panic!("{}: a stored case without its body", case.name),
+        }
+    }
+    // Nothing half-written: the chat holds exactly the stored messages, byte-exact.
+    let last = stored.len() as u64;
+    let mut fetched = Vec::new();
+    while (fetched.len() as u64) < last {
+        let from = fetched.len() as u64 + 1;
+        let page: MessagesPage = alice
+            .get_json(
+                &format!(
+                    "/api/chat/messages?request_id=REQ-A&from_seq={from}&to_seq={}",
+                    last + 10
+                ),
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(page.last_seq, last);
+        assert!(!page.messages.is_empty());
+        fetched.extend(page.messages);
+    }
+    assert_eq!(fetched, stored);
+
+    for name in text::attachment_names() {
+        let response = alice
+            .post("/api/media")
+            .query(&[("name", &name.text)])
+            .header("content-type", "text/plain")
+            .body(vec![1u8])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{}", name.name);
+        let attachment: Attachment = response.json().await.unwrap();
+        assert_eq!(attachment.name, name.text, "{}", name.name);
+    }
+    for name in text::refused_attachment_names() {
+        let response = alice
+            .post("/api/media")
+            .query(&[("name", &name.text)])
+            .body(vec![1u8])
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+    println!(
+        "{} send requests: {} stored byte-exact, {} refused",
+        cases.len(),
+        stored.len(),
+        cases.len() - stored.len()
+    );
     server.stop().await;
 }
 

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{validate_message, InvalidInput};
+use crate::protocol::{validate_message, InvalidInput, MAX_SEQ};
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, Person, RequestId, SenderRole, Seq};
 
 /// How many characters of a body the chat list shows.
@@ -98,6 +98,10 @@ pub struct IngestPlan {
     pub outbox_remove: Vec<String>,
     /// The report to hand back to the caller.
     pub report: IngestReport,
+    /// Whether the batch held at least one valid message. When it did not (everything was
+    /// refused by validation), the store writes nothing at all: not even a new, empty record
+    /// for a chat that only refused input named.
+    pub touched: bool,
 }
 
 /// Plans an ingest of `incoming` into the chat `request_id`.
@@ -141,6 +145,7 @@ pub fn plan_ingest(
         }
     }
 
+    let touched = !batch.is_empty();
     let newest_before = record.held.max().unwrap_or(0);
     let mut put = Vec::with_capacity(batch.len());
     let mut outbox_remove = Vec::new();
@@ -215,6 +220,7 @@ pub fn plan_ingest(
         put,
         outbox_remove,
         report,
+        touched,
     }
 }
 
@@ -225,7 +231,7 @@ pub fn apply_summary(record: Option<ChatRecord>, summary: &ChatSummary) -> ChatR
     record.title.clone_from(&summary.title);
     record.requester = Some(summary.requester.clone());
     note_backend_last_seq(&mut record, summary.last_seq);
-    if summary.last_seq > record.held.max().unwrap_or(0) {
+    if summary.last_seq <= MAX_SEQ && summary.last_seq > record.held.max().unwrap_or(0) {
         if let Some(preview) = &summary.last_message {
             record.last_message = Some(preview.clone());
         }
@@ -236,7 +242,14 @@ pub fn apply_summary(record: Option<ChatRecord>, summary: &ChatSummary) -> ChatR
 
 /// Records the backend's last sequence as learned from the backend itself (chat list or a
 /// fetch reply). It never moves backwards: sequences are immutable.
+///
+/// A value beyond [`MAX_SEQ`] is ignored: it can only come from a broken or hostile reply
+/// that escaped validation, and since the value never moves backwards, recording it once
+/// would leave the chat with a trailing gap no fetch can ever fill.
 pub fn note_backend_last_seq(record: &mut ChatRecord, last_seq: Seq) {
+    if last_seq > MAX_SEQ {
+        return;
+    }
     record.backend_last_seq = record.backend_last_seq.max(last_seq);
     record.backend_last_seq_known = true;
 }
@@ -406,6 +419,32 @@ mod tests {
         assert!(plan.put.is_empty());
         assert_eq!(plan.report.rejected.len(), 2);
         assert!(plan.record.held.is_empty());
+        assert!(!plan.touched, "a store writes nothing for a refused batch");
+    }
+
+    #[test]
+    fn an_out_of_range_last_seq_in_a_summary_never_poisons_the_record() {
+        // Before the guard, one chat list entry with `last_seq: u64::MAX` left the record
+        // with a trailing gap of 2^64 sequences for good (the value never moves backwards).
+        let summary = |last_seq| ChatSummary {
+            request_id: RequestId::from("r1"),
+            title: "Printer".into(),
+            requester: Person {
+                id: "req1".into(),
+                name: "Req".into(),
+            },
+            last_seq,
+            last_message: None,
+            updated_at: 99,
+        };
+        let record = apply_summary(None, &summary(40));
+        for hostile in [MAX_SEQ + 1, u64::MAX] {
+            let after = apply_summary(Some(record.clone()), &summary(hostile));
+            assert_eq!(after.backend_last_seq, 40);
+        }
+        let unknown = apply_summary(None, &summary(u64::MAX));
+        assert!(!unknown.backend_last_seq_known);
+        assert_eq!(unknown.backend_last_seq, 0);
     }
 
     #[test]

@@ -6,7 +6,10 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod decode;
 pub mod eviction;
+#[cfg(any(test, feature = "test-support"))]
+pub mod hostile_corpus;
 pub mod ingest;
 pub mod linkify;
 pub mod live;

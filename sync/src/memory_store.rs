@@ -84,6 +84,9 @@ impl Store for MemoryStore {
             None => Vec::new(),
         };
         let plan = plan_ingest(request_id, record, &existing, messages, ctx);
+        if !plan.touched {
+            return Ok(plan.report);
+        }
         if let Some(quota) = self.quota_bytes {
             let before = inner.chats.get(request_id).map_or(0, |c| c.bytes);
             let after = Self::used_bytes(&inner) - before + plan.record.bytes;

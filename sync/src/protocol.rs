@@ -167,11 +167,7 @@ impl PushPayload {
                 max: MAX_PUSH_PAYLOAD_LEN,
             });
         }
-        let payload: PushPayload =
-            serde_json::from_slice(bytes).map_err(|e| InvalidInput::Malformed {
-                what: "push payload",
-                reason: e.to_string(),
-            })?;
+        let payload: PushPayload = crate::decode::json(bytes, "push payload")?;
         match &payload {
             PushPayload::Message { message } => validate_message(message)?,
             PushPayload::Hint { request_id, seq } => {
@@ -209,6 +205,16 @@ pub enum InvalidInput {
         what: &'static str,
         /// Its size.
         len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More entries than this client accepts.
+    #[error("{what} has {count} entries, more than the {max} accepted")]
+    TooMany {
+        /// What had too many entries.
+        what: &'static str,
+        /// How many it had.
+        count: usize,
         /// The limit.
         max: usize,
     },
@@ -252,11 +258,39 @@ pub fn validate_message(message: &Message) -> Result<(), InvalidInput> {
         });
     }
     if message.attachments.len() > MAX_ATTACHMENTS {
-        return Err(InvalidInput::TooLarge {
+        return Err(InvalidInput::TooMany {
             what: "attachment list",
-            len: message.attachments.len(),
+            count: message.attachments.len(),
             max: MAX_ATTACHMENTS,
         });
+    }
+    Ok(())
+}
+
+/// Checks one entry of the backend's chat list: a valid request id and a last sequence in
+/// `0..=MAX_SEQ` (0 is a chat without messages yet). Titles, names and previews are data,
+/// kept as they are.
+pub fn validate_summary(summary: &ChatSummary) -> Result<(), InvalidInput> {
+    validate_request_id(&summary.request_id)?;
+    if summary.last_seq > MAX_SEQ {
+        return Err(InvalidInput::BadSeq(summary.last_seq));
+    }
+    Ok(())
+}
+
+/// Checks a whole chat list: every entry valid and no chat listed twice. One bad entry
+/// refuses the reply, as one bad message refuses a page: a reply that breaks the contract
+/// is not trusted in part, and the cache keeps what it had.
+pub fn validate_chat_list(list: &ChatList) -> Result<(), InvalidInput> {
+    let mut seen = std::collections::HashSet::with_capacity(list.requests.len());
+    for summary in &list.requests {
+        validate_summary(summary)?;
+        if !seen.insert(&summary.request_id) {
+            return Err(InvalidInput::Mismatch(format!(
+                "chat {} is listed twice",
+                summary.request_id
+            )));
+        }
     }
     Ok(())
 }
@@ -300,9 +334,12 @@ pub fn validate_page(
         }
         previous = message.seq;
     }
-    if page.last_seq < previous || page.last_seq > MAX_SEQ {
+    if page.last_seq > MAX_SEQ {
+        return Err(InvalidInput::BadSeq(page.last_seq));
+    }
+    if page.last_seq < previous {
         return Err(InvalidInput::Mismatch(format!(
-            "last_seq {} is below returned seq {previous} or out of range",
+            "last_seq {} is below returned seq {previous}",
             page.last_seq
         )));
     }

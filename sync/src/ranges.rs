@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::MAX_SEQ;
 use crate::types::Seq;
 
 /// An inclusive range of sequence numbers, `start <= end`.
@@ -30,9 +31,10 @@ impl SeqRange {
         }
     }
 
-    /// How many sequences the range covers.
+    /// How many sequences the range covers (saturating: `0..=u64::MAX` would be one more
+    /// than a `u64` holds, and such a range can only come from a damaged record).
     pub fn len(&self) -> u64 {
-        self.end - self.start + 1
+        (self.end - self.start).saturating_add(1)
     }
 
     /// Never true: a range holds at least one sequence. Present for API symmetry.
@@ -80,12 +82,18 @@ impl Serialize for SeqRanges {
 
 impl<'de> Deserialize<'de> for SeqRanges {
     /// Accepts any list of pairs, in any order, overlapping or reversed, and normalizes it:
-    /// a damaged record can never produce a set that breaks the ordering invariant.
+    /// a damaged record can never produce a set that breaks the ordering invariant. Parts
+    /// outside `1..=MAX_SEQ` are dropped: no message can be held there (every ingested seq
+    /// is validated), and keeping them would let one damaged record claim `u64::MAX`
+    /// sequences and overflow every count made from it.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let pairs: Vec<[Seq; 2]> = Vec::deserialize(deserializer)?;
         let mut set = SeqRanges::new();
         for [a, b] in pairs {
-            set.insert_range(SeqRange::new(a, b));
+            let range = SeqRange::new(a, b);
+            if let Some(valid) = range.intersection(&SeqRange::new(1, MAX_SEQ)) {
+                set.insert_range(valid);
+            }
         }
         Ok(set)
     }
@@ -130,9 +138,11 @@ impl SeqRanges {
         self.ranges.is_empty()
     }
 
-    /// How many sequences are held (not how many ranges).
+    /// How many sequences are held (not how many ranges); saturating, like [`SeqRange::len`].
     pub fn count(&self) -> u64 {
-        self.ranges.iter().map(SeqRange::len).sum()
+        self.ranges
+            .iter()
+            .fold(0u64, |total, range| total.saturating_add(range.len()))
     }
 
     /// The lowest held sequence.
@@ -454,5 +464,20 @@ mod tests {
         let s: SeqRanges = serde_json::from_str("[[9,7],[1,3],[2,4],[5,5]]").unwrap();
         assert_eq!(pairs(&s), vec![(1, 5), (7, 9)]);
         assert_eq!(serde_json::to_string(&s).unwrap(), "[[1,5],[7,9]]");
+    }
+
+    #[test]
+    fn damaged_ranges_outside_the_valid_seqs_are_dropped_and_counts_never_overflow() {
+        // A damaged record claiming 0..=u64::MAX overflowed `count()` (a panic in debug
+        // builds, a wrapped count of 0 in release) before out-of-range parts were dropped.
+        let s: SeqRanges =
+            serde_json::from_str("[[0,18446744073709551615],[3,4]]").expect("pairs of u64");
+        assert_eq!(pairs(&s), vec![(1, MAX_SEQ)]);
+        assert_eq!(s.count(), MAX_SEQ);
+        let beyond: SeqRanges =
+            serde_json::from_str("[[9007199254740992,18446744073709551615],[0,0],[2,2]]")
+                .expect("pairs of u64");
+        assert_eq!(pairs(&beyond), vec![(2, 2)]);
+        assert_eq!(SeqRange::new(0, u64::MAX).len(), u64::MAX);
     }
 }

@@ -246,6 +246,16 @@ pub async fn invalid_messages_touch_nothing<S: Store>(store: S) {
         .expect("read")
         .messages
         .is_empty());
+    // A refused batch writes no record either: before, it left an empty record for a chat
+    // that only the refused input named (an empty or hostile request id included).
+    let mut nameless = message("c1", 0, "zero");
+    nameless.request_id = RequestId::from("");
+    store
+        .ingest(&RequestId::from(""), vec![nameless], &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    assert_eq!(store.chat(&chat).await.expect("read"), None);
+    assert!(store.chats().await.expect("read").is_empty());
 }
 
 /// A server echo removes the outbox entry it confirms, in the same transaction.

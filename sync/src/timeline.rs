@@ -207,8 +207,13 @@ pub const GROUP_PAUSE_MS: i64 = 5 * 60 * 1000;
 
 /// The local calendar day of `at_ms`, given the offset of local time from UTC in minutes
 /// (east positive), as a day number: equal numbers are the same local day.
+///
+/// Saturating: a timestamp is data from outside (a push may carry any `i64`), and a day
+/// number at the far end of time is still a day number, where an overflow would panic.
 pub fn local_day(at_ms: i64, utc_offset_minutes: i32) -> i64 {
-    (at_ms + i64::from(utc_offset_minutes) * 60_000).div_euclid(86_400_000)
+    at_ms
+        .saturating_add(i64::from(utc_offset_minutes) * 60_000)
+        .div_euclid(86_400_000)
 }
 
 /// Whether a message starts a new sender group: a different sender, a different local day,
@@ -223,7 +228,7 @@ pub fn starts_group(
         Some((sender, at)) => {
             sender != current.0
                 || local_day(at, utc_offset_minutes) != local_day(current.1, utc_offset_minutes)
-                || current.1 - at > GROUP_PAUSE_MS
+                || current.1.saturating_sub(at) > GROUP_PAUSE_MS
         }
     }
 }
@@ -335,5 +340,16 @@ mod tests {
             ("a", day + minute),
             -120
         ));
+    }
+
+    #[test]
+    fn hostile_timestamps_group_without_overflowing() {
+        // `created_at` comes from outside unchecked: the far ends of `i64` overflowed the
+        // day arithmetic and the pause subtraction before both saturated.
+        assert!(starts_group(Some(("a", i64::MIN)), ("a", i64::MAX), 840));
+        assert!(starts_group(Some(("a", i64::MAX)), ("a", i64::MIN), -720));
+        assert!(!starts_group(Some(("a", i64::MAX)), ("a", i64::MAX), 840));
+        assert_eq!(local_day(i64::MAX, 840), i64::MAX.div_euclid(86_400_000));
+        assert_eq!(local_day(i64::MIN, -720), i64::MIN.div_euclid(86_400_000));
     }
 }

@@ -125,25 +125,29 @@ impl Message {
             + attachments) as u64
     }
 
-    /// A one-line preview of the body for chat lists and notifications, at most `max_chars`.
+    /// A one-line preview of the body for chat lists and notifications, at most `max_chars`
+    /// (plus an ellipsis when cut). A message without text previews its first attachment's
+    /// name, which is data from outside like the body: it is flattened and cut the same way.
     pub fn preview(&self, max_chars: usize) -> String {
         if self.deleted {
             return "Message deleted".to_owned();
         }
-        let flattened: String = self
-            .body
-            .chars()
-            .map(|c| if c.is_whitespace() { ' ' } else { c })
-            .collect();
-        let trimmed = flattened.trim();
-        if trimmed.is_empty() {
-            return match self.attachments.first() {
-                Some(attachment) => format!("📎 {}", attachment.name),
-                None => String::new(),
-            };
+        let line = |text: &str| -> String {
+            text.chars()
+                .map(|c| if c.is_whitespace() { ' ' } else { c })
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        };
+        let mut text = line(&self.body);
+        if text.is_empty() {
+            match self.attachments.first() {
+                Some(attachment) => text = format!("📎 {}", line(&attachment.name)),
+                None => return String::new(),
+            }
         }
-        let mut preview: String = trimmed.chars().take(max_chars).collect();
-        if trimmed.chars().count() > max_chars {
+        let mut preview: String = text.chars().take(max_chars).collect();
+        if text.chars().count() > max_chars {
             preview.push('…');
         }
         preview
@@ -265,5 +269,50 @@ impl ChatRecord {
             last_access: 0,
             sync_state: SyncState::Unknown,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: &str, attachment: Option<&str>) -> Message {
+        Message {
+            request_id: RequestId::from("r"),
+            seq: 1,
+            id: "m".into(),
+            client_temp_id: None,
+            sender: Sender {
+                id: "q".into(),
+                name: "Q".into(),
+                role: SenderRole::Requester,
+            },
+            body: body.into(),
+            attachments: attachment
+                .into_iter()
+                .map(|name| Attachment {
+                    media_id: "med".into(),
+                    name: name.into(),
+                    mime: "text/plain".into(),
+                    size: 1,
+                })
+                .collect(),
+            created_at: 0,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn previews_are_one_line_within_the_limit() {
+        assert_eq!(message("  a\nb\tc  ", None).preview(10), "a b c");
+        assert_eq!(message("abcdef", None).preview(3), "abc…");
+        assert_eq!(message(" \n", None).preview(10), "");
+        assert_eq!(message("", Some("f.txt")).preview(10), "📎 f.txt");
+        // Found by the hostile properties: the attachment fallback was neither flattened nor
+        // cut, so a name of a thousand lines became a thousand-line "one-line" preview.
+        let long = (0..1_000).map(|i| format!("{i}\n")).collect::<String>();
+        let preview = message("\t", Some(&long)).preview(20);
+        assert_eq!(preview, "📎 0 1 2 3 4 5 6 7 8 …");
+        assert!(!preview.contains('\n'));
     }
 }

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use chat_sync::hostile_corpus::push::push_payloads;
+use e2e::guard::ErrorWatch;
 use e2e::http;
 use e2e::rig::{database_name, message_payload, post_as, seqs, snapshot_js, Rig, CURSOR, RANGE};
 use e2e::wait_until;
@@ -140,27 +142,29 @@ async fn a_push_that_skips_seqs_or_a_hint_fetches_exactly_the_missing_range() ->
 #[tokio::test]
 async fn a_malformed_or_hostile_push_leaves_the_cache_untouched() -> e2e::Result<()> {
     let rig = Rig::start("push-malformed").await?;
+    let watch = ErrorWatch::start(&rig.browser.cdp);
     let requester = http::login(&rig.server.addr, "requester5", "demo").await?;
     let good = post_as(&rig.server, &requester, "REQ-1005", "legit").await?;
-    let mut hostile = good.clone();
-    hostile["request_id"] = json!("REQ-1001");
-    hostile["seq"] = json!(0);
-    let mut too_long = good.clone();
-    too_long["request_id"] = json!("X".repeat(200));
-    let bad = [
-        "not json at all".to_owned(),
-        r#"{"kind":"message"}"#.to_owned(),
-        r#"{"kind":"hint","request_id":"","seq":5}"#.to_owned(),
-        r#"{"kind":"hint","request_id":"REQ-1001","seq":0}"#.to_owned(),
-        message_payload(&hostile),
-        message_payload(&too_long),
-        json!({"kind": "message", "message": good, "pad": "x".repeat(9000)}).to_string(),
-    ];
+    // Every refused push payload of the hostile corpus, built on the stored message: not
+    // JSON, wrong kinds, every bad seq (0, 2^53, u64::MAX, negative, fractional, strings),
+    // bad request ids, lone surrogates in every text field, wrong types, oversized.
+    let message: chat_sync::Message = serde_json::from_value(good.clone())
+        .map_err(|e| e2e::HarnessError::Setup(format!("the stored message: {e}")))?;
+    let bad: Vec<_> = push_payloads(&message)
+        .into_iter()
+        .filter(|case| !case.accepted)
+        .collect();
     let blank = rig.blank().await?;
     let range_before = rig.metric(RANGE).await?;
-    rig.push(&blank, &bad[0]).await?;
-    for payload in &bad[1..] {
-        rig.deliver(&blank, payload).await?;
+    rig.push(&blank, &bad[0].json).await?;
+    // The worker's own console, so a panic while refusing is seen.
+    let worker = rig.worker_session().await?;
+    rig.browser
+        .cdp
+        .call("Runtime.enable", json!({}), Some(&worker))
+        .await?;
+    for case in &bad[1..] {
+        rig.deliver(&blank, &case.json).await?;
     }
     // Give the worker time to handle them all, then check nothing was written.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -171,6 +175,9 @@ async fn a_malformed_or_hostile_push_leaves_the_cache_untouched() -> e2e::Result
         snapshot["exists"] == false || snapshot["total"] == 0,
         "malformed pushes wrote to the cache: {snapshot}"
     );
+    let seen = watch.seen();
+    assert!(seen.failures.is_empty(), "{:#?}", seen.failures);
+    println!("{} hostile push payloads wrote nothing", bad.len());
 
     // The worker still works: a good push after them is the only thing in the cache.
     rig.push(&blank, &message_payload(&good)).await?;

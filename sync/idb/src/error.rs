@@ -117,7 +117,8 @@ pub enum FetchError {
         /// What the server said.
         detail: String,
     },
-    /// The reply was not a valid page for what was asked.
+    /// The reply was not what was asked for (a history page, the chat list, a stored
+    /// message); the inner error names which, and why.
     #[error("invalid reply: {0}")]
     Invalid(#[from] InvalidInput),
 }

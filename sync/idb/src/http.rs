@@ -64,9 +64,14 @@ impl HttpHistoryClient {
 
     /// `GET /api/chat/requests`: the signed-in agent's chats, for
     /// [`chat_sync::store::Store::apply_summaries`] (which makes validation possible).
+    ///
+    /// The list is validated as a whole ([`chat_sync::protocol::validate_chat_list`]): an
+    /// entry with a last sequence beyond `MAX_SEQ` or a bad request id refuses the reply, so
+    /// it can never poison a chat record (a record's last sequence only grows).
     pub async fn fetch_chat_list(&self) -> Result<Vec<chat_sync::ChatSummary>, FetchError> {
         let url = format!("{}/api/chat/requests", self.base_url);
         let list: chat_sync::protocol::ChatList = self.get_json(&url, "chat list").await?;
+        chat_sync::protocol::validate_chat_list(&list).map_err(FetchError::Invalid)?;
         Ok(list.requests)
     }
 
@@ -129,7 +134,7 @@ pub async fn send_json<T: serde::de::DeserializeOwned>(
         return serde_json::from_str::<T>(text).map_err(|e| {
             FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
                 what,
-                reason: e.to_string(),
+                reason: chat_sync::decode::explain(text.as_bytes(), &e),
             })
         });
     }

@@ -25,7 +25,7 @@ use chat_sync::live::{
     catch_up_missing, CatchUpTurns, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF,
 };
 use chat_sync::store::Store;
-use chat_sync::{ChatSummary, Message, RequestId};
+use chat_sync::{ChatSummary, RequestId};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::stream::FuturesUnordered;
@@ -305,7 +305,7 @@ impl Leader {
         repairing: &Rc<RefCell<HashSet<RequestId>>>,
         tasks: &mut FuturesUnordered<LocalBoxFuture<'static, ()>>,
     ) {
-        let message: Message = match serde_json::from_str(data) {
+        let message = match chat_sync::decode::message(data.as_bytes(), "live event") {
             Ok(message) => message,
             Err(error) => {
                 tracing::warn!(%error, len = data.len(), "dropped a malformed live event");

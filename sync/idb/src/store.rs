@@ -255,6 +255,10 @@ impl IdbStore {
         }
 
         let plan = plan_ingest(request_id, record, &existing, messages, ctx);
+        if !plan.touched {
+            // Everything was refused: the transaction ends with nothing written.
+            return Ok(plan.report);
+        }
 
         if let Some(budget) = self.budget {
             if plan.record.bytes > bytes_before {

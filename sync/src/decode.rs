@@ -1,0 +1,195 @@
+//! One decoder per input the cache takes from outside: a push payload, a history page, the
+//! chat list, and a single message (a live event or the echo of a send).
+//!
+//! Each turns bytes into a validated value or an [`InvalidInput`] that says what was wrong,
+//! and never panics, whatever the bytes: not UTF-8, not JSON, JSON nested deeper than the
+//! parser's recursion limit, lone UTF-16 surrogates in `\u` escapes (which Rust strings
+//! cannot hold: they are refused as malformed, never replaced), numbers no `u64` holds, or a
+//! valid shape with values outside the contract. What fails here never touches a cache.
+//!
+//! The browser glue decodes with `serde_json` and then calls the same `validate_*` checks
+//! these functions call; the property tests (`tests/hostile_properties.rs`) drive these
+//! decoders with arbitrary bytes and JSON.
+
+use serde::de::DeserializeOwned;
+
+use crate::protocol::{
+    validate_chat_list, validate_message, validate_page, ChatList, InvalidInput, MessagesPage,
+    PushPayload,
+};
+use crate::types::{Message, RequestId, Seq};
+
+/// Decodes and validates a push payload (see [`PushPayload::decode`]).
+pub fn push(bytes: &[u8]) -> Result<PushPayload, InvalidInput> {
+    PushPayload::decode(bytes)
+}
+
+/// Decodes a history reply and checks it against what was asked: chat `request_id`,
+/// sequences `from ..= to` (see [`validate_page`]).
+pub fn page(
+    bytes: &[u8],
+    request_id: &RequestId,
+    from: Seq,
+    to: Seq,
+) -> Result<MessagesPage, InvalidInput> {
+    let page: MessagesPage = json(bytes, "messages page")?;
+    validate_page(&page, request_id, from, to)?;
+    Ok(page)
+}
+
+/// Decodes the backend's chat list and checks every entry (see [`validate_chat_list`]).
+pub fn chat_list(bytes: &[u8]) -> Result<ChatList, InvalidInput> {
+    let list: ChatList = json(bytes, "chat list")?;
+    validate_chat_list(&list)?;
+    Ok(list)
+}
+
+/// Decodes one message (`what` names it in the error: a live event, a send echo) and checks
+/// it as every incoming message is checked (see [`validate_message`]).
+pub fn message(bytes: &[u8], what: &'static str) -> Result<Message, InvalidInput> {
+    let message: Message = json(bytes, what)?;
+    validate_message(&message)?;
+    Ok(message)
+}
+
+/// Parses JSON into `T`, naming `what` in the error.
+pub(crate) fn json<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, InvalidInput> {
+    serde_json::from_slice(bytes).map_err(|e| InvalidInput::Malformed {
+        what,
+        reason: explain(bytes, &e),
+    })
+}
+
+/// The reason a JSON text failed to parse, as `serde_json` gives it, except for a lone
+/// UTF-16 surrogate, which `serde_json` reports in terms of its parser ("unexpected end of
+/// hex escape"): that one is named for what it is, with where it stands.
+pub fn explain(bytes: &[u8], error: &serde_json::Error) -> String {
+    // The surrogate is the cause only when the parser stopped at or after it.
+    let at_or_after = |offset: usize| {
+        let before = &bytes[..offset];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = offset
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        (error.line(), error.column()) >= (line, column)
+    };
+    match lone_surrogate(bytes) {
+        Some((offset, unit)) if error.is_syntax() && at_or_after(offset) => format!(
+            "a \\u{unit:04x} escape at byte {offset} is a lone UTF-16 surrogate, which is \
+             not Unicode text ({error})"
+        ),
+        _ => error.to_string(),
+    }
+}
+
+/// The byte offset and value of the first `\uXXXX` escape in a JSON text that is a lone
+/// surrogate: a high one not followed by a low one, or a low one without a high one.
+pub fn lone_surrogate(bytes: &[u8]) -> Option<(usize, u16)> {
+    let unit_at = |at: usize| -> Option<u16> {
+        let hex = bytes.get(at..at + 6)?;
+        if &hex[..2] != b"\\u" {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = unit_at(i) else {
+            // Any other escape (`\\`, `\"`, `\n`) is two bytes long.
+            i += 2;
+            continue;
+        };
+        match unit {
+            0xD800..=0xDBFF => match unit_at(i + 6) {
+                Some(0xDC00..=0xDFFF) => i += 12,
+                _ => return Some((i, unit)),
+            },
+            0xDC00..=0xDFFF => return Some((i, unit)),
+            _ => i += 6,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::MAX_SEQ;
+
+    #[test]
+    fn a_lone_surrogate_is_a_malformed_input_that_names_it() {
+        let error = message(
+            br#"{"request_id":"r","seq":1,"id":"m","sender":{"id":"a","name":"A","role":"agent"},"body":"\ud800","created_at":0}"#,
+            "live event",
+        )
+        .expect_err("a lone surrogate cannot be a Rust string");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("malformed live event: a \\ud800 escape at byte ")
+                && text.contains("lone UTF-16 surrogate"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn lone_surrogates_are_found_and_pairs_and_escaped_backslashes_are_not() {
+        assert_eq!(lone_surrogate(br#""\ud800""#), Some((1, 0xD800)));
+        assert_eq!(lone_surrogate(br#""\ude00\ud83d""#), Some((1, 0xDE00)));
+        assert_eq!(
+            lone_surrogate(br#""ok \ud83d\ude00 \ud800x""#),
+            Some((17, 0xD800))
+        );
+        assert_eq!(lone_surrogate(br#""\ud83d\ude00""#), None);
+        assert_eq!(
+            lone_surrogate(br#""\\ud800""#),
+            None,
+            "an escaped backslash, then text"
+        );
+        assert_eq!(lone_surrogate(br#""\u00e9 \n \"""#), None);
+    }
+
+    #[test]
+    fn an_earlier_syntax_error_is_not_blamed_on_a_later_surrogate() {
+        let error = message(br#"{"request_id" "r", "body":"\ud800"}"#, "live event")
+            .expect_err("a missing colon");
+        assert!(!error.to_string().contains("surrogate"), "{error}");
+    }
+
+    #[test]
+    fn a_chat_list_entry_beyond_max_seq_refuses_the_list() {
+        let list = format!(
+            r#"{{"requests":[{{"request_id":"r","title":"t","requester":{{"id":"q","name":"Q"}},"last_seq":{},"updated_at":0}}]}}"#,
+            MAX_SEQ + 1
+        );
+        assert_eq!(
+            chat_list(list.as_bytes()),
+            Err(InvalidInput::BadSeq(MAX_SEQ + 1))
+        );
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_recursion_limit_is_an_error_not_a_stack_overflow() {
+        // In a field no decoder knows, which the parser must still walk to skip it: a push
+        // payload (an internally tagged enum, buffered before its kind is known) stops at
+        // the recursion limit; a struct skips the field without recursing at all. Neither
+        // overflows the stack.
+        let nested = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let push = format!(r#"{{"kind":"hint","request_id":"r","seq":1,"x":{nested}}}"#);
+        let error = serde_json::from_str::<PushPayload>(&push)
+            .expect_err("nested past the limit")
+            .to_string();
+        assert!(error.contains("recursion limit"), "{error}");
+        let list = format!(r#"{{"requests":[],"x":{nested}}}"#);
+        assert_eq!(chat_list(list.as_bytes()).map(|l| l.requests.len()), Ok(0));
+    }
+}
