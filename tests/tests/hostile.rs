@@ -613,7 +613,10 @@ async fn hostile_replies_are_refused_and_the_cache_stays_as_it_was() -> e2e::Res
                 "held",
                 "message_count",
             ] {
-                assert_eq!(record[key], record_before[key], "{case} changed {key}");
+                assert_eq!(
+                    record[key], record_before[key],
+                    "{case} changed {key}: {record_before} became {record}"
+                );
             }
             assert_nothing_ran(&page, &watch).await?;
         }
