@@ -67,6 +67,18 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     let user_id = user.id.clone();
     let live_status = RwSignal::new(LiveStatus::Follower);
     let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
+    let slow_open = RwSignal::new(false);
+    spawn_local(async move {
+        // The cache opens in milliseconds; an open that hangs (the browser may hold the
+        // database for a page it froze in its back/forward cache) is said, not left blank.
+        chat_sync_idb::platform::sleep(SLOW_OPEN_MS).await;
+        if opened.try_get_untracked().flatten().is_none()
+            && failure.try_get_untracked().flatten().is_none()
+        {
+            tracing::warn!(ms = SLOW_OPEN_MS, "the local cache has not opened yet");
+            slow_open.try_set(true);
+        }
+    });
     spawn_local(async move {
         match AppCache::open(user).await {
             Ok(cache) => {
@@ -193,6 +205,11 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                 </button>
             </header>
             {move || failure.get().map(|message| view! { <p class="desk__failure" role="alert">{message}</p> })}
+            {move || (slow_open.get() && opened.with(Option::is_none) && failure.with(Option::is_none)).then(|| view! {
+                <p class="desk__slow" role="status" data-testid="cache-slow">
+                    "The local cache is taking long to open. If nothing appears, reload the page."
+                </p>
+            })}
             {move || update_ready.get().then(|| view! {
                 <div class="desk__update" role="status">
                     <span>"A new version is ready."</span>
@@ -289,6 +306,9 @@ async fn refresh(
         }
     }
 }
+
+/// After how long an unopened cache is said to be slow.
+const SLOW_OPEN_MS: i64 = 5_000;
 
 thread_local! {
     /// Whether a desk has been shown in this page.

@@ -344,8 +344,41 @@ pub fn page_error(event: &Value) -> Option<String> {
 }
 
 /// A fresh directory under the system temp dir for one test's profile and database.
+///
+/// The directories of a run stay after it (a failed test's profile, database and served log
+/// are there to look at) until the next run starts: the first call in a process deletes
+/// those of test processes that have ended, so repeated runs do not fill the disk.
 pub fn scratch_dir(name: &str) -> PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_ended_runs);
     let dir = std::env::temp_dir().join(format!("e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// Deletes the `e2e-*-<pid>` scratch directories whose process has ended (no `/proc/<pid>`;
+/// where there is no `/proc`, nothing is deleted).
+fn sweep_ended_runs() {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix("e2e-")
+            .and_then(|rest| rest.rsplit_once('-'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
