@@ -207,7 +207,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
             {move || failure.get().map(|message| view! { <p class="desk__failure" role="alert">{message}</p> })}
             {move || (slow_open.get() && opened.with(Option::is_none) && failure.with(Option::is_none)).then(|| view! {
                 <p class="desk__slow" role="status" data-testid="cache-slow">
-                    "The local cache is taking long to open. If nothing appears, reload the page."
+                    "The local cache is taking long to open: the browser is holding it. Cached chats appear as soon as it opens."
                 </p>
             })}
             {move || update_ready.get().then(|| view! {

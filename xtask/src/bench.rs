@@ -418,12 +418,16 @@ fn write_reports(results: &[Value]) -> Result<(), String> {
         md.push_str("\n## Targets missed\n\n");
         for r in missed {
             let unit = r["unit"].as_str().unwrap_or("");
+            let median = human(r["median"].as_f64().unwrap_or(f64::NAN), unit);
+            // A single measurement (a size) has no p95: say the figure itself.
+            let figure = match r["p95"].as_f64() {
+                Some(p95) => format!("{} at p95 (median {median})", human(p95, unit)),
+                None => median,
+            };
             let _ = writeln!(
                 md,
-                "- {}: {} at p95 (median {}) against our target of {}.",
+                "- {}: {figure} against our target of {}.",
                 r["what"].as_str().unwrap_or(""),
-                human(r["p95"].as_f64().unwrap_or(f64::NAN), unit),
-                human(r["median"].as_f64().unwrap_or(f64::NAN), unit),
                 human(r["our_target"].as_f64().unwrap_or(f64::NAN), unit),
             );
         }
