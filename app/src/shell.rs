@@ -67,6 +67,16 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     let user_id = user.id.clone();
     let live_status = RwSignal::new(LiveStatus::Follower);
     let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
+    if !offline {
+        // The server just confirmed this agent: the service worker keeps it, for pushes that
+        // arrive while the server cannot be asked.
+        let confirmed = user.clone();
+        spawn_local(async move {
+            if let Err(error) = chat_sync_idb::service_worker::confirm_session(&confirmed).await {
+                tracing::warn!(%error, "could not tell the service worker who is signed in");
+            }
+        });
+    }
     let slow_open = RwSignal::new(false);
     spawn_local(async move {
         // The cache opens in milliseconds; an open that hangs (the browser may hold the

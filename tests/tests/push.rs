@@ -370,3 +370,86 @@ async fn a_push_with_the_server_down_is_cached_for_the_last_confirmed_agent() ->
     browser.close().await;
     Ok(())
 }
+
+/// A worker that never asked the server who is signed in (its remembered session gone, as
+/// after a fresh install) learns it from the desk, which tells it the agent the server just
+/// confirmed. A push that then arrives with the server down, every tab closed and the worker
+/// stopped, is cached for that agent instead of being dropped.
+#[tokio::test]
+async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_down_is_kept(
+) -> e2e::Result<()> {
+    const SESSION_JS: &str = "caches.open('supportdesk-worker-session')
+        .then(c => c.match('/__worker/session')).then(r => r ? r.text() : null)";
+    let rig = Rig::start("push-session-from-desk").await?;
+    let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
+    let message = post_as(
+        &rig.server,
+        &requester,
+        "REQ-1001",
+        "while the server is down",
+    )
+    .await?;
+    let blank = rig.blank().await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
+    // Forget what the worker may have learnt during sign-in: it knows nobody now.
+    blank.navigate(&rig.server.url("/__no_such_page")).await?;
+    blank
+        .evaluate("caches.delete('supportdesk-worker-session')")
+        .await?;
+    assert_eq!(blank.evaluate(SESSION_JS).await?, serde_json::Value::Null);
+
+    let desk = rig.browser.new_page(&rig.server.url("/")).await?;
+    let remembered = wait_until(
+        "the worker to remember the agent the desk confirmed",
+        Duration::from_secs(20),
+        || async {
+            let text = desk.evaluate(SESSION_JS).await?;
+            Ok(text.as_str().map(str::to_owned))
+        },
+    )
+    .await?;
+    assert!(
+        remembered.contains(&format!("\"id\":\"{}\"", rig.user_id)),
+        "{remembered}"
+    );
+    desk.close().await?;
+    blank.close().await?;
+
+    let Rig {
+        server,
+        browser,
+        user_id,
+        registration_id,
+    } = rig;
+    let origin = server.url("");
+    server.stop().await;
+    let blank = browser.new_page("about:blank").await?;
+    blank.call("ServiceWorker.enable", json!({})).await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
+    blank
+        .call(
+            "ServiceWorker.deliverPushMessage",
+            json!({ "origin": origin, "registrationId": registration_id, "data": message_payload(&message) }),
+        )
+        .await?;
+    let seq = message["seq"].as_u64().unwrap_or_default();
+    let page = browser.new_page(&format!("{origin}/")).await?;
+    let script = snapshot_js(&database_name(&user_id), "REQ-1001");
+    wait_until(
+        "the push while the server is down",
+        Duration::from_secs(20),
+        || async {
+            let snapshot = page.evaluate(&script).await?;
+            Ok(seqs(&snapshot).contains(&seq).then_some(()))
+        },
+    )
+    .await?;
+    page.close().await?;
+    blank.close().await?;
+    browser.close().await;
+    Ok(())
+}

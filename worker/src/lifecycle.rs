@@ -9,7 +9,8 @@
 //! and migrated by `chat-sync-idb`, so an old page and a new worker can share it.
 //!
 //! A page posts `{"type": "session-changed"}` after a sign-in or sign-out: the worker drops
-//! its cached user and runtime.
+//! its cached user and runtime. The desk posts `{"type": "session-confirmed", "user": …}`
+//! once the server confirmed its agent: the worker remembers that agent (see `session`).
 
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
@@ -69,6 +70,20 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
             session::forget().await;
             state::forget();
             tracing::info!("session changed: cached user dropped");
+        }
+        Some("session-confirmed") => {
+            // A page of this origin says whom the server just confirmed; a malformed message
+            // changes nothing.
+            let user = Reflect::get(&event.data(), &JsValue::from_str("user"))
+                .ok()
+                .and_then(|v| v.as_string())
+                .and_then(|text| {
+                    serde_json::from_str::<chat_sync::protocol::CurrentUser>(&text).ok()
+                });
+            match user {
+                Some(user) => session::confirmed_by_page(user).await,
+                None => tracing::warn!("a session-confirmed message without a valid user"),
+            }
         }
         Some("skip-waiting") => {
             tracing::info!("the page asked the waiting release to take over");

@@ -46,6 +46,23 @@ pub async fn known_user() -> Result<CurrentUser, WorkerError> {
     current_user().await
 }
 
+/// The desk of this origin says the server just confirmed `user`: remember it as the last
+/// confirmed answer, so a worker that has never asked itself can still attribute a push that
+/// arrives while the server is unreachable. The server's own answer still comes first on
+/// every push; this only fills the fallback.
+pub async fn confirmed_by_page(user: CurrentUser) {
+    let changed = LAST_KNOWN.with(|last| {
+        let changed = last.borrow().as_ref() != Some(&user);
+        *last.borrow_mut() = Some(user.clone());
+        changed
+    });
+    if changed {
+        tracing::info!(user = %user.id, "the desk confirmed the signed-in agent");
+    }
+    // Written even when unchanged in memory: the stored copy may have been deleted.
+    remember(&user).await;
+}
+
 /// The signed-in user.
 pub async fn current_user() -> Result<CurrentUser, WorkerError> {
     match fetch_me().await {

@@ -96,9 +96,22 @@ pub const LOOKUP_TIMEOUT_MS: i64 = 3_000;
 
 /// Posts `{"type": kind}` to a worker (`ServiceWorker.postMessage`).
 pub fn post_type(worker: &JsValue, kind: &str) -> Result<(), SyncError> {
+    post_message(worker, kind, &[])
+}
+
+/// Posts `{"type": kind, …fields}` to a worker (`ServiceWorker.postMessage`).
+pub fn post_message(
+    worker: &JsValue,
+    kind: &str,
+    fields: &[(&str, JsValue)],
+) -> Result<(), SyncError> {
     let message = js_sys::Object::new();
     Reflect::set(&message, &"type".into(), &JsValue::from_str(kind))
         .map_err(|e| SyncError::platform("postMessage", &e))?;
+    for (key, value) in fields {
+        Reflect::set(&message, &JsValue::from_str(key), value)
+            .map_err(|e| SyncError::platform("postMessage", &e))?;
+    }
     let post: Function = property(worker, "postMessage")
         .and_then(|f| f.dyn_into().ok())
         .ok_or_else(|| SyncError::Platform {
@@ -108,4 +121,47 @@ pub fn post_type(worker: &JsValue, kind: &str) -> Result<(), SyncError> {
     post.call1(worker, &message)
         .map_err(|e| SyncError::platform("postMessage", &e))?;
     Ok(())
+}
+
+/// How long a page waits for its service worker to be active before telling it something.
+pub const READY_TIMEOUT_MS: i64 = 10_000;
+
+/// Tells this page's active service worker that the server has just confirmed `user` as the
+/// signed-in agent (`{"type": "session-confirmed", "user": "<JSON>"}`), so a push that
+/// reaches a worker which never asked the server itself, while the server is unreachable, is
+/// still cached for that agent. `Ok(false)` where there is no service worker (another
+/// browser, a worker context) or it did not become active in [`READY_TIMEOUT_MS`].
+pub async fn confirm_session(user: &chat_sync::protocol::CurrentUser) -> Result<bool, SyncError> {
+    if platform::global_property("registration").is_some() {
+        return Ok(false);
+    }
+    let Some(container) = container() else {
+        return Ok(false);
+    };
+    let Some(ready) = property(&container, "ready").and_then(|p| p.dyn_into::<Promise>().ok())
+    else {
+        return Ok(false);
+    };
+    let ready = Box::pin(JsFuture::from(ready));
+    let timeout = Box::pin(platform::sleep(READY_TIMEOUT_MS));
+    let registration = match futures::future::select(ready, timeout).await {
+        futures::future::Either::Left((Ok(registration), _)) => registration,
+        futures::future::Either::Left((Err(error), _)) => {
+            return Err(SyncError::platform("serviceWorker.ready", &error))
+        }
+        futures::future::Either::Right(_) => return Ok(false),
+    };
+    let Some(active) = property(&registration, "active") else {
+        return Ok(false);
+    };
+    let text = serde_json::to_string(user).map_err(|e| SyncError::Invalid {
+        what: "current user",
+        detail: e.to_string(),
+    })?;
+    post_message(
+        &active,
+        "session-confirmed",
+        &[("user", JsValue::from_str(&text))],
+    )?;
+    Ok(true)
 }
