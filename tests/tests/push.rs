@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use chat_sync::hostile_corpus::push::push_payloads;
+use e2e::browser::{Browser, Page};
 use e2e::guard::ErrorWatch;
 use e2e::http;
 use e2e::rig::{database_name, message_payload, post_as, seqs, snapshot_js, Rig, CURSOR, RANGE};
@@ -341,17 +342,7 @@ async fn a_push_with_the_server_down_is_cached_for_the_last_confirmed_agent() ->
         "the server still answers"
     );
 
-    let blank = browser.new_page("about:blank").await?;
-    blank.call("ServiceWorker.enable", json!({})).await?;
-    blank
-        .call("ServiceWorker.stopAllWorkers", json!({}))
-        .await?;
-    blank
-        .call(
-            "ServiceWorker.deliverPushMessage",
-            json!({ "origin": origin, "registrationId": registration_id, "data": message_payload(&offline) }),
-        )
-        .await?;
+    let blank = push_to_a_stopped_worker(&browser, &origin, &registration_id, &offline).await?;
     let second = offline["seq"].as_u64().unwrap_or_default();
     let page = browser.new_page(&format!("{origin}/")).await?;
     let script = snapshot_js(&database_name(&user_id), "REQ-1001");
@@ -425,17 +416,7 @@ async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_do
     } = rig;
     let origin = server.url("");
     server.stop().await;
-    let blank = browser.new_page("about:blank").await?;
-    blank.call("ServiceWorker.enable", json!({})).await?;
-    blank
-        .call("ServiceWorker.stopAllWorkers", json!({}))
-        .await?;
-    blank
-        .call(
-            "ServiceWorker.deliverPushMessage",
-            json!({ "origin": origin, "registrationId": registration_id, "data": message_payload(&message) }),
-        )
-        .await?;
+    let blank = push_to_a_stopped_worker(&browser, &origin, &registration_id, &message).await?;
     let seq = message["seq"].as_u64().unwrap_or_default();
     let page = browser.new_page(&format!("{origin}/")).await?;
     let script = snapshot_js(&database_name(&user_id), "REQ-1001");
@@ -452,4 +433,27 @@ async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_do
     blank.close().await?;
     browser.close().await;
     Ok(())
+}
+
+/// With the rig taken apart (its server stopped): from a new about:blank page, stops every
+/// worker and delivers a push of `message`, so the push starts the worker cold. Returns the
+/// page, to close at the end.
+async fn push_to_a_stopped_worker<'b>(
+    browser: &'b Browser,
+    origin: &str,
+    registration_id: &str,
+    message: &serde_json::Value,
+) -> e2e::Result<Page<'b>> {
+    let blank = browser.new_page("about:blank").await?;
+    blank.call("ServiceWorker.enable", json!({})).await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
+    blank
+        .call(
+            "ServiceWorker.deliverPushMessage",
+            json!({ "origin": origin, "registrationId": registration_id, "data": message_payload(message) }),
+        )
+        .await?;
+    Ok(blank)
 }
