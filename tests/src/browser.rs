@@ -191,6 +191,18 @@ impl Page<'_> {
             .await
     }
 
+    /// Sizes the page's viewport to `width` × `height` CSS pixels on a desktop screen
+    /// (`Emulation.setDeviceMetricsOverride`): a virtualized list mounts the rows of that
+    /// height, and figures are measured on the same window every run.
+    pub async fn set_window(&self, width: u32, height: u32) -> Result<()> {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Navigates and waits for the load event.
     pub async fn navigate(&self, url: &str) -> Result<()> {
         let mut events = self.browser.cdp.events();

@@ -90,6 +90,45 @@ pub async fn chat_list(server: &Server, cookie: &str) -> Result<Vec<Value>> {
     Ok(list["requests"].as_array().cloned().unwrap_or_default())
 }
 
+/// Every message of `request_id` at the server, as `cookie`'s user reads them: range pages
+/// from seq 1 on, until a page is empty or ends at the chat's `last_seq`. (A history fetch:
+/// it counts in the server's `/metrics` and served log like the app's own.)
+pub async fn server_messages(
+    server: &Server,
+    cookie: &str,
+    request_id: &str,
+) -> Result<Vec<Value>> {
+    /// The widest range the server answers in one request.
+    const SPAN: u64 = 1_000_000;
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let from = all
+            .last()
+            .and_then(|m| m["seq"].as_u64())
+            .map_or(1, |seq| seq + 1);
+        let path = format!(
+            "/api/chat/messages?request_id={request_id}&from_seq={from}&to_seq={}",
+            from + SPAN - 1
+        );
+        let reply = http::send(&server.addr, "GET", &path, &[("Cookie", cookie)], "").await?;
+        let page: Value =
+            serde_json::from_str(&reply.body).map_err(|source| HarnessError::Json {
+                what: format!("{path} ({}): {}", reply.status, reply.body),
+                source,
+            })?;
+        let batch = page["messages"].as_array().cloned().unwrap_or_default();
+        let last = page["last_seq"].as_u64().unwrap_or(0);
+        let done = batch
+            .last()
+            .and_then(|m| m["seq"].as_u64())
+            .is_none_or(|seq| seq >= last);
+        all.extend(batch);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
 /// The newest seq of `request_id` at the server, from `cookie`'s chat list (0 when the chat
 /// is not in it).
 pub async fn last_seq(server: &Server, cookie: &str, request_id: &str) -> Result<u64> {

@@ -21,12 +21,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A window tall enough for all of a 25-message chat's rows to be in the DOM at once (the
 /// list is virtualized: in a small window only the rows near the viewport exist).
 async fn tall(page: &Page<'_>) -> e2e::Result<()> {
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1200, "height": 3000, "deviceScaleFactor": 1, "mobile": false }),
-    )
-    .await
-    .map(|_| ())
+    page.set_window(1200, 3000).await
 }
 
 fn seqs_of(rows: &Value) -> Vec<u64> {

@@ -319,26 +319,10 @@ async fn outbox_len(firefox: &Firefox, database: &str) -> e2e::Result<u64> {
     Ok(value.as_u64().unwrap_or(u64::MAX))
 }
 
-/// Every message of `chat` at the server, as alice reads them (range pages until `last_seq`).
+/// Every message of `chat` at the server, as alice reads them.
 async fn server_messages(server: &Server, cookie: &str, chat: &str) -> e2e::Result<Vec<Msg>> {
-    let mut all = Vec::new();
-    loop {
-        let from = all.last().map_or(1, |m: &Msg| m.seq + 1);
-        let path = format!("/api/chat/messages?request_id={chat}&from_seq={from}&to_seq=1000000");
-        let reply = http::send(&server.addr, "GET", &path, &[("Cookie", cookie)], "").await?;
-        let page: Value =
-            serde_json::from_str(&reply.body).map_err(|source| HarnessError::Json {
-                what: format!("{path} ({})", reply.status),
-                source,
-            })?;
-        let batch = messages_of(&page["messages"]);
-        let last = page["last_seq"].as_u64().unwrap_or(0);
-        let done = batch.is_empty() || batch.last().is_some_and(|m| m.seq >= last);
-        all.extend(batch);
-        if done {
-            return Ok(all);
-        }
-    }
+    let messages = e2e::chat::server_messages(server, cookie, chat).await?;
+    Ok(messages_of(&Value::Array(messages)))
 }
 
 fn messages_of(list: &Value) -> Vec<Msg> {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use chat_sync::hostile_corpus::{replies, sends, text, Case};
 use chat_sync::protocol::ErrorBody;
 use e2e::browser::Page;
+use e2e::chat::server_messages;
 use e2e::guard::{collect_rows_js, ErrorWatch, EVIDENCE_JS, GUARD_JS};
 use e2e::http;
 use e2e::intercept::Interceptor;
@@ -73,28 +74,6 @@ fn assert_refused(reply: &http::Response, status: u16, code: &str, case: &str) {
         .unwrap_or_else(|e| panic!("{case}: not an error body ({e}): {}", reply.body));
     assert_eq!(body.error, code, "{case}: {}", reply.body);
     assert!(!body.detail.trim().is_empty(), "{case}: no detail");
-}
-
-/// The server's messages of `request_id` from `from` on, as `cookie`'s user reads them.
-async fn server_messages(
-    server: &Server,
-    cookie: &str,
-    request_id: &str,
-) -> e2e::Result<Vec<Value>> {
-    let mut messages: Vec<Value> = Vec::new();
-    loop {
-        let from = messages.len() + 1;
-        let path =
-            format!("/api/chat/messages?request_id={request_id}&from_seq={from}&to_seq=1000000");
-        let reply = http::send(&server.addr, "GET", &path, &[("Cookie", cookie)], "").await?;
-        let page: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| setup(format!("history {}: {e}", reply.body)))?;
-        let batch = page["messages"].as_array().cloned().unwrap_or_default();
-        if batch.is_empty() {
-            return Ok(messages);
-        }
-        messages.extend(batch);
-    }
 }
 
 /// JS returning every cached message record of the agent's database, by chat, ascending.
@@ -167,11 +146,7 @@ async fn assert_nothing_ran(page: &Page<'_>, watch: &ErrorWatch) -> e2e::Result<
 /// An app page with the guard installed before any script, the worker's console watched.
 async fn guarded_app<'a>(rig: &'a Rig, path: &str) -> e2e::Result<Page<'a>> {
     let page = rig.browser.new_page("about:blank").await?;
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1200, "height": 2400, "deviceScaleFactor": 1, "mobile": false }),
-    )
-    .await?;
+    page.set_window(1200, 2400).await?;
     page.call(
         "Page.addScriptToEvaluateOnNewDocument",
         json!({ "source": GUARD_JS }),

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
+use e2e::chat::server_messages;
 use e2e::http;
 use e2e::rig::registration_id;
 use e2e::server::Server;
@@ -74,19 +75,6 @@ fn outbox_entry(id: &str, request_id: &str, body: &str, order: u64) -> Value {
         "attempts": 0,
         "not_before": 0,
     })
-}
-
-/// Messages of a chat as the server has them, read over HTTP as alice.
-async fn server_messages(
-    server: &Server,
-    cookie: &str,
-    request_id: &str,
-) -> e2e::Result<Vec<Value>> {
-    let path = format!("/api/chat/messages?request_id={request_id}&from_seq=1&to_seq=1000");
-    let reply = http::send(&server.addr, "GET", &path, &[("Cookie", cookie)], "").await?;
-    let page: Value = serde_json::from_str(&reply.body)
-        .map_err(|e| HarnessError::Setup(format!("messages page {}: {e}", reply.body)))?;
-    Ok(page["messages"].as_array().cloned().unwrap_or_default())
 }
 
 async fn dispatch_sync(blank: &Page<'_>, server: &Server, registration: &str) -> e2e::Result<()> {

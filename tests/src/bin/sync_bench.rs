@@ -319,11 +319,7 @@ async fn main() -> e2e::Result<()> {
     let server = Server::start(&dir.join("server"), &["--demo"]).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = browser.new_page(&server.url("/")).await?;
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false }),
-    )
-    .await?;
+    page.set_window(1280, 800).await?;
     page.login("bob", "demo").await?;
     page.wait_for_service_worker(false).await?;
     let bob = http::login(&server.addr, "bob", "demo").await?;

@@ -167,11 +167,7 @@ async fn main() -> e2e::Result<()> {
     .await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = browser.new_page(&server.url("/")).await?;
-    page.call(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false }),
-    )
-    .await?;
+    page.set_window(1280, 800).await?;
     sign_in_ui(&page, "bob", "demo").await?;
     // The cache is created and the chat list applied before the first navigation.
     page.wait_for(

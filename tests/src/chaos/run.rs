@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::schedule::{schedule, Action, PushFate};
 use super::verdict::{self, Observed, Violation};
 use crate::browser::Page;
-use crate::chat::{chat_list, last_seq, post_as, type_and_send};
+use crate::chat::{chat_list, post_as, server_messages, type_and_send};
 use crate::http;
 use crate::rig::{message_payload, Rig, CURSOR, RANGE};
 use crate::{wait_until, HarnessError, Result};
@@ -208,6 +208,11 @@ fn disruption(action: &Action, at: u64) -> Option<u64> {
 }
 
 /// Records uncaught exceptions and wasm panics from every attached target.
+///
+/// Not `guard::ErrorWatch`: that one also counts a rejected promise with no description, and
+/// the service worker rejects a Background Sync event on purpose (a string saying how many
+/// queued messages wait) so the browser retries it; the schedules cut the network often
+/// enough that every run would fail on it.
 fn collect_errors(rig: &Rig) -> Arc<Mutex<Vec<String>>> {
     let errors = Arc::new(Mutex::new(Vec::new()));
     let sink = errors.clone();
@@ -532,7 +537,7 @@ impl<'r> Player<'r> {
         for chat in CHATS {
             self.observed.server.insert(
                 chat.to_owned(),
-                server_messages(self.rig, &alice, chat).await?,
+                server_messages(&self.rig.server, &alice, chat).await?,
             );
         }
         let cache = self.tabs[0]
@@ -622,33 +627,6 @@ async fn open_chat(page: &Page<'_>, chat: &str) -> Result<()> {
     )
     .await
     .map(|_| ())
-}
-
-/// The whole chat at the server, as alice reads it (a history fetch: only after the log
-/// was read).
-async fn server_messages(rig: &Rig, cookie: &str, chat: &str) -> Result<Vec<Value>> {
-    let last = last_seq(&rig.server, cookie, chat).await?;
-    let mut messages = Vec::new();
-    let mut from = 1;
-    while from <= last {
-        let reply = http::send(
-            &rig.server.addr,
-            "GET",
-            &format!("/api/chat/messages?request_id={chat}&from_seq={from}&to_seq={last}"),
-            &[("Cookie", cookie)],
-            "",
-        )
-        .await?;
-        let page: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| HarnessError::Setup(format!("history of {chat}: {e}: {}", reply.body)))?;
-        let batch = page["messages"].as_array().cloned().unwrap_or_default();
-        let Some(end) = batch.last().and_then(|m| m["seq"].as_u64()) else {
-            break;
-        };
-        messages.extend(batch);
-        from = end + 1;
-    }
-    Ok(messages)
 }
 
 fn open_db_js(user_id: &str) -> String {
