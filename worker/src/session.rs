@@ -46,17 +46,22 @@ pub async fn known_user() -> Result<CurrentUser, WorkerError> {
     current_user().await
 }
 
+/// Keeps `user` in memory as the last confirmed answer; whether it differs from the one
+/// kept before.
+fn keep(user: &CurrentUser) -> bool {
+    LAST_KNOWN.with(|last| {
+        let changed = last.borrow().as_ref() != Some(user);
+        *last.borrow_mut() = Some(user.clone());
+        changed
+    })
+}
+
 /// The desk of this origin says the server just confirmed `user`: remember it as the last
 /// confirmed answer, so a worker that has never asked itself can still attribute a push that
 /// arrives while the server is unreachable. The server's own answer still comes first on
 /// every push; this only fills the fallback.
 pub async fn confirmed_by_page(user: CurrentUser) {
-    let changed = LAST_KNOWN.with(|last| {
-        let changed = last.borrow().as_ref() != Some(&user);
-        *last.borrow_mut() = Some(user.clone());
-        changed
-    });
-    if changed {
+    if keep(&user) {
         tracing::info!(user = %user.id, "the desk confirmed the signed-in agent");
     }
     // Written even when unchanged in memory: the stored copy may have been deleted.
@@ -67,12 +72,7 @@ pub async fn confirmed_by_page(user: CurrentUser) {
 pub async fn current_user() -> Result<CurrentUser, WorkerError> {
     match fetch_me().await {
         Ok(user) => {
-            let changed = LAST_KNOWN.with(|last| {
-                let changed = last.borrow().as_ref() != Some(&user);
-                *last.borrow_mut() = Some(user.clone());
-                changed
-            });
-            if changed {
+            if keep(&user) {
                 remember(&user).await;
             }
             Ok(user)
