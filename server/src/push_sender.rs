@@ -92,14 +92,17 @@ pub async fn run(state: AppState, mut queue: mpsc::UnboundedReceiver<Message>) {
         if subscriptions.is_empty() {
             continue;
         }
-        let payload = match serde_json::to_vec(&PushPayload::for_message(&message)) {
-            Ok(bytes) => Arc::new(bytes),
-            Err(error) => {
-                tracing::error!(%error, "cannot encode push payload");
-                continue;
-            }
-        };
         for subscription in subscriptions {
+            // Each payload names its recipient, so the worker can refuse a push that reaches
+            // a browser now signed in as someone else.
+            let payload =
+                match serde_json::to_vec(&PushPayload::for_message(&message, &subscription.user_id)) {
+                    Ok(bytes) => Arc::new(bytes),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot encode push payload");
+                        continue;
+                    }
+                };
             if state.faults.drop_push() {
                 state.metrics.pushes_dropped.fetch_add(1, Ordering::Relaxed);
                 continue;

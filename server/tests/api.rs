@@ -1049,7 +1049,11 @@ async fn push_delivers_encrypted_message(backend: Backend) {
         "{authorization}"
     );
     match sub.decrypt(received.body) {
-        PushPayload::Message { message } => assert_eq!(message, sent),
+        PushPayload::Message { message, to } => {
+            assert_eq!(message, sent);
+            let me: CurrentUser = alice.get_json("/api/auth/me", StatusCode::OK).await;
+            assert_eq!(to, me.id, "the push names its recipient");
+        }
         other => panic!("expected the whole message, got {other:?}"),
     }
     // The key stays the same across restarts on the same database.
@@ -1085,6 +1089,10 @@ async fn push_large_message_is_hint(backend: Backend) {
     assert_eq!(
         sub.decrypt(received.body),
         PushPayload::Hint {
+            to: alice
+                .get_json::<CurrentUser>("/api/auth/me", StatusCode::OK)
+                .await
+                .id,
             request_id: RequestId::new("REQ-A"),
             seq: sent.seq
         }

@@ -126,16 +126,26 @@ pub struct PushUnsubscribe {
 }
 
 /// The decrypted body of a Web Push message.
+///
+/// Every payload names its recipient (`to`, the user id the subscription belongs to at the
+/// server). A browser profile can hold a subscription of an agent who has since signed out
+/// (the unsubscribe did not reach the server, say), so the worker checks `to` against the
+/// agent it has confirmed before anything is stored or shown: one agent's pushes never land
+/// in another's cache or notifications on a shared machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PushPayload {
     /// The whole message, when its JSON fits in [`PUSH_INLINE_LIMIT`].
     Message {
+        /// The user id of the subscription's owner.
+        to: String,
         /// The message.
         message: Message,
     },
     /// Only where to look, for a message too large to push whole.
     Hint {
+        /// The user id of the subscription's owner.
+        to: String,
         /// The chat.
         request_id: RequestId,
         /// The new message's sequence.
@@ -143,15 +153,21 @@ pub enum PushPayload {
     },
 }
 
+/// The longest user id accepted as a push recipient (bytes).
+pub const MAX_USER_ID_LEN: usize = 128;
+
 impl PushPayload {
-    /// The payload a server sends for `message`: the whole message when it fits, else a hint.
-    pub fn for_message(message: &Message) -> Self {
+    /// The payload a server sends for `message` to a subscription of user `to`: the whole
+    /// message when it fits, else a hint.
+    pub fn for_message(message: &Message, to: &str) -> Self {
         let whole = PushPayload::Message {
+            to: to.to_owned(),
             message: message.clone(),
         };
         match serde_json::to_vec(&whole) {
             Ok(bytes) if bytes.len() <= PUSH_INLINE_LIMIT => whole,
             _ => PushPayload::Hint {
+                to: to.to_owned(),
                 request_id: message.request_id.clone(),
                 seq: message.seq,
             },
@@ -168,9 +184,12 @@ impl PushPayload {
             });
         }
         let payload: PushPayload = crate::decode::json(bytes, "push payload")?;
+        validate_user_id(payload.to())?;
         match &payload {
-            PushPayload::Message { message } => validate_message(message)?,
-            PushPayload::Hint { request_id, seq } => {
+            PushPayload::Message { message, .. } => validate_message(message)?,
+            PushPayload::Hint {
+                request_id, seq, ..
+            } => {
                 validate_request_id(request_id)?;
                 validate_seq(*seq)?;
             }
@@ -181,8 +200,15 @@ impl PushPayload {
     /// The chat this payload concerns.
     pub fn request_id(&self) -> &RequestId {
         match self {
-            PushPayload::Message { message } => &message.request_id,
+            PushPayload::Message { message, .. } => &message.request_id,
             PushPayload::Hint { request_id, .. } => request_id,
+        }
+    }
+
+    /// The user id this payload was sent to.
+    pub fn to(&self) -> &str {
+        match self {
+            PushPayload::Message { to, .. } | PushPayload::Hint { to, .. } => to,
         }
     }
 }
@@ -234,6 +260,19 @@ pub fn validate_request_id(id: &RequestId) -> Result<(), InvalidInput> {
     let s = id.as_str();
     if s.is_empty() || s.len() > MAX_REQUEST_ID_LEN || s.chars().any(char::is_control) {
         return Err(InvalidInput::BadRequestId(s.chars().take(64).collect()));
+    }
+    Ok(())
+}
+
+/// Checks a user id (a push recipient): 1..=128 bytes without control characters.
+pub fn validate_user_id(id: &str) -> Result<(), InvalidInput> {
+    if id.is_empty() || id.len() > MAX_USER_ID_LEN || id.chars().any(char::is_control) {
+        return Err(InvalidInput::Malformed {
+            what: "push payload",
+            reason: format!(
+                "the recipient `to` must be 1..={MAX_USER_ID_LEN} bytes without control characters"
+            ),
+        });
     }
     Ok(())
 }

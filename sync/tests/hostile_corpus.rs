@@ -52,7 +52,7 @@ fn the_corpus_sizes_are_reported() {
 #[test]
 fn every_push_payload_gets_its_verdict() {
     let good = push::sample_message("REQ-1", 7);
-    let cases = push::push_payloads(&good);
+    let cases = push::push_payloads(&good, "usr_a");
     for case in &cases {
         match (decode::push(case.json.as_bytes()), case.accepted) {
             (Ok(payload), true) => {
@@ -119,11 +119,13 @@ fn hostile_text_is_kept_byte_exact_through_a_push_and_the_store() {
         let json = serde_json::to_vec(&message).expect("encode");
         let decoded = decode::message(&json, "live event").expect(hostile.name);
         assert_eq!(decoded, message, "{}", hostile.name);
-        if let PushPayload::Message { message: pushed } = PushPayload::for_message(&message) {
-            let bytes =
-                serde_json::to_vec(&PushPayload::Message { message: pushed }).expect("encode");
+        if let pushed @ PushPayload::Message { .. } = PushPayload::for_message(&message, "usr_a") {
+            let bytes = serde_json::to_vec(&pushed).expect("encode");
             match decode::push(&bytes).expect(hostile.name) {
-                PushPayload::Message { message: back } => assert_eq!(back, message),
+                PushPayload::Message { message: back, to } => {
+                    assert_eq!(back, message);
+                    assert_eq!(to, "usr_a");
+                }
                 hint => panic!("{}: decoded a hint {hint:?}", hostile.name),
             }
         }
@@ -152,9 +154,9 @@ fn a_refused_push_writes_nothing_and_a_good_one_after_it_is_stored() {
     let store = MemoryStore::new();
     let good = push::sample_message("REQ-1", 7);
     let mut refused = 0;
-    for case in push::push_payloads(&good).iter().filter(|c| !c.accepted) {
+    for case in push::push_payloads(&good, "usr_a").iter().filter(|c| !c.accepted) {
         // The worker's order: decode first, ingest only what decoded.
-        if let Ok(PushPayload::Message { message }) = decode::push(case.json.as_bytes()) {
+        if let Ok(PushPayload::Message { message, .. }) = decode::push(case.json.as_bytes()) {
             panic!("{}: decoded {message:?}", case.name);
         }
         refused += 1;
@@ -166,8 +168,8 @@ fn a_refused_push_writes_nothing_and_a_good_one_after_it_is_stored() {
     zero.seq = 0;
     block_on(store.ingest(&good.request_id, vec![zero], &ctx())).expect("ingest");
     assert!(block_on(store.chats()).expect("read").is_empty());
-    let payload = serde_json::to_vec(&PushPayload::for_message(&good)).expect("encode");
-    let Ok(PushPayload::Message { message }) = decode::push(&payload) else {
+    let payload = serde_json::to_vec(&PushPayload::for_message(&good, "usr_a")).expect("encode");
+    let Ok(PushPayload::Message { message, .. }) = decode::push(&payload) else {
         panic!("the good push did not decode");
     };
     block_on(store.ingest(&good.request_id, vec![message], &ctx())).expect("ingest");

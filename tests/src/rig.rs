@@ -204,9 +204,16 @@ pub async fn sign_in(browser: &Browser, server: &Server) -> crate::Result<(Strin
     Ok((user_id, registration_id))
 }
 
-/// A `{"kind":"message"}` push payload carrying `message`.
-pub fn message_payload(message: &Value) -> String {
-    json!({ "kind": "message", "message": message }).to_string()
+/// A `{"kind":"message"}` push payload carrying `message`, addressed to user `to` (the
+/// server names the subscription's owner in every push; the worker drops pushes for anyone
+/// but the agent it has confirmed).
+pub fn message_payload(message: &Value, to: &str) -> String {
+    json!({ "kind": "message", "to": to, "message": message }).to_string()
+}
+
+/// A `{"kind":"hint"}` push payload for `request_id` at `seq`, addressed to user `to`.
+pub fn hint_payload(request_id: &str, seq: u64, to: &str) -> String {
+    json!({ "kind": "hint", "to": to, "request_id": request_id, "seq": seq }).to_string()
 }
 
 /// The service worker registration id (from `ServiceWorker.workerRegistrationUpdated`, the id

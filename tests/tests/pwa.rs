@@ -114,7 +114,7 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
             json!({
                 "origin": server.url(""),
                 "registrationId": registration,
-                "data": json!({"kind": "message", "message": first[0]}).to_string(),
+                "data": e2e::rig::message_payload(&first[0], &user_id),
             }),
         )
         .await?;
@@ -318,7 +318,7 @@ async fn media_is_served_from_the_worker_cache_the_second_time() -> e2e::Result<
     assert_eq!(counters["entries"], json!([[media_id, 20000]]));
     let cached = page
         .evaluate(&format!(
-            "caches.open('supportdesk-media').then(c => c.match('/api/media/{media_id}')).then(r => !!r)"
+            "caches.open('supportdesk-media-v2').then(c => c.match('/api/media/{media_id}')).then(r => !!r)"
         ))
         .await?;
     assert_eq!(cached, Value::Bool(true));

@@ -4,7 +4,9 @@
 //! then notify.
 //!
 //! A payload that fails [`PushPayload::decode`] is logged and dropped before anything is
-//! opened: it never touches the cache.
+//! opened: it never touches the cache. So is a payload addressed (`to`) to anyone but the
+//! agent the worker has confirmed, or one arriving while nobody is signed in; the browser's
+//! stale subscription is then unsubscribed.
 
 use chat_sync::ingest::Source;
 use chat_sync::protocol::PushPayload;
@@ -12,7 +14,7 @@ use chat_sync::store::Store;
 use chat_sync::{RequestId, Seq};
 use chat_sync_idb::driver::{fetch_lock_name, Driver};
 use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
-use chat_sync_idb::{locks, platform, SyncError};
+use chat_sync_idb::{locks, platform, push_subscription, SyncError};
 
 use crate::error::WorkerError;
 use crate::notify::{self, Notice};
@@ -33,7 +35,29 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
             return Ok(());
         }
     };
-    let user = session::current_user().await?;
+    let user = match session::current_user().await {
+        Ok(user) => user,
+        Err(WorkerError::SignedOut(reason)) => {
+            // Nobody is signed in here: the subscription is stale. Nothing is stored or
+            // shown, and the next sign-in subscribes afresh.
+            tracing::warn!(%reason, "a push while nobody is signed in: dropped");
+            drop_stale_subscription().await;
+            return Ok(());
+        }
+        Err(error) => return Err(error),
+    };
+    if payload.to() != user.id {
+        // A subscription of another agent of this browser (the unsubscription at their
+        // sign-out did not reach the server): their customers' messages never enter this
+        // agent's cache or notifications.
+        tracing::warn!(
+            to = payload.to(),
+            agent = %user.id,
+            "a push for another user: dropped"
+        );
+        drop_stale_subscription().await;
+        return Ok(());
+    }
     let state = state::for_user(&user.id).await?;
     let driver = &state.driver;
     let request_id = payload.request_id().clone();
@@ -63,7 +87,7 @@ async fn apply(
 ) -> Result<Option<Notice>, WorkerError> {
     let runtime = driver.runtime();
     match payload {
-        PushPayload::Message { message } => {
+        PushPayload::Message { message, .. } => {
             let request_id = message.request_id.clone();
             let report = runtime
                 .ingest(&request_id, vec![message.clone()], Source::Push)
@@ -87,7 +111,9 @@ async fn apply(
                 body: message.preview(chat_sync::ingest::PREVIEW_CHARS),
             }))
         }
-        PushPayload::Hint { request_id, seq } => {
+        PushPayload::Hint {
+            request_id, seq, ..
+        } => {
             let record = runtime.store().chat(&request_id).await?;
             let held = record.map(|r| r.held).unwrap_or_default();
             if held.contains(seq) {
@@ -161,4 +187,22 @@ async fn fetch_one(
     })
     .await??;
     Ok(())
+}
+
+/// How long the browser's push manager may take to unsubscribe (it may never answer without
+/// a push service).
+const UNSUBSCRIBE_TIMEOUT_MS: i32 = 5_000;
+
+/// Unsubscribes the browser's push subscription that delivered a push nobody here may read.
+/// The server learns it from the push service's 404/410 on its next delivery; the desk
+/// registers a fresh subscription for whoever signs in next.
+async fn drop_stale_subscription() {
+    let Some(registration) = platform::global_property("registration") else {
+        return;
+    };
+    match push_subscription::unsubscribe_in_browser(&registration, UNSUBSCRIBE_TIMEOUT_MS).await {
+        Ok(true) => tracing::info!("the stale push subscription was unsubscribed"),
+        Ok(false) => {}
+        Err(reason) => tracing::warn!(%reason, "could not unsubscribe the stale push subscription"),
+    }
 }

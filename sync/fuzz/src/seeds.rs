@@ -9,7 +9,7 @@ use chat_sync::hostile_corpus::{json, push, replies, sends, text};
 fn main() -> std::io::Result<()> {
     let good = push::sample_message("REQ-1", 4);
     let page: Vec<chat_sync::Message> = (4..=6).map(|s| push::sample_message("REQ-1", s)).collect();
-    let mut documents: Vec<String> = push::push_payloads(&good)
+    let mut documents: Vec<String> = push::push_payloads(&good, "usr_agent")
         .into_iter()
         .chain(replies::page_replies(&page, 3, 8))
         .chain(replies::chat_list_replies(&replies::sample_chat_list()))

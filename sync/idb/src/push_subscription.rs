@@ -102,6 +102,53 @@ pub async fn renew_push_subscription(
     outcome(run.await)
 }
 
+/// At the desk's start: when the notification permission is already granted, registers this
+/// browser's subscription with the server for the agent now signed in (subscribing again if
+/// the worker dropped a stale one). This is what re-binds push after a sign-out, a session
+/// change or a stale subscription the worker unsubscribed. Never prompts: `None` when the
+/// permission is not granted (push stays off until the agent enables it).
+pub async fn rebind_if_permitted(base_url: &str, timeout_ms: i32) -> Option<PushSubscribeOutcome> {
+    let notification = platform::global_property("Notification")?;
+    let permission = Reflect::get(&notification, &JsValue::from_str("permission"))
+        .ok()
+        .and_then(|p| p.as_string());
+    if permission.as_deref() != Some("granted") {
+        return None;
+    }
+    Some(subscribe_push(base_url, timeout_ms).await)
+}
+
+/// Unsubscribes this browser's push subscription of `registration` without telling the
+/// server: for a subscription that now belongs to nobody here (its owner signed out, or
+/// pushes name another user than the one signed in). The push service then answers the
+/// server's next delivery with 404/410 and the server forgets the endpoint. `Ok(false)` when
+/// there was no subscription; each browser call is bounded by `timeout_ms`.
+pub async fn unsubscribe_in_browser(
+    registration: &JsValue,
+    timeout_ms: i32,
+) -> Result<bool, String> {
+    let describe = |outcome: PushSubscribeOutcome| format!("{outcome:?}");
+    let manager = push_manager(registration).map_err(describe)?;
+    let current = settle(
+        call_promise(&manager, "getSubscription", &[]).map_err(describe)?,
+        timeout_ms,
+        "pushManager.getSubscription",
+    )
+    .await
+    .map_err(describe)?;
+    if current.is_null() || current.is_undefined() {
+        return Ok(false);
+    }
+    settle(
+        call_promise(&current, "unsubscribe", &[]).map_err(describe)?,
+        timeout_ms,
+        "PushSubscription.unsubscribe",
+    )
+    .await
+    .map_err(describe)?;
+    Ok(true)
+}
+
 fn outcome(result: Step<PushSubscribeOutcome>) -> PushSubscribeOutcome {
     let outcome = result.unwrap_or_else(|outcome| outcome);
     tracing::info!(?outcome, "push subscription");

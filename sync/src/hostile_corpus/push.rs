@@ -35,10 +35,10 @@ pub fn sample_message(chat: &str, seq: Seq) -> Message {
 }
 
 /// Push payloads for `good` (a valid message that fits a push; one without attachments is
-/// given one): the cases `tests/push.rs` has always delivered, then every malformed document, wrong kinds, every seq literal in a
+/// given one) addressed to user `to`: the recipient missing or malformed, the cases `tests/push.rs` has always delivered, then every malformed document, wrong kinds, every seq literal in a
 /// message and in a hint, request ids, lone surrogates in every text field, wrong types,
 /// and the size limit on both sides. Hostile text in a valid shape is accepted.
-pub fn push_payloads(good: &Message) -> Vec<Case> {
+pub fn push_payloads(good: &Message, to: &str) -> Vec<Case> {
     // The hostile variants need an attachment to aim at: a message without one gets the
     // sample's.
     let mut base = good.clone();
@@ -47,15 +47,29 @@ pub fn push_payloads(good: &Message) -> Vec<Case> {
     }
     let good = &base;
     let message = to_value(good);
-    let whole = json!({ "kind": "message", "message": message });
-    let hint = json!({ "kind": "hint", "request_id": good.request_id, "seq": good.seq });
+    let whole = json!({ "kind": "message", "to": to, "message": message });
+    let hint = json!({ "kind": "hint", "to": to, "request_id": good.request_id, "seq": good.seq });
+    let to_json = json!(to).to_string();
     let mut cases = vec![
         Case::accepted("the good message", whole.to_string()),
         Case::accepted("the good hint", hint.to_string()),
-        Case::refused("message missing", r#"{"kind":"message"}"#),
+        Case::refused("message missing", json!({ "kind": "message", "to": to }).to_string()),
+        Case::refused(
+            "no recipient",
+            json!({ "kind": "message", "message": message }).to_string(),
+        ),
+        Case::refused(
+            "hint without a recipient",
+            json!({ "kind": "hint", "request_id": good.request_id, "seq": good.seq }).to_string(),
+        ),
+        Case::refused("empty recipient", with(&whole, "/to", json!(""))),
+        Case::refused("recipient a number", with(&whole, "/to", json!(7))),
+        Case::refused("recipient null", with(&hint, "/to", Value::Null)),
+        Case::refused("recipient 129 bytes", with(&whole, "/to", json!("u".repeat(129)))),
+        Case::refused("recipient with a newline", with(&hint, "/to", json!("usr\n1"))),
         Case::refused(
             "hint with an empty request id",
-            r#"{"kind":"hint","request_id":"","seq":5}"#,
+            json!({ "kind": "hint", "to": to, "request_id": "", "seq": 5 }).to_string(),
         ),
         Case::refused(
             "kind in another case",
@@ -63,17 +77,19 @@ pub fn push_payloads(good: &Message) -> Vec<Case> {
         ),
         Case::refused(
             "unknown kind",
-            r#"{"kind":"delete","request_id":"R","seq":1}"#,
+            json!({ "kind": "delete", "to": to, "request_id": "R", "seq": 1 }).to_string(),
         ),
         Case::refused("kind a number", with(&whole, "/kind", json!(7))),
-        Case::refused("no kind", json!({ "message": message }).to_string()),
+        Case::refused("no kind", json!({ "to": to, "message": message }).to_string()),
         Case::refused(
             "duplicate seq key",
-            r#"{"kind":"hint","request_id":"R","seq":1,"seq":2}"#,
+            format!(r#"{{"kind":"hint","to":{to_json},"request_id":"R","seq":1,"seq":2}}"#),
         ),
         Case::accepted(
             "unknown and prototype keys",
-            r#"{"kind":"hint","request_id":"R","seq":1,"__proto__":{"x":1},"constructor":null}"#,
+            format!(
+                r#"{{"kind":"hint","to":{to_json},"request_id":"R","seq":1,"__proto__":{{"x":1}},"constructor":null}}"#
+            ),
         ),
     ];
     for doc in malformed() {
@@ -209,7 +225,7 @@ pub fn push_payloads(good: &Message) -> Vec<Case> {
         hostile.sender.name = texts[2].text.clone();
         hostile.attachments[0].name = texts[3].text.clone();
         hostile.id = texts[8].text.clone();
-        json!({ "kind": "message", "message": hostile }).to_string()
+        json!({ "kind": "message", "to": to, "message": hostile }).to_string()
     };
     cases.push(Case::accepted(
         "markup in every text field",
@@ -217,9 +233,10 @@ pub fn push_payloads(good: &Message) -> Vec<Case> {
     ));
     cases.push(Case::refused(
         "padded past the push limit",
-        json!({ "kind": "message", "message": message, "pad": "x".repeat(9000) }).to_string(),
+        json!({ "kind": "message", "to": to, "message": message, "pad": "x".repeat(9000) })
+            .to_string(),
     ));
-    let (at_limit, over_limit) = sized_pushes(good);
+    let (at_limit, over_limit) = sized_pushes(good, to);
     cases.push(Case::accepted("exactly the push limit", at_limit));
     cases.push(Case::refused("one byte over the push limit", over_limit));
     cases
@@ -227,15 +244,15 @@ pub fn push_payloads(good: &Message) -> Vec<Case> {
 
 /// A whole-message push of `good` padded (in its body) to exactly
 /// [`MAX_PUSH_PAYLOAD_LEN`] bytes, and the same one byte longer.
-fn sized_pushes(good: &Message) -> (String, String) {
+fn sized_pushes(good: &Message, to: &str) -> (String, String) {
     let mut message = good.clone();
     message.body = String::new();
-    let base = json!({ "kind": "message", "message": message })
+    let base = json!({ "kind": "message", "to": to, "message": message })
         .to_string()
         .len();
     message.body = "x".repeat(MAX_PUSH_PAYLOAD_LEN.saturating_sub(base));
-    let at_limit = json!({ "kind": "message", "message": message }).to_string();
+    let at_limit = json!({ "kind": "message", "to": to, "message": message }).to_string();
     message.body.push('x');
-    let over = json!({ "kind": "message", "message": message }).to_string();
+    let over = json!({ "kind": "message", "to": to, "message": message }).to_string();
     (at_limit, over)
 }

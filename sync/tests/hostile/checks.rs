@@ -64,8 +64,10 @@ pub fn decode_everything(bytes: &[u8]) -> Result<Accepted, String> {
                 format!("accepted a {}-byte push", bytes.len())
             })?;
             match &payload {
-                PushPayload::Message { message } => validate_message(message),
-                PushPayload::Hint { request_id, seq } => {
+                PushPayload::Message { message, .. } => validate_message(message),
+                PushPayload::Hint {
+                    request_id, seq, ..
+                } => {
                     validate_request_id(request_id).and_then(|()| validate_seq(*seq))
                 }
             }
@@ -208,13 +210,17 @@ pub fn round_trip(message: &Message) -> Result<(), String> {
         "a live event changed the message".into()
     })?;
 
-    let payload = PushPayload::for_message(message);
+    let payload = PushPayload::for_message(message, "usr_agent");
     let bytes = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
     match decode::push(&bytes).map_err(|e| e.to_string())? {
-        PushPayload::Message { message: pushed } => {
+        PushPayload::Message {
+            message: pushed, ..
+        } => {
             ensure(&pushed == message, || "a push changed the message".into())?
         }
-        PushPayload::Hint { request_id, seq } => ensure(
+        PushPayload::Hint {
+            request_id, seq, ..
+        } => ensure(
             request_id == chat && seq == message.seq && bytes.len() <= MAX_PUSH_PAYLOAD_LEN,
             || "a hint that does not name the message".into(),
         )?,
@@ -339,7 +345,7 @@ struct Refused {
 fn refused() -> &'static Refused {
     static REFUSED: OnceLock<Refused> = OnceLock::new();
     REFUSED.get_or_init(|| Refused {
-        pushes: push::push_payloads(&server_message(1, 0))
+        pushes: push::push_payloads(&server_message(1, 0), "usr_agent")
             .into_iter()
             .filter(|c| !c.accepted)
             .collect(),
@@ -406,10 +412,10 @@ pub fn merge(scenario: &Scenario) -> Result<(), String> {
     for (step, op) in scenario.ops.iter().enumerate() {
         match op {
             Op::Push(seq) => {
-                let bytes = serde_json::to_vec(&PushPayload::for_message(&message(clamp(*seq))))
+                let bytes = serde_json::to_vec(&PushPayload::for_message(&message(clamp(*seq)), "usr_agent"))
                     .map_err(|e| e.to_string())?;
                 match decode::push(&bytes).map_err(|e| format!("good push: {e}"))? {
-                    PushPayload::Message { message } => {
+                    PushPayload::Message { message, .. } => {
                         model.insert(message.seq);
                         ingest(vec![message])?;
                     }

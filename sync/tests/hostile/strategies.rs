@@ -27,7 +27,7 @@ fn corpus_documents() -> &'static (Vec<String>, Vec<String>) {
     DOCS.get_or_init(|| {
         let good = push::sample_message(CHAT, 4);
         let page: Vec<Message> = (4..=6).map(|s| push::sample_message(CHAT, s)).collect();
-        let cases: Vec<_> = push::push_payloads(&good)
+        let cases: Vec<_> = push::push_payloads(&good, "usr_agent")
             .into_iter()
             .chain(replies::page_replies(&page, 3, 8))
             .chain(replies::chat_list_replies(&replies::sample_chat_list()))

@@ -16,7 +16,7 @@ use super::verdict::{self, Observed, Violation};
 use crate::browser::Page;
 use crate::chat::{chat_list, post_as, server_messages, type_and_send};
 use crate::http;
-use crate::rig::{message_payload, Rig, CURSOR, RANGE};
+use crate::rig::{hint_payload, message_payload, Rig, CURSOR, RANGE};
 use crate::{wait_until, HarnessError, Result};
 
 /// alice's demo chats the schedules play on (1, 3, 8 and 20 seeded messages).
@@ -332,7 +332,7 @@ impl<'r> Player<'r> {
             )
             .await?;
             self.report.posted += 1;
-            let payload = message_payload(&message);
+            let payload = message_payload(&message, &self.rig.user_id);
             match fate {
                 PushFate::Deliver => self.deliver(&payload).await?,
                 PushFate::Drop => self.report.pushes_dropped += 1,
@@ -342,12 +342,9 @@ impl<'r> Player<'r> {
                 }
                 PushFate::Defer => self.deferred.push(payload),
                 PushFate::Hint => {
-                    let hint = json!({
-                        "kind": "hint",
-                        "request_id": CHATS[chat],
-                        "seq": message["seq"],
-                    });
-                    self.deliver(&hint.to_string()).await?;
+                    let seq = message["seq"].as_u64().unwrap_or_default();
+                    let hint = hint_payload(CHATS[chat], seq, &self.rig.user_id);
+                    self.deliver(&hint).await?;
                 }
             }
         }
