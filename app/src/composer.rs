@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use chat_sync::outbox::OutboxError;
 use chat_sync::RequestId;
+use chat_sync_idb::drafts;
 use chat_sync_idb::outbox_sender::{self, LocalAttachment};
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
@@ -25,15 +26,15 @@ pub fn Composer(
     /// Called when a send finds the session ended.
     on_signed_out: Callback<String>,
 ) -> impl IntoView {
-    let draft_key = cache.with_value(|c| format!("supportdesk:draft:{}:{}", c.user.id, request_id));
-    let text = RwSignal::new(load_draft(&draft_key));
+    let draft_key = cache.with_value(|c| drafts::key(&c.user.id, request_id.as_str()));
+    let text = RwSignal::new(drafts::load(&draft_key));
     let files = RwSignal::new_local(Vec::<LocalAttachment>::new());
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let key = draft_key.clone();
     let on_input = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
-        save_draft(&key, &value);
+        drafts::save(&key, &value);
         text.try_set(value);
     };
     let on_files = move |ev: leptos::ev::Event| {
@@ -95,7 +96,7 @@ pub fn Composer(
                 Ok(_) => {
                     text.try_set(String::new());
                     files.try_set(Vec::new());
-                    save_draft(&key, "");
+                    drafts::save(&key, "");
                     outbox::request_background_sync();
                     outbox::kick(cache_rc, on_signed_out);
                 }
@@ -179,25 +180,5 @@ fn non_empty_name(name: String) -> String {
         "pasted-image.png".to_owned()
     } else {
         name
-    }
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
-fn load_draft(key: &str) -> String {
-    storage()
-        .and_then(|s| s.get_item(key).ok().flatten())
-        .unwrap_or_default()
-}
-
-fn save_draft(key: &str, text: &str) {
-    if let Some(storage) = storage() {
-        let _ = if text.is_empty() {
-            storage.remove_item(key)
-        } else {
-            storage.set_item(key, text)
-        };
     }
 }

@@ -6,10 +6,11 @@
 //! confirmed in this browser, remembered in `localStorage`, so an installed app started
 //! offline still shows its chats. A 401 means the session ended: the app shows the sign-in
 //! page but keeps the cache and the outbox, which are the agent's and are still there after
-//! they sign in again.
+//! they sign in again. Signing out is `chat_sync_idb::sign_out`, which ends the session in
+//! every tab.
 
 use chat_sync::protocol::{CurrentUser, LoginRequest};
-use chat_sync_idb::http::{get_json, post_json, send_json};
+use chat_sync_idb::http::{get_json, post_json};
 use chat_sync_idb::FetchError;
 
 /// The `localStorage` key of the last confirmed agent.
@@ -86,12 +87,10 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
     }
 }
 
-/// Ends the session at the server and forgets the remembered agent.
-pub async fn sign_out() -> Result<(), FetchError> {
+/// Forgets the remembered agent (at sign-out: an offline start must not open their cache;
+/// `chat_sync_idb::sign_out` ends the session at the server).
+pub fn forget() {
     remember(None);
-    send_json::<serde::de::IgnoredAny>("/api/auth/logout", "POST", None, "sign-out")
-        .await
-        .map(|_| ())
 }
 
 fn storage() -> Option<web_sys::Storage> {

@@ -18,7 +18,7 @@ use crate::session::{self, Session};
 use crate::settings::CacheSettings;
 use chat_sync_idb::live::{LiveChannel, LiveStatus};
 use chat_sync_idb::outbox_sender;
-use chat_sync_idb::push_subscription::{subscribe_push, PushSubscribeOutcome};
+use chat_sync_idb::push_subscription::{self, subscribe_push, PushSubscribeOutcome};
 use chat_sync_idb::{sign_out, update};
 
 /// The application.
@@ -67,7 +67,42 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     let user_id = user.id.clone();
     let live_status = RwSignal::new(LiveStatus::Follower);
     let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
+    // Stops this tab's live channel and shuts its cache for good, so nothing of this desk
+    // reopens (and so re-creates) the database a sign-out is about to delete.
+    let stop_desk = move || {
+        live.try_set_value(None);
+        if let Some(cache) = opened.try_get_untracked().flatten() {
+            cache.runtime.store().set_on_deleted(None);
+            cache.runtime.store().shut_down();
+        }
+        opened.try_set(None);
+    };
+    // Another tab signed out: the session cookie is gone for every tab of this browser.
+    let session_watch = sign_out::watch_session(move |notice| match notice {
+        sign_out::SessionNotice::SignedOut { .. } => {
+            tracing::info!("signed out in another tab");
+            stop_desk();
+            on_signed_out.run("You signed out in another tab.".to_owned());
+        }
+    });
+    let session_watch = StoredValue::new_local(match session_watch {
+        Ok(subscription) => Some(subscription),
+        Err(error) => {
+            // The database's own deletion notice still stops this tab (below).
+            tracing::warn!(%error, "no session channel: another tab's sign-out is seen when the cache goes");
+            None
+        }
+    });
     if !offline {
+        // The server confirmed this agent: register this browser's push subscription for
+        // them if notifications are already allowed, so a stale subscription of whoever was
+        // signed in before (which the worker refuses and drops) is replaced.
+        spawn_local(async move {
+            if let Some(outcome) = push_subscription::rebind_if_permitted("", PUSH_TIMEOUT_MS).await
+            {
+                tracing::info!(?outcome, "push subscription bound to the signed-in agent");
+            }
+        });
         // The server just confirmed this agent: the service worker keeps it, for pushes that
         // arrive while the server cannot be asked.
         let confirmed = user.clone();
@@ -92,11 +127,24 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     spawn_local(async move {
         match AppCache::open(user).await {
             Ok(cache) => {
+                // Another context deleted this cache (a sign-out whose notice was missed, or
+                // "clear everything" in another tab): start afresh rather than re-create it.
+                cache
+                    .runtime
+                    .store()
+                    .set_on_deleted(Some(Rc::new(|| reload_page("/"))));
                 opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it); the
                 // others get its messages through the cache's change channel.
                 match LiveChannel::start(cache.driver.clone(), "", move |status| {
                     live_status.try_set(status);
+                    if status == LiveStatus::SignedOut {
+                        // The server refused the stream's session (signed out in another
+                        // browser window, or expired); the cache stays for the agent.
+                        spawn_local(async move {
+                            on_signed_out.run("Your session ended: sign in again.".to_owned())
+                        });
+                    }
                 }) {
                     Ok(channel) => {
                         live.try_set_value(Some(channel));
@@ -126,6 +174,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     on_cleanup(move || {
         online.remove();
         live.try_set_value(None);
+        session_watch.try_set_value(None);
     });
 
     let on_sign_out = move |_| {
@@ -146,23 +195,19 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                     return;
                 }
             }
-            live.try_set_value(None);
-            opened.try_set(None);
-            if let Some(cache) = cache {
-                cache.runtime.store().shut_down();
-            }
-            // A shared machine: the next person sees nothing of this agent's. The server's
-            // copy of the push subscription is deleted first, while the session still exists.
-            match sign_out::wipe_user(&user_id, "").await {
+            drop(cache);
+            session::forget();
+            // A shared machine: every tab stops, the server forgets the push subscription
+            // and the session (ending its streams), then nothing of this agent's stays in
+            // this browser. This tab keeps its live lock until the session is gone, so no
+            // other tab takes over the stream meanwhile.
+            match sign_out::sign_out(&user_id, "", stop_desk).await {
                 Ok(report) => {
                     for problem in &report.problems {
                         tracing::warn!(%problem, "sign-out left something behind");
                     }
                 }
                 Err(error) => tracing::warn!(%error, "could not delete the cache database"),
-            }
-            if let Err(error) = session::sign_out().await {
-                tracing::warn!(%error, "the server did not confirm the sign-out");
             }
             // A fresh page: nothing of this agent's stays in memory either.
             reload_page("/");

@@ -26,6 +26,9 @@ pub enum LiveStatus {
         /// Failures since the stream was last open (1 for the first).
         attempt: u32,
     },
+    /// The server no longer knows the session (signed out elsewhere, expired): the stream
+    /// is not reopened and the tab must show sign-in.
+    SignedOut,
 }
 
 /// What happened to the stream, as the glue observed it.
@@ -37,6 +40,8 @@ pub enum StreamSignal {
     Retrying,
     /// The browser gave up (`readyState` CLOSED): the glue must open a new stream.
     Closed,
+    /// Before reopening, the server answered that the session is gone (401/403).
+    SessionEnded,
 }
 
 /// What the glue must do after a signal.
@@ -46,11 +51,14 @@ pub enum LiveAction {
     Wait,
     /// The stream is open: check every cached chat against the backend and repair gaps.
     CatchUp,
-    /// Open a new stream after `after_ms` milliseconds.
+    /// Open a new stream after `after_ms` milliseconds (asking the server first whether
+    /// the session still stands: a stream refused with 401 looks like any other failure).
     Reconnect {
         /// The delay before the new connection.
         after_ms: Millis,
     },
+    /// Stop for good: the session ended.
+    Stop,
 }
 
 /// The live channel's reconnect policy for the delays between connections: the first retry
@@ -94,7 +102,15 @@ impl LiveConnection {
 
     /// Applies what the stream reported and says what to do next.
     pub fn on_signal(&mut self, signal: StreamSignal) -> LiveAction {
+        if self.status == LiveStatus::SignedOut {
+            // Nothing revives a channel whose session ended: a new sign-in starts a new one.
+            return LiveAction::Stop;
+        }
         match signal {
+            StreamSignal::SessionEnded => {
+                self.status = LiveStatus::SignedOut;
+                LiveAction::Stop
+            }
             StreamSignal::Opened => {
                 self.failures = 0;
                 self.status = LiveStatus::Connected;
@@ -255,5 +271,28 @@ mod tests {
             whole.insert(seq);
         }
         assert_eq!(catch_up_missing(&whole, Some(35)), 0);
+    }
+
+    #[test]
+    fn an_ended_session_stops_the_channel_for_good() {
+        let mut connection = LiveConnection::new(LIVE_BACKOFF, 7);
+        connection.lead();
+        assert!(matches!(
+            connection.on_signal(StreamSignal::Closed),
+            LiveAction::Reconnect { .. }
+        ));
+        assert_eq!(
+            connection.on_signal(StreamSignal::SessionEnded),
+            LiveAction::Stop
+        );
+        assert_eq!(connection.status(), LiveStatus::SignedOut);
+        for signal in [
+            StreamSignal::Opened,
+            StreamSignal::Retrying,
+            StreamSignal::Closed,
+        ] {
+            assert_eq!(connection.on_signal(signal), LiveAction::Stop, "{signal:?}");
+            assert_eq!(connection.status(), LiveStatus::SignedOut);
+        }
     }
 }

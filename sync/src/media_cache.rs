@@ -60,6 +60,21 @@ pub struct BudgetOutOfRange {
     pub asked: u64,
 }
 
+/// Whether a media reply may be kept and served again from the cache: only one the server
+/// marked inert, with `X-Content-Type-Options: nosniff` and a `Content-Security-Policy` that
+/// sandboxes it. A reply without them (an older server, a proxy that stripped them) is still
+/// passed to the page once, but never replayed from the cache for a year, since cached
+/// media is served without asking the server again.
+pub fn safe_to_cache(nosniff: Option<&str>, content_security_policy: Option<&str>) -> bool {
+    let nosniff = nosniff.is_some_and(|v| v.trim().eq_ignore_ascii_case("nosniff"));
+    let sandboxed = content_security_policy.is_some_and(|policy| {
+        policy
+            .split(';')
+            .any(|directive| directive.trim().eq_ignore_ascii_case("sandbox"))
+    });
+    nosniff && sandboxed
+}
+
 /// Checks a budget the agent set.
 pub fn validate_budget(bytes: u64) -> Result<u64, BudgetOutOfRange> {
     if (MIN_MEDIA_BUDGET..=MAX_MEDIA_BUDGET).contains(&bytes) {
@@ -160,5 +175,23 @@ mod tests {
         };
         assert_eq!(stats.hit_rate(), Some(0.9));
         assert_eq!(MediaStats::default().hit_rate(), None);
+    }
+
+    #[test]
+    fn only_inert_replies_are_cached() {
+        let csp = Some("sandbox; default-src 'none'");
+        assert!(safe_to_cache(Some("nosniff"), csp));
+        assert!(safe_to_cache(
+            Some(" NoSniff "),
+            Some("default-src 'none'; SANDBOX")
+        ));
+        assert!(!safe_to_cache(None, csp), "sniffable");
+        assert!(!safe_to_cache(Some("nosniff"), None), "not sandboxed");
+        assert!(!safe_to_cache(Some("nosniff"), Some("default-src 'none'")));
+        assert!(
+            !safe_to_cache(Some("nosniff"), Some("sandbox allow-scripts")),
+            "a sandbox that lets scripts run is not inert"
+        );
+        assert!(!safe_to_cache(Some("sniff"), csp));
     }
 }

@@ -53,6 +53,10 @@ pub async fn activate(_event: web_sys::ExtendableEvent, build: &str) -> Result<(
     if let Err(error) = crate::shell::delete_old(build).await {
         tracing::warn!(%error, "could not delete older app shells");
     }
+    // Media cached by an older release may lack the headers that keep it inert.
+    if let Err(error) = chat_sync_idb::media::delete_legacy_caches().await {
+        tracing::warn!(%error, "could not delete older media caches");
+    }
     JsFuture::from(scope()?.clients().claim())
         .await
         .map_err(|e| WorkerError::js(&e))?;

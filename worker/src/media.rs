@@ -1,6 +1,8 @@
 //! The media cache: `GET /api/media/{id}` served cache-first from Cache Storage
 //! ([`chat_sync_idb::media::MEDIA_CACHE`]); media bytes are immutable, so a cached copy is
-//! always right.
+//! always right. Only replies the server marked inert (`nosniff` and a sandboxing
+//! `Content-Security-Policy`) are kept, with every header as the server sent it, so a cached
+//! file is served exactly as safely as the server serves it.
 //!
 //! A hit is answered from the cache and counted; a miss goes to the network, and a `200`
 //! reply is stored (when it fits the budget) and indexed, evicting least recently used files
@@ -78,7 +80,7 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
         return Ok(response);
     };
     let store = runtime(&state).store();
-    if response.status() == 200 {
+    if response.status() == 200 && is_inert(&response) {
         match store_copy(&cache, &key, &media_id, &response, runtime(&state)).await {
             Ok(true) => return Ok(response),
             Ok(false) => {}
@@ -89,6 +91,20 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
         tracing::warn!(%error, "media: could not count a miss");
     }
     Ok(response)
+}
+
+/// Whether the server marked the reply inert (see [`chat_sync::media_cache::safe_to_cache`]):
+/// only such a reply is kept, so the cache can never replay a file as a document or script.
+fn is_inert(response: &Response) -> bool {
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let inert = chat_sync::media_cache::safe_to_cache(
+        header("X-Content-Type-Options").as_deref(),
+        header("Content-Security-Policy").as_deref(),
+    );
+    if !inert {
+        tracing::warn!("media: a reply without nosniff and a sandbox policy; not cached");
+    }
+    inert
 }
 
 fn runtime(state: &state::UserState) -> &Runtime {

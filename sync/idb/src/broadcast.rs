@@ -51,7 +51,7 @@ impl Broadcaster {
 
     /// Announces a change to every other listener (as JSON text, which every context can
     /// parse the same way).
-    pub fn announce(&self, notice: &ChangeNotice) -> Result<(), SyncError> {
+    pub fn announce<T: Serialize>(&self, notice: &T) -> Result<(), SyncError> {
         let text = serde_json::to_string(notice).map_err(|e| SyncError::Platform {
             api: "serialize a change notice",
             cause: crate::error::DomError::new("EncodeError", e.to_string()),
@@ -93,21 +93,29 @@ impl Drop for Subscription {
 /// Messages that are not notices are logged and ignored.
 pub fn subscribe(
     name: &str,
-    mut on_change: impl FnMut(ChangeNotice) + 'static,
+    on_change: impl FnMut(ChangeNotice) + 'static,
+) -> Result<Subscription, SyncError> {
+    subscribe_to(name, "change notice", on_change)
+}
+
+/// Calls `on_message` for every message of type `T` (JSON text) announced on channel `name`
+/// by other channel objects; anything else is logged as a malformed `what` and ignored.
+pub fn subscribe_to<T: serde::de::DeserializeOwned>(
+    name: &str,
+    what: &'static str,
+    mut on_message: impl FnMut(T) + 'static,
 ) -> Result<Subscription, SyncError> {
     let channel =
         BroadcastChannel::new(name).map_err(|e| SyncError::platform("new BroadcastChannel", &e))?;
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let notice = event
+        let message = event
             .data()
             .as_string()
             .ok_or_else(|| "not text".to_owned())
-            .and_then(|text| {
-                serde_json::from_str::<ChangeNotice>(&text).map_err(|e| e.to_string())
-            });
-        match notice {
-            Ok(notice) => on_change(notice),
-            Err(error) => tracing::warn!(%error, "ignoring a malformed change notice"),
+            .and_then(|text| serde_json::from_str::<T>(&text).map_err(|e| e.to_string()));
+        match message {
+            Ok(message) => on_message(message),
+            Err(error) => tracing::warn!(%error, what, "ignoring a malformed message"),
         }
     });
     channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));

@@ -26,6 +26,9 @@ pub fn database_name(user_id: &str) -> String {
 
 type Handler = Closure<dyn FnMut(JsValue)>;
 
+/// Called once when another context deletes the database under an open handle.
+pub type DeletedHook = Rc<dyn Fn()>;
+
 /// A lazily (re)opened connection to one database.
 pub struct Database {
     name: String,
@@ -34,7 +37,10 @@ pub struct Database {
     /// The event handlers of the connections opened so far, kept alive with them.
     handlers: RefCell<Vec<Handler>>,
     opens: Cell<u32>,
-    shut: Cell<bool>,
+    /// Set for good by [`Database::shut_down`] or when another context deletes the database:
+    /// no later operation of this handle reopens (and so re-creates) it.
+    shut: Rc<Cell<bool>>,
+    on_deleted: Rc<RefCell<Option<DeletedHook>>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -58,13 +64,27 @@ impl Database {
             slot: Rc::new(RefCell::new(None)),
             handlers: RefCell::new(Vec::new()),
             opens: Cell::new(0),
-            shut: Cell::new(false),
+            shut: Rc::new(Cell::new(false)),
+            on_deleted: Rc::new(RefCell::new(None)),
         }
     }
 
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether this handle is shut for good (shut down here, or the database was deleted by
+    /// another context).
+    pub fn is_shut(&self) -> bool {
+        self.shut.get()
+    }
+
+    /// Calls `hook` once if another context deletes the database (a sign-out or a "clear
+    /// everything" in another tab): the handle is then shut, and the owner decides what the
+    /// context shows (sign-in, or a fresh start).
+    pub fn set_on_deleted(&self, hook: Option<DeletedHook>) {
+        *self.on_deleted.borrow_mut() = hook;
     }
 
     /// How many times a connection was opened (1 unless it had to be reopened).
@@ -80,7 +100,7 @@ impl Database {
         if self.shut.get() {
             return Err(StoreError::Closed {
                 operation: "open",
-                message: format!("{} was shut down (sign-out or clear)", self.name),
+                message: format!("{} was shut down or deleted (sign-out or clear)", self.name),
             });
         }
         let db = open(&self.name, self.version).await?;
@@ -92,14 +112,31 @@ impl Database {
 
     /// Closes the connection when another context asks for a version change (so its upgrade
     /// is not blocked) and forgets it when the browser closes it; the next operation reopens.
+    /// A version change to no version is a deletion (sign-out, clear): then the handle is
+    /// shut for good, since reopening would re-create the database the other context just
+    /// wiped, and the owner's hook is told.
     fn watch(&self, db: &IdbDatabase) {
         let on_version_change = {
             let slot = Rc::clone(&self.slot);
+            let shut = Rc::clone(&self.shut);
+            let on_deleted = Rc::clone(&self.on_deleted);
             let db = db.clone();
-            Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
-                tracing::info!(database = %db.name(), "versionchange from another context: closing");
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let deleted = event
+                    .dyn_ref::<web_sys::IdbVersionChangeEvent>()
+                    .is_some_and(|e| e.new_version().is_none());
+                tracing::info!(database = %db.name(), deleted, "versionchange from another context: closing");
+                if deleted {
+                    shut.set(true);
+                }
                 db.close();
                 forget_if_current(&slot, &db);
+                if deleted {
+                    let hook = on_deleted.borrow().clone();
+                    if let Some(hook) = hook {
+                        hook();
+                    }
+                }
             })
         };
         let on_close = {

@@ -12,7 +12,8 @@
 //!   renewing the subscription from the service worker.
 //! - [`outbox_sender`]: queue (with local attachment bytes) and send the outbox under a Web
 //!   Lock; [`media`]: the media cache's LRU index, counters and budget; [`update`]: a waiting
-//!   service-worker release; [`sign_out`]: wipe everything of an agent.
+//!   service-worker release; [`sign_out`]: sign out in every tab and wipe everything of an
+//!   agent; [`drafts`]: composer drafts in `localStorage`.
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -22,6 +23,7 @@ pub mod broadcast;
 pub mod codec;
 pub mod console;
 pub mod database;
+pub mod drafts;
 pub mod driver;
 pub mod error;
 pub mod http;

@@ -103,6 +103,7 @@ impl LiveChannel {
                 driver,
                 client: HttpHistoryClient::new(base_url.clone()),
                 events_url: format!("{base_url}/api/chat/events"),
+                me_url: format!("{base_url}/api/auth/me"),
                 on_status,
             };
             // Dropping the lock future (when `stop` fires) releases the lock, or withdraws
@@ -135,6 +136,7 @@ enum Signal {
     Message(u32, String),
     Error(u32, bool),
     ReconnectDue,
+    SessionEnded,
 }
 
 /// An open `EventSource` with its callbacks; dropping it closes the stream.
@@ -200,6 +202,7 @@ struct Leader {
     driver: Rc<Driver<HttpHistoryClient>>,
     client: HttpHistoryClient,
     events_url: String,
+    me_url: String,
     on_status: Rc<dyn Fn(LiveStatus)>,
 }
 
@@ -252,22 +255,54 @@ impl Leader {
                     if let LiveAction::Reconnect { after_ms } = action {
                         tracing::info!(after_ms, "the live stream closed; reconnecting later");
                         stream = None;
-                        let due = signals.clone();
-                        tasks.push(Box::pin(async move {
-                            platform::sleep(after_ms).await;
-                            let _ = due.unbounded_send(Signal::ReconnectDue);
-                        }));
+                        tasks.push(self.reconnect_later(after_ms, &signals));
                     }
                 }
-                Signal::ReconnectDue => {
+                Signal::SessionEnded => {
+                    connection.on_signal(StreamSignal::SessionEnded);
+                    tracing::info!("the session ended: the live stream stays closed");
+                    stream = None;
+                    (self.on_status)(connection.status());
+                }
+                Signal::ReconnectDue if connection.status() != LiveStatus::SignedOut => {
                     generation = generation.wrapping_add(1);
                     drop(stream.take());
                     stream = self.open(generation, &signals, &mut connection, &mut tasks);
                 }
-                // A late event of a stream already replaced.
-                Signal::Open(_) | Signal::Message(..) | Signal::Error(..) => {}
+                // A late event of a stream already replaced, or of a channel whose session
+                // ended.
+                Signal::Open(_)
+                | Signal::Message(..)
+                | Signal::Error(..)
+                | Signal::ReconnectDue => {}
             }
         }
+    }
+
+    /// Waits `after_ms`, then asks the server whether the session still stands: a stream
+    /// the server refused (401 after a sign-out elsewhere, or an expired session) looks to
+    /// the `EventSource` like any other failure. The answer comes back as a signal, so no
+    /// wait of the loop itself holds up the tasks beside it.
+    fn reconnect_later(
+        &self,
+        after_ms: i64,
+        signals: &mpsc::UnboundedSender<Signal>,
+    ) -> LocalBoxFuture<'static, ()> {
+        let due = signals.clone();
+        let me_url = self.me_url.clone();
+        Box::pin(async move {
+            platform::sleep(after_ms).await;
+            let answer: Result<serde::de::IgnoredAny, _> =
+                crate::http::get_json(&me_url, "current user").await;
+            let signal = match answer {
+                Err(crate::FetchError::Refused {
+                    status: 401 | 403, ..
+                }) => Signal::SessionEnded,
+                // Signed in, or the server is unreachable: try the stream again.
+                _ => Signal::ReconnectDue,
+            };
+            let _ = due.unbounded_send(signal);
+        })
     }
 
     /// Opens a stream; a failure to construct one counts as a closed stream (backoff).
@@ -286,11 +321,7 @@ impl Leader {
                     connection.on_signal(StreamSignal::Closed)
                 {
                     (self.on_status)(connection.status());
-                    let due = signals.clone();
-                    tasks.push(Box::pin(async move {
-                        platform::sleep(after_ms).await;
-                        let _ = due.unbounded_send(Signal::ReconnectDue);
-                    }));
+                    tasks.push(self.reconnect_later(after_ms, signals));
                 }
                 None
             }

@@ -28,8 +28,13 @@ use crate::store::{commit, get, get_all_unbounded, object_store, put};
 use crate::IdbStore;
 
 /// The Cache Storage cache of media bytes (one per origin: media ids are unguessable and the
-/// server checks access on the first fetch; sign-out deletes it).
-pub const MEDIA_CACHE: &str = "supportdesk-media";
+/// server checks access on the first fetch; sign-out deletes it). Versioned: replies cached
+/// before the server marked media inert (`nosniff`, a sandboxing CSP, `private`) must never
+/// be served again, so the older caches ([`LEGACY_MEDIA_CACHES`]) are deleted, not reused.
+pub const MEDIA_CACHE: &str = "supportdesk-media-v2";
+
+/// Media caches of earlier releases, deleted when a worker activates and with the cache.
+pub const LEGACY_MEDIA_CACHES: &[&str] = &["supportdesk-media"];
 const HITS_KEY: &str = "media_hits";
 const MISSES_KEY: &str = "media_misses";
 const BUDGET_KEY: &str = "media_budget";
@@ -301,12 +306,25 @@ pub async fn clear_media(runtime: &Runtime) -> Result<(), SyncError> {
     delete_cache().await
 }
 
-/// Deletes the whole Cache Storage cache [`MEDIA_CACHE`] (sign-out, clear).
+/// Deletes the whole Cache Storage cache [`MEDIA_CACHE`] and any older one (sign-out,
+/// clear).
 pub async fn delete_cache() -> Result<(), SyncError> {
+    delete_legacy_caches().await?;
     let storage = cache_storage()?;
     JsFuture::from(storage.delete(MEDIA_CACHE))
         .await
         .map_err(|e| SyncError::platform("caches.delete", &e))?;
+    Ok(())
+}
+
+/// Deletes the media caches of earlier releases ([`LEGACY_MEDIA_CACHES`]).
+pub async fn delete_legacy_caches() -> Result<(), SyncError> {
+    let storage = cache_storage()?;
+    for name in LEGACY_MEDIA_CACHES {
+        JsFuture::from(storage.delete(name))
+            .await
+            .map_err(|e| SyncError::platform("caches.delete", &e))?;
+    }
     Ok(())
 }
 

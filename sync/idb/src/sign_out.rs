@@ -1,21 +1,59 @@
-//! Sign-out on a shared machine: nothing of the agent stays in this browser.
+//! Sign-out on a shared machine: the session ends in every tab, and nothing of the agent
+//! stays in this browser.
 //!
-//! [`wipe_user`] removes the push subscription (at the server with
-//! `DELETE /api/push/subscriptions`, which needs the session, then in the browser), tells the
-//! service worker to forget the session (`{"type": "session-changed"}`, which also deletes its
-//! remembered user), deletes the media cache and the agent's IndexedDB database. Call it
-//! before `POST /api/auth/logout`, after showing the agent any unsent messages
-//! ([`crate::outbox_sender::entries`]), and after dropping the app's [`crate::runtime::Runtime`]
-//! (an open connection closes itself on the deletion's `versionchange` anyway).
+//! [`sign_out`] runs the steps in the one order in which nothing can come back:
+//!
+//! 1. every other tab of the origin is told on [`SESSION_CHANNEL`] ([`SessionNotice`]): it
+//!    stops its live stream, shuts its cache (so no reopen re-creates the database) and shows
+//!    sign-in. This tab keeps its live lock meanwhile, so no follower takes the leadership
+//!    and opens a stream for a session about to end;
+//! 2. the push subscription is forgotten at the server (`DELETE /api/push/subscriptions`,
+//!    which needs the session) and in the browser;
+//! 3. the session ends at the server (`POST /api/auth/logout`), which also ends every event
+//!    stream opened with it; then the caller's `stop_here` stops this tab's own live channel
+//!    and cache;
+//! 4. the local data goes: the service worker is told to forget the session
+//!    (`{"type": "session-changed"}`), its remembered-user entry, the media cache, the
+//!    composer drafts and the agent's IndexedDB database are deleted.
+//!
+//! [`wipe_user`] is steps 2 and 4 alone (the settings panel's and the tests' wipe).
+//!
+//! Every other context's handle on the database shuts itself when it sees the deletion's
+//! `versionchange` (see [`crate::database::Database::set_on_deleted`]), so even a context
+//! that missed the notice cannot re-create the database.
 
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
+use crate::broadcast::{self, Broadcaster, Subscription};
 use crate::error::SyncError;
 use crate::service_worker::{call_async_within, container, post_type, property, registration};
 
 /// How long a push-manager call may take: without a push service some never settle.
 pub const PUSH_TIMEOUT_MS: i64 = 3_000;
-use crate::{database, http, media, platform};
+use crate::{database, drafts, http, media, platform};
+
+/// The origin-wide channel on which a tab tells every other that the agent signed out.
+pub const SESSION_CHANNEL: &str = "supportdesk-session";
+
+/// A message on [`SESSION_CHANNEL`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SessionNotice {
+    /// `user` signed out in another tab: stop, shut the cache, show sign-in.
+    SignedOut {
+        /// The user id that signed out.
+        user: String,
+    },
+}
+
+/// Calls `on_notice` for every [`SessionNotice`] another tab announces; dropping the
+/// subscription stops it.
+pub fn watch_session(
+    on_notice: impl FnMut(SessionNotice) + 'static,
+) -> Result<Subscription, SyncError> {
+    broadcast::subscribe_to(SESSION_CHANNEL, "session notice", on_notice)
+}
 
 /// The worker's Cache Storage entry for the last confirmed user (`worker::session`), deleted
 /// here too so it is gone even if the worker is not running to receive the message.
@@ -35,15 +73,75 @@ pub struct WipeReport {
     pub server_subscription_deleted: bool,
     /// The service worker was told to forget the session.
     pub worker_told: bool,
+    /// The other tabs were told on [`SESSION_CHANNEL`].
+    pub tabs_told: bool,
+    /// The server ended the session (`POST /api/auth/logout` answered 2xx).
+    pub server_signed_out: bool,
+    /// Composer drafts deleted from `localStorage`.
+    pub drafts_deleted: u32,
     /// Steps that failed, with the reason.
     pub problems: Vec<String>,
 }
 
-/// Removes everything of `user_id` from this browser (see the module docs). Errors only when
-/// the database could not be deleted (e.g. blocked): the agent must then be told.
+/// Signs `user_id` out everywhere in this browser, in the order the module docs give;
+/// `stop_here` is called once the server has ended the session, to stop this context's live
+/// channel and shut its cache before the local data is deleted. Errors only when the
+/// database could not be deleted (e.g. blocked): the agent must then be told. Every other
+/// step's failure is listed in the report's `problems`, and the local data is removed
+/// whatever the network said.
+pub async fn sign_out(
+    user_id: &str,
+    base_url: &str,
+    stop_here: impl FnOnce(),
+) -> Result<WipeReport, SyncError> {
+    let base = base_url.trim_end_matches('/');
+    let mut report = WipeReport::default();
+    match Broadcaster::new(SESSION_CHANNEL).and_then(|channel| {
+        channel.announce(&SessionNotice::SignedOut {
+            user: user_id.to_owned(),
+        })
+    }) {
+        Ok(()) => report.tabs_told = true,
+        Err(error) => report
+            .problems
+            .push(format!("telling the other tabs: {error}")),
+    }
+    let registration = forget_push(base, &mut report).await;
+    match http::send(
+        "POST",
+        &format!("{base}/api/auth/logout"),
+        None,
+        &JsValue::NULL,
+    )
+    .await
+    {
+        Ok(reply) if (200..300).contains(&reply.status) => report.server_signed_out = true,
+        Ok(reply) => report.problems.push(format!(
+            "server sign-out: {} {}",
+            reply.status,
+            reply.error_text()
+        )),
+        Err(error) => report.problems.push(format!("server sign-out: {error}")),
+    }
+    stop_here();
+    wipe_local(user_id, registration.as_ref(), &mut report).await?;
+    Ok(report)
+}
+
+/// Removes everything of `user_id` from this browser without ending the session: the push
+/// subscription (at the server, which needs the session, then in the browser) and the local
+/// data (steps 2 and 4 of [`sign_out`]). Errors only when the database could not be deleted.
 pub async fn wipe_user(user_id: &str, base_url: &str) -> Result<WipeReport, SyncError> {
     let base = base_url.trim_end_matches('/');
     let mut report = WipeReport::default();
+    let registration = forget_push(base, &mut report).await;
+    wipe_local(user_id, registration.as_ref(), &mut report).await?;
+    Ok(report)
+}
+
+/// Step 2: the service worker registration, with its push subscription forgotten at the
+/// server and unsubscribed in the browser.
+async fn forget_push(base: &str, report: &mut WipeReport) -> Option<JsValue> {
     let registration = match registration().await {
         Ok(registration) => registration,
         Err(error) => {
@@ -52,7 +150,19 @@ pub async fn wipe_user(user_id: &str, base_url: &str) -> Result<WipeReport, Sync
         }
     };
     if let Some(registration) = &registration {
-        unsubscribe(registration, base, &mut report).await;
+        unsubscribe(registration, base, report).await;
+    }
+    registration
+}
+
+/// Step 4: the worker told, its remembered user, the media cache, the drafts and the
+/// database deleted.
+async fn wipe_local(
+    user_id: &str,
+    registration: Option<&JsValue>,
+    report: &mut WipeReport,
+) -> Result<(), SyncError> {
+    if let Some(registration) = registration {
         // Inside a service worker the registration is our own: there is no other worker to
         // tell (and a message to ourselves would reach whatever else listens here).
         let in_service_worker = platform::global_property("registration").is_some();
@@ -77,12 +187,13 @@ pub async fn wipe_user(user_id: &str, base_url: &str) -> Result<WipeReport, Sync
         Ok(()) => report.media_cache_deleted = true,
         Err(error) => report.problems.push(format!("media cache: {error}")),
     }
+    report.drafts_deleted = drafts::wipe(user_id);
     database::wipe(user_id).await?;
     report.database_deleted = true;
     for problem in &report.problems {
-        tracing::warn!(%problem, "sign-out wipe: a step failed");
+        tracing::warn!(%problem, "sign-out: a step failed");
     }
-    Ok(report)
+    Ok(())
 }
 
 async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport) {

@@ -106,6 +106,18 @@ impl IdbStore {
         self.db.shut_down();
     }
 
+    /// Whether the store is shut for good: shut down here, or its database was deleted by
+    /// another context (sign-out or clear in another tab).
+    pub fn is_shut(&self) -> bool {
+        self.db.is_shut()
+    }
+
+    /// Calls `hook` once if another context deletes this database (see
+    /// [`crate::database::Database::set_on_deleted`]).
+    pub fn set_on_deleted(&self, hook: Option<crate::database::DeletedHook>) {
+        self.db.set_on_deleted(hook);
+    }
+
     /// Closes the connection and deletes the whole database.
     pub async fn wipe(self) -> Result<(), StoreError> {
         self.db.close();

@@ -21,7 +21,7 @@ use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::store::{readable_held, write_raw_chat, write_raw_message};
 use chat_sync_idb::{locks, platform, schema, IdbStore};
 use futures::future::{join_all, select, Either};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::double::CountingHistory;
 // The catch-up runs in every context (it needs no EventSource), so it joins the shared cases.
@@ -172,19 +172,40 @@ pub async fn versionchange_closes_and_reopens_cleanly() {
         .ingest(&chat, messages("c1", 1, 3), &closed_chat_ctx())
         .await
         .expect("ingest");
-    // Another context deletes the database: not blocked by our open connection.
+    let deleted = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let seen = deleted.clone();
+    store.set_on_deleted(Some(std::rc::Rc::new(move || seen.set(seen.get() + 1))));
+    // Another context deletes the database (a sign-out, or "clear everything" in another
+    // tab): not blocked by our open connection, and never re-created by it.
     database::delete_database(&name)
         .await
         .expect("delete is not blocked");
+    match store.chat(&chat).await {
+        Err(StoreError::Closed { message, .. }) => {
+            assert!(message.contains("deleted"), "{message}")
+        }
+        other => panic!("a deleted database was reopened: {other:?}"),
+    }
     assert!(
-        store.chat(&chat).await.expect("reopened").is_none(),
-        "a fresh database"
+        store
+            .ingest(&chat, messages("c1", 4, 4), &closed_chat_ctx())
+            .await
+            .is_err(),
+        "a write re-created the deleted database"
     );
+    assert!(store.is_shut());
+    assert_eq!(deleted.get(), 1, "the owner is told once");
+    assert!(
+        !database_names().await.contains(&name),
+        "{name} exists again after its deletion"
+    );
+    // A new handle (a fresh start) opens a fresh database, which another context may then
+    // upgrade: the handle closes for it, and reopening meets the browser's VersionError.
+    let store = IdbStore::open_named(&name).await.expect("open again");
     store
         .ingest(&chat, messages("c1", 1, 3), &closed_chat_ctx())
         .await
-        .expect("works after reopening");
-    // Another context opens a newer schema: not blocked either.
+        .expect("works on a fresh handle");
     let newer = database::open(&name, schema::CURRENT_VERSION + 1)
         .await
         .expect("upgrade is not blocked");
@@ -193,6 +214,29 @@ pub async fn versionchange_closes_and_reopens_cleanly() {
         Err(StoreError::Backend { name, .. }) => assert_eq!(name, "VersionError"),
         other => panic!("expected the browser's VersionError, got {other:?}"),
     }
+    assert!(!store.is_shut(), "an upgrade is not a deletion");
+}
+
+/// The names `indexedDB.databases()` lists.
+pub async fn database_names() -> Vec<String> {
+    let factory = chat_sync_idb::platform::indexed_db().expect("indexedDB");
+    let databases: js_sys::Function = js_sys::Reflect::get(&factory, &"databases".into())
+        .expect("databases()")
+        .dyn_into()
+        .expect("a function");
+    let list = wasm_bindgen_futures::JsFuture::from(
+        databases
+            .call0(&factory)
+            .expect("call")
+            .dyn_into::<js_sys::Promise>()
+            .expect("promise"),
+    )
+    .await
+    .expect("databases");
+    js_sys::Array::from(&list)
+        .iter()
+        .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
+        .collect()
 }
 
 /// A record that fails to decode is counted, skipped and marked missing; the good copy

@@ -335,6 +335,12 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
     .await
     .expect("queue");
     cache_bytes("signout-file", 1_000).await;
+    // A draft the agent typed (only windows have `localStorage`), and another agent's.
+    let has_local_storage = platform::global_property("localStorage").is_some();
+    let draft = chat_sync_idb::drafts::key(&user, "c1");
+    let others = chat_sync_idb::drafts::key("someone-else", "c1");
+    chat_sync_idb::drafts::save(&draft, "the password is hunter2");
+    chat_sync_idb::drafts::save(&others, "theirs");
     let name = runtime.store().name().to_owned();
     drop(runtime);
     let report = chat_sync_idb::sign_out::wipe_user(&user, "")
@@ -344,6 +350,12 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
         report.database_deleted && report.media_cache_deleted,
         "{report:?}"
     );
+    assert_eq!(chat_sync_idb::drafts::load(&draft), "", "the draft survived");
+    if has_local_storage {
+        assert_eq!(report.drafts_deleted, 1, "{report:?}");
+        assert_eq!(chat_sync_idb::drafts::load(&others), "theirs", "only this agent's drafts go");
+        chat_sync_idb::drafts::save(&others, "");
+    }
     assert!(
         !report.push_unsubscribed,
         "no push subscription in a test context"

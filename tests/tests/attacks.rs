@@ -1,0 +1,430 @@
+//! Attacks on the agent, end to end in real headless Chromium against the real server (part
+//! of the hostile suite; `tests/hostile.rs` covers hostile text and replies):
+//!
+//! - a requester uploads a script, an HTML page that loads it, an SVG with script and HTML
+//!   claiming to be a PNG, and posts links to them: the agent opening each link (first from
+//!   the network, then from the service worker's media cache) runs nothing, nothing is
+//!   exfiltrated, and the cached replies keep the server's inert headers;
+//! - signing out with three tabs open ends everything: every tab shows sign-in, no event
+//!   stream stays open at the server, no context re-creates the wiped database, and no
+//!   draft is left in `localStorage`;
+//! - after a session change on a shared machine, a push addressed to the previous agent
+//!   stores and shows nothing, while the new agent's pushes are kept;
+//! - push endpoints on loopback or private addresses are refused with a clear 400, even with
+//!   the test flag that allows the suites' own loopback receiver.
+
+use std::time::Duration;
+
+use e2e::browser::Page;
+use e2e::chat::{chat_list, count_js, database_name, post_as, sign_in_ui};
+use e2e::guard::{EVIDENCE_JS, GUARD_JS};
+use e2e::http;
+use e2e::rig::{message_payload, Rig};
+use e2e::server::Server;
+use e2e::{wait_until, HarnessError};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Successful uploads, as the server counts them: an exfiltrating script would add one.
+const UPLOADS: &str = "http_requests_total{route=\"/api/media\",status=\"201\"}";
+
+fn setup(what: impl Into<String>) -> HarnessError {
+    HarnessError::Setup(what.into())
+}
+
+/// Uploads `body` as `mime` named `name` with the requester's session; returns the media id.
+async fn upload(
+    server: &Server,
+    cookie: &str,
+    name: &str,
+    mime: &str,
+    body: &str,
+) -> e2e::Result<String> {
+    let reply = http::send(
+        &server.addr,
+        "POST",
+        &format!("/api/media?name={name}"),
+        &[("Cookie", cookie), ("Content-Type", mime)],
+        body,
+    )
+    .await?;
+    if reply.status != 201 {
+        return Err(setup(format!(
+            "upload of {name}: {} {}",
+            reply.status, reply.body
+        )));
+    }
+    let attachment: Value = serde_json::from_str(&reply.body).map_err(|e| setup(e.to_string()))?;
+    attachment["media_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup(format!("no media id in {}", reply.body)))
+}
+
+/// Navigates `page` to `url` without waiting for a load event (a download never fires one)
+/// and returns the navigation's error text, if any.
+async fn open_link(page: &Page<'_>, url: &str) -> e2e::Result<Option<String>> {
+    let reply = page.call("Page.navigate", json!({ "url": url })).await?;
+    // Whatever the document would do, it has done well within this (the exfiltrating
+    // script below needs two local requests).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(reply["errorText"].as_str().map(str::to_owned))
+}
+
+/// A requester's files that would run script on the agent's origin if any were rendered as
+/// a document: the script steals the agent's chat list by uploading it as the agent.
+#[tokio::test]
+async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -> e2e::Result<()> {
+    let rig = Rig::start("attack-media").await?;
+    let server = &rig.server;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let steal = "window.__pwned = 'script'; document.title = 'pwned'; \
+        fetch('/api/chat/requests').then(r => r.text()).then(t => \
+        fetch('/api/media?name=stolen', { method: 'POST', body: t }));";
+    let js = upload(server, &requester, "steal.js", "text/javascript", steal).await?;
+    let page = format!(
+        "<!doctype html><title>invoice</title><script src=\"/api/media/{js}\"></script>\
+         <script>window.__pwned = 'inline'; document.title = 'pwned';</script>"
+    );
+    let html = upload(server, &requester, "invoice.html", "text/html", &page).await?;
+    let svg = upload(
+        server,
+        &requester,
+        "logo.svg",
+        "image/svg+xml",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.__pwned='svg onload'\">\
+         <script>window.__pwned = 'svg'; document.title = 'pwned';</script></svg>",
+    )
+    .await?;
+    let fake_png = upload(
+        server,
+        &requester,
+        "photo.png",
+        "image/png",
+        "<html><script>window.__pwned = 'png'; document.title = 'pwned';</script></html>",
+    )
+    .await?;
+    let links: Vec<(&str, String)> = vec![
+        ("html", html),
+        ("script", js),
+        ("svg", svg),
+        ("html as png", fake_png),
+    ];
+    // The requester posts the links in the chat, as an attacker would.
+    let text = links
+        .iter()
+        .map(|(what, id)| format!("{what}: {}", server.url(&format!("/api/media/{id}"))))
+        .collect::<Vec<_>>()
+        .join("\n");
+    post_as(server, &requester, "REQ-1001", &text).await?;
+
+    let uploads_before = rig.metric(UPLOADS).await?;
+    rig.browser
+        .cdp
+        .call(
+            "Browser.setDownloadBehavior",
+            json!({ "behavior": "deny" }),
+            None,
+        )
+        .await?;
+    let tab = rig.browser.new_page("about:blank").await?;
+    tab.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": GUARD_JS }),
+    )
+    .await?;
+    // Twice: the first visit goes to the network and fills the worker's media cache, the
+    // second is answered from that cache.
+    for visit in ["network", "media cache"] {
+        for (what, id) in &links {
+            let url = server.url(&format!("/api/media/{id}"));
+            let error = open_link(&tab, &url).await?;
+            let seen = tab
+                .evaluate(&format!(
+                    "({{ href: location.href, title: document.title, evidence: {EVIDENCE_JS} }})"
+                ))
+                .await?;
+            eprintln!("{visit}: {what}: navigation error {error:?}, page {seen}");
+            assert_ne!(seen["title"], "pwned", "{visit}: {what} ran: {seen}");
+            for record in ["pwned", "dialogs", "dom"] {
+                let found = seen["evidence"][record].as_array().map_or(0, Vec::len);
+                assert_eq!(found, 0, "{visit}: {what} left {record} evidence: {seen}");
+            }
+            tab.call("Page.navigate", json!({ "url": "about:blank" }))
+                .await?;
+        }
+    }
+    assert_eq!(
+        rig.metric(UPLOADS).await? - uploads_before,
+        0.0,
+        "a script uploaded what it stole"
+    );
+
+    // The worker's cache holds each file with the server's inert headers.
+    let observer = rig.observer().await?;
+    for (what, id) in &links {
+        let headers = observer
+            .evaluate(&format!(
+                "caches.open('supportdesk-media-v2').then(c => c.match('/api/media/{id}'))
+                   .then(r => r ? Object.fromEntries(r.headers.entries()) : null)"
+            ))
+            .await?;
+        eprintln!("cached {what}: {headers}");
+        assert!(
+            headers.is_object(),
+            "{what} was not cached through the worker"
+        );
+        assert_eq!(
+            headers["x-content-type-options"], "nosniff",
+            "{what}: {headers}"
+        );
+        let policy = headers["content-security-policy"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(policy.contains("sandbox"), "{what}: {headers}");
+        let disposition = headers["content-disposition"].as_str().unwrap_or_default();
+        assert!(
+            disposition.starts_with("attachment"),
+            "{what} is not a download: {headers}"
+        );
+        assert_eq!(
+            headers["content-type"], "application/octet-stream",
+            "{what}: {headers}"
+        );
+        let cache = headers["cache-control"].as_str().unwrap_or_default();
+        assert!(
+            cache.contains("private") && !cache.contains("public"),
+            "{what}: {headers}"
+        );
+    }
+    observer.close().await?;
+    tab.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// Whether `page` shows the sign-in form.
+const SIGN_IN_SHOWN: &str = "document.querySelector('[data-testid=login-username]') !== null";
+
+/// JS: whether a database named `name` exists (without opening, which would create it).
+fn database_exists_js(name: &str) -> String {
+    format!("indexedDB.databases().then(l => l.some(d => d.name === {name:?}))")
+}
+
+#[tokio::test]
+async fn signing_out_with_three_tabs_open_ends_the_session_everywhere() -> e2e::Result<()> {
+    let rig = Rig::start("attack-sign-out").await?;
+    let server = &rig.server;
+    let database = database_name(&rig.user_id);
+    let mut tabs = Vec::new();
+    for path in ["/", "/chat/REQ-1001", "/chat/REQ-1003"] {
+        let tab = rig.browser.new_page(&server.url(path)).await?;
+        tab.wait_for(
+            "document.querySelector('[data-testid=logout]') !== null",
+            WAIT,
+        )
+        .await?;
+        tabs.push(tab);
+    }
+    // One tab leads the live stream; the others follow.
+    wait_until("one live stream", WAIT, || async {
+        Ok((server.metric("sse_clients").await? == 1.0).then_some(()))
+    })
+    .await?;
+    // An unsent draft in the second tab.
+    tabs[1]
+        .wait_for(
+            "document.querySelector('[data-testid=composer]') !== null",
+            WAIT,
+        )
+        .await?;
+    tabs[1]
+        .evaluate(
+            "(() => { const box = document.querySelector('[data-testid=composer]');
+               box.value = 'the password is hunter2';
+               box.dispatchEvent(new Event('input', { bubbles: true })); })()",
+        )
+        .await?;
+    let drafts_js =
+        "Object.keys(localStorage).filter(k => k.startsWith('supportdesk:draft:')).length";
+    assert_eq!(
+        tabs[1].evaluate(drafts_js).await?,
+        1,
+        "the draft was not kept"
+    );
+
+    tabs[0]
+        .evaluate("document.querySelector('[data-testid=logout]').click()")
+        .await?;
+    for (i, tab) in tabs.iter().enumerate() {
+        tab.wait_for(SIGN_IN_SHOWN, WAIT)
+            .await
+            .map_err(|e| setup(format!("tab {i} still shows the desk: {e}")))?;
+    }
+    wait_until("no event stream left open at the server", WAIT, || async {
+        Ok((server.metric("sse_clients").await? == 0.0).then_some(()))
+    })
+    .await?;
+    let ended = server
+        .metric("sse_streams_ended_total{reason=\"logout\"}")
+        .await?;
+    eprintln!("streams ended by the sign-out: {ended}");
+    assert!(
+        ended >= 1.0,
+        "/metrics does not show the stream ended by the sign-out"
+    );
+    // Every context has had time to react (reopen, reconnect, take over the live lock).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (i, tab) in tabs.iter().enumerate() {
+        assert_eq!(
+            tab.evaluate(&database_exists_js(&database)).await?,
+            false,
+            "tab {i}: the wiped database exists again"
+        );
+        assert_eq!(
+            tab.evaluate(drafts_js).await?,
+            0,
+            "tab {i}: a draft survived"
+        );
+        assert!(
+            tab.evaluate(SIGN_IN_SHOWN).await?.as_bool() == Some(true),
+            "tab {i}"
+        );
+    }
+    assert_eq!(
+        server.metric("sse_clients").await?,
+        0.0,
+        "a stream reopened"
+    );
+    // The session is gone at the server too.
+    let me = tabs[1]
+        .evaluate("fetch('/api/auth/me').then(r => r.status)")
+        .await?;
+    assert_eq!(me, 401);
+    for tab in tabs {
+        tab.close().await?;
+    }
+    rig.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_a_session_change_a_push_for_the_previous_agent_stores_and_shows_nothing(
+) -> e2e::Result<()> {
+    let rig = Rig::start("attack-push-owner").await?;
+    rig.grant_notifications().await?;
+    let server = &rig.server;
+    let alice_id = rig.user_id.clone();
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    // A message of alice's customer, as the server would push it to alice.
+    let secret = post_as(server, &requester, "REQ-1001", "my card number is 4111…").await?;
+
+    // Alice signs out and Bob signs in on the same browser.
+    let desk = rig.browser.new_page(&server.url("/")).await?;
+    desk.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    desk.evaluate("document.querySelector('[data-testid=logout]').click()")
+        .await?;
+    sign_in_ui(&desk, "bob", "demo").await?;
+    let bob_id = desk
+        .evaluate("fetch('/api/auth/me').then(r => r.json()).then(u => u.id)")
+        .await?
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup("no user id for bob"))?;
+    let bob = http::login(&server.addr, "bob", "demo").await?;
+    let bobs_chat = chat_list(server, &bob).await?[0]["request_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup("bob has no chat"))?;
+    desk.close().await?;
+
+    let blank = rig.blank().await?;
+    // The stale subscription's push, addressed to alice, then one of bob's own.
+    rig.push(&blank, &message_payload(&secret, &alice_id))
+        .await?;
+    let mine = post_as(server, &bob, &bobs_chat, "bob's own answer").await?;
+    rig.deliver(&blank, &message_payload(&mine, &bob_id))
+        .await?;
+    let observer = rig.observer().await?;
+    let bob_db = database_name(&bob_id);
+    wait_until("bob's own push in his cache", WAIT, || async {
+        let count = observer.evaluate(&count_js(&bob_db, &bobs_chat)).await?;
+        Ok((count.as_u64().unwrap_or(0) >= 1).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        observer.evaluate(&count_js(&bob_db, "REQ-1001")).await?,
+        0,
+        "alice's customer's message reached bob's cache"
+    );
+    assert_eq!(
+        observer
+            .evaluate(&database_exists_js(&database_name(&alice_id)))
+            .await?,
+        false,
+        "the push re-created alice's wiped cache"
+    );
+    let shown = observer
+        .evaluate(
+            "navigator.serviceWorker.getRegistration().then(r => r.getNotifications())
+               .then(ns => ns.map(n => n.body))",
+        )
+        .await?;
+    let bodies = shown.as_array().cloned().unwrap_or_default();
+    assert!(
+        bodies
+            .iter()
+            .all(|b| !b.as_str().unwrap_or_default().contains("card number")),
+        "alice's customer's message was shown to bob: {shown}"
+    );
+    observer.close().await?;
+    blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn push_endpoints_on_loopback_or_private_addresses_are_refused() -> e2e::Result<()> {
+    // The flag that lets the other suites use their own loopback receiver over http.
+    let rig = Rig::start_with("attack-push-endpoint", &["--allow-insecure-push"]).await?;
+    let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    for endpoint in [
+        "https://127.0.0.2/push/1",
+        "https://10.1.2.3/push/1",
+        "https://192.168.0.10/push/1",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/push/1",
+        "https://localhost/push/1",
+        "http://127.0.0.2:9/push/1",
+    ] {
+        let reply = page
+            .evaluate(&format!(
+                r#"fetch('/api/push/subscriptions', {{
+                  method: 'POST', headers: {{ 'Content-Type': 'application/json' }},
+                  body: JSON.stringify({{ endpoint: {endpoint:?}, keys: {{
+                    p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U',
+                    auth: 'tBHItJI5svbpez7KI4CCXg' }} }}) }})
+                  .then(async r => ({{ status: r.status, body: await r.json() }}))"#
+            ))
+            .await?;
+        eprintln!("{endpoint}: {reply}");
+        assert_eq!(reply["status"], 400, "{endpoint}: {reply}");
+        assert_eq!(reply["body"]["error"], "bad_request", "{endpoint}: {reply}");
+        let detail = reply["body"]["detail"].as_str().unwrap_or_default();
+        assert!(!detail.trim().is_empty(), "{endpoint}: no reason given");
+    }
+    page.close().await?;
+    rig.stop().await;
+    Ok(())
+}
