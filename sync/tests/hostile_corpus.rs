@@ -154,7 +154,10 @@ fn a_refused_push_writes_nothing_and_a_good_one_after_it_is_stored() {
     let store = MemoryStore::new();
     let good = push::sample_message("REQ-1", 7);
     let mut refused = 0;
-    for case in push::push_payloads(&good, "usr_a").iter().filter(|c| !c.accepted) {
+    for case in push::push_payloads(&good, "usr_a")
+        .iter()
+        .filter(|c| !c.accepted)
+    {
         // The worker's order: decode first, ingest only what decoded.
         if let Ok(PushPayload::Message { message, .. }) = decode::push(case.json.as_bytes()) {
             panic!("{}: decoded {message:?}", case.name);

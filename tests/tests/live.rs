@@ -51,7 +51,8 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
     let mut posted = Vec::new();
     for i in 0..3 {
         let message = post_as(&rig.server, &requester, "REQ-1001", &format!("live {i}")).await?;
-        rig.deliver(&blank, &message_payload(&message, &rig.user_id)).await?;
+        rig.deliver(&blank, &message_payload(&message, &rig.user_id))
+            .await?;
         posted.push(message["seq"].as_u64().unwrap_or_default());
     }
     let snapshot = rig

@@ -11,7 +11,9 @@ use chat_sync::hostile_corpus::push::push_payloads;
 use e2e::browser::{Browser, Page};
 use e2e::guard::ErrorWatch;
 use e2e::http;
-use e2e::rig::{database_name, hint_payload, message_payload, post_as, seqs, snapshot_js, Rig, CURSOR, RANGE};
+use e2e::rig::{
+    database_name, hint_payload, message_payload, post_as, seqs, snapshot_js, Rig, CURSOR, RANGE,
+};
 use e2e::wait_until;
 use serde_json::json;
 
@@ -26,7 +28,8 @@ async fn a_pushed_message_is_cached_with_every_tab_closed_without_a_fetch() -> e
     let blank = rig.blank().await?;
     let range_before = rig.metric(RANGE).await?;
     let cursor_before = rig.metric(CURSOR).await?;
-    rig.push(&blank, &message_payload(&message, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&message, &rig.user_id))
+        .await?;
 
     let snapshot = rig
         .read_cache_until("REQ-1001", "the pushed message in IndexedDB", |s| {
@@ -74,7 +77,8 @@ async fn a_push_that_skips_seqs_or_a_hint_fetches_exactly_the_missing_range() ->
     // that stays a leading gap, never fetched by a push).
     let first = post_as(&rig.server, &requester, "REQ-1003", "first").await?;
     let n = first["seq"].as_u64().unwrap_or_default();
-    rig.push(&blank, &message_payload(&first, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&first, &rig.user_id))
+        .await?;
     rig.read_cache_until("REQ-1003", "the first push", |s| seqs(s).contains(&n))
         .await?;
 
@@ -86,7 +90,8 @@ async fn a_push_that_skips_seqs_or_a_hint_fetches_exactly_the_missing_range() ->
     assert_eq!(last["seq"].as_u64(), Some(n + 4));
     let range_before = rig.metric(RANGE).await?;
     let cursor_before = rig.metric(CURSOR).await?;
-    rig.push(&blank, &message_payload(&last, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&last, &rig.user_id))
+        .await?;
     let snapshot = rig
         .read_cache_until("REQ-1003", "the gap repaired", |s| {
             seqs(s) == (n..=n + 4).collect::<Vec<_>>()
@@ -181,7 +186,8 @@ async fn a_malformed_or_hostile_push_leaves_the_cache_untouched() -> e2e::Result
     println!("{} hostile push payloads wrote nothing", bad.len());
 
     // The worker still works: a good push after them is the only thing in the cache.
-    rig.push(&blank, &message_payload(&good, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&good, &rig.user_id))
+        .await?;
     let seq = good["seq"].as_u64().unwrap_or_default();
     let snapshot = rig
         .read_cache_until("REQ-1005", "the good push", |s| seqs(s).contains(&seq))
@@ -203,7 +209,8 @@ async fn a_pushed_message_shows_a_notification_tagged_with_its_chat() -> e2e::Re
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
     let message = post_as(&rig.server, &requester, "REQ-1001", "screen is blue").await?;
     let blank = rig.blank().await?;
-    rig.push(&blank, &message_payload(&message, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&message, &rig.user_id))
+        .await?;
     let seq = message["seq"].as_u64().unwrap_or_default();
     rig.read_cache_until("REQ-1001", "the pushed message", |s| seqs(s).contains(&seq))
         .await?;
@@ -246,7 +253,8 @@ async fn a_push_for_the_focused_chat_adds_no_unread_and_no_notification() -> e2e
     .await?;
     chat.wait_for("document.hasFocus()", Duration::from_secs(5))
         .await?;
-    rig.deliver(&blank, &message_payload(&message, &rig.user_id)).await?;
+    rig.deliver(&blank, &message_payload(&message, &rig.user_id))
+        .await?;
     let seq = message["seq"].as_u64().unwrap_or_default();
     let script = snapshot_js(&database_name(&rig.user_id), "REQ-1001");
     let snapshot = wait_until("the pushed message", Duration::from_secs(20), || async {
@@ -280,7 +288,8 @@ async fn a_push_after_sign_out_is_dropped() -> e2e::Result<()> {
     let before = post_as(&rig.server, &requester, "REQ-1001", "still signed in").await?;
     let after = post_as(&rig.server, &requester, "REQ-1001", "anyone there").await?;
     let blank = rig.blank().await?;
-    rig.push(&blank, &message_payload(&before, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&before, &rig.user_id))
+        .await?;
     let first = before["seq"].as_u64().unwrap_or_default();
     let page = rig.browser.new_page(&rig.server.url("/")).await?;
     let script = snapshot_js(&database_name(&rig.user_id), "REQ-1001");
@@ -296,7 +305,8 @@ async fn a_push_after_sign_out_is_dropped() -> e2e::Result<()> {
     assert_eq!(status, 204);
     page.close().await?;
     // The worker is still running (not stopped): it handled the first push moments ago.
-    rig.deliver(&blank, &message_payload(&after, &rig.user_id)).await?;
+    rig.deliver(&blank, &message_payload(&after, &rig.user_id))
+        .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let snapshot = rig
         .read_cache_until("REQ-1001", "a read of the cache", |_| true)
@@ -322,7 +332,8 @@ async fn a_push_with_the_server_down_is_cached_for_the_last_confirmed_agent() ->
     let online = post_as(&rig.server, &requester, "REQ-1001", "while online").await?;
     let offline = post_as(&rig.server, &requester, "REQ-1001", "while offline").await?;
     let blank = rig.blank().await?;
-    rig.push(&blank, &message_payload(&online, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&online, &rig.user_id))
+        .await?;
     let first = online["seq"].as_u64().unwrap_or_default();
     rig.read_cache_until("REQ-1001", "the first push", |s| seqs(s).contains(&first))
         .await?;
@@ -342,7 +353,8 @@ async fn a_push_with_the_server_down_is_cached_for_the_last_confirmed_agent() ->
         "the server still answers"
     );
 
-    let blank = push_to_a_stopped_worker(&browser, &origin, &registration_id, &offline, &user_id).await?;
+    let blank =
+        push_to_a_stopped_worker(&browser, &origin, &registration_id, &offline, &user_id).await?;
     let second = offline["seq"].as_u64().unwrap_or_default();
     let page = browser.new_page(&format!("{origin}/")).await?;
     let script = snapshot_js(&database_name(&user_id), "REQ-1001");
@@ -416,7 +428,8 @@ async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_do
     } = rig;
     let origin = server.url("");
     server.stop().await;
-    let blank = push_to_a_stopped_worker(&browser, &origin, &registration_id, &message, &user_id).await?;
+    let blank =
+        push_to_a_stopped_worker(&browser, &origin, &registration_id, &message, &user_id).await?;
     let seq = message["seq"].as_u64().unwrap_or_default();
     let page = browser.new_page(&format!("{origin}/")).await?;
     let script = snapshot_js(&database_name(&user_id), "REQ-1001");

@@ -50,10 +50,12 @@ async fn duplicate_and_out_of_order_pushes_are_cached_once_in_order() -> e2e::Re
 
     // Phase A, one at a time: 9, then 12 (10 and 11 are fetched, exactly), then 10, 11, 12
     // and 9 again (all duplicates now), then 13.
-    rig.push(&blank, &message_payload(&posted[0], &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&posted[0], &rig.user_id))
+        .await?;
     rig.observe_until(&observer, "REQ-1005", "seq 9", |s| seqs(s) == [9])
         .await?;
-    rig.deliver(&blank, &message_payload(&posted[3], &rig.user_id)).await?;
+    rig.deliver(&blank, &message_payload(&posted[3], &rig.user_id))
+        .await?;
     rig.observe_until(&observer, "REQ-1005", "9..=12 after the gap", |s| {
         seqs(s) == [9, 10, 11, 12]
     })
@@ -64,7 +66,8 @@ async fn duplicate_and_out_of_order_pushes_are_cached_once_in_order() -> e2e::Re
             .await?;
     }
     posted.push(post_as(&rig.server, &requester, "REQ-1005", "m4").await?);
-    rig.deliver(&blank, &message_payload(&posted[4], &rig.user_id)).await?;
+    rig.deliver(&blank, &message_payload(&posted[4], &rig.user_id))
+        .await?;
     let snapshot = rig
         .observe_until(&observer, "REQ-1005", "9..=13", |s| {
             seqs(s) == [9, 10, 11, 12, 13]
@@ -89,7 +92,8 @@ async fn duplicate_and_out_of_order_pushes_are_cached_once_in_order() -> e2e::Re
     let range_mid = rig.metric(RANGE).await?;
     let fetches_mid = rig.metric(FETCHES).await?;
     for index in [4, 2, 0, 3, 1, 4, 0] {
-        rig.deliver(&blank, &message_payload(&burst[index], &rig.user_id)).await?;
+        rig.deliver(&blank, &message_payload(&burst[index], &rig.user_id))
+            .await?;
     }
     let snapshot = rig
         .observe_until(&observer, "REQ-1005", "9..=18 after the burst", |s| {
@@ -125,7 +129,8 @@ async fn a_worker_stopped_mid_fetch_loses_and_repeats_nothing() -> e2e::Result<(
     let observer = rig.observer().await?;
     let first = post_as(&rig.server, &requester, "REQ-1003", "first").await?;
     let n = seq_of(&first);
-    rig.push(&blank, &message_payload(&first, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&first, &rig.user_id))
+        .await?;
     rig.observe_until(&observer, "REQ-1003", "the first push", |s| seqs(s) == [n])
         .await?;
     for i in 1..=3 {
@@ -138,7 +143,8 @@ async fn a_worker_stopped_mid_fetch_loses_and_repeats_nothing() -> e2e::Result<(
     // The server now answers chat requests after 3 s: the worker's range fetch of n+1..=n+3
     // is in flight when the worker is stopped.
     rig.set_faults(json!({ "latency_ms": 3000 })).await?;
-    rig.push(&blank, &message_payload(&after_gap, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&after_gap, &rig.user_id))
+        .await?;
     rig.observe_until(
         &observer,
         "REQ-1003",
@@ -161,7 +167,8 @@ async fn a_worker_stopped_mid_fetch_loses_and_repeats_nothing() -> e2e::Result<(
 
     // A later push completes the repair.
     let later = post_as(&rig.server, &requester, "REQ-1003", "later").await?;
-    rig.push(&blank, &message_payload(&later, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&later, &rig.user_id))
+        .await?;
     let snapshot = rig
         .observe_until(&observer, "REQ-1003", "the gap repaired", |s| {
             seqs(s) == (n..=n + 5).collect::<Vec<_>>()
@@ -190,7 +197,8 @@ async fn a_hint_while_the_worker_is_offline_is_repaired_by_the_next_push() -> e2
     let observer = rig.observer().await?;
     let first = post_as(&rig.server, &requester, "REQ-1003", "first").await?;
     let n = seq_of(&first);
-    rig.push(&blank, &message_payload(&first, &rig.user_id)).await?;
+    rig.push(&blank, &message_payload(&first, &rig.user_id))
+        .await?;
     rig.observe_until(&observer, "REQ-1003", "the first push", |s| seqs(s) == [n])
         .await?;
 
@@ -225,7 +233,8 @@ async fn a_hint_while_the_worker_is_offline_is_repaired_by_the_next_push() -> e2
         println!("the offline worker target is gone ({error}); its successor starts online");
     }
     let next = post_as(&rig.server, &requester, "REQ-1003", "back online").await?;
-    rig.deliver(&blank, &message_payload(&next, &rig.user_id)).await?;
+    rig.deliver(&blank, &message_payload(&next, &rig.user_id))
+        .await?;
     let snapshot = rig
         .observe_until(&observer, "REQ-1003", "the gap repaired", |s| {
             seqs(s) == (n..=n + 3).collect::<Vec<_>>()

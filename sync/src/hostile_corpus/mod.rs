@@ -92,7 +92,10 @@ pub fn sizes() -> Vec<(&'static str, usize)> {
         ("seq literals", json::seq_literals().len()),
         ("lone surrogate literals", json::lone_surrogates().len()),
         ("malformed documents", json::malformed().len()),
-        ("push payloads", push::push_payloads(&good, "usr_agent").len()),
+        (
+            "push payloads",
+            push::push_payloads(&good, "usr_agent").len(),
+        ),
         (
             "history pages",
             replies::page_replies(std::slice::from_ref(&good), 1, 2).len(),

@@ -53,7 +53,10 @@ pub fn push_payloads(good: &Message, to: &str) -> Vec<Case> {
     let mut cases = vec![
         Case::accepted("the good message", whole.to_string()),
         Case::accepted("the good hint", hint.to_string()),
-        Case::refused("message missing", json!({ "kind": "message", "to": to }).to_string()),
+        Case::refused(
+            "message missing",
+            json!({ "kind": "message", "to": to }).to_string(),
+        ),
         Case::refused(
             "no recipient",
             json!({ "kind": "message", "message": message }).to_string(),
@@ -65,8 +68,14 @@ pub fn push_payloads(good: &Message, to: &str) -> Vec<Case> {
         Case::refused("empty recipient", with(&whole, "/to", json!(""))),
         Case::refused("recipient a number", with(&whole, "/to", json!(7))),
         Case::refused("recipient null", with(&hint, "/to", Value::Null)),
-        Case::refused("recipient 129 bytes", with(&whole, "/to", json!("u".repeat(129)))),
-        Case::refused("recipient with a newline", with(&hint, "/to", json!("usr\n1"))),
+        Case::refused(
+            "recipient 129 bytes",
+            with(&whole, "/to", json!("u".repeat(129))),
+        ),
+        Case::refused(
+            "recipient with a newline",
+            with(&hint, "/to", json!("usr\n1")),
+        ),
         Case::refused(
             "hint with an empty request id",
             json!({ "kind": "hint", "to": to, "request_id": "", "seq": 5 }).to_string(),
@@ -80,7 +89,10 @@ pub fn push_payloads(good: &Message, to: &str) -> Vec<Case> {
             json!({ "kind": "delete", "to": to, "request_id": "R", "seq": 1 }).to_string(),
         ),
         Case::refused("kind a number", with(&whole, "/kind", json!(7))),
-        Case::refused("no kind", json!({ "to": to, "message": message }).to_string()),
+        Case::refused(
+            "no kind",
+            json!({ "to": to, "message": message }).to_string(),
+        ),
         Case::refused(
             "duplicate seq key",
             format!(r#"{{"kind":"hint","to":{to_json},"request_id":"R","seq":1,"seq":2}}"#),

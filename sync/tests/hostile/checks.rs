@@ -67,9 +67,7 @@ pub fn decode_everything(bytes: &[u8]) -> Result<Accepted, String> {
                 PushPayload::Message { message, .. } => validate_message(message),
                 PushPayload::Hint {
                     request_id, seq, ..
-                } => {
-                    validate_request_id(request_id).and_then(|()| validate_seq(*seq))
-                }
+                } => validate_request_id(request_id).and_then(|()| validate_seq(*seq)),
             }
             .map_err(|e| format!("accepted an invalid push {payload:?}: {e}"))?;
         }
@@ -215,9 +213,7 @@ pub fn round_trip(message: &Message) -> Result<(), String> {
     match decode::push(&bytes).map_err(|e| e.to_string())? {
         PushPayload::Message {
             message: pushed, ..
-        } => {
-            ensure(&pushed == message, || "a push changed the message".into())?
-        }
+        } => ensure(&pushed == message, || "a push changed the message".into())?,
         PushPayload::Hint {
             request_id, seq, ..
         } => ensure(
@@ -412,8 +408,11 @@ pub fn merge(scenario: &Scenario) -> Result<(), String> {
     for (step, op) in scenario.ops.iter().enumerate() {
         match op {
             Op::Push(seq) => {
-                let bytes = serde_json::to_vec(&PushPayload::for_message(&message(clamp(*seq)), "usr_agent"))
-                    .map_err(|e| e.to_string())?;
+                let bytes = serde_json::to_vec(&PushPayload::for_message(
+                    &message(clamp(*seq)),
+                    "usr_agent",
+                ))
+                .map_err(|e| e.to_string())?;
                 match decode::push(&bytes).map_err(|e| format!("good push: {e}"))? {
                     PushPayload::Message { message, .. } => {
                         model.insert(message.seq);

@@ -112,7 +112,8 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let sent = now_ms();
-        rig.deliver(&blank, &message_payload(&message, &rig.user_id)).await?;
+        rig.deliver(&blank, &message_payload(&message, &rig.user_id))
+            .await?;
         let seen = observer.evaluate("window.seen").await?;
         let ms = seen.as_f64().map_or(f64::NAN, |at| at - sent);
         if is_cold { &mut cold } else { &mut warm }.push(ms);
