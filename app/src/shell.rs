@@ -77,8 +77,13 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
         }
         opened.try_set(None);
     };
+    // Whether this tab is the one signing out: the session channel also reaches this tab's
+    // own listener, and the signing-out tab keeps its live lock until the session is gone.
+    let signing_out = StoredValue::new_local(false);
     // Another tab signed out: the session cookie is gone for every tab of this browser.
     let session_watch = sign_out::watch_session(move |notice| match notice {
+        sign_out::SessionNotice::SignedOut { .. }
+            if signing_out.try_get_value().unwrap_or(false) => {}
         sign_out::SessionNotice::SignedOut { .. } => {
             tracing::info!("signed out in another tab");
             stop_desk();
@@ -196,6 +201,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                 }
             }
             drop(cache);
+            signing_out.try_set_value(true);
             session::forget();
             // A shared machine: every tab stops, the server forgets the push subscription
             // and the session (ending its streams), then nothing of this agent's stays in

@@ -204,6 +204,21 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
     Ok(())
 }
 
+/// Clicks "Sign out" and waits for the fresh page the sign-out loads (the old page may show
+/// the sign-in form for a moment before it is replaced).
+async fn sign_out_ui(page: &Page<'_>) -> e2e::Result<()> {
+    page.evaluate(
+        "window.__before_sign_out = true; document.querySelector('[data-testid=logout]').click()",
+    )
+    .await?;
+    page.wait_for(
+        &format!("window.__before_sign_out === undefined && {SIGN_IN_SHOWN}"),
+        WAIT,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Whether `page` shows the sign-in form.
 const SIGN_IN_SHOWN: &str = "document.querySelector('[data-testid=login-username]') !== null";
 
@@ -327,8 +342,7 @@ async fn after_a_session_change_a_push_for_the_previous_agent_stores_and_shows_n
         WAIT,
     )
     .await?;
-    desk.evaluate("document.querySelector('[data-testid=logout]').click()")
-        .await?;
+    sign_out_ui(&desk).await?;
     sign_in_ui(&desk, "bob", "demo").await?;
     let bob_id = desk
         .evaluate("fetch('/api/auth/me').then(r => r.json()).then(u => u.id)")
