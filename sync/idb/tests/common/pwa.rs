@@ -350,10 +350,18 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
         report.database_deleted && report.media_cache_deleted,
         "{report:?}"
     );
-    assert_eq!(chat_sync_idb::drafts::load(&draft), "", "the draft survived");
+    assert_eq!(
+        chat_sync_idb::drafts::load(&draft),
+        "",
+        "the draft survived"
+    );
     if has_local_storage {
         assert_eq!(report.drafts_deleted, 1, "{report:?}");
-        assert_eq!(chat_sync_idb::drafts::load(&others), "theirs", "only this agent's drafts go");
+        assert_eq!(
+            chat_sync_idb::drafts::load(&others),
+            "theirs",
+            "only this agent's drafts go"
+        );
         chat_sync_idb::drafts::save(&others, "");
     }
     assert!(
