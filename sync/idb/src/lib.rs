@@ -39,6 +39,7 @@ pub mod schema;
 pub mod service_worker;
 pub mod sign_out;
 pub mod store;
+pub mod task;
 pub mod update;
 
 pub use database::{database_name, wipe};

@@ -40,6 +40,7 @@ use crate::driver::Driver;
 use crate::error::{DomError, SyncError};
 use crate::http::{HistoryClient, HttpHistoryClient};
 use crate::store::readable_held;
+use crate::task::beside;
 use crate::{locks, platform};
 
 /// The Web Lock whose holder is the live channel's leader for the cache database `database`.
@@ -214,8 +215,10 @@ impl Leader {
         let mut connection = LiveConnection::new(LIVE_BACKOFF, seed);
         (self.on_status)(connection.lead());
         let (signals, mut incoming) = mpsc::unbounded::<Signal>();
-        // Catch-ups, repairs and reconnect timers run beside the stream in this set, so they
-        // end when the leader's future is dropped.
+        // Catch-ups, repairs and reconnect timers run beside the stream, each as its own task
+        // (`task::beside`: the loop awaits each ingest inline, and work polled from the loop
+        // itself would lose its IndexedDB transaction meanwhile); this set holds their
+        // handles, so they end when the leader's future is dropped.
         let mut tasks: FuturesUnordered<LocalBoxFuture<'static, ()>> = FuturesUnordered::new();
         let repairing: Rc<RefCell<HashSet<RequestId>>> = Rc::default();
         let catch_up: Rc<RefCell<CatchUpTurns>> = Rc::default();
@@ -234,7 +237,7 @@ impl Leader {
                     // round after it, since the running one may have read the chat list
                     // before the latest disconnect.
                     if catch_up.borrow_mut().request() {
-                        tasks.push(Box::pin(run_catch_up(
+                        tasks.push(beside(run_catch_up(
                             self.driver.clone(),
                             self.client.clone(),
                             catch_up.clone(),
@@ -290,7 +293,7 @@ impl Leader {
     ) -> LocalBoxFuture<'static, ()> {
         let due = signals.clone();
         let me_url = self.me_url.clone();
-        Box::pin(async move {
+        beside(async move {
             platform::sleep(after_ms).await;
             let answer: Result<serde::de::IgnoredAny, _> =
                 crate::http::get_json(&me_url, "current user").await;
@@ -376,7 +379,7 @@ impl Leader {
         }
         let driver = self.driver.clone();
         let repairing = repairing.clone();
-        tasks.push(Box::pin(async move {
+        tasks.push(beside(async move {
             match driver.resync(&request_id).await {
                 Ok(status) => tracing::info!(chat = %request_id, missing = ?status.missing, "gap repair after a live event"),
                 Err(error) => tracing::warn!(chat = %request_id, %error, "gap repair after a live event failed"),

@@ -897,3 +897,85 @@ pub async fn fill_raw(db: &web_sys::IdbDatabase, chat: &RequestId, count: u64) {
         .expect("put");
     transaction_done(&tx).await.expect("commit");
 }
+
+/// The mechanism behind "The transaction has finished" in a live page, shown both ways: a
+/// store transaction whose future is polled from a `FuturesUnordered` by a loop that, now and
+/// then, awaits something else inline (as the live channel's loop awaits each ingest) loses
+/// its transaction, since a request that completes meanwhile finds nobody to issue the next
+/// one before the browser auto-commits; the same work spawned as its own task
+/// (`task::beside`) is polled at once and keeps it.
+pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
+    for spawned in [false, true] {
+        let store = Rc::new(
+            IdbStore::open_named(&unique_name("tx-beside"))
+                .await
+                .expect("open"),
+        );
+        let summaries: Vec<chat_sync::ChatSummary> = (1..=200)
+            .map(|i| chat_sync::ChatSummary {
+                request_id: RequestId::from(format!("c{i}").as_str()),
+                title: format!("chat {i}"),
+                requester: chat_sync::Person {
+                    id: "requester-1".into(),
+                    name: "Requester".into(),
+                },
+                last_seq: 5,
+                last_message: None,
+                updated_at: 0,
+            })
+            .collect();
+        let result: Rc<RefCell<Option<Result<(), StoreError>>>> = Rc::default();
+        let work = {
+            let (store, summaries, result) = (store.clone(), summaries.clone(), result.clone());
+            async move {
+                let outcome = store.apply_summaries(&summaries).await;
+                *result.borrow_mut() = Some(outcome);
+            }
+        };
+        let mut tasks: futures::stream::FuturesUnordered<
+            futures::future::LocalBoxFuture<'static, ()>,
+        > = futures::stream::FuturesUnordered::new();
+        tasks.push(if spawned {
+            chat_sync_idb::task::beside(work)
+        } else {
+            Box::pin(work)
+        });
+        let mut inline_waits = 0;
+        while result.borrow().is_none() {
+            let tick = futures::FutureExt::fuse(platform::sleep(0));
+            futures::pin_mut!(tick);
+            futures::select! {
+                _ = futures::StreamExt::next(&mut tasks) => {}
+                () = tick => {
+                    // Busy with something else, as the loop is with an ingest.
+                    inline_waits += 1;
+                    platform::sleep(30).await;
+                }
+            }
+        }
+        let outcome = result.borrow_mut().take().expect("finished");
+        web_sys::console::log_1(
+            &format!("spawned {spawned}: {inline_waits} inline waits, {outcome:?}").into(),
+        );
+        assert!(
+            inline_waits > 0,
+            "the loop never waited inline: nothing was shown"
+        );
+        if spawned {
+            outcome.expect("a task of its own keeps its transaction");
+            let record = store
+                .chat(&RequestId::from("c200"))
+                .await
+                .expect("read")
+                .expect("the last summary was applied");
+            assert_eq!(record.backend_last_seq, 5);
+        } else {
+            match outcome {
+                Err(StoreError::Backend { name, .. }) => {
+                    assert_eq!(name, "TransactionInactiveError")
+                }
+                other => panic!("the starved transaction did not fail as expected: {other:?}"),
+            }
+        }
+    }
+}
