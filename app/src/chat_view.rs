@@ -7,8 +7,10 @@
 //! appears once the view is ready (`data-ready="true"`, invariant 9) and re-validates,
 //! fetches only what is missing, merges and re-validates (invariant 10).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+
+use chat_sync::read_marks::ReadMarks;
 
 use chat_sync::store::Store;
 use chat_sync::{ChatRecord, RequestId, SyncState};
@@ -73,6 +75,9 @@ pub fn ChatView(
 
     // Open the list once its container is in the DOM.
     let opened = Rc::new(Cell::new(false));
+    // The reader's position, written at most about once a second while they scroll.
+    let marks = Rc::new(RefCell::new(ReadMarks::default()));
+    let leaving = StoredValue::new_local(marks.clone());
     let id = request_id.clone();
     Effect::new(move |_| {
         let Some(element) = scroller.get() else {
@@ -85,11 +90,13 @@ pub fn ChatView(
             return;
         };
         let id = id.clone();
+        let marks = marks.clone();
         spawn_local(async move {
             cache_rc.runtime.set_chat_open(&id, true);
             let events = list_events(
                 cache,
                 id.clone(),
+                marks,
                 new_below,
                 error,
                 incomplete,
@@ -186,6 +193,10 @@ pub fn ChatView(
         escape.remove();
         if let Some(cache) = cache.try_get_value() {
             cache.runtime.set_chat_open(&id, false);
+            // The reader leaves: the position they reached is written now.
+            if let Some(seq) = leaving.try_with_value(|m| m.borrow_mut().flush()).flatten() {
+                write_read_mark(cache, id.clone(), seq);
+            }
         }
         list.try_set_value(None);
     });
@@ -294,6 +305,7 @@ pub fn ChatView(
 fn list_events(
     cache: StoredValue<Rc<AppCache>, LocalStorage>,
     id: RequestId,
+    marks: Rc<RefCell<ReadMarks>>,
     new_below: RwSignal<bool>,
     error: RwSignal<Option<String>>,
     incomplete: RwSignal<bool>,
@@ -301,6 +313,7 @@ fn list_events(
 ) -> ListEvents {
     let older_id = id.clone();
     let read_id = id.clone();
+    let timer_set = Rc::new(Cell::new(false));
     let viewport_id = id;
     ListEvents {
         on_older: Box::new(move || {
@@ -320,17 +333,29 @@ fn list_events(
             });
         }),
         on_read: Box::new(move |seq| {
-            let id = read_id.clone();
-            let Some(cache_rc) = cache.try_get_value() else {
+            // Up to once a frame while the reader scrolls through new rows: coalesced to
+            // about one write a second (the core's `ReadMarks`), the rest when leaving.
+            let now = js_sys::Date::now() as i64;
+            let due = marks.borrow_mut().note(seq, now);
+            if let Some(seq) = due {
+                if let Some(cache_rc) = cache.try_get_value() {
+                    write_read_mark(cache_rc, read_id.clone(), seq);
+                }
+                return;
+            }
+            let Some(at) = marks.borrow().due_at() else {
                 return;
             };
+            if timer_set.replace(true) {
+                return;
+            }
+            let (marks, timer_set, id) = (marks.clone(), timer_set.clone(), read_id.clone());
             spawn_local(async move {
-                let now = js_sys::Date::now() as i64;
-                match cache_rc.runtime.store().mark_read(&id, seq, now).await {
-                    Ok(()) => cache_rc.touch(),
-                    Err(err) => {
-                        tracing::warn!(chat = %id, %err, "could not store the read position")
-                    }
+                chat_sync_idb::platform::sleep(at.saturating_sub(now)).await;
+                timer_set.set(false);
+                let due = marks.borrow_mut().poll(js_sys::Date::now() as i64);
+                if let (Some(seq), Some(cache_rc)) = (due, cache.try_get_value()) {
+                    write_read_mark(cache_rc, id, seq);
                 }
             });
         }),
@@ -361,6 +386,18 @@ fn list_events(
             });
         }),
     }
+}
+
+/// Stores the read position; views re-read only when the unread count changed.
+fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync::Seq) {
+    spawn_local(async move {
+        let now = js_sys::Date::now() as i64;
+        match cache.runtime.store().mark_read(&id, seq, now).await {
+            Ok(true) => cache.touch(),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(chat = %id, %err, "could not store the read position"),
+        }
+    });
 }
 
 /// Runs the chat's missing-only sync in the background (a resync skips the grace period).

@@ -254,16 +254,35 @@ pub fn note_backend_last_seq(record: &mut ChatRecord, last_seq: Seq) {
     record.backend_last_seq_known = true;
 }
 
+/// How stale a chat's last-access time may get before a read mark alone rewrites the record:
+/// eviction orders chats by minutes of disuse, not by frames.
+pub const LAST_ACCESS_RESOLUTION_MS: Millis = 60_000;
+
+/// What [`mark_read`] changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadChange {
+    /// The unread count changed (views showing it must re-read).
+    pub unread_changed: bool,
+    /// The record must be written (read position, unread count, or a stale access time).
+    pub record_changed: bool,
+}
+
 /// The agent has read the chat up to `read_seq`: the unread count drops to what lies above.
 ///
 /// Counting exactly needs the senders of the messages above `read_seq`; reading up to the
 /// newest held message (the common case) clears the count.
-pub fn mark_read(record: &mut ChatRecord, read_seq: Seq, now: Millis) {
+pub fn mark_read(record: &mut ChatRecord, read_seq: Seq, now: Millis) -> ReadChange {
+    let before = (record.read_seq, record.unread);
     record.read_seq = record.read_seq.max(read_seq);
     if record.read_seq >= record.held.max().unwrap_or(0) {
         record.unread = 0;
     }
+    let access_stale = now.saturating_sub(record.last_access) >= LAST_ACCESS_RESOLUTION_MS;
     record.last_access = record.last_access.max(now);
+    ReadChange {
+        unread_changed: before.1 != record.unread,
+        record_changed: before != (record.read_seq, record.unread) || access_stale,
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod planner;
 pub mod protocol;
 pub mod quota;
 pub mod ranges;
+pub mod read_marks;
 pub mod row_heights;
 pub mod store;
 pub mod suite;

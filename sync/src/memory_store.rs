@@ -169,11 +169,13 @@ impl Store for MemoryStore {
         request_id: &RequestId,
         read_seq: Seq,
         now: Millis,
-    ) -> Result<(), StoreError> {
-        if let Some(record) = self.inner.borrow_mut().chats.get_mut(request_id) {
-            mark_read(record, read_seq, now);
-        }
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .inner
+            .borrow_mut()
+            .chats
+            .get_mut(request_id)
+            .is_some_and(|record| mark_read(record, read_seq, now).unread_changed))
     }
 
     async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError> {

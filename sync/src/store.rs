@@ -120,13 +120,15 @@ pub trait Store {
     /// The cached messages of a chat within `range`, ascending (`range.len() <= MAX_READ`).
     async fn range(&self, request_id: &RequestId, range: SeqRange) -> Result<Window, StoreError>;
 
-    /// The agent read the chat up to `read_seq`.
+    /// The agent read the chat up to `read_seq`; whether the unread count changed (only then
+    /// do views showing it need to re-read). Writes the chat record only, and only when
+    /// something in it changed.
     async fn mark_read(
         &self,
         request_id: &RequestId,
         read_seq: Seq,
         now: Millis,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// Adds an outbox entry; refused with [`OutboxError::Full`] at capacity.
     async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError>;

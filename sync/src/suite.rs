@@ -350,10 +350,24 @@ pub async fn unread_counts_follow_the_reader<S: Store>(store: S) {
         .await
         .expect("closed");
     assert_eq!(chat_record(&store, &chat).await.unread, 2);
-    store.mark_read(&chat, 6, 2_000).await.expect("read");
+    assert!(
+        store.mark_read(&chat, 6, 2_000).await.expect("read"),
+        "the unread count changed"
+    );
     let record = chat_record(&store, &chat).await;
     assert_eq!(record.unread, 0);
     assert_eq!(record.read_seq, 6);
+    assert!(
+        !store.mark_read(&chat, 6, 2_500).await.expect("read again"),
+        "reading the same position again changes no count"
+    );
+    assert!(
+        !store
+            .mark_read(&RequestId::from("never-cached"), 3, 2_500)
+            .await
+            .expect("an unknown chat"),
+        "nothing to change in a chat not cached"
+    );
 }
 
 /// The chat list makes the backend's last sequence known, enabling validation.

@@ -701,21 +701,23 @@ impl Store for IdbStore {
         request_id: &RequestId,
         read_seq: Seq,
         now: Millis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         const OP: &str = "mark_read";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                // The chat record only: a read mark never touches messages, and a damaged
+                // record is left to the next ingest, which drops and refetches the chat.
+                let tx = Database::transaction(&db, &[CHATS], true, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
-                let messages = object_store(&tx, MESSAGES, OP)?;
-                if let Some(mut record) = self
-                    .record_for_write(&chats, &messages, request_id, OP)
-                    .await?
-                {
-                    mark_read(&mut record, read_seq, now);
+                let RecordRead::Found(mut record) = read_record(&chats, request_id, OP).await?
+                else {
+                    return commit(&tx, OP).await.map(|()| false);
+                };
+                let change = mark_read(&mut record, read_seq, now);
+                if change.record_changed {
                     put(&chats, &encode(&record, OP)?, OP)?;
                 }
-                commit(&tx, OP).await
+                commit(&tx, OP).await.map(|()| change.unread_changed)
             })
             .await
     }
