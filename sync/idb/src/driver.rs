@@ -386,7 +386,6 @@ impl<C: HistoryClient> Driver<C> {
             .await?
             .filter(|r| r.backend_last_seq_known)
             .map(|r| r.backend_last_seq);
-        store.clear_chat(request_id).await?;
         let limit = self.planner.borrow().config().page_limit;
         let top = chat_sync::protocol::MAX_SEQ;
         let before = backend_last.map_or(top, |last| (last + 1).min(top));
@@ -394,21 +393,22 @@ impl<C: HistoryClient> Driver<C> {
             self.request_started(request_id);
             let reply = self.client.fetch_before(request_id, before, limit).await;
             self.request_ended(request_id);
+            // The newest page first: only once it is here is the old copy cleared, so a
+            // failed fetch (offline, say) leaves the agent every message they had.
             match reply {
-                Ok(page) => self
-                    .runtime
-                    .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
-                    .await
-                    .map(|_| ()),
+                Ok(page) => {
+                    store.clear_chat(request_id).await?;
+                    self.runtime
+                        .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
+                        .await
+                        .map(|_| ())
+                }
                 Err(error) => Err(SyncError::Fetch(error)),
             }
         })
         .await?;
         if let Err(error) = reply {
-            tracing::warn!(chat = %request_id, %error, "the reload's newest page failed; the chat waits for its last sequence");
-            if let Some(last) = backend_last {
-                store.note_backend_last_seq(request_id, last).await?;
-            }
+            tracing::warn!(chat = %request_id, %error, "the reload's newest page failed; the cached copy stays");
         }
         Ok(())
     }
