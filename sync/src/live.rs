@@ -136,6 +136,21 @@ impl LiveConnection {
     }
 }
 
+/// How many times in a row a failed catch-up is tried again before it waits for the next
+/// (re)connect, the next push or the next `online` event.
+pub const CATCH_UP_ATTEMPTS: u32 = 6;
+
+/// After `failures` failed catch-ups in a row: the delay before the next attempt, or `None`
+/// to stop (the attempts are spent, or the session ended, which no retry can mend). A failed
+/// catch-up leaves trailing gaps of chats nobody has open stale until something else runs
+/// one, so it is retried on the live channel's capped, jittered backoff.
+pub fn catch_up_retry(failures: u32, session_ended: bool, rng: &mut SplitMix64) -> Option<Millis> {
+    if session_ended || failures == 0 || failures >= CATCH_UP_ATTEMPTS {
+        return None;
+    }
+    Some(LIVE_BACKOFF.delay(failures, rng))
+}
+
 /// Coalesces catch-up requests: at most one catch-up runs at a time, and connects made while
 /// it runs make it run exactly once more (the running one may have read the chat list
 /// before the latest disconnect, so it cannot stand for them).
@@ -294,5 +309,20 @@ mod tests {
             assert_eq!(connection.on_signal(signal), LiveAction::Stop, "{signal:?}");
             assert_eq!(connection.status(), LiveStatus::SignedOut);
         }
+    }
+
+    #[test]
+    fn a_failed_catch_up_is_retried_on_backoff_then_waits() {
+        let mut rng = SplitMix64::new(3);
+        let mut previous = 0;
+        for failures in 1..CATCH_UP_ATTEMPTS {
+            let delay = catch_up_retry(failures, false, &mut rng).expect("retried");
+            assert!(delay >= LIVE_BACKOFF.base_ms / 2 && delay <= LIVE_BACKOFF.cap_ms);
+            assert!(delay * 2 >= previous, "grows: {previous} then {delay}");
+            previous = delay;
+        }
+        assert_eq!(catch_up_retry(CATCH_UP_ATTEMPTS, false, &mut rng), None);
+        assert_eq!(catch_up_retry(0, false, &mut rng), None, "nothing failed");
+        assert_eq!(catch_up_retry(1, true, &mut rng), None, "signed out");
     }
 }

@@ -20,9 +20,11 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
+use chat_sync::backoff::SplitMix64;
 use chat_sync::ingest::Source;
 use chat_sync::live::{
-    catch_up_missing, CatchUpTurns, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF,
+    catch_up_missing, catch_up_retry, CatchUpTurns, LiveAction, LiveConnection, StreamSignal,
+    LIVE_BACKOFF,
 };
 use chat_sync::store::Store;
 use chat_sync::{ChatSummary, RequestId};
@@ -394,10 +396,36 @@ async fn run_catch_up(
     client: HttpHistoryClient,
     turns: Rc<RefCell<CatchUpTurns>>,
 ) {
+    let mut rng = SplitMix64::new((platform::now_ms() as u64) ^ 0x9e37_79b9_7f4a_7c15);
     loop {
-        match catch_up(&driver, &client).await {
-            Ok(report) => tracing::info!(?report, "live catch-up done"),
-            Err(error) => tracing::warn!(%error, "live catch-up failed"),
+        let mut failures = 0;
+        loop {
+            match catch_up(&driver, &client).await {
+                Ok(report) => {
+                    tracing::info!(?report, "live catch-up done");
+                    break;
+                }
+                Err(error) => {
+                    failures += 1;
+                    let ended = matches!(
+                        error,
+                        SyncError::Fetch(crate::FetchError::Refused {
+                            status: 401 | 403,
+                            ..
+                        })
+                    );
+                    match catch_up_retry(failures, ended, &mut rng) {
+                        Some(after_ms) => {
+                            tracing::warn!(%error, failures, after_ms, "live catch-up failed; trying again");
+                            platform::sleep(after_ms).await;
+                        }
+                        None => {
+                            tracing::warn!(%error, failures, "live catch-up failed; waiting for the next reconnect");
+                            break;
+                        }
+                    }
+                }
+            }
         }
         if !turns.borrow_mut().finished() {
             break;
