@@ -213,6 +213,15 @@ fn disruption(action: &Action, at: u64) -> Option<u64> {
 /// the service worker rejects a Background Sync event on purpose (a string saying how many
 /// queued messages wait) so the browser retries it; the schedules cut the network often
 /// enough that every run would fail on it.
+/// A console line that is a failure whatever else happens: a panic, or a store transaction
+/// that the browser committed under a request still to come ("The transaction has finished",
+/// a `TransactionInactiveError`: work was lost and only a later catch-up would mend it).
+fn is_fatal_log(text: &str) -> bool {
+    text.contains("panicked")
+        || text.contains("transaction has finished")
+        || text.contains("TransactionInactiveError")
+}
+
 fn collect_errors(rig: &Rig) -> Arc<Mutex<Vec<String>>> {
     let errors = Arc::new(Mutex::new(Vec::new()));
     let sink = errors.clone();
@@ -238,7 +247,7 @@ fn collect_errors(rig: &Rig) -> Arc<Mutex<Vec<String>>> {
                         .collect::<Vec<_>>()
                         .join(" "),
                 )
-                .filter(|t| t.contains("panicked")),
+                .filter(|t| is_fatal_log(t)),
                 _ => None,
             };
             if let Some(text) = text {
