@@ -6,13 +6,14 @@
 //! this module turns each notice into a bump of [`AppCache::changes`], and views re-read what
 //! they show from IndexedDB.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use chat_sync::planner::PlannerConfig;
 use chat_sync::protocol::CurrentUser;
 use chat_sync::RequestId;
-use chat_sync_idb::broadcast::{self, ChangeNotice, Subscription};
+use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNotice, Subscription};
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
 use chat_sync_idb::live::{self, CatchUpReport};
@@ -41,9 +42,11 @@ pub struct AppCache {
     pub client: HttpHistoryClient,
     /// Every committed change, from any context.
     pub changes: RwSignal<Changes>,
-    /// Chats with a history request of this tab on the network right now.
+    /// Chats with a history request on the network right now, of this tab or of any other
+    /// context of the agent (the service worker, another tab).
     pub fetching: RwSignal<HashSet<RequestId>>,
     _subscription: Option<Subscription>,
+    _fetch_subscription: Option<Subscription>,
 }
 
 impl std::fmt::Debug for AppCache {
@@ -51,6 +54,61 @@ impl std::fmt::Debug for AppCache {
         f.debug_struct("AppCache")
             .field("user", &self.user.id)
             .finish_non_exhaustive()
+    }
+}
+
+/// The context key of this tab's own fetches in [`InFlight`].
+const LOCAL: &str = "";
+
+/// How long another context's fetch counts as running without its end notice.
+const REMOTE_FETCH_LAPSE_MS: i64 = 30_000;
+
+/// Which contexts fetch which chats right now, with when each said it started.
+#[derive(Default)]
+struct InFlight {
+    chats: HashMap<RequestId, HashMap<String, i64>>,
+}
+
+impl InFlight {
+    fn set(&mut self, request_id: &RequestId, context: &str, on: bool, since: i64) {
+        if on {
+            self.chats
+                .entry(request_id.clone())
+                .or_default()
+                .insert(context.to_owned(), since);
+        } else if let Some(contexts) = self.chats.get_mut(request_id) {
+            contexts.remove(context);
+            if contexts.is_empty() {
+                self.chats.remove(request_id);
+            }
+        }
+    }
+
+    /// Drops `context`'s fetch of `request_id` if it is still the one started at `since`;
+    /// whether it was.
+    fn lapse(&mut self, request_id: &RequestId, context: &str, since: i64) -> bool {
+        let stale = self
+            .chats
+            .get(request_id)
+            .and_then(|contexts| contexts.get(context))
+            == Some(&since);
+        if stale {
+            self.set(request_id, context, false, since);
+        }
+        stale
+    }
+
+    fn chats(&self) -> HashSet<RequestId> {
+        self.chats.keys().cloned().collect()
+    }
+}
+
+/// Sets the views' fetching set when it changed: every set re-arms the indicator's delay, so
+/// notices that change nothing must not reach it.
+fn publish(fetching: RwSignal<HashSet<RequestId>>, in_flight: &InFlight) {
+    let chats = in_flight.chats();
+    if fetching.try_with_untracked(|current| *current != chats) == Some(true) {
+        fetching.try_set(chats);
     }
 }
 
@@ -66,15 +124,46 @@ impl AppCache {
         ));
         let changes = RwSignal::new(Changes::default());
         let fetching = RwSignal::new(HashSet::new());
+        let in_flight = Rc::new(RefCell::new(InFlight::default()));
+        let local = in_flight.clone();
         driver.set_fetch_observer(Some(Rc::new(move |request_id: &RequestId, on| {
-            fetching.try_update(|set| {
-                if on {
-                    set.insert(request_id.clone());
-                } else {
-                    set.remove(request_id);
-                }
-            });
+            local.borrow_mut().set(request_id, LOCAL, on, 0);
+            publish(fetching, &local.borrow());
         })));
+        let remote = in_flight.clone();
+        let fetch_subscription = match broadcast::subscribe_to(
+            &fetch_channel_name(runtime.store().name()),
+            "fetch notice",
+            move |notice: FetchNotice| {
+                let since = chat_sync_idb::platform::now_ms();
+                remote.borrow_mut().set(
+                    &notice.request_id,
+                    &notice.context,
+                    notice.fetching,
+                    since,
+                );
+                publish(fetching, &remote.borrow());
+                if notice.fetching {
+                    // A context that died mid-fetch never says it ended: its entry lapses.
+                    let remote = remote.clone();
+                    leptos::task::spawn_local(async move {
+                        chat_sync_idb::platform::sleep(REMOTE_FETCH_LAPSE_MS).await;
+                        if remote
+                            .borrow_mut()
+                            .lapse(&notice.request_id, &notice.context, since)
+                        {
+                            publish(fetching, &remote.borrow());
+                        }
+                    });
+                }
+            },
+        ) {
+            Ok(subscription) => Some(subscription),
+            Err(error) => {
+                tracing::warn!(%error, "no fetch notices: the indicator shows this tab's fetches only");
+                None
+            }
+        };
         let subscription = match broadcast::subscribe(runtime.channel(), move |notice| {
             changes.try_update(|c| {
                 c.version += 1;
@@ -97,6 +186,7 @@ impl AppCache {
             changes,
             fetching,
             _subscription: subscription,
+            _fetch_subscription: fetch_subscription,
         }))
     }
 

@@ -178,3 +178,68 @@ async fn a_refused_reconnect_is_retried_with_backoff_and_caught_up() -> e2e::Res
     rig.stop().await;
     Ok(())
 }
+
+/// Issue 14: the open chat's sync indicator shows while its missing messages are fetched by
+/// another context. The page is offline from its start (it has no stream, cannot fetch, and
+/// its own failed attempts end far inside the indicator's 120 ms delay); the service worker,
+/// online, receives a push that reveals a gap and fetches it from a server answering history
+/// requests 2 s late. The page learns of the worker's fetch only from its fetch notices.
+#[tokio::test]
+async fn the_open_chat_shows_the_indicator_while_the_worker_fetches_its_gap() -> e2e::Result<()> {
+    let rig = Rig::start_with("live-indicator-worker", &["--test-faults"]).await?;
+    let requester = http::login(&rig.server.addr, "requester3", "demo").await?;
+    let ready = "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'";
+    // The chat is cached by a first visit.
+    let first_visit = rig
+        .browser
+        .new_page(&rig.server.url("/chat/REQ-1003"))
+        .await?;
+    first_visit
+        .wait_for(
+            "document.querySelector('[data-testid=message][data-seq=\"3\"]') !== null",
+            Duration::from_secs(20),
+        )
+        .await?;
+    first_visit.close().await?;
+    // The reading page, offline from the start.
+    let page = rig.browser.new_page("about:blank").await?;
+    rig.browser.emulate_offline(&page.session_id, true).await?;
+    page.navigate(&rig.server.url("/chat/REQ-1003")).await?;
+    page.wait_for(ready, Duration::from_secs(20)).await?;
+    let mut posted = Vec::new();
+    for i in 0..3 {
+        posted.push(post_as(&rig.server, &requester, "REQ-1003", &format!("gap {i}")).await?);
+    }
+    rig.set_faults(serde_json::json!({ "latency_ms": 2000, "path_prefix": "/api/chat/messages" }))
+        .await?;
+    let blank = rig.blank().await?;
+    let started = Instant::now();
+    rig.deliver(&blank, &message_payload(&posted[2], &rig.user_id))
+        .await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=sync-indicator]') !== null",
+        Duration::from_secs(10),
+    )
+    .await?;
+    eprintln!(
+        "indicator shown {} ms after the push",
+        started.elapsed().as_millis()
+    );
+    let first = posted[0]["seq"].as_u64().unwrap_or_default();
+    page.wait_for(
+        &format!(
+            "document.querySelector('[data-testid=message][data-seq=\"{first}\"]') !== null
+             && document.querySelector('[data-testid=sync-indicator]') === null"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    eprintln!(
+        "gap filled and indicator gone {} ms after the push",
+        started.elapsed().as_millis()
+    );
+    page.close().await?;
+    blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}

@@ -35,6 +35,25 @@ pub fn channel_name(database_name: &str) -> String {
     format!("chat-sync:{database_name}")
 }
 
+/// A context's history requests for a chat went on the network (`fetching: true`) or all came
+/// back (`false`), announced on [`fetch_channel_name`] so a page shows its sync indicator
+/// whichever context (the service worker, another tab) runs the fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchNotice {
+    /// The chat.
+    pub request_id: RequestId,
+    /// Whether requests of `context` are on the network for it.
+    pub fetching: bool,
+    /// The announcing context (a random id per driver), so one context's end does not hide
+    /// another's fetch.
+    pub context: String,
+}
+
+/// The channel of [`FetchNotice`]s for a database.
+pub fn fetch_channel_name(database_name: &str) -> String {
+    format!("chat-sync-fetch:{database_name}")
+}
+
 /// The posting side.
 #[derive(Debug)]
 pub struct Broadcaster {

@@ -21,6 +21,7 @@ use chat_sync::store::Store;
 use chat_sync::{RequestId, Seq, SeqRange, SeqRanges, SyncState};
 use futures::future::join_all;
 
+use crate::broadcast::{fetch_channel_name, Broadcaster, FetchNotice};
 use crate::error::{FetchError, SyncError};
 use crate::http::HistoryClient;
 use crate::locks;
@@ -67,6 +68,10 @@ pub struct Driver<C> {
     planner: RefCell<Planner>,
     fetching: RefCell<HashMap<RequestId, u32>>,
     fetch_observer: RefCell<Option<FetchObserver>>,
+    /// Where this context announces its fetches to the others ([`FetchNotice`]).
+    fetch_channel: Option<Broadcaster>,
+    /// This driver's id in those notices.
+    context: String,
 }
 
 /// Told when a chat's history requests of this context start (`true`: the first one went on
@@ -87,12 +92,21 @@ impl<C: HistoryClient> Driver<C> {
     /// A driver over `runtime` fetching through `client`.
     pub fn new(runtime: Rc<Runtime>, client: C, config: PlannerConfig) -> Self {
         let seed = (platform::now_ms() as u64) ^ ((js_sys::Math::random() * 1e15) as u64);
+        let fetch_channel = match Broadcaster::new(&fetch_channel_name(runtime.store().name())) {
+            Ok(channel) => Some(channel),
+            Err(error) => {
+                tracing::warn!(%error, "no fetch channel: other contexts show no indicator for this one's fetches");
+                None
+            }
+        };
         Self {
             runtime,
             client,
             planner: RefCell::new(Planner::new(config, seed)),
             fetching: RefCell::new(HashMap::new()),
             fetch_observer: RefCell::new(None),
+            fetch_channel,
+            context: platform::random_id(),
         }
     }
 
@@ -155,6 +169,16 @@ impl<C: HistoryClient> Driver<C> {
     }
 
     fn notify_fetching(&self, request_id: &RequestId, fetching: bool) {
+        if let Some(channel) = &self.fetch_channel {
+            let notice = FetchNotice {
+                request_id: request_id.clone(),
+                fetching,
+                context: self.context.clone(),
+            };
+            if let Err(error) = channel.announce(&notice) {
+                tracing::warn!(%error, "could not announce a fetch to the other contexts");
+            }
+        }
         // Cloned out of the cell first: the observer may call back into the driver.
         let observer = self.fetch_observer.borrow().clone();
         if let Some(observer) = observer {
