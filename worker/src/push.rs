@@ -12,7 +12,7 @@ use chat_sync::ingest::Source;
 use chat_sync::protocol::PushPayload;
 use chat_sync::store::Store;
 use chat_sync::{RequestId, Seq};
-use chat_sync_idb::driver::{fetch_lock_name, Driver};
+use chat_sync_idb::driver::{fetch_lock_name, Driver, FETCH_LOCK_LEASE_MS};
 use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
 use chat_sync_idb::{locks, platform, push_subscription, SyncError};
 
@@ -170,7 +170,7 @@ async fn fetch_one(
     let runtime = driver.runtime();
     let lock = fetch_lock_name(runtime.store().name(), request_id);
     let client = HttpHistoryClient::new("");
-    locks::with_lock(&lock, async {
+    locks::with_lock_leased(&lock, FETCH_LOCK_LEASE_MS, async {
         let held = runtime
             .store()
             .chat(request_id)

@@ -50,6 +50,11 @@ pub fn fetch_lock_name(database: &str, request_id: &RequestId) -> String {
     format!("{database}:fetch:{request_id}")
 }
 
+/// The longest a context waits for a chat's fetch lock before it presumes the holder frozen
+/// and takes the lock over ([`locks::with_lock_leased`]): twice the longest a healthy holder
+/// keeps it (one request, bounded by [`crate::http::WRITE_TIMEOUT_MS`], and its ingest).
+pub const FETCH_LOCK_LEASE_MS: u32 = 2 * crate::http::WRITE_TIMEOUT_MS;
+
 /// The most planner rounds one `sync` call runs before returning (a guard against a backend
 /// that keeps answering without making progress; the planner's backoff paces the rounds).
 const MAX_ROUNDS: usize = 1_000;
@@ -291,10 +296,13 @@ impl<C: HistoryClient> Driver<C> {
         match command {
             Command::Fetch(fetch) => {
                 let request_id = fetch.request_id.clone();
-                let result =
-                    locks::with_lock(&self.lock_name(&request_id), self.fetch_locked(&fetch))
-                        .await
-                        .and_then(|inner| inner);
+                let result = locks::with_lock_leased(
+                    &self.lock_name(&request_id),
+                    FETCH_LOCK_LEASE_MS,
+                    self.fetch_locked(&fetch),
+                )
+                .await
+                .and_then(|inner| inner);
                 let outcome = match &result {
                     Ok(outcome) => outcome.clone(),
                     // The cache failed: report a failure so the planner frees the range and
@@ -413,24 +421,25 @@ impl<C: HistoryClient> Driver<C> {
         let limit = self.planner.borrow().config().page_limit;
         let top = chat_sync::protocol::MAX_SEQ;
         let before = backend_last.map_or(top, |last| (last + 1).min(top));
-        let reply = locks::with_lock(&self.lock_name(request_id), async {
-            self.request_started(request_id);
-            let reply = self.client.fetch_before(request_id, before, limit).await;
-            self.request_ended(request_id);
-            // The newest page first: only once it is here is the old copy cleared, so a
-            // failed fetch (offline, say) leaves the agent every message they had.
-            match reply {
-                Ok(page) => {
-                    store.clear_chat(request_id).await?;
-                    self.runtime
-                        .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
-                        .await
-                        .map(|_| ())
+        let reply =
+            locks::with_lock_leased(&self.lock_name(request_id), FETCH_LOCK_LEASE_MS, async {
+                self.request_started(request_id);
+                let reply = self.client.fetch_before(request_id, before, limit).await;
+                self.request_ended(request_id);
+                // The newest page first: only once it is here is the old copy cleared, so a
+                // failed fetch (offline, say) leaves the agent every message they had.
+                match reply {
+                    Ok(page) => {
+                        store.clear_chat(request_id).await?;
+                        self.runtime
+                            .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
+                            .await
+                            .map(|_| ())
+                    }
+                    Err(error) => Err(SyncError::Fetch(error)),
                 }
-                Err(error) => Err(SyncError::Fetch(error)),
-            }
-        })
-        .await?;
+            })
+            .await?;
         if let Err(error) = reply {
             tracing::warn!(chat = %request_id, %error, "the reload's newest page failed; the cached copy stays");
         }

@@ -221,18 +221,6 @@ impl Reply {
 /// hold a chat's fetch lock or the outbox lock for ever.
 pub const WRITE_TIMEOUT_MS: u32 = 30_000;
 
-/// `AbortSignal.timeout(ms)`, where the context has it.
-fn timeout_signal(ms: u32) -> Option<JsValue> {
-    let abort_signal = platform::global_property("AbortSignal")?;
-    let timeout: js_sys::Function = js_sys::Reflect::get(&abort_signal, &"timeout".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    timeout
-        .call1(&abort_signal, &JsValue::from_f64(f64::from(ms)))
-        .ok()
-}
-
 /// Sends `method url` with `body` (a string, `Blob` or `null`) and the session cookie, and
 /// returns the reply whatever its status. `Err` (always [`FetchError::Transient`]) means no
 /// reply came: offline, a network error, or [`WRITE_TIMEOUT_MS`] passed.
@@ -252,7 +240,7 @@ pub async fn send(
     if !body.is_null() && !body.is_undefined() {
         init.set_body(body);
     }
-    if let Some(signal) = timeout_signal(WRITE_TIMEOUT_MS) {
+    if let Some(signal) = platform::timeout_signal(WRITE_TIMEOUT_MS) {
         let _ = js_sys::Reflect::set(&init, &"signal".into(), &signal);
     }
     let request =

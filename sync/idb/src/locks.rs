@@ -30,17 +30,85 @@ pub fn available() -> bool {
     platform::navigator_property("locks").is_some()
 }
 
-/// Runs `body` while holding the exclusive lock `name`.
+/// Runs `body` while holding the exclusive lock `name`, waiting as long as it takes.
 ///
 /// Without the Web Locks API (very old browsers) the body runs unlocked, and a warning is
 /// logged: single-flight then holds within this context only.
 pub async fn with_lock<T>(name: &str, body: impl Future<Output = T>) -> Result<T, SyncError> {
+    let Some(held) = acquire(name, None).await? else {
+        return Ok(body.await);
+    };
+    Ok(held.run(body).await)
+}
+
+/// Runs `body` while holding the exclusive lock `name`, waiting at most `lease_ms` for it: a
+/// holder that keeps it longer than any healthy holder would (a page the browser froze in
+/// its back/forward cache or in the background, with its work stopped mid-way) is presumed
+/// gone, and the lock is stolen from it (`steal: true`; its own request fails with an
+/// `AbortError`). For work that is safe to run twice, such as a range fetch (the ingest is
+/// idempotent) or an outbox send (the server keeps one message per idempotency key).
+pub async fn with_lock_leased<T>(
+    name: &str,
+    lease_ms: u32,
+    body: impl Future<Output = T>,
+) -> Result<T, SyncError> {
+    let waited = match platform::timeout_signal(lease_ms) {
+        Some(signal) => {
+            let options = js_sys::Object::new();
+            let _ = Reflect::set(&options, &"signal".into(), &signal);
+            acquire(name, Some(options)).await
+        }
+        None => acquire(name, None).await,
+    };
+    let held = match waited {
+        Ok(Some(held)) => held,
+        Ok(None) => return Ok(body.await),
+        Err(SyncError::Platform { cause, .. })
+            if matches!(cause.name.as_str(), "AbortError" | "TimeoutError") =>
+        {
+            tracing::warn!(
+                lock = name,
+                lease_ms,
+                "a lock holder kept it past its lease (a frozen page?): taking the lock over"
+            );
+            let options = js_sys::Object::new();
+            let _ = Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
+            match acquire(name, Some(options)).await? {
+                Some(held) => held,
+                None => return Ok(body.await),
+            }
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(held.run(body).await)
+}
+
+/// A granted lock: released when [`Held::run`]'s body ends (or is dropped).
+struct Held {
+    guard: ReleaseOnDrop,
+    finished: Promise,
+}
+
+impl Held {
+    async fn run<T>(self, body: impl Future<Output = T>) -> T {
+        let output = body.await;
+        drop(self.guard);
+        // Wait for the browser to finish the release so a following request queues behind
+        // it. A stolen lock's request rejects: nothing to wait for then.
+        let _ = JsFuture::from(self.finished).await;
+        output
+    }
+}
+
+/// Requests the lock `name` with `options` and waits until it is granted; `Ok(None)` where
+/// there is no Web Locks API (logged).
+async fn acquire(name: &str, options: Option<js_sys::Object>) -> Result<Option<Held>, SyncError> {
     let Some(locks) = platform::navigator_property("locks") else {
         tracing::warn!(
             lock = name,
             "navigator.locks is missing: running without a cross-context lock"
         );
-        return Ok(body.await);
+        return Ok(None);
     };
     let request: Function = Reflect::get(&locks, &JsValue::from_str("request"))
         .and_then(|f| f.dyn_into())
@@ -52,14 +120,17 @@ pub async fn with_lock<T>(name: &str, body: impl Future<Output = T>) -> Result<T
         let _ = signal_acquired.call0(&JsValue::UNDEFINED);
         released.into()
     });
-    let finished: Promise = request
-        .call2(&locks, &JsValue::from_str(name), &callback)
-        .and_then(|p| p.dyn_into())
-        .map_err(|e| SyncError::platform("navigator.locks.request", &e))?;
+    let finished: Promise = match &options {
+        Some(options) => request.call3(&locks, &JsValue::from_str(name), options, &callback),
+        None => request.call2(&locks, &JsValue::from_str(name), &callback),
+    }
+    .and_then(|p| p.dyn_into())
+    .map_err(|e| SyncError::platform("navigator.locks.request", &e))?;
     let guard = ReleaseOnDrop(release);
 
     // The request settles only after the release, so a rejection seen before the lock was
-    // granted is a refusal (for example a `SecurityError` in an opaque origin).
+    // granted is a refusal (a `SecurityError` in an opaque origin, or the `AbortError` of a
+    // wait that ran out).
     match select(JsFuture::from(acquired), JsFuture::from(finished.clone())).await {
         Either::Left(_) => {}
         Either::Right((Err(error), _)) => {
@@ -67,9 +138,5 @@ pub async fn with_lock<T>(name: &str, body: impl Future<Output = T>) -> Result<T
         }
         Either::Right((Ok(_), _)) => {}
     }
-    let output = body.await;
-    drop(guard);
-    // Wait for the browser to finish the release so a following request queues behind it.
-    let _ = JsFuture::from(finished).await;
-    Ok(output)
+    Ok(Some(Held { guard, finished }))
 }

@@ -88,6 +88,11 @@ pub fn outbox_lock_name(database: &str) -> String {
     format!("{database}:outbox")
 }
 
+/// The longest a context waits for the outbox lock before it presumes the holder frozen and
+/// takes the lock over: a full outbox sent by a healthy holder finishes well within it, and
+/// a second sender is harmless (the server keeps one message per idempotency key).
+pub const OUTBOX_LOCK_LEASE_MS: u32 = 5 * 60 * 1000;
+
 fn file_key(client_temp_id: &str, index: usize) -> String {
     format!("{client_temp_id}/{index}")
 }
@@ -259,12 +264,13 @@ pub async fn local_file(runtime: &Runtime, media_id: &str) -> Result<web_sys::Bl
 
 /// Sends every due entry, in order per chat, under the outbox lock.
 ///
-/// Entries left `sending` by a context that died are queued again first (the lock proves no
-/// one else is sending; the idempotency key makes a second send store one message).
+/// Entries left `sending` by a context that died are queued again first (the lock shows no
+/// one else is sending, unless it was taken over from a frozen holder after its lease; the
+/// idempotency key makes a second send store one message either way).
 pub async fn flush(runtime: &Runtime, base_url: &str) -> Result<FlushReport, SyncError> {
     let base = base_url.trim_end_matches('/').to_owned();
     let lock = outbox_lock_name(runtime.store().name());
-    locks::with_lock(&lock, flush_locked(runtime, &base)).await?
+    locks::with_lock_leased(&lock, OUTBOX_LOCK_LEASE_MS, flush_locked(runtime, &base)).await?
 }
 
 async fn flush_locked(runtime: &Runtime, base: &str) -> Result<FlushReport, SyncError> {

@@ -141,3 +141,15 @@ pub fn random_id() -> String {
         )
     })
 }
+
+/// `AbortSignal.timeout(ms)`, where the context has it: a signal that aborts after `ms`.
+pub fn timeout_signal(ms: u32) -> Option<JsValue> {
+    let abort_signal = global_property("AbortSignal")?;
+    let timeout: Function = Reflect::get(&abort_signal, &"timeout".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    timeout
+        .call1(&abort_signal, &JsValue::from_f64(f64::from(ms)))
+        .ok()
+}

@@ -979,3 +979,45 @@ pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
         }
     }
 }
+
+/// A holder that keeps a lock past its lease (a page frozen mid-fetch, simulated by a holder
+/// that never ends and is never dropped) does not stall the next context for ever: a leased
+/// request takes the lock over after its lease, and the holder's own request fails. A plain
+/// request would still be waiting.
+pub async fn a_leased_lock_is_taken_over_from_a_frozen_holder() {
+    let name = unique_name("lease");
+    let holder_started = Rc::new(std::cell::Cell::new(false));
+    let started = holder_started.clone();
+    let holder_result: Rc<RefCell<Option<Result<(), String>>>> = Rc::default();
+    let result = holder_result.clone();
+    let lock = name.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let outcome = locks::with_lock(&lock, async {
+            started.set(true);
+            // Frozen: never ends.
+            futures::future::pending::<()>().await;
+        })
+        .await;
+        *result.borrow_mut() = Some(outcome.map_err(|e| e.to_string()));
+    });
+    while !holder_started.get() {
+        platform::sleep(5).await;
+    }
+    let plain = locks::with_lock(&name, async { "plain" });
+    match select(Box::pin(plain), Box::pin(platform::sleep(400))).await {
+        Either::Left(_) => panic!("a plain request got a lock that is held"),
+        Either::Right(_) => {}
+    }
+    let began = platform::precise_now();
+    let leased = locks::with_lock_leased(&name, 300, async { 7 });
+    match select(Box::pin(leased), Box::pin(platform::sleep(10_000))).await {
+        Either::Left((value, _)) => assert_eq!(value.expect("the lock"), 7),
+        Either::Right(_) => panic!("the leased request waited past its lease"),
+    };
+    let waited = platform::precise_now() - began;
+    assert!(
+        waited >= 250.0,
+        "taken over before the lease ran out: {waited} ms"
+    );
+    web_sys::console::log_1(&format!("lock taken over after {waited:.0} ms").into());
+}

@@ -63,7 +63,8 @@ macro_rules! all_tests {
             status_reports_fetching_and_progress_during_a_repair,
             runtime_opens_the_users_own_database,
             catch_up_fetches_only_interior_and_trailing_gaps,
-            a_transaction_survives_a_busy_loop_only_in_its_own_task
+            a_transaction_survives_a_busy_loop_only_in_its_own_task,
+            a_leased_lock_is_taken_over_from_a_frozen_holder
         );
         $crate::all_tests!(@pwa
             migration_from_version_2_keeps_every_message,
