@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::push_sender::Vapid;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
 use crate::state::{AppState, Inner};
 
@@ -65,7 +65,7 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events, _) = broadcast::channel(1024);
-    let (push_tx, push_rx) = mpsc::unbounded_channel();
+    let (push_tx, push_rx) = mpsc::channel(crate::push_sender::PUSH_QUEUE_CAPACITY);
     let state = AppState(Arc::new(Inner {
         db,
         metrics: Metrics::default(),
@@ -75,13 +75,19 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         push_queue: push_tx,
         vapid,
         login_limiter: RateLimiter::new(config.login_attempts_per_window, config.login_window),
+        login_backoff: LoginBackoff::new(
+            config.login_free_failures,
+            std::time::Duration::from_secs(15 * 60),
+        ),
         shutdown: shutdown_rx.clone(),
+        streams: Arc::default(),
         config,
     }));
     let mut background = vec![tokio::spawn(crate::push_sender::run(
         state.clone(),
         push_rx,
     ))];
+    background.push(tokio::spawn(purge_sessions(state.clone())));
     if state.config.simulate {
         background.push(tokio::spawn(crate::simulator::run(state.clone())));
     }
@@ -106,6 +112,27 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         serve,
         background,
     })
+}
+
+/// Deletes expired sessions now and then, so a leaked token of a session long over is not
+/// even in the database.
+async fn purge_sessions(state: AppState) {
+    let idle = i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+    let mut every = tokio::time::interval(state.config.session_purge_interval);
+    loop {
+        every.tick().await;
+        match state.db.purge_sessions(crate::db::now_ms(), idle).await {
+            Ok(0) => {}
+            Ok(purged) => {
+                state
+                    .metrics
+                    .sessions_purged
+                    .fetch_add(purged, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(purged, "expired sessions deleted");
+            }
+            Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
+        }
+    }
 }
 
 impl RunningServer {

@@ -20,9 +20,6 @@ use crate::state::AppState;
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "sid";
 
-/// Lifetime of a session.
-pub const SESSION_TTL_SECS: i64 = 30 * 24 * 3600;
-
 /// Hashes a password with Argon2id at the given memory cost (KiB).
 pub fn hash_password(password: &str, memory_kib: u32) -> Result<String, ApiError> {
     let params = Params::new(memory_kib.max(8), 2, 1, None)
@@ -57,11 +54,11 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The `Set-Cookie` value that starts a session.
-pub fn session_cookie(token: &str, secure: bool) -> String {
+/// The `Set-Cookie` value that starts a session lasting at most `max_age_secs`.
+pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_SECS}{secure}"
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
     )
 }
 
@@ -109,7 +106,12 @@ impl FromRequestParts<AppState> for AuthUser {
         let Some(token) = session_token(&parts.headers)? else {
             return Err(ApiError::Unauthorized("sign in first".to_owned()));
         };
-        match state.db.session_user(&token_hash(&token), now_ms()).await? {
+        let idle = i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+        match state
+            .db
+            .session_user(&token_hash(&token), now_ms(), idle)
+            .await?
+        {
             Some(user) => Ok(AuthUser(user)),
             None => Err(ApiError::Unauthorized(
                 "the session has expired or was signed out".to_owned(),
@@ -140,8 +142,9 @@ mod tests {
         assert_eq!(session_token(&headers).ok(), Some(Some(token)));
         headers.insert(COOKIE, "sid=short".parse().expect("header"));
         assert!(session_token(&headers).is_err());
-        let cookie = session_cookie("t", false);
+        let cookie = session_cookie("t", 60, false);
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        assert!(session_cookie("t", true).ends_with("; Secure"));
+        assert!(cookie.contains("Max-Age=60"));
+        assert!(session_cookie("t", 60, true).ends_with("; Secure"));
     }
 }

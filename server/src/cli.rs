@@ -94,6 +94,24 @@ pub struct Config {
     pub max_media_bytes: usize,
     /// Largest accepted JSON body in bytes.
     pub max_json_bytes: usize,
+    /// A session unused for this long ends (idle timeout).
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not (absolute timeout).
+    pub session_absolute: Duration,
+    /// How often expired sessions are deleted.
+    pub session_purge_interval: Duration,
+    /// How often an open event stream checks that its session still stands (a session ended
+    /// by another process, or expired, ends the stream within this).
+    pub stream_session_check: Duration,
+    /// Most open event streams per user; more are refused with 429.
+    pub max_streams_per_user: usize,
+    /// Most events a `Last-Event-ID` resume replays; a resume further behind starts from the
+    /// present with an `event: reset` (the client catches up by range instead).
+    pub max_replay_events: u64,
+    /// Most push subscriptions per user; a new one beyond replaces the oldest.
+    pub max_subscriptions_per_user: i64,
+    /// Wrong passwords for one name from one address before each attempt must wait.
+    pub login_free_failures: u32,
 }
 
 /// Where the data lives.
@@ -127,6 +145,14 @@ impl Config {
             login_window: Duration::from_secs(60),
             max_media_bytes: 10 * 1024 * 1024,
             max_json_bytes: 256 * 1024,
+            session_idle: Duration::from_secs(12 * 3600),
+            session_absolute: Duration::from_secs(30 * 24 * 3600),
+            session_purge_interval: Duration::from_secs(600),
+            stream_session_check: Duration::from_secs(30),
+            max_streams_per_user: 8,
+            max_replay_events: 10_000,
+            max_subscriptions_per_user: 10,
+            login_free_failures: 5,
         }
     }
 

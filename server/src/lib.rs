@@ -9,7 +9,9 @@ pub mod demo_seed;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod media_policy;
 pub mod metrics;
+pub mod push_endpoint;
 pub mod push_sender;
 pub mod rate_limit;
 pub mod routes;
@@ -17,6 +19,7 @@ pub mod send;
 pub mod served_log;
 pub mod simulator;
 pub mod state;
+pub mod streams;
 
 pub use app::{start, RunningServer, StartError};
 pub use cli::{Args, Config, DatabaseTarget};

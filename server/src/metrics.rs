@@ -29,6 +29,8 @@ pub struct Metrics {
     pub pushes_dropped: AtomicU64,
     /// Open SSE streams.
     pub sse_clients: AtomicI64,
+    /// Expired sessions deleted by the purge.
+    pub sessions_purged: AtomicU64,
 }
 
 impl Metrics {
@@ -95,6 +97,12 @@ impl Metrics {
         );
         counter(
             &mut out,
+            "sessions_purged_total",
+            "Expired sessions deleted.",
+            &[("", self.sessions_purged.load(Ordering::Relaxed))],
+        );
+        counter(
+            &mut out,
             "push_dropped_total",
             "Web Push messages dropped by test fault injection.",
             &[("", self.pushes_dropped.load(Ordering::Relaxed))],
@@ -143,6 +151,19 @@ pub async fn render(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut out = state.metrics.render();
+            out.push_str(
+                "# HELP sse_streams_ended_total Event streams the server ended, by reason.\n",
+            );
+            out.push_str("# TYPE sse_streams_ended_total counter\n");
+            for (reason, count) in state.streams.ended() {
+                let _ = writeln!(
+                    out,
+                    "sse_streams_ended_total{{reason=\"{reason}\"}} {count}"
+                );
+            }
+            out
+        },
     )
 }

@@ -1,6 +1,14 @@
 //! Web Push delivery: the VAPID key pair (generated once, stored in the database) and the
 //! background task that encrypts (RFC 8291 aes128gcm, through `web-push-native`) and posts
 //! every new message to each subscription of the chat's participants.
+//!
+//! The sender cannot be turned against the server or other users: its queue is bounded
+//! ([`PUSH_QUEUE_CAPACITY`]; a full queue drops the new push and counts it, the clients'
+//! catch-up fetches the message anyway), each delivery has short connect and total timeouts,
+//! at most [`PER_HOST_PUSHES`] run at once per push-service host (a slow or hanging endpoint
+//! holds only its own host's slots, never the global ones), endpoints are checked again
+//! before each delivery, and names resolve to public addresses only
+//! ([`crate::push_endpoint`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,12 +18,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chat_sync::protocol::PushPayload;
 use chat_sync::types::Message;
+use std::collections::HashMap;
+
 use tokio::sync::{mpsc, Semaphore};
 use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
 use web_push_native::{Auth, WebPushBuilder};
 
 use crate::db::push::SubscriptionRow;
 use crate::db::Db;
+use crate::push_endpoint::PublicResolver;
 use crate::state::AppState;
 
 /// How long a push service keeps an undelivered message (also the VAPID token lifetime).
@@ -23,6 +34,16 @@ pub const PUSH_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// Pushes in flight at once.
 const CONCURRENT_PUSHES: usize = 32;
+
+/// Pushes in flight at once to one push-service host.
+pub const PER_HOST_PUSHES: usize = 4;
+
+/// Messages waiting for the sender; more are dropped (and counted).
+pub const PUSH_QUEUE_CAPACITY: usize = 10_000;
+
+/// How long a push service may take to accept a connection, and to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The server's VAPID identity.
 pub struct Vapid {
@@ -64,10 +85,14 @@ impl Vapid {
 }
 
 /// Runs until the queue closes: one push per subscription for every new message.
-pub async fn run(state: AppState, mut queue: mpsc::UnboundedReceiver<Message>) {
+pub async fn run(state: AppState, mut queue: mpsc::Receiver<Message>) {
     let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(DELIVERY_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PublicResolver {
+            allow_loopback: state.config.allow_insecure_push,
+        }))
         .build()
     {
         Ok(client) => client,
@@ -77,6 +102,7 @@ pub async fn run(state: AppState, mut queue: mpsc::UnboundedReceiver<Message>) {
         }
     };
     let limit = Arc::new(Semaphore::new(CONCURRENT_PUSHES));
+    let hosts: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
     while let Some(message) = queue.recv().await {
         let subscriptions = match state
             .db
@@ -95,36 +121,64 @@ pub async fn run(state: AppState, mut queue: mpsc::UnboundedReceiver<Message>) {
         for subscription in subscriptions {
             // Each payload names its recipient, so the worker can refuse a push that reaches
             // a browser now signed in as someone else.
-            let payload =
-                match serde_json::to_vec(&PushPayload::for_message(&message, &subscription.user_id)) {
-                    Ok(bytes) => Arc::new(bytes),
-                    Err(error) => {
-                        tracing::error!(%error, "cannot encode push payload");
-                        continue;
-                    }
-                };
+            let payload = match serde_json::to_vec(&PushPayload::for_message(
+                &message,
+                &subscription.user_id,
+            )) {
+                Ok(bytes) => Arc::new(bytes),
+                Err(error) => {
+                    tracing::error!(%error, "cannot encode push payload");
+                    continue;
+                }
+            };
             if state.faults.drop_push() {
                 state.metrics.pushes_dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let Ok(permit) = limit.clone().acquire_owned().await else {
-                return;
-            };
+            let host_slots = host_slots(&hosts, &subscription.endpoint);
+            let limit = limit.clone();
             let state = state.clone();
             let client = client.clone();
             let payload = payload.clone();
             tokio::spawn(async move {
-                let _permit = permit;
+                // The host's slot first: waiting for a busy host holds no global slot.
+                let Ok(_host) = host_slots.acquire_owned().await else {
+                    return;
+                };
+                let Ok(_slot) = limit.acquire_owned().await else {
+                    return;
+                };
                 deliver(&state, &client, &subscription, &payload).await;
             });
         }
     }
 }
 
+/// The slots of the push-service host of `endpoint`.
+fn host_slots(
+    hosts: &std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    endpoint: &str,
+) -> Arc<Semaphore> {
+    let host = endpoint
+        .parse::<axum::http::Uri>()
+        .ok()
+        .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_default();
+    let mut hosts = hosts.lock().unwrap_or_else(|e| e.into_inner());
+    // Idle hosts are forgotten now and then, so the map stays as small as the live set.
+    if hosts.len() > 1_000 {
+        hosts.retain(|_, slots| slots.available_permits() < PER_HOST_PUSHES);
+    }
+    hosts
+        .entry(host)
+        .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST_PUSHES)))
+        .clone()
+}
+
 /// Outcome of one push attempt.
 enum Outcome {
     Sent,
-    Gone,
+    Gone(String),
     Failed(String),
 }
 
@@ -138,9 +192,9 @@ async fn deliver(
         Outcome::Sent => {
             state.metrics.pushes_sent.fetch_add(1, Ordering::Relaxed);
         }
-        Outcome::Gone => {
+        Outcome::Gone(reason) => {
             state.metrics.pushes_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(endpoint = %sub.endpoint, "push subscription gone; deleting it");
+            tracing::info!(endpoint = %sub.endpoint, %reason, "push subscription unusable; deleting it");
             if let Err(error) = state
                 .db
                 .delete_subscription_by_endpoint(&sub.endpoint)
@@ -162,6 +216,12 @@ async fn attempt(
     sub: &SubscriptionRow,
     payload: &[u8],
 ) -> Outcome {
+    // An endpoint stored before the checks existed, or by a since-changed rule, is not used.
+    if let Err(reason) =
+        crate::push_endpoint::check(&sub.endpoint, state.config.allow_insecure_push)
+    {
+        return Outcome::Gone(reason);
+    }
     let request = match build_request(state, sub, payload) {
         Ok(request) => request,
         Err(reason) => return Outcome::Failed(reason),
@@ -177,7 +237,9 @@ async fn attempt(
         .await;
     match response {
         Ok(response) if response.status().is_success() => Outcome::Sent,
-        Ok(response) if matches!(response.status().as_u16(), 404 | 410) => Outcome::Gone,
+        Ok(response) if matches!(response.status().as_u16(), 404 | 410) => {
+            Outcome::Gone(format!("push service answered {}", response.status()))
+        }
         Ok(response) => Outcome::Failed(format!("push service answered {}", response.status())),
         Err(error) => Outcome::Failed(error.to_string()),
     }

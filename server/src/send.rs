@@ -71,12 +71,13 @@ pub async fn send_message(
         )));
     }
     // Attachments are described by the server's own record of the upload, never by the
-    // client's claims about name, type or size.
+    // client's claims about name, type or size. Only a file the sender may read can be
+    // attached: posting someone else's media id would otherwise open it to this chat.
     let mut attachments = Vec::with_capacity(request.attachments.len());
     for attachment in &request.attachments {
         let meta = state
             .db
-            .media_meta(&attachment.media_id)
+            .readable_media_meta(&attachment.media_id, &user.id)
             .await?
             .ok_or_else(|| {
                 ApiError::BadRequest(format!("unknown media id {:?}", attachment.media_id))
@@ -118,8 +119,16 @@ pub async fn send_message(
             agent_id: chat.agent_id.clone(),
             requester_id: chat.requester_id.clone(),
         });
-        if state.push_queue.send(message.clone()).is_err() {
-            tracing::warn!("push sender is gone; no push for this message");
+        match state.push_queue.try_send(message.clone()) {
+            Ok(()) => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                // The clients' live stream and catch-up still bring the message.
+                state.metrics.pushes_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("push queue full; no push for this message");
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!("push sender is gone; no push for this message");
+            }
         }
     }
     Ok((message, created))

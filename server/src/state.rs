@@ -10,8 +10,9 @@ use crate::db::Db;
 use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::push_sender::Vapid;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
+use crate::streams::Streams;
 
 /// A committed new message, announced to SSE streams so they look for new events.
 #[derive(Clone, Debug)]
@@ -42,14 +43,18 @@ pub struct Inner {
     pub served_log: ServedLog,
     /// New-message announcements for SSE streams.
     pub events: broadcast::Sender<EventNotice>,
-    /// New messages for the Web Push sender.
-    pub push_queue: mpsc::UnboundedSender<Message>,
+    /// New messages for the Web Push sender (bounded: see `push_sender`).
+    pub push_queue: mpsc::Sender<Message>,
     /// The VAPID key pair.
     pub vapid: Vapid,
-    /// Login attempts per client address and per user name.
+    /// Login attempts per client address.
     pub login_limiter: RateLimiter,
+    /// Backoff after wrong passwords, per user name and client address.
+    pub login_backoff: LoginBackoff,
     /// Turns `true` when the server shuts down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The open event streams, by user and session.
+    pub streams: Arc<Streams>,
 }
 
 impl std::ops::Deref for AppState {

@@ -2,6 +2,7 @@
 //! SQLite file and on PostgreSQL (see `support/postgres.rs`; `SKIP_POSTGRES=1` skips that
 //! half explicitly, otherwise a missing PostgreSQL fails it).
 
+#[macro_use]
 mod support;
 
 use std::collections::HashSet;
@@ -14,35 +15,8 @@ use chat_sync::protocol::{
 };
 use chat_sync::types::{Attachment, Message, RequestId, SenderRole};
 use reqwest::StatusCode;
-use support::push_receiver::PushReceiver;
+use support::push_receiver::{subscribe, PushReceiver, TestSubscription};
 use support::{assert_error, Backend, Client, Sse, SseReader, TestServer};
-use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
-
-/// Expands each listed test into `sqlite::NAME` and `postgres::NAME`.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if super::support::skip_postgres() {
-                        eprintln!("SKIP_POSTGRES=1: skipping");
-                        return;
-                    }
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(
     auth_login_me_logout,
@@ -779,10 +753,14 @@ async fn media_upload_and_download(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "image/png");
+    // The bytes are no PNG: served as a download, whatever the upload claimed.
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
     assert_eq!(
         response.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
+        "private, max-age=31536000, immutable"
     );
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.len() > 10);
@@ -970,54 +948,6 @@ async fn sse_heartbeat_and_auth(backend: Backend) {
 }
 
 /// A browser-side subscription: P-256 key pair and auth secret.
-struct TestSubscription {
-    secret: web_push_native::p256::SecretKey,
-    auth: [u8; 16],
-}
-
-impl TestSubscription {
-    fn new() -> Self {
-        use rand::RngCore;
-        let secret = loop {
-            let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            if let Ok(key) = web_push_native::p256::SecretKey::from_slice(&bytes) {
-                break key;
-            }
-        };
-        let mut auth = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut auth);
-        Self { secret, auth }
-    }
-
-    fn json(&self, endpoint: &str) -> serde_json::Value {
-        let public = self.secret.public_key().to_encoded_point(false);
-        serde_json::json!({
-            "endpoint": endpoint,
-            "keys": {
-                "p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()),
-                "auth": URL_SAFE_NO_PAD.encode(self.auth),
-            }
-        })
-    }
-
-    fn decrypt(&self, body: Vec<u8>) -> PushPayload {
-        let auth = web_push_native::Auth::clone_from_slice(&self.auth);
-        let plain = web_push_native::decrypt(body, &self.secret, &auth).expect("decrypts");
-        PushPayload::decode(&plain).expect("valid payload")
-    }
-}
-
-async fn subscribe(client: &Client, sub: &TestSubscription, endpoint: &str) {
-    let response = client
-        .post("/api/push/subscriptions")
-        .json(&sub.json(endpoint))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-}
-
 async fn push_delivers_encrypted_message(backend: Backend) {
     let server = TestServer::start(backend, |_| {}).await;
     let key: VapidPublicKey = Client::anonymous(&server.base)

@@ -299,6 +299,17 @@ impl Db {
                         .bind(new.created_at)
                         .fetch_one(&mut *tx)
                         .await?;
+                    // The chat's participants may read its files from now on.
+                    for attachment in &new.attachments {
+                        sqlx::query(
+                            "INSERT INTO media_chats (media_id, request_id) VALUES ($1, $2) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&attachment.media_id)
+                        .bind(&new.request_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     tx.commit().await?;
                     Ok(Some(row))
                 }
@@ -396,6 +407,20 @@ impl Db {
                         .bind(message.created_at);
                 }
                 query.execute(&mut *tx).await?;
+            }
+            let posted: std::collections::BTreeSet<&str> = messages
+                .iter()
+                .flat_map(|m| m.attachments.iter().map(|a| a.media_id.as_str()))
+                .collect();
+            for media_id in posted {
+                sqlx::query(
+                    "INSERT INTO media_chats (media_id, request_id) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(media_id)
+                .bind(&first.request_id)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             Ok(())

@@ -16,25 +16,40 @@ pub struct SubscriptionRow {
 }
 
 impl Db {
-    /// Stores (or moves to this user) a subscription.
+    /// Stores (or moves to this user) a subscription, then deletes the user's oldest beyond
+    /// `max_per_user`, in one transaction.
     pub async fn upsert_subscription(
         &self,
         row: &SubscriptionRow,
         now: i64,
+        max_per_user: i64,
     ) -> Result<(), sqlx::Error> {
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET \
-                 user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth",
+                 user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, \
+                 created_at = excluded.created_at",
             )
             .bind(&row.endpoint)
             .bind(&row.user_id)
             .bind(&row.p256dh)
             .bind(&row.auth)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            sqlx::query(
+                "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint NOT IN \
+                 (SELECT endpoint FROM push_subscriptions WHERE user_id = $1 \
+                  ORDER BY (endpoint = $3) DESC, created_at DESC, endpoint LIMIT $2)",
+            )
+            .bind(&row.user_id)
+            .bind(max_per_user)
+            .bind(&row.endpoint)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
             Ok(())
         })
     }

@@ -5,6 +5,17 @@ use chat_sync::types::SenderRole;
 
 use super::{with_pool, Db};
 
+/// How stale a session's last use may be before a request records it again.
+pub const SESSION_TOUCH_MS: i64 = 60_000;
+
+/// A session's user with when the session was last used.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    last_seen_at: i64,
+}
+
 /// A user row.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserRow {
@@ -103,8 +114,8 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at) \
+                 VALUES ($1, $2, $3, $4, $3)",
             )
             .bind(token_hash)
             .bind(user_id)
@@ -116,22 +127,54 @@ impl Db {
         })
     }
 
-    /// The user of a live session.
+    /// The user of a live session: not past its absolute expiry, and used within `idle_ms`.
+    /// Marks it used when its last use is more than [`SESSION_TOUCH_MS`] old (a write a
+    /// minute per session, not one per request).
     pub async fn session_user(
         &self,
         token_hash: &str,
         now: i64,
+        idle_ms: i64,
     ) -> Result<Option<UserRow>, sqlx::Error> {
-        with_pool!(self, pool => {
-            sqlx::query_as::<_, UserRow>(
-                "SELECT u.id, u.username, u.name, u.role, u.password_hash \
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, SessionRow>(
+                "SELECT u.id, u.username, u.name, u.role, u.password_hash, s.last_seen_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
             )
             .bind(token_hash)
             .bind(now)
+            .bind(now.saturating_sub(idle_ms))
             .fetch_optional(pool)
             .await
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // Often enough that a session in use never reaches the idle timeout.
+        let touch_after = SESSION_TOUCH_MS.min(idle_ms / 4);
+        if now.saturating_sub(row.last_seen_at) > touch_after {
+            with_pool!(self, pool => {
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            })?;
+        }
+        Ok(Some(row.user))
+    }
+
+    /// Deletes sessions past their absolute expiry or unused for `idle_ms`; how many.
+    pub async fn purge_sessions(&self, now: i64, idle_ms: i64) -> Result<u64, sqlx::Error> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+                .bind(now)
+                .bind(now.saturating_sub(idle_ms))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })
     }
 

@@ -15,6 +15,7 @@ use crate::db::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use crate::streams::EndReason;
 
 /// Longest accepted user name or password, so hashing cost stays bounded.
 const MAX_CREDENTIAL_LEN: usize = 256;
@@ -30,16 +31,20 @@ pub async fn login(
             "user name or password too long".to_owned(),
         ));
     }
-    // Both the address and the targeted name are limited, so neither one client guessing
-    // many names nor many clients guessing one name gets far.
-    let by_ip = state.login_limiter.allow(&format!("ip:{}", peer.ip()));
-    let by_name = state
-        .login_limiter
-        .allow(&format!("user:{}", body.username.to_lowercase()));
-    if !by_ip || !by_name {
+    // One client guessing many names is limited per address; one name guessed wrongly is
+    // slowed per name *and* address, so nobody can lock an agent out from elsewhere.
+    let address = peer.ip().to_string();
+    if !state.login_limiter.allow(&format!("ip:{address}")) {
         return Err(ApiError::RateLimited(
-            "too many sign-in attempts; wait a minute".to_owned(),
+            "too many sign-in attempts from this address; wait a minute".to_owned(),
         ));
+    }
+    let wait = state.login_backoff.wait(&body.username, &address);
+    if !wait.is_zero() {
+        return Err(ApiError::RateLimited(format!(
+            "too many wrong passwords for this name from this address; wait {} s",
+            wait.as_secs().max(1)
+        )));
     }
     let user = state.db.user_by_username(&body.username).await?;
     // An unknown name is checked against a dummy hash of the same cost, so the answer time
@@ -54,10 +59,12 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::Internal(format!("password check: {e}")))?;
     let Some(user) = user.filter(|_| ok) else {
+        state.login_backoff.failed(&body.username, &address);
         return Err(ApiError::Unauthorized(
             "wrong user name or password".to_owned(),
         ));
     };
+    state.login_backoff.succeeded(&body.username, &address);
     let token = auth::new_token();
     let now = now_ms();
     state
@@ -66,11 +73,17 @@ pub async fn login(
             &auth::token_hash(&token),
             &user.id,
             now,
-            now + auth::SESSION_TTL_SECS * 1000,
+            now.saturating_add(
+                i64::try_from(state.config.session_absolute.as_millis()).unwrap_or(i64::MAX),
+            ),
         )
         .await?;
     tracing::info!(user = %user.username, "signed in");
-    let cookie = auth::session_cookie(&token, state.config.secure_cookie);
+    let cookie = auth::session_cookie(
+        &token,
+        state.config.session_absolute.as_secs(),
+        state.config.secure_cookie,
+    );
     Ok(([(SET_COOKIE, cookie)], Json(user.current_user())).into_response())
 }
 
@@ -78,7 +91,11 @@ pub async fn login(
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     // A malformed cookie is simply cleared: signing out must always work.
     if let Ok(Some(token)) = auth::session_token(&headers) {
-        state.db.delete_session(&auth::token_hash(&token)).await?;
+        let hash = auth::token_hash(&token);
+        state.db.delete_session(&hash).await?;
+        // Its event streams end now, not at their next session check.
+        let ended = state.streams.end_session(&hash, EndReason::Logout);
+        tracing::info!(streams = ended, "signed out");
     }
     let cookie = auth::clear_cookie(state.config.secure_cookie);
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, cookie)]).into_response())

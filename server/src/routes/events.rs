@@ -5,6 +5,13 @@
 //! id. The stream reads from the database, woken by the broadcast channel the send path
 //! feeds: event ids commit in increasing order (see `Db::insert_message`), so reading
 //! "everything above the last id sent" can neither skip nor repeat a message.
+//!
+//! A stream lives only as long as its session: a sign-out on this process ends it at once
+//! ([`crate::streams`]), and every `stream_session_check` it asks the database whether the
+//! session still stands (expired, or signed out through another process). A user may hold at
+//! most `max_streams_per_user` streams, and a resume more than `max_replay_events` behind is
+//! not replayed: the stream starts from the present with an `event: reset`, and the client
+//! catches up by range, as after any reconnect.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -17,10 +24,11 @@ use futures_util::stream::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
-use crate::auth::AuthUser;
+use crate::auth::{self, AuthUser};
 use crate::db::chats::MessageRow;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, EventNotice};
+use crate::streams::{EndReason, Registration};
 
 /// Messages read from the database per query.
 const BATCH: u64 = 500;
@@ -40,6 +48,11 @@ impl Drop for ClientGuard {
 struct StreamState {
     state: AppState,
     user_id: String,
+    token_hash: String,
+    registration: Registration,
+    session_check: tokio::time::Interval,
+    /// A `reset` event is owed first (the resume was too far behind to replay).
+    reset: bool,
     last_sent: u64,
     pending: VecDeque<MessageRow>,
     notices: broadcast::Receiver<EventNotice>,
@@ -68,21 +81,46 @@ pub async fn stream(
             }
         }
     };
+    // The extractor checked the session; its token names the stream's session.
+    let token_hash = auth::session_token(&headers)?
+        .map(|token| auth::token_hash(&token))
+        .ok_or_else(|| ApiError::Unauthorized("sign in first".to_owned()))?;
+    let registration = state
+        .streams
+        .register(&user.id, &token_hash, state.config.max_streams_per_user)
+        .ok_or_else(|| {
+            ApiError::RateLimited(format!(
+                "at most {} open event streams per user; close a tab",
+                state.config.max_streams_per_user
+            ))
+        })?;
     // Subscribe before reading the current id, so nothing committed in between is missed.
     let notices = state.events.subscribe();
     let current = state.db.current_event_id().await?;
     // An id from the future (a client of a database that was since reset) would hide every
-    // new message from this stream: resume from the present instead.
-    let last_sent = resume.map_or(current, |id| id.min(current));
+    // new message from this stream: resume from the present instead. So does one too far
+    // behind, which would replay without bound: the client is told to catch up by range.
+    let too_far =
+        resume.is_some_and(|id| current.saturating_sub(id) > state.config.max_replay_events);
+    let last_sent = match resume {
+        Some(id) if !too_far => id.min(current),
+        _ => current,
+    };
+    let check = state.config.stream_session_check;
+    let session_check = tokio::time::interval_at(tokio::time::Instant::now() + check, check);
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let initial = StreamState {
         state: state.clone(),
         user_id: user.id,
+        token_hash,
+        registration,
+        session_check,
+        reset: too_far,
         last_sent,
         pending: VecDeque::new(),
         notices,
         shutdown: state.shutdown.clone(),
-        dirty: resume.is_some(),
+        dirty: resume.is_some() && !too_far,
         _guard: ClientGuard(state.clone()),
     };
     // A comment first: Firefox fires the EventSource's `open` only once body bytes arrive
@@ -96,7 +134,19 @@ pub async fn stream(
 async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, StreamState)> {
     loop {
         if *s.shutdown.borrow() {
+            s.state.streams.count_end(EndReason::Shutdown);
             return None;
+        }
+        if let Some(reason) = *s.registration.end.borrow() {
+            s.state.streams.count_end(reason);
+            return None;
+        }
+        if s.reset {
+            s.reset = false;
+            let event = Event::default()
+                .event("reset")
+                .data("the resume point is too far behind to replay; catch up by range");
+            return Some((Ok(event), s));
         }
         if let Some(row) = s.pending.pop_front() {
             let id = row.event_id();
@@ -130,6 +180,7 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                 }
                 Err(error) => {
                     tracing::error!(%error, "SSE catch-up query failed; closing the stream");
+                    s.state.streams.count_end(EndReason::DatabaseError);
                     return None;
                 }
             }
@@ -147,7 +198,24 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                 Err(RecvError::Lagged(_)) => s.dirty = true,
                 Err(RecvError::Closed) => return None,
             },
-            _ = s.shutdown.changed() => return None,
+            _ = s.shutdown.changed() => {
+                s.state.streams.count_end(EndReason::Shutdown);
+                return None;
+            }
+            // A sign-out of this session on this process: the top of the loop ends it.
+            _ = s.registration.end.changed() => {}
+            _ = s.session_check.tick() => {
+                let idle = i64::try_from(s.state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+                match s.state.db.session_user(&s.token_hash, crate::db::now_ms(), idle).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        s.state.streams.count_end(EndReason::SessionExpired);
+                        return None;
+                    }
+                    // A failed check is not a sign-out: the next one decides.
+                    Err(error) => tracing::warn!(%error, "could not check a stream's session"),
+                }
+            }
             // Notices only come from this process; with several server processes on one
             // PostgreSQL a message stored by another process is found by this periodic look.
             _ = tokio::time::sleep(CROSS_PROCESS_POLL) => s.dirty = true,

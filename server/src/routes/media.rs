@@ -1,9 +1,10 @@
-//! `POST /api/media?name=FILE` (raw bytes) and `GET /api/media/{id}` (immutable bytes).
+//! `POST /api/media?name=FILE` (raw bytes) and `GET /api/media/{id}` (immutable bytes,
+//! served inert to the uploader and the participants of the chats they were posted in).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,6 +16,7 @@ use crate::db::media::MediaMeta;
 use crate::db::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::media_policy;
 use crate::state::AppState;
 
 /// Longest accepted file name.
@@ -81,42 +83,41 @@ pub async fn upload(
     ))
 }
 
-/// Serves stored bytes. They never change, so they are cached for a year and revalidate
-/// with `If-None-Match` to a 304.
+/// Serves stored bytes to a user who may read them (see `db::media`), inert whatever they
+/// are (see [`crate::media_policy`]). They never change, so the user's browser keeps them for
+/// a year and revalidates with `If-None-Match` to a 304.
 pub async fn download(
     State(state): State<AppState>,
-    AuthUser(_user): AuthUser,
+    AuthUser(user): AuthUser,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if id.len() > 128 {
         return Err(ApiError::NotFound("no such media".to_owned()));
     }
+    // A file the user may not read is "not found", so ids cannot be probed.
     let blob = state
         .db
-        .media_blob(&id)
+        .readable_media_blob(&id, &user.id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no media {id}")))?;
     let etag = format!("\"{}\"", blob.sha256);
-    let cache = "public, max-age=31536000, immutable";
     let matches = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if matches {
-        return Ok((
-            StatusCode::NOT_MODIFIED,
-            [(ETAG, etag), (CACHE_CONTROL, cache.to_owned())],
-        )
-            .into_response());
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let content = media_policy::content_headers(&blob.mime, &blob.name, &blob.bytes);
+        (content, blob.bytes).into_response()
+    };
+    let out = response.headers_mut();
+    for (name, value) in media_policy::security_headers() {
+        out.insert(name, value);
     }
-    Ok((
-        [
-            (CONTENT_TYPE, blob.mime),
-            (ETAG, etag),
-            (CACHE_CONTROL, cache.to_owned()),
-        ],
-        blob.bytes,
-    )
-        .into_response())
+    if let Ok(etag) = axum::http::HeaderValue::from_str(&etag) {
+        out.insert(ETAG, etag);
+    }
+    Ok(response)
 }

@@ -68,14 +68,18 @@ async fn method_not_allowed(request: Request) -> crate::error::ApiError {
     ))
 }
 
-/// Adds the Content-Security-Policy and hardening headers to every response.
+/// Adds the Content-Security-Policy and hardening headers to every response. A route that
+/// set its own, stricter policy keeps it (media: `sandbox; default-src 'none'`, since the
+/// app's policy allows scripts from our origin, which is where uploads are served).
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(static_files::CSP),
-    );
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(static_files::CSP),
+        );
+    }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response

@@ -14,8 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-/// Longest accepted endpoint URL.
-const MAX_ENDPOINT_LEN: usize = 2048;
+use crate::push_endpoint::{self, MAX_ENDPOINT_LEN};
 
 /// The application server key the browser subscribes with.
 pub async fn vapid_public_key(State(state): State<AppState>) -> Json<VapidPublicKey> {
@@ -24,13 +23,16 @@ pub async fn vapid_public_key(State(state): State<AppState>) -> Json<VapidPublic
     })
 }
 
-/// Stores the signed-in user's subscription (replacing any with the same endpoint).
+/// Stores the signed-in user's subscription (replacing any with the same endpoint, and the
+/// user's oldest beyond the per-user cap). The endpoint must be a public https:// URL (see
+/// [`push_endpoint`]).
 pub async fn subscribe(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ApiJson(body): ApiJson<PushSubscription>,
 ) -> ApiResult<StatusCode> {
-    check_endpoint(&body.endpoint, state.config.allow_insecure_push)?;
+    push_endpoint::check(&body.endpoint, state.config.allow_insecure_push)
+        .map_err(ApiError::BadRequest)?;
     let p256dh = URL_SAFE_NO_PAD
         .decode(body.keys.p256dh.trim_end_matches('='))
         .map_err(|_| ApiError::BadRequest("keys.p256dh is not base64url".to_owned()))?;
@@ -53,7 +55,10 @@ pub async fn subscribe(
         p256dh: URL_SAFE_NO_PAD.encode(p256dh),
         auth: URL_SAFE_NO_PAD.encode(auth),
     };
-    state.db.upsert_subscription(&row, now_ms()).await?;
+    state
+        .db
+        .upsert_subscription(&row, now_ms(), state.config.max_subscriptions_per_user)
+        .await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -71,28 +76,4 @@ pub async fn unsubscribe(
         .delete_subscription(&user.id, &body.endpoint)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Push endpoints must be `https://` URLs; with `--allow-insecure-push`, `http://` on
-/// loopback is accepted too (tests run their own receiver). Anything else would let a
-/// client make the server post to arbitrary internal addresses.
-fn check_endpoint(endpoint: &str, allow_insecure: bool) -> ApiResult<()> {
-    if endpoint.len() > MAX_ENDPOINT_LEN {
-        return Err(ApiError::BadRequest("endpoint too long".to_owned()));
-    }
-    let uri: axum::http::Uri = endpoint
-        .parse()
-        .map_err(|_| ApiError::BadRequest("endpoint is not a URL".to_owned()))?;
-    let host = uri.host().unwrap_or("");
-    match uri.scheme_str() {
-        Some("https") if !host.is_empty() => Ok(()),
-        Some("http")
-            if allow_insecure && matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::BadRequest(
-            "endpoint must be an https:// URL".to_owned(),
-        )),
-    }
 }

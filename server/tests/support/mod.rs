@@ -18,6 +18,33 @@ use server::{Config, DatabaseTarget, RunningServer};
 
 pub use postgres::skip_postgres;
 
+/// Expands each listed test into `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::support::skip_postgres() {
+                        eprintln!("SKIP_POSTGRES=1: skipping");
+                        return;
+                    }
+                    super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

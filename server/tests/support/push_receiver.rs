@@ -9,7 +9,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chat_sync::protocol::PushPayload;
+use reqwest::StatusCode as ReplyStatus;
 use tokio::sync::mpsc;
+use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
+
+use super::Client;
 
 /// One received push request.
 pub struct Received {
@@ -66,4 +73,54 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         body: body.to_vec(),
     });
     StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::CREATED)
+}
+
+/// A browser-side push subscription: its key pair and auth secret, to decrypt what arrives.
+pub struct TestSubscription {
+    secret: web_push_native::p256::SecretKey,
+    auth: [u8; 16],
+}
+
+impl TestSubscription {
+    pub fn new() -> Self {
+        use rand::RngCore;
+        let secret = loop {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            if let Ok(key) = web_push_native::p256::SecretKey::from_slice(&bytes) {
+                break key;
+            }
+        };
+        let mut auth = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut auth);
+        Self { secret, auth }
+    }
+
+    pub fn json(&self, endpoint: &str) -> serde_json::Value {
+        let public = self.secret.public_key().to_encoded_point(false);
+        serde_json::json!({
+            "endpoint": endpoint,
+            "keys": {
+                "p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()),
+                "auth": URL_SAFE_NO_PAD.encode(self.auth),
+            }
+        })
+    }
+
+    pub fn decrypt(&self, body: Vec<u8>) -> PushPayload {
+        let auth = web_push_native::Auth::clone_from_slice(&self.auth);
+        let plain = web_push_native::decrypt(body, &self.secret, &auth).expect("decrypts");
+        PushPayload::decode(&plain).expect("valid payload")
+    }
+}
+
+/// Registers `sub` at `endpoint` for `client`, expecting 201.
+pub async fn subscribe(client: &Client, sub: &TestSubscription, endpoint: &str) {
+    let response = client
+        .post("/api/push/subscriptions")
+        .json(&sub.json(endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), ReplyStatus::CREATED);
 }
