@@ -33,14 +33,15 @@ fn setup(what: impl Into<String>) -> HarnessError {
     HarnessError::Setup(what.into())
 }
 
-/// Uploads `body` as `mime` named `name` with the requester's session; returns the media id.
+/// Uploads `body` as `mime` named `name` with the requester's session; returns the
+/// attachment the server describes.
 async fn upload(
     server: &Server,
     cookie: &str,
     name: &str,
     mime: &str,
     body: &str,
-) -> e2e::Result<String> {
+) -> e2e::Result<Value> {
     let reply = http::send(
         &server.addr,
         "POST",
@@ -55,11 +56,7 @@ async fn upload(
             reply.status, reply.body
         )));
     }
-    let attachment: Value = serde_json::from_str(&reply.body).map_err(|e| setup(e.to_string()))?;
-    attachment["media_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| setup(format!("no media id in {}", reply.body)))
+    serde_json::from_str(&reply.body).map_err(|e| setup(e.to_string()))
 }
 
 /// Navigates `page` to `url` without waiting for a load event (a download never fires one)
@@ -83,8 +80,9 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
         fetch('/api/chat/requests').then(r => r.text()).then(t => \
         fetch('/api/media?name=stolen', { method: 'POST', body: t }));";
     let js = upload(server, &requester, "steal.js", "text/javascript", steal).await?;
+    let js_id = js["media_id"].as_str().unwrap_or_default().to_owned();
     let page = format!(
-        "<!doctype html><title>invoice</title><script src=\"/api/media/{js}\"></script>\
+        "<!doctype html><title>invoice</title><script src=\"/api/media/{js_id}\"></script>\
          <script>window.__pwned = 'inline'; document.title = 'pwned';</script>"
     );
     let html = upload(server, &requester, "invoice.html", "text/html", &page).await?;
@@ -105,19 +103,42 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
         "<html><script>window.__pwned = 'png'; document.title = 'pwned';</script></html>",
     )
     .await?;
-    let links: Vec<(&str, String)> = vec![
+    let files = [
         ("html", html),
         ("script", js),
         ("svg", svg),
         ("html as png", fake_png),
     ];
-    // The requester posts the links in the chat, as an attacker would.
+    let links: Vec<(&str, String)> = files
+        .iter()
+        .map(|(what, a)| (*what, a["media_id"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    // The requester attaches the files in the chat and posts links to them, as an attacker
+    // would: the agent may read them (they were posted in her chat).
     let text = links
         .iter()
         .map(|(what, id)| format!("{what}: {}", server.url(&format!("/api/media/{id}"))))
         .collect::<Vec<_>>()
         .join("\n");
-    post_as(server, &requester, "REQ-1001", &text).await?;
+    let send = json!({
+        "request_id": "REQ-1001",
+        "client_temp_id": "attack-links",
+        "body": text,
+        "attachments": files.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>(),
+    });
+    let reply = http::post_json(
+        &server.addr,
+        "/api/chat/messages",
+        Some(&requester),
+        &send.to_string(),
+    )
+    .await?;
+    if reply.status != 201 {
+        return Err(setup(format!(
+            "the attack message: {} {}",
+            reply.status, reply.body
+        )));
+    }
 
     let uploads_before = rig.metric(UPLOADS).await?;
     rig.browser
