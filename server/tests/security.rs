@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use chat_sync::protocol::SendMessage;
-use chat_sync::types::{Attachment, Message, RequestId};
+use chat_sync::types::{Attachment, RequestId};
 use reqwest::StatusCode;
 use support::push_receiver::{subscribe, PushReceiver, TestSubscription};
 use support::{assert_error, Backend, Client, Sse, SseReader, TestServer};
@@ -277,17 +277,11 @@ async fn logout_ends_that_sessions_streams_at_once(backend: Backend) {
         .await
         .send("REQ-A", "after-logout", "still here")
         .await;
-    loop {
-        match kept.next(WAIT).await {
-            Some(Sse::Event { data, .. }) => {
-                let message: Message = serde_json::from_str(&data).unwrap();
-                assert_eq!(message.id, sent.id);
-                break;
-            }
-            Some(Sse::Comment) => continue,
-            None => panic!("the other session's stream ended or went quiet"),
-        }
-    }
+    let (_, message) = kept
+        .next_message(WAIT)
+        .await
+        .expect("the other session's stream ended or went quiet");
+    assert_eq!(message.id, sent.id);
     // A stream cannot be opened with the ended session.
     assert_error(
         tab.get("/api/chat/events").send().await.unwrap(),
@@ -383,18 +377,8 @@ async fn a_resume_too_far_behind_is_not_replayed(backend: Backend) {
         other => panic!("expected a reset, got {other:?}"),
     }
     let (_, fresh) = r1.send("REQ-A", "new", "new").await;
-    loop {
-        match far.next(WAIT).await {
-            Some(Sse::Event { event, data, .. }) => {
-                assert_eq!(event, "message");
-                let message: Message = serde_json::from_str(&data).unwrap();
-                assert_eq!(message.id, fresh.id, "an old message was replayed");
-                break;
-            }
-            Some(Sse::Comment) => continue,
-            None => panic!("no new message"),
-        }
-    }
+    let (_, message) = far.next_message(WAIT).await.expect("no new message");
+    assert_eq!(message.id, fresh.id, "an old message was replayed");
     server.stop().await;
 }
 

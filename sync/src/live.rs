@@ -317,7 +317,7 @@ mod tests {
         let mut previous = 0;
         for failures in 1..CATCH_UP_ATTEMPTS {
             let delay = catch_up_retry(failures, false, &mut rng).expect("retried");
-            assert!(delay >= LIVE_BACKOFF.base_ms / 2 && delay <= LIVE_BACKOFF.cap_ms);
+            assert!((LIVE_BACKOFF.base_ms / 2..=LIVE_BACKOFF.cap_ms).contains(&delay));
             assert!(delay * 2 >= previous, "grows: {previous} then {delay}");
             previous = delay;
         }

@@ -368,24 +368,7 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
         !report.push_unsubscribed,
         "no push subscription in a test context"
     );
-    let factory = platform::indexed_db().expect("indexedDB");
-    let databases: js_sys::Function = js_sys::Reflect::get(&factory, &"databases".into())
-        .expect("databases()")
-        .dyn_into()
-        .expect("a function");
-    let list = JsFuture::from(
-        databases
-            .call0(&factory)
-            .expect("call")
-            .dyn_into::<js_sys::Promise>()
-            .expect("promise"),
-    )
-    .await
-    .expect("databases");
-    let names: Vec<String> = js_sys::Array::from(&list)
-        .iter()
-        .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
-        .collect();
+    let names = super::cases::database_names().await;
     assert!(!names.contains(&name), "{name} is still listed: {names:?}");
     let has = JsFuture::from(media::cache_storage().expect("caches").has(MEDIA_CACHE))
         .await
