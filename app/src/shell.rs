@@ -67,6 +67,8 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     let user_id = user.id.clone();
     let live_status = RwSignal::new(LiveStatus::Follower);
     let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
+    let uploads: StoredValue<Option<chat_sync_idb::broadcast::Subscription>, LocalStorage> =
+        StoredValue::new_local(None);
     // Stops this tab's live channel and shuts its cache for good, so nothing of this desk
     // reopens (and so re-creates) the database a sign-out is about to delete.
     let stop_desk = move || {
@@ -158,6 +160,12 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                         tracing::warn!(%error, "no live channel: pushes and catch-up only")
                     }
                 }
+                match outbox::show_upload_progress(cache.runtime.store().name()) {
+                    Ok(subscription) => {
+                        uploads.try_set_value(Some(subscription));
+                    }
+                    Err(error) => tracing::warn!(%error, "no upload progress shown"),
+                }
                 outbox::resume(cache.clone(), on_signed_out);
                 refresh(cache, unreachable, on_signed_out).await;
             }
@@ -180,6 +188,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
         online.remove();
         live.try_set_value(None);
         session_watch.try_set_value(None);
+        uploads.try_set_value(None);
     });
 
     let on_sign_out = move |_| {

@@ -27,6 +27,7 @@ pub mod suite;
 pub mod sync_state;
 pub mod timeline;
 pub mod types;
+pub mod upload;
 
 pub use ranges::{Gaps, SeqRange, SeqRanges};
 pub use types::*;

@@ -230,6 +230,17 @@ pub async fn send(
     content_type: Option<&str>,
     body: &JsValue,
 ) -> Result<Reply, FetchError> {
+    send_within(method, url, content_type, body, WRITE_TIMEOUT_MS).await
+}
+
+/// [`send`] with a time limit of `timeout_ms` instead of [`WRITE_TIMEOUT_MS`].
+pub async fn send_within(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: &JsValue,
+    timeout_ms: u32,
+) -> Result<Reply, FetchError> {
     let transient = |detail: String| FetchError::Transient {
         status: None,
         detail,
@@ -240,7 +251,7 @@ pub async fn send(
     if !body.is_null() && !body.is_undefined() {
         init.set_body(body);
     }
-    if let Some(signal) = platform::timeout_signal(WRITE_TIMEOUT_MS) {
+    if let Some(signal) = platform::timeout_signal(timeout_ms) {
         let _ = js_sys::Reflect::set(&init, &"signal".into(), &signal);
     }
     let request =

@@ -41,6 +41,7 @@ pub mod sign_out;
 pub mod store;
 pub mod task;
 pub mod update;
+pub mod upload;
 
 pub use database::{database_name, wipe};
 pub use error::{DomError, FetchError, SyncError};

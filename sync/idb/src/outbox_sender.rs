@@ -26,6 +26,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::broadcast::Broadcaster;
 use crate::codec::{decode, encode};
 use crate::database::Database;
 use crate::error::{store_error, SyncError};
@@ -33,7 +34,7 @@ use crate::http::{self, Reply};
 use crate::runtime::Runtime;
 use crate::schema::{OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
 use crate::store::{commit, get, object_store, put};
-use crate::{locks, platform};
+use crate::{locks, platform, upload};
 
 /// The Background Sync tag the page registers and the worker answers.
 pub const SYNC_TAG: &str = "outbox";
@@ -411,11 +412,19 @@ async fn send_one(
             "{base}/api/media?name={}",
             String::from(js_sys::encode_uri_component(&name))
         );
-        let reply = http::send(
-            "POST",
+        // Fails on lack of progress, never on total time: a large file on a slow link
+        // gets there. Progress goes to every context, for the pending row.
+        let progress = Broadcaster::new(&upload::upload_channel_name(runtime.store().name())).ok();
+        let progress_id = id.clone();
+        let reply = upload::upload(
             &url,
-            Some(&entry.attachments[index].mime),
-            &blob.into(),
+            &entry.attachments[index].mime,
+            &blob,
+            move |sent, total| {
+                if let Some(channel) = &progress {
+                    upload::announce(channel, &progress_id, sent, total);
+                }
+            },
         )
         .await;
         let uploaded = match &reply {
