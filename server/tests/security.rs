@@ -506,6 +506,14 @@ async fn push_endpoints_must_be_public_and_subscriptions_are_capped(backend: Bac
         "https://printer.local/push",
         "http://127.0.0.2:9/push/1",
         "http://push.example.com/push",
+        // Numeric forms the HTTP client reads as 127.0.0.1, and `localhost` as an absolute
+        // name: each would reach the server's own loopback.
+        "https://127.1/push/1",
+        "https://0x7f000001/push/1",
+        "https://0177.0.0.1/push/1",
+        "https://localhost./push",
+        "https://[::ffff:10.1.2.3]/push/1",
+        "https://[64:ff9b::a01:203]/push/1",
     ] {
         assert_error(
             alice
