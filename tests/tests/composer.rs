@@ -531,3 +531,82 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
     server.stop().await;
     Ok(())
 }
+
+/// Issue 14: an upload that takes longer than the old 30 s total limit (1.2 MiB at 32 KiB/s,
+/// about 38 s, on the page and the worker alike) is not failed and retried for ever: it fails
+/// only on lack of progress, shows its progress on the pending row, and is sent once.
+#[tokio::test]
+async fn a_slow_upload_that_keeps_moving_is_sent_and_shows_its_progress() -> e2e::Result<()> {
+    let dir = scratch_dir("composer-slow-upload");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let cookie = http::login(&server.addr, "alice", "demo").await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = open_chat_as_alice(&browser, &server).await?;
+    let file = dir.join("capture.log");
+    let line = "2026-12-04 03:14:15 ERROR spooler: job 42 stuck in queue FL3-PRN-02\n";
+    let bytes = line.repeat(1_200 * 1024 / line.len());
+    std::fs::write(&file, &bytes).map_err(|source| e2e::HarnessError::Io {
+        what: "writing the attachment".into(),
+        source,
+    })?;
+    let worker = browser
+        .service_worker_session(&server.url("/sw.js"))
+        .await?;
+    for session in [page.session_id.as_str(), worker.as_str()] {
+        browser
+            .cdp
+            .call("Network.enable", json!({}), Some(session))
+            .await?;
+        browser
+            .cdp
+            .call(
+                "Network.emulateNetworkConditions",
+                json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 32 * 1024 }),
+                Some(session),
+            )
+            .await?;
+    }
+    let document = page.call("DOM.getDocument", json!({})).await?;
+    let input = page
+        .call(
+            "DOM.querySelector",
+            json!({ "nodeId": document["root"]["nodeId"], "selector": ".composer input[type=file]" }),
+        )
+        .await?;
+    page.call(
+        "DOM.setFileInputFiles",
+        json!({ "files": [file.to_string_lossy()], "nodeId": input["nodeId"] }),
+    )
+    .await?;
+    page.wait_for(
+        "document.querySelector('.composer__files')?.textContent.includes('capture.log')",
+        WAIT,
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    type_and_send(&page, "the spooler log").await?;
+    let shown = page
+        .wait_for(
+            "(() => { const s = document.querySelector('[data-state=pending] .msg__status')?.textContent ?? '';
+               return /Uploading \\d+ %/.test(s) ? s : null; })()",
+            Duration::from_secs(30),
+        )
+        .await?;
+    eprintln!("progress shown: {shown}");
+    page.wait_for(
+        "document.querySelector('[data-seq=\"4\"][data-state=sent] .attachment')?.textContent.includes('capture.log')",
+        Duration::from_secs(120),
+    )
+    .await?;
+    let took = started.elapsed().as_secs_f64();
+    eprintln!("sent after {took:.1} s");
+    assert!(
+        took > 30.0,
+        "the link was not slow enough to prove anything: {took:.1} s"
+    );
+    let bodies = server_bodies(&server, &cookie, 4, 10).await?;
+    assert_eq!(bodies.len(), 1, "sent once: {bodies:?}");
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
