@@ -4,17 +4,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::cli::Config;
 use crate::db::Db;
 use crate::faults::Faults;
 use crate::metrics::Metrics;
-use crate::push_sender::Vapid;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
 use crate::state::{AppState, Inner};
+use crate::vapid::Vapid;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,8 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     serve: JoinHandle<std::io::Result<()>>,
+    /// The push sender, awaited on shutdown so it can release what it had claimed.
+    push_sender: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -65,14 +67,13 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (events, _) = broadcast::channel(1024);
-    let (push_tx, push_rx) = mpsc::channel(crate::push_sender::PUSH_QUEUE_CAPACITY);
     let state = AppState(Arc::new(Inner {
         db,
         metrics: Metrics::default(),
         faults: Faults::new(config.test_faults),
         served_log,
         events,
-        push_queue: push_tx,
+        push_wake: Notify::new(),
         vapid,
         login_limiter: RateLimiter::new(config.login_attempts_per_window, config.login_window),
         login_backoff: LoginBackoff::new(
@@ -83,11 +84,14 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         streams: Arc::default(),
         config,
     }));
-    let mut background = vec![tokio::spawn(crate::push_sender::run(
-        state.clone(),
-        push_rx,
-    ))];
-    background.push(tokio::spawn(purge_sessions(state.clone())));
+    let push_sender = state
+        .config
+        .push_sender
+        .then(|| tokio::spawn(crate::push_sender::run(state.clone())));
+    let mut background = vec![
+        tokio::spawn(crate::housekeeping::purge_sessions(state.clone())),
+        tokio::spawn(crate::housekeeping::trim_push_queue(state.clone())),
+    ];
     if state.config.simulate {
         background.push(tokio::spawn(crate::simulator::run(state.clone())));
     }
@@ -110,39 +114,28 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         state,
         shutdown: shutdown_tx,
         serve,
+        push_sender,
         background,
     })
 }
 
-/// Deletes expired sessions now and then, so a leaked token of a session long over is not
-/// even in the database.
-async fn purge_sessions(state: AppState) {
-    let idle = i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
-    let mut every = tokio::time::interval(state.config.session_purge_interval);
-    loop {
-        every.tick().await;
-        match state.db.purge_sessions(crate::db::now_ms(), idle).await {
-            Ok(0) => {}
-            Ok(purged) => {
-                state
-                    .metrics
-                    .sessions_purged
-                    .fetch_add(purged, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!(purged, "expired sessions deleted");
-            }
-            Err(error) => tracing::warn!(%error, "could not delete expired sessions"),
-        }
-    }
-}
-
 impl RunningServer {
-    /// Stops accepting, ends SSE streams, waits for in-flight requests, closes the database.
+    /// Stops accepting, ends SSE streams, waits for in-flight requests and pushes (for
+    /// `push_shutdown_grace`), closes the database.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         match self.serve.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "server error"),
             Err(error) => tracing::error!(%error, "server task failed"),
+        }
+        if let Some(sender) = self.push_sender {
+            // It stops on the same signal: deliveries in flight get their grace, then what it
+            // still holds is released for the next process. The bound is only a backstop.
+            let bound = self.state.config.push_shutdown_grace + std::time::Duration::from_secs(10);
+            if tokio::time::timeout(bound, sender).await.is_err() {
+                tracing::warn!("the push sender did not stop in time");
+            }
         }
         for task in self.background {
             task.abort();

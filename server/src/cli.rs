@@ -86,7 +86,7 @@ pub struct Config {
     pub sse_heartbeat: Duration,
     /// Argon2 memory cost in KiB (tests lower it; debug builds hash slowly).
     pub password_hash_memory_kib: u32,
-    /// Login attempts allowed per client address and per user name in one window.
+    /// Login attempts allowed per client address in one window.
     pub login_attempts_per_window: u32,
     /// Length of the login rate-limit window.
     pub login_window: Duration,
@@ -112,6 +112,35 @@ pub struct Config {
     pub max_subscriptions_per_user: i64,
     /// Wrong passwords for one name from one address before each attempt must wait.
     pub login_free_failures: u32,
+    /// Whether this process delivers queued pushes. Off, pushes stay queued for another
+    /// process on the same database (tests use it to leave pushes queued across a restart).
+    pub push_sender: bool,
+    /// How often the sender looks for due pushes besides being woken by a new message of
+    /// this process: retries, and pushes queued by other processes.
+    pub push_poll_interval: Duration,
+    /// How long a claimed push is held by its sender; a claim left by a process that died is
+    /// taken over after this. Never shorter than a delivery may take (the sender lengthens it).
+    pub push_claim_lease: Duration,
+    /// Deliveries in flight at once, in all.
+    pub push_concurrency: usize,
+    /// Deliveries in flight at once to one push-service host (host and port).
+    pub push_per_host: usize,
+    /// How long a push service may take to accept a connection.
+    pub push_connect_timeout: Duration,
+    /// How long one delivery may take in all.
+    pub push_timeout: Duration,
+    /// Attempts before a failing push is dropped.
+    pub push_max_attempts: u32,
+    /// Delay before the first retry, doubling per failure.
+    pub push_retry_base: Duration,
+    /// Longest delay between two attempts.
+    pub push_retry_max: Duration,
+    /// Most queued pushes; the oldest beyond are dropped.
+    pub push_queue_max: i64,
+    /// How often the queue is trimmed to `push_queue_max`.
+    pub push_queue_trim_interval: Duration,
+    /// How long a graceful stop lets deliveries in flight finish before cutting them off.
+    pub push_shutdown_grace: Duration,
 }
 
 /// Where the data lives.
@@ -153,6 +182,19 @@ impl Config {
             max_replay_events: 10_000,
             max_subscriptions_per_user: 10,
             login_free_failures: 5,
+            push_sender: true,
+            push_poll_interval: Duration::from_secs(1),
+            push_claim_lease: Duration::from_secs(60),
+            push_concurrency: 32,
+            push_per_host: 4,
+            push_connect_timeout: Duration::from_secs(5),
+            push_timeout: Duration::from_secs(10),
+            push_max_attempts: 5,
+            push_retry_base: Duration::from_secs(2),
+            push_retry_max: Duration::from_secs(300),
+            push_queue_max: 100_000,
+            push_queue_trim_interval: Duration::from_secs(10),
+            push_shutdown_grace: Duration::from_secs(5),
         }
     }
 

@@ -9,8 +9,10 @@ pub mod demo_seed;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod housekeeping;
 pub mod media_policy;
 pub mod metrics;
+pub mod push_delivery;
 pub mod push_endpoint;
 pub mod push_sender;
 pub mod rate_limit;
@@ -20,6 +22,7 @@ pub mod served_log;
 pub mod simulator;
 pub mod state;
 pub mod streams;
+pub mod vapid;
 
 pub use app::{start, RunningServer, StartError};
 pub use cli::{Args, Config, DatabaseTarget};

@@ -23,17 +23,68 @@ pub struct Metrics {
     pub messages_stored: AtomicU64,
     /// Pushes the push service accepted.
     pub pushes_sent: AtomicU64,
-    /// Pushes that failed (network, encryption, or a non-2xx answer).
+    /// Push attempts that failed (network, timeout, encryption, or a non-2xx answer).
     pub pushes_failed: AtomicU64,
-    /// Pushes skipped by the test fault switch.
-    pub pushes_dropped: AtomicU64,
+    /// Failed pushes put back in the queue for another attempt.
+    pub pushes_retried: AtomicU64,
+    /// Pushes given up, by [`PushDrop`].
+    pushes_dropped: [AtomicU64; PushDrop::ALL.len()],
     /// Open SSE streams.
     pub sse_clients: AtomicI64,
     /// Expired sessions deleted by the purge.
     pub sessions_purged: AtomicU64,
 }
 
+/// Why a queued push was given up (`push_dropped_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushDrop {
+    /// The test fault switch.
+    Fault,
+    /// It failed `push_max_attempts` times.
+    Attempts,
+    /// The push service refused it for good (a 4xx other than 404/410/408/425/429), or it
+    /// could not be encrypted for the subscription's keys.
+    Rejected,
+    /// Its recipient no longer owns the subscription or takes part in the chat, or the
+    /// message is gone.
+    Stale,
+    /// The queue held more than `push_queue_max` rows: the oldest go.
+    QueueFull,
+}
+
+impl PushDrop {
+    /// Every reason, in the order `/metrics` lists them.
+    pub const ALL: [PushDrop; 5] = [
+        PushDrop::Fault,
+        PushDrop::Attempts,
+        PushDrop::Rejected,
+        PushDrop::Stale,
+        PushDrop::QueueFull,
+    ];
+
+    /// The `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PushDrop::Fault => "fault",
+            PushDrop::Attempts => "attempts",
+            PushDrop::Rejected => "rejected",
+            PushDrop::Stale => "stale",
+            PushDrop::QueueFull => "queue_full",
+        }
+    }
+}
+
 impl Metrics {
+    /// Counts `count` pushes given up for `reason`.
+    pub fn count_push_drop(&self, reason: PushDrop, count: u64) {
+        self.pushes_dropped[reason as usize].fetch_add(count, Ordering::Relaxed);
+    }
+
+    /// Pushes given up for `reason` so far.
+    pub fn push_drops(&self, reason: PushDrop) -> u64 {
+        self.pushes_dropped[reason as usize].load(Ordering::Relaxed)
+    }
+
     /// Counts one answered request.
     pub fn count_request(&self, route: &str, status: u16) {
         let mut http = self.http.lock().unwrap_or_else(|e| e.into_inner());
@@ -103,9 +154,25 @@ impl Metrics {
         );
         counter(
             &mut out,
+            "push_retried_total",
+            "Failed Web Push messages queued for another attempt.",
+            &[("", self.pushes_retried.load(Ordering::Relaxed))],
+        );
+        let drops: Vec<(String, u64)> = PushDrop::ALL
+            .iter()
+            .map(|reason| {
+                (
+                    format!("{{reason=\"{}\"}}", reason.label()),
+                    self.push_drops(*reason),
+                )
+            })
+            .collect();
+        let drops: Vec<(&str, u64)> = drops.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        counter(
+            &mut out,
             "push_dropped_total",
-            "Web Push messages dropped by test fault injection.",
-            &[("", self.pushes_dropped.load(Ordering::Relaxed))],
+            "Queued Web Push messages given up, by reason.",
+            &drops,
         );
         out.push_str("# HELP sse_clients Open Server-Sent Events streams.\n");
         out.push_str("# TYPE sse_clients gauge\n");
@@ -146,24 +213,39 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 pub async fn render(
     State(state): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let mut out = state.metrics.render();
+    out.push_str("# HELP sse_streams_ended_total Event streams the server ended, by reason.\n");
+    out.push_str("# TYPE sse_streams_ended_total counter\n");
+    for (reason, count) in state.streams.ended() {
+        let _ = writeln!(
+            out,
+            "sse_streams_ended_total{{reason=\"{reason}\"}} {count}"
+        );
+    }
+    // The queue is shared by every process on the database: read it, not a local count.
+    match state.db.push_queue_stats().await {
+        Ok(stats) => {
+            let age = stats
+                .oldest_created_at
+                .map(|at| (crate::db::now_ms() - at).max(0) as f64 / 1000.0)
+                .unwrap_or(0.0);
+            out.push_str("# HELP push_queue_depth Web Push messages queued (all processes).\n");
+            out.push_str("# TYPE push_queue_depth gauge\n");
+            let _ = writeln!(out, "push_queue_depth {}", stats.depth);
+            out.push_str(
+                "# HELP push_queue_oldest_age_seconds Age of the oldest queued Web Push message.\n",
+            );
+            out.push_str("# TYPE push_queue_oldest_age_seconds gauge\n");
+            let _ = writeln!(out, "push_queue_oldest_age_seconds {age:.3}");
+        }
+        // The rest of the page is still worth having.
+        Err(error) => tracing::warn!(%error, "cannot read the push queue for /metrics"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        {
-            let mut out = state.metrics.render();
-            out.push_str(
-                "# HELP sse_streams_ended_total Event streams the server ended, by reason.\n",
-            );
-            out.push_str("# TYPE sse_streams_ended_total counter\n");
-            for (reason, count) in state.streams.ended() {
-                let _ = writeln!(
-                    out,
-                    "sse_streams_ended_total{{reason=\"{reason}\"}} {count}"
-                );
-            }
-            out
-        },
+        out,
     )
 }

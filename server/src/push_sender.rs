@@ -1,274 +1,294 @@
-//! Web Push delivery: the VAPID key pair (generated once, stored in the database) and the
-//! background task that encrypts (RFC 8291 aes128gcm, through `web-push-native`) and posts
-//! every new message to each subscription of the chat's participants.
+//! The Web Push sender: claims due rows of the durable queue (`db::push_outbox`) and runs
+//! their deliveries (`push_delivery`), woken by every new message and every
+//! `push_poll_interval` (retries, and rows queued by other server processes).
 //!
-//! The sender cannot be turned against the server or other users: its queue is bounded
-//! ([`PUSH_QUEUE_CAPACITY`]; a full queue drops the new push and counts it, the clients'
-//! catch-up fetches the message anyway), each delivery has short connect and total timeouts,
-//! at most [`PER_HOST_PUSHES`] run at once per push-service host (a slow or hanging endpoint
-//! holds only its own host's slots, never the global ones), endpoints are checked again
-//! before each delivery, and names resolve to public addresses only
-//! ([`crate::push_endpoint`]).
+//! A slow or hanging push service cannot stall anyone else's pushes:
+//!
+//! - every delivery has short connect and total timeouts (`push_connect_timeout`,
+//!   `push_timeout`), and redirects are not followed;
+//! - at most `push_per_host` deliveries run at once per push-service host and
+//!   `push_concurrency` in all. A row is claimed only with both slots free: the rows of a
+//!   host with no free slot are left out of the claim, so they neither take a global slot
+//!   nor sit claimed while they wait (a claim outliving its lease would be sent twice);
+//! - names resolve to public addresses only (`push_endpoint::PublicResolver`).
+//!
+//! A claim is a lease (`push_claim_lease`, always longer than a delivery may take): a process
+//! that dies mid-delivery leaves its rows to be claimed again when the lease runs out. On a
+//! graceful stop, deliveries in flight get `push_shutdown_grace` to finish; the rest are cut
+//! off and their rows released for the next process at once. Either way a push cut off
+//! mid-delivery may arrive twice, which the client's ingest (idempotent by request and
+//! sequence) absorbs; a push is never lost to a restart.
 
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use chat_sync::protocol::PushPayload;
-use chat_sync::types::Message;
-use std::collections::HashMap;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinError, JoinSet};
 
-use tokio::sync::{mpsc, Semaphore};
-use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256KeyPair};
-use web_push_native::{Auth, WebPushBuilder};
-
-use crate::db::push::SubscriptionRow;
-use crate::db::Db;
+use crate::db::now_ms;
+use crate::db::push_outbox::OutboxRow;
 use crate::push_endpoint::PublicResolver;
 use crate::state::AppState;
 
-/// How long a push service keeps an undelivered message (also the VAPID token lifetime).
-pub const PUSH_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Most rows claimed by one query.
+const CLAIM_BATCH: usize = 64;
 
-/// Pushes in flight at once.
-const CONCURRENT_PUSHES: usize = 32;
+/// Hosts remembered before idle ones are forgotten.
+const MAX_IDLE_HOSTS: usize = 1_000;
 
-/// Pushes in flight at once to one push-service host.
-pub const PER_HOST_PUSHES: usize = 4;
-
-/// Messages waiting for the sender; more are dropped (and counted).
-pub const PUSH_QUEUE_CAPACITY: usize = 10_000;
-
-/// How long a push service may take to accept a connection, and to answer.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The server's VAPID identity.
-pub struct Vapid {
-    /// The signing key pair.
-    pub key_pair: ES256KeyPair,
-    /// The public key as the browser wants it: uncompressed point, base64url.
-    pub public_key_b64: String,
+/// The slots deliveries run in: a global pool and one pool per push-service host.
+struct Slots {
+    global: Arc<Semaphore>,
+    per_host: usize,
+    hosts: HashMap<String, Arc<Semaphore>>,
 }
 
-impl Vapid {
-    /// Loads the stored key pair, generating and storing one on the very first start.
-    pub async fn load_or_create(db: &Db) -> Result<Self, String> {
-        let stored = match db
-            .setting("vapid_private_key")
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Some(key) => key,
-            None => {
-                let fresh = URL_SAFE_NO_PAD.encode(ES256KeyPair::generate().to_bytes());
-                // Another process may have won the race; its key is the one kept.
-                db.setting_insert_once("vapid_private_key", &fresh)
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
-        };
-        let bytes = URL_SAFE_NO_PAD
-            .decode(stored.as_bytes())
-            .map_err(|e| format!("stored VAPID key is not base64url: {e}"))?;
-        let key_pair =
-            ES256KeyPair::from_bytes(&bytes).map_err(|e| format!("stored VAPID key: {e}"))?;
-        let public_key_b64 =
-            URL_SAFE_NO_PAD.encode(key_pair.public_key().public_key().to_bytes_uncompressed());
-        Ok(Self {
-            key_pair,
-            public_key_b64,
+/// Both slots of one delivery, released when it ends.
+struct Permits {
+    _host: OwnedSemaphorePermit,
+    _global: OwnedSemaphorePermit,
+}
+
+impl Slots {
+    fn new(global: usize, per_host: usize) -> Self {
+        Self {
+            global: Arc::new(Semaphore::new(global.max(1))),
+            per_host: per_host.max(1),
+            hosts: HashMap::new(),
+        }
+    }
+
+    fn free(&self) -> usize {
+        self.global.available_permits()
+    }
+
+    /// Hosts with no free slot: their rows are not claimed now.
+    fn busy_hosts(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|(_, slots)| slots.available_permits() == 0)
+            .map(|(host, _)| host.clone())
+            .collect()
+    }
+
+    /// Both slots for a delivery to `host`, or `None` when either pool is full.
+    fn take(&mut self, host: &str) -> Option<Permits> {
+        if self.hosts.len() > MAX_IDLE_HOSTS {
+            let per_host = self.per_host;
+            self.hosts
+                .retain(|_, slots| slots.available_permits() < per_host);
+        }
+        let per_host = self.per_host;
+        let host_slots = self
+            .hosts
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
+            .clone();
+        let host = host_slots.try_acquire_owned().ok()?;
+        let global = self.global.clone().try_acquire_owned().ok()?;
+        Some(Permits {
+            _host: host,
+            _global: global,
         })
     }
 }
 
-/// Runs until the queue closes: one push per subscription for every new message.
-pub async fn run(state: AppState, mut queue: mpsc::Receiver<Message>) {
-    let client = match reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(DELIVERY_TIMEOUT)
+/// The running sender's bookkeeping.
+struct Sender {
+    state: AppState,
+    client: reqwest::Client,
+    slots: Slots,
+    lease_ms: i64,
+    deliveries: JoinSet<()>,
+    /// The row each running delivery holds, by task.
+    in_flight: HashMap<tokio::task::Id, i64>,
+}
+
+/// What woke the sender.
+enum Wake {
+    Work,
+    Finished(Result<(tokio::task::Id, ()), JoinError>),
+    Stop,
+}
+
+/// The HTTP client every delivery uses.
+pub fn http_client(state: &AppState) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(state.config.push_connect_timeout)
+        .timeout(state.config.push_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(PublicResolver {
             allow_loopback: state.config.allow_insecure_push,
         }))
         .build()
-    {
+}
+
+/// Runs until the server shuts down.
+pub async fn run(state: AppState) {
+    let client = match http_client(&state) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot build the push HTTP client; Web Push is off");
             return;
         }
     };
-    let limit = Arc::new(Semaphore::new(CONCURRENT_PUSHES));
-    let hosts: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
-    while let Some(message) = queue.recv().await {
-        let subscriptions = match state
-            .db
-            .subscriptions_for_chat(message.request_id.as_str())
-            .await
-        {
-            Ok(list) => list,
-            Err(error) => {
-                tracing::error!(%error, "cannot load push subscriptions");
-                continue;
+    let config = &state.config;
+    // A lease shorter than a delivery could run would let a second claim send it again.
+    let lease = config
+        .push_claim_lease
+        .max(config.push_timeout + config.push_connect_timeout + Duration::from_secs(5));
+    let mut sender = Sender {
+        slots: Slots::new(config.push_concurrency, config.push_per_host),
+        lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+        client,
+        deliveries: JoinSet::new(),
+        in_flight: HashMap::new(),
+        state: state.clone(),
+    };
+    let mut shutdown = state.shutdown.clone();
+    let mut poll = tokio::time::interval(config.push_poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        sender.dispatch().await;
+        let wake = tokio::select! {
+            () = state.push_wake.notified() => Wake::Work,
+            _ = poll.tick() => Wake::Work,
+            Some(done) = sender.deliveries.join_next_with_id(), if !sender.deliveries.is_empty() => {
+                Wake::Finished(done)
             }
+            changed = shutdown.changed() => match changed {
+                Ok(()) => Wake::Work,
+                Err(_) => Wake::Stop,
+            },
         };
-        if subscriptions.is_empty() {
-            continue;
+        match wake {
+            Wake::Work => {}
+            Wake::Finished(done) => sender.finished(done),
+            Wake::Stop => break,
         }
-        for subscription in subscriptions {
-            // Each payload names its recipient, so the worker can refuse a push that reaches
-            // a browser now signed in as someone else.
-            let payload = match serde_json::to_vec(&PushPayload::for_message(
-                &message,
-                &subscription.user_id,
-            )) {
-                Ok(bytes) => Arc::new(bytes),
-                Err(error) => {
-                    tracing::error!(%error, "cannot encode push payload");
-                    continue;
-                }
-            };
-            if state.faults.drop_push() {
-                state.metrics.pushes_dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
+    }
+    sender.stop().await;
+}
+
+impl Sender {
+    /// Claims and starts as many due deliveries as there are free slots for.
+    async fn dispatch(&mut self) {
+        loop {
+            let free = self.slots.free();
+            if free == 0 {
+                return;
             }
-            let host_slots = host_slots(&hosts, &subscription.endpoint);
-            let limit = limit.clone();
-            let state = state.clone();
-            let client = client.clone();
-            let payload = payload.clone();
-            tokio::spawn(async move {
-                // The host's slot first: waiting for a busy host holds no global slot.
-                let Ok(_host) = host_slots.acquire_owned().await else {
-                    return;
-                };
-                let Ok(_slot) = limit.acquire_owned().await else {
-                    return;
-                };
-                deliver(&state, &client, &subscription, &payload).await;
-            });
-        }
-    }
-}
-
-/// The slots of the push-service host of `endpoint`.
-fn host_slots(
-    hosts: &std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
-    endpoint: &str,
-) -> Arc<Semaphore> {
-    let host = endpoint
-        .parse::<axum::http::Uri>()
-        .ok()
-        .and_then(|uri| uri.authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_default();
-    let mut hosts = hosts.lock().unwrap_or_else(|e| e.into_inner());
-    // Idle hosts are forgotten now and then, so the map stays as small as the live set.
-    if hosts.len() > 1_000 {
-        hosts.retain(|_, slots| slots.available_permits() < PER_HOST_PUSHES);
-    }
-    hosts
-        .entry(host)
-        .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST_PUSHES)))
-        .clone()
-}
-
-/// Outcome of one push attempt.
-enum Outcome {
-    Sent,
-    Gone(String),
-    Failed(String),
-}
-
-async fn deliver(
-    state: &AppState,
-    client: &reqwest::Client,
-    sub: &SubscriptionRow,
-    payload: &[u8],
-) {
-    match attempt(state, client, sub, payload).await {
-        Outcome::Sent => {
-            state.metrics.pushes_sent.fetch_add(1, Ordering::Relaxed);
-        }
-        Outcome::Gone(reason) => {
-            state.metrics.pushes_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(endpoint = %sub.endpoint, %reason, "push subscription unusable; deleting it");
-            if let Err(error) = state
+            let limit = free.min(CLAIM_BATCH);
+            let busy = self.slots.busy_hosts();
+            let rows = match self
+                .state
                 .db
-                .delete_subscription_by_endpoint(&sub.endpoint)
+                .claim_pushes(now_ms(), self.lease_ms, limit as i64, &busy)
                 .await
             {
-                tracing::error!(%error, "cannot delete a gone subscription");
+                Ok(rows) => rows,
+                Err(error) => {
+                    // The next wake-up tries again.
+                    tracing::warn!(%error, "cannot claim queued pushes");
+                    return;
+                }
+            };
+            let claimed = rows.len();
+            let mut released = Vec::new();
+            for row in rows {
+                match self.slots.take(&row.host) {
+                    Some(permits) => self.start(row, permits),
+                    // Its host filled up within this batch: back to the queue, untried.
+                    None => released.push(row.id),
+                }
+            }
+            if !released.is_empty() {
+                if let Err(error) = self.state.db.release_pushes(&released).await {
+                    tracing::warn!(%error, "cannot release claimed pushes; their lease will");
+                }
+            }
+            // A short batch means nothing more is due for the hosts with free slots. Otherwise
+            // claim again: either slots are left, or the hosts that filled up are now busy
+            // and left out of the next claim, so this ends.
+            if claimed < limit {
+                return;
             }
         }
-        Outcome::Failed(reason) => {
-            state.metrics.pushes_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(endpoint = %sub.endpoint, %reason, "push failed");
+    }
+
+    fn start(&mut self, row: OutboxRow, permits: Permits) {
+        let id = row.id;
+        let state = self.state.clone();
+        let client = self.client.clone();
+        let handle = self.deliveries.spawn(async move {
+            crate::push_delivery::deliver(&state, &client, row).await;
+            drop(permits);
+        });
+        self.in_flight.insert(handle.id(), id);
+    }
+
+    fn finished(&mut self, done: Result<(tokio::task::Id, ()), JoinError>) {
+        match done {
+            Ok((task, ())) => {
+                self.in_flight.remove(&task);
+            }
+            Err(error) => {
+                // A panicked delivery's row stays claimed until its lease runs out.
+                tracing::error!(%error, "a push delivery failed");
+                self.in_flight.remove(&error.id());
+            }
         }
     }
-}
 
-async fn attempt(
-    state: &AppState,
-    client: &reqwest::Client,
-    sub: &SubscriptionRow,
-    payload: &[u8],
-) -> Outcome {
-    // An endpoint stored before the checks existed, or by a since-changed rule, is not used.
-    if let Err(reason) =
-        crate::push_endpoint::check(&sub.endpoint, state.config.allow_insecure_push)
-    {
-        return Outcome::Gone(reason);
-    }
-    let request = match build_request(state, sub, payload) {
-        Ok(request) => request,
-        Err(reason) => return Outcome::Failed(reason),
-    };
-    let (parts, body) = request.into_parts();
-    let response = client
-        .post(parts.uri.to_string())
-        .headers(parts.headers)
-        // Chat messages are what the agent is waiting for: deliver at once.
-        .header("Urgency", "high")
-        .body(body)
-        .send()
+    /// Lets deliveries in flight finish for a grace period, cuts off the rest and releases
+    /// their rows, so the next process sends them without waiting out the lease.
+    async fn stop(mut self) {
+        let grace = self.state.config.push_shutdown_grace;
+        let _ = tokio::time::timeout(grace, async {
+            while let Some(done) = self.deliveries.join_next_with_id().await {
+                self.finished(done);
+            }
+        })
         .await;
-    match response {
-        Ok(response) if response.status().is_success() => Outcome::Sent,
-        Ok(response) if matches!(response.status().as_u16(), 404 | 410) => {
-            Outcome::Gone(format!("push service answered {}", response.status()))
+        self.deliveries.abort_all();
+        while let Some(done) = self.deliveries.join_next_with_id().await {
+            if let Ok((task, ())) = done {
+                self.in_flight.remove(&task);
+            }
         }
-        Ok(response) => Outcome::Failed(format!("push service answered {}", response.status())),
-        Err(error) => Outcome::Failed(error.to_string()),
+        let cut_off: Vec<i64> = self.in_flight.values().copied().collect();
+        if !cut_off.is_empty() {
+            tracing::info!(
+                count = cut_off.len(),
+                "pushes cut off by shutdown are left for the next process"
+            );
+            if let Err(error) = self.state.db.release_pushes(&cut_off).await {
+                tracing::warn!(%error, "cannot release cut-off pushes; their lease will");
+            }
+        }
     }
 }
 
-fn build_request(
-    state: &AppState,
-    sub: &SubscriptionRow,
-    payload: &[u8],
-) -> Result<axum::http::Request<Vec<u8>>, String> {
-    let endpoint = sub
-        .endpoint
-        .parse()
-        .map_err(|e| format!("bad endpoint: {e}"))?;
-    let p256dh = URL_SAFE_NO_PAD
-        .decode(sub.p256dh.as_bytes())
-        .map_err(|e| format!("bad p256dh: {e}"))?;
-    let ua_public = web_push_native::p256::PublicKey::from_sec1_bytes(&p256dh)
-        .map_err(|e| format!("bad p256dh: {e}"))?;
-    let auth = URL_SAFE_NO_PAD
-        .decode(sub.auth.as_bytes())
-        .map_err(|e| format!("bad auth: {e}"))?;
-    if auth.len() != 16 {
-        return Err("auth secret is not 16 bytes".to_owned());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_host_takes_no_global_slot() {
+        let mut slots = Slots::new(3, 2);
+        let a1 = slots.take("a:443").expect("first slot of a");
+        let _a2 = slots.take("a:443").expect("second slot of a");
+        assert!(slots.take("a:443").is_none(), "a is full");
+        assert_eq!(slots.busy_hosts(), ["a:443"]);
+        assert_eq!(slots.free(), 1, "a's refusal took no global slot");
+        let _b = slots.take("b:443").expect("another host still runs");
+        assert!(slots.take("c:443").is_none(), "every global slot taken");
+        drop(a1);
+        assert!(slots.busy_hosts().is_empty());
+        assert!(slots.take("a:443").is_some());
     }
-    let builder = WebPushBuilder::new(endpoint, ua_public, Auth::clone_from_slice(&auth))
-        .with_valid_duration(PUSH_TTL)
-        .with_vapid(&state.vapid.key_pair, &state.config.vapid_subject);
-    builder
-        .build(payload.to_vec())
-        .map_err(|e| format!("encryption: {e}"))
 }

@@ -1,5 +1,6 @@
 //! The single send path: every new message (HTTP send, simulator) is validated, stored with
-//! its sequence number, then announced to SSE streams and the Web Push sender.
+//! its sequence number and its queued pushes, then announced to SSE streams and the Web Push
+//! sender.
 
 use std::sync::atomic::Ordering;
 
@@ -119,17 +120,8 @@ pub async fn send_message(
             agent_id: chat.agent_id.clone(),
             requester_id: chat.requester_id.clone(),
         });
-        match state.push_queue.try_send(message.clone()) {
-            Ok(()) => {}
-            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-                // The clients' live stream and catch-up still bring the message.
-                state.metrics.pushes_dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("push queue full; no push for this message");
-            }
-            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
-                tracing::warn!("push sender is gone; no push for this message");
-            }
-        }
+        // Its pushes were queued with it; the sender (of this process or another) sends them.
+        state.push_wake.notify_one();
     }
     Ok((message, created))
 }

@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use chat_sync::types::Message;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::cli::Config;
 use crate::db::Db;
 use crate::faults::Faults;
 use crate::metrics::Metrics;
-use crate::push_sender::Vapid;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
 use crate::streams::Streams;
+use crate::vapid::Vapid;
 
 /// A committed new message, announced to SSE streams so they look for new events.
 #[derive(Clone, Debug)]
@@ -43,8 +42,8 @@ pub struct Inner {
     pub served_log: ServedLog,
     /// New-message announcements for SSE streams.
     pub events: broadcast::Sender<EventNotice>,
-    /// New messages for the Web Push sender (bounded: see `push_sender`).
-    pub push_queue: mpsc::Sender<Message>,
+    /// Wakes the Web Push sender when a new message queued pushes (`push_outbox`).
+    pub push_wake: Notify,
     /// The VAPID key pair.
     pub vapid: Vapid,
     /// Login attempts per client address.

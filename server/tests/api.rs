@@ -1409,7 +1409,10 @@ async fn fault_injection(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("push_dropped_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("push_dropped_total{reason=\"fault\"} 1"),
+        "{metrics}"
+    );
     set(serde_json::json!({})).await.unwrap();
     let (status, _) = alice.send("REQ-A", "after", "x").await;
     assert_eq!(status, StatusCode::CREATED);

@@ -232,17 +232,7 @@ async fn ends_within(reader: &mut SseReader, wait: Duration) -> bool {
 }
 
 async fn metric(server: &TestServer, series: &str) -> f64 {
-    let text = Client::anonymous(&server.base)
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    support::metric(&server.base, series).await
 }
 
 async fn logout_ends_that_sessions_streams_at_once(backend: Backend) {

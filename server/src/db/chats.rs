@@ -239,7 +239,8 @@ impl Db {
         })
     }
 
-    /// Stores a message, assigning the chat's next sequence and the next global event id.
+    /// Stores a message, assigning the chat's next sequence and the next global event id, and
+    /// queues a push to every subscription of the chat's participants (`push_outbox`).
     ///
     /// Returns the stored row and whether it is new. In one transaction the chat row is
     /// incremented first (`UPDATE … RETURNING`): its row lock serialises concurrent senders of
@@ -268,18 +269,18 @@ impl Db {
         // instead of leaving this function early.
         let result: Result<Option<MessageRow>, sqlx::Error> = with_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
-            let seq: Option<i64> = sqlx::query_scalar(
+            let chat: Option<(i64, String, String)> = sqlx::query_as(
                 "UPDATE requests SET last_seq = last_seq + 1, last_message = $2, updated_at = $3 \
-                 WHERE id = $1 RETURNING last_seq",
+                 WHERE id = $1 RETURNING last_seq, agent_id, requester_id",
             )
             .bind(&new.request_id)
             .bind(&preview)
             .bind(new.created_at)
             .fetch_optional(&mut *tx)
             .await?;
-            match seq {
+            match chat {
                 None => Ok(None),
-                Some(seq) => {
+                Some((seq, agent_id, requester_id)) => {
                     let event_id: i64 = sqlx::query_scalar(
                         "UPDATE counters SET value = value + 1 WHERE name = 'event' RETURNING value",
                     )
@@ -309,6 +310,24 @@ impl Db {
                         .bind(&new.request_id)
                         .execute(&mut *tx)
                         .await?;
+                    }
+                    // Its pushes are queued with it: committed together, or not at all.
+                    let subscribers: Vec<(String, String)> =
+                        sqlx::query_as(super::push_outbox::SUBSCRIBERS)
+                            .bind(&agent_id)
+                            .bind(&requester_id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (endpoint, user_id) in &subscribers {
+                        sqlx::query(super::push_outbox::ENQUEUE)
+                            .bind(endpoint)
+                            .bind(user_id)
+                            .bind(crate::push_endpoint::host_key(endpoint))
+                            .bind(&new.request_id)
+                            .bind(seq)
+                            .bind(super::now_ms())
+                            .execute(&mut *tx)
+                            .await?;
                     }
                     tx.commit().await?;
                     Ok(Some(row))

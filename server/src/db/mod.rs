@@ -8,6 +8,7 @@
 pub mod chats;
 pub mod media;
 pub mod push;
+pub mod push_outbox;
 pub mod users;
 
 use std::str::FromStr;

@@ -1,4 +1,5 @@
-//! Web Push subscriptions, per user.
+//! Web Push subscriptions, per user. Deleting one deletes its queued pushes
+//! (`push_outbox.endpoint` cascades).
 
 use super::{with_pool, Db};
 
@@ -17,7 +18,8 @@ pub struct SubscriptionRow {
 
 impl Db {
     /// Stores (or moves to this user) a subscription, then deletes the user's oldest beyond
-    /// `max_per_user`, in one transaction.
+    /// `max_per_user`, in one transaction. An endpoint moved to another user loses what was
+    /// queued for its previous owner.
     pub async fn upsert_subscription(
         &self,
         row: &SubscriptionRow,
@@ -39,6 +41,13 @@ impl Db {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            // A browser now signed in as someone else: what was queued for the previous owner
+            // is not sent to it.
+            sqlx::query("DELETE FROM push_outbox WHERE endpoint = $1 AND user_id <> $2")
+                .bind(&row.endpoint)
+                .bind(&row.user_id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
                 "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint NOT IN \
                  (SELECT endpoint FROM push_subscriptions WHERE user_id = $1 \
@@ -83,19 +92,20 @@ impl Db {
         })
     }
 
-    /// Subscriptions of everyone on a chat (its agent and its requester).
-    pub async fn subscriptions_for_chat(
+    /// The subscription at `endpoint` if it still belongs to `user_id`.
+    pub async fn subscription(
         &self,
-        request_id: &str,
-    ) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+        endpoint: &str,
+        user_id: &str,
+    ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
         with_pool!(self, pool => {
             sqlx::query_as::<_, SubscriptionRow>(
-                "SELECT s.endpoint, s.user_id, s.p256dh, s.auth FROM push_subscriptions s \
-                 JOIN requests r ON s.user_id = r.agent_id OR s.user_id = r.requester_id \
-                 WHERE r.id = $1",
+                "SELECT endpoint, user_id, p256dh, auth FROM push_subscriptions \
+                 WHERE endpoint = $1 AND user_id = $2",
             )
-            .bind(request_id)
-            .fetch_all(pool)
+            .bind(endpoint)
+            .bind(user_id)
+            .fetch_optional(pool)
             .await
         })
     }

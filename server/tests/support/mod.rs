@@ -80,6 +80,10 @@ pub fn test_config(target: DatabaseTarget) -> Config {
     config.password_hash_memory_kib = 8;
     config.allow_insecure_push = true;
     config.sse_heartbeat = Duration::from_secs(1);
+    // Retries and other processes' pushes are found quickly; a stop does not wait long for
+    // a push endpoint that hangs on purpose.
+    config.push_poll_interval = Duration::from_millis(200);
+    config.push_shutdown_grace = Duration::from_secs(1);
     config
 }
 
@@ -362,5 +366,42 @@ impl SseReader {
                 }
             }
         }
+    }
+}
+
+/// The value of one series of `/metrics` (`name{labels}` exactly as printed), 0 if absent.
+pub async fn metric(base: &str, series: &str) -> f64 {
+    let text = Client::anonymous(base)
+        .get("/metrics")
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+/// Waits (up to a generous minute) until a `/metrics` series satisfies `ok`; its last value.
+pub async fn wait_for_metric(base: &str, series: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = metric(base, series).await;
+        if ok(value) {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} stayed at {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -1,8 +1,11 @@
 //! A loopback stand-in for a push service: records every request and answers with a chosen
-//! status (201 by default, 410 to test subscription clean-up).
+//! status (201 by default, 410 to test subscription clean-up), or with a script of answers
+//! for the next requests (decided before the request is recorded, so a test that reacts to a
+//! request cannot change that request's answer).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -27,6 +30,7 @@ pub struct Received {
 #[derive(Clone)]
 struct Shared {
     status: Arc<AtomicU16>,
+    script: Arc<Mutex<VecDeque<u16>>>,
     tx: mpsc::UnboundedSender<Received>,
 }
 
@@ -34,6 +38,7 @@ struct Shared {
 pub struct PushReceiver {
     pub endpoint: String,
     pub status: Arc<AtomicU16>,
+    script: Arc<Mutex<VecDeque<u16>>>,
     pub rx: mpsc::UnboundedReceiver<Received>,
 }
 
@@ -41,8 +46,10 @@ impl PushReceiver {
     pub async fn start() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(AtomicU16::new(201));
+        let script = Arc::new(Mutex::new(VecDeque::new()));
         let shared = Shared {
             status: status.clone(),
+            script: script.clone(),
             tx,
         };
         let app = Router::new()
@@ -58,6 +65,7 @@ impl PushReceiver {
         Self {
             endpoint: format!("http://{addr}/push/sub1"),
             status,
+            script,
             rx,
         }
     }
@@ -65,14 +73,21 @@ impl PushReceiver {
     pub fn answer_with(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
     }
+
+    /// Answers the next requests with these statuses, in order, then as `answer_with` says.
+    pub fn answer_next_with(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses);
+    }
 }
 
 async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let scripted = shared.script.lock().unwrap().pop_front();
+    let status = scripted.unwrap_or_else(|| shared.status.load(Ordering::SeqCst));
     let _ = shared.tx.send(Received {
         headers,
         body: body.to_vec(),
     });
-    StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::CREATED)
+    StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED)
 }
 
 /// A browser-side push subscription: its key pair and auth secret, to decrypt what arrives.
