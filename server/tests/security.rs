@@ -261,6 +261,8 @@ async fn logout_ends_that_sessions_streams_at_once(backend: Backend) {
         metric(&server, "sse_streams_ended_total{reason=\"logout\"}").await,
         1.0
     );
+    // The gauge counts only the stream that is left.
+    support::wait_for_metric(&server.base, "sse_clients", |open| open == 1.0).await;
     // The other session's stream still delivers.
     let (_, sent) = server
         .login("r1")
