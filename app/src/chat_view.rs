@@ -135,8 +135,11 @@ pub fn ChatView(
         });
     });
 
-    // Re-read after every committed change of this chat (or of the chat list).
+    // Re-read after every committed change of this chat (or of the chat list), coalesced:
+    // one refresh at a time, and the notices that arrive while it runs ask for exactly one
+    // more (a burst of commits is read once or twice, never once per commit).
     let id = request_id.clone();
+    let turns = Rc::new(Cell::new(RefreshTurns::Idle));
     Effect::new(move |previous: Option<u64>| {
         let (version, concerns_us) = changes.with(|c| {
             (
@@ -145,22 +148,25 @@ pub fn ChatView(
             )
         });
         if previous.is_some() && concerns_us {
-            let id = id.clone();
+            match turns.get() {
+                RefreshTurns::Idle => {}
+                RefreshTurns::Running | RefreshTurns::Again => {
+                    turns.set(RefreshTurns::Again);
+                    return version;
+                }
+            }
+            turns.set(RefreshTurns::Running);
+            let (id, turns) = (id.clone(), turns.clone());
             let cache_rc = cache.get_value();
             spawn_local(async move {
-                if let Some(current) = list.try_get_value().flatten() {
-                    if let Err(err) = current.refresh().await {
-                        tracing::warn!(chat = %id, %err, "could not refresh the chat view");
+                loop {
+                    refresh_view(&cache_rc, cache, &id, list, record, error, incomplete).await;
+                    if turns.get() == RefreshTurns::Again {
+                        turns.set(RefreshTurns::Running);
+                        continue;
                     }
-                }
-                let found = cache_rc.runtime.store().chat(&id).await.ok().flatten();
-                let missing = found.as_ref().is_some_and(needs_repair);
-                record.try_set(found);
-                if let Ok(status) = cache_rc.driver.status(&id).await {
-                    show_progress(list, &status);
-                }
-                if missing && !cache_rc.driver.is_fetching(&id) {
-                    run_sync(cache, id, error, incomplete, false);
+                    turns.set(RefreshTurns::Idle);
+                    break;
                 }
             });
         }
@@ -385,6 +391,41 @@ fn list_events(
                 }
             });
         }),
+    }
+}
+
+/// Whether a refresh of the view runs, and whether another was asked for meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RefreshTurns {
+    Idle,
+    Running,
+    Again,
+}
+
+/// One refresh of the open chat after a committed change: the rows, the chat record, the
+/// progress in the gaps, and a sync if the chat now misses messages nobody fetches.
+async fn refresh_view(
+    cache_rc: &Rc<AppCache>,
+    cache: StoredValue<Rc<AppCache>, LocalStorage>,
+    id: &RequestId,
+    list: StoredValue<Option<Rc<MessageList>>, LocalStorage>,
+    record: RwSignal<Option<ChatRecord>>,
+    error: RwSignal<Option<String>>,
+    incomplete: RwSignal<bool>,
+) {
+    if let Some(current) = list.try_get_value().flatten() {
+        if let Err(err) = current.refresh().await {
+            tracing::warn!(chat = %id, %err, "could not refresh the chat view");
+        }
+    }
+    let found = cache_rc.runtime.store().chat(id).await.ok().flatten();
+    let missing = found.as_ref().is_some_and(needs_repair);
+    record.try_set(found);
+    if let Ok(status) = cache_rc.driver.status(id).await {
+        show_progress(list, &status);
+    }
+    if missing && !cache_rc.driver.is_fetching(id) {
+        run_sync(cache, id.clone(), error, incomplete, false);
     }
 }
 
