@@ -152,13 +152,25 @@ impl Browser {
 
     /// Takes the target of `session` (a page's or a worker's) offline or back online.
     pub async fn emulate_offline(&self, session: &str, offline: bool) -> Result<()> {
+        self.emulate_network(session, offline, None).await
+    }
+
+    /// Sets the network of `session` offline or online, with uploads limited to
+    /// `upload_bytes_per_sec` when given (`Network.emulateNetworkConditions`).
+    pub async fn emulate_network(
+        &self,
+        session: &str,
+        offline: bool,
+        upload_bytes_per_sec: Option<u64>,
+    ) -> Result<()> {
         self.cdp
             .call("Network.enable", json!({}), Some(session))
             .await?;
+        let upload = upload_bytes_per_sec.map_or(-1.0, |b| b as f64);
         self.cdp
             .call(
                 "Network.emulateNetworkConditions",
-                json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
+                json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": upload }),
                 Some(session),
             )
             .await?;

@@ -424,6 +424,27 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
     Ok(())
 }
 
+/// Picks `files` with the composer's own file input (as the file dialog would).
+async fn pick_files(page: &Page<'_>, files: &[&std::path::Path]) -> e2e::Result<()> {
+    let document = page.call("DOM.getDocument", json!({})).await?;
+    let input = page
+        .call(
+            "DOM.querySelector",
+            json!({ "nodeId": document["root"]["nodeId"], "selector": ".composer input[type=file]" }),
+        )
+        .await?;
+    let files: Vec<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    page.call(
+        "DOM.setFileInputFiles",
+        json!({ "files": files, "nodeId": input["nodeId"] }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A valid 1x1 PNG.
 const PNG_HEX: &str = "89504E470D0A1A0A0000000D49484452000000010000000108060000001F15C4890000000D49444154789C6360000000000500010D0A2DB40000000049454E44AE426082";
 
@@ -451,19 +472,7 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
         source,
     })?;
     offline(&browser, &server, &page, true).await?;
-    // Pick the files with the composer's own file input (as the file dialog would).
-    let document = page.call("DOM.getDocument", json!({})).await?;
-    let input = page
-        .call(
-            "DOM.querySelector",
-            json!({ "nodeId": document["root"]["nodeId"], "selector": ".composer input[type=file]" }),
-        )
-        .await?;
-    page.call(
-        "DOM.setFileInputFiles",
-        json!({ "files": [file.to_string_lossy(), image.to_string_lossy()], "nodeId": input["nodeId"] }),
-    )
-    .await?;
+    pick_files(&page, &[&file, &image]).await?;
     page.wait_for(
         "document.querySelector('.composer__files')?.textContent.includes('screenshot.txt')",
         WAIT,
@@ -554,30 +563,10 @@ async fn a_slow_upload_that_keeps_moving_is_sent_and_shows_its_progress() -> e2e
         .await?;
     for session in [page.session_id.as_str(), worker.as_str()] {
         browser
-            .cdp
-            .call("Network.enable", json!({}), Some(session))
-            .await?;
-        browser
-            .cdp
-            .call(
-                "Network.emulateNetworkConditions",
-                json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 32 * 1024 }),
-                Some(session),
-            )
+            .emulate_network(session, false, Some(32 * 1024))
             .await?;
     }
-    let document = page.call("DOM.getDocument", json!({})).await?;
-    let input = page
-        .call(
-            "DOM.querySelector",
-            json!({ "nodeId": document["root"]["nodeId"], "selector": ".composer input[type=file]" }),
-        )
-        .await?;
-    page.call(
-        "DOM.setFileInputFiles",
-        json!({ "files": [file.to_string_lossy()], "nodeId": input["nodeId"] }),
-    )
-    .await?;
+    pick_files(&page, &[&file]).await?;
     page.wait_for(
         "document.querySelector('.composer__files')?.textContent.includes('capture.log')",
         WAIT,
