@@ -22,8 +22,8 @@ use crate::types::{ChatRecord, ChatSummary, Message, Millis, Person, RequestId, 
 /// How many characters of a body the chat list shows.
 pub const PREVIEW_CHARS: usize = 120;
 
-/// Where a batch of messages came from. Only used for logs and reports: every source follows
-/// the same rules.
+/// Where a batch of messages came from. Every source follows the same merge rules; a full
+/// reload also replaces the chat's cached copy ([`Source::replaces_chat`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
     /// A Web Push payload.
@@ -36,6 +36,16 @@ pub enum Source {
     SendEcho,
     /// A full reload of a chat (only with a logged reason).
     FullReload,
+}
+
+impl Source {
+    /// Whether a batch from this source replaces the chat's cached copy: a full reload's
+    /// newest page is the chat from then on. The store swaps it in the same transaction that
+    /// writes the page, so a reload that fails at any point (the fetch, or the write) leaves
+    /// the old copy whole, and one that succeeds leaves nothing of it.
+    pub fn replaces_chat(self) -> bool {
+        matches!(self, Source::FullReload)
+    }
 }
 
 /// Facts about the ingesting context that the rules depend on.

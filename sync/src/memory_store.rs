@@ -74,7 +74,12 @@ impl Store for MemoryStore {
         ctx: &IngestContext,
     ) -> Result<IngestReport, StoreError> {
         let mut inner = self.inner.borrow_mut();
-        let record = inner.chats.get(request_id).cloned();
+        let replace = ctx.source.replaces_chat();
+        let record = if replace {
+            None
+        } else {
+            inner.chats.get(request_id).cloned()
+        };
         let existing: Vec<Message> = match &record {
             Some(record) => messages
                 .iter()
@@ -96,6 +101,11 @@ impl Store for MemoryStore {
                     message: format!("{after} bytes would exceed the {quota} byte quota"),
                 });
             }
+        }
+        if replace {
+            // Only now that the page is known to fit: the swap loses nothing on a failure.
+            inner.chats.remove(request_id);
+            inner.messages.retain(|(chat, _), _| chat != request_id);
         }
         for message in plan.put {
             inner

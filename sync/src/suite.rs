@@ -453,6 +453,44 @@ pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
 }
 
 /// Clearing a chat removes its messages and record, not other chats or the outbox.
+/// A full reload's page replaces the chat's cached copy in the ingest that writes it (one
+/// transaction in IndexedDB): nothing of the old copy stays, other chats are untouched.
+pub async fn a_full_reload_replaces_the_chat_in_one_ingest<S: Store>(store: S) {
+    fill(&store, "a", 1, 10).await;
+    fill(&store, "b", 1, 5).await;
+    let reload = IngestContext {
+        source: Source::FullReload,
+        ..closed_chat_ctx()
+    };
+    store
+        .ingest(&RequestId::from("a"), messages("a", 20, 22), &reload)
+        .await
+        .expect("reload");
+    let a = store
+        .chat(&RequestId::from("a"))
+        .await
+        .expect("read")
+        .expect("the reloaded chat");
+    assert_eq!(a.held.ranges(), &[SeqRange::new(20, 22)]);
+    assert_eq!(a.message_count, 3);
+    let window = store.newest(&RequestId::from("a"), 50).await.expect("read");
+    assert_eq!(
+        window.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![20, 21, 22],
+        "the old copy is gone"
+    );
+    assert_eq!(
+        store
+            .newest(&RequestId::from("b"), 50)
+            .await
+            .expect("read")
+            .messages
+            .len(),
+        5,
+        "another chat is untouched"
+    );
+}
+
 pub async fn clear_chat_is_scoped<S: Store>(store: S) {
     fill(&store, "a", 1, 20).await;
     fill(&store, "b", 1, 20).await;
@@ -560,7 +598,8 @@ macro_rules! store_test_suite {
             unread_counts_follow_the_reader,
             summaries_make_validation_possible,
             eviction_drops_oldest_and_keeps_the_outbox,
-            clear_chat_is_scoped
+            clear_chat_is_scoped,
+            a_full_reload_replaces_the_chat_in_one_ingest
         );
         $crate::store_test_suite!(@each $kind, $make_quota,
             quota_exhaustion_evicts_and_keeps_the_incoming_message

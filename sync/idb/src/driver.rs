@@ -426,16 +426,15 @@ impl<C: HistoryClient> Driver<C> {
                 self.request_started(request_id);
                 let reply = self.client.fetch_before(request_id, before, limit).await;
                 self.request_ended(request_id);
-                // The newest page first: only once it is here is the old copy cleared, so a
-                // failed fetch (offline, say) leaves the agent every message they had.
+                // The newest page first; the store swaps it for the old copy in one
+                // transaction (`Source::replaces_chat`), so a failed fetch or write leaves
+                // every message the agent had.
                 match reply {
-                    Ok(page) => {
-                        store.clear_chat(request_id).await?;
-                        self.runtime
-                            .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
-                            .await
-                            .map(|_| ())
-                    }
+                    Ok(page) => self
+                        .runtime
+                        .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
+                        .await
+                        .map(|_| ()),
                     Err(error) => Err(SyncError::Fetch(error)),
                 }
             })

@@ -241,9 +241,15 @@ impl IdbStore {
         let message_store = object_store(&tx, MESSAGES, OP)?;
         let chat_store = object_store(&tx, CHATS, OP)?;
         let outbox_store = object_store(&tx, OUTBOX, OP)?;
-        let record = self
-            .record_for_write(&chat_store, &message_store, request_id, OP)
-            .await?;
+        let record = if ctx.source.replaces_chat() {
+            // A full reload: the old copy goes in this transaction, with the new page, so a
+            // failure anywhere leaves it whole.
+            delete_chat_in(&chat_store, &message_store, request_id, OP)?;
+            None
+        } else {
+            self.record_for_write(&chat_store, &message_store, request_id, OP)
+                .await?
+        };
         let bytes_before = record.as_ref().map_or(0, |r| r.bytes);
 
         // The cached copies of the incoming seqs the chat already holds, read as contiguous
