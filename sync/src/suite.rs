@@ -452,7 +452,6 @@ pub async fn eviction_drops_oldest_and_keeps_the_outbox<S: Store>(store: S) {
     );
 }
 
-/// Clearing a chat removes its messages and record, not other chats or the outbox.
 /// A full reload's page replaces the chat's cached copy in the ingest that writes it (one
 /// transaction in IndexedDB): nothing of the old copy stays, other chats are untouched.
 pub async fn a_full_reload_replaces_the_chat_in_one_ingest<S: Store>(store: S) {
@@ -491,6 +490,7 @@ pub async fn a_full_reload_replaces_the_chat_in_one_ingest<S: Store>(store: S) {
     );
 }
 
+/// Clearing a chat removes its messages and record, not other chats or the outbox.
 pub async fn clear_chat_is_scoped<S: Store>(store: S) {
     fill(&store, "a", 1, 20).await;
     fill(&store, "b", 1, 20).await;
