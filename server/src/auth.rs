@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let Some(token) = session_token(&parts.headers)? else {
             return Err(ApiError::Unauthorized("sign in first".to_owned()));
         };
-        let idle = i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+        let idle = state.config.session_idle_ms();
         match state
             .db
             .session_user(&token_hash(&token), now_ms(), idle)

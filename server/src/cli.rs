@@ -198,6 +198,16 @@ impl Config {
         }
     }
 
+    /// The idle timeout of a session, in the database's milliseconds.
+    pub fn session_idle_ms(&self) -> i64 {
+        i64::try_from(self.session_idle.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// The absolute lifetime of a session, in the database's milliseconds.
+    pub fn session_absolute_ms(&self) -> i64 {
+        i64::try_from(self.session_absolute.as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// The configuration the command line asks for.
     pub fn from_args(args: &Args) -> Self {
         let database = match &args.database_url {

@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// Deletes expired sessions every `session_purge_interval`.
 pub async fn purge_sessions(state: AppState) {
-    let idle = i64::try_from(state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+    let idle = state.config.session_idle_ms();
     let mut every = tokio::time::interval(state.config.session_purge_interval);
     loop {
         every.tick().await;

@@ -73,9 +73,7 @@ pub async fn login(
             &auth::token_hash(&token),
             &user.id,
             now,
-            now.saturating_add(
-                i64::try_from(state.config.session_absolute.as_millis()).unwrap_or(i64::MAX),
-            ),
+            now.saturating_add(state.config.session_absolute_ms()),
         )
         .await?;
     tracing::info!(user = %user.username, "signed in");

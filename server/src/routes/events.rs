@@ -205,7 +205,7 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
             // A sign-out of this session on this process: the top of the loop ends it.
             _ = s.registration.end.changed() => {}
             _ = s.session_check.tick() => {
-                let idle = i64::try_from(s.state.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+                let idle = s.state.config.session_idle_ms();
                 match s.state.db.session_user(&s.token_hash, crate::db::now_ms(), idle).await {
                     Ok(Some(_)) => {}
                     Ok(None) => {
