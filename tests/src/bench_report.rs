@@ -1,4 +1,4 @@
-//! What the browser benchmark binaries (`src/bin/ui_bench.rs`, `src/bin/sync_bench.rs`)
+//! What the browser benchmark binaries (`src/bin/ui_bench/`, `src/bin/sync_bench.rs`)
 //! share: the `--out` argument, median and p95 of samples, and writing the JSON report that
 //! `cargo xtask bench` reads.
 

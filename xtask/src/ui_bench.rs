@@ -1,4 +1,4 @@
-//! The UI part of `cargo xtask bench`: runs `tests/src/bin/ui_bench.rs` (headless Chromium,
+//! The UI part of `cargo xtask bench`: runs `tests/src/bin/ui_bench/` (headless Chromium,
 //! release front end, release server), turns its figures into report rows, and draws the
 //! chat-switch and scroll frame-time distributions as an SVG chart
 //! (`bench/ui-distributions.svg`, linked from the README).

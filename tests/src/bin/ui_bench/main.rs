@@ -1,8 +1,9 @@
 //! The UI benchmark in headless Chromium against the real server (release builds, run by
-//! `cargo xtask bench`): chat switch and cold start on a 10,000-message chat, scroll frame
-//! times through a 100,000-message chat, and JS heap + wasm memory with the 10,000-message
-//! chat open. Every figure comes from several runs; medians and p95 are printed as JSON lines
-//! and written, with every sample, to the file named by `--out`.
+//! `cargo xtask bench`): scrolling through 1,000 unread messages ([`unread`]), chat switch and
+//! cold start on a 10,000-message chat, scroll frame times through a 100,000-message chat, and
+//! JS heap + wasm memory with the 10,000-message chat open. Every figure comes from several
+//! runs; medians and p95 are printed as JSON lines and written, with every sample, to the file
+//! named by `--out`. `--only unread` runs the unread case alone (it needs no filled cache).
 //!
 //! Data: the demo (bob's `REQ-1024`: 10,000 messages; `REQ-1022`: 5,000) plus the large
 //! benchmark chat `REQ-2001` seeded with 100,000 messages (`--demo-large-chat`). The caches
@@ -22,6 +23,8 @@ const HUGE: &str = "REQ-2001";
 const SWITCH_RUNS: usize = 30;
 const COLD_RUNS: usize = 12;
 const SCROLL_FRAMES: usize = 600;
+
+mod unread;
 
 /// Clicks a chat in the list and times it until its first cached row is in the DOM (the
 /// mutation observer runs right after the DOM changes) and until the next frame (painted).
@@ -156,6 +159,56 @@ async fn fill(
     Ok(ms)
 }
 
+/// The report rows of the scroll through 1,000 unread messages.
+fn unread_rows(scrolled: &unread::UnreadScroll) -> Vec<Value> {
+    let dropped = scrolled
+        .intervals
+        .iter()
+        .filter(|&&ms| ms > unread::DROPPED_MS)
+        .count();
+    eprintln!(
+        "ui-bench: scrolled through {} unread in {} frames, {} rows shown, {} records written",
+        unread::UNREAD,
+        scrolled.intervals.len(),
+        scrolled.rows,
+        scrolled.records
+    );
+    vec![
+        row(
+            "unread_scroll_frame",
+            "scroll through 1,000 unread messages: frame interval",
+            "ms",
+            &scrolled.intervals,
+            unread::DROPPED_MS,
+            "60 FPS",
+        ),
+        row(
+            "unread_scroll_dropped",
+            "scroll through 1,000 unread messages: frames dropped (> 25 ms)",
+            "frames",
+            &[dropped as f64],
+            0.0,
+            "-",
+        ),
+        row(
+            "unread_scroll_long_tasks",
+            "scroll through 1,000 unread messages: long tasks (> 50 ms)",
+            "tasks",
+            &[scrolled.long_tasks as f64],
+            0.0,
+            "-",
+        ),
+        row(
+            "unread_scroll_writes",
+            "scroll through 1,000 unread messages: IndexedDB read-write transactions",
+            "/s",
+            &[scrolled.writes_per_second],
+            2.0,
+            "-",
+        ),
+    ]
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> e2e::Result<()> {
     let out = out_path("bench/ui.json");
@@ -176,10 +229,18 @@ async fn main() -> e2e::Result<()> {
     )
     .await?;
     let database = database_name("u_bob");
+    let mut results = Vec::new();
+    let scrolled = unread::run(&page, &server, &database, &[BIG, OTHER, HUGE]).await?;
+    results.extend(unread_rows(&scrolled));
+    if std::env::args().any(|a| a == "--only") {
+        write(&out, results)?;
+        browser.close().await;
+        server.stop().await;
+        return Ok(());
+    }
     let fill_10k = fill(&page, &server, &database, BIG, 10_000).await?;
     fill(&page, &server, &database, OTHER, 5_000).await?;
     let fill_100k = fill(&page, &server, &database, HUGE, 100_000).await?;
-    let mut results = Vec::new();
 
     // Chat switch: alternate between the two cached chats, timing the 10,000-message one.
     open_chat(&page, &server, OTHER).await?;

@@ -1,0 +1,221 @@
+//! The scroll-through-unread case: 1,000 messages arrive over the live stream while the agent
+//! looks at the chat list, then the agent opens the chat (it opens at the first unread) and
+//! scrolls down through every new row at a reader's fast pace. Measured: frame intervals
+//! (p95, and frames dropped: longer than 1.5× the 16.7 ms refresh interval), long tasks, and
+//! the IndexedDB writes the page issues while reading (read-write transactions per second;
+//! read marks are coalesced to about one a second, so anything near the frame rate is a
+//! regression). Afterwards the chat must have no unread message left, or the case did not
+//! measure reading at all and fails.
+
+use std::time::Duration;
+
+use e2e::browser::Page;
+use e2e::chat::{chat_list, post_as};
+use e2e::server::Server;
+use e2e::{http, HarnessError};
+use serde_json::Value;
+
+/// New messages the agent scrolls through.
+pub const UNREAD: u64 = 1_000;
+
+/// Pixels scrolled a frame: a fast reader skimming (about 2.5 rows a frame).
+const STEP: u32 = 150;
+
+/// A frame longer than this is dropped (1.5× the 60 Hz refresh interval).
+pub const DROPPED_MS: f64 = 25.0;
+
+/// Counts the page's IndexedDB read-write transactions and record writes from now on. The
+/// wasm-bindgen glue looks methods up on each call, so patching the prototypes sees the
+/// app's own calls.
+const COUNT_WRITES_JS: &str = r#"(() => {
+  if (window.__idbWrites) return true;
+  const counts = window.__idbWrites = { transactions: 0, records: 0 };
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (names, mode, ...rest) {
+    if (mode === 'readwrite') counts.transactions++;
+    return transaction.call(this, names, mode, ...rest);
+  };
+  for (const name of ['put', 'add', 'delete', 'clear']) {
+    const method = IDBObjectStore.prototype[name];
+    IDBObjectStore.prototype[name] = function (...args) {
+      counts.records++;
+      return method.apply(this, args);
+    };
+  }
+  return true;
+})()"#;
+
+/// Scrolls down from where the chat opened until the bottom has been reached and stayed
+/// reached for half a second, recording frame intervals, long tasks and IndexedDB writes.
+fn scroll_down_js(step: u32) -> String {
+    format!(
+        r#"(async () => {{
+  const scroller = document.querySelector('.messages');
+  await new Promise(r => setTimeout(r, 300));
+  const counts = window.__idbWrites;
+  const before = {{ ...counts }};
+  const longTasks = [];
+  const observer = new PerformanceObserver(list => {{
+    for (const entry of list.getEntries()) longTasks.push(entry.duration);
+  }});
+  observer.observe({{ type: 'longtask' }});
+  const intervals = [];
+  const seen = new Set();
+  let last = null, atBottom = 0, n = 0;
+  const t0 = performance.now();
+  await new Promise(resolve => {{
+    const frame = t => {{
+      if (last !== null) intervals.push(t - last);
+      last = t;
+      scroller.scrollTop += {step};
+      for (const r of document.querySelectorAll('[data-testid=message]')) seen.add(r.dataset.seq);
+      const bottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 2;
+      atBottom = bottom ? atBottom + 1 : 0;
+      if (atBottom > 30 || ++n > 5000) resolve(); else requestAnimationFrame(frame);
+    }};
+    requestAnimationFrame(frame);
+  }});
+  const seconds = (performance.now() - t0) / 1000;
+  observer.disconnect();
+  return {{
+    intervals, longTasks, seconds, rows: seen.size,
+    transactions: counts.transactions - before.transactions,
+    records: counts.records - before.records,
+  }};
+}})()"#
+    )
+}
+
+/// JS reading one chat record's `unread` from the cache database.
+fn unread_js(database: &str, request_id: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open({database:?}); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  try {{
+    const rq = db.transaction('chats').objectStore('chats').get({request_id:?});
+    const chat = await new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
+    return chat ? chat.unread : null;
+  }} finally {{ db.close(); }}
+}})()"#
+    )
+}
+
+/// What one run measured.
+pub struct UnreadScroll {
+    /// Frame intervals while scrolling, ms.
+    pub intervals: Vec<f64>,
+    /// Long tasks (> 50 ms) while scrolling.
+    pub long_tasks: usize,
+    /// Read-write transactions per second while scrolling.
+    pub writes_per_second: f64,
+    /// Records written while scrolling.
+    pub records: u64,
+    /// Distinct message rows shown.
+    pub rows: u64,
+}
+
+/// One of bob's chats the other cases leave alone, and its requester's user name.
+async fn quiet_chat(server: &Server, bob: &str, busy: &[&str]) -> e2e::Result<(String, String)> {
+    for chat in chat_list(server, bob).await? {
+        let id = chat["request_id"].as_str().unwrap_or_default();
+        let requester = chat["requester"]["id"]
+            .as_str()
+            .or_else(|| chat["requester"].as_str())
+            .unwrap_or_default();
+        if let Some(name) = requester.strip_prefix("u_") {
+            if !id.is_empty() && !busy.contains(&id) {
+                return Ok((id.to_owned(), name.to_owned()));
+            }
+        }
+    }
+    Err(HarnessError::Setup(
+        "bob has no chat for the unread case".to_owned(),
+    ))
+}
+
+/// Runs the case on `page` (bob signed in, the chat list showing).
+pub async fn run(
+    page: &Page<'_>,
+    server: &Server,
+    database: &str,
+    busy: &[&str],
+) -> e2e::Result<UnreadScroll> {
+    let bob = http::login(&server.addr, "bob", "demo").await?;
+    let (chat, requester) = quiet_chat(server, &bob, busy).await?;
+    page.navigate(&server.url("/")).await?;
+    page.wait_for(
+        "document.querySelectorAll('[data-testid=chat-item]').length >= 12",
+        Duration::from_secs(30),
+    )
+    .await?;
+    // The chat is opened once and left, so everything it held before counts as read.
+    let cookie = http::login(&server.addr, &requester, "demo").await?;
+    for n in 0..UNREAD {
+        post_as(
+            server,
+            &cookie,
+            &chat,
+            &format!("unread benchmark message {n}"),
+        )
+        .await?;
+    }
+    let unread = unread_js(database, &chat);
+    page.wait_for(
+        &format!("(async () => (await {unread}) >= {UNREAD})()"),
+        Duration::from_secs(120),
+    )
+    .await?;
+    page.evaluate(COUNT_WRITES_JS).await?;
+    page.evaluate(&format!(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"{chat}\"]').click()"
+    ))
+    .await?;
+    page.wait_for(
+        &format!(
+            "document.querySelector('[data-testid=chat-view][data-request-id=\"{chat}\"]')?.dataset.ready === 'true'"
+        ),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let measured = page.evaluate(&scroll_down_js(STEP)).await?;
+    // Leaving the chat (for another, inside the app) writes the last read mark; after it
+    // nothing may be unread.
+    let other = busy.first().copied().unwrap_or_default();
+    page.evaluate(&format!(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"{other}\"]').click()"
+    ))
+    .await?;
+    let left = page
+        .wait_for(
+            &format!(
+                "(async () => {{ const n = await ({unread}); return n === 0 ? 'read' : null; }})()"
+            ),
+            Duration::from_secs(10),
+        )
+        .await;
+    if left.is_err() {
+        let still = page.evaluate(&unread).await?;
+        return Err(HarnessError::Setup(format!(
+            "after scrolling through {chat}, {still} messages are still unread: the case did not read them"
+        )));
+    }
+    let seconds = measured["seconds"].as_f64().unwrap_or(f64::NAN);
+    let numbers = |key: &str| -> Vec<f64> {
+        measured[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect()
+    };
+    let transactions = measured["transactions"].as_f64().unwrap_or(f64::NAN);
+    Ok(UnreadScroll {
+        intervals: numbers("intervals"),
+        long_tasks: numbers("longTasks").len(),
+        writes_per_second: transactions / seconds,
+        records: measured["records"].as_u64().unwrap_or(0),
+        rows: measured["rows"].as_u64().unwrap_or(0),
+    })
+}
