@@ -11,6 +11,7 @@ pub mod eviction;
 #[cfg(any(test, feature = "test-support"))]
 pub mod hostile_corpus;
 pub mod ingest;
+pub mod leadership;
 pub mod linkify;
 pub mod live;
 pub mod media_cache;

@@ -28,6 +28,7 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod live;
+pub mod live_lease;
 pub mod locks;
 pub mod media;
 pub mod outbox_sender;

@@ -6,7 +6,10 @@
 //! closes (the browser releases a dead context's locks) or drops its channel, the next tab in
 //! the queue is granted the lock at once and connects. Followers need no stream of their own:
 //! every message the leader ingests through [`Runtime::ingest`](crate::runtime::Runtime::ingest)
-//! is announced on the user's `BroadcastChannel`.
+//! is announced on the user's `BroadcastChannel`. A leader the browser froze (it keeps its
+//! lock and runs nothing) stops answering the waiting tabs' probes, and the first of them to
+//! notice steals the lock ([`crate::live_lease`]); the frozen leader, when it thaws, finds its
+//! lock gone, drops its stream and queues again as a follower.
 //!
 //! The leader ingests each event with `Source::Live`; an ingest that reveals a gap records
 //! the event's seq as the backend's last seq and has the driver repair the chat beside the
@@ -99,7 +102,7 @@ impl LiveChannel {
         let lock_name = live_lock_name(driver.runtime().store().name());
         let on_status: Rc<dyn Fn(LiveStatus)> = Rc::new(on_status);
         on_status(LiveStatus::Follower);
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, mut stopped) = oneshot::channel::<()>();
         let name = lock_name.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let leader = Leader {
@@ -109,15 +112,37 @@ impl LiveChannel {
                 me_url: format!("{base_url}/api/auth/me"),
                 on_status,
             };
-            // Dropping the lock future (when `stop` fires) releases the lock, or withdraws
-            // the queued request, and drops the stream with everything it started.
-            let lead = Box::pin(locks::with_lock(&name, leader.run()));
-            match select(stopped, lead).await {
-                Either::Left(_) => tracing::debug!(lock = %name, "live channel stopped"),
-                Either::Right((Err(error), _)) => {
-                    tracing::warn!(lock = %name, %error, "could not compete for the live channel")
+            let lease = crate::live_lease::lease_channel_name(&name);
+            loop {
+                let round = leader.clone();
+                let lease_channel = lease.clone();
+                let lead = async move {
+                    let _answering = crate::live_lease::Answering::start(&lease_channel);
+                    round.run().await;
+                };
+                // Dropping the lock future (when `stop` fires) releases the lock, or
+                // withdraws the queued request, and drops the stream with everything it
+                // started.
+                let compete = Box::pin(locks::with_lock_or_take_over(
+                    &name,
+                    crate::live_lease::leader_silent(&lease),
+                    lead,
+                ));
+                match select(&mut stopped, compete).await {
+                    Either::Left(_) => {
+                        tracing::debug!(lock = %name, "live channel stopped");
+                        return;
+                    }
+                    Either::Right((Ok(locks::Tenure::Stolen), _)) => {
+                        tracing::warn!(lock = %name, "another tab took the live channel over; following again");
+                        (leader.on_status)(LiveStatus::Follower);
+                    }
+                    Either::Right((Ok(locks::Tenure::Finished(())), _)) => return,
+                    Either::Right((Err(error), _)) => {
+                        tracing::warn!(lock = %name, %error, "could not compete for the live channel");
+                        return;
+                    }
                 }
-                Either::Right((Ok(()), _)) => {}
             }
         });
         Ok(LiveChannel {
@@ -201,6 +226,7 @@ impl Drop for Stream {
 }
 
 /// The leader's work, run while it holds the lock.
+#[derive(Clone)]
 struct Leader {
     driver: Rc<Driver<HttpHistoryClient>>,
     client: HttpHistoryClient,

@@ -4,6 +4,10 @@
 //! A lock is held while the Rust body runs. The browser releases it when the holding context
 //! dies (a tab closed mid-fetch, a service worker stopped), and this module releases it when
 //! the body's future is dropped (a cancelled sync), so a dead holder never blocks others.
+//! A frozen holder (a page the browser suspended) keeps its locks, so no wait here is
+//! unbounded where it matters: work that is safe to run twice steals after a lease
+//! ([`with_lock_leased`]), and live leadership steals from a leader that stopped answering
+//! ([`with_lock_or_take_over`]), whose body then ends as soon as it notices.
 
 use std::future::Future;
 
@@ -83,6 +87,56 @@ pub async fn with_lock_leased<T>(
     Ok(held.run(body).await)
 }
 
+/// How a body run under a lock others may steal ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tenure<T> {
+    /// The body ran to its end while holding the lock.
+    Finished(T),
+    /// Another context stole the lock (`steal: true`): the body was dropped where it stood.
+    Stolen,
+}
+
+/// Runs `body` while holding the exclusive lock `name`, for work that must never run in two
+/// contexts at once and that a context may hold indefinitely (live leadership). While this
+/// context waits, `take_over` resolving (the holder stopped answering) withdraws the wait
+/// and steals the lock. While the body runs, another context stealing the lock ends it:
+/// [`Tenure::Stolen`]. (Without the Web Locks API the body runs unlocked, logged.)
+pub async fn with_lock_or_take_over<T>(
+    name: &str,
+    take_over: impl Future<Output = ()>,
+    body: impl Future<Output = T>,
+) -> Result<Tenure<T>, SyncError> {
+    let controller = platform::abort_controller();
+    let options = controller.as_ref().map(|(signal, _)| {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"signal".into(), signal);
+        options
+    });
+    let waiting = Box::pin(acquire(name, options));
+    let held = match select(waiting, Box::pin(take_over)).await {
+        Either::Left((acquired, _)) => acquired?,
+        Either::Right(((), waiting)) => {
+            // Withdraw the queued request before stealing, so it is not granted later
+            // behind our own hold.
+            if let Some((_, abort)) = &controller {
+                let _ = abort.call0(&JsValue::UNDEFINED);
+            }
+            drop(waiting);
+            tracing::warn!(
+                lock = name,
+                "the lock's holder stopped answering (a frozen page?): taking the lock over"
+            );
+            let options = js_sys::Object::new();
+            let _ = Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
+            acquire(name, Some(options)).await?
+        }
+    };
+    match held {
+        Some(held) => Ok(held.run_until_stolen(body).await),
+        None => Ok(Tenure::Finished(body.await)),
+    }
+}
+
 /// A granted lock: released when [`Held::run`]'s body ends (or is dropped).
 struct Held {
     guard: ReleaseOnDrop,
@@ -97,6 +151,24 @@ impl Held {
         // it. A stolen lock's request rejects: nothing to wait for then.
         let _ = JsFuture::from(self.finished).await;
         output
+    }
+}
+
+impl Held {
+    /// Like [`Held::run`], but ends the body as soon as the lock is stolen: the request's
+    /// promise settles only after a release, so its settling while the body still runs
+    /// means another context took the lock (`AbortError`).
+    async fn run_until_stolen<T>(self, body: impl Future<Output = T>) -> Tenure<T> {
+        let Held { guard, finished } = self;
+        let lost = JsFuture::from(finished.clone());
+        match select(Box::pin(body), lost).await {
+            Either::Left((output, _)) => {
+                drop(guard);
+                let _ = JsFuture::from(finished).await;
+                Tenure::Finished(output)
+            }
+            Either::Right(_) => Tenure::Stolen,
+        }
     }
 }
 

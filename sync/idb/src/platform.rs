@@ -153,3 +153,16 @@ pub fn timeout_signal(ms: u32) -> Option<JsValue> {
         .call1(&abort_signal, &JsValue::from_f64(f64::from(ms)))
         .ok()
 }
+
+/// A new `AbortController`: its signal, and a function aborting it. `None` where the context
+/// has none (very old browsers).
+pub fn abort_controller() -> Option<(JsValue, Function)> {
+    let class: Function = global_property("AbortController")?.dyn_into().ok()?;
+    let controller = Reflect::construct(&class, &js_sys::Array::new()).ok()?;
+    let signal = Reflect::get(&controller, &"signal".into()).ok()?;
+    let abort: Function = Reflect::get(&controller, &"abort".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    Some((signal, abort.bind0(&controller)))
+}

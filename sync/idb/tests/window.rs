@@ -17,6 +17,21 @@ async fn one_live_channel_leads_and_dropping_it_promotes_the_other() {
 }
 
 #[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_frozen_leader_is_taken_over() {
+    common::live::a_frozen_leader_is_taken_over().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_running_leader_keeps_the_lock() {
+    common::live::a_running_leader_keeps_the_lock().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_leader_whose_lock_is_stolen_follows_again() {
+    common::live::a_leader_whose_lock_is_stolen_follows_again().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
 async fn a_refused_stream_is_reopened_with_backoff() {
     common::live::a_refused_stream_is_reopened_with_backoff().await;
 }

@@ -262,3 +262,135 @@ pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
         "nothing fetched the second time"
     );
 }
+
+/// Holds the lock `name` from plain script the way a frozen page holds it: granted, and
+/// nothing behind it answers anything. Returns `{ granted, outcome, release() }`, where
+/// `outcome` becomes the error name when the lock is stolen (`AbortError`).
+fn hold_like_a_frozen_page(name: &str, steal: bool) -> JsValue {
+    let hold = Function::new_with_args(
+        "name, steal",
+        "const h = { granted: false, outcome: null };
+         const held = new Promise(resolve => { h.release = resolve; });
+         navigator.locks.request(name, { steal }, () => { h.granted = true; return held; })
+           .then(() => { h.outcome = 'released'; }, e => { h.outcome = e.name; });
+         return h;",
+    );
+    hold.call2(
+        &JsValue::UNDEFINED,
+        &JsValue::from_str(name),
+        &JsValue::from_bool(steal),
+    )
+    .expect("navigator.locks.request from script")
+}
+
+fn field(holder: &JsValue, key: &str) -> JsValue {
+    Reflect::get(holder, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A leader that runs nothing (a page frozen by the browser, here a plain script holding
+/// the lock) does not keep the live channel from every other tab: the waiting channel's
+/// probe goes unanswered, it steals the lock within seconds (first probe after 1 s, 3 s to
+/// answer), and its withdrawn wait leaves no request queued behind itself.
+pub async fn a_frozen_leader_is_taken_over() {
+    let driver = driver().await;
+    let name = live_lock_name(driver.runtime().store().name());
+    let frozen = hold_like_a_frozen_page(&name, false);
+    within(PATIENCE_MS, "the script to hold the lock", || {
+        field(&frozen, "granted").is_truthy()
+    })
+    .await;
+    let (channel, seen) = start(&driver);
+    let took = within(PATIENCE_MS, "the waiting channel to take over", || {
+        leads(&seen)
+    })
+    .await;
+    assert!(
+        took >= 900.0,
+        "took over after {took} ms, before its first probe could be answered"
+    );
+    within(PATIENCE_MS, "the frozen holder to lose the lock", || {
+        field(&frozen, "outcome").as_string().is_some()
+    })
+    .await;
+    assert_eq!(
+        field(&frozen, "outcome").as_string().as_deref(),
+        Some("AbortError")
+    );
+    assert_eq!(
+        lock_counts(&name).await,
+        (1, 0),
+        "the new leader holds the lock and its withdrawn wait is not queued"
+    );
+    web_sys::console::log_1(&format!("frozen leader taken over after {took:.0} ms").into());
+    drop(channel);
+}
+
+/// A running leader answers every probe, so a waiting channel never steals from it: past
+/// the first probe and its answer time (1 s + 3 s) the second channel still follows.
+pub async fn a_running_leader_keeps_the_lock() {
+    let driver = driver().await;
+    let name = live_lock_name(driver.runtime().store().name());
+    let (first, first_seen) = start(&driver);
+    within(PATIENCE_MS, "the first channel to lead", || {
+        leads(&first_seen)
+    })
+    .await;
+    let (second, second_seen) = start(&driver);
+    platform::sleep(5_000).await;
+    assert_eq!(*second_seen.borrow(), vec![LiveStatus::Follower]);
+    assert_eq!(
+        first_seen
+            .borrow()
+            .iter()
+            .rposition(|s| *s == LiveStatus::Follower),
+        Some(0),
+        "the leader lost its lock: {:?}",
+        first_seen.borrow()
+    );
+    assert_eq!(lock_counts(&name).await, (1, 1), "one holder, one waiter");
+    drop(second);
+    drop(first);
+}
+
+/// A leader whose lock is stolen stops leading at once (it reports `Follower` and queues
+/// again), and, since the thief answers no probe either, takes the lock back.
+pub async fn a_leader_whose_lock_is_stolen_follows_again() {
+    let driver = driver().await;
+    let name = live_lock_name(driver.runtime().store().name());
+    let (channel, seen) = start(&driver);
+    within(PATIENCE_MS, "the channel to lead", || leads(&seen)).await;
+    let led = seen.borrow().len();
+    let thief = hold_like_a_frozen_page(&name, true);
+    within(PATIENCE_MS, "the channel to follow again", || {
+        seen.borrow()[led..].contains(&LiveStatus::Follower)
+    })
+    .await;
+    assert!(field(&thief, "granted").is_truthy());
+    assert_eq!(
+        lock_counts(&name).await,
+        (1, 1),
+        "the thief holds the lock, the old leader waits"
+    );
+    let back = within(PATIENCE_MS, "the channel to take its lock back", || {
+        let statuses = seen.borrow();
+        let follow = statuses[led..]
+            .iter()
+            .position(|s| *s == LiveStatus::Follower)
+            .map_or(usize::MAX, |i| led + i);
+        statuses
+            .iter()
+            .skip(follow)
+            .any(|s| *s != LiveStatus::Follower)
+    })
+    .await;
+    within(PATIENCE_MS, "the thief to lose the lock", || {
+        field(&thief, "outcome").as_string().is_some()
+    })
+    .await;
+    assert_eq!(
+        field(&thief, "outcome").as_string().as_deref(),
+        Some("AbortError")
+    );
+    web_sys::console::log_1(&format!("took the lock back after {back:.0} ms").into());
+    drop(channel);
+}
