@@ -4,11 +4,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::cli::Config;
 use crate::db::Db;
+use crate::fanout::postgres::PgFanout;
+use crate::fanout::{Fanout, LocalFanout, Registry};
 use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
@@ -66,13 +68,31 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         None => ServedLog::default(),
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (events, _) = broadcast::channel(1024);
+    let wakers = Arc::new(Registry::default());
+    let mut background = Vec::new();
+    let fanout: Arc<dyn Fanout> = match &db {
+        Db::Sqlite(_) => Arc::new(LocalFanout::new(Arc::clone(&wakers))),
+        Db::Postgres(pool) => {
+            let (fanout, listener) = PgFanout::start(
+                pool,
+                &config.instance,
+                Arc::clone(&wakers),
+                shutdown_rx.clone(),
+                config.fanout_reconnect_delay,
+            )
+            .await?;
+            background.push(listener);
+            Arc::new(fanout)
+        }
+    };
+    tracing::info!(fanout = fanout.kind(), instance = %config.instance, "fan-out ready");
     let state = AppState(Arc::new(Inner {
         db,
         metrics: Metrics::default(),
         faults: Faults::new(config.test_faults),
         served_log,
-        events,
+        fanout,
+        wakers,
         push_wake: Notify::new(),
         vapid,
         login_limiter: RateLimiter::new(config.login_attempts_per_window, config.login_window),
@@ -88,10 +108,12 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         .config
         .push_sender
         .then(|| tokio::spawn(crate::push_sender::run(state.clone())));
-    let mut background = vec![
-        tokio::spawn(crate::housekeeping::purge_sessions(state.clone())),
-        tokio::spawn(crate::housekeeping::trim_push_queue(state.clone())),
-    ];
+    background.push(tokio::spawn(crate::housekeeping::purge_sessions(
+        state.clone(),
+    )));
+    background.push(tokio::spawn(crate::housekeeping::trim_push_queue(
+        state.clone(),
+    )));
     if state.config.simulate {
         background.push(tokio::spawn(crate::simulator::run(state.clone())));
     }

@@ -53,6 +53,25 @@ pub struct Args {
     /// Contact sent in VAPID signatures.
     #[arg(long, default_value = "mailto:admin@example.invalid")]
     pub vapid_subject: String,
+    /// This process's name among several on one database: in logs and in the
+    /// `application_name` of its PostgreSQL listener (`supportdesk-listen-NAME`). Default:
+    /// the process id and a random suffix.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// First wait before the PostgreSQL listener reconnects after losing its connection
+    /// (doubling per failed attempt, at most 5 s).
+    #[arg(long, default_value_t = 100)]
+    pub fanout_reconnect_ms: u64,
+    /// How long one Web Push delivery may take in all.
+    #[arg(long, default_value_t = 10_000)]
+    pub push_timeout_ms: u64,
+    /// How long a push service may take to accept a connection.
+    #[arg(long, default_value_t = 5_000)]
+    pub push_connect_timeout_ms: u64,
+    /// How long a claimed push is held before another process may take it over (never less
+    /// than the two timeouts above plus 5 s).
+    #[arg(long, default_value_t = 60_000)]
+    pub push_claim_lease_ms: u64,
 }
 
 /// Everything the running server needs to know.
@@ -82,6 +101,11 @@ pub struct Config {
     pub secure_cookie: bool,
     /// VAPID contact.
     pub vapid_subject: String,
+    /// This process's name among several on one database (logs, the listener's
+    /// `application_name`).
+    pub instance: String,
+    /// First wait before the PostgreSQL listener reconnects (doubling per failure).
+    pub fanout_reconnect_delay: Duration,
     /// Interval of SSE heartbeat comments.
     pub sse_heartbeat: Duration,
     /// Argon2 memory cost in KiB (tests lower it; debug builds hash slowly).
@@ -168,6 +192,8 @@ impl Config {
             allow_insecure_push: false,
             secure_cookie: false,
             vapid_subject: "mailto:admin@example.invalid".to_owned(),
+            instance: default_instance(),
+            fanout_reconnect_delay: Duration::from_millis(100),
             sse_heartbeat: Duration::from_secs(15),
             password_hash_memory_kib: 19 * 1024,
             login_attempts_per_window: 10,
@@ -227,7 +253,22 @@ impl Config {
             allow_insecure_push: args.allow_insecure_push,
             secure_cookie: args.secure_cookie,
             vapid_subject: args.vapid_subject.clone(),
+            instance: args.instance.clone().unwrap_or_else(default_instance),
+            fanout_reconnect_delay: Duration::from_millis(args.fanout_reconnect_ms),
+            push_timeout: Duration::from_millis(args.push_timeout_ms),
+            push_connect_timeout: Duration::from_millis(args.push_connect_timeout_ms),
+            push_claim_lease: Duration::from_millis(args.push_claim_lease_ms),
             ..Self::new(database)
         }
     }
+}
+
+/// A name no other process on the database has: the process id, and a random part for the
+/// several servers one test process runs.
+fn default_instance() -> String {
+    format!(
+        "{}-{:06x}",
+        std::process::id(),
+        rand::random::<u32>() & 0xff_ffff
+    )
 }

@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo_seed;
 pub mod error;
 pub mod extract;
+pub mod fanout;
 pub mod faults;
 pub mod housekeeping;
 pub mod media_policy;

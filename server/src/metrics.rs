@@ -33,6 +33,52 @@ pub struct Metrics {
     pub sse_clients: AtomicI64,
     /// Expired sessions deleted by the purge.
     pub sessions_purged: AtomicU64,
+    /// From a message's send to its event leaving on a live stream.
+    pub stream_lag: Histogram,
+}
+
+/// Upper bounds (ms) of the stream-lag buckets.
+const LAG_BUCKETS_MS: [i64; 13] = [
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000,
+];
+
+/// A Prometheus histogram of durations in milliseconds, exported in seconds.
+#[derive(Default)]
+pub struct Histogram {
+    /// Observations at or below each bound of [`LAG_BUCKETS_MS`] (not cumulative here).
+    buckets: [AtomicU64; LAG_BUCKETS_MS.len()],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn observe_ms(&self, ms: i64) {
+        let ms = ms.max(0);
+        if let Some(i) = LAG_BUCKETS_MS.iter().position(|&bound| ms <= bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ms
+            .fetch_add(u64::try_from(ms).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Appends the exposition of `name`.
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in LAG_BUCKETS_MS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let le = *bound as f64 / 1000.0;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let _ = writeln!(out, "{name}_sum {sum:.3}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
 }
 
 /// Why a queued push was given up (`push_dropped_total{reason}`).
@@ -181,6 +227,11 @@ impl Metrics {
             "sse_clients {}",
             self.sse_clients.load(Ordering::Relaxed)
         );
+        self.stream_lag.render(
+            &mut out,
+            "sse_event_lag_seconds",
+            "From a message's send to its event leaving on a live stream of this process.",
+        );
         out
     }
 }
@@ -209,6 +260,66 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// The fan-out's series: notices this process received, its listener, the wake-ups.
+fn fanout_metrics(state: &AppState, out: &mut String) {
+    let counters = state.fanout.counters();
+    let kind = state.fanout.kind();
+    let mut series = |name: &str, kind_of: &str, help: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind_of}");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    series(
+        "fanout_notices_total",
+        "counter",
+        "New-message notices this process received (from LISTEN, or in process).",
+        counters.notices.load(Ordering::Relaxed).to_string(),
+    );
+    series(
+        "fanout_notices_unreadable_total",
+        "counter",
+        "Received notices that could not be read (every stream was woken instead).",
+        counters.unreadable.load(Ordering::Relaxed).to_string(),
+    );
+    series(
+        "fanout_listener_connects_total",
+        "counter",
+        "Times the fan-out listener connected (each reconnect wakes every stream).",
+        counters
+            .listener_connects
+            .load(Ordering::Relaxed)
+            .to_string(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP fanout_listener_up Whether the fan-out listener is connected, by fan-out kind."
+    );
+    let _ = writeln!(out, "# TYPE fanout_listener_up gauge");
+    let _ = writeln!(
+        out,
+        "fanout_listener_up{{kind=\"{kind}\"}} {}",
+        counters.listener_up.load(Ordering::Relaxed)
+    );
+    let mut series = |name: &str, kind_of: &str, help: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind_of}");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    series(
+        "sse_stream_wakeups_total",
+        "counter",
+        "Wake-ups given to this process's event streams (only the streams of the users a \
+         notice names wake).",
+        state.wakers.wakeups().to_string(),
+    );
+    series(
+        "sse_streaming_users",
+        "gauge",
+        "Users with an open event stream on this process.",
+        state.wakers.users().to_string(),
+    );
+}
+
 /// `GET /metrics`.
 pub async fn render(
     State(state): State<AppState>,
@@ -222,6 +333,7 @@ pub async fn render(
             "sse_streams_ended_total{{reason=\"{reason}\"}} {count}"
         );
     }
+    fanout_metrics(&state, &mut out);
     // The queue is shared by every process on the database: read it, not a local count.
     match state.db.push_queue_stats().await {
         Ok(stats) => {

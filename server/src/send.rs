@@ -1,6 +1,6 @@
 //! The single send path: every new message (HTTP send, simulator) is validated, stored with
-//! its sequence number and its queued pushes, then announced to SSE streams and the Web Push
-//! sender.
+//! its sequence number and its queued pushes, then announced to SSE streams (through the
+//! fan-out) and the Web Push sender.
 
 use std::sync::atomic::Ordering;
 
@@ -11,7 +11,8 @@ use crate::db::chats::NewMessage;
 use crate::db::now_ms;
 use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, EventNotice};
+use crate::fanout::Notice;
+use crate::state::AppState;
 
 /// Longest accepted idempotency key (bytes).
 pub const MAX_CLIENT_TEMP_ID_LEN: usize = 128;
@@ -114,11 +115,13 @@ pub async fn send_message(
             .metrics
             .messages_stored
             .fetch_add(1, Ordering::Relaxed);
-        // Nobody listening is normal (no open tab), so a send error is ignored.
-        let _ = state.events.send(EventNotice {
+        // The streams of every process that show this chat look for it (on PostgreSQL the
+        // notice already went out with the transaction).
+        state.fanout.committed(&Notice {
+            request_id: chat.id.clone(),
+            seq: message.seq,
             event_id,
-            agent_id: chat.agent_id.clone(),
-            requester_id: chat.requester_id.clone(),
+            users: Some(vec![chat.agent_id.clone(), chat.requester_id.clone()]),
         });
         // Its pushes were queued with it; the sender (of this process or another) sends them.
         state.push_wake.notify_one();

@@ -2,27 +2,17 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{watch, Notify};
 
 use crate::cli::Config;
 use crate::db::Db;
+use crate::fanout::{Fanout, Registry};
 use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
 use crate::streams::Streams;
 use crate::vapid::Vapid;
-
-/// A committed new message, announced to SSE streams so they look for new events.
-#[derive(Clone, Debug)]
-pub struct EventNotice {
-    /// The message's global event id.
-    pub event_id: u64,
-    /// The chat's agent.
-    pub agent_id: String,
-    /// The chat's requester.
-    pub requester_id: String,
-}
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -40,8 +30,10 @@ pub struct Inner {
     pub faults: Faults,
     /// Test-only record of answered history fetches.
     pub served_log: ServedLog,
-    /// New-message announcements for SSE streams.
-    pub events: broadcast::Sender<EventNotice>,
+    /// How committed messages reach the event streams of every process.
+    pub fanout: Arc<dyn Fanout>,
+    /// This process's event streams by user, woken by the fan-out.
+    pub wakers: Arc<Registry>,
     /// Wakes the Web Push sender when a new message queued pushes (`push_outbox`).
     pub push_wake: Notify,
     /// The VAPID key pair.

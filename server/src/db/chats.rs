@@ -246,8 +246,11 @@ impl Db {
     /// incremented first (`UPDATE … RETURNING`): its row lock serialises concurrent senders of
     /// one chat, across processes on PostgreSQL and through the single writer on SQLite, and a
     /// rolled-back insert gives its number back, so sequences are gap-free. The event counter
-    /// is locked second, always in that order (no deadlock), which makes event ids commit in
-    /// increasing order: a reader that sees event N has seen every event below N.
+    /// is locked second, always in that order (no deadlock), and held to the commit: the next
+    /// sender, of any process, reads the counter only after this transaction is committed and
+    /// visible. So event ids become visible in increasing order, and a reader that sees event
+    /// N has seen every event below N (`routes::events` relies on it). On PostgreSQL the
+    /// transaction also sends the fan-out notice (`pg_notify`), delivered on commit.
     pub async fn insert_message(
         &self,
         new: &NewMessage,
@@ -265,6 +268,9 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0) RETURNING {MESSAGE_COLUMNS}"
         );
         let role = crate::db::users::role_text(new.sender.role);
+        // PostgreSQL announces the message to every process in its own transaction (see
+        // `crate::fanout`); SQLite has one process, whose send path announces it.
+        let notify = matches!(self, Db::Postgres(_));
         // The async block keeps `?` inside it, so a unique violation reaches the match below
         // instead of leaving this function early.
         let result: Result<Option<MessageRow>, sqlx::Error> = with_pool!(self, pool => async {
@@ -281,25 +287,6 @@ impl Db {
             match chat {
                 None => Ok(None),
                 Some((seq, agent_id, requester_id)) => {
-                    let event_id: i64 = sqlx::query_scalar(
-                        "UPDATE counters SET value = value + 1 WHERE name = 'event' RETURNING value",
-                    )
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let row = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(insert_sql))
-                        .bind(&new.request_id)
-                        .bind(seq)
-                        .bind(format!("m{event_id}"))
-                        .bind(event_id)
-                        .bind(&new.client_temp_id)
-                        .bind(&new.sender.id)
-                        .bind(&new.sender.name)
-                        .bind(role)
-                        .bind(&new.body)
-                        .bind(&attachments)
-                        .bind(new.created_at)
-                        .fetch_one(&mut *tx)
-                        .await?;
                     // The chat's participants may read its files from now on.
                     for attachment in &new.attachments {
                         sqlx::query(
@@ -326,6 +313,41 @@ impl Db {
                             .bind(&new.request_id)
                             .bind(seq)
                             .bind(super::now_ms())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // The event counter is taken last, so its lock (which every sender of
+                    // every chat waits for) is held only for the insert and the commit.
+                    let event_id: i64 = sqlx::query_scalar(
+                        "UPDATE counters SET value = value + 1 WHERE name = 'event' RETURNING value",
+                    )
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let row = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(insert_sql))
+                        .bind(&new.request_id)
+                        .bind(seq)
+                        .bind(format!("m{event_id}"))
+                        .bind(event_id)
+                        .bind(&new.client_temp_id)
+                        .bind(&new.sender.id)
+                        .bind(&new.sender.name)
+                        .bind(role)
+                        .bind(&new.body)
+                        .bind(&attachments)
+                        .bind(new.created_at)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    // Every listening process hears of it when, and only if, it commits.
+                    if notify {
+                        let notice = crate::fanout::Notice {
+                            request_id: new.request_id.clone(),
+                            seq: u64::try_from(seq).unwrap_or(0),
+                            event_id: u64::try_from(event_id).unwrap_or(0),
+                            users: Some(vec![agent_id.clone(), requester_id.clone()]),
+                        };
+                        sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(crate::fanout::notice::CHANNEL)
+                            .bind(notice.encode())
                             .execute(&mut *tx)
                             .await?;
                     }

@@ -2,9 +2,11 @@
 //!
 //! Each event is `event: message`, `id: <global event id>`, `data: <Message JSON>`. A client
 //! reconnecting with `Last-Event-ID` receives every message of its chats with a higher event
-//! id. The stream reads from the database, woken by the broadcast channel the send path
-//! feeds: event ids commit in increasing order (see `Db::insert_message`), so reading
-//! "everything above the last id sent" can neither skip nor repeat a message.
+//! id. The stream reads from the database, woken by the fan-out (`crate::fanout`: in process
+//! on SQLite, PostgreSQL `LISTEN/NOTIFY` across processes) only when a message of its user's
+//! chats is committed, or when the listener reconnects and every stream catches up. Event ids
+//! become visible in increasing order, across processes too (see `Db::insert_message`), so
+//! reading "everything above the last id sent" can neither skip nor repeat a message.
 //!
 //! A stream lives only as long as its session: a sign-out on this process ends it at once
 //! ([`crate::streams`]), and every `stream_session_check` it asks the database whether the
@@ -21,20 +23,17 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{Stream, StreamExt};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::auth::{self, AuthUser};
 use crate::db::chats::MessageRow;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, EventNotice};
+use crate::fanout::Subscription;
+use crate::state::AppState;
 use crate::streams::{EndReason, Registration};
 
 /// Messages read from the database per query.
 const BATCH: u64 = 500;
-
-/// How often an idle stream looks for events stored by other server processes.
-const CROSS_PROCESS_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Keeps the `sse_clients` gauge right however the stream ends.
 struct ClientGuard(AppState);
@@ -55,10 +54,14 @@ struct StreamState {
     reset: bool,
     last_sent: u64,
     pending: VecDeque<MessageRow>,
-    notices: broadcast::Receiver<EventNotice>,
+    /// Woken when a message of this user's chats may be new.
+    wake: Subscription,
     shutdown: watch::Receiver<bool>,
     /// Whether the database may hold events not read yet.
     dirty: bool,
+    /// Still replaying a `Last-Event-ID` resume: those events are old, and their age is no
+    /// stream lag.
+    replaying: bool,
     _guard: ClientGuard,
 }
 
@@ -95,7 +98,7 @@ pub async fn stream(
             ))
         })?;
     // Subscribe before reading the current id, so nothing committed in between is missed.
-    let notices = state.events.subscribe();
+    let wake = state.wakers.subscribe(&user.id);
     let current = state.db.current_event_id().await?;
     // An id from the future (a client of a database that was since reset) would hide every
     // new message from this stream: resume from the present instead. So does one too far
@@ -118,9 +121,10 @@ pub async fn stream(
         reset: too_far,
         last_sent,
         pending: VecDeque::new(),
-        notices,
+        wake,
         shutdown: state.shutdown.clone(),
         dirty: resume.is_some() && !too_far,
+        replaying: resume.is_some() && !too_far,
         _guard: ClientGuard(state.clone()),
     };
     // A comment first: Firefox fires the EventSource's `open` only once body bytes arrive
@@ -152,6 +156,12 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
             let id = row.event_id();
             s.last_sent = id;
             let message = row.into_message();
+            // From the send (stamped before its transaction) to the event leaving for the
+            // client: the fan-out's delay plus this stream's read.
+            if !s.replaying {
+                let lag_ms = crate::db::now_ms().saturating_sub(message.created_at);
+                s.state.metrics.stream_lag.observe_ms(lag_ms);
+            }
             let data = match serde_json::to_string(&message) {
                 Ok(data) => data,
                 Err(error) => {
@@ -185,19 +195,12 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                 }
             }
         }
+        // Everything up to now is sent: what a wake-up brings from here on is live.
+        s.replaying = false;
         tokio::select! {
-            notice = s.notices.recv() => match notice {
-                Ok(notice) => {
-                    if notice.event_id > s.last_sent
-                        && (notice.agent_id == s.user_id || notice.requester_id == s.user_id)
-                    {
-                        s.dirty = true;
-                    }
-                }
-                // Missed notices are harmless: the database is the source of truth.
-                Err(RecvError::Lagged(_)) => s.dirty = true,
-                Err(RecvError::Closed) => return None,
-            },
+            // A message of this user's chats was committed (on any process), or the listener
+            // reconnected: look in the database.
+            () = s.wake.woken() => s.dirty = true,
             _ = s.shutdown.changed() => {
                 s.state.streams.count_end(EndReason::Shutdown);
                 return None;
@@ -216,9 +219,6 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                     Err(error) => tracing::warn!(%error, "could not check a stream's session"),
                 }
             }
-            // Notices only come from this process; with several server processes on one
-            // PostgreSQL a message stored by another process is found by this periodic look.
-            _ = tokio::time::sleep(CROSS_PROCESS_POLL) => s.dirty = true,
         }
     }
 }
