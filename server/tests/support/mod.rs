@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod process;
 pub mod push_receiver;
 
 use std::time::Duration;
@@ -137,65 +138,73 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
-    /// Fixture: agents alice and bob; requester r1 owns REQ-A (alice), r2 owns REQ-B (bob).
     async fn seed_fixtures(&self) {
-        let db = &self.state().db;
-        let hash = server::auth::hash_password(PASSWORD, 8).expect("hash");
-        for (id, username, name, role) in [
-            ("u_alice", "alice", "Alice", "agent"),
-            ("u_bob", "bob", "Bob", "agent"),
-            ("u_r1", "r1", "Requester One", "requester"),
-            ("u_r2", "r2", "Requester Two", "requester"),
-        ] {
-            let row = UserRow {
-                id: id.to_owned(),
-                username: username.to_owned(),
-                name: name.to_owned(),
-                role: role.to_owned(),
-                password_hash: hash.clone(),
-            };
-            assert!(db.create_user(&row, 1).await.expect("create user"));
-        }
-        assert!(db
-            .create_request("REQ-A", "Printer", "u_r1", "u_alice", 1)
-            .await
-            .expect("request"));
-        assert!(db
-            .create_request("REQ-B", "VPN", "u_r2", "u_bob", 1)
-            .await
-            .expect("request"));
+        seed_fixtures(&self.state().db).await;
     }
 
     /// Signs in and returns a client carrying the session cookie.
     pub async fn login(&self, username: &str) -> Client {
-        let client = Client::anonymous(&self.base);
-        let response = client
-            .http
-            .post(self.url("/api/auth/login"))
-            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("login request");
-        assert_eq!(response.status(), StatusCode::OK, "login {username}");
-        let cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .expect("set-cookie")
-            .to_owned();
-        let pair = cookie.split(';').next().expect("cookie pair").to_owned();
-        let user: CurrentUser = response.json().await.expect("user json");
-        assert_eq!(user.username, username);
-        Client {
-            cookie: Some(pair),
-            ..client
-        }
+        login_at(&self.base, username).await
     }
 
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
+    }
+}
+
+/// Fixture: agents alice and bob; requester r1 owns REQ-A (alice), r2 owns REQ-B (bob).
+pub async fn seed_fixtures(db: &server::db::Db) {
+    let hash = server::auth::hash_password(PASSWORD, 8).expect("hash");
+    for (id, username, name, role) in [
+        ("u_alice", "alice", "Alice", "agent"),
+        ("u_bob", "bob", "Bob", "agent"),
+        ("u_r1", "r1", "Requester One", "requester"),
+        ("u_r2", "r2", "Requester Two", "requester"),
+    ] {
+        let row = UserRow {
+            id: id.to_owned(),
+            username: username.to_owned(),
+            name: name.to_owned(),
+            role: role.to_owned(),
+            password_hash: hash.clone(),
+        };
+        assert!(db.create_user(&row, 1).await.expect("create user"));
+    }
+    assert!(db
+        .create_request("REQ-A", "Printer", "u_r1", "u_alice", 1)
+        .await
+        .expect("request"));
+    assert!(db
+        .create_request("REQ-B", "VPN", "u_r2", "u_bob", 1)
+        .await
+        .expect("request"));
+}
+
+/// Signs in at the server at `base` and returns a client carrying the session cookie.
+pub async fn login_at(base: &str, username: &str) -> Client {
+    let client = Client::anonymous(base);
+    let response = client
+        .http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(response.status(), StatusCode::OK, "login {username}");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("set-cookie")
+        .to_owned();
+    let pair = cookie.split(';').next().expect("cookie pair").to_owned();
+    let user: CurrentUser = response.json().await.expect("user json");
+    assert_eq!(user.username, username);
+    Client {
+        cookie: Some(pair),
+        ..client
     }
 }
 

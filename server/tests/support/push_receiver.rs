@@ -1,10 +1,11 @@
 //! A loopback stand-in for a push service: records every request and answers with a chosen
 //! status (201 by default, 410 to test subscription clean-up), or with a script of answers
 //! for the next requests (decided before the request is recorded, so a test that reacts to a
-//! request cannot change that request's answer).
+//! request cannot change that request's answer). In hold mode it answers nothing at all (a
+//! push service that hangs): such requests are only counted, never recorded as received.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -31,6 +32,8 @@ pub struct Received {
 struct Shared {
     status: Arc<AtomicU16>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    hold: Arc<AtomicBool>,
+    held: Arc<AtomicUsize>,
     tx: mpsc::UnboundedSender<Received>,
 }
 
@@ -39,6 +42,9 @@ pub struct PushReceiver {
     pub endpoint: String,
     pub status: Arc<AtomicU16>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    hold: Arc<AtomicBool>,
+    /// Requests held unanswered so far.
+    pub held: Arc<AtomicUsize>,
     pub rx: mpsc::UnboundedReceiver<Received>,
 }
 
@@ -47,9 +53,13 @@ impl PushReceiver {
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(AtomicU16::new(201));
         let script = Arc::new(Mutex::new(VecDeque::new()));
+        let hold = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(AtomicUsize::new(0));
         let shared = Shared {
             status: status.clone(),
             script: script.clone(),
+            hold: hold.clone(),
+            held: held.clone(),
             tx,
         };
         let app = Router::new()
@@ -66,8 +76,15 @@ impl PushReceiver {
             endpoint: format!("http://{addr}/push/sub1"),
             status,
             script,
+            hold,
+            held,
             rx,
         }
+    }
+
+    /// Holds every new request unanswered (`true`), or answers again (`false`).
+    pub fn hold(&self, hold: bool) {
+        self.hold.store(hold, Ordering::SeqCst);
     }
 
     pub fn answer_with(&self, status: u16) {
@@ -81,6 +98,11 @@ impl PushReceiver {
 }
 
 async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if shared.hold.load(Ordering::SeqCst) {
+        shared.held.fetch_add(1, Ordering::SeqCst);
+        // Never answered: the sender's timeout, or its death, ends the request.
+        std::future::pending::<()>().await;
+    }
     let scripted = shared.script.lock().unwrap().pop_front();
     let status = scripted.unwrap_or_else(|| shared.status.load(Ordering::SeqCst));
     let _ = shared.tx.send(Received {
