@@ -1,5 +1,6 @@
 //! Conversions between the core's types and IndexedDB records (structured-clone objects,
-//! through `serde-wasm-bindgen`), and the keys of the `messages` store.
+//! through JSON text: one serde path, `serde_json`, for every context), and the keys of the
+//! `messages` store.
 //!
 //! Decoding is where a damaged record shows up: callers get an error, count it, skip the
 //! record and mark its sequence for a fetch, and never panic.
@@ -45,18 +46,23 @@ pub fn encode_all<T: Serialize>(
 
 /// Decodes a record; the error text says what was wrong with it.
 ///
-/// Records go through `JSON.stringify` and `serde_json` (the fast path); a value JSON cannot
-/// express is decoded field by field with `serde-wasm-bindgen` for a precise error.
+/// Records go through `JSON.stringify` and `serde_json`, whose errors name the field and
+/// what it held. A value JSON cannot express (a `BigInt`, a cycle, `undefined` at the top)
+/// was never written by us and is refused as such.
 pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    if let Some(text) = js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|t| t.as_string())
-    {
-        if let Ok(decoded) = serde_json::from_str(&text) {
-            return Ok(decoded);
+    let text = match js_sys::JSON::stringify(&value) {
+        Ok(text) => text.as_string(),
+        Err(error) => {
+            return Err(format!(
+                "not a JSON value: {}",
+                crate::error::DomError::from_js(&error).message
+            ))
         }
-    }
-    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+    };
+    let Some(text) = text else {
+        return Err("not a JSON value (undefined or a function)".to_owned());
+    };
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// The key `[request_id, seq]` of a message.

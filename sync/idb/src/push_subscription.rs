@@ -288,7 +288,7 @@ fn parse_subscription(subscription: &JsValue) -> Step<PushSubscription> {
     let json = to_json
         .call0(subscription)
         .map_err(|e| js_failed("PushSubscription.toJSON", &e))?;
-    serde_wasm_bindgen::from_value(json).map_err(|e| failed("read the subscription", e))
+    crate::codec::decode(json).map_err(|e| failed("read the subscription", e))
 }
 
 async fn register(base_url: &str, subscription: &PushSubscription) -> Step<()> {
