@@ -238,6 +238,13 @@ fn store_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
 }
 
 fn server_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
+    let mut rows = loadtest_rows(tools)?;
+    rows.extend(fanout_rows(tools)?);
+    Ok(rows)
+}
+
+/// The loopback load test of one process (range fetches and sends, SQLite and PostgreSQL).
+fn loadtest_rows(tools: &Tools) -> Result<Vec<Value>, String> {
     let out = root().join("bench").join("server-load.json");
     std::fs::create_dir_all(root().join("bench")).map_err(|e| e.to_string())?;
     run(tools
@@ -284,6 +291,90 @@ fn server_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
             })
         })
         .collect())
+}
+
+/// Post → event at the stream and sends/s with 1, 2 and 4 server processes on one PostgreSQL
+/// and 1,000 open streams (`server/src/bin/fanout_bench.rs`), each multi-process figure beside
+/// the one-process figure of the same run.
+fn fanout_rows(tools: &Tools) -> Result<Vec<Value>, String> {
+    let out = root().join("bench").join("fanout.json");
+    // The benchmark starts the server binary as several processes: build both.
+    run(tools
+        .command(cargo())
+        .args(["build", "--release", "-p", "server", "--bins"]))?;
+    run(tools
+        .command(target_dir().join("release").join("fanout_bench"))
+        .arg("--out")
+        .arg(&out))?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let report: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", out.display()))?;
+    let runs = report["results"]
+        .as_array()
+        .ok_or("fanout.json without results")?;
+    let one = runs.iter().find(|r| r["processes"].as_u64() == Some(1));
+    let mut rows = Vec::new();
+    for r in runs {
+        let processes = r["processes"].as_u64().unwrap_or(0);
+        let number = |run: &Value, key: &str| run[key].as_f64();
+        let complete = r["delivered_events"] == r["expected_events"]
+            && r["duplicate_or_unknown_events"].as_u64() == Some(0);
+        let (floor, ratio) = match one.filter(|_| processes > 1) {
+            Some(one) => {
+                let floor = number(one, "p95_ms");
+                (floor, floor.zip(number(r, "p95_ms")).map(|(f, p)| p / f))
+            }
+            None => (None, None),
+        };
+        rows.push(json!({
+            "suite": "server (several processes)",
+            "metric": format!("fanout/{processes}_processes/latency"),
+            "what": format!(
+                "post → event at the stream, {processes} process(es) on one PostgreSQL, {}                  streams, {} msg/s ({} of {} events, p99 {:.1} ms; floor: 1 process)",
+                r["streams"], r["rate_per_s"], r["delivered_events"], r["expected_events"],
+                number(r, "p99_ms").unwrap_or(f64::NAN)
+            ),
+            "unit": "ms",
+            "median": r["p50_ms"],
+            "p95": r["p95_ms"],
+            "floor": floor,
+            "ratio": ratio,
+            "seed_target": "-",
+            "our_target": 50.0,
+            "meets_target": complete && number(r, "p95_ms").is_some_and(|p| p < 50.0),
+        }));
+        let (floor, ratio) = match one.filter(|_| processes > 1) {
+            Some(one) => {
+                let floor = number(one, "sends_per_s");
+                (
+                    floor,
+                    floor.zip(number(r, "sends_per_s")).map(|(f, s)| s / f),
+                )
+            }
+            None => (None, None),
+        };
+        rows.push(json!({
+            "suite": "server (several processes)",
+            "metric": format!("fanout/{processes}_processes/sends"),
+            "what": format!(
+                "sends/s, {processes} process(es), {} streams open, {} senders (send p95                  {:.0} ms; floor: 1 process; target: more than 1 process)",
+                r["streams"], r["senders"],
+                number(r, "send_p95_ms").unwrap_or(f64::NAN)
+            ),
+            "unit": "sends/s",
+            "median": r["sends_per_s"],
+            "p95": Value::Null,
+            "floor": floor,
+            "ratio": ratio,
+            "seed_target": "-",
+            // Throughput should grow with processes until PostgreSQL (or the cores) limit it.
+            "our_target": floor,
+            "higher_is_better": true,
+            "meets_target": r["send_errors"].as_u64() == Some(0)
+                && (processes == 1 || ratio.is_some_and(|x| x > 1.0)),
+        }));
+    }
+    Ok(rows)
 }
 
 fn wasm_sizes(tools: &Tools) -> Result<Vec<Value>, String> {
