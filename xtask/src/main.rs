@@ -1,7 +1,8 @@
 //! `cargo xtask`: one entry point for every routine task, the same one CI calls.
 //!
 //! - `cargo xtask serve`: installs the build tools, builds the front end with Trunk (release)
-//!   and starts the reference server with demo data on 127.0.0.1:8080.
+//!   and starts the reference server with demo data on 127.0.0.1:8080 (`--processes N`:
+//!   N processes on one PostgreSQL behind a round-robin balancer).
 //! - `cargo xtask test`: installs everything tests need, then fmt, clippy (host and wasm32),
 //!   native tests, in-browser tests in headless Chrome and Firefox, end-to-end tests; prints a
 //!   plain summary and fails if any step failed.
@@ -12,8 +13,10 @@
 //!
 //! It depends on nothing but the standard library, so it builds in seconds on a fresh clone.
 
+mod balancer;
 mod bench;
 mod chaos;
+mod local_postgres;
 mod process;
 mod serve;
 mod test;
@@ -60,6 +63,9 @@ const HELP: &str = "usage: cargo xtask <command>
 
 commands:
   serve [--listen ADDR] [--db PATH]   build the front end and run the server with demo data
+        [--processes N] [--database-url URL] [--pg-port PORT]
+                                      N processes on one PostgreSQL (DATABASE_URL, or a local
+                                      cluster in .data/postgres) behind a balancer on ADDR
   test [--no-browsers] [--only STEP]  every check CI runs (fmt, clippy, native, browser, e2e)
   bench [--only PART]                 run the benchmarks (or one part: core, store, server, wasm, ui, repair),
                                       write bench/results.json and BENCHMARKS.md
