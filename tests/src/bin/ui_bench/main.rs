@@ -24,7 +24,10 @@ const SWITCH_RUNS: usize = 30;
 const COLD_RUNS: usize = 12;
 const SCROLL_FRAMES: usize = 600;
 
+mod frames;
 mod unread;
+
+use frames::Frames;
 
 /// Clicks a chat in the list and times it until its first cached row is in the DOM (the
 /// mutation observer runs right after the DOM changes) and until the next frame (painted).
@@ -60,32 +63,6 @@ new MutationObserver((_, observer) => {
   }
 }).observe(document, { subtree: true, childList: true });
 "#;
-
-/// Scrolls up through the chat by `step` pixels a frame and records frame intervals and the
-/// time spent in the app's own scroll work per frame.
-fn scroll_js(frames: usize, step: u32) -> String {
-    format!(
-        r#"(async () => {{
-  const scroller = document.querySelector('.messages');
-  scroller.scrollTop = scroller.scrollHeight;
-  await new Promise(r => setTimeout(r, 500));
-  const intervals = [];
-  let last = null, n = 0;
-  const rowsSeen = new Set();
-  await new Promise(resolve => {{
-    const frame = t => {{
-      if (last !== null) intervals.push(t - last);
-      last = t;
-      scroller.scrollTop -= {step};
-      for (const r of document.querySelectorAll('[data-testid=message]')) rowsSeen.add(r.dataset.seq);
-      if (++n >= {frames} || scroller.scrollTop === 0) resolve(); else requestAnimationFrame(frame);
-    }};
-    requestAnimationFrame(frame);
-  }});
-  return {{ intervals, rows: rowsSeen.size, mounted: document.querySelectorAll('.row').length }};
-}})()"#
-    )
-}
 
 const MEMORY_JS: &str = r#"({
   js_heap: performance.memory.usedJSHeapSize,
@@ -159,54 +136,54 @@ async fn fill(
     Ok(ms)
 }
 
-/// The report rows of the scroll through 1,000 unread messages.
-fn unread_rows(scrolled: &unread::UnreadScroll) -> Vec<Value> {
-    let dropped = scrolled
-        .intervals
-        .iter()
-        .filter(|&&ms| ms > unread::DROPPED_MS)
-        .count();
+/// The rows of a scroll: frame intervals (held at p95 to the dropped-frame bound), frames
+/// dropped and long tasks (target 0 each), and, for reading, IndexedDB writes per second.
+fn frame_rows(metric: &str, what: &str, seed: &str, frames: &Frames, writes: bool) -> Vec<Value> {
     eprintln!(
-        "ui-bench: scrolled through {} unread in {} frames, {} rows shown, {} records written",
-        unread::UNREAD,
-        scrolled.intervals.len(),
-        scrolled.rows,
-        scrolled.records
+        "ui-bench: {what}: {} frames in {:.1} s, {} distinct rows shown, {} mounted at the end, {} records written",
+        frames.intervals.len(),
+        frames.seconds,
+        frames.rows,
+        frames.mounted,
+        frames.records
     );
-    vec![
+    let mut rows = vec![
         row(
-            "unread_scroll_frame",
-            "scroll through 1,000 unread messages: frame interval",
+            &format!("{metric}_frame"),
+            &format!("{what}: frame interval"),
             "ms",
-            &scrolled.intervals,
-            unread::DROPPED_MS,
-            "60 FPS",
+            &frames.intervals,
+            frames::DROPPED_MS,
+            seed,
         ),
         row(
-            "unread_scroll_dropped",
-            "scroll through 1,000 unread messages: frames dropped (> 25 ms)",
+            &format!("{metric}_dropped"),
+            &format!("{what}: frames dropped (> 25 ms)"),
             "frames",
-            &[dropped as f64],
+            &[frames.dropped() as f64],
             0.0,
             "-",
         ),
         row(
-            "unread_scroll_long_tasks",
-            "scroll through 1,000 unread messages: long tasks (> 50 ms)",
+            &format!("{metric}_long_tasks"),
+            &format!("{what}: long tasks (> 50 ms)"),
             "tasks",
-            &[scrolled.long_tasks as f64],
+            &[frames.long_tasks.len() as f64],
             0.0,
             "-",
         ),
-        row(
-            "unread_scroll_writes",
-            "scroll through 1,000 unread messages: IndexedDB read-write transactions",
+    ];
+    if writes {
+        rows.push(row(
+            &format!("{metric}_writes"),
+            &format!("{what}: IndexedDB read-write transactions"),
             "/s",
-            &[scrolled.writes_per_second],
+            &[frames.writes_per_second()],
             2.0,
             "-",
-        ),
-    ]
+        ));
+    }
+    rows
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -231,7 +208,13 @@ async fn main() -> e2e::Result<()> {
     let database = database_name("u_bob");
     let mut results = Vec::new();
     let scrolled = unread::run(&page, &server, &database, &[BIG, OTHER, HUGE]).await?;
-    results.extend(unread_rows(&scrolled));
+    results.extend(frame_rows(
+        "unread_scroll",
+        "scroll through 1,000 unread messages",
+        "60 FPS",
+        &scrolled,
+        true,
+    ));
     if std::env::args().any(|a| a == "--only") {
         write(&out, results)?;
         browser.close().await;
@@ -345,26 +328,16 @@ async fn main() -> e2e::Result<()> {
 
     // Scroll frame times through the 100,000-message chat.
     open_chat(&page, &server, HUGE).await?;
-    let scroll = page.evaluate(&scroll_js(SCROLL_FRAMES, 1200)).await?;
-    let intervals: Vec<f64> = scroll["intervals"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
-    eprintln!(
-        "ui-bench: scrolled {} frames, {} distinct rows shown, {} rows mounted at the end",
-        intervals.len(),
-        scroll["rows"],
-        scroll["mounted"]
-    );
-    results.push(row(
-        "scroll_frame",
-        "scroll frame interval, 100,000-message chat, 1,200 px a frame",
-        "ms",
-        &intervals,
-        16.7,
+    let scroll = page
+        .evaluate(&frames::scroll_js(-1200, SCROLL_FRAMES, true))
+        .await?;
+    let scrolled = Frames::from_js(&scroll);
+    results.extend(frame_rows(
+        "scroll",
+        "scroll up through a 100,000-message chat, 1,200 px a frame",
         "60 FPS with 5,000",
+        &scrolled,
+        false,
     ));
     results.push(json!({
         "bench": "ui", "metric": "fill", "what": "cache fill by paging older history (500 a page)",

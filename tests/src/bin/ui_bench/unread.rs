@@ -13,78 +13,14 @@ use e2e::browser::Page;
 use e2e::chat::{chat_list, post_as};
 use e2e::server::Server;
 use e2e::{http, HarnessError};
-use serde_json::Value;
+
+use crate::frames::{scroll_js, Frames, COUNT_WRITES_JS};
 
 /// New messages the agent scrolls through.
 pub const UNREAD: u64 = 1_000;
 
 /// Pixels scrolled a frame: a fast reader skimming (about 2.5 rows a frame).
-const STEP: u32 = 150;
-
-/// A frame longer than this is dropped (1.5× the 60 Hz refresh interval).
-pub const DROPPED_MS: f64 = 25.0;
-
-/// Counts the page's IndexedDB read-write transactions and record writes from now on. The
-/// wasm-bindgen glue looks methods up on each call, so patching the prototypes sees the
-/// app's own calls.
-const COUNT_WRITES_JS: &str = r#"(() => {
-  if (window.__idbWrites) return true;
-  const counts = window.__idbWrites = { transactions: 0, records: 0 };
-  const transaction = IDBDatabase.prototype.transaction;
-  IDBDatabase.prototype.transaction = function (names, mode, ...rest) {
-    if (mode === 'readwrite') counts.transactions++;
-    return transaction.call(this, names, mode, ...rest);
-  };
-  for (const name of ['put', 'add', 'delete', 'clear']) {
-    const method = IDBObjectStore.prototype[name];
-    IDBObjectStore.prototype[name] = function (...args) {
-      counts.records++;
-      return method.apply(this, args);
-    };
-  }
-  return true;
-})()"#;
-
-/// Scrolls down from where the chat opened until the bottom has been reached and stayed
-/// reached for half a second, recording frame intervals, long tasks and IndexedDB writes.
-fn scroll_down_js(step: u32) -> String {
-    format!(
-        r#"(async () => {{
-  const scroller = document.querySelector('.messages');
-  await new Promise(r => setTimeout(r, 300));
-  const counts = window.__idbWrites;
-  const before = {{ ...counts }};
-  const longTasks = [];
-  const observer = new PerformanceObserver(list => {{
-    for (const entry of list.getEntries()) longTasks.push(entry.duration);
-  }});
-  observer.observe({{ type: 'longtask' }});
-  const intervals = [];
-  const seen = new Set();
-  let last = null, atBottom = 0, n = 0;
-  const t0 = performance.now();
-  await new Promise(resolve => {{
-    const frame = t => {{
-      if (last !== null) intervals.push(t - last);
-      last = t;
-      scroller.scrollTop += {step};
-      for (const r of document.querySelectorAll('[data-testid=message]')) seen.add(r.dataset.seq);
-      const bottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 2;
-      atBottom = bottom ? atBottom + 1 : 0;
-      if (atBottom > 30 || ++n > 5000) resolve(); else requestAnimationFrame(frame);
-    }};
-    requestAnimationFrame(frame);
-  }});
-  const seconds = (performance.now() - t0) / 1000;
-  observer.disconnect();
-  return {{
-    intervals, longTasks, seconds, rows: seen.size,
-    transactions: counts.transactions - before.transactions,
-    records: counts.records - before.records,
-  }};
-}})()"#
-    )
-}
+const STEP: i32 = 150;
 
 /// JS reading one chat record's `unread` from the cache database.
 fn unread_js(database: &str, request_id: &str) -> String {
@@ -100,20 +36,6 @@ fn unread_js(database: &str, request_id: &str) -> String {
   }} finally {{ db.close(); }}
 }})()"#
     )
-}
-
-/// What one run measured.
-pub struct UnreadScroll {
-    /// Frame intervals while scrolling, ms.
-    pub intervals: Vec<f64>,
-    /// Long tasks (> 50 ms) while scrolling.
-    pub long_tasks: usize,
-    /// Read-write transactions per second while scrolling.
-    pub writes_per_second: f64,
-    /// Records written while scrolling.
-    pub records: u64,
-    /// Distinct message rows shown.
-    pub rows: u64,
 }
 
 /// One of bob's chats the other cases leave alone, and its requester's user name.
@@ -141,7 +63,7 @@ pub async fn run(
     server: &Server,
     database: &str,
     busy: &[&str],
-) -> e2e::Result<UnreadScroll> {
+) -> e2e::Result<Frames> {
     let bob = http::login(&server.addr, "bob", "demo").await?;
     let (chat, requester) = quiet_chat(server, &bob, busy).await?;
     page.navigate(&server.url("/")).await?;
@@ -179,7 +101,7 @@ pub async fn run(
         Duration::from_secs(30),
     )
     .await?;
-    let measured = page.evaluate(&scroll_down_js(STEP)).await?;
+    let measured = Frames::from_js(&page.evaluate(&scroll_js(STEP, 5_000, false)).await?);
     // Leaving the chat (for another, inside the app) writes the last read mark; after it
     // nothing may be unread.
     let other = busy.first().copied().unwrap_or_default();
@@ -201,21 +123,5 @@ pub async fn run(
             "after scrolling through {chat}, {still} messages are still unread: the case did not read them"
         )));
     }
-    let seconds = measured["seconds"].as_f64().unwrap_or(f64::NAN);
-    let numbers = |key: &str| -> Vec<f64> {
-        measured[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect()
-    };
-    let transactions = measured["transactions"].as_f64().unwrap_or(f64::NAN);
-    Ok(UnreadScroll {
-        intervals: numbers("intervals"),
-        long_tasks: numbers("longTasks").len(),
-        writes_per_second: transactions / seconds,
-        records: measured["records"].as_u64().unwrap_or(0),
-        rows: measured["rows"].as_u64().unwrap_or(0),
-    })
+    Ok(measured)
 }
