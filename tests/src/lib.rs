@@ -16,6 +16,7 @@ pub mod chat;
 pub mod guard;
 pub mod http;
 pub mod intercept;
+pub mod postgres;
 pub mod push_service;
 pub mod rig;
 pub mod server;
