@@ -150,6 +150,26 @@ impl Browser {
         self.attach(&target_id).await
     }
 
+    /// Evaluates `expression` (awaiting a promise) in the target of `session` (a worker's,
+    /// for instance) and returns its JSON value.
+    pub async fn evaluate_in(&self, session: &str, expression: &str) -> Result<Value> {
+        let reply = self
+            .cdp
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
+                Some(session),
+            )
+            .await?;
+        if let Some(exception) = reply.get("exceptionDetails") {
+            return Err(HarnessError::Protocol {
+                method: "Runtime.evaluate".into(),
+                message: format!("{expression}: {exception}"),
+            });
+        }
+        Ok(reply["result"]["value"].clone())
+    }
+
     /// Takes the target of `session` (a page's or a worker's) offline or back online.
     pub async fn emulate_offline(&self, session: &str, offline: bool) -> Result<()> {
         self.emulate_network(session, offline, None).await

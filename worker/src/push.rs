@@ -23,6 +23,9 @@ use crate::{session, state};
 /// Handles one push event; returns once the cache is committed and gaps are repaired.
 pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
     let started = platform::precise_now();
+    // On a cold start this is the worker's start-up (script, wasm fetch and compile) up to
+    // the push handler: the time origin of a worker is its start.
+    platform::measure("push:start", 0.0);
     let Some(data) = event.data() else {
         tracing::warn!("a push without a payload: ignored");
         return Ok(());
@@ -35,7 +38,19 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
             return Ok(());
         }
     };
-    let user = match session::current_user().await {
+    platform::measure("push:decode", started);
+    let request_id = payload.request_id().clone();
+    // Three waits that do not depend on each other run together: the server's word on who
+    // is signed in, opening the cache (only the cache of the agent this worker last
+    // confirmed, and only when the push names that agent: never a database for anyone
+    // else), and whether the chat is on screen. Nothing is written before the server's
+    // answer (or, with the server unreachable, the last confirmed agent) matches the push.
+    let (user, opened, focused) = futures::join!(
+        timed("push:session", session::current_user()),
+        open_if_confirmed(payload.to()),
+        notify::chat_is_focused(&request_id),
+    );
+    let user = match user {
         Ok(user) => user,
         Err(WorkerError::SignedOut(reason)) => {
             // Nobody is signed in here: the subscription is stale. Nothing is stored or
@@ -58,14 +73,17 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
         drop_stale_subscription().await;
         return Ok(());
     }
-    let state = state::for_user(&user.id).await?;
+    let state = match opened {
+        Some(Ok(state)) if state.user_id == user.id => state,
+        Some(Err(error)) => return Err(error),
+        _ => timed("push:open", state::for_user(&user.id)).await?,
+    };
     let driver = &state.driver;
-    let request_id = payload.request_id().clone();
-    let focused = notify::chat_is_focused(&request_id).await;
     driver.runtime().set_chat_open(&request_id, focused);
-    let result = apply(driver, payload, &user.id).await;
+    let result = apply(driver, payload, &user.id, started).await;
     driver.runtime().set_chat_open(&request_id, false);
     let notice = result?;
+    platform::measure("push:total", started);
     tracing::info!(
         chat = %request_id,
         ms = platform::precise_now() - started,
@@ -79,19 +97,41 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
     Ok(())
 }
 
+/// Runs `work`, leaving its duration in the performance timeline as `name`.
+async fn timed<T>(name: &str, work: impl std::future::Future<Output = T>) -> T {
+    let started = platform::precise_now();
+    let output = work.await;
+    platform::measure(name, started);
+    output
+}
+
+/// Opens the cache of `to` while the session check runs, when `to` is the agent this
+/// worker last confirmed (warm: already open; cold: remembered in Cache Storage).
+async fn open_if_confirmed(to: &str) -> Option<Result<std::rc::Rc<state::UserState>, WorkerError>> {
+    let known = session::last_confirmed().await?;
+    if known.id != to {
+        return None;
+    }
+    Some(timed("push:open", state::for_user(to)).await)
+}
+
 /// Writes the payload into the cache and repairs; returns what to notify, if anything.
 async fn apply(
     driver: &Driver<HttpHistoryClient>,
     payload: PushPayload,
     own_user_id: &str,
+    started: f64,
 ) -> Result<Option<Notice>, WorkerError> {
     let runtime = driver.runtime();
     match payload {
         PushPayload::Message { message, .. } => {
             let request_id = message.request_id.clone();
-            let report = runtime
-                .ingest(&request_id, vec![message.clone()], Source::Push)
-                .await?;
+            let report = timed(
+                "push:ingest",
+                runtime.ingest(&request_id, vec![message.clone()], Source::Push),
+            )
+            .await?;
+            platform::measure("push:committed", started);
             if !report.rejected.is_empty() {
                 return Ok(None);
             }

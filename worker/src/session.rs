@@ -46,6 +46,15 @@ pub async fn known_user() -> Result<CurrentUser, WorkerError> {
     current_user().await
 }
 
+/// The agent this worker last confirmed (in memory, or remembered in Cache Storage by an
+/// earlier life of the worker), without asking the server.
+pub async fn last_confirmed() -> Option<CurrentUser> {
+    match LAST_KNOWN.with(|last| last.borrow().clone()) {
+        Some(user) => Some(user),
+        None => remembered().await,
+    }
+}
+
 /// Keeps `user` in memory as the last confirmed answer; whether it differs from the one
 /// kept before.
 fn keep(user: &CurrentUser) -> bool {
@@ -81,19 +90,13 @@ pub async fn current_user() -> Result<CurrentUser, WorkerError> {
             forget().await;
             Err(WorkerError::SignedOut(format!("{status}: {detail}")))
         }
-        Err(error) => {
-            let known = match LAST_KNOWN.with(|last| last.borrow().clone()) {
-                Some(user) => Some(user),
-                None => remembered().await,
-            };
-            match known {
-                Some(user) => {
-                    tracing::warn!(%error, user = %user.id, "session lookup failed; using the last confirmed user");
-                    Ok(user)
-                }
-                None => Err(WorkerError::Session(error)),
+        Err(error) => match last_confirmed().await {
+            Some(user) => {
+                tracing::warn!(%error, user = %user.id, "session lookup failed; using the last confirmed user");
+                Ok(user)
             }
-        }
+            None => Err(WorkerError::Session(error)),
+        },
     }
 }
 

@@ -58,6 +58,25 @@ pub fn precise_now() -> f64 {
         .unwrap_or_else(js_sys::Date::now)
 }
 
+/// Records `performance.measure(name, { start, end: now })` where the context has the User
+/// Timing API: the push pipeline leaves its breakdown there for the benchmark (and for anyone
+/// reading the worker's performance timeline in the browser's tools). Costs microseconds.
+pub fn measure(name: &str, start: f64) {
+    let Some(performance) = global_property("performance") else {
+        return;
+    };
+    let Ok(measure) = Reflect::get(&performance, &JsValue::from_str("measure")) else {
+        return;
+    };
+    let Ok(measure) = measure.dyn_into::<Function>() else {
+        return;
+    };
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"start".into(), &JsValue::from_f64(start));
+    let _ = Reflect::set(&options, &"end".into(), &JsValue::from_f64(precise_now()));
+    let _ = measure.call2(&performance, &JsValue::from_str(name), &options);
+}
+
 /// Sleeps for `ms` milliseconds with the context's `setTimeout`.
 pub async fn sleep(ms: i64) {
     let ms = ms.max(0) as f64;

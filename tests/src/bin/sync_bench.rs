@@ -19,7 +19,7 @@ use e2e::server::Server;
 use serde_json::{json, Value};
 
 const BIG: &str = "REQ-1024";
-const PUSH_ROUNDS: usize = 10;
+const PUSH_ROUNDS: usize = 20;
 const DELTA_RUNS: usize = 6;
 const DELTA: usize = 100;
 const MEDIA_IMAGES: usize = 12;
@@ -69,6 +69,40 @@ fn now_ms() -> f64 {
         .unwrap_or_default()
 }
 
+/// Reads and clears the push pipeline's breakdown the worker left in its performance
+/// timeline (`push:start`, `push:decode`, `push:session`, `push:open`, `push:ingest`,
+/// `push:committed`, `push:total`; see `worker/src/push.rs`).
+const PUSH_MEASURES_JS: &str = r#"(() => {
+  const out = {};
+  for (const e of performance.getEntriesByType('measure')) {
+    if (e.name.startsWith('push:')) out[e.name.slice(5)] = e.duration;
+  }
+  performance.clearMeasures();
+  return out;
+})()"#;
+
+/// Median and p95 of each phase over the rounds' breakdowns, printed and returned as JSON.
+fn breakdown(label: &str, rounds: &[Value]) -> Value {
+    let mut phases: Vec<String> = rounds
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    phases.sort();
+    phases.dedup();
+    let mut out = serde_json::Map::new();
+    for phase in phases {
+        let samples: Vec<f64> = rounds.iter().filter_map(|r| r[&phase].as_f64()).collect();
+        let (median, p95) = median_p95(&samples);
+        eprintln!(
+            "sync-bench: push {label}: {phase:<10} median {median:7.2} ms, p95 {p95:7.2} ms ({} rounds)",
+            samples.len()
+        );
+        out.insert(phase, json!({ "median": median, "p95": p95 }));
+    }
+    Value::Object(out)
+}
+
 /// Push delivered → message committed in IndexedDB, observed by a same-origin page that is
 /// not the app polling every 2 ms; alternating a stopped (cold) and a running (warm) worker.
 async fn push_to_commit() -> e2e::Result<Vec<Value>> {
@@ -78,6 +112,7 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
     let observer = rig.observer().await?;
     let database = database_name(&rig.user_id);
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    let (mut cold_phases, mut warm_phases) = (Vec::new(), Vec::new());
     for round in 0..PUSH_ROUNDS {
         let is_cold = round % 2 == 0;
         let message = post_as(
@@ -117,6 +152,14 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
         let seen = observer.evaluate("window.seen").await?;
         let ms = seen.as_f64().map_or(f64::NAN, |at| at - sent);
         if is_cold { &mut cold } else { &mut warm }.push(ms);
+        let session = rig.worker_session().await?;
+        let phases = rig.browser.evaluate_in(&session, PUSH_MEASURES_JS).await?;
+        if is_cold {
+            &mut cold_phases
+        } else {
+            &mut warm_phases
+        }
+        .push(phases);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     observer.close().await?;
@@ -131,7 +174,10 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
             seed: "-",
             higher_is_better: false,
         }
-        .with(&warm, Value::Null),
+        .with(
+            &warm,
+            json!({ "breakdown": breakdown("warm", &warm_phases) }),
+        ),
         Row {
             metric: "push_committed_cold",
             what: "push delivered → committed in IndexedDB, worker started by the push",
@@ -140,7 +186,10 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
             seed: "-",
             higher_is_better: false,
         }
-        .with(&cold, Value::Null),
+        .with(
+            &cold,
+            json!({ "breakdown": breakdown("cold", &cold_phases) }),
+        ),
     ])
 }
 
