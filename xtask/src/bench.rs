@@ -330,7 +330,8 @@ fn fanout_rows(tools: &Tools) -> Result<Vec<Value>, String> {
             "suite": "server (several processes)",
             "metric": format!("fanout/{processes}_processes/latency"),
             "what": format!(
-                "post → event at the stream, {processes} process(es) on one PostgreSQL, {}                  streams, {} msg/s ({} of {} events, p99 {:.1} ms; floor: 1 process)",
+                "post → event at the stream, {processes} process(es) on one PostgreSQL, {} streams, \
+                 {} msg/s ({} of {} events, p99 {:.1} ms; floor: 1 process)",
                 r["streams"], r["rate_per_s"], r["delivered_events"], r["expected_events"],
                 number(r, "p99_ms").unwrap_or(f64::NAN)
             ),
@@ -357,9 +358,20 @@ fn fanout_rows(tools: &Tools) -> Result<Vec<Value>, String> {
             "suite": "server (several processes)",
             "metric": format!("fanout/{processes}_processes/sends"),
             "what": format!(
-                "sends/s, {processes} process(es), {} streams open, {} senders (send p95                  {:.0} ms; floor: 1 process; target: more than 1 process)",
+                "sends/s, {processes} process(es) on one PostgreSQL, {} streams open, {} senders \
+                 (send p95 {:.0} ms; cores {:.0} % busy: servers {:.0} %, PostgreSQL and the \
+                 rest {:.0} %, load generator {:.0} %){}",
                 r["streams"], r["senders"],
-                number(r, "send_p95_ms").unwrap_or(f64::NAN)
+                number(r, "send_p95_ms").unwrap_or(f64::NAN),
+                number(r, "cpu_busy_percent").unwrap_or(f64::NAN),
+                number(r, "cpu_servers_percent").unwrap_or(f64::NAN),
+                number(r, "cpu_rest_percent").unwrap_or(f64::NAN),
+                number(r, "cpu_load_generator_percent").unwrap_or(f64::NAN),
+                if processes == 1 {
+                    "; the floor of the rows below"
+                } else {
+                    "; target: more than 1 process"
+                }
             ),
             "unit": "sends/s",
             "median": r["sends_per_s"],

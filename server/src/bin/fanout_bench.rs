@@ -79,6 +79,14 @@ struct Run {
     send_p50_ms: f64,
     send_p95_ms: f64,
     events_during_throughput: u64,
+    /// How busy the machine's cores were during the throughput phase (every process on it),
+    /// from `/proc/stat`; `None` where there is none.
+    cpu_busy_percent: Option<f64>,
+    /// Of the machine's capacity in that phase: the server processes' share, this load
+    /// generator's, and the rest (PostgreSQL and whatever else runs).
+    cpu_servers_percent: Option<f64>,
+    cpu_load_generator_percent: Option<f64>,
+    cpu_rest_percent: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -148,13 +156,18 @@ async fn main() {
         let run = run(processes, &args, &server_bin).await;
         println!(
             "{processes} process(es): post → event p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms \
-             ({} of {} events); {:.0} sends/s",
+             ({} of {} events); {:.0} sends/s (cores {:.0} % busy: servers {:.0} %, load \
+             generator {:.0} %, PostgreSQL and the rest {:.0} %)",
             run.p50_ms,
             run.p95_ms,
             run.p99_ms,
             run.delivered_events,
             run.expected_events,
-            run.sends_per_s
+            run.sends_per_s,
+            run.cpu_busy_percent.unwrap_or(f64::NAN),
+            run.cpu_servers_percent.unwrap_or(f64::NAN),
+            run.cpu_load_generator_percent.unwrap_or(f64::NAN),
+            run.cpu_rest_percent.unwrap_or(f64::NAN)
         );
         report.results.push(run);
     }
@@ -175,6 +188,12 @@ async fn main() {
 
 /// A server process, killed when dropped.
 struct Process(Child);
+
+impl Process {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -416,6 +435,10 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
     // Throughput: every sender posts as fast as it can, through the processes in turn.
     let sends = Arc::new(Mutex::new(Vec::new()));
     let errors = Arc::new(AtomicUsize::new(0));
+    let pids: Vec<String> = servers.iter().map(|p| p.id().to_string()).collect();
+    let cpu_before = cpu_times();
+    let servers_before = process_ticks(&pids);
+    let own_before = process_ticks(&["self".to_owned()]);
     let started = Instant::now();
     let until = started + Duration::from_secs(args.throughput_seconds);
     let mut workers = Vec::new();
@@ -446,6 +469,30 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
         let _ = worker.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_times();
+    let servers_used = servers_before
+        .zip(process_ticks(&pids))
+        .map(|(a, b)| b.saturating_sub(a));
+    let own_used = own_before
+        .zip(process_ticks(&["self".to_owned()]))
+        .map(|(a, b)| b.saturating_sub(a));
+    let total = cpu_before
+        .zip(cpu_after)
+        .and_then(|((_, t0), (_, t1))| t1.checked_sub(t0).filter(|t| *t > 0));
+    let cpu_busy_percent =
+        cpu_before
+            .zip(cpu_after)
+            .zip(total)
+            .map(|(((i0, _), (i1, _)), total)| {
+                100.0 * (1.0 - i1.saturating_sub(i0) as f64 / total as f64)
+            });
+    let share = |used: Option<u64>| used.zip(total).map(|(u, t)| 100.0 * u as f64 / t as f64);
+    let cpu_servers_percent = share(servers_used);
+    let cpu_load_generator_percent = share(own_used);
+    let cpu_rest_percent = cpu_busy_percent
+        .zip(cpu_servers_percent)
+        .zip(cpu_load_generator_percent)
+        .map(|((busy, servers), own)| (busy - servers - own).max(0.0));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut send_times = std::mem::take(&mut *sends.lock().unwrap_or_else(|e| e.into_inner()));
     send_times.sort_unstable();
@@ -473,5 +520,39 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
         send_p50_ms: percentile(&send_times, 0.50),
         send_p95_ms: percentile(&send_times, 0.95),
         events_during_throughput: sink.throughput_events.load(Ordering::Relaxed),
+        cpu_busy_percent,
+        cpu_servers_percent,
+        cpu_load_generator_percent,
+        cpu_rest_percent,
     }
+}
+
+/// User and system clock ticks used so far by these processes (`/proc/PID/stat`), all of
+/// them or `None`.
+fn process_ticks(pids: &[String]) -> Option<u64> {
+    let mut sum = 0;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command name (which may hold spaces) in parentheses: state is
+        // the first, utime the 12th and stime the 13th.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        sum += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(sum)
+}
+
+/// (idle, total) jiffies of all cores so far, from the first line of `/proc/stat`.
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …: idle and iowait are idle time.
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((idle, fields.iter().take(8).sum()))
 }
