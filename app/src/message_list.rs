@@ -211,7 +211,12 @@ impl MessageList {
     /// Re-reads the chat's record after a change (new messages, a merged gap, older history)
     /// and re-renders, keeping the reader's position.
     pub async fn refresh(self: &Rc<Self>) -> Result<(), SyncError> {
-        let record = self.runtime.store().chat(&self.request_id).await?;
+        // The chat record and the unsent messages do not depend on each other: read together.
+        let (record, pending) = futures::join!(
+            self.runtime.store().chat(&self.request_id),
+            self.read_pending()
+        );
+        let record = record?;
         let held = record.as_ref().map(readable_held).unwrap_or_default();
         // Messages may have been replaced (the server copy wins, deletions): what is on
         // screen is read again, the rest is dropped and read when it comes into view.
@@ -221,18 +226,41 @@ impl MessageList {
             state.timeline.message_seqs(range)
         };
         self.state.borrow_mut().messages.clear();
-        if let (Some(min), Some(max)) = (visible.min(), visible.max()) {
-            self.read_messages(&held, SeqRange::new(min, max)).await?;
-        }
         // Newly arrived messages at the bottom are read too, so sticking to the bottom shows
-        // them at once.
-        if let Some(max) = held.max() {
-            self.read_messages(&held, SeqRange::new(max.saturating_sub(40).max(1), max))
-                .await?;
+        // them at once: one read when they join what is on screen (the reader is at the
+        // bottom), two side by side otherwise.
+        let bottom = held
+            .max()
+            .map(|max| SeqRange::new(max.saturating_sub(40).max(1), max));
+        let on_screen = visible
+            .min()
+            .zip(visible.max())
+            .map(|(min, max)| SeqRange::new(min, max));
+        match (on_screen, bottom) {
+            (Some(screen), Some(bottom)) if screen.end.saturating_add(1) >= bottom.start => {
+                let joined =
+                    SeqRange::new(screen.start.min(bottom.start), bottom.end.max(screen.end));
+                self.read_messages(&held, joined).await?;
+            }
+            (screen, bottom) => {
+                let held = &held;
+                let read = |window: Option<SeqRange>| async move {
+                    match window {
+                        Some(window) => self.read_messages(held, window).await,
+                        None => Ok(()),
+                    }
+                };
+                let (screen, bottom) = futures::join!(read(screen), read(bottom));
+                screen?;
+                bottom?;
+            }
         }
-        let pending = self.read_pending().await;
+        let applying_at = chat_sync_idb::platform::precise_now();
         self.apply_record(record, pending);
+        chat_sync_idb::platform::measure("view:apply-record", applying_at);
+        let rendering_at = chat_sync_idb::platform::precise_now();
         self.render();
+        chat_sync_idb::platform::measure("view:render", rendering_at);
         Ok(())
     }
 

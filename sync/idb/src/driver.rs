@@ -348,6 +348,7 @@ impl<C: HistoryClient> Driver<C> {
                 FetchMethod::Cursor => (1, range.end),
             };
             self.request_started(request_id);
+            let asked_at = platform::precise_now();
             let reply = match command.method {
                 FetchMethod::Range => {
                     self.client
@@ -361,6 +362,7 @@ impl<C: HistoryClient> Driver<C> {
                 }
             };
             self.request_ended(request_id);
+            platform::measure("sync:fetch", asked_at);
             let page = match reply {
                 Ok(page) => page,
                 Err(error) => {
@@ -379,11 +381,13 @@ impl<C: HistoryClient> Driver<C> {
             }
             last_seq = last_seq.max(page.last_seq);
             page_limit = Some(page.page_limit);
-            match self
+            let ingest_at = platform::precise_now();
+            let ingested = self
                 .runtime
                 .ingest_page(request_id, page, from, to, Source::Fetch)
-                .await
-            {
+                .await;
+            platform::measure("sync:ingest", ingest_at);
+            match ingested {
                 Ok(_) => {}
                 Err(SyncError::Fetch(error)) => {
                     tracing::warn!(chat = %request_id, ?range, %error, "refused an invalid history reply");

@@ -484,7 +484,9 @@ pub async fn catch_up(
     driver: &Driver<HttpHistoryClient>,
     client: &HttpHistoryClient,
 ) -> Result<CatchUpReport, SyncError> {
+    let asked_at = platform::precise_now();
     let summaries = client.fetch_chat_list().await?;
+    platform::measure("sync:chat-list", asked_at);
     catch_up_with_list(driver, &summaries).await
 }
 
@@ -494,14 +496,23 @@ pub async fn catch_up_with_list<C: HistoryClient>(
     summaries: &[ChatSummary],
 ) -> Result<CatchUpReport, SyncError> {
     let store = driver.runtime().store();
+    let applying_at = platform::precise_now();
     store.apply_summaries(summaries).await?;
+    platform::measure("sync:apply-list", applying_at);
     let mut report = CatchUpReport {
         chats_listed: summaries.len(),
         ..CatchUpReport::default()
     };
+    // Every chat record in one read, instead of one transaction per listed chat.
+    let mut records: std::collections::HashMap<RequestId, chat_sync::ChatRecord> = store
+        .chats()
+        .await?
+        .into_iter()
+        .map(|record| (record.request_id.clone(), record))
+        .collect();
     for summary in summaries {
         let request_id = &summary.request_id;
-        let Some(record) = store.chat(request_id).await? else {
+        let Some(record) = records.remove(request_id) else {
             continue;
         };
         let held = readable_held(&record);
@@ -518,7 +529,10 @@ pub async fn catch_up_with_list<C: HistoryClient>(
         }
         report.chats_repaired += 1;
         report.seqs_missing += missing;
-        match driver.resync(request_id).await {
+        let repair_at = platform::precise_now();
+        let repaired = driver.resync(request_id).await;
+        platform::measure("sync:repair", repair_at);
+        match repaired {
             Ok(status) => {
                 report.seqs_still_missing += status.missing.iter().map(|r| r.len()).sum::<u64>();
             }

@@ -218,6 +218,7 @@ async fn delta_sync(
     .await?;
     let (mut times, mut ratios, mut requests) = (Vec::new(), Vec::new(), Vec::new());
     let mut full_reload = (0.0, 0.0);
+    let mut delta_phases = Vec::new();
     for run in 0..DELTA_RUNS {
         page.evaluate("(() => { const m = document.querySelector('.messages'); m.scrollTop = m.scrollHeight; })()")
             .await?;
@@ -242,7 +243,17 @@ async fn delta_sync(
   const shown = () => document.querySelector('[data-testid=message][data-seq="{last}"]');
   const started = performance.now();
   const observer = new MutationObserver(() => {{
-    if (shown()) {{ observer.disconnect(); resolve(performance.now() - started); }}
+    if (!shown()) return;
+    observer.disconnect();
+    const ms = performance.now() - started;
+    // The app's breakdown of this run (see DELTA_PHASES_JS), collected a little later.
+    setTimeout(() => {{
+      window.__deltaPhases = performance.getEntriesByType('measure')
+        .filter(e => e.startTime >= started)
+        .map(e => ({{ name: e.name, start: e.startTime - started, duration: e.duration }}));
+      performance.clearMeasures();
+    }}, 300);
+    resolve(ms);
   }});
   observer.observe(document.body, {{ subtree: true, childList: true, attributes: true }});
   window.dispatchEvent(new Event('online'));
@@ -257,6 +268,16 @@ async fn delta_sync(
         let fetched = server.metric(RANGE).await? + server.metric(CURSOR).await? - served;
         let made = server.metric(HISTORY_200).await? - asked;
         eprintln!("sync-bench: delta run {run}: {ms:.1} ms, {fetched} messages in {made} requests for {DELTA} missing");
+        let phases = page.evaluate("window.__deltaPhases ?? []").await?;
+        for phase in phases.as_array().into_iter().flatten() {
+            eprintln!(
+                "sync-bench:   {:<16} from +{:6.1} ms for {:6.1} ms",
+                phase["name"].as_str().unwrap_or("?"),
+                phase["start"].as_f64().unwrap_or(f64::NAN),
+                phase["duration"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+        delta_phases.push(phases);
         times.push(ms);
         ratios.push(fetched / DELTA as f64);
         requests.push(made);
@@ -275,7 +296,7 @@ async fn delta_sync(
             seed: "200 ms",
             higher_is_better: false,
         }
-        .with(&times, Value::Null),
+        .with(&times, json!({ "phases": delta_phases })),
         Row {
             metric: "repair_ratio",
             what: "repair traffic: messages fetched / messages missing (100 missing)",
