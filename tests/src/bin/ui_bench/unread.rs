@@ -84,11 +84,24 @@ pub async fn run(
         .await?;
     }
     let unread = unread_js(database, &chat);
-    page.wait_for(
-        &format!("(async () => (await {unread}) >= {UNREAD})()"),
-        Duration::from_secs(120),
-    )
-    .await?;
+    let arrived = page
+        .wait_for(
+            &format!("(async () => (await {unread}) >= {UNREAD})()"),
+            Duration::from_secs(120),
+        )
+        .await;
+    if let Err(error) = arrived {
+        // Say how far it got and whether the page had its event stream, which is what a
+        // failure here needs explained.
+        let held = page.evaluate(&unread).await.unwrap_or_default();
+        let metrics = http::get(&server.addr, "/metrics").await?;
+        eprintln!(
+            "ui-bench: {chat} shows {held} unread of {UNREAD}; server: sse_clients {}, sse_streams_ended_total {}",
+            http::metric(&metrics.body, "sse_clients"),
+            http::metric(&metrics.body, "sse_streams_ended_total"),
+        );
+        return Err(error);
+    }
     page.evaluate(COUNT_WRITES_JS).await?;
     page.evaluate(&format!(
         "document.querySelector('[data-testid=chat-item][data-request-id=\"{chat}\"]').click()"
