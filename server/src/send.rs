@@ -108,7 +108,6 @@ pub async fn send_message(
         .insert_message(&new)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no request {}", chat.id)))?;
-    let event_id = row.event_id();
     let message = row.into_message();
     if created {
         state
@@ -120,7 +119,6 @@ pub async fn send_message(
         state.fanout.committed(&Notice {
             request_id: chat.id.clone(),
             seq: message.seq,
-            event_id,
             users: Some(vec![chat.agent_id.clone(), chat.requester_id.clone()]),
         });
         // Its pushes were queued with it; the sender (of this process or another) sends them.

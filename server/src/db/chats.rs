@@ -263,14 +263,24 @@ impl Db {
         let attachments = serde_json::to_string(&new.attachments)
             .map_err(|e| sqlx::Error::Protocol(format!("attachments: {e}")))?;
         let preview = preview_of(new);
+        // PostgreSQL announces the message to every process in its own transaction (see
+        // `crate::fanout`); SQLite has one process, whose send path announces it.
+        let postgres = matches!(self, Db::Postgres(_));
         let insert_sql = format!(
             "INSERT INTO messages ({MESSAGE_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0) RETURNING {MESSAGE_COLUMNS}"
         );
+        // On PostgreSQL the event counter, the insert and the notice are one statement, so the
+        // counter's lock (which every sender of every chat waits for) is held for that
+        // statement and the commit only, with no round trip in between.
+        let insert_announced_sql = format!(
+            "WITH event AS (UPDATE counters SET value = value + 1 WHERE name = 'event' \
+             RETURNING value) \
+             INSERT INTO messages ({MESSAGE_COLUMNS}) \
+             SELECT $1, $2, 'm' || event.value, event.value, $3, $4, $5, $6, $7, $8, $9, 0 \
+             FROM event RETURNING {MESSAGE_COLUMNS}, pg_notify($10, $11) AS notified"
+        );
         let role = crate::db::users::role_text(new.sender.role);
-        // PostgreSQL announces the message to every process in its own transaction (see
-        // `crate::fanout`); SQLite has one process, whose send path announces it.
-        let notify = matches!(self, Db::Postgres(_));
         // The async block keeps `?` inside it, so a unique violation reaches the match below
         // instead of leaving this function early.
         let result: Result<Option<MessageRow>, sqlx::Error> = with_pool!(self, pool => async {
@@ -318,39 +328,49 @@ impl Db {
                     }
                     // The event counter is taken last, so its lock (which every sender of
                     // every chat waits for) is held only for the insert and the commit.
-                    let event_id: i64 = sqlx::query_scalar(
-                        "UPDATE counters SET value = value + 1 WHERE name = 'event' RETURNING value",
-                    )
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let row = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(insert_sql))
-                        .bind(&new.request_id)
-                        .bind(seq)
-                        .bind(format!("m{event_id}"))
-                        .bind(event_id)
-                        .bind(&new.client_temp_id)
-                        .bind(&new.sender.id)
-                        .bind(&new.sender.name)
-                        .bind(role)
-                        .bind(&new.body)
-                        .bind(&attachments)
-                        .bind(new.created_at)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    // Every listening process hears of it when, and only if, it commits.
-                    if notify {
+                    let row = if postgres {
+                        // Every listening process hears of it when, and only if, it commits.
                         let notice = crate::fanout::Notice {
                             request_id: new.request_id.clone(),
                             seq: u64::try_from(seq).unwrap_or(0),
-                            event_id: u64::try_from(event_id).unwrap_or(0),
                             users: Some(vec![agent_id.clone(), requester_id.clone()]),
                         };
-                        sqlx::query("SELECT pg_notify($1, $2)")
+                        sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(insert_announced_sql))
+                            .bind(&new.request_id)
+                            .bind(seq)
+                            .bind(&new.client_temp_id)
+                            .bind(&new.sender.id)
+                            .bind(&new.sender.name)
+                            .bind(role)
+                            .bind(&new.body)
+                            .bind(&attachments)
+                            .bind(new.created_at)
                             .bind(crate::fanout::notice::CHANNEL)
                             .bind(notice.encode())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                            .fetch_one(&mut *tx)
+                            .await?
+                    } else {
+                        let event_id: i64 = sqlx::query_scalar(
+                            "UPDATE counters SET value = value + 1 WHERE name = 'event' \
+                             RETURNING value",
+                        )
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(insert_sql))
+                            .bind(&new.request_id)
+                            .bind(seq)
+                            .bind(format!("m{event_id}"))
+                            .bind(event_id)
+                            .bind(&new.client_temp_id)
+                            .bind(&new.sender.id)
+                            .bind(&new.sender.name)
+                            .bind(role)
+                            .bind(&new.body)
+                            .bind(&attachments)
+                            .bind(new.created_at)
+                            .fetch_one(&mut *tx)
+                            .await?
+                    };
                     tx.commit().await?;
                     Ok(Some(row))
                 }

@@ -99,7 +99,6 @@ mod tests {
         fanout.committed(&Notice {
             request_id: "REQ-A".to_owned(),
             seq: 1,
-            event_id: 1,
             users: Some(vec!["u_alice".to_owned(), "u_r1".to_owned()]),
         });
         let wait = std::time::Duration::from_millis(20);

@@ -1,5 +1,5 @@
 //! The notice that announces a committed message to every server process: which chat, which
-//! seq, its global event id and the users whose streams care. It is tiny on purpose (the
+//! seq, and the users whose streams care. It is tiny on purpose (the
 //! message itself is read from the table) and always fits PostgreSQL's `NOTIFY` payload limit
 //! of 8,000 bytes: a notice whose user list would not fit drops the list, which its readers
 //! take as "wake every stream".
@@ -22,9 +22,6 @@ pub struct Notice {
     /// The message's sequence number in its chat.
     #[serde(rename = "s")]
     pub seq: u64,
-    /// The message's global event id (the SSE `id:`).
-    #[serde(rename = "e")]
-    pub event_id: u64,
     /// The users whose streams should look (the chat's agent and requester); `None` wakes
     /// every stream.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +71,6 @@ mod tests {
         let notice = Notice {
             request_id: "REQ-1".to_owned(),
             seq: 7,
-            event_id: 42,
             users: Some(vec!["u_alice".to_owned(), "u_r1".to_owned()]),
         };
         let text = notice.encode();
