@@ -359,14 +359,15 @@ fn fanout_rows(tools: &Tools) -> Result<Vec<Value>, String> {
             "metric": format!("fanout/{processes}_processes/sends"),
             "what": format!(
                 "sends/s, {processes} process(es) on one PostgreSQL, {} streams open, {} senders \
-                 (send p95 {:.0} ms; cores {:.0} % busy: servers {:.0} %, PostgreSQL and the \
-                 rest {:.0} %, load generator {:.0} %){}",
+                 (send p95 {:.0} ms; cores {:.0} % busy: servers {:.0} %, PostgreSQL {:.0} %, \
+                 load generator {:.0} %, other {:.0} %){}",
                 r["streams"], r["senders"],
                 number(r, "send_p95_ms").unwrap_or(f64::NAN),
                 number(r, "cpu_busy_percent").unwrap_or(f64::NAN),
                 number(r, "cpu_servers_percent").unwrap_or(f64::NAN),
-                number(r, "cpu_rest_percent").unwrap_or(f64::NAN),
+                number(r, "cpu_postgres_percent").unwrap_or(f64::NAN),
                 number(r, "cpu_load_generator_percent").unwrap_or(f64::NAN),
+                number(r, "cpu_other_percent").unwrap_or(f64::NAN),
                 if processes == 1 {
                     "; the floor of the rows below"
                 } else {

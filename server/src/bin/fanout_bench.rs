@@ -82,11 +82,13 @@ struct Run {
     /// How busy the machine's cores were during the throughput phase (every process on it),
     /// from `/proc/stat`; `None` where there is none.
     cpu_busy_percent: Option<f64>,
-    /// Of the machine's capacity in that phase: the server processes' share, this load
-    /// generator's, and the rest (PostgreSQL and whatever else runs).
+    /// Of the machine's capacity in that phase: the server processes' share, PostgreSQL's
+    /// (every process named `postgres`), this load generator's, and everything else on the
+    /// machine (other people's builds and tests included).
     cpu_servers_percent: Option<f64>,
+    cpu_postgres_percent: Option<f64>,
     cpu_load_generator_percent: Option<f64>,
-    cpu_rest_percent: Option<f64>,
+    cpu_other_percent: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,8 +158,8 @@ async fn main() {
         let run = run(processes, &args, &server_bin).await;
         println!(
             "{processes} process(es): post → event p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms \
-             ({} of {} events); {:.0} sends/s (cores {:.0} % busy: servers {:.0} %, load \
-             generator {:.0} %, PostgreSQL and the rest {:.0} %)",
+             ({} of {} events); {:.0} sends/s (cores {:.0} % busy: servers {:.0} %, \
+             PostgreSQL {:.0} %, load generator {:.0} %, other {:.0} %)",
             run.p50_ms,
             run.p95_ms,
             run.p99_ms,
@@ -166,8 +168,9 @@ async fn main() {
             run.sends_per_s,
             run.cpu_busy_percent.unwrap_or(f64::NAN),
             run.cpu_servers_percent.unwrap_or(f64::NAN),
+            run.cpu_postgres_percent.unwrap_or(f64::NAN),
             run.cpu_load_generator_percent.unwrap_or(f64::NAN),
-            run.cpu_rest_percent.unwrap_or(f64::NAN)
+            run.cpu_other_percent.unwrap_or(f64::NAN)
         );
         report.results.push(run);
     }
@@ -439,6 +442,7 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
     let cpu_before = cpu_times();
     let servers_before = process_ticks(&pids);
     let own_before = process_ticks(&["self".to_owned()]);
+    let postgres_before = postgres_ticks();
     let started = Instant::now();
     let until = started + Duration::from_secs(args.throughput_seconds);
     let mut workers = Vec::new();
@@ -476,6 +480,9 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
     let own_used = own_before
         .zip(process_ticks(&["self".to_owned()]))
         .map(|(a, b)| b.saturating_sub(a));
+    let postgres_used = postgres_before
+        .zip(postgres_ticks())
+        .map(|(a, b)| b.saturating_sub(a));
     let total = cpu_before
         .zip(cpu_after)
         .and_then(|((_, t0), (_, t1))| t1.checked_sub(t0).filter(|t| *t > 0));
@@ -489,10 +496,12 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
     let share = |used: Option<u64>| used.zip(total).map(|(u, t)| 100.0 * u as f64 / t as f64);
     let cpu_servers_percent = share(servers_used);
     let cpu_load_generator_percent = share(own_used);
-    let cpu_rest_percent = cpu_busy_percent
+    let cpu_postgres_percent = share(postgres_used);
+    let cpu_other_percent = cpu_busy_percent
         .zip(cpu_servers_percent)
         .zip(cpu_load_generator_percent)
-        .map(|((busy, servers), own)| (busy - servers - own).max(0.0));
+        .zip(cpu_postgres_percent)
+        .map(|(((busy, servers), own), postgres)| (busy - servers - own - postgres).max(0.0));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut send_times = std::mem::take(&mut *sends.lock().unwrap_or_else(|e| e.into_inner()));
     send_times.sort_unstable();
@@ -522,9 +531,29 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
         events_during_throughput: sink.throughput_events.load(Ordering::Relaxed),
         cpu_busy_percent,
         cpu_servers_percent,
+        cpu_postgres_percent,
         cpu_load_generator_percent,
-        cpu_rest_percent,
+        cpu_other_percent,
     }
+}
+
+/// Clock ticks used so far by every process named `postgres` (the cluster's backends).
+fn postgres_ticks() -> Option<u64> {
+    let mut sum = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if stat
+            .split_once(" (")
+            .is_some_and(|(_, rest)| rest.starts_with("postgres)"))
+        {
+            if let Some(name) = entry.file_name().to_str() {
+                sum += process_ticks(&[name.to_owned()]).unwrap_or(0);
+            }
+        }
+    }
+    Some(sum)
 }
 
 /// User and system clock ticks used so far by these processes (`/proc/PID/stat`), all of
