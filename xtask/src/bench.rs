@@ -174,6 +174,24 @@ fn core_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
 
 /// The store benchmark prints one JSON object per line to the console; the runner relays it.
 fn store_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
+    // Both engines, so a reader sees each store figure in Chromium and in Firefox.
+    let mut results = store_benchmarks_in(tools, "Chromium", "CHROMEDRIVER", tools.chromedriver())?;
+    results.extend(store_benchmarks_in(
+        tools,
+        "Firefox",
+        "GECKODRIVER",
+        tools.geckodriver(),
+    )?);
+    Ok(results)
+}
+
+/// The in-browser store benchmark in one browser, through its WebDriver (`driver_var`).
+fn store_benchmarks_in(
+    tools: &Tools,
+    browser: &str,
+    driver_var: &str,
+    driver: std::path::PathBuf,
+) -> Result<Vec<Value>, String> {
     let mut command = tools.command(cargo());
     command
         .args([
@@ -193,7 +211,8 @@ fn store_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
             "--nocapture",
         ])
         .env_remove("GECKODRIVER")
-        .env("CHROMEDRIVER", tools.chromedriver());
+        .env_remove("CHROMEDRIVER")
+        .env(driver_var, driver);
     let out = crate::process::output(&mut command)
         .ok_or_else(|| format!("`{}` failed", crate::process::describe(&command)))?;
     let mut results = Vec::new();
@@ -217,7 +236,7 @@ fn store_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
             _ => ("-", 5.0),
         };
         results.push(json!({
-            "suite": "IndexedDB store (headless Chromium, release)",
+            "suite": format!("IndexedDB store (headless {browser}, release)"),
             "metric": format!("{scenario}/{op}"),
             "what": format!("{op} ({scenario})"),
             "unit": "ms",
@@ -232,7 +251,9 @@ fn store_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
         }));
     }
     if results.is_empty() {
-        return Err("the store benchmark printed no result line".into());
+        return Err(format!(
+            "the store benchmark printed no result line in {browser}"
+        ));
     }
     Ok(results)
 }
