@@ -414,11 +414,9 @@ async fn refresh_view(
     incomplete: RwSignal<bool>,
 ) {
     if let Some(current) = list.try_get_value().flatten() {
-        let refresh_at = chat_sync_idb::platform::precise_now();
-        if let Err(err) = current.refresh().await {
+        if let Err(err) = chat_sync_idb::platform::timed("view:refresh", current.refresh()).await {
             tracing::warn!(chat = %id, %err, "could not refresh the chat view");
         }
-        chat_sync_idb::platform::measure("view:refresh", refresh_at);
     }
     let found = cache_rc.runtime.store().chat(id).await.ok().flatten();
     let missing = found.as_ref().is_some_and(needs_repair);

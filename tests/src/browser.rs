@@ -164,7 +164,12 @@ impl Browser {
         if let Some(exception) = reply.get("exceptionDetails") {
             return Err(HarnessError::Protocol {
                 method: "Runtime.evaluate".into(),
-                message: format!("{expression}: {exception}"),
+                message: format!(
+                    "{expression}: {}",
+                    exception["exception"]["description"]
+                        .as_str()
+                        .unwrap_or("exception")
+                ),
             });
         }
         Ok(reply["result"]["value"].clone())
@@ -258,24 +263,7 @@ impl Page<'_> {
 
     /// Evaluates `expression` (awaiting a promise) and returns its JSON value.
     pub async fn evaluate(&self, expression: &str) -> Result<Value> {
-        let reply = self
-            .call(
-                "Runtime.evaluate",
-                json!({ "expression": expression, "awaitPromise": true, "returnByValue": true }),
-            )
-            .await?;
-        if let Some(exception) = reply.get("exceptionDetails") {
-            return Err(HarnessError::Protocol {
-                method: "Runtime.evaluate".into(),
-                message: format!(
-                    "{expression}: {}",
-                    exception["exception"]["description"]
-                        .as_str()
-                        .unwrap_or("exception")
-                ),
-            });
-        }
-        Ok(reply["result"]["value"].clone())
+        self.browser.evaluate_in(&self.session_id, expression).await
     }
 
     /// Waits until `expression` evaluates to something other than null, undefined or false.

@@ -14,7 +14,8 @@ use chat_sync::store::Store;
 use chat_sync::{RequestId, Seq};
 use chat_sync_idb::driver::{fetch_lock_name, Driver, FETCH_LOCK_LEASE_MS};
 use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
-use chat_sync_idb::{locks, platform, push_subscription, SyncError};
+use chat_sync_idb::platform::{self, timed};
+use chat_sync_idb::{locks, push_subscription, SyncError};
 
 use crate::error::WorkerError;
 use crate::notify::{self, Notice};
@@ -95,14 +96,6 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
         }
     }
     Ok(())
-}
-
-/// Runs `work`, leaving its duration in the performance timeline as `name`.
-async fn timed<T>(name: &str, work: impl std::future::Future<Output = T>) -> T {
-    let started = platform::precise_now();
-    let output = work.await;
-    platform::measure(name, started);
-    output
 }
 
 /// Opens the cache of `to` while the session check runs, when `to` is the agent this

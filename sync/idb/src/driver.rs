@@ -348,21 +348,22 @@ impl<C: HistoryClient> Driver<C> {
                 FetchMethod::Cursor => (1, range.end),
             };
             self.request_started(request_id);
-            let asked_at = platform::precise_now();
-            let reply = match command.method {
-                FetchMethod::Range => {
-                    self.client
-                        .fetch_range(request_id, range.start, range.end)
-                        .await
-                }
-                FetchMethod::Cursor => {
-                    self.client
-                        .fetch_before(request_id, range.end + 1, range.len())
-                        .await
+            let request = async {
+                match command.method {
+                    FetchMethod::Range => {
+                        self.client
+                            .fetch_range(request_id, range.start, range.end)
+                            .await
+                    }
+                    FetchMethod::Cursor => {
+                        self.client
+                            .fetch_before(request_id, range.end + 1, range.len())
+                            .await
+                    }
                 }
             };
+            let reply = platform::timed("sync:fetch", request).await;
             self.request_ended(request_id);
-            platform::measure("sync:fetch", asked_at);
             let page = match reply {
                 Ok(page) => page,
                 Err(error) => {
@@ -381,13 +382,10 @@ impl<C: HistoryClient> Driver<C> {
             }
             last_seq = last_seq.max(page.last_seq);
             page_limit = Some(page.page_limit);
-            let ingest_at = platform::precise_now();
-            let ingested = self
+            let ingest = self
                 .runtime
-                .ingest_page(request_id, page, from, to, Source::Fetch)
-                .await;
-            platform::measure("sync:ingest", ingest_at);
-            match ingested {
+                .ingest_page(request_id, page, from, to, Source::Fetch);
+            match platform::timed("sync:ingest", ingest).await {
                 Ok(_) => {}
                 Err(SyncError::Fetch(error)) => {
                     tracing::warn!(chat = %request_id, ?range, %error, "refused an invalid history reply");

@@ -484,9 +484,7 @@ pub async fn catch_up(
     driver: &Driver<HttpHistoryClient>,
     client: &HttpHistoryClient,
 ) -> Result<CatchUpReport, SyncError> {
-    let asked_at = platform::precise_now();
-    let summaries = client.fetch_chat_list().await?;
-    platform::measure("sync:chat-list", asked_at);
+    let summaries = platform::timed("sync:chat-list", client.fetch_chat_list()).await?;
     catch_up_with_list(driver, &summaries).await
 }
 
@@ -496,9 +494,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
     summaries: &[ChatSummary],
 ) -> Result<CatchUpReport, SyncError> {
     let store = driver.runtime().store();
-    let applying_at = platform::precise_now();
-    store.apply_summaries(summaries).await?;
-    platform::measure("sync:apply-list", applying_at);
+    platform::timed("sync:apply-list", store.apply_summaries(summaries)).await?;
     let mut report = CatchUpReport {
         chats_listed: summaries.len(),
         ..CatchUpReport::default()
@@ -529,10 +525,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
         }
         report.chats_repaired += 1;
         report.seqs_missing += missing;
-        let repair_at = platform::precise_now();
-        let repaired = driver.resync(request_id).await;
-        platform::measure("sync:repair", repair_at);
-        match repaired {
+        match platform::timed("sync:repair", driver.resync(request_id)).await {
             Ok(status) => {
                 report.seqs_still_missing += status.missing.iter().map(|r| r.len()).sum::<u64>();
             }

@@ -57,11 +57,7 @@ pub async fn with_lock_leased<T>(
     body: impl Future<Output = T>,
 ) -> Result<T, SyncError> {
     let waited = match platform::timeout_signal(lease_ms) {
-        Some(signal) => {
-            let options = js_sys::Object::new();
-            let _ = Reflect::set(&options, &"signal".into(), &signal);
-            acquire(name, Some(options)).await
-        }
+        Some(signal) => acquire(name, Some(request_options("signal", &signal))).await,
         None => acquire(name, None).await,
     };
     let held = match waited {
@@ -75,9 +71,7 @@ pub async fn with_lock_leased<T>(
                 lease_ms,
                 "a lock holder kept it past its lease (a frozen page?): taking the lock over"
             );
-            let options = js_sys::Object::new();
-            let _ = Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
-            match acquire(name, Some(options)).await? {
+            match acquire(name, Some(request_options("steal", &JsValue::TRUE))).await? {
                 Some(held) => held,
                 None => return Ok(body.await),
             }
@@ -107,11 +101,9 @@ pub async fn with_lock_or_take_over<T>(
     body: impl Future<Output = T>,
 ) -> Result<Tenure<T>, SyncError> {
     let controller = platform::abort_controller();
-    let options = controller.as_ref().map(|(signal, _)| {
-        let options = js_sys::Object::new();
-        let _ = Reflect::set(&options, &"signal".into(), signal);
-        options
-    });
+    let options = controller
+        .as_ref()
+        .map(|(signal, _)| request_options("signal", signal));
     let waiting = Box::pin(acquire(name, options));
     let held = match select(waiting, Box::pin(take_over)).await {
         Either::Left((acquired, _)) => acquired?,
@@ -126,15 +118,21 @@ pub async fn with_lock_or_take_over<T>(
                 lock = name,
                 "the lock's holder stopped answering (a frozen page?): taking the lock over"
             );
-            let options = js_sys::Object::new();
-            let _ = Reflect::set(&options, &"steal".into(), &JsValue::TRUE);
-            acquire(name, Some(options)).await?
+            acquire(name, Some(request_options("steal", &JsValue::TRUE))).await?
         }
     };
     match held {
         Some(held) => Ok(held.run_until_stolen(body).await),
         None => Ok(Tenure::Finished(body.await)),
     }
+}
+
+/// The options of a lock request with the one option `key` set to `value` (`signal` to
+/// bound the wait, `steal` to take the lock over).
+fn request_options(key: &str, value: &JsValue) -> js_sys::Object {
+    let options = js_sys::Object::new();
+    let _ = Reflect::set(&options, &JsValue::from_str(key), value);
+    options
 }
 
 /// A granted lock: released when [`Held::run`]'s body ends (or is dropped).

@@ -77,6 +77,14 @@ pub fn measure(name: &str, start: f64) {
     let _ = measure.call2(&performance, &JsValue::from_str(name), &options);
 }
 
+/// Runs `work`, leaving its duration in the performance timeline as `name` ([`measure`]).
+pub async fn timed<T>(name: &str, work: impl std::future::Future<Output = T>) -> T {
+    let started = precise_now();
+    let output = work.await;
+    measure(name, started);
+    output
+}
+
 /// Sleeps for `ms` milliseconds with the context's `setTimeout`.
 pub async fn sleep(ms: i64) {
     let ms = ms.max(0) as f64;

@@ -215,7 +215,11 @@ async fn main() -> e2e::Result<()> {
         &scrolled,
         true,
     ));
-    if std::env::args().any(|a| a == "--only") {
+    let args: Vec<String> = std::env::args().collect();
+    if args
+        .windows(2)
+        .any(|w| w[0] == "--only" && w[1] == "unread")
+    {
         write(&out, results)?;
         browser.close().await;
         server.stop().await;

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use e2e::browser::Page;
-use e2e::chat::{chat_list, post_as};
+use e2e::chat::{chat_list, post_as, snapshot_js};
 use e2e::server::Server;
 use e2e::{http, HarnessError};
 
@@ -21,22 +21,6 @@ pub const UNREAD: u64 = 1_000;
 
 /// Pixels scrolled a frame: a fast reader skimming (about 2.5 rows a frame).
 const STEP: i32 = 150;
-
-/// JS reading one chat record's `unread` from the cache database.
-fn unread_js(database: &str, request_id: &str) -> String {
-    format!(
-        r#"(async () => {{
-  const db = await new Promise((ok, err) => {{
-    const r = indexedDB.open({database:?}); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
-  }});
-  try {{
-    const rq = db.transaction('chats').objectStore('chats').get({request_id:?});
-    const chat = await new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
-    return chat ? chat.unread : null;
-  }} finally {{ db.close(); }}
-}})()"#
-    )
-}
 
 /// One of bob's chats the other cases leave alone, and its requester's user name.
 async fn quiet_chat(server: &Server, bob: &str, busy: &[&str]) -> e2e::Result<(String, String)> {
@@ -83,7 +67,11 @@ pub async fn run(
         )
         .await?;
     }
-    let unread = unread_js(database, &chat);
+    // The chat record's unread count, as the cache holds it.
+    let unread = format!(
+        "({}).then(s => s.chat?.unread ?? null)",
+        snapshot_js(database, &chat)
+    );
     let arrived = page
         .wait_for(
             &format!("(async () => (await {unread}) >= {UNREAD})()"),
