@@ -75,6 +75,8 @@ fn summary(chat: &str, last_seq: u64) -> ChatSummary {
         last_seq,
         last_message: None,
         updated_at: 1,
+        change_version: 0,
+        closed: false,
     }
 }
 

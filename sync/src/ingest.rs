@@ -319,6 +319,8 @@ mod tests {
             attachments: Vec::new(),
             created_at: seq as Millis * 1000,
             deleted: false,
+            version: 0,
+            edited_at: None,
         }
     }
 
@@ -465,6 +467,8 @@ mod tests {
             last_seq,
             last_message: None,
             updated_at: 99,
+            change_version: 0,
+            closed: false,
         };
         let record = apply_summary(None, &summary(40));
         for hostile in [MAX_SEQ + 1, u64::MAX] {
@@ -488,6 +492,8 @@ mod tests {
             last_seq: 40,
             last_message: Some("latest".into()),
             updated_at: 99,
+            change_version: 0,
+            closed: false,
         };
         let record = apply_summary(None, &summary);
         assert!(record.backend_last_seq_known);

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod change_wire;
 pub mod decode;
 pub mod eviction;
 #[cfg(any(test, feature = "test-support"))]

@@ -151,6 +151,30 @@ pub enum PushPayload {
         /// The new message's sequence.
         seq: Seq,
     },
+    /// A message's edit or redaction, with the message in its new state (`version` > 0).
+    Change {
+        /// The user id of the subscription's owner.
+        to: String,
+        /// The changed message (a redaction's tombstone has no body and no attachments).
+        message: Message,
+    },
+    /// Only where to look, for a change too large to push whole: the chat's change version
+    /// after it, so the worker fetches the changes since the version it holds.
+    Changes {
+        /// The user id of the subscription's owner.
+        to: String,
+        /// The chat.
+        request_id: RequestId,
+        /// The chat's change version.
+        version: u64,
+    },
+    /// The chat was taken from the recipient (reassigned): its cache must let go of it.
+    Revoked {
+        /// The user id of the subscription's owner.
+        to: String,
+        /// The chat.
+        request_id: RequestId,
+    },
 }
 
 /// The longest user id accepted as a push recipient (bytes).
@@ -174,6 +198,24 @@ impl PushPayload {
         }
     }
 
+    /// The payload a server sends for a change of `message` (its new state, at chat change
+    /// version `version`) to a subscription of user `to`: the changed message when it fits,
+    /// else a hint naming the version.
+    pub fn for_change(message: &Message, version: u64, to: &str) -> Self {
+        let whole = PushPayload::Change {
+            to: to.to_owned(),
+            message: message.clone(),
+        };
+        match serde_json::to_vec(&whole) {
+            Ok(bytes) if bytes.len() <= PUSH_INLINE_LIMIT => whole,
+            _ => PushPayload::Changes {
+                to: to.to_owned(),
+                request_id: message.request_id.clone(),
+                version,
+            },
+        }
+    }
+
     /// Decodes and validates a push payload. Nothing that fails here may touch a cache.
     pub fn decode(bytes: &[u8]) -> Result<Self, InvalidInput> {
         if bytes.len() > MAX_PUSH_PAYLOAD_LEN {
@@ -187,12 +229,30 @@ impl PushPayload {
         validate_user_id(payload.to())?;
         match &payload {
             PushPayload::Message { message, .. } => validate_message(message)?,
+            PushPayload::Change { message, .. } => {
+                validate_message(message)?;
+                if message.version == 0 || message.version > MAX_SEQ {
+                    return Err(InvalidInput::Malformed {
+                        what: "push payload",
+                        reason: format!("a change needs a version in 1..={MAX_SEQ}"),
+                    });
+                }
+            }
             PushPayload::Hint {
                 request_id, seq, ..
             } => {
                 validate_request_id(request_id)?;
                 validate_seq(*seq)?;
             }
+            PushPayload::Changes {
+                request_id,
+                version,
+                ..
+            } => {
+                validate_request_id(request_id)?;
+                validate_seq(*version)?;
+            }
+            PushPayload::Revoked { request_id, .. } => validate_request_id(request_id)?,
         }
         Ok(payload)
     }
@@ -200,15 +260,23 @@ impl PushPayload {
     /// The chat this payload concerns.
     pub fn request_id(&self) -> &RequestId {
         match self {
-            PushPayload::Message { message, .. } => &message.request_id,
-            PushPayload::Hint { request_id, .. } => request_id,
+            PushPayload::Message { message, .. } | PushPayload::Change { message, .. } => {
+                &message.request_id
+            }
+            PushPayload::Hint { request_id, .. }
+            | PushPayload::Changes { request_id, .. }
+            | PushPayload::Revoked { request_id, .. } => request_id,
         }
     }
 
     /// The user id this payload was sent to.
     pub fn to(&self) -> &str {
         match self {
-            PushPayload::Message { to, .. } | PushPayload::Hint { to, .. } => to,
+            PushPayload::Message { to, .. }
+            | PushPayload::Hint { to, .. }
+            | PushPayload::Change { to, .. }
+            | PushPayload::Changes { to, .. }
+            | PushPayload::Revoked { to, .. } => to,
         }
     }
 }

@@ -37,6 +37,8 @@ pub fn message(chat: &str, seq: Seq, body: &str) -> Message {
         attachments: Vec::new(),
         created_at: 1_700_000_000_000 + seq as Millis,
         deleted: false,
+        version: 0,
+        edited_at: None,
     }
 }
 
@@ -388,6 +390,8 @@ pub async fn summaries_make_validation_possible<S: Store>(store: S) {
             last_seq: 9,
             last_message: Some("any news?".into()),
             updated_at: 5_000,
+            change_version: 0,
+            closed: false,
         }])
         .await
         .expect("summaries");

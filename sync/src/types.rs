@@ -101,6 +101,17 @@ pub struct Message {
     /// A deleted message keeps its seq as a tombstone with an empty body.
     #[serde(default)]
     pub deleted: bool,
+    /// The chat's change version of this message's latest edit or redaction; 0 while the
+    /// message is as first sent. A copy with a higher version supersedes one with a lower.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: u64,
+    /// When the body was last edited, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Millis>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Message {
@@ -179,6 +190,13 @@ pub struct ChatSummary {
     pub last_message: Option<String>,
     /// Time of the latest activity.
     pub updated_at: Millis,
+    /// The chat's change version: how many edits, redactions and access changes it has seen.
+    /// A client that applied every change up to version V asks for "changes since V".
+    #[serde(default)]
+    pub change_version: u64,
+    /// Whether the request is closed (read-only: no sends, no edits).
+    #[serde(default)]
+    pub closed: bool,
 }
 
 /// Where a chat stands against the backend (SPEC invariants 3, 5, 8 and 10).
@@ -299,6 +317,8 @@ mod tests {
                 .collect(),
             created_at: 0,
             deleted: false,
+            version: 0,
+            edited_at: None,
         }
     }
 

@@ -460,6 +460,8 @@ impl Sim {
                         last_seq: self.server[chat].len() as Seq,
                         last_message: None,
                         updated_at: self.now,
+                        change_version: 0,
+                        closed: false,
                     })
                     .collect();
                 block_on(self.store.apply_summaries(&summaries)).expect("summaries");

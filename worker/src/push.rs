@@ -170,6 +170,10 @@ async fn apply(
                 body: r.last_message.unwrap_or_default(),
             }))
         }
+        // Issue 16 in progress: changes and revocations are wired up next.
+        PushPayload::Change { .. } | PushPayload::Changes { .. } | PushPayload::Revoked { .. } => {
+            Ok(None)
+        }
     }
 }
 

@@ -84,6 +84,8 @@ impl MessageRow {
             attachments,
             created_at: self.created_at,
             deleted: self.deleted != 0,
+            version: 0,
+            edited_at: None,
         }
     }
 }
@@ -548,6 +550,8 @@ fn preview_of(new: &NewMessage) -> String {
         attachments: new.attachments.clone(),
         created_at: new.created_at,
         deleted: false,
+        version: 0,
+        edited_at: None,
     };
     message.preview(PREVIEW_CHARS)
 }

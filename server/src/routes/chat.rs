@@ -44,6 +44,8 @@ fn summary(row: ChatRow) -> ChatSummary {
         last_seq: u64::try_from(row.last_seq).unwrap_or(0),
         last_message: row.last_message,
         updated_at: row.updated_at,
+        change_version: 0,
+        closed: false,
     }
 }
 

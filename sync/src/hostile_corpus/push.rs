@@ -31,6 +31,8 @@ pub fn sample_message(chat: &str, seq: Seq) -> Message {
         }],
         created_at: 1_700_000_000_000 + seq as i64,
         deleted: false,
+        version: 0,
+        edited_at: None,
     }
 }
 

@@ -167,6 +167,8 @@ pub fn sample_chat_list() -> ChatList {
         last_seq,
         last_message: Some("latest".into()),
         updated_at: 1_700_000_000_000,
+        change_version: 0,
+        closed: false,
     };
     ChatList {
         requests: vec![summary("REQ-1", 3), summary("REQ-2", 0)],

@@ -372,6 +372,8 @@ fn list(last: Seq) -> ChatList {
             last_seq: last,
             last_message: Some(text::markup()[2].text.clone()),
             updated_at: 5,
+            change_version: 0,
+            closed: false,
         }],
     }
 }

@@ -922,6 +922,8 @@ pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
                 last_seq: 5,
                 last_message: None,
                 updated_at: 0,
+                change_version: 0,
+                closed: false,
             })
             .collect();
         let result: Rc<RefCell<Option<Result<(), StoreError>>>> = Rc::default();

@@ -185,6 +185,8 @@ fn summary(request_id: &str, last_seq: u64) -> ChatSummary {
         last_seq,
         last_message: None,
         updated_at: 0,
+        change_version: 0,
+        closed: false,
     }
 }
 
