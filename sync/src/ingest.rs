@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::changes::{self, Merge};
 use crate::protocol::{validate_message, InvalidInput, MAX_SEQ};
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, Person, RequestId, SenderRole, Seq};
 
@@ -36,6 +37,18 @@ pub enum Source {
     SendEcho,
     /// A full reload of a chat (only with a logged reason).
     FullReload,
+    /// Edits and redactions: a live `change` event, a pushed change, or a page of the
+    /// changes catch-up ([`crate::changes`]).
+    Change(ChangeFacts),
+}
+
+/// What a batch of changes says about the chat's change versions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ChangeFacts {
+    /// A catch-up page's word that every change up to this version is now applied.
+    pub through: Option<u64>,
+    /// The chat's change version at the backend, as far as the batch tells.
+    pub backend_version: u64,
 }
 
 impl Source {
@@ -95,6 +108,16 @@ pub struct IngestReport {
     pub unread: u32,
     /// Whether the batch left a gap below its highest seq (a push that skipped seqs).
     pub reveals_gap: bool,
+    /// Incoming copies older than the cached ones (nothing written).
+    pub stale: u64,
+    /// Sequences newly redacted in the cache: a notification showing one must close.
+    pub redacted: Vec<Seq>,
+    /// Media ids of the attachments those redactions erased: their cached bytes must go.
+    pub erased_media: Vec<String>,
+    /// Changes of uncached older messages kept aside for when they arrive.
+    pub kept_aside: u64,
+    /// The version to fetch changes since, when the cache is known to miss some.
+    pub changes_due: Option<u64>,
 }
 
 /// What a store writes, in one transaction, for one ingest.
@@ -126,6 +149,7 @@ pub fn plan_ingest(
     incoming: Vec<Message>,
     ctx: &IngestContext,
 ) -> IngestPlan {
+    let existed = record.is_some();
     let mut record = record.unwrap_or_else(|| ChatRecord::new(request_id.clone()));
     let mut report = IngestReport::default();
     let existing: BTreeMap<Seq, &Message> = existing.iter().map(|m| (m.seq, m)).collect();
@@ -155,24 +179,42 @@ pub fn plan_ingest(
         }
     }
 
-    let touched = !batch.is_empty();
+    // A page of the changes catch-up with nothing in it still moves a known chat's cursor.
+    let touched = !batch.is_empty() || (existed && matches!(ctx.source, Source::Change(_)));
     let newest_before = record.held.max().unwrap_or(0);
     let mut put = Vec::with_capacity(batch.len());
     let mut outbox_remove = Vec::new();
+    let change_versions: Vec<u64> = match ctx.source {
+        Source::Change(_) => batch.values().map(|m| m.version).collect(),
+        _ => Vec::new(),
+    };
     for (seq, message) in batch {
         if let Some(id) = &message.client_temp_id {
             outbox_remove.push(id.clone());
         }
+        let mut message = changes::erase_if_deleted(message);
         if record.held.contains(seq) {
             match existing.get(&seq) {
-                Some(old) if **old == message => {
-                    report.duplicates += 1;
-                    continue;
-                }
                 Some(old) => {
-                    // A deletion arriving later is a tombstone, not an anomaly.
-                    let is_deletion = message.deleted && !old.deleted;
-                    if !is_deletion {
+                    match changes::merge(old, &message) {
+                        Merge::Duplicate => {
+                            report.duplicates += 1;
+                            continue;
+                        }
+                        Merge::KeepCached => {
+                            report.stale += 1;
+                            continue;
+                        }
+                        Merge::Replace => {}
+                    }
+                    if message.deleted && !old.deleted {
+                        report.redacted.push(seq);
+                        report
+                            .erased_media
+                            .extend(old.attachments.iter().map(|a| a.media_id.clone()));
+                    } else if message.version == old.version && !message.deleted {
+                        // The same version with other content: the server's copy wins, but
+                        // it should not happen.
                         report.anomalies.push(Anomaly::ContentChanged { seq });
                     }
                     record.bytes = record
@@ -190,6 +232,24 @@ pub fn plan_ingest(
                 }
             }
         } else {
+            if let Some(kept) = changes::take_pending(&mut record, seq) {
+                if changes::merge(&kept, &message) == Merge::KeepCached {
+                    message = kept;
+                }
+            }
+            if matches!(ctx.source, Source::Change(_))
+                && changes::belongs_to_older_history(&record, seq)
+            {
+                if message.deleted {
+                    report.redacted.push(seq);
+                }
+                changes::hold_pending(&mut record, message);
+                report.kept_aside += 1;
+                continue;
+            }
+            if message.deleted {
+                report.redacted.push(seq);
+            }
             record.held.insert(seq);
             record.message_count += 1;
             record.bytes += message.approx_bytes();
@@ -222,6 +282,15 @@ pub fn plan_ingest(
             .iter()
             .any(|gap| gap.end < newest.seq);
     }
+    if let Source::Change(facts) = ctx.source {
+        changes::note_applied(
+            &mut record,
+            &change_versions,
+            facts.through,
+            facts.backend_version,
+        );
+    }
+    report.changes_due = changes::changes_since(&record);
     record.last_access = record.last_access.max(ctx.now);
     report.unread = record.unread;
     report.confirmed_outbox = outbox_remove.clone();
@@ -247,6 +316,7 @@ pub fn apply_summary(record: Option<ChatRecord>, summary: &ChatSummary) -> ChatR
         }
     }
     record.updated_at = record.updated_at.max(summary.updated_at);
+    crate::changes::apply_summary(&mut record, summary);
     record
 }
 

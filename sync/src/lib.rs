@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod change_wire;
+pub mod changes;
 pub mod decode;
 pub mod eviction;
 #[cfg(any(test, feature = "test-support"))]
@@ -26,6 +27,7 @@ pub mod read_marks;
 pub mod row_heights;
 pub mod store;
 pub mod suite;
+mod suite_changes;
 pub mod sync_state;
 pub mod timeline;
 pub mod types;

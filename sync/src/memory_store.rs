@@ -13,7 +13,7 @@ use crate::ingest::{
 };
 use crate::outbox::{Outbox, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
-use crate::store::{check_read, Store, StoreError, Usage, Window};
+use crate::store::{check_read, Revocation, Store, StoreError, Usage, Window};
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
 
 #[derive(Debug, Default)]
@@ -262,6 +262,32 @@ impl Store for MemoryStore {
             inner.messages.remove(&key);
         }
         Ok(())
+    }
+
+    async fn revoke_chat(&self, request_id: &RequestId) -> Result<Revocation, StoreError> {
+        let mut inner = self.inner.borrow_mut();
+        let had_record = inner.chats.remove(request_id).is_some();
+        let doomed: Vec<(RequestId, Seq)> = inner
+            .messages
+            .range((request_id.clone(), 0)..=(request_id.clone(), Seq::MAX))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut media_ids = Vec::new();
+        for key in doomed {
+            if let Some(message) = inner.messages.remove(&key) {
+                media_ids.extend(message.attachments.into_iter().map(|a| a.media_id));
+            }
+        }
+        let (discarded, kept): (Vec<OutboxEntry>, Vec<OutboxEntry>) = inner
+            .outbox
+            .drain(..)
+            .partition(|entry| &entry.request_id == request_id);
+        inner.outbox = kept;
+        Ok(Revocation {
+            held_anything: had_record || !discarded.is_empty(),
+            media_ids,
+            outbox_discarded: discarded,
+        })
     }
 
     async fn usage(&self) -> Result<Usage, StoreError> {

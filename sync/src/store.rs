@@ -27,6 +27,17 @@ pub struct Window {
     pub corrupt: Vec<Seq>,
 }
 
+/// What [`Store::revoke_chat`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Revocation {
+    /// Whether the cache held anything of the chat (a record or outbox entries).
+    pub held_anything: bool,
+    /// Media ids the removed messages referenced.
+    pub media_ids: Vec<String>,
+    /// The unsent entries discarded: the server refuses them now.
+    pub outbox_discarded: Vec<OutboxEntry>,
+}
+
 /// What the cache holds, for the settings panel and the budget.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -147,6 +158,11 @@ pub trait Store {
 
     /// Removes a chat's messages and record (the outbox keeps its entries).
     async fn clear_chat(&self, request_id: &RequestId) -> Result<(), StoreError>;
+
+    /// Lets go of a chat taken from the agent, in one transaction: its messages, its record,
+    /// and its unsent outbox entries (with their files). Says which media the removed
+    /// messages referenced, so their cached bytes go too, and which entries were discarded.
+    async fn revoke_chat(&self, request_id: &RequestId) -> Result<Revocation, StoreError>;
 
     /// What the cache holds.
     async fn usage(&self) -> Result<Usage, StoreError>;

@@ -80,7 +80,7 @@ async fn chat_record<S: Store>(store: &S, chat: &RequestId) -> ChatRecord {
         .expect("the chat record exists")
 }
 
-fn outbox_entry(id: &str, chat: &str, order: u64) -> OutboxEntry {
+pub(crate) fn outbox_entry(id: &str, chat: &str, order: u64) -> OutboxEntry {
     OutboxEntry {
         client_temp_id: id.into(),
         request_id: RequestId::from(chat),
@@ -582,6 +582,11 @@ pub async fn quota_exhaustion_evicts_and_keeps_the_incoming_message<S: Store>(st
     assert_eq!(newest.held.max(), Some(40), "the newest messages stay");
 }
 
+pub use crate::suite_changes::{
+    a_change_of_older_history_waits_for_its_message, edits_and_redactions_follow_the_version_rule,
+    revoking_a_chat_lets_go_of_all_of_it,
+};
+
 /// Expands to one test per suite check for a store factory.
 ///
 /// `quota = …` is a factory for a store that refuses writes past about 20,000 bytes.
@@ -603,7 +608,10 @@ macro_rules! store_test_suite {
             summaries_make_validation_possible,
             eviction_drops_oldest_and_keeps_the_outbox,
             clear_chat_is_scoped,
-            a_full_reload_replaces_the_chat_in_one_ingest
+            a_full_reload_replaces_the_chat_in_one_ingest,
+            edits_and_redactions_follow_the_version_rule,
+            a_change_of_older_history_waits_for_its_message,
+            revoking_a_chat_lets_go_of_all_of_it
         );
         $crate::store_test_suite!(@each $kind, $make_quota,
             quota_exhaustion_evicts_and_keeps_the_incoming_message

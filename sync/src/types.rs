@@ -265,6 +265,19 @@ pub struct ChatRecord {
     /// The validation result.
     #[serde(default)]
     pub sync_state: SyncState,
+    /// The change version through which every edit, redaction and access change of this
+    /// chat is applied in the cache (see `crate::changes`).
+    #[serde(default)]
+    pub change_version: u64,
+    /// The highest change version the backend is known to have.
+    #[serde(default)]
+    pub backend_change_version: u64,
+    /// Whether the request is closed (read-only).
+    #[serde(default)]
+    pub closed: bool,
+    /// Changes of older messages not cached yet, ascending by seq, applied when they arrive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_changes: Vec<Message>,
 }
 
 impl ChatRecord {
@@ -286,6 +299,10 @@ impl ChatRecord {
             bytes: 0,
             last_access: 0,
             sync_state: SyncState::Unknown,
+            change_version: 0,
+            backend_change_version: 0,
+            closed: false,
+            pending_changes: Vec::new(),
         }
     }
 }

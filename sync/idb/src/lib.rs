@@ -35,6 +35,7 @@ pub mod outbox_sender;
 pub mod platform;
 pub mod push_subscription;
 pub mod request;
+mod revoke;
 pub mod runtime;
 pub mod schema;
 pub mod service_worker;

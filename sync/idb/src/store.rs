@@ -24,7 +24,7 @@ use chat_sync::ingest::{
 };
 use chat_sync::outbox::{Outbox, OutboxEntry, OutboxError};
 use chat_sync::protocol::MAX_SEQ;
-use chat_sync::store::{check_read, Store, StoreError, Usage, Window};
+use chat_sync::store::{check_read, Revocation, Store, StoreError, Usage, Window};
 use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange, SeqRanges};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
@@ -851,6 +851,10 @@ impl Store for IdbStore {
                 commit(&tx, OP).await
             })
             .await
+    }
+
+    async fn revoke_chat(&self, request_id: &RequestId) -> Result<Revocation, StoreError> {
+        self.revoke_chat_in_db(request_id).await
     }
 
     async fn usage(&self) -> Result<Usage, StoreError> {

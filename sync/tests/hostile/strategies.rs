@@ -385,6 +385,8 @@ pub fn messages() -> impl Strategy<Value = Message> {
                 attachments,
                 created_at,
                 deleted,
+                version: 0,
+                edited_at: None,
             },
         )
         .prop_filter("a body within the limit", |m| m.body.len() <= MAX_BODY_LEN)
