@@ -33,6 +33,12 @@ pub enum ApiError {
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
+    /// The request is closed: no sends and no edits (409 `request_closed`).
+    #[error("{0}")]
+    RequestClosed(String),
+    /// The message is redacted, which is final (409 `message_deleted`).
+    #[error("{0}")]
+    MessageDeleted(String),
     /// The path exists but not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -61,6 +67,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::RequestClosed(_) => (StatusCode::CONFLICT, "request_closed"),
+            ApiError::MessageDeleted(_) => (StatusCode::CONFLICT, "message_deleted"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::InjectedFault(_) => (StatusCode::SERVICE_UNAVAILABLE, "injected_fault"),

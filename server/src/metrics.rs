@@ -19,8 +19,12 @@ pub struct Metrics {
     pub served_range: AtomicU64,
     /// Messages returned by cursor fetches.
     pub served_cursor: AtomicU64,
+    /// Changed messages returned by changes-since fetches (`GET /api/chat/changes`).
+    pub served_changes: AtomicU64,
     /// New messages stored.
     pub messages_stored: AtomicU64,
+    /// Changes stored: edits, redactions, reassignments and closes.
+    pub changes_stored: AtomicU64,
     /// Pushes the push service accepted.
     pub pushes_sent: AtomicU64,
     /// Push attempts that failed (network, timeout, encryption, or a non-2xx answer).
@@ -173,6 +177,18 @@ impl Metrics {
                     self.served_cursor.load(Ordering::Relaxed),
                 ),
             ],
+        );
+        counter(
+            &mut out,
+            "chat_changes_served_total",
+            "Changed messages returned by changes-since fetches (repair traffic for changes).",
+            &[("", self.served_changes.load(Ordering::Relaxed))],
+        );
+        counter(
+            &mut out,
+            "chat_changes_stored_total",
+            "Changes stored: edits, redactions, reassignments and closes.",
+            &[("", self.changes_stored.load(Ordering::Relaxed))],
         );
         counter(
             &mut out,

@@ -10,8 +10,9 @@
 //! | any other 4xx, unusable keys | dropped: sending it again cannot succeed |
 //! | the subscription moved to another user, the recipient left the chat, the message is gone | dropped |
 //!
-//! The row names the message, not a payload: what is sent is the stored message at sending
-//! time, and only to a recipient who still owns the subscription and takes part in the chat.
+//! The row names the message (or chat), not a payload: what is sent is built from what is
+//! stored at sending time (see [`build_payload`]), and only to a recipient who still owns the
+//! subscription and takes part in the chat (a `revoked` push: who no longer does).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -23,7 +24,9 @@ use web_push_native::{Auth, WebPushBuilder};
 
 use crate::db::now_ms;
 use crate::db::push::SubscriptionRow;
-use crate::db::push_outbox::OutboxRow;
+use crate::db::push_outbox::{
+    OutboxRow, KIND_CHANGE, KIND_CHANGES, KIND_HINT, KIND_MESSAGE, KIND_REVOKED,
+};
 use crate::metrics::PushDrop;
 use crate::state::AppState;
 
@@ -81,23 +84,9 @@ async fn attempt(
             "the subscription is gone or has another owner",
         ));
     };
-    match state.db.chat(&row.request_id).await? {
-        Some(chat) if chat.is_participant(&row.user_id) => {}
-        _ => {
-            return Ok(Outcome::Stale(
-                "the recipient no longer takes part in the chat",
-            ))
-        }
-    }
-    let seq = u64::try_from(row.seq).unwrap_or(0);
-    let Some(message) = state
-        .db
-        .messages_range(&row.request_id, seq, seq, 1)
-        .await?
-        .into_iter()
-        .next()
-    else {
-        return Ok(Outcome::Stale("the message is gone"));
+    let payload = match build_payload(state, row).await? {
+        Ok(payload) => payload,
+        Err(stale) => return Ok(Outcome::Stale(stale)),
     };
     // An endpoint stored before the checks existed, or by a since-changed rule, is not used.
     if let Err(reason) =
@@ -105,9 +94,7 @@ async fn attempt(
     {
         return Ok(Outcome::Gone(reason));
     }
-    // Each payload names its recipient, so the worker can refuse a push that reaches a
-    // browser now signed in as someone else.
-    let payload = match serde_json::to_vec(&PushPayload::for_message(&message, &row.user_id)) {
+    let payload = match serde_json::to_vec(&payload) {
         Ok(payload) => payload,
         Err(error) => return Ok(Outcome::Rejected(format!("payload: {error}"))),
     };
@@ -130,6 +117,72 @@ async fn attempt(
             reason: error.to_string(),
             retry_after: None,
         },
+    })
+}
+
+/// The payload of a queued row, built from what is stored now, or why it no longer applies.
+///
+/// Each payload names its recipient, so the worker can refuse a push that reaches a browser
+/// now signed in as someone else. Only a recipient who takes part in the chat now gets
+/// anything of it: a push queued before the chat was handed to another agent is dropped
+/// (the `revoked` push tells them instead). A message is sent as it stands: one edited or
+/// redacted after the push was queued goes out as a `change` in its current state (a
+/// redaction's tombstone, never the erased body), whatever the row's kind.
+async fn build_payload(
+    state: &AppState,
+    row: &OutboxRow,
+) -> Result<Result<PushPayload, &'static str>, sqlx::Error> {
+    let to = row.user_id.clone();
+    let request_id = chat_sync::types::RequestId(row.request_id.clone());
+    let chat = state.db.chat(&row.request_id).await?;
+    if row.kind == KIND_REVOKED {
+        return Ok(match chat {
+            Some(chat) if chat.is_participant(&row.user_id) => {
+                Err("the recipient has the chat again")
+            }
+            _ => Ok(PushPayload::Revoked { to, request_id }),
+        });
+    }
+    let Some(chat) = chat.filter(|chat| chat.is_participant(&row.user_id)) else {
+        return Ok(Err("the recipient no longer takes part in the chat"));
+    };
+    Ok(match row.kind.as_str() {
+        KIND_HINT => match u64::try_from(chat.last_seq).unwrap_or(0) {
+            0 => Err("the chat has no message"),
+            seq => Ok(PushPayload::Hint {
+                to,
+                request_id,
+                seq,
+            }),
+        },
+        KIND_CHANGES => match u64::try_from(chat.change_version).unwrap_or(0) {
+            0 => Err("the chat has no change"),
+            version => Ok(PushPayload::Changes {
+                to,
+                request_id,
+                version,
+            }),
+        },
+        KIND_MESSAGE | KIND_CHANGE => {
+            let seq = u64::try_from(row.seq).unwrap_or(0);
+            let message = state
+                .db
+                .messages_range(&row.request_id, seq, seq, 1)
+                .await?
+                .into_iter()
+                .next();
+            match message {
+                None => Err("the message is gone"),
+                Some(message) if message.version > 0 => {
+                    Ok(PushPayload::for_change(&message, message.version, &to))
+                }
+                Some(message) if row.kind == KIND_MESSAGE => {
+                    Ok(PushPayload::for_message(&message, &to))
+                }
+                Some(_) => Err("the change is gone"),
+            }
+        }
+        _ => Err("unknown push kind"),
     })
 }
 

@@ -17,6 +17,31 @@ use crate::state::AppState;
 /// Longest accepted idempotency key (bytes).
 pub const MAX_CLIENT_TEMP_ID_LEN: usize = 128;
 
+/// Checks a message body (of a send or an edit): at most `MAX_BODY_LEN` bytes (413), and no
+/// control character but tab, line feed and carriage return (400).
+pub fn validate_body(body: &str) -> ApiResult<()> {
+    if body.len() > MAX_BODY_LEN {
+        return Err(ApiError::TooLarge(format!(
+            "the message body is {} bytes, more than the {MAX_BODY_LEN} accepted",
+            body.len()
+        )));
+    }
+    // Plain text may hold tabs and line breaks, no other control character: NUL cannot be
+    // stored in PostgreSQL's `text` at all (it failed as a 500 before this check), and the
+    // rest (terminal escapes, bells, C1 controls) are never text a person typed.
+    if let Some((at, c)) = body
+        .char_indices()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the message body has the control character U+{:04X} at byte {at}; only tab, \
+             line feed and carriage return are allowed",
+            u32::from(c)
+        )));
+    }
+    Ok(())
+}
+
 /// Stores `request` as sent by `user`; returns the stored message and whether it is new
 /// (`false` for a repeat of a known `client_temp_id`).
 pub async fn send_message(
@@ -31,26 +56,7 @@ pub async fn send_message(
             "client_temp_id must be 1..={MAX_CLIENT_TEMP_ID_LEN} bytes of printable text"
         )));
     }
-    if request.body.len() > MAX_BODY_LEN {
-        return Err(ApiError::TooLarge(format!(
-            "the message body is {} bytes, more than the {MAX_BODY_LEN} accepted",
-            request.body.len()
-        )));
-    }
-    // Plain text may hold tabs and line breaks, no other control character: NUL cannot be
-    // stored in PostgreSQL's `text` at all (it failed as a 500 before this check), and the
-    // rest (terminal escapes, bells, C1 controls) are never text a person typed.
-    if let Some((at, c)) = request
-        .body
-        .char_indices()
-        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "the message body has the control character U+{:04X} at byte {at}; only tab, \
-             line feed and carriage return are allowed",
-            u32::from(c)
-        )));
-    }
+    validate_body(&request.body)?;
     if request.attachments.len() > MAX_ATTACHMENTS {
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_ATTACHMENTS} attachments per message"
@@ -103,11 +109,16 @@ pub async fn send_message(
         attachments,
         created_at: now_ms(),
     };
-    let (row, created) = state
-        .db
-        .insert_message(&new)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no request {}", chat.id)))?;
+    // A closed chat takes no new message, but a repeat of one stored before it closed is
+    // still answered with that message (`insert_message` looks the key up first).
+    let Some((row, created)) = state.db.insert_message(&new).await? else {
+        return Err(match state.db.chat(&chat.id).await? {
+            Some(now) if now.is_closed() => {
+                ApiError::RequestClosed(format!("request {} is closed", chat.id))
+            }
+            _ => ApiError::NotFound(format!("no request {}", chat.id)),
+        });
+    };
     let message = row.into_message();
     if created {
         state

@@ -24,9 +24,18 @@ pub struct ChatRow {
     pub last_message: Option<String>,
     /// Time of the newest activity (ms).
     pub updated_at: i64,
+    /// The chat's change version (edits, redactions, reassignments and closes so far).
+    pub change_version: i64,
+    /// 1 when the request is closed, else 0.
+    pub closed: i64,
 }
 
 impl ChatRow {
+    /// Whether the request is closed (no sends, no edits).
+    pub fn is_closed(&self) -> bool {
+        self.closed != 0
+    }
+
     /// Whether `user_id` may read and post in this chat: its agent or its requester.
     pub fn is_participant(&self, user_id: &str) -> bool {
         self.agent_id == user_id || self.requester_id == user_id
@@ -36,18 +45,20 @@ impl ChatRow {
 /// A stored message row.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct MessageRow {
-    request_id: String,
-    seq: i64,
-    id: String,
-    event_id: i64,
-    client_temp_id: Option<String>,
-    sender_id: String,
-    sender_name: String,
-    sender_role: String,
-    body: String,
-    attachments: String,
-    created_at: i64,
-    deleted: i64,
+    pub(super) request_id: String,
+    pub(super) seq: i64,
+    pub(super) id: String,
+    pub(super) event_id: i64,
+    pub(super) client_temp_id: Option<String>,
+    pub(super) sender_id: String,
+    pub(super) sender_name: String,
+    pub(super) sender_role: String,
+    pub(super) body: String,
+    pub(super) attachments: String,
+    pub(super) created_at: i64,
+    pub(super) deleted: i64,
+    pub(super) version: i64,
+    pub(super) edited_at: Option<i64>,
 }
 
 impl MessageRow {
@@ -84,8 +95,8 @@ impl MessageRow {
             attachments,
             created_at: self.created_at,
             deleted: self.deleted != 0,
-            version: 0,
-            edited_at: None,
+            version: u64::try_from(self.version).unwrap_or(0),
+            edited_at: self.edited_at,
         }
     }
 }
@@ -107,15 +118,22 @@ pub struct NewMessage {
     pub created_at: i64,
 }
 
-const MESSAGE_COLUMNS: &str = "request_id, seq, id, event_id, client_temp_id, sender_id, \
+/// The columns a new message is inserted with (its `version` and `edited_at` start at their
+/// defaults).
+const INSERT_COLUMNS: &str = "request_id, seq, id, event_id, client_temp_id, sender_id, \
      sender_name, sender_role, body, attachments, created_at, deleted";
 
+/// The columns a [`MessageRow`] is read from.
+pub(crate) const MESSAGE_COLUMNS: &str = "request_id, seq, id, event_id, client_temp_id, \
+     sender_id, sender_name, sender_role, body, attachments, created_at, deleted, version, \
+     edited_at";
+
 const CHAT_SELECT: &str = "SELECT r.id, r.title, r.requester_id, u.name AS requester_name, \
-     r.agent_id, r.last_seq, r.last_message, r.updated_at \
+     r.agent_id, r.last_seq, r.last_message, r.updated_at, r.change_version, r.closed \
      FROM requests r JOIN users u ON u.id = r.requester_id";
 
 /// Length of the preview stored with a request.
-const PREVIEW_CHARS: usize = 140;
+pub(crate) const PREVIEW_CHARS: usize = 140;
 
 impl Db {
     /// The chats `user_id` takes part in, newest activity first.
@@ -244,7 +262,8 @@ impl Db {
     /// Stores a message, assigning the chat's next sequence and the next global event id, and
     /// queues a push to every subscription of the chat's participants (`push_outbox`).
     ///
-    /// Returns the stored row and whether it is new. In one transaction the chat row is
+    /// Returns the stored row and whether it is new; `None` when the chat does not exist or is
+    /// closed (a repeat of a stored `client_temp_id` is still answered). In one transaction the chat row is
     /// incremented first (`UPDATE … RETURNING`): its row lock serialises concurrent senders of
     /// one chat, across processes on PostgreSQL and through the single writer on SQLite, and a
     /// rolled-back insert gives its number back, so sequences are gap-free. The event counter
@@ -269,7 +288,7 @@ impl Db {
         // `crate::fanout`); SQLite has one process, whose send path announces it.
         let postgres = matches!(self, Db::Postgres(_));
         let insert_sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}) \
+            "INSERT INTO messages ({INSERT_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0) RETURNING {MESSAGE_COLUMNS}"
         );
         // On PostgreSQL the event counter, the insert and the notice are one statement, so the
@@ -278,7 +297,7 @@ impl Db {
         let insert_announced_sql = format!(
             "WITH event AS (UPDATE counters SET value = value + 1 WHERE name = 'event' \
              RETURNING value) \
-             INSERT INTO messages ({MESSAGE_COLUMNS}) \
+             INSERT INTO messages ({INSERT_COLUMNS}) \
              SELECT $1, $2, 'm' || event.value, event.value, $3, $4, $5, $6, $7, $8, $9, 0 \
              FROM event RETURNING {MESSAGE_COLUMNS}, pg_notify($10, $11) AS notified"
         );
@@ -289,7 +308,7 @@ impl Db {
             let mut tx = pool.begin().await?;
             let chat: Option<(i64, String, String)> = sqlx::query_as(
                 "UPDATE requests SET last_seq = last_seq + 1, last_message = $2, updated_at = $3 \
-                 WHERE id = $1 RETURNING last_seq, agent_id, requester_id",
+                 WHERE id = $1 AND closed = 0 RETURNING last_seq, agent_id, requester_id",
             )
             .bind(&new.request_id)
             .bind(&preview)
@@ -325,6 +344,7 @@ impl Db {
                             .bind(&new.request_id)
                             .bind(seq)
                             .bind(super::now_ms())
+                            .bind(super::push_outbox::KIND_MESSAGE)
                             .execute(&mut *tx)
                             .await?;
                     }
@@ -436,7 +456,7 @@ impl Db {
             let first_event = last_event - count + 1;
             for (chunk_index, chunk) in messages.chunks(BATCH).enumerate() {
                 let offset = to_i64((chunk_index * BATCH) as u64);
-                let mut sql = format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ");
+                let mut sql = format!("INSERT INTO messages ({INSERT_COLUMNS}) VALUES ");
                 for i in 0..chunk.len() {
                     if i > 0 {
                         sql.push(',');
@@ -498,33 +518,6 @@ impl Db {
                 .await
         })?;
         Ok(u64::try_from(value).unwrap_or(0))
-    }
-
-    /// Messages of `user_id`'s chats with an event id above `after`, in event order.
-    pub async fn events_after(
-        &self,
-        user_id: &str,
-        after: u64,
-        limit: u64,
-    ) -> Result<Vec<MessageRow>, sqlx::Error> {
-        let columns = MESSAGE_COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {columns} FROM messages m JOIN requests r ON r.id = m.request_id \
-             WHERE m.event_id > $1 AND (r.agent_id = $2 OR r.requester_id = $2) \
-             ORDER BY m.event_id ASC LIMIT $3"
-        );
-        with_pool!(self, pool => {
-            sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-                .bind(to_i64(after))
-                .bind(user_id)
-                .bind(to_i64(limit))
-                .fetch_all(pool)
-                .await
-        })
     }
 
     /// Number of messages in a chat (tests and seeding checks).

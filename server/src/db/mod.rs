@@ -5,6 +5,7 @@
 //! schema lives in `server/migrations/{sqlite,postgres}`, embedded in the binary and applied
 //! on start.
 
+pub mod changes;
 pub mod chats;
 pub mod media;
 pub mod push;
@@ -57,6 +58,9 @@ impl Db {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
+                    // A redaction erases a body and a file's bytes: freed space is zeroed, so
+                    // they do not linger in free pages of the file (see `db::changes`).
+                    .pragma("secure_delete", "on")
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)

@@ -1,4 +1,5 @@
-//! The durable Web Push queue (`push_outbox`): one row per new message and subscription.
+//! The durable Web Push queue (`push_outbox`): one row per new message (or change of a
+//! message or chat, see the `KIND_*` constants) and subscription.
 //!
 //! Rows are written in the transaction that stores the message ([`ENQUEUE`], used by
 //! `Db::insert_message`), so a push is queued exactly when its message exists. A sender
@@ -15,10 +16,23 @@ use super::{with_pool, Db};
 pub const SUBSCRIBERS: &str =
     "SELECT endpoint, user_id FROM push_subscriptions WHERE user_id = $1 OR user_id = $2";
 
-/// Queues one push: endpoint, user, host, request, seq, now.
+/// Queues one push: endpoint, user, host, request, seq, now, kind.
 pub const ENQUEUE: &str = "INSERT INTO push_outbox \
-     (endpoint, user_id, host, request_id, seq, attempts, next_attempt_at, claimed_until, created_at) \
-     VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6)";
+     (endpoint, user_id, host, request_id, seq, attempts, next_attempt_at, claimed_until, \
+      created_at, kind) \
+     VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6, $7)";
+
+/// A row's `kind`: a new message (`seq`), sent as a `message` push (or as a `change` push
+/// when the message was edited or redacted before the push went out).
+pub const KIND_MESSAGE: &str = "message";
+/// An edit or redaction of message `seq`: a `change` push of its state at sending time.
+pub const KIND_CHANGE: &str = "change";
+/// A chat-level change (closed): a `changes` push naming the chat's change version.
+pub const KIND_CHANGES: &str = "changes";
+/// A chat the recipient gained: a `hint` push naming its last seq.
+pub const KIND_HINT: &str = "hint";
+/// A chat taken from the recipient: a `revoked` push.
+pub const KIND_REVOKED: &str = "revoked";
 
 /// A claimed push.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -37,6 +51,9 @@ pub struct OutboxRow {
     pub seq: i64,
     /// Failed attempts so far.
     pub attempts: i64,
+    /// What the push is ([`KIND_MESSAGE`], [`KIND_CHANGE`], [`KIND_CHANGES`], [`KIND_HINT`]
+    /// or [`KIND_REVOKED`]).
+    pub kind: String,
 }
 
 /// The queue's size and age, for `/metrics`.
@@ -48,7 +65,7 @@ pub struct OutboxStats {
     pub oldest_created_at: Option<i64>,
 }
 
-const OUTBOX_COLUMNS: &str = "id, endpoint, user_id, host, request_id, seq, attempts";
+const OUTBOX_COLUMNS: &str = "id, endpoint, user_id, host, request_id, seq, attempts, kind";
 
 impl Db {
     /// Claims up to `limit` due, unclaimed rows, oldest first, for `lease_ms`, leaving out the

@@ -33,7 +33,8 @@ pub async fn list(
     }))
 }
 
-fn summary(row: ChatRow) -> ChatSummary {
+/// A chat row as the wire's summary.
+pub fn summary(row: ChatRow) -> ChatSummary {
     ChatSummary {
         request_id: RequestId(row.id),
         title: row.title,
@@ -44,9 +45,19 @@ fn summary(row: ChatRow) -> ChatSummary {
         last_seq: u64::try_from(row.last_seq).unwrap_or(0),
         last_message: row.last_message,
         updated_at: row.updated_at,
-        change_version: 0,
-        closed: false,
+        change_version: u64::try_from(row.change_version).unwrap_or(0),
+        closed: row.closed != 0,
     }
+}
+
+/// The server's page limit now (the test fault switch may lower it).
+pub fn page_limit(state: &AppState) -> u64 {
+    state
+        .faults
+        .current()
+        .page_limit
+        .unwrap_or(state.config.page_limit)
+        .clamp(1, MAX_LIMIT)
 }
 
 /// What a history request asks for, after validation.
@@ -122,12 +133,7 @@ pub async fn fetch(
             "you are not assigned to request {request_id}"
         )));
     }
-    let page_limit = state
-        .faults
-        .current()
-        .page_limit
-        .unwrap_or(state.config.page_limit)
-        .clamp(1, MAX_LIMIT);
+    let page_limit = page_limit(&state);
     let messages: Vec<Message> = match window {
         Window::Range { from, to } => {
             let messages = state

@@ -1,7 +1,17 @@
-//! `GET /api/chat/events`: Server-Sent Events of new messages in the user's chats.
+//! `GET /api/chat/events`: Server-Sent Events of new and changed messages in the user's
+//! chats, and of changes of the chats themselves.
 //!
-//! Each event is `event: message`, `id: <global event id>`, `data: <Message JSON>`. A client
-//! reconnecting with `Last-Event-ID` receives every message of its chats with a higher event
+//! Each event has `id: <global event id>` and is one of:
+//! - `event: message`, `data: <Message JSON>`: a new message (`version` 0);
+//! - `event: change`, `data: <Message JSON>`: an edited or redacted message in its current
+//!   state (`version` > 0). A message edited before the stream read it comes only as a
+//!   `change`;
+//! - `event: revoked`, `data: {"request_id": …}` (`RevokedNotice`): the chat was taken from
+//!   this user (reassigned); nothing more of it follows;
+//! - `event: chat`, `data: <ChatSummary JSON>`: this user gained the chat, or it was closed
+//!   (the summary as it stands when the event is sent).
+//!
+//! A client reconnecting with `Last-Event-ID` receives every such event with a higher event
 //! id. The stream reads from the database, woken by the fan-out (`crate::fanout`: in process
 //! on SQLite, PostgreSQL `LISTEN/NOTIFY` across processes) only when a message of its user's
 //! chats is committed, or when the listener reconnects and every stream catches up. Event ids
@@ -25,8 +35,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{Stream, StreamExt};
 use tokio::sync::watch;
 
+use chat_sync::change_wire::RevokedNotice;
+use chat_sync::types::RequestId;
+
 use crate::auth::{self, AuthUser};
-use crate::db::chats::MessageRow;
+use crate::db::changes::{StreamItem, EVENT_CHAT, EVENT_REVOKED};
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::Subscription;
 use crate::state::AppState;
@@ -53,7 +66,7 @@ struct StreamState {
     /// A `reset` event is owed first (the resume was too far behind to replay).
     reset: bool,
     last_sent: u64,
-    pending: VecDeque<MessageRow>,
+    pending: VecDeque<StreamItem>,
     /// Woken when a message of this user's chats may be new.
     wake: Subscription,
     shutdown: watch::Receiver<bool>,
@@ -152,27 +165,62 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                 .data("the resume point is too far behind to replay; catch up by range");
             return Some((Ok(event), s));
         }
-        if let Some(row) = s.pending.pop_front() {
-            let id = row.event_id();
+        if let Some(item) = s.pending.pop_front() {
+            let id = item.event_id();
             s.last_sent = id;
-            let message = row.into_message();
-            // From the send (stamped before its transaction) to the event leaving for the
-            // client: the fan-out's delay plus this stream's read.
-            if !s.replaying {
-                let lag_ms = crate::db::now_ms().saturating_sub(message.created_at);
-                s.state.metrics.stream_lag.observe_ms(lag_ms);
-            }
-            let data = match serde_json::to_string(&message) {
-                Ok(data) => data,
-                Err(error) => {
-                    tracing::error!(%error, "cannot encode an SSE message");
+            let (name, data) = match item {
+                StreamItem::Message(row) => {
+                    let message = row.into_message();
+                    let changed = message.version > 0;
+                    // From the send (stamped before its transaction) to the event leaving for
+                    // the client: the fan-out's delay plus this stream's read. A change is no
+                    // new message: its age says nothing of the stream.
+                    if !s.replaying && !changed {
+                        let lag_ms = crate::db::now_ms().saturating_sub(message.created_at);
+                        s.state.metrics.stream_lag.observe_ms(lag_ms);
+                    }
+                    let name = if changed { "change" } else { "message" };
+                    (name, serde_json::to_string(&message))
+                }
+                StreamItem::Chat {
+                    request_id, kind, ..
+                } if kind == EVENT_REVOKED => (
+                    EVENT_REVOKED,
+                    serde_json::to_string(&RevokedNotice {
+                        request_id: RequestId(request_id),
+                    }),
+                ),
+                StreamItem::Chat {
+                    request_id, kind, ..
+                } if kind == EVENT_CHAT => {
+                    // The chat as it stands now, and only while this user still takes part
+                    // in it (a chat handed on again since is not shown).
+                    match s.state.db.chat(&request_id).await {
+                        Ok(Some(chat)) if chat.is_participant(&s.user_id) => (
+                            EVENT_CHAT,
+                            serde_json::to_string(&crate::routes::chat::summary(chat)),
+                        ),
+                        Ok(_) => continue,
+                        Err(error) => {
+                            tracing::error!(%error, "SSE chat read failed; closing the stream");
+                            s.state.streams.count_end(EndReason::DatabaseError);
+                            return None;
+                        }
+                    }
+                }
+                StreamItem::Chat { kind, .. } => {
+                    tracing::warn!(%kind, "unknown chat event kind; skipped");
                     continue;
                 }
             };
-            let event = Event::default()
-                .event("message")
-                .id(id.to_string())
-                .data(data);
+            let data = match data {
+                Ok(data) => data,
+                Err(error) => {
+                    tracing::error!(%error, "cannot encode an SSE event");
+                    continue;
+                }
+            };
+            let event = Event::default().event(name).id(id.to_string()).data(data);
             return Some((Ok(event), s));
         }
         if s.dirty {

@@ -2,6 +2,7 @@
 //! security headers.
 
 pub mod auth;
+pub mod changes;
 pub mod chat;
 pub mod events;
 pub mod media;
@@ -25,7 +26,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))
         .route("/api/chat/requests", get(chat::list))
-        .route("/api/chat/messages", get(chat::fetch).post(chat::send))
+        .route(
+            "/api/chat/messages",
+            get(chat::fetch)
+                .post(chat::send)
+                .patch(changes::edit)
+                .delete(changes::redact),
+        )
+        .route("/api/chat/changes", get(changes::changes))
+        .route("/api/chat/requests/assign", post(changes::assign))
+        .route("/api/chat/requests/close", post(changes::close))
         .route("/api/chat/events", get(events::stream))
         .route("/api/push/vapid-public-key", get(push::vapid_public_key))
         .route(
