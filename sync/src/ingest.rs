@@ -49,9 +49,23 @@ pub struct ChangeFacts {
     pub through: Option<u64>,
     /// The chat's change version at the backend, as far as the batch tells.
     pub backend_version: u64,
+    /// Whether the request is closed, when the batch tells (a catch-up page does).
+    pub closed: Option<bool>,
 }
 
 impl Source {
+    /// The source's name, for logs and change notices.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Push => "Push",
+            Source::Live => "Live",
+            Source::Fetch => "Fetch",
+            Source::SendEcho => "SendEcho",
+            Source::FullReload => "FullReload",
+            Source::Change(_) => "Change",
+        }
+    }
+
     /// Whether a batch from this source replaces the chat's cached copy: a full reload's
     /// newest page is the chat from then on. The store swaps it in the same transaction that
     /// writes the page, so a reload that fails at any point (the fetch, or the write) leaves
@@ -283,6 +297,9 @@ pub fn plan_ingest(
             .any(|gap| gap.end < newest.seq);
     }
     if let Source::Change(facts) = ctx.source {
+        if let Some(closed) = facts.closed {
+            record.closed = closed;
+        }
         changes::note_applied(
             &mut record,
             &change_versions,

@@ -13,6 +13,7 @@ fn change_ctx(backend_version: u64) -> IngestContext {
         source: Source::Change(ChangeFacts {
             through: None,
             backend_version,
+            closed: None,
         }),
         ..closed_chat_ctx()
     }

@@ -126,6 +126,7 @@ fn context(copy: &Message, path: Path) -> IngestContext {
         Source::Change(ChangeFacts {
             through: None,
             backend_version: copy.version,
+            closed: None,
         })
     } else {
         match path {
@@ -192,6 +193,7 @@ fn run(scenario: &Scenario) -> Result<(), TestCaseError> {
             source: Source::Change(ChangeFacts {
                 through: Some(server_version),
                 backend_version: server_version,
+                closed: None,
             }),
         },
     ))

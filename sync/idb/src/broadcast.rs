@@ -26,8 +26,22 @@ pub struct ChangeNotice {
     pub unread: u32,
     /// Outbox entries the ingest confirmed.
     pub confirmed_outbox: Vec<String>,
-    /// Where the messages came from (`Push`, `Live`, `Fetch`, `SendEcho`, `FullReload`).
+    /// Where the messages came from (`Push`, `Live`, `Fetch`, `SendEcho`, `FullReload`,
+    /// `Change`, `Outbox`, `Revoked`).
     pub source: String,
+    /// Sequences redacted by this ingest: a view drops their text, a notification closes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<Seq>,
+    /// The chat was taken from the agent and has left the cache.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+    /// Unsent messages of a revoked chat that were discarded (the server refuses them now).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub discarded_outbox: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// The channel name for a database: one channel per user's cache.

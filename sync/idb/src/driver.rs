@@ -115,6 +115,11 @@ impl<C: HistoryClient> Driver<C> {
         }
     }
 
+    /// The history client.
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
     /// The runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
@@ -368,6 +373,10 @@ impl<C: HistoryClient> Driver<C> {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(chat = %request_id, ?range, %error, "history fetch failed");
+                    if matches!(error, FetchError::Refused { status: 403, .. }) {
+                        // The chat was taken from this agent: its cache lets go of it.
+                        crate::changes::revoke(&self.runtime, request_id).await?;
+                    }
                     return Ok(match error {
                         FetchError::Refused { .. } => FetchOutcome::Refused,
                         FetchError::Unsupported { .. } => FetchOutcome::MethodUnsupported,

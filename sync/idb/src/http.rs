@@ -6,6 +6,7 @@
 //! The trait exists so the driver's single-flight can be tested against a counting test
 //! double of the network while IndexedDB and Web Locks stay real.
 
+use chat_sync::change_wire::ChangesPage;
 use chat_sync::protocol::{ErrorBody, MessagesPage};
 use chat_sync::{RequestId, Seq};
 use wasm_bindgen::{JsCast, JsValue};
@@ -33,6 +34,14 @@ pub trait HistoryClient {
         before: Seq,
         limit: u64,
     ) -> Result<MessagesPage, FetchError>;
+
+    /// The changes of the chat after version `since` (at most `limit`), ascending by version.
+    async fn fetch_changes(
+        &self,
+        request_id: &RequestId,
+        since: u64,
+        limit: u64,
+    ) -> Result<ChangesPage, FetchError>;
 }
 
 /// The real client: `fetch()` on the global scope, same-origin by default, with credentials.
@@ -193,6 +202,20 @@ impl HistoryClient for HttpHistoryClient {
     ) -> Result<MessagesPage, FetchError> {
         let url = self.messages_url(request_id, &[("before_seq", before), ("limit", limit)]);
         self.get_page(&url).await
+    }
+
+    async fn fetch_changes(
+        &self,
+        request_id: &RequestId,
+        since: u64,
+        limit: u64,
+    ) -> Result<ChangesPage, FetchError> {
+        let url = format!(
+            "{}/api/chat/changes?request_id={}&since={since}&limit={limit}",
+            self.base_url,
+            String::from(js_sys::encode_uri_component(request_id.as_str()))
+        );
+        self.get_json(&url, "changes page").await
     }
 }
 

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod broadcast;
+pub mod changes;
 pub mod codec;
 pub mod console;
 pub mod database;

@@ -289,6 +289,30 @@ pub async fn set_media_budget(runtime: &Runtime, bytes: u64) -> Result<MediaStat
     media_stats(runtime).await
 }
 
+/// Forgets files the server has erased (a redaction) or the agent may no longer see (a
+/// revoked chat): their index entries, then their bytes in Cache Storage.
+pub async fn forget(store: &IdbStore, ids: &[String]) -> Result<(), SyncError> {
+    const OP: &str = "media_forget";
+    if ids.is_empty() {
+        return Ok(());
+    }
+    store
+        .database()
+        .run(OP, async |db| {
+            let tx = Database::transaction(&db, &[MEDIA], true, OP)?;
+            delete_index_entries(&object_store(&tx, MEDIA, OP)?, ids, OP)?;
+            commit(&tx, OP).await
+        })
+        .await?;
+    let cache = open_cache().await?;
+    for id in ids {
+        JsFuture::from(cache.delete_with_str(&media_path(id)))
+            .await
+            .map_err(|e| SyncError::platform("cache.delete", &e))?;
+    }
+    Ok(())
+}
+
 /// Empties the media cache: the bytes and the index (the counters and budget stay).
 pub async fn clear_media(runtime: &Runtime) -> Result<(), SyncError> {
     const OP: &str = "media_clear";

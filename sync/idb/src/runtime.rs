@@ -133,14 +133,20 @@ impl Runtime {
         )
         .await?;
         for rejected in &report.rejected {
-            tracing::warn!(chat = %request_id, source = ?source, reason = %rejected, "refused an invalid incoming message");
+            tracing::warn!(chat = %request_id, source = source.label(), reason = %rejected, "refused an invalid incoming message");
         }
         for anomaly in &report.anomalies {
             tracing::warn!(chat = %request_id, ?anomaly, "ingest anomaly");
         }
+        if !report.erased_media.is_empty() {
+            // A redaction's files leave the media cache too; the server has erased them.
+            crate::media::forget(&self.store, &report.erased_media).await?;
+        }
         let changed = !report.new_seqs.is_empty()
             || report.replaced > 0
-            || !report.confirmed_outbox.is_empty();
+            || !report.confirmed_outbox.is_empty()
+            || !report.redacted.is_empty()
+            || report.kept_aside > 0;
         if changed {
             self.announce(ChangeNotice {
                 request_id: request_id.clone(),
@@ -148,7 +154,10 @@ impl Runtime {
                 replaced: report.replaced,
                 unread: report.unread,
                 confirmed_outbox: report.confirmed_outbox.clone(),
-                source: format!("{source:?}"),
+                source: source.label().to_owned(),
+                redacted: report.redacted.clone(),
+                revoked: false,
+                discarded_outbox: 0,
             });
         }
         Ok(report)
@@ -184,6 +193,25 @@ impl Runtime {
             unread: 0,
             confirmed_outbox: Vec::new(),
             source: "Outbox".to_owned(),
+            redacted: Vec::new(),
+            revoked: false,
+            discarded_outbox: 0,
+        });
+    }
+
+    /// Tells every view that a chat was taken from the agent and has left the cache, with
+    /// how many unsent messages went with it.
+    pub fn announce_revoked(&self, request_id: &RequestId, discarded_outbox: usize) {
+        self.announce(ChangeNotice {
+            request_id: request_id.clone(),
+            new_seqs: Vec::new(),
+            replaced: 0,
+            unread: 0,
+            confirmed_outbox: Vec::new(),
+            source: "Revoked".to_owned(),
+            redacted: Vec::new(),
+            revoked: true,
+            discarded_outbox: u32::try_from(discarded_outbox).unwrap_or(u32::MAX),
         });
     }
 

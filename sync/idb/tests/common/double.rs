@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use chat_sync::change_wire::ChangesPage;
 use chat_sync::protocol::MessagesPage;
 use chat_sync::{Message, RequestId, Seq};
 use chat_sync_idb::error::FetchError;
@@ -27,6 +28,7 @@ struct History {
     messages: BTreeMap<Seq, Message>,
     page_limit: u64,
     range_supported: bool,
+    forbidden: bool,
     delay_ms: i64,
     served: Vec<Served>,
 }
@@ -48,6 +50,7 @@ impl CountingHistory {
                 messages: messages.into_iter().map(|m| (m.seq, m)).collect(),
                 page_limit,
                 range_supported: true,
+                forbidden: false,
                 delay_ms,
                 served: Vec::new(),
             })),
@@ -61,6 +64,30 @@ impl CountingHistory {
         self
     }
 
+    /// Makes every request answer 403, as for a chat reassigned to another agent.
+    pub fn forbid(&self) {
+        self.inner.borrow_mut().forbidden = true;
+    }
+
+    fn refusal(&self) -> Result<(), FetchError> {
+        if self.inner.borrow().forbidden {
+            return Err(FetchError::Refused {
+                status: 403,
+                code: "forbidden".into(),
+                detail: "the request is assigned to another agent".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Changes a message at the server (an edit or a redaction at `message.version`).
+    pub fn change(&self, message: Message) {
+        self.inner
+            .borrow_mut()
+            .messages
+            .insert(message.seq, message);
+    }
+
     /// Every request served so far.
     pub fn served(&self) -> Vec<Served> {
         self.inner.borrow().served.clone()
@@ -69,7 +96,7 @@ impl CountingHistory {
     /// How many times each seq was asked for (by range or cursor).
     pub fn asks_per_seq(&self) -> BTreeMap<Seq, u32> {
         let mut asks = BTreeMap::new();
-        for served in self.served() {
+        for served in self.served().into_iter().filter(|s| s.kind != "changes") {
             for seq in served.from..=served.to {
                 *asks.entry(seq).or_insert(0) += 1;
             }
@@ -105,6 +132,7 @@ impl HistoryClient for CountingHistory {
         to: Seq,
     ) -> Result<MessagesPage, FetchError> {
         assert_eq!(request_id, &self.request_id);
+        self.refusal()?;
         let delay = self.inner.borrow().delay_ms;
         if !self.inner.borrow().range_supported {
             platform::sleep(delay).await;
@@ -163,5 +191,48 @@ impl HistoryClient for CountingHistory {
         let delay = self.inner.borrow().delay_ms;
         platform::sleep(delay).await;
         Ok(self.page(messages))
+    }
+
+    async fn fetch_changes(
+        &self,
+        request_id: &RequestId,
+        since: u64,
+        limit: u64,
+    ) -> Result<ChangesPage, FetchError> {
+        assert_eq!(request_id, &self.request_id);
+        self.refusal()?;
+        let (changes, version) = {
+            let inner = self.inner.borrow();
+            let mut changed: Vec<Message> = inner
+                .messages
+                .values()
+                .filter(|m| m.version > since)
+                .cloned()
+                .collect();
+            changed.sort_by_key(|m| m.version);
+            let version = inner
+                .messages
+                .values()
+                .map(|m| m.version)
+                .max()
+                .unwrap_or(0);
+            (changed, version)
+        };
+        let more = changes.len() as u64 > limit;
+        let changes: Vec<Message> = changes.into_iter().take(limit as usize).collect();
+        self.inner.borrow_mut().served.push(Served {
+            kind: "changes",
+            from: since,
+            to: version,
+        });
+        let delay = self.inner.borrow().delay_ms;
+        platform::sleep(delay).await;
+        Ok(ChangesPage {
+            request_id: self.request_id.clone(),
+            changes,
+            version: version.max(since),
+            more,
+            closed: false,
+        })
     }
 }

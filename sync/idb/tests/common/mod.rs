@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod changes;
 pub mod double;
 pub mod live;
 pub mod push_subscribe;
@@ -74,6 +75,10 @@ macro_rules! all_tests {
             wipe_user_removes_the_database_and_the_media_cache,
             concurrent_flushes_send_each_entry_once
         );
+        $crate::all_tests!(@changes
+            a_change_hole_fetches_only_the_changes_and_erases_the_redacted,
+            a_forbidden_fetch_revokes_the_chat
+        );
     };
     (with_workers) => {
         $crate::all_tests!();
@@ -87,6 +92,14 @@ macro_rules! all_tests {
             #[::wasm_bindgen_test::wasm_bindgen_test]
             async fn $name() {
                 common::pwa::$name().await;
+            }
+        )+
+    };
+    (@changes $($name:ident),+) => {
+        $(
+            #[::wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::changes::$name().await;
             }
         )+
     };
