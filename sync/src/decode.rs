@@ -52,6 +52,52 @@ pub fn message(bytes: &[u8], what: &'static str) -> Result<Message, InvalidInput
     Ok(message)
 }
 
+/// One event of the live stream, by its SSE event name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// `message` (or no name): a new message.
+    Message(Message),
+    /// `change`: a message's edit or redaction, in its new state.
+    Change(Message),
+    /// `revoked`: the chat was taken from the agent.
+    Revoked(crate::change_wire::RevokedNotice),
+    /// `chat`: a chat's summary (newly assigned to the agent, or closed).
+    Chat(crate::types::ChatSummary),
+}
+
+/// Decodes one live-stream event named `kind` (the SSE `event:` field) and checks it like
+/// every input of its kind. An unknown kind is refused, not guessed at.
+pub fn stream_event(kind: &str, bytes: &[u8]) -> Result<StreamEvent, InvalidInput> {
+    match kind {
+        "" | "message" => message(bytes, "live event").map(StreamEvent::Message),
+        "change" => {
+            let change = message(bytes, "live change")?;
+            crate::protocol::validate_seq(change.version).map_err(|_| InvalidInput::Malformed {
+                what: "live change",
+                reason: "a change needs a version of at least 1".to_owned(),
+            })?;
+            Ok(StreamEvent::Change(change))
+        }
+        "revoked" => {
+            let notice: crate::change_wire::RevokedNotice = json(bytes, "live revocation")?;
+            crate::protocol::validate_request_id(&notice.request_id)?;
+            Ok(StreamEvent::Revoked(notice))
+        }
+        "chat" => {
+            let summary: crate::types::ChatSummary = json(bytes, "live chat summary")?;
+            crate::protocol::validate_summary(&summary)?;
+            Ok(StreamEvent::Chat(summary))
+        }
+        other => Err(InvalidInput::Malformed {
+            what: "live event",
+            reason: format!(
+                "unknown event kind {:?}",
+                other.chars().take(32).collect::<String>()
+            ),
+        }),
+    }
+}
+
 /// Parses JSON into `T`, naming `what` in the error.
 pub(crate) fn json<T: DeserializeOwned>(
     bytes: &[u8],

@@ -382,6 +382,11 @@ pub fn validate_summary(summary: &ChatSummary) -> Result<(), InvalidInput> {
     if summary.last_seq > MAX_SEQ {
         return Err(InvalidInput::BadSeq(summary.last_seq));
     }
+    // A change version only grows in the cache: one beyond range would leave a catch-up due
+    // for ever.
+    if summary.change_version > MAX_SEQ {
+        return Err(InvalidInput::BadSeq(summary.change_version));
+    }
     Ok(())
 }
 

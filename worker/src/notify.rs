@@ -4,7 +4,7 @@
 //! Without the notification permission (headless tests, a user who said no)
 //! `showNotification` rejects: that is logged and never fails the push.
 
-use chat_sync::RequestId;
+use chat_sync::{RequestId, Seq};
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -23,6 +23,8 @@ pub struct Notice {
     pub title: String,
     /// The message preview.
     pub body: String,
+    /// The message shown, so a redaction of it closes the notification.
+    pub seq: Seq,
 }
 
 fn scope() -> Option<ServiceWorkerGlobalScope> {
@@ -83,6 +85,11 @@ pub async fn show(notice: &Notice) {
         &JsValue::from_str("url"),
         &JsValue::from_str(&chat_path(&notice.request_id)),
     );
+    let _ = Reflect::set(
+        &data,
+        &JsValue::from_str("seq"),
+        &JsValue::from_f64(notice.seq as f64),
+    );
     options.set_data(&data);
     let shown = match scope
         .registration()
@@ -94,6 +101,48 @@ pub async fn show(notice: &Notice) {
     if let Err(error) = shown {
         let error = chat_sync_idb::DomError::from_js(&error);
         tracing::info!(name = %error.name, message = %error.message, "notification not shown");
+    }
+}
+
+/// Closes the chat's notifications that show one of `seqs` (a redaction), or all of them
+/// (`None`: the chat was taken from the agent). A notification must not keep showing what
+/// the cache has erased.
+pub async fn close_showing(request_id: &RequestId, seqs: Option<&[Seq]>) {
+    let Some(scope) = scope() else {
+        return;
+    };
+    let list = match scope.registration().get_notifications() {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(error) => Err(error),
+    };
+    let list = match list {
+        Ok(list) => js_sys::Array::from(&list),
+        Err(error) => {
+            let error = chat_sync_idb::DomError::from_js(&error);
+            tracing::warn!(name = %error.name, message = %error.message, "could not list notifications");
+            return;
+        }
+    };
+    for notification in list.iter() {
+        let Ok(notification) = notification.dyn_into::<web_sys::Notification>() else {
+            continue;
+        };
+        if notification.tag().as_deref() != Some(request_id.as_str()) {
+            continue;
+        }
+        let shown = Reflect::get(&notification.data(), &JsValue::from_str("seq"))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .map(|v| v as Seq);
+        let close = match (seqs, shown) {
+            (None, _) => true,
+            (Some(seqs), Some(shown)) => seqs.contains(&shown),
+            // A notification that does not say what it shows may show the redacted message.
+            (Some(_), None) => true,
+        };
+        if close {
+            notification.close();
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use chat_sync::{RequestId, Seq};
 use chat_sync_idb::driver::{fetch_lock_name, Driver, FETCH_LOCK_LEASE_MS};
 use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
 use chat_sync_idb::platform::{self, timed};
-use chat_sync_idb::{locks, push_subscription, SyncError};
+use chat_sync_idb::{changes, locks, push_subscription, SyncError};
 
 use crate::error::WorkerError;
 use crate::notify::{self, Notice};
@@ -137,11 +137,15 @@ async fn apply(
                     .await?;
             }
             repair(driver, &request_id, report.reveals_gap).await?;
-            let fresh = !report.new_seqs.is_empty();
+            if !report.redacted.is_empty() {
+                notify::close_showing(&request_id, Some(&report.redacted)).await;
+            }
+            let fresh = !report.new_seqs.is_empty() && !message.deleted;
             Ok((fresh && message.sender.id != own_user_id).then(|| Notice {
                 request_id: request_id.clone(),
                 title: message.sender.name.clone(),
                 body: message.preview(chat_sync::ingest::PREVIEW_CHARS),
+                seq: message.seq,
             }))
         }
         PushPayload::Hint {
@@ -168,10 +172,34 @@ async fn apply(
                     .requester
                     .map_or_else(|| "New message".to_owned(), |p| p.name),
                 body: r.last_message.unwrap_or_default(),
+                seq,
             }))
         }
-        // Issue 16 in progress: changes and revocations are wired up next.
-        PushPayload::Change { .. } | PushPayload::Changes { .. } | PushPayload::Revoked { .. } => {
+        PushPayload::Change { message, .. } => {
+            // An edit or a redaction, with every tab closed too: the one ingest path applies
+            // it (a redacted body and its files leave the cache), and a hole in the versions
+            // fetches the changes since the cached one.
+            let request_id = message.request_id.clone();
+            let report = timed("push:ingest", changes::apply_change(driver, message)).await?;
+            platform::measure("push:committed", started);
+            if !report.redacted.is_empty() {
+                notify::close_showing(&request_id, Some(&report.redacted)).await;
+            }
+            Ok(None)
+        }
+        PushPayload::Changes { request_id, .. } => {
+            // A change too large to push: ask for the changes since the cached version.
+            let report = changes::confirm_access(driver, &request_id).await?;
+            if report.revoked {
+                notify::close_showing(&request_id, None).await;
+            } else if !report.redacted.is_empty() {
+                notify::close_showing(&request_id, Some(&report.redacted)).await;
+            }
+            Ok(None)
+        }
+        PushPayload::Revoked { request_id, .. } => {
+            changes::revoke(runtime, &request_id).await?;
+            notify::close_showing(&request_id, None).await;
             Ok(None)
         }
     }

@@ -8,8 +8,8 @@
 //! pass, the returned promise rejects (unless it is the browser's last chance), which is how a
 //! service worker asks the browser to fire the sync again later with its own backoff.
 
-use chat_sync::store::Store;
 use chat_sync_idb::http::HttpHistoryClient;
+use chat_sync_idb::live;
 use chat_sync_idb::outbox_sender::{self, FlushReport, SYNC_TAG};
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
@@ -65,46 +65,13 @@ fn log_report(report: &FlushReport) {
     );
 }
 
-/// Learns each chat's last seq from the chat list, then fetches exactly the missing ranges of
-/// every chat that has cached messages. Failures are logged: the app repairs on its next start.
+/// The same catch-up the live channel runs after every reconnect (`live::catch_up`): the
+/// chat list, exactly the missing ranges of every cached chat, the changes since each cached
+/// version, and a chat the server no longer lets the agent see let go of. Failures are logged:
+/// the app catches up on its next start.
 async fn repair_cached_chats(state: &state::UserState) {
-    let driver = &state.driver;
-    let store = driver.runtime().store();
-    match HttpHistoryClient::new("").fetch_chat_list().await {
-        Ok(list) => {
-            if let Err(error) = store.apply_summaries(&list).await {
-                tracing::warn!(%error, "background sync: could not record the chat list");
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "background sync: no chat list; repairing known gaps only")
-        }
-    }
-    let chats = match store.chats().await {
-        Ok(chats) => chats,
-        Err(error) => {
-            tracing::warn!(%error, "background sync: could not read the chats");
-            return;
-        }
-    };
-    for chat in chats.iter().filter(|c| !c.held.is_empty()) {
-        let missing = match driver.status(&chat.request_id).await {
-            Ok(status) => status.missing,
-            Err(error) => {
-                tracing::warn!(chat = %chat.request_id, %error, "background sync: no status");
-                continue;
-            }
-        };
-        if missing.is_empty() {
-            continue;
-        }
-        match driver.resync(&chat.request_id).await {
-            Ok(status) => {
-                tracing::info!(chat = %chat.request_id, missing = ?status.missing, "background sync: gaps repaired")
-            }
-            Err(error) => {
-                tracing::warn!(chat = %chat.request_id, %error, "background sync: repair failed")
-            }
-        }
+    match live::catch_up(&state.driver, &HttpHistoryClient::new("")).await {
+        Ok(report) => tracing::info!(?report, "background sync: caught up"),
+        Err(error) => tracing::warn!(%error, "background sync: catch-up failed"),
     }
 }

@@ -44,6 +44,23 @@ fn is_zero(value: &u32) -> bool {
     *value == 0
 }
 
+impl ChangeNotice {
+    /// A notice about `request_id` from `source` that says nothing else yet.
+    pub fn about(request_id: &RequestId, source: &str) -> Self {
+        Self {
+            request_id: request_id.clone(),
+            new_seqs: Vec::new(),
+            replaced: 0,
+            unread: 0,
+            confirmed_outbox: Vec::new(),
+            source: source.to_owned(),
+            redacted: Vec::new(),
+            revoked: false,
+            discarded_outbox: 0,
+        }
+    }
+}
+
 /// The channel name for a database: one channel per user's cache.
 pub fn channel_name(database_name: &str) -> String {
     format!("chat-sync:{database_name}")

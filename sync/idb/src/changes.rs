@@ -17,6 +17,7 @@
 
 use chat_sync::change_wire::validate_changes_page;
 use chat_sync::changes::changes_since;
+use chat_sync::decode::StreamEvent;
 use chat_sync::ingest::{ChangeFacts, IngestReport, Source};
 use chat_sync::store::{Revocation, Store};
 use chat_sync::{Message, RequestId};
@@ -42,6 +43,8 @@ pub struct ChangesReport {
     pub changes: u64,
     /// Whether the chat turned out to be taken from the agent (and was let go of).
     pub revoked: bool,
+    /// Sequences the catch-up redacted in the cache.
+    pub redacted: Vec<chat_sync::Seq>,
 }
 
 /// The Web Lock that keeps one context at a time fetching a chat's changes.
@@ -78,15 +81,36 @@ pub async fn catch_up_changes<C: HistoryClient>(
     driver: &Driver<C>,
     request_id: &RequestId,
 ) -> Result<ChangesReport, SyncError> {
+    locked(driver, request_id, false).await
+}
+
+/// Asks the server for the changes of a cached chat the chat list no longer names, whether
+/// or not the cache expects any: a 403 confirms the chat was taken from the agent (and it
+/// is revoked); an answer means the list was older than the chat, and the cache keeps it.
+/// A list alone never removes a chat: it may have been read before the chat was assigned.
+pub async fn confirm_access<C: HistoryClient>(
+    driver: &Driver<C>,
+    request_id: &RequestId,
+) -> Result<ChangesReport, SyncError> {
+    locked(driver, request_id, true).await
+}
+
+async fn locked<C: HistoryClient>(
+    driver: &Driver<C>,
+    request_id: &RequestId,
+    ask_once: bool,
+) -> Result<ChangesReport, SyncError> {
     let runtime = driver.runtime();
     let lock = changes_lock_name(runtime.store().name(), request_id);
     let lease = crate::driver::FETCH_LOCK_LEASE_MS;
-    locks::with_lock_leased(&lock, lease, catch_up_locked(driver, request_id)).await?
+    let body = catch_up_locked(driver, request_id, ask_once);
+    locks::with_lock_leased(&lock, lease, body).await?
 }
 
 async fn catch_up_locked<C: HistoryClient>(
     driver: &Driver<C>,
     request_id: &RequestId,
+    mut ask_once: bool,
 ) -> Result<ChangesReport, SyncError> {
     let runtime = driver.runtime();
     let mut report = ChangesReport::default();
@@ -95,9 +119,12 @@ async fn catch_up_locked<C: HistoryClient>(
         let Some(record) = runtime.store().chat(request_id).await? else {
             break;
         };
-        let Some(since) = changes_since(&record) else {
-            break;
+        let since = match changes_since(&record) {
+            Some(since) => since,
+            None if ask_once => record.change_version,
+            None => break,
         };
+        ask_once = false;
         report.requests += 1;
         let reply = platform::timed(
             "sync:changes",
@@ -123,25 +150,51 @@ async fn catch_up_locked<C: HistoryClient>(
             closed: Some(page.closed),
         };
         let more = page.more;
-        runtime
+        let ingested = runtime
             .ingest(request_id, page.changes, Source::Change(facts))
             .await?;
-        if !more && changes_since_after(runtime, request_id).await?.is_none() {
+        report.redacted.extend(ingested.redacted);
+        // A last page ends the catch-up even if the cache believes in a higher version (a
+        // reply contradicting an earlier one): asking again would get the same answer.
+        if !more {
             break;
         }
     }
     Ok(report)
 }
 
-async fn changes_since_after(
-    runtime: &Runtime,
-    request_id: &RequestId,
-) -> Result<Option<u64>, SyncError> {
-    Ok(runtime
-        .store()
-        .chat(request_id)
-        .await?
-        .and_then(|record| changes_since(&record)))
+/// Applies a live-stream event other than a new message: a change, a revocation, or a chat
+/// summary (a chat newly assigned to the agent, or closed), which may make a changes
+/// catch-up due.
+pub async fn handle_stream_event<C: HistoryClient>(
+    driver: &Driver<C>,
+    event: StreamEvent,
+) -> Result<(), SyncError> {
+    let runtime = driver.runtime();
+    match event {
+        StreamEvent::Message(message) => {
+            let request_id = message.request_id.clone();
+            runtime
+                .ingest(&request_id, vec![message], Source::Live)
+                .await?;
+        }
+        StreamEvent::Change(change) => {
+            apply_change(driver, change).await?;
+        }
+        StreamEvent::Revoked(notice) => {
+            revoke(runtime, &notice.request_id).await?;
+        }
+        StreamEvent::Chat(summary) => {
+            let request_id = summary.request_id.clone();
+            runtime
+                .store()
+                .apply_summaries(std::slice::from_ref(&summary))
+                .await?;
+            runtime.announce_summary(&request_id);
+            catch_up_changes(driver, &request_id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Lets go of a chat taken from the agent: everything of it leaves the cache in one

@@ -24,6 +24,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use chat_sync::backoff::SplitMix64;
+use chat_sync::decode::StreamEvent;
 use chat_sync::ingest::Source;
 use chat_sync::live::{
     catch_up_missing, catch_up_retry, CatchUpTurns, LiveAction, LiveConnection, StreamSignal,
@@ -161,7 +162,8 @@ impl LiveChannel {
 /// of a stream already replaced is ignored.
 enum Signal {
     Open(u32),
-    Message(u32, String),
+    /// An event of the stream: its generation, its SSE event name and its data.
+    Message(u32, &'static str, String),
     Error(u32, bool),
     ReconnectDue,
     SessionEnded,
@@ -172,7 +174,30 @@ struct Stream {
     source: EventSource,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
+    /// Listeners of the named events (`change`, `revoked`, `chat`), which `onmessage` never
+    /// sees.
+    named: Vec<(&'static str, Closure<dyn FnMut(MessageEvent)>)>,
     _on_error: Closure<dyn FnMut(Event)>,
+}
+
+/// The named SSE events of the contract besides `message` (see `chat_sync::change_wire`).
+const NAMED_EVENTS: [&str; 3] = ["change", "revoked", "chat"];
+
+/// A listener that forwards an event's text data as a [`Signal::Message`] named `kind`.
+fn forward(
+    kind: &'static str,
+    generation: u32,
+    signals: &mpsc::UnboundedSender<Signal>,
+) -> Closure<dyn FnMut(MessageEvent)> {
+    let tx = signals.clone();
+    Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        match event.data().as_string() {
+            Some(data) => {
+                let _ = tx.unbounded_send(Signal::Message(generation, kind, data));
+            }
+            None => tracing::warn!(kind, "dropped a live event without text data"),
+        }
+    })
 }
 
 impl Stream {
@@ -189,15 +214,15 @@ impl Stream {
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_event: Event| {
             let _ = tx.unbounded_send(Signal::Open(generation));
         });
-        let tx = signals.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match event.data().as_string() {
-                Some(data) => {
-                    let _ = tx.unbounded_send(Signal::Message(generation, data));
-                }
-                None => tracing::warn!("dropped a live event without text data"),
-            }
-        });
+        let on_message = forward("message", generation, signals);
+        let mut named = Vec::with_capacity(NAMED_EVENTS.len());
+        for kind in NAMED_EVENTS {
+            let listener = forward(kind, generation, signals);
+            source
+                .add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref())
+                .map_err(|e| SyncError::platform("EventSource.addEventListener", &e))?;
+            named.push((kind, listener));
+        }
         let tx = signals.clone();
         let reader = source.clone();
         let on_error = Closure::<dyn FnMut(Event)>::new(move |_event: Event| {
@@ -211,6 +236,7 @@ impl Stream {
             source,
             _on_open: on_open,
             _on_message: on_message,
+            named,
             _on_error: on_error,
         })
     }
@@ -221,6 +247,11 @@ impl Drop for Stream {
         self.source.set_onopen(None);
         self.source.set_onmessage(None);
         self.source.set_onerror(None);
+        for (kind, listener) in &self.named {
+            let _ = self
+                .source
+                .remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+        }
         self.source.close();
     }
 }
@@ -272,8 +303,8 @@ impl Leader {
                         )));
                     }
                 }
-                Signal::Message(g, data) if g == generation => {
-                    self.ingest(&data, &repairing, &mut tasks).await;
+                Signal::Message(g, kind, data) if g == generation => {
+                    self.ingest(kind, &data, &repairing, &mut tasks).await;
                 }
                 Signal::Error(g, closed) if g == generation => {
                     let signal = if closed {
@@ -363,14 +394,27 @@ impl Leader {
     /// the stream.
     async fn ingest(
         &self,
+        kind: &str,
         data: &str,
         repairing: &Rc<RefCell<HashSet<RequestId>>>,
         tasks: &mut FuturesUnordered<LocalBoxFuture<'static, ()>>,
     ) {
-        let message = match chat_sync::decode::message(data.as_bytes(), "live event") {
-            Ok(message) => message,
+        let message = match chat_sync::decode::stream_event(kind, data.as_bytes()) {
+            Ok(StreamEvent::Message(message)) => message,
+            Ok(other) => {
+                // Changes, revocations and chat summaries may fetch (a changes catch-up):
+                // beside the stream, like a repair. Their order does not matter: the newer
+                // version wins whichever lands first.
+                let driver = self.driver.clone();
+                tasks.push(beside(async move {
+                    if let Err(error) = crate::changes::handle_stream_event(&driver, other).await {
+                        tracing::warn!(%error, "could not apply a live change");
+                    }
+                }));
+                return;
+            }
             Err(error) => {
-                tracing::warn!(%error, len = data.len(), "dropped a malformed live event");
+                tracing::warn!(%error, kind, len = data.len(), "dropped a malformed live event");
                 return;
             }
         };
@@ -472,6 +516,10 @@ pub struct CatchUpReport {
     pub seqs_missing: u64,
     /// Sequences still missing after it (the repair of those chats failed or backed off).
     pub seqs_still_missing: u64,
+    /// Chats whose edits and redactions were caught up.
+    pub chats_changed: usize,
+    /// Cached chats the server no longer lets the agent see, let go of.
+    pub chats_revoked: usize,
     /// Chats whose repair failed, with the error.
     pub failed: Vec<(RequestId, SyncError)>,
 }
@@ -511,6 +559,13 @@ pub async fn catch_up_with_list<C: HistoryClient>(
         let Some(record) = records.remove(request_id) else {
             continue;
         };
+        if chat_sync::changes::changes_since(&record).is_some() {
+            report.chats_changed += 1;
+            if let Err(error) = crate::changes::catch_up_changes(driver, request_id).await {
+                tracing::warn!(chat = %request_id, %error, "catch-up of changes failed");
+                report.failed.push((request_id.clone(), error));
+            }
+        }
         let held = readable_held(&record);
         if held.is_empty() {
             continue;
@@ -533,6 +588,17 @@ pub async fn catch_up_with_list<C: HistoryClient>(
                 tracing::warn!(chat = %request_id, %error, "catch-up repair failed");
                 report.seqs_still_missing += missing;
                 report.failed.push((request_id.clone(), error));
+            }
+        }
+    }
+    // Cached chats the list no longer names: the server confirms each (a 403 revokes it).
+    for request_id in records.into_keys() {
+        match crate::changes::confirm_access(driver, &request_id).await {
+            Ok(changes) if changes.revoked => report.chats_revoked += 1,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(chat = %request_id, %error, "could not confirm access to an unlisted chat");
+                report.failed.push((request_id, error));
             }
         }
     }

@@ -149,15 +149,12 @@ impl Runtime {
             || report.kept_aside > 0;
         if changed {
             self.announce(ChangeNotice {
-                request_id: request_id.clone(),
                 new_seqs: report.new_seqs.clone(),
                 replaced: report.replaced,
                 unread: report.unread,
                 confirmed_outbox: report.confirmed_outbox.clone(),
-                source: source.label().to_owned(),
                 redacted: report.redacted.clone(),
-                revoked: false,
-                discarded_outbox: 0,
+                ..ChangeNotice::about(request_id, source.label())
             });
         }
         Ok(report)
@@ -186,32 +183,22 @@ impl Runtime {
     /// deleted), so pending rows update without polling. The notice carries no seqs; its
     /// `source` is `"Outbox"`.
     pub fn announce_outbox_change(&self, request_id: &RequestId) {
-        self.announce(ChangeNotice {
-            request_id: request_id.clone(),
-            new_seqs: Vec::new(),
-            replaced: 0,
-            unread: 0,
-            confirmed_outbox: Vec::new(),
-            source: "Outbox".to_owned(),
-            redacted: Vec::new(),
-            revoked: false,
-            discarded_outbox: 0,
-        });
+        self.announce(ChangeNotice::about(request_id, "Outbox"));
+    }
+
+    /// Tells every view that a chat's summary changed (its title, or it was closed or newly
+    /// assigned), so lists and headers re-read it.
+    pub fn announce_summary(&self, request_id: &RequestId) {
+        self.announce(ChangeNotice::about(request_id, "Chat"));
     }
 
     /// Tells every view that a chat was taken from the agent and has left the cache, with
     /// how many unsent messages went with it.
     pub fn announce_revoked(&self, request_id: &RequestId, discarded_outbox: usize) {
         self.announce(ChangeNotice {
-            request_id: request_id.clone(),
-            new_seqs: Vec::new(),
-            replaced: 0,
-            unread: 0,
-            confirmed_outbox: Vec::new(),
-            source: "Revoked".to_owned(),
-            redacted: Vec::new(),
             revoked: true,
             discarded_outbox: u32::try_from(discarded_outbox).unwrap_or(u32::MAX),
+            ..ChangeNotice::about(request_id, "Revoked")
         });
     }
 
