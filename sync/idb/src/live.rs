@@ -176,9 +176,12 @@ struct Stream {
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     /// Listeners of the named events (`change`, `revoked`, `chat`), which `onmessage` never
     /// sees.
-    named: Vec<(&'static str, Closure<dyn FnMut(MessageEvent)>)>,
+    named: Vec<(&'static str, EventListener)>,
     _on_error: Closure<dyn FnMut(Event)>,
 }
+
+/// A listener of stream events.
+type EventListener = Closure<dyn FnMut(MessageEvent)>;
 
 /// The named SSE events of the contract besides `message` (see `chat_sync::change_wire`).
 const NAMED_EVENTS: [&str; 3] = ["change", "revoked", "chat"];
@@ -188,7 +191,7 @@ fn forward(
     kind: &'static str,
     generation: u32,
     signals: &mpsc::UnboundedSender<Signal>,
-) -> Closure<dyn FnMut(MessageEvent)> {
+) -> EventListener {
     let tx = signals.clone();
     Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         match event.data().as_string() {
