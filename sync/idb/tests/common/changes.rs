@@ -225,10 +225,11 @@ pub async fn a_forbidden_fetch_revokes_the_chat() {
         }
         platform::sleep(10).await;
     }
-    let notices = notices.borrow();
     let revoked = notices
+        .borrow()
         .iter()
         .find(|n| n.revoked)
+        .cloned()
         .expect("a revoked notice reached the channel");
     assert_eq!(revoked.discarded_outbox, 1);
     drop(driver);
