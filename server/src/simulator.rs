@@ -1,6 +1,8 @@
-//! `--simulate`: a requester simulator that posts to random chats every few seconds through
-//! the same send path as `POST /api/chat/messages`, as the chat's requester.
+//! `--simulate`: a requester simulator that posts to random open chats every few seconds
+//! through the same send path as `POST /api/chat/messages`, as the chat's requester, and now
+//! and then corrects what it just sent through the edit path of `PATCH /api/chat/messages`.
 
+use chat_sync::change_wire::EditMessage;
 use chat_sync::protocol::SendMessage;
 use chat_sync::types::RequestId;
 use rand::rngs::StdRng;
@@ -34,7 +36,10 @@ pub async fn run(state: AppState) {
             _ = shutdown.changed() => return,
         }
         let chats = match state.db.all_chats().await {
-            Ok(chats) if !chats.is_empty() => chats,
+            Ok(chats) if chats.iter().any(|c| !c.is_closed()) => chats
+                .into_iter()
+                .filter(|c| !c.is_closed())
+                .collect::<Vec<_>>(),
             Ok(_) => continue,
             Err(error) => {
                 tracing::warn!(%error, "simulator cannot list chats");
@@ -56,6 +61,19 @@ pub async fn run(state: AppState) {
         match crate::send::send_message(&state, &requester, request).await {
             Ok((message, _)) => {
                 tracing::debug!(chat = %chat.id, seq = message.seq, "simulated message");
+                // The odd correction: one message in ten is edited right after it is sent.
+                if rng.gen_ratio(1, 10) {
+                    let edit = EditMessage {
+                        request_id: message.request_id.clone(),
+                        seq: message.seq,
+                        body: format!("{} (edited)", message.body),
+                    };
+                    if let Err(error) =
+                        crate::routes::changes::edit_message(&state, &requester, edit).await
+                    {
+                        tracing::warn!(%error, "simulated edit failed");
+                    }
+                }
             }
             Err(error) => tracing::warn!(%error, "simulated send failed"),
         }

@@ -23,6 +23,7 @@ use chat_sync::types::{ChatSummary, Message, RequestId};
 use crate::auth::AuthUser;
 use crate::db::changes::{committed_notice, Refusal};
 use crate::db::now_ms;
+use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::chat::{page_limit, summary, MAX_LIMIT};
@@ -77,6 +78,15 @@ pub async fn edit(
     AuthUser(user): AuthUser,
     ApiJson(body): ApiJson<EditMessage>,
 ) -> ApiResult<Json<Message>> {
+    edit_message(&state, &user, body).await.map(Json)
+}
+
+/// The one edit path (HTTP, simulator): validates, stores, announces; the edited message.
+pub async fn edit_message(
+    state: &AppState,
+    user: &UserRow,
+    body: EditMessage,
+) -> ApiResult<Message> {
     check_target(&body.request_id, body.seq)?;
     crate::send::validate_body(&body.body)?;
     let change = state
@@ -92,13 +102,13 @@ pub async fn edit(
         .map_err(|r| refused(r, &body.request_id, Some(body.seq)))?;
     state.metrics.changes_stored.fetch_add(1, Ordering::Relaxed);
     announce(
-        &state,
+        state,
         body.request_id.as_str(),
         body.seq,
         &change.users,
         change.queued,
     );
-    Ok(Json(change.message))
+    Ok(change.message)
 }
 
 /// `DELETE /api/chat/messages`: redacts a message; idempotent.
