@@ -22,7 +22,7 @@ use leptos::task::spawn_local;
 
 use crate::cache::AppCache;
 use crate::composer::Composer;
-use crate::message_list::{ListEvents, MessageList};
+use crate::message_list::{ListEvents, MessageAction, MessageList, Viewer};
 use crate::outbox;
 use crate::route::{navigate, Route};
 
@@ -46,6 +46,10 @@ pub fn ChatView(
     let error = RwSignal::new(None::<String>);
     let incomplete = RwSignal::new(false);
     let new_below = RwSignal::new(false);
+    // The message being edited in the composer: its seq and text.
+    let editing = RwSignal::new(None::<(chat_sync::Seq, String)>);
+    // The chat was taken from the agent: how many unsent messages went with it.
+    let revoked = RwSignal::new(None::<u32>);
     let show_indicator = RwSignal::new(false);
     let scroller = NodeRef::<html::Div>::new();
     let list: StoredValue<Option<Rc<MessageList>>, LocalStorage> = StoredValue::new_local(None);
@@ -97,9 +101,12 @@ pub fn ChatView(
                 cache,
                 id.clone(),
                 marks,
-                new_below,
-                error,
-                incomplete,
+                ListSignals {
+                    new_below,
+                    error,
+                    incomplete,
+                    editing,
+                },
                 on_signed_out,
             );
             let element: web_sys::HtmlElement = element.into();
@@ -107,7 +114,10 @@ pub fn ChatView(
                 element,
                 cache_rc.runtime.clone(),
                 id.clone(),
-                cache_rc.user.id.clone(),
+                Viewer {
+                    id: cache_rc.user.id.clone(),
+                    agent: cache_rc.user.role == chat_sync::SenderRole::Agent,
+                },
                 events,
             )
             .await
@@ -141,12 +151,18 @@ pub fn ChatView(
     let id = request_id.clone();
     let turns = Rc::new(Cell::new(RefreshTurns::Idle));
     Effect::new(move |previous: Option<u64>| {
-        let (version, concerns_us) = changes.with(|c| {
+        let (version, concerns_us, taken) = changes.with(|c| {
+            let ours = c.last.as_ref().filter(|n| n.request_id == id);
             (
                 c.version,
-                c.last.as_ref().is_none_or(|n| n.request_id == id),
+                c.last.is_none() || ours.is_some(),
+                ours.filter(|n| n.revoked).map(|n| n.discarded_outbox),
             )
         });
+        if let Some(discarded) = taken {
+            revoked.try_set(Some(discarded));
+            editing.try_set(None);
+        }
         if previous.is_some() && concerns_us {
             match turns.get() {
                 RefreshTurns::Idle => {}
@@ -229,6 +245,7 @@ pub fn ChatView(
                 .unwrap_or_default()
         })
     };
+    let closed = Signal::derive(move || record.with(|r| r.as_ref().is_some_and(|r| r.closed)));
     let heading_id = format!("chat-title-{}", request_id);
     view! {
         <section
@@ -248,7 +265,12 @@ pub fn ChatView(
                     "←"
                 </button>
                 <div class="chat__heading">
-                    <h2 id=heading_id.clone()>{requester}</h2>
+                    <h2 id=heading_id.clone()>
+                        {requester}
+                        {move || closed.get().then(|| view! {
+                            <span class="chat__closed" data-testid="chat-closed">"Closed"</span>
+                        })}
+                    </h2>
                     <p class="chat__title">
                         <span class="chat__request-id">{request_id.to_string()}</span>
                         " · "
@@ -276,6 +298,12 @@ pub fn ChatView(
                     </button>
                 })}
             </header>
+            {move || revoked.get().map(|discarded| view! {
+                <div class="chat__problem" role="alert" data-testid="chat-revoked">
+                    <span>{revoked_text(discarded)}</span>
+                    <button type="button" on:click=move |_| navigate(route, Route::List)>"Back to requests"</button>
+                </div>
+            })}
             {move || error.get().map(|message| view! {
                 <div class="chat__problem" role="alert" data-testid="sync-error">
                     <span>{message}</span>
@@ -302,21 +330,40 @@ pub fn ChatView(
                     "New messages ↓"
                 </button>
             })}
-            <Composer cache=cache request_id=request_id.clone() on_signed_out=on_signed_out />
+            <Composer
+                cache=cache
+                request_id=request_id.clone()
+                editing=editing
+                closed=Signal::derive(move || closed.get() || revoked.with(Option::is_some))
+                on_signed_out=on_signed_out
+            />
         </section>
     }
 }
 
 /// The list's callbacks: older history, read position, "new below", and what is on screen.
+/// The view's signals the list's callbacks set.
+struct ListSignals {
+    new_below: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    incomplete: RwSignal<bool>,
+    editing: RwSignal<Option<(chat_sync::Seq, String)>>,
+}
+
 fn list_events(
     cache: StoredValue<Rc<AppCache>, LocalStorage>,
     id: RequestId,
     marks: Rc<RefCell<ReadMarks>>,
-    new_below: RwSignal<bool>,
-    error: RwSignal<Option<String>>,
-    incomplete: RwSignal<bool>,
+    signals: ListSignals,
     on_signed_out: Callback<String>,
 ) -> ListEvents {
+    let ListSignals {
+        new_below,
+        error,
+        incomplete,
+        editing,
+    } = signals;
+    let message_id = id.clone();
     let older_id = id.clone();
     let read_id = id.clone();
     let timer_set = Rc::new(Cell::new(false));
@@ -391,6 +438,59 @@ fn list_events(
                 }
             });
         }),
+        on_message: Box::new(move |seq, action| {
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
+            let id = message_id.clone();
+            match action {
+                MessageAction::Edit => spawn_local(async move {
+                    let range = chat_sync::SeqRange::new(seq, seq);
+                    match cache_rc.runtime.store().range(&id, range).await {
+                        Ok(window) => {
+                            if let Some(message) = window.messages.into_iter().next() {
+                                editing.try_set(Some((seq, message.body)));
+                            }
+                        }
+                        Err(err) => {
+                            error.try_set(Some(format!("The message could not be read: {err}")));
+                        }
+                    }
+                }),
+                MessageAction::Delete => {
+                    let sure = web_sys::window()
+                        .and_then(|w| {
+                            w.confirm_with_message(
+                                "Delete this message for everyone? Its text and files are \
+                                 erased and cannot be brought back.",
+                            )
+                            .ok()
+                        })
+                        .unwrap_or(false);
+                    if !sure {
+                        return;
+                    }
+                    spawn_local(async move {
+                        if let Err(err) =
+                            chat_sync_idb::edits::redact(&cache_rc.runtime, &id, seq).await
+                        {
+                            error.try_set(Some(chat_sync_idb::edits::explain(&err)));
+                        }
+                    });
+                }
+            }
+        }),
+    }
+}
+
+/// What the view says when the chat was taken from the agent.
+fn revoked_text(discarded: u32) -> String {
+    let base = "This request was reassigned to another agent: its messages and files were \
+                removed from this device.";
+    match discarded {
+        0 => base.to_owned(),
+        1 => format!("{base} One unsent message was discarded."),
+        n => format!("{base} {n} unsent messages were discarded."),
     }
 }
 

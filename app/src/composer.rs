@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use chat_sync::outbox::OutboxError;
-use chat_sync::RequestId;
+use chat_sync::{RequestId, Seq};
 use chat_sync_idb::drafts;
 use chat_sync_idb::outbox_sender::{self, LocalAttachment};
 use chat_sync_idb::SyncError;
@@ -23,6 +23,11 @@ pub fn Composer(
     cache: StoredValue<Rc<AppCache>, LocalStorage>,
     /// The chat.
     request_id: RequestId,
+    /// The message being edited (its seq and text), set by the list's "Edit".
+    editing: RwSignal<Option<(Seq, String)>>,
+    /// Whether the request is closed (or was taken from the agent): nothing can be sent.
+    #[prop(into)]
+    closed: Signal<bool>,
     /// Called when a send finds the session ended.
     on_signed_out: Callback<String>,
 ) -> impl IntoView {
@@ -31,9 +36,16 @@ pub fn Composer(
     let files = RwSignal::new_local(Vec::<LocalAttachment>::new());
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // Editing: the message's text replaces the draft in the box until saved or cancelled
+    // (the draft itself stays saved and comes back after).
+    let edit_text = RwSignal::new(String::new());
     let key = draft_key.clone();
     let on_input = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
+        if editing.with_untracked(Option::is_some) {
+            edit_text.try_set(value);
+            return;
+        }
         drafts::save(&key, &value);
         text.try_set(value);
     };
@@ -77,9 +89,56 @@ pub fn Composer(
             .collect();
         files.try_update(|f| f.extend(pasted));
     };
+    let textarea = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some((_, body)) = editing.get() {
+            edit_text.try_set(body);
+            problem.try_set(None);
+            if let Some(area) = textarea.get_untracked() {
+                let _ = area.focus();
+            }
+        }
+    });
+    let cancel_edit = move || {
+        editing.try_set(None);
+        problem.try_set(None);
+    };
+    let id = request_id.clone();
+    let save_edit = move || {
+        let Some((seq, _)) = editing.get_untracked() else {
+            return;
+        };
+        if busy.get_untracked() {
+            return;
+        }
+        let Some(cache_rc) = cache.try_get_value() else {
+            return;
+        };
+        let (id, body) = (id.clone(), edit_text.get_untracked());
+        busy.try_set(true);
+        spawn_local(async move {
+            match chat_sync_idb::edits::edit(&cache_rc.runtime, &id, seq, body).await {
+                Ok(_) => {
+                    editing.try_set(None);
+                    problem.try_set(None);
+                }
+                Err(error) => {
+                    problem.try_set(Some(chat_sync_idb::edits::explain(&error)));
+                }
+            }
+            busy.try_set(false);
+        });
+    };
     let id = request_id.clone();
     let key = draft_key.clone();
     let send = move || {
+        if editing.with_untracked(Option::is_some) {
+            save_edit();
+            return;
+        }
+        if closed.get_untracked() {
+            return;
+        }
         let body = text.get_untracked();
         let attachments = files.get_untracked();
         if busy.get_untracked() || (body.trim().is_empty() && attachments.is_empty()) {
@@ -113,6 +172,11 @@ pub fn Composer(
             if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                 ev.prevent_default();
                 send();
+            } else if ev.key() == "Escape" && editing.with_untracked(Option::is_some) {
+                // Esc leaves the edit, not the chat.
+                ev.prevent_default();
+                ev.stop_propagation();
+                cancel_edit();
             }
         }
     };
@@ -133,6 +197,17 @@ pub fn Composer(
                     </ul>
                 })
             }}
+            {move || editing.get().map(|_| view! {
+                <p class="composer__editing" data-testid="composer-editing">
+                    "Editing your message · Enter saves, Esc cancels "
+                    <button type="button" on:click=move |_| cancel_edit()>"Cancel"</button>
+                </p>
+            })}
+            {move || (closed.get() && editing.with(Option::is_none)).then(|| view! {
+                <p class="composer__closed" data-testid="composer-closed">
+                    "This request is closed: no more replies can be sent."
+                </p>
+            })}
             <div class="composer__row">
                 <label class="composer__attach" title="Attach files">
                     "📎"
@@ -140,15 +215,23 @@ pub fn Composer(
                 </label>
                 <textarea
                     data-testid="composer"
+                    node_ref=textarea
                     rows="2"
-                    placeholder="Write a reply"
-                    aria-label="Reply"
-                    prop:value=text
+                    placeholder=move || if closed.get() { "This request is closed" } else { "Write a reply" }
+                    aria-label=move || if editing.with(Option::is_some) { "Edit your message" } else { "Reply" }
+                    prop:disabled=move || closed.get() && editing.with(Option::is_none)
+                    prop:value=move || if editing.with(Option::is_some) { edit_text.get() } else { text.get() }
                     on:input=on_input
                     on:keydown=send_on_enter
                     on:paste=on_paste
                 ></textarea>
-                <button type="submit" data-testid="send" prop:disabled=busy>"Send"</button>
+                <button
+                    type="submit"
+                    data-testid="send"
+                    prop:disabled=move || busy.get() || (closed.get() && editing.with(Option::is_none))
+                >
+                    {move || if editing.with(Option::is_some) { "Save" } else { "Send" }}
+                </button>
             </div>
         </form>
     }

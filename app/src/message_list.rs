@@ -53,6 +53,27 @@ pub struct ListEvents {
     pub on_viewport: Box<dyn Fn(Option<SeqRange>)>,
     /// The agent asked to retry (`true`) or delete (`false`) a failed outbox entry.
     pub on_outbox: Box<dyn Fn(String, bool)>,
+    /// The agent asked to edit or delete a stored message.
+    pub on_message: Box<dyn Fn(Seq, MessageAction)>,
+}
+
+/// What the agent may do to a stored message from its row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageAction {
+    /// Put its text in the composer to edit it (their own messages).
+    Edit,
+    /// Delete it for everyone (their own, or as the chat's agent any message).
+    Delete,
+}
+
+/// Who reads the list: their own messages can be edited, and an agent may delete any
+/// message of the chats assigned to them (a password a requester pasted, say).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    /// The signed-in user's id.
+    pub id: String,
+    /// Whether they are an agent.
+    pub agent: bool,
 }
 
 /// A row's identity in the list: a timeline row, or an unsent message by its
@@ -105,7 +126,7 @@ type ClickHandler = Closure<dyn FnMut(web_sys::Event)>;
 pub struct MessageList {
     request_id: RequestId,
     runtime: Rc<Runtime>,
-    own_user_id: String,
+    viewer: Viewer,
     document: Document,
     scroller: HtmlElement,
     canvas: HtmlElement,
@@ -128,7 +149,7 @@ impl MessageList {
         scroller: HtmlElement,
         runtime: Rc<Runtime>,
         request_id: RequestId,
-        own_user_id: String,
+        viewer: Viewer,
         events: ListEvents,
     ) -> Result<Rc<Self>, SyncError> {
         let document = web_sys::window()
@@ -148,7 +169,7 @@ impl MessageList {
         let list = Rc::new(Self {
             request_id,
             runtime,
-            own_user_id,
+            viewer,
             document,
             scroller,
             canvas,
@@ -345,7 +366,8 @@ impl MessageList {
             .scroller
             .add_event_listener_with_callback("scroll", handler.as_ref().unchecked_ref());
         *self.on_scroll.borrow_mut() = Some(handler);
-        // Retry and delete on failed messages: one listener for every row.
+        // Retry and delete on failed messages, edit and delete on stored ones: one listener
+        // for every row.
         let weak = Rc::downgrade(self);
         let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
             let Some(list) = weak.upgrade() else {
@@ -358,11 +380,20 @@ impl MessageList {
             else {
                 return;
             };
-            let id = button
-                .get_attribute("data-client-temp-id")
-                .unwrap_or_default();
-            let retry = button.get_attribute("data-action").as_deref() == Some("retry");
-            (list.events.on_outbox)(id, retry);
+            let seq = button
+                .get_attribute("data-seq")
+                .and_then(|s| s.parse::<Seq>().ok());
+            match (button.get_attribute("data-action").as_deref(), seq) {
+                (Some("edit"), Some(seq)) => (list.events.on_message)(seq, MessageAction::Edit),
+                (Some("redact"), Some(seq)) => (list.events.on_message)(seq, MessageAction::Delete),
+                (Some(action @ ("retry" | "delete")), _) => {
+                    let id = button
+                        .get_attribute("data-client-temp-id")
+                        .unwrap_or_default();
+                    (list.events.on_outbox)(id, action == "retry");
+                }
+                _ => {}
+            }
         });
         let _ = self
             .canvas
@@ -615,7 +646,7 @@ impl MessageList {
         let mut wanted: Vec<(usize, ListKey, RowContent)> = Vec::with_capacity(range.len());
         for index in range.clone() {
             let content = match state.row_at(index) {
-                Some(ListRow::Timeline(row)) => content_of(&state, &self.own_user_id, &row),
+                Some(ListRow::Timeline(row)) => content_of(&state, &self.viewer, &row),
                 Some(ListRow::Pending(k)) => {
                     let entry = state.pending[k].clone();
                     let previews = entry
@@ -921,6 +952,8 @@ fn estimate_row(state: &State, row: &Row) -> f64 {
                 day: None,
                 first_unread: false,
                 own: false,
+                can_edit: false,
+                can_delete: true,
             })),
             None => 64.0,
         },
@@ -928,7 +961,7 @@ fn estimate_row(state: &State, row: &Row) -> f64 {
     }
 }
 
-fn content_of(state: &State, own_user_id: &str, row: &Row) -> RowContent {
+fn content_of(state: &State, viewer: &Viewer, row: &Row) -> RowContent {
     match *row {
         Row::Message(seq) => match state.messages.get(&seq) {
             Some(message) => {
@@ -946,13 +979,17 @@ fn content_of(state: &State, own_user_id: &str, row: &Row) -> RowContent {
                     chat_sync::timeline::local_day(p.created_at, offset)
                         != chat_sync::timeline::local_day(message.created_at, offset)
                 });
+                let own = message.sender.id == viewer.id;
+                let closed = state.record.as_ref().is_some_and(|r| r.closed);
                 RowContent::Message(MessageRow {
                     message: message.clone(),
                     group_start,
                     day: new_day
                         .then(|| format::day(message.created_at, js_sys::Date::now() as i64)),
                     first_unread: state.first_unread == Some(seq),
-                    own: message.sender.id == own_user_id,
+                    own,
+                    can_edit: own && !message.deleted && !closed,
+                    can_delete: (own || viewer.agent) && !message.deleted,
                 })
             }
             None => RowContent::Reading(seq),

@@ -46,6 +46,10 @@ pub struct MessageRow {
     pub first_unread: bool,
     /// Whether the signed-in agent sent it.
     pub own: bool,
+    /// Whether the row offers "Edit" (their own message, not deleted, request open).
+    pub can_edit: bool,
+    /// Whether the row offers "Delete" (not deleted yet, and theirs or in their chat).
+    pub can_delete: bool,
 }
 
 /// The estimated height of a row before it is measured, in pixels.
@@ -69,6 +73,9 @@ pub fn estimate_skeleton(row: &Row) -> f64 {
 fn estimate_message(row: &MessageRow) -> f64 {
     let lines = (row.message.body.chars().count() / 70 + 1) as f64;
     let mut height = 12.0 + 20.0 * lines;
+    if row.can_edit || row.can_delete || row.message.edited_at.is_some() {
+        height += 20.0;
+    }
     if row.group_start {
         height += 22.0;
     }
@@ -246,8 +253,10 @@ fn build_message(document: &Document, row: &MessageRow) -> HtmlElement {
     }
     let body = element(document, "div", "msg__body");
     if message.deleted {
+        // The tombstone stands where the message stood; its text is gone from the cache.
+        set(&el, "data-deleted", "true");
         body.class_list().add_1("msg__body--deleted").ok();
-        body.set_text_content(Some("This message was deleted"));
+        body.set_text_content(Some("Message deleted"));
     } else {
         for piece in pieces(&message.body) {
             match piece {
@@ -273,6 +282,35 @@ fn build_message(document: &Document, row: &MessageRow) -> HtmlElement {
             append(&list, &build_attachment(document, attachment));
         }
         append(&el, &list);
+    }
+    if message.edited_at.is_some() && !message.deleted {
+        set(&el, "data-edited", "true");
+        let mark = element(document, "span", "msg__edited");
+        mark.set_text_content(Some("edited"));
+        if let Some(at) = message.edited_at {
+            set(&mark, "title", &format!("Edited {}", format::full(at)));
+        }
+        append(&el, &mark);
+    }
+    if row.can_edit || row.can_delete {
+        let actions = element(document, "div", "msg__actions");
+        let seq = message.seq.to_string();
+        let offer = |action: &str, label: &str, aria: &str| {
+            let button = element(document, "button", "msg__action");
+            set(&button, "type", "button");
+            set(&button, "data-action", action);
+            set(&button, "data-seq", &seq);
+            set(&button, "aria-label", aria);
+            button.set_text_content(Some(label));
+            append(&actions, &button);
+        };
+        if row.can_edit {
+            offer("edit", "Edit", "Edit this message");
+        }
+        if row.can_delete {
+            offer("redact", "Delete", "Delete this message for everyone");
+        }
+        append(&el, &actions);
     }
     el
 }

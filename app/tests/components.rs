@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use app::cache::AppCache;
 use app::chat_view::ChatView;
-use app::message_list::{ListEvents, MessageList};
+use app::message_list::{ListEvents, MessageAction, MessageList, Viewer};
 use app::route::Route;
 use chat_sync::ingest::Source;
 use chat_sync::protocol::CurrentUser;
@@ -129,13 +129,17 @@ async fn the_list_shows_cached_rows_and_skeletons_exactly_where_messages_are_mis
         root.clone(),
         runtime.clone(),
         chat.clone(),
-        "u_me".into(),
+        Viewer {
+            id: "u_me".into(),
+            agent: true,
+        },
         ListEvents {
             on_older: Box::new(move || asked.set(asked.get() + 1)),
             on_read: Box::new(|_| {}),
             on_new_below: Box::new(|_| {}),
             on_viewport: Box::new(|_| {}),
             on_outbox: Box::new(|_, _| {}),
+            on_message: Box::new(|_, _| {}),
         },
     )
     .await
@@ -271,4 +275,101 @@ async fn a_chat_view_shows_its_cache_and_says_in_place_that_sync_failed() {
     assert_eq!(title, "Rita Requester");
     drop(handle);
     root.remove();
+}
+
+/// A deleted message stands as a tombstone in its place, an edited one is marked, and the
+/// row offers Edit only on the reader's own messages and Delete on their own (or, for an
+/// agent, on any); the buttons reach the view's handler with the row's seq.
+#[wasm_bindgen_test]
+async fn tombstones_edit_marks_and_row_actions() {
+    for agent in [false, true] {
+        let runtime = runtime(if agent {
+            "components-actions-agent"
+        } else {
+            "components-actions"
+        })
+        .await;
+        let chat = RequestId::from("REQ-A");
+        let mut history = messages("REQ-A", 1, 5);
+        history[1].deleted = true;
+        history[1].body.clear();
+        history[1].version = 2;
+        history[2].body = "fixed typo".into();
+        history[2].version = 1;
+        history[2].edited_at = Some(1_700_000_000_500);
+        history[3].sender.id = "u_me".into();
+        runtime.ingest(&chat, history, Source::Fetch).await.unwrap();
+        runtime.store().mark_read(&chat, 5, 1).await.unwrap();
+        let root = container(600);
+        let clicked = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = clicked.clone();
+        let _list = MessageList::open(
+            root.clone(),
+            runtime.clone(),
+            chat.clone(),
+            Viewer {
+                id: "u_me".into(),
+                agent,
+            },
+            ListEvents {
+                on_older: Box::new(|| {}),
+                on_read: Box::new(|_| {}),
+                on_new_below: Box::new(|_| {}),
+                on_viewport: Box::new(|_| {}),
+                on_outbox: Box::new(|_, _| {}),
+                on_message: Box::new(move |seq, action| seen.borrow_mut().push((seq, action))),
+            },
+        )
+        .await
+        .unwrap();
+        sleep(50).await;
+        let row = |seq: u64| -> web_sys::Element {
+            root.query_selector(&format!("[data-testid=message][data-seq=\"{seq}\"]"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("row {seq}"))
+        };
+        let actions = |seq: u64| -> Vec<String> {
+            attr_list(&row(seq), "button[data-action]", &["data-action"])
+                .into_iter()
+                .map(|a| a[0].clone())
+                .collect()
+        };
+        let tombstone = row(2);
+        assert_eq!(
+            tombstone.get_attribute("data-deleted").as_deref(),
+            Some("true")
+        );
+        assert!(tombstone
+            .text_content()
+            .unwrap()
+            .contains("Message deleted"));
+        assert!(actions(2).is_empty(), "a tombstone offers nothing");
+        assert_eq!(row(3).get_attribute("data-edited").as_deref(), Some("true"));
+        assert!(row(3).text_content().unwrap().contains("fixed typo"));
+        assert_eq!(actions(4), vec!["edit".to_owned(), "redact".to_owned()]);
+        let others = if agent {
+            vec!["redact".to_owned()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(actions(1), others);
+        assert_eq!(actions(5), others);
+        let edit: web_sys::HtmlElement = row(4)
+            .query_selector("button[data-action=edit]")
+            .unwrap()
+            .unwrap()
+            .unchecked_into();
+        edit.click();
+        let delete: web_sys::HtmlElement = row(4)
+            .query_selector("button[data-action=redact]")
+            .unwrap()
+            .unwrap()
+            .unchecked_into();
+        delete.click();
+        assert_eq!(
+            *clicked.borrow(),
+            vec![(4, MessageAction::Edit), (4, MessageAction::Delete)]
+        );
+        root.remove();
+    }
 }

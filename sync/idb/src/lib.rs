@@ -25,6 +25,7 @@ pub mod codec;
 pub mod console;
 pub mod database;
 pub mod drafts;
+pub mod edits;
 pub mod driver;
 pub mod error;
 pub mod http;
