@@ -4,17 +4,26 @@
 //! as Web Locks do in the browser. Contexts crash mid-fetch now and then; their locks are
 //! released, as the browser releases a dead context's locks.
 //!
-//! Every seed runs to quiescence within a step bound and must end with every chat in the
-//! store equal to the server's messages, each message stored once, every fetched sequence
-//! missing when it was requested, no range requested by two contexts at once, and no full
-//! reload. A failing seed is printed and reproduces the run exactly.
+//! Messages are edited and redacted at the server as the run goes (issue 16): each change is
+//! delivered live (dropped, duplicated and reordered like messages), and a context that sees
+//! a hole in a chat's change versions, or a chat list naming a newer version, fetches the
+//! changes since its cached version. In some seeds one chat is reassigned to another agent
+//! mid-run: the contexts hear it live (or not), their fetches of it are refused with 403, the
+//! chat list stops naming it, and the cache must let go of it.
+//!
+//! Every seed runs to quiescence within a step bound and must end with every chat still the
+//! agent's in the store equal to the server's current state of every message (edits applied,
+//! redactions erased, the change cursor at the server's version), no redacted body anywhere in
+//! the store, a reassigned chat gone from it, each message stored once, every fetched
+//! sequence missing when it was requested, no range requested by two contexts at once, and no
+//! full reload. A failing seed is printed and reproduces the run exactly.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use chat_sync::backoff::SplitMix64;
-use chat_sync::ingest::{IngestContext, Source};
+use chat_sync::ingest::{ChangeFacts, IngestContext, Source};
 use chat_sync::memory_store::MemoryStore;
 use chat_sync::planner::{ChatInput, Command, FetchCommand, FetchOutcome, Planner, PlannerConfig};
 use chat_sync::store::Store;
@@ -56,6 +65,39 @@ enum Event {
         ctx: usize,
         epoch: u32,
     },
+    /// An edit or a redaction at the server.
+    Change {
+        chat: usize,
+    },
+    LiveChange {
+        ctx: usize,
+        epoch: u32,
+        message: Message,
+    },
+    /// A context asks for a chat's changes since its cached version (`confirm`: whatever the
+    /// cache expects, to learn whether the chat is still the agent's).
+    ChangesFetch {
+        ctx: usize,
+        epoch: u32,
+        chat: usize,
+        confirm: bool,
+    },
+    ChangesReply {
+        ctx: usize,
+        epoch: u32,
+        chat: usize,
+        since: u64,
+        ok: bool,
+    },
+    /// The chat is reassigned to another agent.
+    Reassign {
+        chat: usize,
+    },
+    LiveRevoked {
+        ctx: usize,
+        epoch: u32,
+        chat: usize,
+    },
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -71,6 +113,10 @@ struct Counts {
     crashes: u64,
     lock_waits: u64,
     steps: u64,
+    changes: u64,
+    changes_fetches: u64,
+    changes_fetched: u64,
+    revocations: u64,
 }
 
 struct Context {
@@ -94,6 +140,12 @@ struct Sim {
     /// Ranges on the wire, per chat, across all contexts.
     on_the_wire: HashMap<usize, SeqRanges>,
     stored_new: BTreeMap<(usize, Seq), u32>,
+    /// Each chat's change version at the server.
+    versions: Vec<u64>,
+    /// Chats taken from the agent.
+    reassigned: Vec<bool>,
+    /// Bodies the server redacted, which must be nowhere in the store.
+    redacted_bodies: Vec<String>,
     counts: Counts,
 }
 
@@ -127,6 +179,9 @@ impl Sim {
             locks: HashMap::new(),
             on_the_wire: HashMap::new(),
             stored_new: BTreeMap::new(),
+            versions: vec![0; CHATS],
+            reassigned: vec![false; CHATS],
+            redacted_bodies: Vec::new(),
             counts: Counts::default(),
         };
         // Some history exists before any context starts: the cache begins empty and partial.
@@ -146,6 +201,14 @@ impl Sim {
         }
         let crash_at = 3_000 + sim.rng.below(10_000) as Millis;
         sim.schedule(crash_at, Event::Crash { ctx: 1 });
+        for chat in 0..CHATS {
+            let at = 500 + sim.rng.below(3_000) as Millis;
+            sim.schedule(at, Event::Change { chat });
+        }
+        if sim.rng.chance(1, 3) {
+            let at = 2_000 + sim.rng.below(15_000) as Millis;
+            sim.schedule(at, Event::Reassign { chat: CHATS - 1 });
+        }
         sim
     }
 
@@ -163,17 +226,26 @@ impl Sim {
         m
     }
 
-    fn ingest_ctx(&self) -> IngestContext {
+    fn ingest_ctx(&self, source: Source) -> IngestContext {
         IngestContext {
             now: self.now,
             chat_open: false,
             own_user_id: None,
-            source: Source::Live,
+            source,
         }
     }
 
     fn ingest(&mut self, chat: usize, messages: Vec<Message>) -> u64 {
-        let ctx = self.ingest_ctx();
+        self.ingest_from(chat, messages, Source::Live).duplicates
+    }
+
+    fn ingest_from(
+        &mut self,
+        chat: usize,
+        messages: Vec<Message>,
+        source: Source,
+    ) -> chat_sync::ingest::IngestReport {
+        let ctx = self.ingest_ctx(source);
         let report =
             block_on(self.store.ingest(&chat_id(chat), messages, &ctx)).expect("memory ingest");
         assert!(
@@ -183,7 +255,51 @@ impl Sim {
         for seq in &report.new_seqs {
             *self.stored_new.entry((chat, *seq)).or_default() += 1;
         }
-        report.duplicates
+        report
+    }
+
+    /// The server's answer to "changes of `chat` since `since`": every message changed after
+    /// it in its current state, ascending by version, one page.
+    fn changes_page(&self, chat: usize, since: u64) -> chat_sync::change_wire::ChangesPage {
+        let mut changed: Vec<Message> = self.server[chat]
+            .iter()
+            .filter(|m| m.version > since)
+            .cloned()
+            .collect();
+        changed.sort_by_key(|m| m.version);
+        let more = changed.len() as u64 > SERVER_PAGE;
+        changed.truncate(SERVER_PAGE as usize);
+        chat_sync::change_wire::ChangesPage {
+            request_id: chat_id(chat),
+            changes: changed,
+            version: self.versions[chat],
+            more,
+            closed: false,
+        }
+    }
+
+    fn revoke(&mut self, chat: usize) {
+        let revocation = block_on(self.store.revoke_chat(&chat_id(chat))).expect("revoke");
+        if revocation.held_anything {
+            self.counts.revocations += 1;
+        }
+    }
+
+    /// Asks for the changes of `chat` when the cache knows it misses some.
+    fn changes_due(&mut self, ctx: usize, chat: usize) {
+        let record = block_on(self.store.chat(&chat_id(chat))).expect("read");
+        if record.is_some_and(|r| chat_sync::changes::changes_since(&r).is_some()) {
+            let epoch = self.contexts[ctx].epoch;
+            self.schedule(
+                self.now,
+                Event::ChangesFetch {
+                    ctx,
+                    epoch,
+                    chat,
+                    confirm: false,
+                },
+            );
+        }
     }
 
     fn held(&self, chat: usize) -> (SeqRanges, Option<Seq>) {
@@ -302,6 +418,9 @@ impl Sim {
                 let m = self.server_append(chat);
                 self.counts.posted += 1;
                 for ctx in 0..CONTEXTS {
+                    if self.reassigned[chat] {
+                        break;
+                    }
                     if self.rng.chance(1, 6) {
                         self.counts.live_dropped += 1;
                         continue;
@@ -356,6 +475,22 @@ impl Sim {
                 let chat = chat_index(&fetch.request_id);
                 if epoch != self.contexts[ctx].epoch {
                     // The context died mid-fetch: its lock was released when it crashed.
+                    return;
+                }
+                if self.reassigned[chat] {
+                    // 403: the chat is another agent's now; the driver revokes it.
+                    self.revoke(chat);
+                    let (held, backend_last) = self.held(chat);
+                    self.contexts[ctx].planner.handle_fetch_result(
+                        fetch.id,
+                        FetchOutcome::Refused,
+                        ChatInput {
+                            held: &held,
+                            backend_last,
+                        },
+                        self.now,
+                    );
+                    self.release(ctx, chat, sent);
                     return;
                 }
                 if ok {
@@ -450,6 +585,7 @@ impl Sim {
                     return;
                 }
                 let summaries: Vec<ChatSummary> = (0..CHATS)
+                    .filter(|chat| !self.reassigned[*chat])
                     .map(|chat| ChatSummary {
                         request_id: chat_id(chat),
                         title: format!("chat {chat}"),
@@ -460,15 +596,189 @@ impl Sim {
                         last_seq: self.server[chat].len() as Seq,
                         last_message: None,
                         updated_at: self.now,
-                        change_version: 0,
+                        change_version: self.versions[chat],
                         closed: false,
                     })
                     .collect();
                 block_on(self.store.apply_summaries(&summaries)).expect("summaries");
+                for chat in 0..CHATS {
+                    if self.reassigned[chat] {
+                        // Not in the list: the runtime asks the server, which answers 403.
+                        let cached = block_on(self.store.chat(&chat_id(chat)))
+                            .expect("read")
+                            .is_some();
+                        if cached {
+                            self.schedule(
+                                self.now,
+                                Event::ChangesFetch {
+                                    ctx,
+                                    epoch,
+                                    chat,
+                                    confirm: true,
+                                },
+                            );
+                        }
+                    } else {
+                        self.changes_due(ctx, chat);
+                    }
+                }
                 // The live channel reconnects and catches up by the chat list every few
                 // seconds, as the runtime does after any disconnect.
                 if self.now < POST_UNTIL + 10_000 {
                     self.schedule(self.now + 2_500, Event::ChatList { ctx, epoch });
+                }
+            }
+            Event::Change { chat } => {
+                let live: Vec<usize> = (0..self.server[chat].len())
+                    .filter(|i| !self.server[chat][*i].deleted)
+                    .collect();
+                if !live.is_empty() && !self.reassigned[chat] {
+                    let at = live[self.rng.below(live.len() as u64) as usize];
+                    self.versions[chat] += 1;
+                    let version = self.versions[chat];
+                    let redact = self.rng.chance(1, 3);
+                    let message = &mut self.server[chat][at];
+                    if redact {
+                        self.redacted_bodies.push(message.body.clone());
+                        message.body.clear();
+                        message.attachments.clear();
+                        message.deleted = true;
+                    } else {
+                        message.body = format!("edit {version} of {chat}/{}", message.seq);
+                        message.edited_at = Some(self.now);
+                    }
+                    message.version = version;
+                    let changed = message.clone();
+                    self.counts.changes += 1;
+                    for ctx in 0..CONTEXTS {
+                        if self.rng.chance(1, 6) {
+                            continue;
+                        }
+                        let epoch = self.contexts[ctx].epoch;
+                        let delay = self.rng.below(600) as Millis;
+                        self.schedule(
+                            self.now + delay,
+                            Event::LiveChange {
+                                ctx,
+                                epoch,
+                                message: changed.clone(),
+                            },
+                        );
+                    }
+                }
+                let next = self.now + 200 + self.rng.below(2_000) as Millis;
+                if next < POST_UNTIL {
+                    self.schedule(next, Event::Change { chat });
+                }
+            }
+            Event::LiveChange {
+                ctx,
+                epoch,
+                message,
+            } => {
+                if epoch != self.contexts[ctx].epoch {
+                    return;
+                }
+                let chat = chat_index(&message.request_id);
+                let facts = ChangeFacts {
+                    through: None,
+                    backend_version: message.version,
+                    closed: None,
+                };
+                let report = self.ingest_from(chat, vec![message], Source::Change(facts));
+                if report.changes_due.is_some() {
+                    self.changes_due(ctx, chat);
+                }
+                self.poll(ctx, chat);
+            }
+            Event::ChangesFetch {
+                ctx,
+                epoch,
+                chat,
+                confirm,
+            } => {
+                if epoch != self.contexts[ctx].epoch {
+                    return;
+                }
+                let Some(record) = block_on(self.store.chat(&chat_id(chat))).expect("read") else {
+                    return;
+                };
+                let since = match chat_sync::changes::changes_since(&record) {
+                    Some(since) => since,
+                    None if confirm => record.change_version,
+                    None => return,
+                };
+                self.counts.changes_fetches += 1;
+                let ok = !self.rng.chance(1, 8);
+                let latency = 20 + self.rng.below(400) as Millis;
+                self.schedule(
+                    self.now + latency,
+                    Event::ChangesReply {
+                        ctx,
+                        epoch,
+                        chat,
+                        since,
+                        ok,
+                    },
+                );
+            }
+            Event::ChangesReply {
+                ctx,
+                epoch,
+                chat,
+                since,
+                ok,
+            } => {
+                if epoch != self.contexts[ctx].epoch {
+                    return;
+                }
+                if self.reassigned[chat] {
+                    self.revoke(chat);
+                    return;
+                }
+                if !ok {
+                    self.counts.network_failures += 1;
+                    let epoch = self.contexts[ctx].epoch;
+                    self.schedule(
+                        self.now + 500,
+                        Event::ChangesFetch {
+                            ctx,
+                            epoch,
+                            chat,
+                            confirm: false,
+                        },
+                    );
+                    return;
+                }
+                let page = self.changes_page(chat, since);
+                self.counts.changes_fetched += page.changes.len() as u64;
+                let facts = ChangeFacts {
+                    through: Some(page.applied_through()),
+                    backend_version: page.version,
+                    closed: Some(page.closed),
+                };
+                let more = page.more;
+                self.ingest_from(chat, page.changes, Source::Change(facts));
+                if more {
+                    self.changes_due(ctx, chat);
+                }
+                self.poll(ctx, chat);
+            }
+            Event::Reassign { chat } => {
+                self.reassigned[chat] = true;
+                self.versions[chat] += 1;
+                for ctx in 0..CONTEXTS {
+                    if self.rng.chance(1, 3) {
+                        continue;
+                    }
+                    let epoch = self.contexts[ctx].epoch;
+                    let delay = self.rng.below(600) as Millis;
+                    self.schedule(self.now + delay, Event::LiveRevoked { ctx, epoch, chat });
+                }
+            }
+            Event::LiveRevoked { ctx, epoch, chat } => {
+                if epoch == self.contexts[ctx].epoch {
+                    self.revoke(chat);
                 }
             }
         }
@@ -494,14 +804,45 @@ impl Sim {
 
     fn converged(&self) -> bool {
         (0..CHATS).all(|chat| {
+            let record = block_on(self.store.chat(&chat_id(chat))).expect("read");
+            if self.reassigned[chat] {
+                return record.is_none();
+            }
             let (held, _) = self.held(chat);
             let last = self.server[chat].len() as Seq;
-            last == 0 || (held.ranges() == [SeqRange::new(1, last)])
+            let versions = record.is_none_or(|r| r.change_version == self.versions[chat]);
+            last == 0 || (held.ranges() == [SeqRange::new(1, last)] && versions)
         })
     }
 
     fn check(&self, seed: u64) {
         for chat in 0..CHATS {
+            if self.reassigned[chat] {
+                assert!(
+                    block_on(self.store.chat(&chat_id(chat)))
+                        .expect("read")
+                        .is_none(),
+                    "seed {seed}: reassigned chat {chat} is still cached"
+                );
+                assert!(
+                    block_on(self.store.range(&chat_id(chat), SeqRange::new(1, 1_000)))
+                        .expect("read")
+                        .messages
+                        .is_empty(),
+                    "seed {seed}: messages of reassigned chat {chat} are still cached"
+                );
+                continue;
+            }
+            if let Some(record) = block_on(self.store.chat(&chat_id(chat))).expect("read") {
+                assert_eq!(
+                    record.change_version, self.versions[chat],
+                    "seed {seed}: chat {chat} did not apply every change"
+                );
+                assert!(record
+                    .pending_changes
+                    .iter()
+                    .all(|m| m.body.is_empty() || !m.deleted));
+            }
             let last = self.server[chat].len() as Seq;
             let mut cached = Vec::new();
             let mut from = 1;
@@ -519,15 +860,44 @@ impl Sim {
                 "seed {seed}: chat {chat} differs from the server"
             );
         }
+        for chat in 0..CHATS {
+            let last = self.server[chat].len() as Seq;
+            let mut from = 1;
+            while from <= last {
+                let to = (from + 999).min(last);
+                for message in block_on(self.store.range(&chat_id(chat), SeqRange::new(from, to)))
+                    .expect("read")
+                    .messages
+                {
+                    assert!(
+                        !self
+                            .redacted_bodies
+                            .iter()
+                            .any(|b| !b.is_empty() && message.body == *b),
+                        "seed {seed}: a redacted body is still in the store"
+                    );
+                }
+                from = to + 1;
+            }
+        }
         for ((chat, seq), times) in &self.stored_new {
+            if self.reassigned[*chat] {
+                continue;
+            }
             assert_eq!(
                 *times, 1,
                 "seed {seed}: chat {chat} seq {seq} stored {times} times"
             );
         }
-        let total: usize = self.server.iter().map(Vec::len).sum();
+        let total: usize = (0..CHATS)
+            .filter(|chat| !self.reassigned[*chat])
+            .map(|chat| self.server[chat].len())
+            .sum();
         assert_eq!(
-            self.stored_new.len(),
+            self.stored_new
+                .keys()
+                .filter(|(chat, _)| !self.reassigned[*chat])
+                .count(),
             total,
             "seed {seed}: every message stored exactly once"
         );
@@ -565,6 +935,10 @@ fn thousands_of_seeds_converge_without_loss_duplicates_or_double_fetches() {
         total.crashes += c.crashes;
         total.lock_waits += c.lock_waits;
         total.steps += c.steps;
+        total.changes += c.changes;
+        total.changes_fetches += c.changes_fetches;
+        total.changes_fetched += c.changes_fetched;
+        total.revocations += c.revocations;
     }
     println!("simulation: {seeds} seeds from {first}: {total:#?}");
     assert!(
@@ -572,5 +946,9 @@ fn thousands_of_seeds_converge_without_loss_duplicates_or_double_fetches() {
             && total.live_dropped > 0
             && total.network_failures > 0
             && total.crashes > 0
+            && total.changes > 0
+            && total.changes_fetches > 0
+            && total.revocations > 0,
+        "the run exercised every fault and change: {total:#?}"
     );
 }
