@@ -116,7 +116,7 @@ async fn the_list_shows_cached_rows_and_skeletons_exactly_where_messages_are_mis
     runtime.ingest(&chat, held, Source::Fetch).await.unwrap();
     runtime
         .store()
-        .apply_summaries(&[summary("REQ-L", 3010)])
+        .apply_summaries(&[summary("REQ-L", 3010)], 1)
         .await
         .unwrap();
     // Read up to the newest message: the view opens at the bottom (with unread messages it
@@ -224,7 +224,7 @@ async fn a_chat_view_shows_its_cache_and_says_in_place_that_sync_failed() {
     cache
         .runtime
         .store()
-        .apply_summaries(&[summary("REQ-V", 35)])
+        .apply_summaries(&[summary("REQ-V", 35)], 1)
         .await
         .unwrap();
     let root = container(3000);

@@ -153,6 +153,43 @@ pub fn apply_summary(record: &mut ChatRecord, summary: &ChatSummary) {
         .max(record.change_version);
 }
 
+/// Chats let go of, with when (milliseconds): a chat list read before a chat was revoked may
+/// still name it, and must not bring it back. A list read after names it only if it was
+/// handed back to the agent.
+pub type Revoked = std::collections::BTreeMap<crate::types::RequestId, crate::types::Millis>;
+
+/// How many revocations are remembered; the oldest are forgotten first (a list older than
+/// them is long gone).
+pub const MAX_REVOKED: usize = 1_000;
+
+/// Whether a chat list read at `listed_at` may (re)create the record of `request_id`.
+pub fn may_list(
+    revoked: &Revoked,
+    request_id: &crate::types::RequestId,
+    listed_at: crate::types::Millis,
+) -> bool {
+    revoked.get(request_id).is_none_or(|at| listed_at > *at)
+}
+
+/// Remembers that `request_id` was revoked at `at`, within [`MAX_REVOKED`].
+pub fn remember_revoked(
+    revoked: &mut Revoked,
+    request_id: &crate::types::RequestId,
+    at: crate::types::Millis,
+) {
+    revoked.insert(request_id.clone(), at);
+    while revoked.len() > MAX_REVOKED {
+        let oldest = revoked
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(id, _)| id.clone());
+        match oldest {
+            Some(id) => revoked.remove(&id),
+            None => break,
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +260,25 @@ mod tests {
             "the lowest versions go first"
         );
         assert!(take_pending(&mut record, 100 + MAX_PENDING_CHANGES as u64).is_some());
+    }
+
+    #[test]
+    fn a_list_older_than_a_revocation_does_not_bring_the_chat_back() {
+        let mut revoked = Revoked::new();
+        let chat = RequestId::from("r");
+        assert!(may_list(&revoked, &chat, 5));
+        remember_revoked(&mut revoked, &chat, 10);
+        assert!(!may_list(&revoked, &chat, 9));
+        assert!(!may_list(&revoked, &chat, 10));
+        assert!(may_list(&revoked, &chat, 11), "handed back later");
+        for i in 0..(MAX_REVOKED as i64 + 5) {
+            remember_revoked(&mut revoked, &RequestId::new(format!("c{i}")), 100 + i);
+        }
+        assert_eq!(revoked.len(), MAX_REVOKED);
+        assert!(
+            !revoked.contains_key(&chat),
+            "the oldest is forgotten first"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ struct Inner {
     messages: BTreeMap<(RequestId, Seq), Message>,
     chats: HashMap<RequestId, ChatRecord>,
     outbox: Vec<OutboxEntry>,
+    revoked: crate::changes::Revoked,
 }
 
 /// A [`Store`] in memory.
@@ -127,9 +128,16 @@ impl Store for MemoryStore {
         Ok(self.inner.borrow().chats.values().cloned().collect())
     }
 
-    async fn apply_summaries(&self, summaries: &[ChatSummary]) -> Result<(), StoreError> {
+    async fn apply_summaries(
+        &self,
+        summaries: &[ChatSummary],
+        listed_at: Millis,
+    ) -> Result<(), StoreError> {
         let mut inner = self.inner.borrow_mut();
         for summary in summaries {
+            if !crate::changes::may_list(&inner.revoked, &summary.request_id, listed_at) {
+                continue;
+            }
             let record = inner.chats.remove(&summary.request_id);
             inner
                 .chats
@@ -264,8 +272,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn revoke_chat(&self, request_id: &RequestId) -> Result<Revocation, StoreError> {
+    async fn revoke_chat(
+        &self,
+        request_id: &RequestId,
+        at: Millis,
+    ) -> Result<Revocation, StoreError> {
         let mut inner = self.inner.borrow_mut();
+        crate::changes::remember_revoked(&mut inner.revoked, request_id, at);
         let had_record = inner.chats.remove(request_id).is_some();
         let doomed: Vec<(RequestId, Seq)> = inner
             .messages

@@ -115,8 +115,14 @@ pub trait Store {
     /// Every chat's record, in no particular order.
     async fn chats(&self) -> Result<Vec<ChatRecord>, StoreError>;
 
-    /// Applies the backend's chat list (titles, requesters, last sequences).
-    async fn apply_summaries(&self, summaries: &[ChatSummary]) -> Result<(), StoreError>;
+    /// Applies the backend's chat list (titles, requesters, last sequences, change versions),
+    /// read at `listed_at`: a chat revoked after that moment is not brought back
+    /// (`crate::changes::may_list`).
+    async fn apply_summaries(
+        &self,
+        summaries: &[ChatSummary],
+        listed_at: Millis,
+    ) -> Result<(), StoreError>;
 
     /// Records a backend last sequence learned from a fetch reply.
     async fn note_backend_last_seq(
@@ -162,7 +168,12 @@ pub trait Store {
     /// Lets go of a chat taken from the agent, in one transaction: its messages, its record,
     /// and its unsent outbox entries (with their files). Says which media the removed
     /// messages referenced, so their cached bytes go too, and which entries were discarded.
-    async fn revoke_chat(&self, request_id: &RequestId) -> Result<Revocation, StoreError>;
+    /// `at` is remembered, so a chat list read before it cannot bring the chat back.
+    async fn revoke_chat(
+        &self,
+        request_id: &RequestId,
+        at: Millis,
+    ) -> Result<Revocation, StoreError>;
 
     /// What the cache holds.
     async fn usage(&self) -> Result<Usage, StoreError>;

@@ -380,19 +380,22 @@ pub async fn summaries_make_validation_possible<S: Store>(store: S) {
         .await
         .expect("ingest");
     store
-        .apply_summaries(&[ChatSummary {
-            request_id: chat.clone(),
-            title: "VPN down".into(),
-            requester: Person {
-                id: "r".into(),
-                name: "Rita".into(),
-            },
-            last_seq: 9,
-            last_message: Some("any news?".into()),
-            updated_at: 5_000,
-            change_version: 0,
-            closed: false,
-        }])
+        .apply_summaries(
+            &[ChatSummary {
+                request_id: chat.clone(),
+                title: "VPN down".into(),
+                requester: Person {
+                    id: "r".into(),
+                    name: "Rita".into(),
+                },
+                last_seq: 9,
+                last_message: Some("any news?".into()),
+                updated_at: 5_000,
+                change_version: 0,
+                closed: false,
+            }],
+            1_000,
+        )
         .await
         .expect("summaries");
     let record = chat_record(&store, &chat).await;

@@ -6,7 +6,7 @@ use crate::ingest::{ChangeFacts, IngestContext, Source};
 use crate::ranges::SeqRange;
 use crate::store::Store;
 use crate::suite::{closed_chat_ctx, message, messages, outbox_entry};
-use crate::types::{Attachment, Message, RequestId, Seq};
+use crate::types::{Attachment, ChatSummary, Message, Person, RequestId, Seq};
 
 fn change_ctx(backend_version: u64) -> IngestContext {
     IngestContext {
@@ -180,7 +180,7 @@ pub async fn revoking_a_chat_lets_go_of_all_of_it<S: Store>(store: S) {
         .await
         .expect("outbox");
 
-    let revocation = store.revoke_chat(&gone).await.expect("revoke");
+    let revocation = store.revoke_chat(&gone, 1).await.expect("revoke");
     assert!(revocation.held_anything);
     assert_eq!(revocation.media_ids, vec!["med-1".to_owned()]);
     assert_eq!(revocation.outbox_discarded.len(), 1);
@@ -191,6 +191,32 @@ pub async fn revoking_a_chat_lets_go_of_all_of_it<S: Store>(store: S) {
     assert_eq!(outbox[0].client_temp_id, "t2");
     assert!(cached(&store, "kept", 3).await.is_some());
 
-    let again = store.revoke_chat(&gone).await.expect("revoke twice");
+    let again = store.revoke_chat(&gone, 2).await.expect("revoke twice");
     assert!(!again.held_anything);
+
+    // A chat list read before the revocation (a catch-up that raced it) does not bring the
+    // chat back; one read after it (the chat handed back) does.
+    let summary = ChatSummary {
+        request_id: gone.clone(),
+        title: "gone".into(),
+        requester: Person {
+            id: "q".into(),
+            name: "Q".into(),
+        },
+        last_seq: 2,
+        last_message: Some("y".into()),
+        updated_at: 1,
+        change_version: 1,
+        closed: false,
+    };
+    store
+        .apply_summaries(std::slice::from_ref(&summary), 1)
+        .await
+        .expect("stale list");
+    assert!(store.chat(&gone).await.expect("read").is_none(), "a stale list");
+    store
+        .apply_summaries(std::slice::from_ref(&summary), 3)
+        .await
+        .expect("later list");
+    assert!(store.chat(&gone).await.expect("read").is_some(), "handed back");
 }

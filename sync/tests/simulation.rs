@@ -279,7 +279,8 @@ impl Sim {
     }
 
     fn revoke(&mut self, chat: usize) {
-        let revocation = block_on(self.store.revoke_chat(&chat_id(chat))).expect("revoke");
+        let revocation =
+            block_on(self.store.revoke_chat(&chat_id(chat), self.now)).expect("revoke");
         if revocation.held_anything {
             self.counts.revocations += 1;
         }
@@ -600,7 +601,7 @@ impl Sim {
                         closed: false,
                     })
                     .collect();
-                block_on(self.store.apply_summaries(&summaries)).expect("summaries");
+                block_on(self.store.apply_summaries(&summaries, self.now)).expect("summaries");
                 for chat in 0..CHATS {
                     if self.reassigned[chat] {
                         // Not in the list: the runtime asks the server, which answers 403.

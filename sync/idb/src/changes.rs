@@ -188,7 +188,7 @@ pub async fn handle_stream_event<C: HistoryClient>(
             let request_id = summary.request_id.clone();
             runtime
                 .store()
-                .apply_summaries(std::slice::from_ref(&summary))
+                .apply_summaries(std::slice::from_ref(&summary), platform::now_ms())
                 .await?;
             runtime.announce_summary(&request_id);
             catch_up_changes(driver, &request_id).await?;
@@ -200,7 +200,10 @@ pub async fn handle_stream_event<C: HistoryClient>(
 /// Lets go of a chat taken from the agent: everything of it leaves the cache in one
 /// transaction, its cached media leave Cache Storage, and every view hears why.
 pub async fn revoke(runtime: &Runtime, request_id: &RequestId) -> Result<Revocation, SyncError> {
-    let revocation = runtime.store().revoke_chat(request_id).await?;
+    let revocation = runtime
+        .store()
+        .revoke_chat(request_id, platform::now_ms())
+        .await?;
     crate::media::forget(runtime.store(), &revocation.media_ids).await?;
     if revocation.held_anything {
         tracing::warn!(

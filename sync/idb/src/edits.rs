@@ -15,15 +15,18 @@ use crate::runtime::Runtime;
 /// Why the server refused a change, in words for the agent.
 pub fn explain(error: &SyncError) -> String {
     match error {
-        SyncError::Fetch(FetchError::Refused { status, code, .. }) => match (*status, code.as_str())
-        {
-            (_, "message_deleted") => "That message was already deleted.".to_owned(),
-            (_, "request_closed") => "This request is closed: it cannot change any more.".to_owned(),
-            (403, _) => "Only the person who wrote a message can edit it.".to_owned(),
-            (404, _) => "That message is not on the server.".to_owned(),
-            (401, _) => "Your session ended; sign in again.".to_owned(),
-            _ => error.to_string(),
-        },
+        SyncError::Fetch(FetchError::Refused { status, code, .. }) => {
+            match (*status, code.as_str()) {
+                (_, "message_deleted") => "That message was already deleted.".to_owned(),
+                (_, "request_closed") => {
+                    "This request is closed: it cannot change any more.".to_owned()
+                }
+                (403, _) => "Only the person who wrote a message can edit it.".to_owned(),
+                (404, _) => "That message is not on the server.".to_owned(),
+                (401, _) => "Your session ended; sign in again.".to_owned(),
+                _ => error.to_string(),
+            }
+        }
         SyncError::Invalid { detail, .. } => detail.clone(),
         other => format!("The change could not reach the server: {other}"),
     }
@@ -71,8 +74,13 @@ pub async fn redact(
         seq,
     };
     let text = encode(&request)?;
-    let tombstone: Message =
-        http::send_json("/api/chat/messages", "DELETE", Some(&text), "deleted message").await?;
+    let tombstone: Message = http::send_json(
+        "/api/chat/messages",
+        "DELETE",
+        Some(&text),
+        "deleted message",
+    )
+    .await?;
     merge(runtime, request_id, seq, tombstone).await
 }
 
@@ -85,16 +93,18 @@ pub async fn close(runtime: &Runtime, request_id: &RequestId) -> Result<ChatSumm
         http::post_json("/api/chat/requests/close", &request, "closed request").await?;
     validate_summary(&summary).map_err(FetchError::from)?;
     if &summary.request_id != request_id {
-        return Err(FetchError::from(chat_sync::protocol::InvalidInput::Mismatch(format!(
-            "closed {request_id}, the server answered for {}",
-            summary.request_id
-        )))
-        .into());
+        return Err(
+            FetchError::from(chat_sync::protocol::InvalidInput::Mismatch(format!(
+                "closed {request_id}, the server answered for {}",
+                summary.request_id
+            )))
+            .into(),
+        );
     }
     use chat_sync::store::Store;
     runtime
         .store()
-        .apply_summaries(std::slice::from_ref(&summary))
+        .apply_summaries(std::slice::from_ref(&summary), crate::platform::now_ms())
         .await?;
     runtime.announce_summary(request_id);
     Ok(summary)
@@ -116,11 +126,13 @@ async fn merge(
 ) -> Result<Message, SyncError> {
     chat_sync::protocol::validate_message(&changed).map_err(FetchError::from)?;
     if &changed.request_id != request_id || changed.seq != seq {
-        return Err(FetchError::from(chat_sync::protocol::InvalidInput::Mismatch(format!(
-            "changed {request_id} #{seq}, the server answered for {} #{}",
-            changed.request_id, changed.seq
-        )))
-        .into());
+        return Err(
+            FetchError::from(chat_sync::protocol::InvalidInput::Mismatch(format!(
+                "changed {request_id} #{seq}, the server answered for {} #{}",
+                changed.request_id, changed.seq
+            )))
+            .into(),
+        );
     }
     let facts = ChangeFacts {
         through: None,

@@ -535,17 +535,21 @@ pub async fn catch_up(
     driver: &Driver<HttpHistoryClient>,
     client: &HttpHistoryClient,
 ) -> Result<CatchUpReport, SyncError> {
+    // A chat revoked after this moment is not brought back by this (then stale) list.
+    let listed_at = platform::now_ms();
     let summaries = platform::timed("sync:chat-list", client.fetch_chat_list()).await?;
-    catch_up_with_list(driver, &summaries).await
+    catch_up_with_list(driver, &summaries, listed_at).await
 }
 
 /// [`catch_up`] with the chat list already fetched, over any history client.
 pub async fn catch_up_with_list<C: HistoryClient>(
     driver: &Driver<C>,
     summaries: &[ChatSummary],
+    listed_at: chat_sync::Millis,
 ) -> Result<CatchUpReport, SyncError> {
     let store = driver.runtime().store();
-    platform::timed("sync:apply-list", store.apply_summaries(summaries)).await?;
+    let apply = store.apply_summaries(summaries, listed_at);
+    platform::timed("sync:apply-list", apply).await?;
     let mut report = CatchUpReport {
         chats_listed: summaries.len(),
         ..CatchUpReport::default()

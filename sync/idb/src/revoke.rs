@@ -2,17 +2,19 @@
 //! IndexedDB transaction over the chat record, its messages and its outbox entries with
 //! their files, so no context ever sees a half-revoked chat.
 
+use chat_sync::changes::Revoked;
 use chat_sync::outbox::OutboxEntry;
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::{Revocation, StoreError};
-use chat_sync::{Message, RequestId};
+use chat_sync::{Message, Millis, RequestId};
 use wasm_bindgen::JsValue;
+use web_sys::IdbObjectStore;
 
-use crate::codec::{decode, message_range};
+use crate::codec::{decode, encode, message_range};
 use crate::database::Database;
 use crate::error::store_error;
 use crate::request::request;
-use crate::schema::{CHATS, MESSAGES, OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
+use crate::schema::{CHATS, MESSAGES, META, OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
 use crate::store::{commit, get, get_all_unbounded, object_store, IdbStore};
 
 impl IdbStore {
@@ -20,16 +22,25 @@ impl IdbStore {
     pub(crate) async fn revoke_chat_in_db(
         &self,
         request_id: &RequestId,
+        at: Millis,
     ) -> Result<Revocation, StoreError> {
         const OP: &str = "revoke_chat";
         self.database()
             .run(OP, async |db| {
-                let tx =
-                    Database::transaction(&db, &[CHATS, MESSAGES, OUTBOX, OUTBOX_FILES], true, OP)?;
+                let tx = Database::transaction(
+                    &db,
+                    &[CHATS, MESSAGES, OUTBOX, OUTBOX_FILES, META],
+                    true,
+                    OP,
+                )?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
                 let outbox = object_store(&tx, OUTBOX, OP)?;
                 let files = object_store(&tx, OUTBOX_FILES, OP)?;
+                let meta = object_store(&tx, META, OP)?;
+                let mut revoked = read_revoked(&meta, OP).await?;
+                chat_sync::changes::remember_revoked(&mut revoked, request_id, at);
+                put_with_key(&meta, &encode(&revoked, OP)?, REVOKED_KEY, OP)?;
                 let key = JsValue::from_str(request_id.as_str());
                 let record = get(&chats, &key, OP)?;
                 let range = message_range(request_id, 0, MAX_SEQ, OP)?;
@@ -88,4 +99,32 @@ impl IdbStore {
             })
             .await
     }
+}
+
+/// The `meta` key of the chats revoked and when (`chat_sync::changes::Revoked`).
+const REVOKED_KEY: &str = "revoked_chats";
+
+/// Reads the revoked chats inside the caller's transaction; an unreadable value counts as
+/// none (it only ever holds back stale lists).
+pub(crate) async fn read_revoked(
+    meta: &IdbObjectStore,
+    operation: &'static str,
+) -> Result<Revoked, StoreError> {
+    let value = get(meta, &JsValue::from_str(REVOKED_KEY), operation)?.await?;
+    if value.is_undefined() {
+        return Ok(Revoked::new());
+    }
+    Ok(decode::<Revoked>(value).unwrap_or_default())
+}
+
+fn put_with_key(
+    store: &IdbObjectStore,
+    value: &JsValue,
+    key: &str,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    store
+        .put_with_key(value, &JsValue::from_str(key))
+        .map(|_| ())
+        .map_err(|e| store_error(operation, &e))
 }

@@ -558,14 +558,23 @@ impl Store for IdbStore {
         Ok(records)
     }
 
-    async fn apply_summaries(&self, summaries: &[ChatSummary]) -> Result<(), StoreError> {
+    async fn apply_summaries(
+        &self,
+        summaries: &[ChatSummary],
+        listed_at: Millis,
+    ) -> Result<(), StoreError> {
         const OP: &str = "apply_summaries";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], true, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
+                let revoked =
+                    crate::revoke::read_revoked(&object_store(&tx, schema::META, OP)?, OP).await?;
                 for summary in summaries {
+                    if !chat_sync::changes::may_list(&revoked, &summary.request_id, listed_at) {
+                        continue;
+                    }
                     let record = self
                         .record_for_write(&chats, &messages, &summary.request_id, OP)
                         .await?;
@@ -853,8 +862,12 @@ impl Store for IdbStore {
             .await
     }
 
-    async fn revoke_chat(&self, request_id: &RequestId) -> Result<Revocation, StoreError> {
-        self.revoke_chat_in_db(request_id).await
+    async fn revoke_chat(
+        &self,
+        request_id: &RequestId,
+        at: Millis,
+    ) -> Result<Revocation, StoreError> {
+        self.revoke_chat_in_db(request_id, at).await
     }
 
     async fn usage(&self) -> Result<Usage, StoreError> {

@@ -451,7 +451,7 @@ pub fn merge(scenario: &Scenario) -> Result<(), String> {
             Op::ChatList => {
                 let bytes = serde_json::to_vec(&list(last)).map_err(|e| e.to_string())?;
                 let list = decode::chat_list(&bytes).map_err(|e| format!("good list: {e}"))?;
-                block_on(store.apply_summaries(&list.requests)).map_err(|e| e.to_string())?;
+                block_on(store.apply_summaries(&list.requests, 1)).map_err(|e| e.to_string())?;
             }
             Op::HostilePush(case) => {
                 let cases = &refused().pushes;

@@ -930,7 +930,7 @@ pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
         let work = {
             let (store, summaries, result) = (store.clone(), summaries.clone(), result.clone());
             async move {
-                let outcome = store.apply_summaries(&summaries).await;
+                let outcome = store.apply_summaries(&summaries, 1).await;
                 *result.borrow_mut() = Some(outcome);
             }
         };

@@ -216,7 +216,9 @@ pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
     );
     let list = [summary("c1", 40), summary("c2", 7)];
 
-    let report = catch_up_with_list(&driver, &list).await.expect("catch up");
+    let report = catch_up_with_list(&driver, &list, chat_sync_idb::platform::now_ms())
+        .await
+        .expect("catch up");
     assert_eq!(report.chats_listed, 2);
     assert_eq!(report.chats_cached, 1, "c2 has nothing cached");
     assert_eq!(report.chats_repaired, 1);
@@ -254,7 +256,7 @@ pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
         .is_none_or(|r| r.held.is_empty()));
 
     let served = history.served().len();
-    let again = catch_up_with_list(&driver, &list)
+    let again = catch_up_with_list(&driver, &list, chat_sync_idb::platform::now_ms())
         .await
         .expect("catch up again");
     assert_eq!(again.chats_repaired, 0, "{again:?}");
