@@ -19,6 +19,10 @@ use serde_json::{json, Value};
 
 const CHANGES_SERVED: &str = "chat_changes_served_total";
 
+/// The notifications shown, as `[tag, seq]` (falsy while there are none).
+const NOTIFICATIONS_JS: &str = "navigator.serviceWorker.ready.then(r => r.getNotifications())
+    .then(n => n.length > 0 && n.map(x => [x.tag, x.data && x.data.seq]))";
+
 fn setup(what: String) -> HarnessError {
     HarnessError::Setup(what)
 }
@@ -135,6 +139,7 @@ async fn scan(rig: &Rig, needle: &str) -> e2e::Result<Value> {
 #[tokio::test]
 async fn a_pushed_redaction_wipes_the_body_and_the_file_with_every_tab_closed() -> e2e::Result<()> {
     let rig = Rig::start("changes-push-redaction").await?;
+    rig.grant_notifications().await?;
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
     let secret = "password: hunter2-redact-me";
     let message = post_with_file(
@@ -159,6 +164,10 @@ async fn a_pushed_redaction_wipes_the_body_and_the_file_with_every_tab_closed() 
         .await?;
     let page = rig.observer().await?;
     page.wait_for_service_worker(true).await?;
+    let shown = page
+        .wait_for(NOTIFICATIONS_JS, Duration::from_secs(10))
+        .await?;
+    assert_eq!(shown, json!([["REQ-1001", seq]]), "the message is notified");
     let fetched = page
         .evaluate(&format!(
             "fetch('/api/media/{media_id}').then(r => r.text())"
@@ -218,6 +227,14 @@ async fn a_pushed_redaction_wipes_the_body_and_the_file_with_every_tab_closed() 
     )
     .await?;
     assert_eq!(after["idb"], json!([]), "{after}");
+    let page = rig.observer().await?;
+    let shown = page
+        .evaluate(
+            "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)",
+        )
+        .await?;
+    assert_eq!(shown, json!(0), "the notification showing it is closed");
+    page.close().await?;
     assert_eq!(
         rig.metric(CHANGES_SERVED).await? - changes_before,
         0.0,
