@@ -81,6 +81,9 @@ impl Store for MemoryStore {
         } else {
             inner.chats.get(request_id).cloned()
         };
+        if record.is_none() && !replace && inner.revoked.contains_key(request_id) {
+            return Ok(crate::changes::refused_as_revoked(request_id));
+        }
         let existing: Vec<Message> = match &record {
             Some(record) => messages
                 .iter()
@@ -138,6 +141,8 @@ impl Store for MemoryStore {
             if !crate::changes::may_list(&inner.revoked, &summary.request_id, listed_at) {
                 continue;
             }
+            // Listed after it was revoked: handed back to the agent.
+            inner.revoked.remove(&summary.request_id);
             let record = inner.chats.remove(&summary.request_id);
             inner
                 .chats

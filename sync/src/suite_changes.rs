@@ -213,10 +213,41 @@ pub async fn revoking_a_chat_lets_go_of_all_of_it<S: Store>(store: S) {
         .apply_summaries(std::slice::from_ref(&summary), 1)
         .await
         .expect("stale list");
-    assert!(store.chat(&gone).await.expect("read").is_none(), "a stale list");
+    assert!(
+        store.chat(&gone).await.expect("read").is_none(),
+        "a stale list"
+    );
+    let late = store
+        .ingest(
+            &gone,
+            vec![message("gone", 3, "late push")],
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("a late push");
+    assert!(
+        late.new_seqs.is_empty() && late.rejected.len() == 1,
+        "{late:?}"
+    );
+    assert!(
+        store.chat(&gone).await.expect("read").is_none(),
+        "a late push"
+    );
     store
         .apply_summaries(std::slice::from_ref(&summary), 3)
         .await
         .expect("later list");
-    assert!(store.chat(&gone).await.expect("read").is_some(), "handed back");
+    assert!(
+        store.chat(&gone).await.expect("read").is_some(),
+        "handed back"
+    );
+    let back = store
+        .ingest(
+            &gone,
+            vec![message("gone", 3, "welcome back")],
+            &closed_chat_ctx(),
+        )
+        .await
+        .expect("a message after it was handed back");
+    assert_eq!(back.new_seqs, vec![3]);
 }

@@ -40,7 +40,7 @@ impl IdbStore {
                 let meta = object_store(&tx, META, OP)?;
                 let mut revoked = read_revoked(&meta, OP).await?;
                 chat_sync::changes::remember_revoked(&mut revoked, request_id, at);
-                put_with_key(&meta, &encode(&revoked, OP)?, REVOKED_KEY, OP)?;
+                write_revoked(&meta, &revoked, OP)?;
                 let key = JsValue::from_str(request_id.as_str());
                 let record = get(&chats, &key, OP)?;
                 let range = message_range(request_id, 0, MAX_SEQ, OP)?;
@@ -117,14 +117,16 @@ pub(crate) async fn read_revoked(
     Ok(decode::<Revoked>(value).unwrap_or_default())
 }
 
-fn put_with_key(
-    store: &IdbObjectStore,
-    value: &JsValue,
-    key: &str,
+/// Writes the revoked chats inside the caller's transaction.
+pub(crate) fn write_revoked(
+    meta: &IdbObjectStore,
+    revoked: &Revoked,
     operation: &'static str,
 ) -> Result<(), StoreError> {
-    store
-        .put_with_key(value, &JsValue::from_str(key))
-        .map(|_| ())
-        .map_err(|e| store_error(operation, &e))
+    meta.put_with_key(
+        &encode(revoked, operation)?,
+        &JsValue::from_str(REVOKED_KEY),
+    )
+    .map(|_| ())
+    .map_err(|e| store_error(operation, &e))
 }

@@ -237,7 +237,7 @@ impl IdbStore {
         ctx: &IngestContext,
     ) -> Result<IngestReport, StoreError> {
         const OP: &str = "ingest";
-        let tx = Database::transaction(&db, &[MESSAGES, CHATS, OUTBOX], true, OP)?;
+        let tx = Database::transaction(&db, &[MESSAGES, CHATS, OUTBOX, schema::META], true, OP)?;
         let message_store = object_store(&tx, MESSAGES, OP)?;
         let chat_store = object_store(&tx, CHATS, OP)?;
         let outbox_store = object_store(&tx, OUTBOX, OP)?;
@@ -250,6 +250,16 @@ impl IdbStore {
             self.record_for_write(&chat_store, &message_store, request_id, OP)
                 .await?
         };
+        if record.is_none() && !ctx.source.replaces_chat() {
+            // Only a chat without a record can be one the cache let go of.
+            let meta = object_store(&tx, schema::META, OP)?;
+            if crate::revoke::read_revoked(&meta, OP)
+                .await?
+                .contains_key(request_id)
+            {
+                return Ok(chat_sync::changes::refused_as_revoked(request_id));
+            }
+        }
         let bytes_before = record.as_ref().map_or(0, |r| r.bytes);
 
         // The cached copies of the incoming seqs the chat already holds, read as contiguous
@@ -569,16 +579,22 @@ impl Store for IdbStore {
                 let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], true, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
-                let revoked =
-                    crate::revoke::read_revoked(&object_store(&tx, schema::META, OP)?, OP).await?;
+                let meta = object_store(&tx, schema::META, OP)?;
+                let mut revoked = crate::revoke::read_revoked(&meta, OP).await?;
+                let revoked_before = revoked.len();
                 for summary in summaries {
                     if !chat_sync::changes::may_list(&revoked, &summary.request_id, listed_at) {
                         continue;
                     }
+                    // Listed after it was revoked: handed back to the agent.
+                    revoked.remove(&summary.request_id);
                     let record = self
                         .record_for_write(&chats, &messages, &summary.request_id, OP)
                         .await?;
                     put(&chats, &encode(&apply_summary(record, summary), OP)?, OP)?;
+                }
+                if revoked.len() != revoked_before {
+                    crate::revoke::write_revoked(&meta, &revoked, OP)?;
                 }
                 commit(&tx, OP).await
             })
