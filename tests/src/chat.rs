@@ -247,3 +247,42 @@ pub async fn type_and_send(page: &Page<'_>, text: &str) -> Result<String> {
     }
     Ok(outcome.as_str().unwrap_or_default().to_owned())
 }
+
+/// JS looking for each of `needles` in every record of every object store of `database`
+/// and in the body of every entry of every Cache Storage cache, byte for byte (a blob's
+/// bytes, a record's JSON): `{ idb: [[store, needle]], caches: [[entry, needle]], media:
+/// [media ids the caches hold] }`. For "no redacted body anywhere".
+pub fn scan_js(database: &str, needles: &[String]) -> String {
+    let needles = serde_json::to_string(needles).unwrap_or_else(|_| "[]".to_owned());
+    format!(
+        r#"(async () => {{
+  const name = {database:?}, needles = {needles};
+  const found = {{ idb: [], caches: [], media: [] }};
+  const look = (text, where, list) => {{ for (const n of needles) if (text.includes(n)) list.push([where, n]); }};
+  if ((await indexedDB.databases()).some(d => d.name === name)) {{
+    const db = await new Promise((ok, err) => {{
+      const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+    }});
+    try {{
+      for (const store of db.objectStoreNames) {{
+        const all = await new Promise((ok, err) => {{
+          const rq = db.transaction(store).objectStore(store).getAll();
+          rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error);
+        }});
+        for (const value of all) look(value instanceof Blob ? await value.text() : JSON.stringify(value), store, found.idb);
+      }}
+    }} finally {{ db.close(); }}
+  }}
+  for (const cacheName of await caches.keys()) {{
+    const cache = await caches.open(cacheName);
+    for (const request of await cache.keys()) {{
+      const path = new URL(request.url).pathname;
+      if (path.startsWith('/api/media/')) found.media.push(decodeURIComponent(path.slice(11)));
+      const response = await cache.match(request);
+      look((response ? await response.text() : '') + request.url, cacheName + ' ' + path, found.caches);
+    }}
+  }}
+  return found;
+}})()"#
+    )
+}

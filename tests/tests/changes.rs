@@ -87,50 +87,13 @@ async fn post_with_file(
     .await
 }
 
-/// JS looking for `needle` in every record of every object store of `database` and in the
-/// body of every entry of every Cache Storage cache: where it is found, and the media ids
-/// the media cache holds.
-fn scan_js(database: &str, needle: &str) -> String {
-    format!(
-        r#"(async () => {{
-  const name = {database:?}, needle = {needle:?};
-  const found = {{ idb: [], caches: [], media: [] }};
-  if ((await indexedDB.databases()).some(d => d.name === name)) {{
-    const db = await new Promise((ok, err) => {{
-      const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
-    }});
-    try {{
-      for (const store of db.objectStoreNames) {{
-        const all = await new Promise((ok, err) => {{
-          const rq = db.transaction(store).objectStore(store).getAll();
-          rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error);
-        }});
-        for (const value of all) {{
-          const text = value instanceof Blob ? await value.text() : JSON.stringify(value);
-          if (text.includes(needle)) found.idb.push(store);
-        }}
-      }}
-    }} finally {{ db.close(); }}
-  }}
-  for (const cacheName of await caches.keys()) {{
-    const cache = await caches.open(cacheName);
-    for (const request of await cache.keys()) {{
-      const path = new URL(request.url).pathname;
-      if (path.startsWith('/api/media/')) found.media.push(decodeURIComponent(path.slice(11)));
-      const response = await cache.match(request);
-      const text = response ? await response.text() : '';
-      if (text.includes(needle) || request.url.includes(needle)) found.caches.push(cacheName + ' ' + path);
-    }}
-  }}
-  return found;
-}})()"#
-    )
-}
-
 async fn scan(rig: &Rig, needle: &str) -> e2e::Result<Value> {
     let page = rig.observer().await?;
     let found = page
-        .evaluate(&scan_js(&database_name(&rig.user_id), needle))
+        .evaluate(&e2e::chat::scan_js(
+            &database_name(&rig.user_id),
+            &[needle.to_owned()],
+        ))
         .await;
     page.close().await?;
     found

@@ -27,8 +27,8 @@ fn print(report: &ChaosReport) {
     eprintln!(
         "chaos seed {}: {} steps in {:.1} s; {} requester messages, {} agent sends ({} offline), \
          {} pushes delivered, {} dropped, {} malformed, {} server restarts, {} network cuts, \
-         {} tab changes; {} messages served by history replies, {} again after a lost reply; \
-         {} messages cached; {} violations",
+         {} tab changes, {} edits and deletions, {} chats reassigned; {} messages served by \
+         history replies, {} again after a lost reply; {} messages cached; {} violations",
         report.seed,
         report.steps,
         report.seconds,
@@ -41,6 +41,8 @@ fn print(report: &ChaosReport) {
         report.restarts,
         report.cuts,
         report.tab_changes,
+        report.changes,
+        report.reassigned,
         report.served,
         report.refetched_after_loss,
         report.cached,

@@ -54,6 +54,10 @@ pub struct ChaosReport {
     pub refetched_after_loss: usize,
     /// Messages cached at the end over every chat played.
     pub cached: usize,
+    /// Edits and deletions the requesters made.
+    pub changes: usize,
+    /// Chats handed to another agent.
+    pub reassigned: usize,
     /// Wall time, seconds.
     pub seconds: f64,
     /// What broke an invariant (empty when the schedule passed).
@@ -122,6 +126,10 @@ struct Player<'r> {
     sent_counter: usize,
     /// The running worker's target and the session attached to it.
     worker: Option<(String, String)>,
+    /// Per chat, the requester's messages that still stand: (seq, body).
+    standing: Vec<Vec<(u64, String)>>,
+    /// The chat handed to another agent, if any.
+    reassigned: Option<usize>,
 }
 
 fn now_ms() -> u64 {
@@ -165,6 +173,8 @@ async fn play(rig: &Rig, seed: u64, log_path: &std::path::Path) -> Result<ChaosR
         errors,
         sent_counter: 0,
         worker: None,
+        standing: vec![Vec::new(); CHATS.len()],
+        reassigned: None,
     };
     // `CHAOS_VERBOSE=1` prints each action as it is played (with the time, to line up with
     // the page and worker logs).
@@ -316,8 +326,97 @@ impl<'r> Player<'r> {
             }
             Action::AgentSends { tab, chat } => self.agent_sends(*tab, *chat).await?,
             Action::Pause(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Action::Change { chat, redact, fate } => self.change(*chat, *redact, *fate).await?,
+            Action::Reassign { chat } => self.reassign(*chat).await?,
         }
         Ok(())
+    }
+
+    /// The requester edits (or deletes) their latest standing message in `chat`, over HTTP
+    /// through injected 503s, and the change's push meets `fate`.
+    async fn change(&mut self, chat: usize, redact: bool, fate: PushFate) -> Result<()> {
+        let Some((seq, old)) = self.standing[chat].last().cloned() else {
+            return Ok(());
+        };
+        let body = format!("seed {} edit {}", self.report.seed, self.report.changes);
+        let (method, request) = if redact {
+            ("DELETE", json!({ "request_id": CHATS[chat], "seq": seq }))
+        } else {
+            (
+                "PATCH",
+                json!({ "request_id": CHATS[chat], "seq": seq, "body": body }),
+            )
+        };
+        let cookie = self.requesters[chat].clone();
+        let changed = wait_until(
+            "the requester's change to be stored",
+            Duration::from_secs(30),
+            || async {
+                Ok(
+                    json_call(&self.rig, &cookie, method, "/api/chat/messages", &request)
+                        .await
+                        .ok(),
+                )
+            },
+        )
+        .await?;
+        self.report.changes += 1;
+        if redact {
+            self.standing[chat].pop();
+            self.observed.redacted.push(old);
+        } else if let Some(last) = self.standing[chat].last_mut() {
+            last.1 = body;
+        }
+        let payload =
+            json!({ "kind": "change", "to": self.rig.user_id, "message": changed }).to_string();
+        match fate {
+            PushFate::Deliver => self.deliver(&payload).await?,
+            PushFate::Drop => self.report.pushes_dropped += 1,
+            PushFate::Duplicate => {
+                self.deliver(&payload).await?;
+                self.deliver(&payload).await?;
+            }
+            PushFate::Defer => self.deferred.push(payload),
+            PushFate::Hint => {
+                let hint = json!({
+                    "kind": "changes",
+                    "to": self.rig.user_id,
+                    "request_id": CHATS[chat],
+                    "version": changed["version"],
+                });
+                self.deliver(&hint.to_string()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The agent hands `chat` to bob (over HTTP, through injected 503s); the server's
+    /// `revoked` push reaches the worker, and open tabs hear it live.
+    async fn reassign(&mut self, chat: usize) -> Result<()> {
+        let alice = http::login(&self.rig.server.addr, "alice", "demo").await?;
+        let request = json!({ "request_id": CHATS[chat], "agent": "bob" });
+        wait_until(
+            "the reassignment to be stored",
+            Duration::from_secs(30),
+            || async {
+                Ok(json_call(
+                    &self.rig,
+                    &alice,
+                    "POST",
+                    "/api/chat/requests/assign",
+                    &request,
+                )
+                .await
+                .ok())
+            },
+        )
+        .await?;
+        self.reassigned = Some(chat);
+        self.observed.revoked.push(CHATS[chat].to_owned());
+        self.report.reassigned += 1;
+        let payload =
+            json!({ "kind": "revoked", "to": self.rig.user_id, "request_id": CHATS[chat] });
+        self.deliver(&payload.to_string()).await
     }
 
     /// The requester posts `count` messages over HTTP (retrying through injected 503s with
@@ -341,6 +440,9 @@ impl<'r> Player<'r> {
             )
             .await?;
             self.report.posted += 1;
+            if let Some(seq) = message["seq"].as_u64() {
+                self.standing[chat].push((seq, body.clone()));
+            }
             let payload = message_payload(&message, &self.rig.user_id);
             match fate {
                 PushFate::Deliver => self.deliver(&payload).await?,
@@ -484,7 +586,10 @@ impl<'r> Player<'r> {
             .await?;
         let alice = http::login(&self.rig.server.addr, "alice", "demo").await?;
         let list = chat_list(&self.rig.server, &alice).await?;
-        for chat in CHATS {
+        for (index, chat) in CHATS.iter().copied().enumerate() {
+            if self.reassigned == Some(index) {
+                continue;
+            }
             let last = list
                 .iter()
                 .find(|c| c["request_id"] == chat)
@@ -540,7 +645,11 @@ impl<'r> Player<'r> {
         })?;
         self.observed.served_log = verdict::parse_served_log(&log, &self.rig.user_id)?;
         let alice = http::login(&self.rig.server.addr, "alice", "demo").await?;
-        for chat in CHATS {
+        for (index, chat) in CHATS.iter().copied().enumerate() {
+            if self.reassigned == Some(index) {
+                // alice may no longer read it: the verdict checks it left her cache.
+                continue;
+            }
             self.observed.server.insert(
                 chat.to_owned(),
                 server_messages(&self.rig.server, &alice, chat).await?,
@@ -552,6 +661,24 @@ impl<'r> Player<'r> {
             .await?;
         self.observed.cache = verdict::parse_cache(&cache)?;
         self.observed.outbox_left = cache["outbox"].as_u64().unwrap_or(u64::MAX);
+        self.observed.records = cache["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect();
+        if !self.observed.redacted.is_empty() {
+            let database = crate::chat::database_name(&self.rig.user_id);
+            let found = self.tabs[0]
+                .page
+                .evaluate(&crate::chat::scan_js(&database, &self.observed.redacted))
+                .await?;
+            for place in ["idb", "caches"] {
+                for hit in found[place].as_array().into_iter().flatten() {
+                    self.observed.redacted_found.push(hit.to_string());
+                }
+            }
+        }
         self.observed.errors = self
             .errors
             .lock()
@@ -673,22 +800,49 @@ fn chat_complete_js(user_id: &str, chat: &str, last: u64) -> String {
     )
 }
 
-/// JS: every cached message of every chat as `{chat: [[seq, id, body], ...]}`, and the
-/// outbox size.
+/// JS: every cached message of every chat as `{chat: [[seq, id, body], ...]}`, the outbox
+/// size, and the ids of the chat records.
 fn cache_js(user_id: &str) -> String {
     format!(
         r#"(async () => {{
   const db = {open};
   const get = rq => new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
   try {{
-    const tx = db.transaction(['messages', 'outbox'], 'readonly');
+    const tx = db.transaction(['messages', 'outbox', 'chats'], 'readonly');
     const all = await get(tx.objectStore('messages').getAll());
     const outbox = await get(tx.objectStore('outbox').count());
+    const records = await get(tx.objectStore('chats').getAllKeys());
     const chats = {{}};
     for (const m of all) (chats[m.request_id] ??= []).push([m.seq, m.id, m.body]);
-    return {{ chats, outbox }};
+    return {{ chats, outbox, records }};
   }} finally {{ db.close(); }}
 }})()"#,
         open = open_db_js(user_id)
     )
+}
+
+/// Sends `body` as JSON with `cookie`; the reply's JSON, or an error unless 2xx.
+async fn json_call(
+    rig: &Rig,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Result<Value> {
+    let reply = http::send(
+        &rig.server.addr,
+        method,
+        path,
+        &[("Cookie", cookie), ("Content-Type", "application/json")],
+        &body.to_string(),
+    )
+    .await?;
+    if !(200..300).contains(&reply.status) {
+        return Err(HarnessError::Setup(format!(
+            "{method} {path}: {} {}",
+            reply.status, reply.body
+        )));
+    }
+    serde_json::from_str(&reply.body)
+        .map_err(|e| HarnessError::Setup(format!("{method} {path}: {e}")))
 }

@@ -79,6 +79,22 @@ pub enum Action {
     /// Nothing happens for this many milliseconds (time for retries, backoff, live
     /// delivery).
     Pause(u64),
+    /// The requester of chat `chat` edits (or deletes, `redact`) their latest message there
+    /// that still stands, and the change's push meets `fate` (a hint is a `changes` push).
+    Change {
+        /// Which chat.
+        chat: usize,
+        /// Delete instead of edit.
+        redact: bool,
+        /// What becomes of the change's push.
+        fate: PushFate,
+    },
+    /// The agent hands chat `chat` to another agent; no later action touches it, and the
+    /// cache must let go of it.
+    Reassign {
+        /// Which chat.
+        chat: usize,
+    },
 }
 
 /// The most tabs a schedule keeps open at once.
@@ -115,6 +131,7 @@ struct World {
     network_cut: bool,
     faults_on: bool,
     deferred: usize,
+    reassigned: Option<usize>,
 }
 
 impl World {
@@ -123,6 +140,8 @@ impl World {
             Action::Post { count, fate, .. } if *fate == PushFate::Defer => {
                 self.deferred += count;
             }
+            Action::Change { fate, .. } if *fate == PushFate::Defer => self.deferred += 1,
+            Action::Reassign { chat } => self.reassigned = Some(*chat),
             Action::DeliverDeferred => self.deferred = 0,
             Action::CutNetwork => self.network_cut = true,
             Action::RestoreNetwork => self.network_cut = false,
@@ -141,9 +160,14 @@ impl World {
 fn pick(rng: &mut StdRng, world: &World, chats: usize, malformed: usize) -> Action {
     loop {
         let roll = rng.gen_range(0..100u32);
+        let chat = rng.gen_range(0..chats);
+        if world.reassigned == Some(chat) {
+            // The chat is another agent's now: nothing of this agent's touches it.
+            continue;
+        }
         let action = match roll {
-            0..=29 => Action::Post {
-                chat: rng.gen_range(0..chats),
+            0..=25 => Action::Post {
+                chat,
                 count: rng.gen_range(1..=4),
                 fate: match rng.gen_range(0..10u32) {
                     0..=3 => PushFate::Deliver,
@@ -153,19 +177,29 @@ fn pick(rng: &mut StdRng, world: &World, chats: usize, malformed: usize) -> Acti
                     _ => PushFate::Hint,
                 },
             },
+            26..=29 => Action::Change {
+                chat,
+                redact: rng.gen_bool(0.4),
+                fate: match rng.gen_range(0..10u32) {
+                    0..=4 => PushFate::Deliver,
+                    5..=6 => PushFate::Drop,
+                    7 => PushFate::Duplicate,
+                    8 => PushFate::Defer,
+                    _ => PushFate::Hint,
+                },
+            },
             30..=33 if world.deferred > 0 => Action::DeliverDeferred,
-            34..=35 => Action::MalformedPush(rng.gen_range(0..malformed)),
+            34 if world.reassigned.is_none() => Action::Reassign { chat: chats - 1 },
+            35 => Action::MalformedPush(rng.gen_range(0..malformed)),
             36..=39 => Action::StopWorker,
             40..=43 if !world.network_cut => Action::CutNetwork,
             44..=49 if world.network_cut => Action::RestoreNetwork,
-            50..=54 if world.tabs < MAX_TABS => {
-                Action::OpenTab(rng.gen_bool(0.7).then(|| rng.gen_range(0..chats)))
-            }
+            50..=54 if world.tabs < MAX_TABS => Action::OpenTab(rng.gen_bool(0.7).then_some(chat)),
             55..=57 if world.tabs > 0 => Action::ReloadTab(rng.gen_range(0..world.tabs)),
             58..=59 if world.tabs > 0 => Action::CloseTab(rng.gen_range(0..world.tabs)),
             60..=64 if world.tabs > 0 => Action::OpenChat {
                 tab: rng.gen_range(0..world.tabs),
-                chat: rng.gen_range(0..chats),
+                chat,
             },
             65..=67 => Action::ServerSlow(rng.gen_range(50..=800)),
             68..=70 => Action::ServerFailing(rng.gen_range(20..=70)),
@@ -173,7 +207,7 @@ fn pick(rng: &mut StdRng, world: &World, chats: usize, malformed: usize) -> Acti
             76..=77 => Action::RestartServer,
             78..=89 if world.tabs > 0 => Action::AgentSends {
                 tab: rng.gen_range(0..world.tabs),
-                chat: rng.gen_range(0..chats),
+                chat,
             },
             90..=99 => Action::Pause(rng.gen_range(50..=1_500)),
             _ => continue,
@@ -210,8 +244,21 @@ mod tests {
                     Action::CutNetwork => assert!(!world.network_cut),
                     Action::DeliverDeferred => assert!(world.deferred > 0),
                     Action::MalformedPush(i) => assert!(*i < 5),
+                    Action::Reassign { chat } => assert!(world.reassigned.is_none() && *chat == 3),
                     _ => {}
                 }
+                let touches = match &action {
+                    Action::Post { chat, .. }
+                    | Action::Change { chat, .. }
+                    | Action::OpenChat { chat, .. }
+                    | Action::AgentSends { chat, .. }
+                    | Action::OpenTab(Some(chat)) => Some(*chat),
+                    _ => None,
+                };
+                assert!(
+                    touches.is_none() || touches != world.reassigned,
+                    "seed {seed}: {action:?} after the chat was reassigned"
+                );
                 world.apply(&action);
             }
         }
@@ -247,5 +294,8 @@ mod tests {
         assert!(has(&|a| matches!(a, Action::CutNetwork)));
         assert!(has(&|a| matches!(a, Action::AgentSends { .. })));
         assert!(has(&|a| matches!(a, Action::CloseTab(_))));
+        assert!(has(&|a| matches!(a, Action::Change { redact: true, .. })));
+        assert!(has(&|a| matches!(a, Action::Change { redact: false, .. })));
+        assert!(has(&|a| matches!(a, Action::Reassign { .. })));
     }
 }

@@ -54,6 +54,14 @@ pub struct Observed {
     pub outbox_left: u64,
     /// Panics and uncaught exceptions seen.
     pub errors: Vec<String>,
+    /// Chats handed to another agent: nothing of them may stay in the cache.
+    pub revoked: Vec<String>,
+    /// The chat records in the cache.
+    pub records: Vec<String>,
+    /// Bodies the requesters deleted.
+    pub redacted: Vec<String>,
+    /// Where a deleted body was still found (IndexedDB or Cache Storage), if anywhere.
+    pub redacted_found: Vec<String>,
 }
 
 /// A broken invariant.
@@ -140,7 +148,7 @@ pub fn parse_cache(value: &Value) -> Result<BTreeMap<String, Vec<Row>>> {
     Ok(cache)
 }
 
-/// Judges `observed` over the played `chats`.
+/// Judges `observed` over the played `chats` (a reassigned chat is judged gone instead).
 pub fn judge(observed: &Observed, chats: &[&str]) -> Judged {
     let mut violations = Vec::new();
     let mut violate = |rule: &'static str, detail: String| {
@@ -148,7 +156,25 @@ pub fn judge(observed: &Observed, chats: &[&str]) -> Judged {
     };
     let mut refetched_after_loss = 0;
     let mut cached = 0;
-    for chat in chats {
+    for chat in &observed.revoked {
+        let left = observed.cache.get(chat).map_or(0, Vec::len);
+        if left > 0 || observed.records.contains(chat) {
+            violate(
+                "a reassigned chat leaves the cache",
+                format!(
+                    "{chat}: {left} messages left, record kept: {}",
+                    observed.records.contains(chat)
+                ),
+            );
+        }
+    }
+    for found in &observed.redacted_found {
+        violate("no deleted body anywhere", found.clone());
+    }
+    for chat in chats
+        .iter()
+        .filter(|c| !observed.revoked.iter().any(|r| r == *c))
+    {
         let server: Vec<Row> = observed
             .server
             .get(*chat)
@@ -309,6 +335,24 @@ mod tests {
             .iter()
             .map(|v| v.rule)
             .collect()
+    }
+
+    #[test]
+    fn a_reassigned_chat_left_behind_or_a_deleted_body_found_fails() {
+        let mut observed = healthy();
+        observed.revoked = vec!["B".into()];
+        observed
+            .sent
+            .push(("B".into(), "discarded with the chat".into()));
+        assert!(rules(&observed).is_empty(), "{:?}", rules(&observed));
+        observed.records = vec!["B".into()];
+        assert_eq!(rules(&observed), vec!["a reassigned chat leaves the cache"]);
+        observed.records.clear();
+        observed.cache.insert("B".into(), cached(&["left"]));
+        assert_eq!(rules(&observed), vec!["a reassigned chat leaves the cache"]);
+        observed.cache.remove("B");
+        observed.redacted_found = vec!["[\"messages\",\"secret\"]".into()];
+        assert_eq!(rules(&observed), vec!["no deleted body anywhere"]);
     }
 
     #[test]
