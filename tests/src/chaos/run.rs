@@ -353,7 +353,7 @@ impl<'r> Player<'r> {
             Duration::from_secs(30),
             || async {
                 Ok(
-                    json_call(&self.rig, &cookie, method, "/api/chat/messages", &request)
+                    json_call(self.rig, &cookie, method, "/api/chat/messages", &request)
                         .await
                         .ok(),
                 )
@@ -400,7 +400,7 @@ impl<'r> Player<'r> {
             Duration::from_secs(30),
             || async {
                 Ok(json_call(
-                    &self.rig,
+                    self.rig,
                     &alice,
                     "POST",
                     "/api/chat/requests/assign",
