@@ -264,6 +264,14 @@ impl Planner {
             .map_or(SyncState::Unknown, |c| c.machine.state())
     }
 
+    /// Whether the reader asked for older history of the chat that is not fetched yet (a
+    /// page not issued, or issued and failed).
+    pub fn wants_older(&self, request_id: &RequestId) -> bool {
+        self.chats
+            .get(request_id)
+            .is_some_and(|c| c.older_pages_wanted > 0 && !c.refused)
+    }
+
     /// Whether a real fetch for the chat is in flight (drives the sync indicator).
     pub fn is_fetching(&self, request_id: &RequestId) -> bool {
         self.chats
@@ -546,6 +554,11 @@ impl Planner {
             FetchOutcome::Failed => {
                 chat.failures += 1;
                 chat.not_before = now + policy.delay(chat.failures, &mut self.rng);
+                if flight.purpose == FetchPurpose::OlderHistory {
+                    // The reader still waits at the top for that page: ask again after the
+                    // backoff, as a repair would be.
+                    chat.older_pages_wanted = chat.older_pages_wanted.saturating_add(1).min(4);
+                }
             }
             FetchOutcome::Refused => {
                 chat.refused = true;
@@ -740,6 +753,31 @@ mod tests {
             fetches(&p.poll(&chat, input, 0)),
             vec![(801, 850, FetchPurpose::OlderHistory)]
         );
+    }
+
+    #[test]
+    fn a_failed_page_of_older_history_is_asked_again_after_the_backoff() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(901, 1000)]);
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(1000),
+        };
+        let mut p = planner(50);
+        p.request_older(&chat);
+        let commands = p.poll(&chat, input, 0);
+        let Some(Command::Fetch(first)) = commands.first() else {
+            panic!("expected the older page");
+        };
+        p.handle_fetch_result(first.id, FetchOutcome::Failed, input, 0);
+        assert!(p.wants_older(&chat), "the reader still waits for it");
+        assert!(p.poll(&chat, input, 0).is_empty(), "not before the backoff");
+        let wake = p.next_wakeup().expect("a retry is scheduled");
+        assert_eq!(
+            fetches(&p.poll(&chat, input, wake)),
+            vec![(951 - 100, 900, FetchPurpose::OlderHistory)]
+        );
+        assert!(!p.wants_older(&chat));
     }
 
     #[test]

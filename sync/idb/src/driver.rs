@@ -62,6 +62,12 @@ const MAX_ROUNDS: usize = 1_000;
 /// How long a call waits for another call of this context that is fetching the same chat.
 const IN_FLIGHT_POLL_MS: i64 = 10;
 
+/// How many times a page of older history that failed is asked again in one `load_older`.
+const OLDER_RETRIES: usize = 8;
+
+/// The longest `load_older` waits for a backoff before asking again.
+const OLDER_MAX_WAIT_MS: i64 = 30_000;
+
 /// The longest a `sync` call sleeps for a grace period or backoff before it returns and
 /// leaves the rest to the next call.
 const MAX_WAIT_MS: i64 = 5_000;
@@ -255,7 +261,21 @@ impl<C: HistoryClient> Driver<C> {
     /// The reader scrolled to the oldest cached message: fetch one more page of history.
     pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         self.planner.borrow_mut().request_older(request_id);
-        self.sync(request_id).await
+        let mut status = self.sync(request_id).await?;
+        // A page that failed is still wanted (the reader waits at the top): retry after the
+        // backoff, a bounded number of times, as the sync loop does for gaps.
+        for _ in 0..OLDER_RETRIES {
+            if !self.planner.borrow().wants_older(request_id) {
+                break;
+            }
+            let now = platform::now_ms();
+            let Some(at) = self.planner.borrow().next_wakeup() else {
+                break;
+            };
+            platform::sleep((at - now).clamp(0, OLDER_MAX_WAIT_MS)).await;
+            status = self.sync(request_id).await?;
+        }
+        Ok(status)
     }
 
     /// Runs the planner for a chat until nothing is missing, the backend refused, or a wait

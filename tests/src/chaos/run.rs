@@ -596,12 +596,30 @@ impl<'r> Player<'r> {
                 .and_then(|c| c["last_seq"].as_u64())
                 .unwrap_or(0);
             open_chat(page, chat).await?;
-            page.wait_for(
-                &chat_complete_js(&self.rig.user_id, chat, last),
-                Duration::from_secs(60),
-            )
-            .await
-            .map_err(|e| HarnessError::Setup(format!("{chat} never held 1..={last}: {e}")))?;
+            let held = page
+                .wait_for(
+                    &chat_complete_js(&self.rig.user_id, chat, last),
+                    Duration::from_secs(60),
+                )
+                .await;
+            if let Err(error) = held {
+                // Say what the cache held instead, which is what a failure needs explained.
+                let record = page
+                    .evaluate(&crate::chat::snapshot_js(
+                        &crate::chat::database_name(&self.rig.user_id),
+                        chat,
+                    ))
+                    .await
+                    .unwrap_or_default();
+                let seqs = crate::chat::seqs(&record);
+                return Err(HarnessError::Setup(format!(
+                    "{chat} never held 1..={last} ({error}); it holds {} seqs {:?}…{:?}, record {}",
+                    seqs.len(),
+                    seqs.first(),
+                    seqs.last(),
+                    record["chat"]
+                )));
+            }
             let settled = page
                 .wait_for(
                     "(() => { const v = document.querySelector('[data-testid=chat-view]'); \
