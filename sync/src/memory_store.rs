@@ -156,6 +156,12 @@ impl Store for MemoryStore {
         request_id: &RequestId,
         last_seq: Seq,
     ) -> Result<(), StoreError> {
+        if !self.inner.borrow().chats.contains_key(request_id)
+            && self.inner.borrow().revoked.contains_key(request_id)
+        {
+            // A fetch answered before the chat was taken away must not bring back its record.
+            return Ok(());
+        }
         let mut inner = self.inner.borrow_mut();
         let record = inner
             .chats

@@ -234,6 +234,14 @@ pub async fn revoking_a_chat_lets_go_of_all_of_it<S: Store>(store: S) {
         "a late push"
     );
     store
+        .note_backend_last_seq(&gone, 9)
+        .await
+        .expect("a late fetch reply's last seq");
+    assert!(
+        store.chat(&gone).await.expect("read").is_none(),
+        "a late fetch reply"
+    );
+    store
         .apply_summaries(std::slice::from_ref(&summary), 3)
         .await
         .expect("later list");

@@ -609,13 +609,27 @@ impl Store for IdbStore {
         const OP: &str = "note_backend_last_seq";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], true, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
-                let mut record = self
+                let record = self
                     .record_for_write(&chats, &messages, request_id, OP)
-                    .await?
-                    .unwrap_or_else(|| ChatRecord::new(request_id.clone()));
+                    .await?;
+                let mut record = match record {
+                    Some(record) => record,
+                    None => {
+                        // A fetch answered before the chat was taken away must not bring back
+                        // its record.
+                        let meta = object_store(&tx, schema::META, OP)?;
+                        if crate::revoke::read_revoked(&meta, OP)
+                            .await?
+                            .contains_key(request_id)
+                        {
+                            return commit(&tx, OP).await;
+                        }
+                        ChatRecord::new(request_id.clone())
+                    }
+                };
                 note_backend_last_seq(&mut record, last_seq);
                 put(&chats, &encode(&record, OP)?, OP)?;
                 commit(&tx, OP).await
