@@ -272,6 +272,11 @@ impl Planner {
             .is_some_and(|c| c.older_pages_wanted > 0 && !c.refused)
     }
 
+    /// Whether the backend refused the chat's fetches (nothing is asked again unasked).
+    pub fn is_refused(&self, request_id: &RequestId) -> bool {
+        self.chats.get(request_id).is_some_and(|c| c.refused)
+    }
+
     /// Whether a real fetch for the chat is in flight (drives the sync indicator).
     pub fn is_fetching(&self, request_id: &RequestId) -> bool {
         self.chats

@@ -62,11 +62,11 @@ const MAX_ROUNDS: usize = 1_000;
 /// How long a call waits for another call of this context that is fetching the same chat.
 const IN_FLIGHT_POLL_MS: i64 = 10;
 
-/// How many times a page of older history that failed is asked again in one `load_older`.
-const OLDER_RETRIES: usize = 8;
+/// How many times `load_older` and `repair_proven_gap` wait out a backoff and ask again.
+const RETRIES: usize = 5;
 
-/// The longest `load_older` waits for a backoff before asking again.
-const OLDER_MAX_WAIT_MS: i64 = 30_000;
+/// The longest they wait for one backoff to end.
+const RETRY_MAX_WAIT_MS: i64 = 30_000;
 
 /// The longest a `sync` call sleeps for a grace period or backoff before it returns and
 /// leaves the rest to the next call.
@@ -253,26 +253,47 @@ impl<C: HistoryClient> Driver<C> {
 
     /// A push proved missing messages exist: repair them without the grace period, within
     /// the backoff of earlier failures ([`Planner::note_gap_proven`]).
+    ///
+    /// A gap the push proved is worth waiting for: when earlier failures (the network was down)
+    /// left a backoff longer than one `sync` waits, it is waited out a bounded number of times,
+    /// so the push that came back online repairs the chat.
     pub async fn repair_proven_gap(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         self.planner.borrow_mut().note_gap_proven(request_id);
-        self.sync(request_id).await
+        let status = self.sync(request_id).await?;
+        self.retry_after_backoff(request_id, status, |driver, status| {
+            !status.missing.is_empty() && !driver.planner.borrow().is_refused(request_id)
+        })
+        .await
     }
 
     /// The reader scrolled to the oldest cached message: fetch one more page of history.
     pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         self.planner.borrow_mut().request_older(request_id);
-        let mut status = self.sync(request_id).await?;
-        // A page that failed is still wanted (the reader waits at the top): retry after the
-        // backoff, a bounded number of times, as the sync loop does for gaps.
-        for _ in 0..OLDER_RETRIES {
-            if !self.planner.borrow().wants_older(request_id) {
+        let status = self.sync(request_id).await?;
+        // A page that failed is still wanted (the reader waits at the top).
+        self.retry_after_backoff(request_id, status, |driver, _| {
+            driver.planner.borrow().wants_older(request_id)
+        })
+        .await
+    }
+
+    /// While `wanted` holds after a `sync`, waits for the planner's backoff to end (at most
+    /// [`RETRY_MAX_WAIT_MS`] each time) and syncs again, at most [`RETRIES`] times.
+    async fn retry_after_backoff(
+        &self,
+        request_id: &RequestId,
+        mut status: ChatStatus,
+        wanted: impl Fn(&Self, &ChatStatus) -> bool,
+    ) -> Result<ChatStatus, SyncError> {
+        for _ in 0..RETRIES {
+            if !wanted(self, &status) {
                 break;
             }
             let now = platform::now_ms();
             let Some(at) = self.planner.borrow().next_wakeup() else {
                 break;
             };
-            platform::sleep((at - now).clamp(0, OLDER_MAX_WAIT_MS)).await;
+            platform::sleep((at - now).clamp(0, RETRY_MAX_WAIT_MS)).await;
             status = self.sync(request_id).await?;
         }
         Ok(status)
