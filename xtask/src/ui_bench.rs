@@ -71,7 +71,10 @@ fn report_rows(suite: &str, rows: &[Value]) -> Vec<Value> {
                 "unit": r["unit"],
                 "median": r["median"],
                 "p95": r["p95"],
-                "floor": Value::Null,
+                // A floor measured in the same runs, when the row has one.
+                "floor": r["floor"],
+                "floor_name": r["floor_name"],
+                "ratio": r["ratio"],
                 "seed_target": r["seed_target"],
                 "our_target": target,
                 "higher_is_better": higher,

@@ -42,6 +42,23 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
+    /// [`Row::with`], beside a floor measured in the same runs: its median, and ours / floor.
+    fn with_floor(&self, samples: &[f64], floor: &[f64], floor_name: &str, extra: Value) -> Value {
+        let mut row = self.with(samples, extra);
+        let (floor_median, floor_p95) = median_p95(floor);
+        let ratio = row["median"].as_f64().map(|m| m / floor_median);
+        println!(
+            "{}",
+            json!({ "bench": "sync", "metric": self.metric, "floor_median": floor_median, "ratio": ratio })
+        );
+        row["floor"] = json!(floor_median);
+        row["floor_p95"] = json!(floor_p95);
+        row["floor_name"] = json!(floor_name);
+        row["floor_samples"] = json!(floor);
+        row["ratio"] = json!(ratio);
+        row
+    }
+
     fn with(&self, samples: &[f64], extra: Value) -> Value {
         let (median, p95) = median_p95(samples);
         let worst = if self.higher_is_better {
@@ -217,6 +234,7 @@ async fn delta_sync(
     )
     .await?;
     let (mut times, mut ratios, mut requests) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floors = Vec::new();
     let mut full_reload = (0.0, 0.0);
     let mut delta_phases = Vec::new();
     for run in 0..DELTA_RUNS {
@@ -278,6 +296,14 @@ async fn delta_sync(
             );
         }
         delta_phases.push(phases);
+        // The floor: the same work in plain JS in the same page, on the same 100 messages.
+        let floor = page
+            .evaluate(&floor_js(last + 1 - DELTA as u64, last))
+            .await?
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        eprintln!("sync-bench: delta run {run}: plain-JS floor {floor:.1} ms");
+        floors.push(floor);
         times.push(ms);
         ratios.push(fetched / DELTA as f64);
         requests.push(made);
@@ -296,7 +322,12 @@ async fn delta_sync(
             seed: "200 ms",
             higher_is_better: false,
         }
-        .with(&times, json!({ "phases": delta_phases })),
+        .with_floor(
+            &times,
+            &floors,
+            "plain JS in the same page: one fetch of the 100, one IndexedDB transaction, one DOM append",
+            json!({ "phases": delta_phases }),
+        ),
         Row {
             metric: "repair_ratio",
             what: "repair traffic: messages fetched / messages missing (100 missing)",
@@ -315,6 +346,41 @@ async fn delta_sync(
             }),
         ),
     ])
+}
+
+/// JS doing a delta sync's work with nothing of ours: one `fetch` of `from..=to` of the big
+/// chat, one IndexedDB transaction writing the messages (a database of its own, opened once),
+/// one DOM append of a row per message with layout forced; resolves to the milliseconds.
+fn floor_js(from: u64, to: u64) -> String {
+    format!(
+        r#"(async () => {{
+  const db = window.__floorDb ??= await new Promise((ok, err) => {{
+    const q = indexedDB.open('bench-floor', 1);
+    q.onupgradeneeded = () => q.result.createObjectStore('messages', {{ keyPath: ['request_id', 'seq'] }});
+    q.onsuccess = () => ok(q.result); q.onerror = () => err(q.error);
+  }});
+  const box = document.getElementById('bench-floor') ?? document.body.appendChild(Object.assign(
+    document.createElement('div'), {{ id: 'bench-floor', style: 'position:absolute;left:-10000px;top:0;width:600px' }}));
+  const started = performance.now();
+  const reply = await fetch('/api/chat/messages?request_id={BIG}&from_seq={from}&to_seq={to}', {{ credentials: 'same-origin' }});
+  const page = await reply.json();
+  await new Promise((ok, err) => {{
+    const tx = db.transaction('messages', 'readwrite');
+    const store = tx.objectStore('messages');
+    for (const m of page.messages) store.put(m);
+    tx.oncomplete = ok; tx.onerror = () => err(tx.error);
+  }});
+  const rows = document.createDocumentFragment();
+  for (const m of page.messages) {{
+    const row = document.createElement('div');
+    row.textContent = m.body;
+    rows.appendChild(row);
+  }}
+  box.replaceChildren(rows);
+  box.getBoundingClientRect();
+  return performance.now() - started;
+}})()"#
+    )
 }
 
 /// Media hit rate: bob sends messages with images to the chat; the first view fetches them
