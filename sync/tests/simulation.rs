@@ -817,6 +817,23 @@ impl Sim {
         })
     }
 
+    /// Every cached message of `chat` within the server's seqs, read in bounded reads.
+    fn cached(&self, chat: usize) -> Vec<Message> {
+        let last = self.server[chat].len() as Seq;
+        let mut cached = Vec::new();
+        let mut from = 1;
+        while from <= last {
+            let to = (from + 999).min(last);
+            cached.extend(
+                block_on(self.store.range(&chat_id(chat), SeqRange::new(from, to)))
+                    .expect("read")
+                    .messages,
+            );
+            from = to + 1;
+        }
+        cached
+    }
+
     fn check(&self, seed: u64) {
         for chat in 0..CHATS {
             if self.reassigned[chat] {
@@ -845,41 +862,21 @@ impl Sim {
                     .iter()
                     .all(|m| m.body.is_empty() || !m.deleted));
             }
-            let last = self.server[chat].len() as Seq;
-            let mut cached = Vec::new();
-            let mut from = 1;
-            while from <= last {
-                let to = (from + 999).min(last);
-                cached.extend(
-                    block_on(self.store.range(&chat_id(chat), SeqRange::new(from, to)))
-                        .expect("read")
-                        .messages,
-                );
-                from = to + 1;
-            }
+            let cached = self.cached(chat);
             assert_eq!(
                 cached, self.server[chat],
                 "seed {seed}: chat {chat} differs from the server"
             );
         }
         for chat in 0..CHATS {
-            let last = self.server[chat].len() as Seq;
-            let mut from = 1;
-            while from <= last {
-                let to = (from + 999).min(last);
-                for message in block_on(self.store.range(&chat_id(chat), SeqRange::new(from, to)))
-                    .expect("read")
-                    .messages
-                {
-                    assert!(
-                        !self
-                            .redacted_bodies
-                            .iter()
-                            .any(|b| !b.is_empty() && message.body == *b),
-                        "seed {seed}: a redacted body is still in the store"
-                    );
-                }
-                from = to + 1;
+            for message in self.cached(chat) {
+                assert!(
+                    !self
+                        .redacted_bodies
+                        .iter()
+                        .any(|b| !b.is_empty() && message.body == *b),
+                    "seed {seed}: a redacted body is still in the store"
+                );
             }
         }
         for ((chat, seq), times) in &self.stored_new {

@@ -46,6 +46,27 @@ pub async fn post_json(
     send(addr, "POST", path, &headers, body).await
 }
 
+/// Sends `body` as JSON with the session `cookie` and returns the reply's JSON; an error
+/// (with the status and body) unless the status is 2xx.
+pub async fn json_as(
+    addr: &str,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    let headers = [("Cookie", cookie), ("Content-Type", "application/json")];
+    let reply = send(addr, method, path, &headers, &body.to_string()).await?;
+    if !(200..300).contains(&reply.status) {
+        return Err(HarnessError::Setup(format!(
+            "{method} {path}: {} {}",
+            reply.status, reply.body
+        )));
+    }
+    serde_json::from_str(&reply.body)
+        .map_err(|e| HarnessError::Setup(format!("{method} {path}: {e}")))
+}
+
 /// Signs `username` in with `password` and returns the session cookie (`sid=…`).
 pub async fn login(addr: &str, username: &str, password: &str) -> Result<String> {
     let body = serde_json::json!({ "username": username, "password": password }).to_string();

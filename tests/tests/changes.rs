@@ -35,21 +35,7 @@ async fn call(
     path: &str,
     body: Value,
 ) -> e2e::Result<Value> {
-    let reply = http::send(
-        &server.addr,
-        method,
-        path,
-        &[("Cookie", cookie), ("Content-Type", "application/json")],
-        &body.to_string(),
-    )
-    .await?;
-    if !(200..300).contains(&reply.status) {
-        return Err(setup(format!(
-            "{method} {path}: {} {}",
-            reply.status, reply.body
-        )));
-    }
-    serde_json::from_str(&reply.body).map_err(|e| setup(format!("{method} {path}: {e}")))
+    http::json_as(&server.addr, cookie, method, path, &body).await
 }
 
 /// Posts `body` with one attachment (uploaded first) as the requester; returns the message.

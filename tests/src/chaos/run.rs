@@ -352,11 +352,15 @@ impl<'r> Player<'r> {
             "the requester's change to be stored",
             Duration::from_secs(30),
             || async {
-                Ok(
-                    json_call(self.rig, &cookie, method, "/api/chat/messages", &request)
-                        .await
-                        .ok(),
+                Ok(http::json_as(
+                    &self.rig.server.addr,
+                    &cookie,
+                    method,
+                    "/api/chat/messages",
+                    &request,
                 )
+                .await
+                .ok())
             },
         )
         .await?;
@@ -369,6 +373,23 @@ impl<'r> Player<'r> {
         }
         let payload =
             json!({ "kind": "change", "to": self.rig.user_id, "message": changed }).to_string();
+        let hint = json!({
+            "kind": "changes",
+            "to": self.rig.user_id,
+            "request_id": CHATS[chat],
+            "version": changed["version"],
+        })
+        .to_string();
+        self.push_with_fate(payload, hint, fate).await
+    }
+
+    /// Delivers `payload` as `fate` says: at once, never, twice, later, or `hint` instead.
+    async fn push_with_fate(
+        &mut self,
+        payload: String,
+        hint: String,
+        fate: PushFate,
+    ) -> Result<()> {
         match fate {
             PushFate::Deliver => self.deliver(&payload).await?,
             PushFate::Drop => self.report.pushes_dropped += 1,
@@ -377,15 +398,7 @@ impl<'r> Player<'r> {
                 self.deliver(&payload).await?;
             }
             PushFate::Defer => self.deferred.push(payload),
-            PushFate::Hint => {
-                let hint = json!({
-                    "kind": "changes",
-                    "to": self.rig.user_id,
-                    "request_id": CHATS[chat],
-                    "version": changed["version"],
-                });
-                self.deliver(&hint.to_string()).await?;
-            }
+            PushFate::Hint => self.deliver(&hint).await?,
         }
         Ok(())
     }
@@ -399,8 +412,8 @@ impl<'r> Player<'r> {
             "the reassignment to be stored",
             Duration::from_secs(30),
             || async {
-                Ok(json_call(
-                    self.rig,
+                Ok(http::json_as(
+                    &self.rig.server.addr,
                     &alice,
                     "POST",
                     "/api/chat/requests/assign",
@@ -444,20 +457,9 @@ impl<'r> Player<'r> {
                 self.standing[chat].push((seq, body.clone()));
             }
             let payload = message_payload(&message, &self.rig.user_id);
-            match fate {
-                PushFate::Deliver => self.deliver(&payload).await?,
-                PushFate::Drop => self.report.pushes_dropped += 1,
-                PushFate::Duplicate => {
-                    self.deliver(&payload).await?;
-                    self.deliver(&payload).await?;
-                }
-                PushFate::Defer => self.deferred.push(payload),
-                PushFate::Hint => {
-                    let seq = message["seq"].as_u64().unwrap_or_default();
-                    let hint = hint_payload(CHATS[chat], seq, &self.rig.user_id);
-                    self.deliver(&hint).await?;
-                }
-            }
+            let seq = message["seq"].as_u64().unwrap_or_default();
+            let hint = hint_payload(CHATS[chat], seq, &self.rig.user_id);
+            self.push_with_fate(payload, hint, fate).await?;
         }
         Ok(())
     }
@@ -837,30 +839,4 @@ fn cache_js(user_id: &str) -> String {
 }})()"#,
         open = open_db_js(user_id)
     )
-}
-
-/// Sends `body` as JSON with `cookie`; the reply's JSON, or an error unless 2xx.
-async fn json_call(
-    rig: &Rig,
-    cookie: &str,
-    method: &str,
-    path: &str,
-    body: &Value,
-) -> Result<Value> {
-    let reply = http::send(
-        &rig.server.addr,
-        method,
-        path,
-        &[("Cookie", cookie), ("Content-Type", "application/json")],
-        &body.to_string(),
-    )
-    .await?;
-    if !(200..300).contains(&reply.status) {
-        return Err(HarnessError::Setup(format!(
-            "{method} {path}: {} {}",
-            reply.status, reply.body
-        )));
-    }
-    serde_json::from_str(&reply.body)
-        .map_err(|e| HarnessError::Setup(format!("{method} {path}: {e}")))
 }
