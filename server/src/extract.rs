@@ -65,6 +65,17 @@ impl ApiQuery {
         self.0.get(name).map(String::as_str)
     }
 
+    /// The required, valid `request_id` parameter of the history and changes reads.
+    pub fn request_id(&self) -> Result<chat_sync::RequestId, ApiError> {
+        let Some(request_id) = self.text("request_id") else {
+            return Err(ApiError::BadRequest("request_id is required".to_owned()));
+        };
+        let request_id = chat_sync::RequestId::new(request_id);
+        chat_sync::protocol::validate_request_id(&request_id)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(request_id)
+    }
+
     /// A parameter that must be an unsigned integer, when present.
     pub fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
         match self.0.get(name) {

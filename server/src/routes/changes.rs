@@ -144,11 +144,7 @@ pub async fn changes(
     AuthUser(user): AuthUser,
     query: ApiQuery,
 ) -> ApiResult<Json<ChangesPage>> {
-    let Some(request_id) = query.text("request_id") else {
-        return Err(ApiError::BadRequest("request_id is required".to_owned()));
-    };
-    let request_id = RequestId::new(request_id);
-    validate_request_id(&request_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let request_id = query.request_id()?;
     let since = query
         .number("since")?
         .ok_or_else(|| ApiError::InvalidRange("since is required".to_owned()))?;
@@ -226,16 +222,13 @@ pub async fn assign(
         .assign_request(body.request_id.as_str(), &user.id, &target.id)
         .await?
         .map_err(|r| refused(r, &body.request_id, None))?;
-    if change.changed {
-        state.metrics.changes_stored.fetch_add(1, Ordering::Relaxed);
-        announce(
-            &state,
-            body.request_id.as_str(),
-            0,
-            &change.users,
-            change.queued,
-        );
-    }
+    announce_access_change(
+        &state,
+        &body.request_id,
+        change.changed,
+        &change.users,
+        change.queued,
+    );
     current_summary(&state, &body.request_id).await
 }
 
@@ -251,17 +244,28 @@ pub async fn close(
         .close_request(body.request_id.as_str(), &user.id)
         .await?
         .map_err(|r| refused(r, &body.request_id, None))?;
-    if change.changed {
-        state.metrics.changes_stored.fetch_add(1, Ordering::Relaxed);
-        announce(
-            &state,
-            body.request_id.as_str(),
-            0,
-            &change.users,
-            change.queued,
-        );
-    }
+    announce_access_change(
+        &state,
+        &body.request_id,
+        change.changed,
+        &change.users,
+        change.queued,
+    );
     current_summary(&state, &body.request_id).await
+}
+
+/// Counts and announces a reassignment or a close that changed something (a repeat does not).
+fn announce_access_change(
+    state: &AppState,
+    request_id: &RequestId,
+    changed: bool,
+    users: &[String],
+    queued: usize,
+) {
+    if changed {
+        state.metrics.changes_stored.fetch_add(1, Ordering::Relaxed);
+        announce(state, request_id.as_str(), 0, users, queued);
+    }
 }
 
 async fn current_summary(state: &AppState, request_id: &RequestId) -> ApiResult<Json<ChatSummary>> {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chat_sync::protocol::{validate_request_id, ChatList, MessagesPage, SendMessage, MAX_SEQ};
+use chat_sync::protocol::{ChatList, MessagesPage, SendMessage, MAX_SEQ};
 use chat_sync::types::{ChatSummary, Message, Person, RequestId};
 
 use crate::auth::AuthUser;
@@ -117,11 +117,7 @@ pub async fn fetch(
     AuthUser(user): AuthUser,
     query: ApiQuery,
 ) -> ApiResult<Json<MessagesPage>> {
-    let Some(request_id) = query.text("request_id") else {
-        return Err(ApiError::BadRequest("request_id is required".to_owned()));
-    };
-    let request_id = RequestId::new(request_id);
-    validate_request_id(&request_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let request_id = query.request_id()?;
     let window = parse_window(&query)?;
     let chat = state
         .db
