@@ -230,6 +230,41 @@ macro_rules! chat_event {
     };
 }
 
+/// The end of an edit or a redaction of `$message` inside `$tx`: the chat's preview when it
+/// is the last message, the pushes to both participants, the new event id the stream reads
+/// it by, the fan-out notice, and the commit. Evaluates to `(users, pushes queued)`.
+macro_rules! finish_message_change {
+    ($tx:expr, $postgres:expr, $request_id:expr, $seq:expr, $last_seq:expr, $message:expr,
+     $agent_id:expr, $requester_id:expr) => {{
+        if $seq == $last_seq {
+            sqlx::query("UPDATE requests SET last_message = $2 WHERE id = $1")
+                .bind($request_id)
+                .bind($message.preview(PREVIEW_CHARS))
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let queued = enqueue!(
+            $tx,
+            &$agent_id,
+            &$requester_id,
+            $request_id,
+            $seq,
+            KIND_CHANGE
+        );
+        let event_id = next_event_id!($tx);
+        sqlx::query("UPDATE messages SET event_id = $3 WHERE request_id = $1 AND seq = $2")
+            .bind($request_id)
+            .bind($seq)
+            .bind(event_id)
+            .execute(&mut *$tx)
+            .await?;
+        let users = vec![$agent_id, $requester_id];
+        notify!($tx, $postgres, notice($request_id, $message.seq, &users));
+        $tx.commit().await?;
+        (users, queued)
+    }};
+}
+
 fn message_select() -> String {
     format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE request_id = $1 AND seq = $2")
 }
@@ -294,24 +329,16 @@ impl Db {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            if seq == last_seq {
-                sqlx::query("UPDATE requests SET last_message = $2 WHERE id = $1")
-                    .bind(request_id)
-                    .bind(message.preview(PREVIEW_CHARS))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let queued = enqueue!(tx, &agent_id, &requester_id, request_id, seq, KIND_CHANGE);
-            let event_id = next_event_id!(tx);
-            sqlx::query("UPDATE messages SET event_id = $3 WHERE request_id = $1 AND seq = $2")
-                .bind(request_id)
-                .bind(seq)
-                .bind(event_id)
-                .execute(&mut *tx)
-                .await?;
-            let users = vec![agent_id, requester_id];
-            notify!(tx, postgres, notice(request_id, message.seq, &users));
-            tx.commit().await?;
+            let (users, queued) = finish_message_change!(
+                tx,
+                postgres,
+                request_id,
+                seq,
+                last_seq,
+                &message,
+                agent_id,
+                requester_id
+            );
             Ok(Ok(MessageChange { message, users, queued }))
         }
         .await)
@@ -388,24 +415,16 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
             }
-            if seq == last_seq {
-                sqlx::query("UPDATE requests SET last_message = $2 WHERE id = $1")
-                    .bind(request_id)
-                    .bind(message.preview(PREVIEW_CHARS))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let queued = enqueue!(tx, &agent_id, &requester_id, request_id, seq, KIND_CHANGE);
-            let event_id = next_event_id!(tx);
-            sqlx::query("UPDATE messages SET event_id = $3 WHERE request_id = $1 AND seq = $2")
-                .bind(request_id)
-                .bind(seq)
-                .bind(event_id)
-                .execute(&mut *tx)
-                .await?;
-            let users = vec![agent_id, requester_id];
-            notify!(tx, postgres, notice(request_id, message.seq, &users));
-            tx.commit().await?;
+            let (users, queued) = finish_message_change!(
+                tx,
+                postgres,
+                request_id,
+                seq,
+                last_seq,
+                &message,
+                agent_id,
+                requester_id
+            );
             Ok(Ok((message.clone(), Some(MessageChange { message, users, queued }))))
         }
         .await)
