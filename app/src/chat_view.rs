@@ -29,6 +29,9 @@ use crate::route::{navigate, Route};
 /// How long a fetch must run before the sync indicator shows.
 const INDICATOR_DELAY_MS: u64 = 120;
 
+/// The shortest pause between two rounds of asking for a page of older history that failed.
+const OLDER_RETRY_MIN_MS: i64 = 1_000;
+
 /// One chat.
 #[component]
 pub fn ChatView(
@@ -153,6 +156,9 @@ pub fn ChatView(
     Effect::new(move |previous: Option<u64>| {
         let (version, concerns_us, taken) = changes.with(|c| {
             let ours = c.last.as_ref().filter(|n| n.request_id == id);
+            if let (Some(notice), Some(current)) = (ours, list.try_get_value().flatten()) {
+                current.note_change(notice);
+            }
             (
                 c.version,
                 c.last.is_none() || ours.is_some(),
@@ -375,7 +381,19 @@ fn list_events(
                 return;
             };
             spawn_local(async move {
-                match cache_rc.driver.load_older(&id).await {
+                let mut outcome = cache_rc.driver.load_older(&id).await;
+                // A page that failed through every retry (a long network cut) is still owed
+                // while this view is open: keep asking at the backoff's pace, never faster
+                // than once a second, until it arrives or the reader leaves.
+                // (The view's signals are disposed when the reader leaves the chat.)
+                while outcome.is_ok()
+                    && cache_rc.driver.wants_older(&id)
+                    && incomplete.try_set(true).is_none()
+                {
+                    chat_sync_idb::platform::sleep(OLDER_RETRY_MIN_MS).await;
+                    outcome = cache_rc.driver.fetch_wanted_older(&id).await;
+                }
+                match outcome {
                     Ok(status) => {
                         incomplete.try_set(is_incomplete(&status));
                     }

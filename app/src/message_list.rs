@@ -20,6 +20,7 @@ use chat_sync::row_heights::RowHeights;
 use chat_sync::store::{Store, MAX_READ};
 use chat_sync::timeline::{starts_group, Row, RowKey, Timeline};
 use chat_sync::{ChatRecord, Message, RequestId, Seq, SeqRange, SeqRanges};
+use chat_sync_idb::broadcast::ChangeNotice;
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::store::readable_held;
 use chat_sync_idb::SyncError;
@@ -135,6 +136,10 @@ pub struct MessageList {
     reading: Cell<bool>,
     read_again: Cell<bool>,
     frame_pending: Cell<bool>,
+    /// A change since the last refresh replaced or erased messages that may be in memory.
+    stale: Cell<bool>,
+    /// The newest message a change since the last refresh added, read beside the record.
+    newest_added: Cell<Option<Seq>>,
     on_scroll: RefCell<Option<Closure<dyn FnMut()>>>,
     on_click: RefCell<Option<ClickHandler>>,
     /// A weak handle on itself, for reads that finish after the call that started them.
@@ -195,6 +200,8 @@ impl MessageList {
             reading: Cell::new(false),
             read_again: Cell::new(false),
             frame_pending: Cell::new(false),
+            stale: Cell::new(false),
+            newest_added: Cell::new(None),
             on_scroll: RefCell::new(None),
             on_click: RefCell::new(None),
             me: RefCell::new(std::rc::Weak::new()),
@@ -229,24 +236,68 @@ impl MessageList {
         Ok(list)
     }
 
+    /// Notes a committed change of this chat before the refresh it causes: messages added
+    /// keep what is read in memory (the refresh reads only what is new), messages replaced,
+    /// erased or reloaded make the next refresh read what is on screen again.
+    pub fn note_change(&self, notice: &ChangeNotice) {
+        let adds_only = notice.replaced == 0
+            && notice.redacted.is_empty()
+            && !notice.revoked
+            && matches!(
+                notice.source.as_str(),
+                "Push" | "Live" | "Fetch" | "SendEcho" | "Outbox" | "Chat"
+            );
+        if !adds_only {
+            self.stale.set(true);
+        }
+        if let Some(newest) = notice.new_seqs.iter().max() {
+            self.newest_added.set(Some(
+                self.newest_added.get().map_or(*newest, |n| n.max(*newest)),
+            ));
+        }
+    }
+
     /// Re-reads the chat's record after a change (new messages, a merged gap, older history)
     /// and re-renders, keeping the reader's position.
     pub async fn refresh(self: &Rc<Self>) -> Result<(), SyncError> {
+        // Taken first: a change noted while this refresh reads asks for the next one.
+        let stale = self.stale.replace(false);
+        // The newest messages a notice named are read beside the record, not after it (they
+        // are what a reader at the bottom waits for).
+        let early = self
+            .newest_added
+            .take()
+            .filter(|_| !stale)
+            .map(|newest| SeqRange::new(newest.saturating_sub(40).max(1), newest));
+        let read_early = async {
+            match early {
+                Some(window) => {
+                    self.read_messages(&SeqRanges::from_range(window), window)
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
         // The chat record and the unsent messages do not depend on each other: read together.
-        let (record, pending) = futures::join!(
+        let (record, pending, read_early) = futures::join!(
             self.runtime.store().chat(&self.request_id),
-            self.read_pending()
+            self.read_pending(),
+            read_early
         );
+        read_early?;
         let record = record?;
         let held = record.as_ref().map(readable_held).unwrap_or_default();
-        // Messages may have been replaced (the server copy wins, deletions): what is on
+        // Messages may have been replaced (the server copy wins, deletions): then what is on
         // screen is read again, the rest is dropped and read when it comes into view.
+        // Otherwise what is in memory stays and only the new messages are read.
         let visible = {
             let state = self.state.borrow();
             let range = self.visible_indices(&state);
             state.timeline.message_seqs(range)
         };
-        self.state.borrow_mut().messages.clear();
+        if stale {
+            self.state.borrow_mut().messages.clear();
+        }
         // Newly arrived messages at the bottom are read too, so sticking to the bottom shows
         // them at once: one read when they join what is on screen (the reader is at the
         // bottom), two side by side otherwise.
@@ -489,7 +540,7 @@ impl MessageList {
                     .get(&key)
                     .copied()
                     .unwrap_or_else(|| match state.row_at(i) {
-                        Some(ListRow::Timeline(row)) => estimate_row(&state, &row),
+                        Some(ListRow::Timeline(row)) => estimate_row(&state, &self.viewer, &row),
                         _ => 64.0,
                     })
             })
@@ -845,7 +896,20 @@ impl MessageList {
     /// Reads the held messages within `window` into memory, in reads of at most
     /// [`MAX_READ`], and drops loaded messages far from it when memory holds too many.
     async fn read_messages(&self, held: &SeqRanges, window: SeqRange) -> Result<(), SyncError> {
-        let wanted = held.intersection(&SeqRanges::from_range(window));
+        let mut wanted = held.intersection(&SeqRanges::from_range(window));
+        // What is read already stays (a change notice that replaced messages cleared it).
+        {
+            let state = self.state.borrow();
+            let loaded: Vec<Seq> = wanted
+                .ranges()
+                .iter()
+                .flat_map(|r| r.start..=r.end)
+                .filter(|seq| state.messages.contains_key(seq))
+                .collect();
+            for seq in loaded {
+                wanted.remove_range(SeqRange::new(seq, seq));
+            }
+        }
         for range in wanted.ranges() {
             let mut start = range.start;
             while start <= range.end {
@@ -943,20 +1007,15 @@ fn first_unread(record: &ChatRecord) -> Option<Seq> {
     (first <= newest).then_some(first)
 }
 
-fn estimate_row(state: &State, row: &Row) -> f64 {
+fn estimate_row(state: &State, viewer: &Viewer, row: &Row) -> f64 {
     match row {
-        Row::Message(seq) => match state.messages.get(seq) {
-            Some(message) => row_dom::estimate(&RowContent::Message(MessageRow {
-                message: message.clone(),
-                group_start: true,
-                day: None,
-                first_unread: false,
-                own: false,
-                can_edit: false,
-                can_delete: true,
-            })),
-            None => 64.0,
-        },
+        // The row as it will be built (its group header, day separator and actions), so a
+        // run of new messages from one sender is not estimated a header each: estimates that
+        // match let one render pass place the new bottom instead of several.
+        Row::Message(seq) if state.messages.contains_key(seq) => {
+            row_dom::estimate(&content_of(state, viewer, row))
+        }
+        Row::Message(_) => 64.0,
         other => row_dom::estimate_skeleton(other),
     }
 }

@@ -199,6 +199,9 @@ struct ChatPlan {
     urgent: bool,
     /// Pages of older history the reader asked for and that are not issued yet.
     older_pages_wanted: u32,
+    /// Ask for what follows the newest cached message before the backend's last sequence is
+    /// known anew (coming back online with the chat open): [`Planner::request_newer`].
+    newer_wanted: bool,
     /// The sequences the reader has on screen, fetched before other gaps.
     viewport: Option<SeqRange>,
     failures: u32,
@@ -313,6 +316,19 @@ impl Planner {
         chat.older_pages_wanted = chat.older_pages_wanted.saturating_add(1).min(4);
     }
 
+    /// The chat is open and the context just came back online: what arrived meanwhile is
+    /// asked for at once, one page after the newest cached message, without waiting for the
+    /// chat list to say how much is missing (the reply's `last_seq` says it, and anything past
+    /// the page is then an ordinary trailing gap). Nothing is asked when the chat holds no
+    /// message yet, when a fetch above its newest message is already out, or when the
+    /// backend refused the chat; a running backoff delays it.
+    pub fn request_newer(&mut self, request_id: &RequestId) {
+        self.chats
+            .entry(request_id.clone())
+            .or_default()
+            .newer_wanted = true;
+    }
+
     /// The reader has `visible` on screen: gaps there are fetched before the others.
     pub fn set_viewport(&mut self, request_id: &RequestId, visible: Option<SeqRange>) {
         self.chats.entry(request_id.clone()).or_default().viewport = visible;
@@ -383,13 +399,31 @@ impl Planner {
             }];
         }
 
-        let Some(backend_last) = input.backend_last else {
-            // Nothing can be validated or repaired before the backend's last sequence is known.
-            return Vec::new();
-        };
         if chat.refused || now < chat.not_before {
             return Vec::new();
         }
+        let method = if capabilities.range {
+            FetchMethod::Range
+        } else {
+            FetchMethod::Cursor
+        };
+        // The page after the newest cached message, asked for before anything else.
+        let newer = std::mem::take(&mut chat.newer_wanted)
+            .then(|| input.held.max())
+            .flatten()
+            .filter(|_| capabilities.range && chat.in_flight_count < config.max_in_flight_per_chat)
+            .filter(|top| chat.in_flight.max().is_none_or(|flying| flying <= *top))
+            .map(|top| SeqRange::new(top + 1, top.saturating_add(config.page_limit.max(1))));
+        let mut commands = Vec::new();
+        if let Some(range) = newer {
+            commands.push(self.issue(request_id, range, FetchPurpose::Repair, method));
+        }
+        let chat = self.chats.get_mut(request_id).expect("entry made above");
+
+        let Some(backend_last) = input.backend_last else {
+            // Nothing can be validated or repaired before the backend's last sequence is known.
+            return commands;
+        };
 
         let gaps = input.held.gaps(backend_last);
         let mut repair = gaps.repair_set();
@@ -410,11 +444,6 @@ impl Planner {
             }
         }
 
-        let method = if capabilities.range {
-            FetchMethod::Range
-        } else {
-            FetchMethod::Cursor
-        };
         // Only as many pages as may go out now are built: a chat with a thousand holes costs
         // a few pages of work per poll, not a thousand.
         let room = config
@@ -463,35 +492,50 @@ impl Planner {
             }
         }
 
-        let mut commands = Vec::new();
+        let older_issued = pages
+            .iter()
+            .filter(|(_, purpose)| *purpose == FetchPurpose::OlderHistory)
+            .count();
+        chat.older_pages_wanted = chat
+            .older_pages_wanted
+            .saturating_sub(u32::try_from(older_issued).unwrap_or(u32::MAX));
         for (range, purpose) in pages {
-            let id = self.next_id;
-            self.next_id += 1;
-            chat.in_flight.insert_range(range);
-            chat.in_flight_count += 1;
-            chat.machine.fetch_started();
-            if purpose == FetchPurpose::OlderHistory {
-                chat.older_pages_wanted = chat.older_pages_wanted.saturating_sub(1);
-            }
-            self.stats.fetches += 1;
-            self.stats.seqs_requested += range.len();
-            self.in_flight.insert(
-                id,
-                InFlight {
-                    request_id: request_id.clone(),
-                    range,
-                    purpose,
-                },
-            );
-            commands.push(Command::Fetch(FetchCommand {
-                id,
+            commands.push(self.issue(request_id, range, purpose, method));
+        }
+        commands
+    }
+
+    /// Records a fetch of `range` as in flight for the chat and returns its command.
+    fn issue(
+        &mut self,
+        request_id: &RequestId,
+        range: SeqRange,
+        purpose: FetchPurpose,
+        method: FetchMethod,
+    ) -> Command {
+        let id = self.next_id;
+        self.next_id += 1;
+        let chat = self.chats.entry(request_id.clone()).or_default();
+        chat.in_flight.insert_range(range);
+        chat.in_flight_count += 1;
+        chat.machine.fetch_started();
+        self.stats.fetches += 1;
+        self.stats.seqs_requested += range.len();
+        self.in_flight.insert(
+            id,
+            InFlight {
                 request_id: request_id.clone(),
                 range,
                 purpose,
-                method,
-            }));
-        }
-        commands
+            },
+        );
+        Command::Fetch(FetchCommand {
+            id,
+            request_id: request_id.clone(),
+            range,
+            purpose,
+            method,
+        })
     }
 
     /// The parts of a command's range still missing from `held`, re-checked by the driver
@@ -736,6 +780,113 @@ mod tests {
             },
         );
         assert_eq!(p.sync_state(&chat), SyncState::InSync);
+    }
+
+    #[test]
+    fn back_online_the_page_after_the_newest_cached_message_is_asked_for_once_at_once() {
+        let chat = RequestId::from("r1");
+        let cache = held(&[(1, 1000)]);
+        // The backend's last sequence is the one learned before going offline.
+        let input = ChatInput {
+            held: &cache,
+            backend_last: Some(1000),
+        };
+        let mut p = planner(100);
+        assert!(
+            p.poll(&chat, input, 0).is_empty(),
+            "in sync: nothing unasked"
+        );
+        p.request_newer(&chat);
+        let commands = p.poll(&chat, input, 0);
+        assert_eq!(fetches(&commands), vec![(1001, 1100, FetchPurpose::Repair)]);
+        assert!(p.poll(&chat, input, 0).is_empty(), "asked once");
+        // The chat list then says 1100 exist: the trailing gap is in flight already.
+        let listed = ChatInput {
+            held: &cache,
+            backend_last: Some(1100),
+        };
+        p.request_resync(&chat);
+        assert!(
+            p.poll(&chat, listed, 0).is_empty(),
+            "no second request for 1001..=1100"
+        );
+        // The reply says 1150 exist: the rest is an ordinary trailing gap.
+        let Command::Fetch(fetch) = &commands[0] else {
+            unreachable!()
+        };
+        let after = held(&[(1, 1100)]);
+        p.handle_fetch_result(
+            fetch.id,
+            FetchOutcome::Received {
+                received: held(&[(1001, 1100)]),
+                last_seq: 1150,
+                page_limit: Some(100),
+            },
+            ChatInput {
+                held: &after,
+                backend_last: Some(1150),
+            },
+            5,
+        );
+        assert_eq!(p.stats().short_replies, 0);
+        let rest = ChatInput {
+            held: &after,
+            backend_last: Some(1150),
+        };
+        p.request_resync(&chat);
+        assert_eq!(
+            fetches(&p.poll(&chat, rest, 5)),
+            vec![(1101, 1150, FetchPurpose::Repair)]
+        );
+    }
+
+    #[test]
+    fn the_page_after_the_newest_needs_a_cached_message_and_no_fetch_above_it() {
+        let chat = RequestId::from("r1");
+        let mut p = planner(100);
+        let empty = SeqRanges::new();
+        p.request_newer(&chat);
+        let nothing = ChatInput {
+            held: &empty,
+            backend_last: None,
+        };
+        assert!(
+            p.poll(&chat, nothing, 0).is_empty(),
+            "an uncached chat is not probed"
+        );
+        // A trailing repair is out: no probe on top of it.
+        let cache = held(&[(1, 10)]);
+        let behind = ChatInput {
+            held: &cache,
+            backend_last: Some(20),
+        };
+        p.request_resync(&chat);
+        assert_eq!(
+            fetches(&p.poll(&chat, behind, 0)),
+            vec![(11, 20, FetchPurpose::Repair)]
+        );
+        p.request_newer(&chat);
+        assert!(p.poll(&chat, behind, 0).is_empty());
+        // The backend's last sequence unknown: the probe still goes out (its reply says it).
+        let mut q = planner(100);
+        q.request_newer(&chat);
+        let unknown = ChatInput {
+            held: &cache,
+            backend_last: None,
+        };
+        assert_eq!(
+            fetches(&q.poll(&chat, unknown, 0)),
+            vec![(11, 110, FetchPurpose::Repair)]
+        );
+        // A refused chat is not probed.
+        let mut r = planner(100);
+        r.request_newer(&chat);
+        let Command::Fetch(probe) = r.poll(&chat, unknown, 0).remove(0) else {
+            unreachable!()
+        };
+        r.handle_fetch_result(probe.id, FetchOutcome::Refused, unknown, 1);
+        r.request_newer(&chat);
+        assert!(r.poll(&chat, unknown, 2).is_empty());
     }
 
     #[test]

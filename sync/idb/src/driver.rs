@@ -149,6 +149,12 @@ impl<C: HistoryClient> Driver<C> {
             .is_some_and(|n| *n > 0)
     }
 
+    /// Whether the reader asked for a page of older history that is not fetched yet (a page
+    /// that failed stays asked for until it arrives).
+    pub fn wants_older(&self, request_id: &RequestId) -> bool {
+        self.planner.borrow().wants_older(request_id)
+    }
+
     /// The reader has `visible` on screen: gaps there are fetched first.
     pub fn set_viewport(&self, request_id: &RequestId, visible: Option<SeqRange>) {
         self.planner.borrow_mut().set_viewport(request_id, visible);
@@ -266,11 +272,27 @@ impl<C: HistoryClient> Driver<C> {
         .await
     }
 
+    /// Back online with the chat open: fetch the page after its newest cached message at once
+    /// (the core's [`Planner::request_newer`]), without waiting for the chat list.
+    pub async fn fetch_newer(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
+        self.planner.borrow_mut().request_newer(request_id);
+        self.sync(request_id).await
+    }
+
     /// The reader scrolled to the oldest cached message: fetch one more page of history.
     pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         self.planner.borrow_mut().request_older(request_id);
+        self.fetch_wanted_older(request_id).await
+    }
+
+    /// Fetches the older history the reader already asked for (a page that failed is still
+    /// wanted while the reader waits at the top), waiting out the backoff a bounded number of
+    /// times; asks for nothing new.
+    pub async fn fetch_wanted_older(
+        &self,
+        request_id: &RequestId,
+    ) -> Result<ChatStatus, SyncError> {
         let status = self.sync(request_id).await?;
-        // A page that failed is still wanted (the reader waits at the top).
         self.retry_after_backoff(request_id, status, |driver, _| {
             driver.planner.borrow().wants_older(request_id)
         })

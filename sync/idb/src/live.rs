@@ -33,6 +33,7 @@ use chat_sync::live::{
 use chat_sync::store::Store;
 use chat_sync::{ChatSummary, RequestId};
 use futures::channel::{mpsc, oneshot};
+use futures::future::join_all;
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
@@ -527,18 +528,29 @@ pub struct CatchUpReport {
     pub failed: Vec<(RequestId, SyncError)>,
 }
 
-/// After a (re)connect: fetches the chat list, applies it to the store (the backend's last
+/// After a (re)connect: fetches the page after the newest cached message of each chat open
+/// on screen and, beside it, the chat list; applies the list to the store (the backend's last
 /// seq of every chat), then for each chat with cached messages that now misses sequences,
 /// has the driver fetch only the interior and trailing gaps. Older history (the leading gap)
-/// is never fetched here, and nothing is reloaded.
+/// is fetched here only when the reader asked for it and it is still owed (a page that failed
+/// while the network was gone); nothing is reloaded.
 pub async fn catch_up(
     driver: &Driver<HttpHistoryClient>,
     client: &HttpHistoryClient,
 ) -> Result<CatchUpReport, SyncError> {
     // A chat revoked after this moment is not brought back by this (then stale) list.
     let listed_at = platform::now_ms();
-    let summaries = platform::timed("sync:chat-list", client.fetch_chat_list()).await?;
-    catch_up_with_list(driver, &summaries, listed_at).await
+    // What arrived in the chats on screen is asked for beside the chat list, not after it:
+    // the reader sees it one round trip sooner.
+    let open = driver.runtime().open_chats();
+    let newer = join_all(open.iter().map(|request_id| async move {
+        if let Err(error) = driver.fetch_newer(request_id).await {
+            tracing::warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
+        }
+    }));
+    let list = platform::timed("sync:chat-list", client.fetch_chat_list());
+    let (summaries, _) = futures::join!(list, newer);
+    catch_up_with_list(driver, &summaries?, listed_at).await
 }
 
 /// [`catch_up`] with the chat list already fetched, over any history client.
@@ -583,6 +595,14 @@ pub async fn catch_up_with_list<C: HistoryClient>(
             .then_some(record.backend_last_seq);
         let missing = catch_up_missing(&held, backend_last);
         if missing == 0 {
+            // A page of older history the reader waits for, which failed while the network
+            // was gone (its bounded retries may be spent): coming back online asks again.
+            if driver.wants_older(request_id) {
+                if let Err(error) = driver.sync(request_id).await {
+                    tracing::warn!(chat = %request_id, %error, "older history after reconnect failed");
+                    report.failed.push((request_id.clone(), error));
+                }
+            }
             continue;
         }
         report.chats_repaired += 1;

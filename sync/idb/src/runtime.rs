@@ -108,6 +108,11 @@ impl Runtime {
         }
     }
 
+    /// The chats open in a visible view of this context.
+    pub fn open_chats(&self) -> Vec<RequestId> {
+        self.open_chats.borrow().iter().cloned().collect()
+    }
+
     /// The one ingest path: merge `messages` into the chat, evicting and retrying if the disk
     /// is full, then announce what changed.
     pub async fn ingest(
