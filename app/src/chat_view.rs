@@ -531,17 +531,23 @@ async fn refresh_view(
     error: RwSignal<Option<String>>,
     incomplete: RwSignal<bool>,
 ) {
-    if let Some(current) = list.try_get_value().flatten() {
-        if let Err(err) = chat_sync_idb::platform::timed("view:refresh", current.refresh()).await {
-            tracing::warn!(chat = %id, %err, "could not refresh the chat view");
+    // The list reads the chat's record once; the header, the progress and the repair
+    // decision below use that same read.
+    let found = match list.try_get_value().flatten() {
+        Some(current) => {
+            match chat_sync_idb::platform::timed("view:refresh", current.refresh()).await {
+                Ok(found) => found,
+                Err(err) => {
+                    tracing::warn!(chat = %id, %err, "could not refresh the chat view");
+                    cache_rc.runtime.store().chat(id).await.ok().flatten()
+                }
+            }
         }
-    }
-    let found = cache_rc.runtime.store().chat(id).await.ok().flatten();
+        None => cache_rc.runtime.store().chat(id).await.ok().flatten(),
+    };
     let missing = found.as_ref().is_some_and(needs_repair);
+    show_progress(list, &cache_rc.driver.status_of(id, found.as_ref()));
     record.try_set(found);
-    if let Ok(status) = cache_rc.driver.status(id).await {
-        show_progress(list, &status);
-    }
     if missing && !cache_rc.driver.is_fetching(id) {
         run_sync(cache, id.clone(), error, incomplete, false);
     }

@@ -240,14 +240,7 @@ impl MessageList {
     /// keep what is read in memory (the refresh reads only what is new), messages replaced,
     /// erased or reloaded make the next refresh read what is on screen again.
     pub fn note_change(&self, notice: &ChangeNotice) {
-        let adds_only = notice.replaced == 0
-            && notice.redacted.is_empty()
-            && !notice.revoked
-            && matches!(
-                notice.source.as_str(),
-                "Push" | "Live" | "Fetch" | "SendEcho" | "Outbox" | "Chat"
-            );
-        if !adds_only {
+        if !notice.keeps_read_messages() {
             self.stale.set(true);
         }
         if let Some(newest) = notice.new_seqs.iter().max() {
@@ -258,8 +251,8 @@ impl MessageList {
     }
 
     /// Re-reads the chat's record after a change (new messages, a merged gap, older history)
-    /// and re-renders, keeping the reader's position.
-    pub async fn refresh(self: &Rc<Self>) -> Result<(), SyncError> {
+    /// and re-renders, keeping the reader's position; returns the record it read.
+    pub async fn refresh(self: &Rc<Self>) -> Result<Option<ChatRecord>, SyncError> {
         // Taken first: a change noted while this refresh reads asks for the next one.
         let stale = self.stale.replace(false);
         // The newest messages a notice named are read beside the record, not after it (they
@@ -328,12 +321,12 @@ impl MessageList {
             }
         }
         let applying_at = chat_sync_idb::platform::precise_now();
-        self.apply_record(record, pending);
+        self.apply_record(record.clone(), pending);
         chat_sync_idb::platform::measure("view:apply-record", applying_at);
         let rendering_at = chat_sync_idb::platform::precise_now();
         self.render();
         chat_sync_idb::platform::measure("view:render", rendering_at);
-        Ok(())
+        Ok(record)
     }
 
     /// Object URLs for the local copies of unsent images not previewed yet.

@@ -18,6 +18,7 @@ pub mod linkify;
 pub mod live;
 pub mod media_cache;
 pub mod memory_store;
+pub mod notice;
 pub mod outbox;
 pub mod planner;
 pub mod protocol;

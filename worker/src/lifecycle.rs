@@ -9,11 +9,12 @@
 //! and migrated by `chat-sync-idb`, so an old page and a new worker can share it.
 //!
 //! A page posts `{"type": "session-changed"}` after a sign-in or sign-out: the worker drops
-//! its cached user and runtime. The desk posts `{"type": "session-confirmed", "user": …}`
+//! its cached user and runtime. The desk posts `{"type": "session-confirmed", "user": {…}}`
 //! once the server confirmed its agent: the worker remembers that agent (see `session`).
+//! These are the core's typed [`PageMessage`]s, decoded in one place.
 
-use js_sys::Reflect;
-use wasm_bindgen::{JsCast, JsValue};
+use chat_sync::notice::PageMessage;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ServiceWorkerGlobalScope;
 
@@ -64,36 +65,35 @@ pub async fn activate(_event: web_sys::ExtendableEvent, build: &str) -> Result<(
     Ok(())
 }
 
-/// `message`.
+/// `message`: a [`PageMessage`] from a page of this origin (a structured object, or its
+/// JSON text); anything else is logged and changes nothing.
 pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), WorkerError> {
-    let kind = Reflect::get(&event.data(), &JsValue::from_str("type"))
-        .ok()
-        .and_then(|v| v.as_string());
-    match kind.as_deref() {
-        Some("session-changed") => {
+    let data = event.data();
+    let text = match data.as_string() {
+        Some(text) => text,
+        None => js_sys::JSON::stringify(&data)
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+    };
+    let message = match chat_sync::notice::decode::<PageMessage>(&text, "page message") {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(%error, "ignoring a message from a page");
+            return Ok(());
+        }
+    };
+    match message {
+        PageMessage::SessionChanged => {
             session::forget().await;
             state::forget();
             tracing::info!("session changed: cached user dropped");
         }
-        Some("session-confirmed") => {
-            // A page of this origin says whom the server just confirmed; a malformed message
-            // changes nothing.
-            let user = Reflect::get(&event.data(), &JsValue::from_str("user"))
-                .ok()
-                .and_then(|v| v.as_string())
-                .and_then(|text| {
-                    serde_json::from_str::<chat_sync::protocol::CurrentUser>(&text).ok()
-                });
-            match user {
-                Some(user) => session::confirmed_by_page(user).await,
-                None => tracing::warn!("a session-confirmed message without a valid user"),
-            }
-        }
-        Some("skip-waiting") => {
+        PageMessage::SessionConfirmed { user } => session::confirmed_by_page(user).await,
+        PageMessage::SkipWaiting => {
             tracing::info!("the page asked the waiting release to take over");
             skip_waiting(&scope()?).await?;
         }
-        _ => {}
     }
     Ok(())
 }

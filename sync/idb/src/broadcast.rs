@@ -5,79 +5,17 @@
 //! A `BroadcastChannel` delivers to every other channel object of the same name in the
 //! origin, including other objects in the same context, but never to the posting object.
 
-use chat_sync::{RequestId, Seq};
-use serde::{Deserialize, Serialize};
+pub use chat_sync::notice::{ChangeNotice, FetchNotice, NoticeSource};
+use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::error::SyncError;
 
-/// What one committed ingest changed in a chat.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeNotice {
-    /// The chat.
-    pub request_id: RequestId,
-    /// Sequences stored for the first time.
-    pub new_seqs: Vec<Seq>,
-    /// Held messages replaced by the server's copy.
-    pub replaced: u64,
-    /// The chat's unread count after the ingest.
-    pub unread: u32,
-    /// Outbox entries the ingest confirmed.
-    pub confirmed_outbox: Vec<String>,
-    /// Where the messages came from (`Push`, `Live`, `Fetch`, `SendEcho`, `FullReload`,
-    /// `Change`, `Outbox`, `Revoked`).
-    pub source: String,
-    /// Sequences redacted by this ingest: a view drops their text, a notification closes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub redacted: Vec<Seq>,
-    /// The chat was taken from the agent and has left the cache.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub revoked: bool,
-    /// Unsent messages of a revoked chat that were discarded (the server refuses them now).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub discarded_outbox: u32,
-}
-
-fn is_zero(value: &u32) -> bool {
-    *value == 0
-}
-
-impl ChangeNotice {
-    /// A notice about `request_id` from `source` that says nothing else yet.
-    pub fn about(request_id: &RequestId, source: &str) -> Self {
-        Self {
-            request_id: request_id.clone(),
-            new_seqs: Vec::new(),
-            replaced: 0,
-            unread: 0,
-            confirmed_outbox: Vec::new(),
-            source: source.to_owned(),
-            redacted: Vec::new(),
-            revoked: false,
-            discarded_outbox: 0,
-        }
-    }
-}
-
 /// The channel name for a database: one channel per user's cache.
 pub fn channel_name(database_name: &str) -> String {
     format!("chat-sync:{database_name}")
-}
-
-/// A context's history requests for a chat went on the network (`fetching: true`) or all came
-/// back (`false`), announced on [`fetch_channel_name`] so a page shows its sync indicator
-/// whichever context (the service worker, another tab) runs the fetch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FetchNotice {
-    /// The chat.
-    pub request_id: RequestId,
-    /// Whether requests of `context` are on the network for it.
-    pub fetching: bool,
-    /// The announcing context (a random id per driver), so one context's end does not hide
-    /// another's fetch.
-    pub context: String,
 }
 
 /// The channel of [`FetchNotice`]s for a database.
@@ -102,10 +40,7 @@ impl Broadcaster {
     /// Announces a change to every other listener (as JSON text, which every context can
     /// parse the same way).
     pub fn announce<T: Serialize>(&self, notice: &T) -> Result<(), SyncError> {
-        let text = serde_json::to_string(notice).map_err(|e| SyncError::Platform {
-            api: "serialize a change notice",
-            cause: crate::error::DomError::new("EncodeError", e.to_string()),
-        })?;
+        let text = chat_sync::notice::encode(notice);
         self.channel
             .post_message(&JsValue::from_str(&text))
             .map_err(|e| SyncError::platform("BroadcastChannel.postMessage", &e))
@@ -162,7 +97,9 @@ pub fn subscribe_to<T: serde::de::DeserializeOwned>(
             .data()
             .as_string()
             .ok_or_else(|| "not text".to_owned())
-            .and_then(|text| serde_json::from_str::<T>(&text).map_err(|e| e.to_string()));
+            .and_then(|text| {
+                chat_sync::notice::decode::<T>(&text, what).map_err(|e| e.to_string())
+            });
         match message {
             Ok(message) => on_message(message),
             Err(error) => tracing::warn!(%error, what, "ignoring a malformed message"),

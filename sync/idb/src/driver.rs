@@ -18,7 +18,7 @@ use chat_sync::planner::{
     PlannerConfig, Progress,
 };
 use chat_sync::store::Store;
-use chat_sync::{RequestId, Seq, SeqRange, SeqRanges, SyncState};
+use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges, SyncState};
 use futures::future::join_all;
 
 use crate::broadcast::{fetch_channel_name, Broadcaster, FetchNotice};
@@ -240,15 +240,39 @@ impl<C: HistoryClient> Driver<C> {
     /// The chat's status for the UI.
     pub async fn status(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         let (held, backend_last) = self.input(request_id).await?;
+        Ok(self.status_from(request_id, &held, backend_last))
+    }
+
+    /// The chat's status for the UI from a record the caller just read (a view that re-read
+    /// the chat after a notice does not read it again for this).
+    pub fn status_of(&self, request_id: &RequestId, record: Option<&ChatRecord>) -> ChatStatus {
+        match record {
+            Some(record) => self.status_from(
+                request_id,
+                &readable_held(record),
+                record
+                    .backend_last_seq_known
+                    .then_some(record.backend_last_seq),
+            ),
+            None => self.status_from(request_id, &SeqRanges::new(), None),
+        }
+    }
+
+    fn status_from(
+        &self,
+        request_id: &RequestId,
+        held: &SeqRanges,
+        backend_last: Option<Seq>,
+    ) -> ChatStatus {
         let planner = self.planner.borrow();
         let gaps = held.gaps(backend_last.unwrap_or(0));
-        Ok(ChatStatus {
+        ChatStatus {
             sync_state: planner.sync_state(request_id),
             fetching: self.is_fetching(request_id),
             missing: gaps.repair_order(),
             older: gaps.leading,
             progress: planner.progress(request_id),
-        })
+        }
     }
 
     /// A manual resync (or a push hint): repair now, skipping the grace period and backoff.

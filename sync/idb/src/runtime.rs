@@ -17,7 +17,7 @@ use chat_sync::quota::ingest_with_eviction;
 use chat_sync::store::Store;
 use chat_sync::{Message, RequestId, Seq};
 
-use crate::broadcast::{channel_name, Broadcaster, ChangeNotice};
+use crate::broadcast::{channel_name, Broadcaster, ChangeNotice, NoticeSource};
 use crate::error::{FetchError, SyncError};
 use crate::platform;
 use crate::store::IdbStore;
@@ -159,7 +159,7 @@ impl Runtime {
                 unread: report.unread,
                 confirmed_outbox: report.confirmed_outbox.clone(),
                 redacted: report.redacted.clone(),
-                ..ChangeNotice::about(request_id, source.label())
+                ..ChangeNotice::about(request_id, source.into())
             });
         }
         Ok(report)
@@ -186,15 +186,15 @@ impl Runtime {
 
     /// Tells every view that a chat's outbox changed (an entry queued, parked, retried or
     /// deleted), so pending rows update without polling. The notice carries no seqs; its
-    /// `source` is `"Outbox"`.
+    /// `source` is [`NoticeSource::Outbox`].
     pub fn announce_outbox_change(&self, request_id: &RequestId) {
-        self.announce(ChangeNotice::about(request_id, "Outbox"));
+        self.announce(ChangeNotice::about(request_id, NoticeSource::Outbox));
     }
 
     /// Tells every view that a chat's summary changed (its title, or it was closed or newly
     /// assigned), so lists and headers re-read it.
     pub fn announce_summary(&self, request_id: &RequestId) {
-        self.announce(ChangeNotice::about(request_id, "Chat"));
+        self.announce(ChangeNotice::about(request_id, NoticeSource::Chat));
     }
 
     /// Tells every view that a chat was taken from the agent and has left the cache, with
@@ -203,7 +203,7 @@ impl Runtime {
         self.announce(ChangeNotice {
             revoked: true,
             discarded_outbox: u32::try_from(discarded_outbox).unwrap_or(u32::MAX),
-            ..ChangeNotice::about(request_id, "Revoked")
+            ..ChangeNotice::about(request_id, NoticeSource::Revoked)
         });
     }
 

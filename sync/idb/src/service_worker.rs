@@ -1,6 +1,7 @@
 //! Small helpers over the page's `navigator.serviceWorker` (untyped, through `Reflect`, so the
 //! same code compiles for every context; in a worker they find no container and do nothing).
 
+use chat_sync::notice::PageMessage;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -94,24 +95,11 @@ pub async fn call_async_within(
 /// How long a registration lookup may take.
 pub const LOOKUP_TIMEOUT_MS: i64 = 3_000;
 
-/// Posts `{"type": kind}` to a worker (`ServiceWorker.postMessage`).
-pub fn post_type(worker: &JsValue, kind: &str) -> Result<(), SyncError> {
-    post_message(worker, kind, &[])
-}
-
-/// Posts `{"type": kind, …fields}` to a worker (`ServiceWorker.postMessage`).
-pub fn post_message(
-    worker: &JsValue,
-    kind: &str,
-    fields: &[(&str, JsValue)],
-) -> Result<(), SyncError> {
-    let message = js_sys::Object::new();
-    Reflect::set(&message, &"type".into(), &JsValue::from_str(kind))
-        .map_err(|e| SyncError::platform("postMessage", &e))?;
-    for (key, value) in fields {
-        Reflect::set(&message, &JsValue::from_str(key), value)
-            .map_err(|e| SyncError::platform("postMessage", &e))?;
-    }
+/// Posts a typed message to a worker (`ServiceWorker.postMessage`), as the object its JSON
+/// text describes (`{"type": "…", …}`); the worker decodes it with the same type.
+pub fn post(worker: &JsValue, message: &PageMessage) -> Result<(), SyncError> {
+    let text = chat_sync::notice::encode(message);
+    let message = js_sys::JSON::parse(&text).map_err(|e| SyncError::platform("postMessage", &e))?;
     let post: Function = property(worker, "postMessage")
         .and_then(|f| f.dyn_into().ok())
         .ok_or_else(|| SyncError::Platform {
@@ -127,7 +115,7 @@ pub fn post_message(
 pub const READY_TIMEOUT_MS: i64 = 10_000;
 
 /// Tells this page's active service worker that the server has just confirmed `user` as the
-/// signed-in agent (`{"type": "session-confirmed", "user": "<JSON>"}`), so a push that
+/// signed-in agent ([`PageMessage::SessionConfirmed`]), so a push that
 /// reaches a worker which never asked the server itself, while the server is unreachable, is
 /// still cached for that agent. `Ok(false)` where there is no service worker (another
 /// browser, a worker context) or it did not become active in [`READY_TIMEOUT_MS`].
@@ -154,14 +142,9 @@ pub async fn confirm_session(user: &chat_sync::protocol::CurrentUser) -> Result<
     let Some(active) = property(&registration, "active") else {
         return Ok(false);
     };
-    let text = serde_json::to_string(user).map_err(|e| SyncError::Invalid {
-        what: "current user",
-        detail: e.to_string(),
-    })?;
-    post_message(
+    post(
         &active,
-        "session-confirmed",
-        &[("user", JsValue::from_str(&text))],
+        &PageMessage::SessionConfirmed { user: user.clone() },
     )?;
     Ok(true)
 }

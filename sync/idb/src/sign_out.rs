@@ -22,12 +22,13 @@
 //! `versionchange` (see [`crate::database::Database::set_on_deleted`]), so even a context
 //! that missed the notice cannot re-create the database.
 
+use chat_sync::notice::PageMessage;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use crate::broadcast::{self, Broadcaster, Subscription};
 use crate::error::SyncError;
-use crate::service_worker::{call_async_within, container, post_type, property, registration};
+use crate::service_worker::{call_async_within, container, post, property, registration};
 
 /// How long a push-manager call may take: without a push service some never settle.
 pub const PUSH_TIMEOUT_MS: i64 = 3_000;
@@ -167,7 +168,7 @@ async fn wipe_local(
         // tell (and a message to ourselves would reach whatever else listens here).
         let in_service_worker = platform::global_property("registration").is_some();
         if let Some(active) = property(registration, "active").filter(|_| !in_service_worker) {
-            match post_type(&active, "session-changed") {
+            match post(&active, &PageMessage::SessionChanged) {
                 Ok(()) => report.worker_told = true,
                 Err(error) => report.problems.push(format!("telling the worker: {error}")),
             }

@@ -9,7 +9,8 @@
 //! `navigator.serviceWorker` and reloads. The protocol needs no JavaScript of the app's own.
 
 use crate::error::SyncError;
-use crate::service_worker::{call_async, container, post_type, property, registration};
+use crate::service_worker::{call_async, container, post, property, registration};
+use chat_sync::notice::PageMessage;
 
 /// Whether a new release is installed and waiting while this page is controlled by an older
 /// one (`registration.waiting` set and `navigator.serviceWorker.controller` present).
@@ -42,6 +43,6 @@ pub async fn apply_update() -> Result<bool, SyncError> {
     let Some(waiting) = property(&registration, "waiting") else {
         return Ok(false);
     };
-    post_type(&waiting, "skip-waiting")?;
+    post(&waiting, &PageMessage::SkipWaiting)?;
     Ok(true)
 }

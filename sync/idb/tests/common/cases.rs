@@ -441,7 +441,7 @@ pub async fn ingest_announces_changes_on_the_broadcast_channel() {
     assert_eq!(notice.request_id, chat);
     assert_eq!(notice.new_seqs, vec![1, 2, 3]);
     assert_eq!(notice.unread, 3);
-    assert_eq!(notice.source, "Push");
+    assert_eq!(notice.source, chat_sync::notice::NoticeSource::Push);
     runtime
         .ingest(&chat, messages("c1", 1, 3), Source::Live)
         .await

@@ -1,0 +1,262 @@
+//! The typed messages between the contexts of one agent's cache: the change notice every
+//! committed write announces to every tab and the service worker, the fetch notice behind the
+//! sync indicator, and the messages a page posts to its service worker.
+//!
+//! They cross a `BroadcastChannel` or `postMessage` as JSON text and are decoded here, so a
+//! context never matches on strings; what a notice means for a view (may what is already in
+//! memory stay?) is decided here too, next to the type.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::Source;
+use crate::protocol::CurrentUser;
+use crate::types::{RequestId, Seq};
+
+/// Where a committed change came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoticeSource {
+    /// A Web Push the service worker received.
+    Push,
+    /// The live event stream.
+    Live,
+    /// A history fetch (gap repair or older history).
+    Fetch,
+    /// The server's reply to a send.
+    SendEcho,
+    /// A full reload of the chat.
+    FullReload,
+    /// An edit, a redaction or a changes catch-up.
+    Change,
+    /// The outbox changed (queued, parked, retried, deleted); no message changed.
+    Outbox,
+    /// The chat's summary changed (title, closed, assigned); no message changed.
+    Chat,
+    /// The chat was taken from the agent and left the cache.
+    Revoked,
+}
+
+impl From<Source> for NoticeSource {
+    fn from(source: Source) -> Self {
+        match source {
+            Source::Push => NoticeSource::Push,
+            Source::Live => NoticeSource::Live,
+            Source::Fetch => NoticeSource::Fetch,
+            Source::SendEcho => NoticeSource::SendEcho,
+            Source::FullReload => NoticeSource::FullReload,
+            Source::Change(_) => NoticeSource::Change,
+        }
+    }
+}
+
+/// What one committed write changed in a chat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeNotice {
+    /// The chat.
+    pub request_id: RequestId,
+    /// Sequences stored for the first time.
+    pub new_seqs: Vec<Seq>,
+    /// Held messages replaced by the server's copy.
+    pub replaced: u64,
+    /// The chat's unread count after the ingest.
+    pub unread: u32,
+    /// Outbox entries the ingest confirmed.
+    pub confirmed_outbox: Vec<String>,
+    /// Where the change came from.
+    pub source: NoticeSource,
+    /// Sequences redacted by this ingest: a view drops their text, a notification closes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<Seq>,
+    /// The chat was taken from the agent and has left the cache.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+    /// Unsent messages of a revoked chat that were discarded (the server refuses them now).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub discarded_outbox: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+impl ChangeNotice {
+    /// A notice about `request_id` from `source` that says nothing else yet.
+    pub fn about(request_id: &RequestId, source: NoticeSource) -> Self {
+        Self {
+            request_id: request_id.clone(),
+            new_seqs: Vec::new(),
+            replaced: 0,
+            unread: 0,
+            confirmed_outbox: Vec::new(),
+            source,
+            redacted: Vec::new(),
+            revoked: false,
+            discarded_outbox: 0,
+        }
+    }
+
+    /// Whether the change only added messages (or touched no message at all): the copies a
+    /// view already read stay true, and only the new ones need reading. A replacement, an
+    /// edit, a redaction, a reload or a revocation makes every copy in memory suspect.
+    pub fn keeps_read_messages(&self) -> bool {
+        self.replaced == 0
+            && self.redacted.is_empty()
+            && !self.revoked
+            && matches!(
+                self.source,
+                NoticeSource::Push
+                    | NoticeSource::Live
+                    | NoticeSource::Fetch
+                    | NoticeSource::SendEcho
+                    | NoticeSource::Outbox
+                    | NoticeSource::Chat
+            )
+    }
+}
+
+/// A context's history requests for a chat went on the network (`fetching: true`) or all came
+/// back (`false`), so a page shows its sync indicator whichever context (the service worker,
+/// another tab) runs the fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchNotice {
+    /// The chat.
+    pub request_id: RequestId,
+    /// Whether requests of `context` are on the network for it.
+    pub fetching: bool,
+    /// The announcing context (a random id per driver), so one context's end does not hide
+    /// another's fetch.
+    pub context: String,
+}
+
+/// What a page tells its service worker (`postMessage`, as `{"type": "…", …}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum PageMessage {
+    /// The agent signed in or out: the worker drops its cached user and runtime.
+    SessionChanged,
+    /// The server just confirmed this agent: the worker remembers them, so a push that
+    /// arrives while the server is unreachable is still cached for them.
+    SessionConfirmed {
+        /// The confirmed agent.
+        user: CurrentUser,
+    },
+    /// The waiting release takes over (the page's "update" button).
+    SkipWaiting,
+}
+
+/// Why a posted or broadcast message was not understood.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {what}: {detail}")]
+pub struct MalformedMessage {
+    /// Which kind of message was expected.
+    pub what: &'static str,
+    /// The decoder's words.
+    pub detail: String,
+}
+
+/// Decodes a message of type `T` from its JSON text; `what` names it in the error.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &'static str,
+) -> Result<T, MalformedMessage> {
+    serde_json::from_str(text).map_err(|e| MalformedMessage {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+/// The JSON text of a message (these types always serialize).
+pub fn encode<T: Serialize>(message: &T) -> String {
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(source: NoticeSource) -> ChangeNotice {
+        ChangeNotice {
+            new_seqs: vec![7, 8],
+            ..ChangeNotice::about(&RequestId::from("REQ-1"), source)
+        }
+    }
+
+    #[test]
+    fn the_wire_text_names_the_source_as_before() {
+        let text = encode(&notice(NoticeSource::SendEcho));
+        assert!(text.contains(r#""source":"SendEcho""#), "{text}");
+        let back: ChangeNotice = decode(&text, "change notice").unwrap();
+        assert_eq!(back, notice(NoticeSource::SendEcho));
+        // An older context's notice without the optional fields still decodes.
+        let old = r#"{"request_id":"REQ-1","new_seqs":[],"replaced":0,"unread":0,"confirmed_outbox":[],"source":"Live"}"#;
+        assert_eq!(
+            decode::<ChangeNotice>(old, "change notice").unwrap().source,
+            NoticeSource::Live
+        );
+    }
+
+    #[test]
+    fn an_unknown_source_is_a_malformed_notice() {
+        let text = r#"{"request_id":"REQ-1","new_seqs":[],"replaced":0,"unread":0,"confirmed_outbox":[],"source":"Elsewhere"}"#;
+        let error = decode::<ChangeNotice>(text, "change notice").unwrap_err();
+        assert_eq!(error.what, "change notice");
+    }
+
+    #[test]
+    fn only_additions_keep_what_a_view_read() {
+        for source in [
+            NoticeSource::Push,
+            NoticeSource::Live,
+            NoticeSource::Fetch,
+            NoticeSource::SendEcho,
+            NoticeSource::Outbox,
+            NoticeSource::Chat,
+        ] {
+            assert!(notice(source).keeps_read_messages(), "{source:?}");
+        }
+        for source in [
+            NoticeSource::FullReload,
+            NoticeSource::Change,
+            NoticeSource::Revoked,
+        ] {
+            assert!(!notice(source).keeps_read_messages(), "{source:?}");
+        }
+        let replaced = ChangeNotice {
+            replaced: 1,
+            ..notice(NoticeSource::Fetch)
+        };
+        assert!(!replaced.keeps_read_messages());
+        let redacted = ChangeNotice {
+            redacted: vec![7],
+            ..notice(NoticeSource::Push)
+        };
+        assert!(!redacted.keeps_read_messages());
+    }
+
+    #[test]
+    fn page_messages_keep_their_wire_shape() {
+        assert_eq!(
+            encode(&PageMessage::SkipWaiting),
+            r#"{"type":"skip-waiting"}"#
+        );
+        assert_eq!(
+            encode(&PageMessage::SessionChanged),
+            r#"{"type":"session-changed"}"#
+        );
+        let user = CurrentUser {
+            id: "u_alice".into(),
+            username: "alice".into(),
+            name: "Alice".into(),
+            role: crate::types::SenderRole::Agent,
+        };
+        let text = encode(&PageMessage::SessionConfirmed { user: user.clone() });
+        assert_eq!(
+            decode::<PageMessage>(&text, "page message").unwrap(),
+            PageMessage::SessionConfirmed { user }
+        );
+        assert!(decode::<PageMessage>(r#"{"type":"format-disk"}"#, "page message").is_err());
+        assert!(
+            decode::<PageMessage>(r#"{"type":"session-confirmed"}"#, "page message").is_err(),
+            "a confirmation without a user changes nothing"
+        );
+    }
+}
