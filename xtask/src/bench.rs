@@ -447,9 +447,92 @@ fn wasm_sizes(tools: &Tools) -> Result<Vec<Value>, String> {
             "seed_target": "-",
             "our_target": target,
             "meets_target": gzipped / 1024.0 <= target,
+            "largest": largest_functions(tools, if is_app { "app" } else { "worker" }, 5),
         }));
     }
     Ok(results)
+}
+
+/// The `count` largest functions of a front-end crate's wasm as `twiggy top` names them, as
+/// `{"item", "bytes"}`: where to look first when a size grows. They come from cargo's own
+/// output (before wasm-bindgen and wasm-opt: the shipped file carries no names), so the
+/// bytes are before optimization. Empty when twiggy is not installed (`cargo install
+/// twiggy`) or cannot read the file; the sizes do not depend on it.
+fn largest_functions(tools: &Tools, crate_name: &str, count: usize) -> Vec<Value> {
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join("wasm-release")
+        .join(format!("{crate_name}.wasm"));
+    let Some(csv) = crate::process::output(
+        tools
+            .command("twiggy")
+            .args(["top", "-n", "200", "-f", "csv"])
+            .arg(&wasm),
+    ) else {
+        return Vec::new();
+    };
+    csv.lines()
+        .skip(1)
+        .filter_map(csv_name_and_size)
+        // Sections, data segments, imports and exports (wasm-bindgen's `describe` functions,
+        // which it removes) are not functions.
+        .filter(|(name, _)| {
+            !name.contains(" section")
+                && ![
+                    "data segment",
+                    "import ",
+                    "export ",
+                    "type[",
+                    "elem[",
+                    "table[",
+                    "global[",
+                    "memory[",
+                    "__wbindgen",
+                ]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        })
+        .take(count)
+        .map(|(name, bytes)| json!({ "item": without_hash(&name), "bytes": bytes }))
+        .collect()
+}
+
+/// The first two fields of a line of twiggy's CSV (the item's name, quoted when it holds a
+/// comma or a quote, and its shallow size).
+fn csv_name_and_size(line: &str) -> Option<(String, u64)> {
+    let (name, rest) = match line.strip_prefix('"') {
+        Some(quoted) => {
+            let mut name = String::new();
+            let mut chars = quoted.char_indices().peekable();
+            loop {
+                let (i, c) = chars.next()?;
+                if c != '"' {
+                    name.push(c);
+                } else if chars.peek().is_some_and(|&(_, next)| next == '"') {
+                    chars.next();
+                    name.push('"');
+                } else {
+                    break (name, quoted.get(i + 1..)?.strip_prefix(',')?);
+                }
+            }
+        }
+        None => {
+            let (name, rest) = line.split_once(',')?;
+            (name.to_owned(), rest)
+        }
+    };
+    let bytes = rest.split(',').next()?.trim().parse().ok()?;
+    Some((name, bytes))
+}
+
+/// A symbol without rustc's `::h0123456789abcdef` hash suffix.
+fn without_hash(name: &str) -> &str {
+    match name.rsplit_once("::h") {
+        Some((base, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            base
+        }
+        _ => name,
+    }
 }
 
 /// Median and 95th percentile of criterion's per-sample mean iteration times, in ns.
@@ -537,6 +620,36 @@ fn write_reports(results: &[Value]) -> Result<(), String> {
             },
         );
     }
+    let largest: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["largest"].as_array().is_some_and(|l| !l.is_empty()))
+        .collect();
+    if !largest.is_empty() {
+        md.push_str(
+            "\n## Largest functions in the wasm\n\n`twiggy top` on cargo's output, before \
+             wasm-bindgen and wasm-opt (bytes before optimization).\n\n",
+        );
+        for r in largest {
+            let items: Vec<String> = r["largest"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| {
+                    format!(
+                        "`{}` ({:.1} KB)",
+                        item["item"].as_str().unwrap_or(""),
+                        item["bytes"].as_f64().unwrap_or(f64::NAN) / 1024.0
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "- {}: {}",
+                r["what"].as_str().unwrap_or(""),
+                items.join(", ")
+            );
+        }
+    }
     let missed: Vec<&Value> = results
         .iter()
         .filter(|r| !r["meets_target"].as_bool().unwrap_or(false))
@@ -562,4 +675,37 @@ fn write_reports(results: &[Value]) -> Result<(), String> {
     std::fs::write(root().join("BENCHMARKS.md"), &md).map_err(|e| e.to_string())?;
     print!("{md}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{csv_name_and_size, without_hash};
+
+    #[test]
+    fn reads_twiggy_csv_lines() {
+        assert_eq!(
+            csv_name_and_size("\"\"\"function names\"\" subsection\",938768,27.4,,"),
+            Some(("\"function names\" subsection".to_owned(), 938768))
+        );
+        assert_eq!(
+            csv_name_and_size("\"<F as a::B<C, D>>::invoke::h00029090db0efb4b\",14943,0.44,,"),
+            Some((
+                "<F as a::B<C, D>>::invoke::h00029090db0efb4b".to_owned(),
+                14943
+            ))
+        );
+        assert_eq!(
+            csv_name_and_size("app::render::hec1b26f6970e637b,16183,0.47,,"),
+            Some(("app::render::hec1b26f6970e637b".to_owned(), 16183))
+        );
+        assert_eq!(csv_name_and_size("Name,ShallowSize"), None);
+        assert_eq!(
+            without_hash("app::render::hec1b26f6970e637b"),
+            "app::render"
+        );
+        assert_eq!(
+            without_hash("core::fmt::float::x::<f64>"),
+            "core::fmt::float::x::<f64>"
+        );
+    }
 }
