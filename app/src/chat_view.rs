@@ -476,15 +476,10 @@ fn list_events(
                     }
                 }),
                 MessageAction::Delete => {
-                    let sure = web_sys::window()
-                        .and_then(|w| {
-                            w.confirm_with_message(
-                                "Delete this message for everyone? Its text and files are \
-                                 erased and cannot be brought back.",
-                            )
-                            .ok()
-                        })
-                        .unwrap_or(false);
+                    let sure = chat_sync_idb::platform::confirm(
+                        "Delete this message for everyone? Its text and files are erased and \
+                         cannot be brought back.",
+                    );
                     if !sure {
                         return;
                     }

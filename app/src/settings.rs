@@ -8,6 +8,7 @@ use chat_sync::media_cache::MediaStats;
 use chat_sync::outbox::{OutboxEntry, OutboxState};
 use chat_sync::store::{Store, Usage};
 use chat_sync::ChatRecord;
+use chat_sync_idb::platform::confirm;
 use chat_sync_idb::{media, outbox_sender};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,7 +17,6 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::cache::AppCache;
 use crate::format;
-use crate::shell::confirm;
 
 /// Everything the panel shows, read at once.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -69,7 +69,7 @@ pub fn CacheSettings(
             return;
         };
         spawn_local(async move {
-            match media::set_media_budget(&cache.runtime, mb * 1_000_000).await {
+            match media::set_media_budget(cache.runtime.store(), mb * 1_000_000).await {
                 Ok(_) => {
                     notice.try_set(Some(format!("Media budget set to {mb} MB.")));
                     reload();
@@ -193,7 +193,7 @@ pub fn CacheSettings(
 async fn read(cache: &AppCache) -> Result<Snapshot, chat_sync_idb::SyncError> {
     let store = cache.runtime.store();
     let usage = store.usage().await?;
-    let media = media::media_stats(&cache.runtime).await?;
+    let media = media::media_stats(cache.runtime.store()).await?;
     let mut chats: Vec<ChatRecord> = store.chats().await?;
     chats.sort_by_key(|c| std::cmp::Reverse(c.bytes));
     let outbox: Vec<OutboxEntry> = outbox_sender::entries(&cache.runtime).await?;

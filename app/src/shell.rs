@@ -202,7 +202,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                     .map(|e| e.len())
                     .unwrap_or(0);
                 if unsent > 0
-                    && !confirm(&format!(
+                    && !chat_sync_idb::platform::confirm(&format!(
                     "{unsent} message(s) have not been sent yet. Signing out deletes them from \
                      this browser. Sign out anyway?"
                 )) {
@@ -390,13 +390,6 @@ fn reload_page(path: &str) {
     if let Some(window) = web_sys::window() {
         let _ = window.location().set_href(path);
     }
-}
-
-/// Asks the agent to confirm (a browser dialog); `false` where there is no window.
-pub(crate) fn confirm(question: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.confirm_with_message(question).ok())
-        .unwrap_or(false)
 }
 
 /// Reloads the page once the new release controls it.

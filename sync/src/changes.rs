@@ -171,17 +171,6 @@ pub fn may_list(
     revoked.get(request_id).is_none_or(|at| listed_at > *at)
 }
 
-/// What an ingest into a chat the cache let go of reports: nothing is written (a late push
-/// or live event of a chat taken from the agent must not bring it back), and why.
-pub fn refused_as_revoked(request_id: &crate::types::RequestId) -> crate::ingest::IngestReport {
-    crate::ingest::IngestReport {
-        rejected: vec![crate::protocol::InvalidInput::Mismatch(format!(
-            "chat {request_id} was taken from this agent: its messages are no longer kept"
-        ))],
-        ..crate::ingest::IngestReport::default()
-    }
-}
-
 /// Remembers that `request_id` was revoked at `at`, within [`MAX_REVOKED`].
 pub fn remember_revoked(
     revoked: &mut Revoked,

@@ -14,8 +14,9 @@
 use serde::de::DeserializeOwned;
 
 use crate::protocol::{
-    validate_chat_list, validate_message, validate_page, ChatList, InvalidInput, MessagesPage,
-    PushPayload,
+    validate_chat_list, validate_message, validate_page, validate_request_id, validate_seq,
+    validate_user_id, ChatList, InvalidInput, MessagesPage, PushPayload, MAX_PUSH_PAYLOAD_LEN,
+    MAX_SEQ,
 };
 use crate::types::{Message, RequestId, Seq};
 
@@ -95,6 +96,51 @@ pub fn stream_event(kind: &str, bytes: &[u8]) -> Result<StreamEvent, InvalidInpu
                 other.chars().take(32).collect::<String>()
             ),
         }),
+    }
+}
+
+// The push payload's decoder lives with the other decoders (the wire types in `protocol`
+// do not depend on the decoding layer).
+impl PushPayload {
+    /// Decodes and validates a push payload. Nothing that fails here may touch a cache.
+    pub fn decode(bytes: &[u8]) -> Result<Self, InvalidInput> {
+        if bytes.len() > MAX_PUSH_PAYLOAD_LEN {
+            return Err(InvalidInput::TooLarge {
+                what: "push payload",
+                len: bytes.len(),
+                max: MAX_PUSH_PAYLOAD_LEN,
+            });
+        }
+        let payload: PushPayload = json(bytes, "push payload")?;
+        validate_user_id(payload.to())?;
+        match &payload {
+            PushPayload::Message { message, .. } => validate_message(message)?,
+            PushPayload::Change { message, .. } => {
+                validate_message(message)?;
+                if message.version == 0 || message.version > MAX_SEQ {
+                    return Err(InvalidInput::Malformed {
+                        what: "push payload",
+                        reason: format!("a change needs a version in 1..={MAX_SEQ}"),
+                    });
+                }
+            }
+            PushPayload::Hint {
+                request_id, seq, ..
+            } => {
+                validate_request_id(request_id)?;
+                validate_seq(*seq)?;
+            }
+            PushPayload::Changes {
+                request_id,
+                version,
+                ..
+            } => {
+                validate_request_id(request_id)?;
+                validate_seq(*version)?;
+            }
+            PushPayload::Revoked { request_id, .. } => validate_request_id(request_id)?,
+        }
+        Ok(payload)
     }
 }
 

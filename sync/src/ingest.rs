@@ -382,6 +382,17 @@ pub fn mark_read(record: &mut ChatRecord, read_seq: Seq, now: Millis) -> ReadCha
     }
 }
 
+/// What an ingest into a chat the cache let go of reports: nothing is written (a late push
+/// or live event of a chat taken from the agent must not bring it back), and why.
+pub fn refused_as_revoked(request_id: &RequestId) -> IngestReport {
+    IngestReport {
+        rejected: vec![InvalidInput::Mismatch(format!(
+            "chat {request_id} was taken from this agent: its messages are no longer kept"
+        ))],
+        ..IngestReport::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

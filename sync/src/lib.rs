@@ -28,7 +28,6 @@ pub mod read_marks;
 pub mod row_heights;
 pub mod store;
 pub mod suite;
-mod suite_changes;
 pub mod sync_state;
 pub mod timeline;
 pub mod types;

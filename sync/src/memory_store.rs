@@ -82,7 +82,7 @@ impl Store for MemoryStore {
             inner.chats.get(request_id).cloned()
         };
         if record.is_none() && !replace && inner.revoked.contains_key(request_id) {
-            return Ok(crate::changes::refused_as_revoked(request_id));
+            return Ok(crate::ingest::refused_as_revoked(request_id));
         }
         let existing: Vec<Message> = match &record {
             Some(record) => messages

@@ -9,9 +9,7 @@ use thiserror::Error;
 
 use crate::types::{Attachment, ChatSummary, Message, RequestId, Seq};
 
-/// The largest sequence number accepted anywhere: JavaScript numbers hold integers exactly
-/// only up to 2^53 - 1, and IndexedDB keys are JavaScript numbers.
-pub const MAX_SEQ: Seq = (1 << 53) - 1;
+pub use crate::ranges::MAX_SEQ;
 
 /// The longest request id accepted (bytes).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -214,47 +212,6 @@ impl PushPayload {
                 version,
             },
         }
-    }
-
-    /// Decodes and validates a push payload. Nothing that fails here may touch a cache.
-    pub fn decode(bytes: &[u8]) -> Result<Self, InvalidInput> {
-        if bytes.len() > MAX_PUSH_PAYLOAD_LEN {
-            return Err(InvalidInput::TooLarge {
-                what: "push payload",
-                len: bytes.len(),
-                max: MAX_PUSH_PAYLOAD_LEN,
-            });
-        }
-        let payload: PushPayload = crate::decode::json(bytes, "push payload")?;
-        validate_user_id(payload.to())?;
-        match &payload {
-            PushPayload::Message { message, .. } => validate_message(message)?,
-            PushPayload::Change { message, .. } => {
-                validate_message(message)?;
-                if message.version == 0 || message.version > MAX_SEQ {
-                    return Err(InvalidInput::Malformed {
-                        what: "push payload",
-                        reason: format!("a change needs a version in 1..={MAX_SEQ}"),
-                    });
-                }
-            }
-            PushPayload::Hint {
-                request_id, seq, ..
-            } => {
-                validate_request_id(request_id)?;
-                validate_seq(*seq)?;
-            }
-            PushPayload::Changes {
-                request_id,
-                version,
-                ..
-            } => {
-                validate_request_id(request_id)?;
-                validate_seq(*version)?;
-            }
-            PushPayload::Revoked { request_id, .. } => validate_request_id(request_id)?,
-        }
-        Ok(payload)
     }
 
     /// The chat this payload concerns.

@@ -6,8 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::MAX_SEQ;
-use crate::types::Seq;
+/// A per-chat message sequence number: `>= 1`, strictly increasing per chat, immutable.
+pub type Seq = u64;
+
+/// The largest sequence number accepted anywhere: JavaScript numbers hold integers exactly
+/// only up to 2^53 - 1, and IndexedDB keys are JavaScript numbers.
+pub const MAX_SEQ: Seq = (1 << 53) - 1;
 
 /// An inclusive range of sequence numbers, `start <= end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

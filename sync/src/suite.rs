@@ -11,6 +11,8 @@
 //!
 //! [`store_test_suite!`]: crate::store_test_suite
 
+mod changes;
+
 use crate::eviction::{plan_eviction, CacheBudget};
 use crate::ingest::{IngestContext, Source};
 use crate::outbox::{OutboxEntry, OutboxError, OutboxState, OUTBOX_CAPACITY};
@@ -585,7 +587,7 @@ pub async fn quota_exhaustion_evicts_and_keeps_the_incoming_message<S: Store>(st
     assert_eq!(newest.held.max(), Some(40), "the newest messages stay");
 }
 
-pub use crate::suite_changes::{
+pub use changes::{
     a_change_of_older_history_waits_for_its_message, edits_and_redactions_follow_the_version_rule,
     revoking_a_chat_lets_go_of_all_of_it,
 };

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ranges::SeqRanges;
 
-/// A per-chat message sequence number: `>= 1`, strictly increasing per chat, immutable.
-pub type Seq = u64;
+pub use crate::ranges::Seq;
 
 /// Milliseconds since the Unix epoch. The core never reads a clock: callers pass this in.
 pub type Millis = i64;

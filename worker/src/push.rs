@@ -198,7 +198,7 @@ async fn apply(
             Ok(None)
         }
         PushPayload::Revoked { request_id, .. } => {
-            changes::revoke(runtime, &request_id).await?;
+            runtime.revoke(&request_id).await?;
             notify::close_showing(&request_id, None).await;
             Ok(None)
         }

@@ -19,13 +19,12 @@ use chat_sync::change_wire::validate_changes_page;
 use chat_sync::changes::changes_since;
 use chat_sync::decode::StreamEvent;
 use chat_sync::ingest::{ChangeFacts, IngestReport, Source};
-use chat_sync::store::{Revocation, Store};
+use chat_sync::store::Store;
 use chat_sync::{Message, RequestId};
 
 use crate::driver::Driver;
 use crate::error::{FetchError, SyncError};
 use crate::http::HistoryClient;
-use crate::runtime::Runtime;
 use crate::{locks, platform};
 
 /// The most changes asked for in one request.
@@ -136,7 +135,7 @@ async fn catch_up_locked<C: HistoryClient>(
         let page = match reply {
             Ok(page) => page,
             Err(FetchError::Refused { status: 403, .. }) => {
-                revoke(runtime, request_id).await?;
+                runtime.revoke(request_id).await?;
                 report.revoked = true;
                 break;
             }
@@ -182,7 +181,7 @@ pub async fn handle_stream_event<C: HistoryClient>(
             apply_change(driver, change).await?;
         }
         StreamEvent::Revoked(notice) => {
-            revoke(runtime, &notice.request_id).await?;
+            runtime.revoke(&notice.request_id).await?;
         }
         StreamEvent::Chat(summary) => {
             let request_id = summary.request_id.clone();
@@ -195,23 +194,4 @@ pub async fn handle_stream_event<C: HistoryClient>(
         }
     }
     Ok(())
-}
-
-/// Lets go of a chat taken from the agent: everything of it leaves the cache in one
-/// transaction, its cached media leave Cache Storage, and every view hears why.
-pub async fn revoke(runtime: &Runtime, request_id: &RequestId) -> Result<Revocation, SyncError> {
-    let revocation = runtime
-        .store()
-        .revoke_chat(request_id, platform::now_ms())
-        .await?;
-    crate::media::forget(runtime.store(), &revocation.media_ids).await?;
-    if revocation.held_anything {
-        tracing::warn!(
-            chat = %request_id,
-            discarded = revocation.outbox_discarded.len(),
-            "the chat was taken from this agent: its cache, media and unsent messages are gone"
-        );
-        runtime.announce_revoked(request_id, revocation.outbox_discarded.len());
-    }
-    Ok(revocation)
 }

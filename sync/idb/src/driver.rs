@@ -462,7 +462,7 @@ impl<C: HistoryClient> Driver<C> {
                     tracing::warn!(chat = %request_id, ?range, %error, "history fetch failed");
                     if matches!(error, FetchError::Refused { status: 403, .. }) {
                         // The chat was taken from this agent: its cache lets go of it.
-                        crate::changes::revoke(&self.runtime, request_id).await?;
+                        self.runtime.revoke(request_id).await?;
                     }
                     return Ok(match error {
                         FetchError::Refused { .. } => FetchOutcome::Refused,

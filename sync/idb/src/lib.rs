@@ -38,6 +38,7 @@ pub mod platform;
 pub mod push_subscription;
 pub mod request;
 mod revoke;
+mod revoked;
 pub mod runtime;
 pub mod schema;
 pub mod service_worker;

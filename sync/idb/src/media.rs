@@ -22,7 +22,6 @@ use crate::codec::{decode, encode};
 use crate::database::Database;
 use crate::error::{store_error, SyncError};
 use crate::platform;
-use crate::runtime::Runtime;
 use crate::schema::{MEDIA, META};
 use crate::store::{commit, get, get_all_unbounded, object_store, put};
 use crate::IdbStore;
@@ -259,20 +258,19 @@ async fn stats_of(store: &IdbStore) -> Result<MediaStats, SyncError> {
 }
 
 /// Hits, misses, files and bytes cached, and the budget (for the settings panel).
-pub async fn media_stats(runtime: &Runtime) -> Result<MediaStats, SyncError> {
-    stats_of(runtime.store()).await
+pub async fn media_stats(store: &IdbStore) -> Result<MediaStats, SyncError> {
+    stats_of(store).await
 }
 
 /// Sets the media budget (bytes, 1 MB ..= 10 GB; out of range is [`SyncError::Invalid`]) and
 /// evicts at once what no longer fits. Returns the stats afterwards.
-pub async fn set_media_budget(runtime: &Runtime, bytes: u64) -> Result<MediaStats, SyncError> {
+pub async fn set_media_budget(store: &IdbStore, bytes: u64) -> Result<MediaStats, SyncError> {
     let budget = validate_budget(bytes).map_err(|e| SyncError::Invalid {
         what: "media budget",
         detail: e.to_string(),
     })?;
     const OP: &str = "media_budget";
-    let doomed = runtime
-        .store()
+    let doomed = store
         .database()
         .run(OP, async |db| {
             let tx = Database::transaction(&db, &[MEDIA, META], true, OP)?;
@@ -286,7 +284,7 @@ pub async fn set_media_budget(runtime: &Runtime, bytes: u64) -> Result<MediaStat
         })
         .await?;
     delete_bytes(&doomed).await;
-    media_stats(runtime).await
+    media_stats(store).await
 }
 
 /// Forgets files the server has erased (a redaction) or the agent may no longer see (a
@@ -314,10 +312,9 @@ pub async fn forget(store: &IdbStore, ids: &[String]) -> Result<(), SyncError> {
 }
 
 /// Empties the media cache: the bytes and the index (the counters and budget stay).
-pub async fn clear_media(runtime: &Runtime) -> Result<(), SyncError> {
+pub async fn clear_media(store: &IdbStore) -> Result<(), SyncError> {
     const OP: &str = "media_clear";
-    runtime
-        .store()
+    store
         .database()
         .run(OP, async |db| {
             let tx = Database::transaction(&db, &[MEDIA], true, OP)?;

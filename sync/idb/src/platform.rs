@@ -41,6 +41,20 @@ pub fn navigator_property(name: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
+/// Asks the user to confirm (the browser's `confirm` dialog); `false` where the context has
+/// none (a worker) or it failed.
+pub fn confirm(question: &str) -> bool {
+    let Some(confirm) = global_property("confirm").and_then(|f| f.dyn_into::<Function>().ok())
+    else {
+        return false;
+    };
+    confirm
+        .call1(&global(), &JsValue::from_str(question))
+        .ok()
+        .and_then(|answer| answer.as_bool())
+        .unwrap_or(false)
+}
+
 /// Milliseconds since the Unix epoch, as the core's `Millis`.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64

@@ -6,13 +6,16 @@
 //! transaction. Writes are never awaited one by one: they are issued together and the
 //! transaction's `complete` is awaited once.
 
+use std::future::Future;
+
+use chat_sync::store::StoreError;
 use js_sys::Promise;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbRequest, IdbTransaction};
+use web_sys::{IdbObjectStore, IdbRequest, IdbTransaction};
 
-use crate::error::DomError;
+use crate::error::{store_error, DomError};
 
 /// Waits for one request; `Ok(result)` or the request's `DOMException`.
 ///
@@ -82,4 +85,109 @@ pub async fn transaction_done(transaction: &IdbTransaction) -> Result<(), DomErr
         .await
         .map(|_| ())
         .map_err(|e| DomError::from_js(&e))
+}
+
+// The request helpers every IndexedDB module of this crate issues its reads and writes with:
+// each maps a failure to the store error of the named operation.
+
+pub(crate) fn object_store(
+    tx: &IdbTransaction,
+    name: &str,
+    operation: &'static str,
+) -> Result<IdbObjectStore, StoreError> {
+    tx.object_store(name)
+        .map_err(|e| store_error(operation, &e))
+}
+
+pub(crate) fn put(
+    store: &IdbObjectStore,
+    value: &JsValue,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    store
+        .put(value)
+        .map(|_| ())
+        .map_err(|e| store_error(operation, &e))
+}
+
+pub(crate) async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
+    transaction_done(tx)
+        .await
+        .map_err(|e: DomError| e.into_store_error(operation))
+}
+
+pub(crate) fn get(
+    store: &IdbObjectStore,
+    key: &JsValue,
+    operation: &'static str,
+) -> Result<impl Future<Output = Result<JsValue, StoreError>>, StoreError> {
+    let req = store.get(key).map_err(|e| store_error(operation, &e))?;
+    let pending = request(&req);
+    Ok(async move { pending.await.map_err(|e| e.into_store_error(operation)) })
+}
+
+pub(crate) fn get_all(
+    store: &IdbObjectStore,
+    query: &JsValue,
+    operation: &'static str,
+) -> Result<impl Future<Output = Result<js_sys::Array, StoreError>>, StoreError> {
+    let req = store
+        .get_all_with_key(query)
+        .map_err(|e| store_error(operation, &e))?;
+    let pending = request(&req);
+    Ok(async move {
+        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
+        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
+    })
+}
+
+/// `store.getAllRecords({query, count, direction: "prev"})` when the browser has it (the
+/// newest `count` records in one request), `None` otherwise.
+pub(crate) fn get_all_records_prev(
+    store: &IdbObjectStore,
+    query: &JsValue,
+    count: u64,
+    operation: &'static str,
+) -> Result<Option<impl Future<Output = Result<js_sys::Array, StoreError>>>, StoreError> {
+    let Ok(method) = js_sys::Reflect::get(store, &JsValue::from_str("getAllRecords")) else {
+        return Ok(None);
+    };
+    let Ok(method) = method.dyn_into::<js_sys::Function>() else {
+        return Ok(None);
+    };
+    let options = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        js_sys::Reflect::set(&options, &JsValue::from_str(key), value)
+            .map_err(|e| store_error(operation, &e))
+    };
+    set("query", query)?;
+    set("count", &JsValue::from_f64(count as f64))?;
+    set("direction", &JsValue::from_str("prev"))?;
+    let req: web_sys::IdbRequest = method
+        .call1(store, &options)
+        .map_err(|e| store_error(operation, &e))?
+        .unchecked_into();
+    let pending = request(&req);
+    Ok(Some(async move {
+        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
+        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
+    }))
+}
+
+pub(crate) fn get_all_unbounded(
+    store: &IdbObjectStore,
+    keys: bool,
+    operation: &'static str,
+) -> Result<impl Future<Output = Result<js_sys::Array, StoreError>>, StoreError> {
+    let req = if keys {
+        store.get_all_keys()
+    } else {
+        store.get_all()
+    }
+    .map_err(|e| store_error(operation, &e))?;
+    let pending = request(&req);
+    Ok(async move {
+        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
+        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
+    })
 }

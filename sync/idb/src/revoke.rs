@@ -2,20 +2,19 @@
 //! IndexedDB transaction over the chat record, its messages and its outbox entries with
 //! their files, so no context ever sees a half-revoked chat.
 
-use chat_sync::changes::Revoked;
 use chat_sync::outbox::OutboxEntry;
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::{Revocation, StoreError};
 use chat_sync::{Message, Millis, RequestId};
 use wasm_bindgen::JsValue;
-use web_sys::IdbObjectStore;
 
-use crate::codec::{decode, encode, message_range};
+use crate::codec::{decode, message_range};
 use crate::database::Database;
 use crate::error::store_error;
-use crate::request::request;
+use crate::request::{commit, get, get_all_unbounded, object_store, request};
+use crate::revoked::{read_revoked, write_revoked};
 use crate::schema::{CHATS, MESSAGES, META, OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
-use crate::store::{commit, get, get_all_unbounded, object_store, IdbStore};
+use crate::store::IdbStore;
 
 impl IdbStore {
     /// Removes everything of `request_id` (see `Store::revoke_chat`).
@@ -99,34 +98,4 @@ impl IdbStore {
             })
             .await
     }
-}
-
-/// The `meta` key of the chats revoked and when (`chat_sync::changes::Revoked`).
-const REVOKED_KEY: &str = "revoked_chats";
-
-/// Reads the revoked chats inside the caller's transaction; an unreadable value counts as
-/// none (it only ever holds back stale lists).
-pub(crate) async fn read_revoked(
-    meta: &IdbObjectStore,
-    operation: &'static str,
-) -> Result<Revoked, StoreError> {
-    let value = get(meta, &JsValue::from_str(REVOKED_KEY), operation)?.await?;
-    if value.is_undefined() {
-        return Ok(Revoked::new());
-    }
-    Ok(decode::<Revoked>(value).unwrap_or_default())
-}
-
-/// Writes the revoked chats inside the caller's transaction.
-pub(crate) fn write_revoked(
-    meta: &IdbObjectStore,
-    revoked: &Revoked,
-    operation: &'static str,
-) -> Result<(), StoreError> {
-    meta.put_with_key(
-        &encode(revoked, operation)?,
-        &JsValue::from_str(REVOKED_KEY),
-    )
-    .map(|_| ())
-    .map_err(|e| store_error(operation, &e))
 }

@@ -14,7 +14,7 @@ use chat_sync::eviction::CacheBudget;
 use chat_sync::ingest::{IngestContext, IngestReport, Source};
 use chat_sync::protocol::{validate_page, MessagesPage};
 use chat_sync::quota::ingest_with_eviction;
-use chat_sync::store::Store;
+use chat_sync::store::{Revocation, Store};
 use chat_sync::{Message, RequestId, Seq};
 
 use crate::broadcast::{channel_name, Broadcaster, ChangeNotice, NoticeSource};
@@ -182,6 +182,25 @@ impl Runtime {
             .note_backend_last_seq(request_id, last_seq)
             .await?;
         Ok(report)
+    }
+
+    /// Lets go of a chat taken from the agent: everything of it leaves the cache in one
+    /// transaction, its cached media leave Cache Storage, and every view hears why.
+    pub async fn revoke(&self, request_id: &RequestId) -> Result<Revocation, SyncError> {
+        let revocation = self
+            .store
+            .revoke_chat(request_id, platform::now_ms())
+            .await?;
+        crate::media::forget(&self.store, &revocation.media_ids).await?;
+        if revocation.held_anything {
+            tracing::warn!(
+                chat = %request_id,
+                discarded = revocation.outbox_discarded.len(),
+                "the chat was taken from this agent: its cache, media and unsent messages are gone"
+            );
+            self.announce_revoked(request_id, revocation.outbox_discarded.len());
+        }
+        Ok(revocation)
     }
 
     /// Tells every view that a chat's outbox changed (an entry queued, parked, retried or

@@ -26,13 +26,16 @@ use chat_sync::outbox::{Outbox, OutboxEntry, OutboxError};
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::{check_read, Revocation, Store, StoreError, Usage, Window};
 use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange, SeqRanges};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction};
+use wasm_bindgen::JsValue;
+use web_sys::{IdbDatabase, IdbObjectStore};
 
 use crate::codec::{decode, encode, encode_all, message_range, raw_seq};
 use crate::database::{database_name, Database};
-use crate::error::{store_error, DomError};
-use crate::request::{request, transaction_done};
+use crate::error::store_error;
+// The request and transaction helpers, where the other IndexedDB modules of this crate have
+// always found them.
+pub(crate) use crate::request::{commit, get, get_all_unbounded, object_store, put};
+use crate::request::{get_all, get_all_records_prev, request};
 use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
 
 /// A chat record as read: missing, readable, or damaged (with the decode error).
@@ -253,11 +256,11 @@ impl IdbStore {
         if record.is_none() && !ctx.source.replaces_chat() {
             // Only a chat without a record can be one the cache let go of.
             let meta = object_store(&tx, schema::META, OP)?;
-            if crate::revoke::read_revoked(&meta, OP)
+            if crate::revoked::read_revoked(&meta, OP)
                 .await?
                 .contains_key(request_id)
             {
-                return Ok(chat_sync::changes::refused_as_revoked(request_id));
+                return Ok(chat_sync::ingest::refused_as_revoked(request_id));
             }
         }
         let bytes_before = record.as_ref().map_or(0, |r| r.bytes);
@@ -328,108 +331,6 @@ impl IdbStore {
 fn decode_batch<T: serde::de::DeserializeOwned>(records: &js_sys::Array) -> Option<Vec<T>> {
     let text = js_sys::JSON::stringify(records).ok()?.as_string()?;
     serde_json::from_str(&text).ok()
-}
-
-pub(crate) fn object_store(
-    tx: &IdbTransaction,
-    name: &str,
-    operation: &'static str,
-) -> Result<IdbObjectStore, StoreError> {
-    tx.object_store(name)
-        .map_err(|e| store_error(operation, &e))
-}
-
-pub(crate) fn put(
-    store: &IdbObjectStore,
-    value: &JsValue,
-    operation: &'static str,
-) -> Result<(), StoreError> {
-    store
-        .put(value)
-        .map(|_| ())
-        .map_err(|e| store_error(operation, &e))
-}
-
-pub(crate) async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
-    transaction_done(tx)
-        .await
-        .map_err(|e: DomError| e.into_store_error(operation))
-}
-
-pub(crate) fn get(
-    store: &IdbObjectStore,
-    key: &JsValue,
-    operation: &'static str,
-) -> Result<impl Future<Output = Result<JsValue, StoreError>>, StoreError> {
-    let req = store.get(key).map_err(|e| store_error(operation, &e))?;
-    let pending = request(&req);
-    Ok(async move { pending.await.map_err(|e| e.into_store_error(operation)) })
-}
-
-fn get_all(
-    store: &IdbObjectStore,
-    query: &JsValue,
-    operation: &'static str,
-) -> Result<impl Future<Output = Result<js_sys::Array, StoreError>>, StoreError> {
-    let req = store
-        .get_all_with_key(query)
-        .map_err(|e| store_error(operation, &e))?;
-    let pending = request(&req);
-    Ok(async move {
-        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
-        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
-    })
-}
-
-/// `store.getAllRecords({query, count, direction: "prev"})` when the browser has it (the
-/// newest `count` records in one request), `None` otherwise.
-fn get_all_records_prev(
-    store: &IdbObjectStore,
-    query: &JsValue,
-    count: u64,
-    operation: &'static str,
-) -> Result<Option<impl Future<Output = Result<js_sys::Array, StoreError>>>, StoreError> {
-    let Ok(method) = js_sys::Reflect::get(store, &JsValue::from_str("getAllRecords")) else {
-        return Ok(None);
-    };
-    let Ok(method) = method.dyn_into::<js_sys::Function>() else {
-        return Ok(None);
-    };
-    let options = js_sys::Object::new();
-    let set = |key: &str, value: &JsValue| {
-        js_sys::Reflect::set(&options, &JsValue::from_str(key), value)
-            .map_err(|e| store_error(operation, &e))
-    };
-    set("query", query)?;
-    set("count", &JsValue::from_f64(count as f64))?;
-    set("direction", &JsValue::from_str("prev"))?;
-    let req: web_sys::IdbRequest = method
-        .call1(store, &options)
-        .map_err(|e| store_error(operation, &e))?
-        .unchecked_into();
-    let pending = request(&req);
-    Ok(Some(async move {
-        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
-        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
-    }))
-}
-
-pub(crate) fn get_all_unbounded(
-    store: &IdbObjectStore,
-    keys: bool,
-    operation: &'static str,
-) -> Result<impl Future<Output = Result<js_sys::Array, StoreError>>, StoreError> {
-    let req = if keys {
-        store.get_all_keys()
-    } else {
-        store.get_all()
-    }
-    .map_err(|e| store_error(operation, &e))?;
-    let pending = request(&req);
-    Ok(async move {
-        let value = pending.await.map_err(|e| e.into_store_error(operation))?;
-        Ok(value.dyn_into::<js_sys::Array>().unwrap_or_default())
-    })
 }
 
 async fn read_record(
@@ -580,7 +481,7 @@ impl Store for IdbStore {
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
                 let meta = object_store(&tx, schema::META, OP)?;
-                let mut revoked = crate::revoke::read_revoked(&meta, OP).await?;
+                let mut revoked = crate::revoked::read_revoked(&meta, OP).await?;
                 let revoked_before = revoked.len();
                 for summary in summaries {
                     if !chat_sync::changes::may_list(&revoked, &summary.request_id, listed_at) {
@@ -594,7 +495,7 @@ impl Store for IdbStore {
                     put(&chats, &encode(&apply_summary(record, summary), OP)?, OP)?;
                 }
                 if revoked.len() != revoked_before {
-                    crate::revoke::write_revoked(&meta, &revoked, OP)?;
+                    crate::revoked::write_revoked(&meta, &revoked, OP)?;
                 }
                 commit(&tx, OP).await
             })
@@ -621,7 +522,7 @@ impl Store for IdbStore {
                         // A fetch answered before the chat was taken away must not bring back
                         // its record.
                         let meta = object_store(&tx, schema::META, OP)?;
-                        if crate::revoke::read_revoked(&meta, OP)
+                        if crate::revoked::read_revoked(&meta, OP)
                             .await?
                             .contains_key(request_id)
                         {

@@ -2,10 +2,10 @@
 //! every store keeps the newer copy, stores a tombstone erased, keeps a change of older
 //! history aside until its message arrives, and lets go of a revoked chat whole.
 
+use super::{closed_chat_ctx, message, messages, outbox_entry};
 use crate::ingest::{ChangeFacts, IngestContext, Source};
 use crate::ranges::SeqRange;
 use crate::store::Store;
-use crate::suite::{closed_chat_ctx, message, messages, outbox_entry};
 use crate::types::{Attachment, ChatSummary, Message, Person, RequestId, Seq};
 
 fn change_ctx(backend_version: u64) -> IngestContext {

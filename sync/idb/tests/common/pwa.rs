@@ -265,10 +265,10 @@ pub async fn media_index_counts_and_evicts_least_recently_used() {
     let tag = unique_name("m");
     let id = |n: &str| format!("{tag}-{n}");
     let size = 400 * 1024;
-    let start = media::media_stats(&runtime).await.expect("stats");
+    let start = media::media_stats(runtime.store()).await.expect("stats");
     assert_eq!((start.hits, start.misses, start.entries), (0, 0, 0));
     assert_eq!(start.budget, 100 * 1024 * 1024, "the default budget");
-    let stats = media::set_media_budget(&runtime, MIN_MEDIA_BUDGET)
+    let stats = media::set_media_budget(runtime.store(), MIN_MEDIA_BUDGET)
         .await
         .expect("budget");
     assert_eq!(stats.budget, MIN_MEDIA_BUDGET);
@@ -292,21 +292,27 @@ pub async fn media_index_counts_and_evicts_least_recently_used() {
     let cached = media::cached_ids().await.expect("ids");
     assert!(cached.contains(&id("a")) && cached.contains(&id("c")));
     assert!(!cached.contains(&id("b")), "the evicted bytes are gone");
-    let stats = media::media_stats(&runtime).await.expect("stats");
+    let stats = media::media_stats(runtime.store()).await.expect("stats");
     assert_eq!((stats.hits, stats.misses), (1, 3));
     assert_eq!((stats.entries, stats.bytes), (2, 2 * size as u64));
     assert!(!media::may_store(runtime.store(), MIN_MEDIA_BUDGET + 1)
         .await
         .expect("may store"));
-    let refused = media::set_media_budget(&runtime, 10).await;
+    let refused = media::set_media_budget(runtime.store(), 10).await;
     assert!(
         matches!(refused, Err(SyncError::Invalid { .. })),
         "{refused:?}"
     );
     media::record_miss(runtime.store()).await.expect("miss");
-    assert_eq!(media::media_stats(&runtime).await.expect("stats").misses, 4);
-    media::clear_media(&runtime).await.expect("clear");
-    let stats = media::media_stats(&runtime).await.expect("stats");
+    assert_eq!(
+        media::media_stats(runtime.store())
+            .await
+            .expect("stats")
+            .misses,
+        4
+    );
+    media::clear_media(runtime.store()).await.expect("clear");
+    let stats = media::media_stats(runtime.store()).await.expect("stats");
     assert_eq!((stats.entries, stats.bytes), (0, 0));
     let names = JsFuture::from(media::cache_storage().expect("caches").keys())
         .await
