@@ -16,6 +16,7 @@
 mod balancer;
 mod bench;
 mod chaos;
+mod layers;
 mod local_postgres;
 mod process;
 mod serve;

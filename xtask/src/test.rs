@@ -144,6 +144,21 @@ pub fn run_test(args: &[String]) -> Result<(), String> {
             ))
         }
     });
+    step("module-layers", &mut || {
+        let violations = crate::layers::check(&root())?;
+        if violations.is_empty() {
+            eprintln!(
+                "xtask: no import circles; chat-sync layers as sequences ← wire ← cache ← engine/view; \
+                 only the router's builders import the server's routes"
+            );
+            Ok(())
+        } else {
+            Err(format!(
+                "import rules broken:\n  {}",
+                violations.join("\n  ")
+            ))
+        }
+    });
     step("native-tests", &mut || {
         let nextest = output(cargo_cmd().args(["nextest", "--version"])).is_some();
         let mut command = cargo_cmd();
@@ -152,7 +167,7 @@ pub fn run_test(args: &[String]) -> Result<(), String> {
         } else {
             command.args(["test", "--no-fail-fast"]);
         }
-        command.args(["-p", "chat-sync", "-p", "server"]);
+        command.args(["-p", "chat-sync", "-p", "server", "-p", "xtask"]);
         run(&mut command)?;
         run(cargo_cmd().args(["test", "--doc", "-p", "chat-sync"]))
     });
