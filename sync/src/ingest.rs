@@ -295,6 +295,12 @@ pub fn plan_ingest(
             .interior
             .iter()
             .any(|gap| gap.end < newest.seq);
+        // A pushed or live message is the backend's word that its seq exists: when the cache
+        // holds something below it, what lies between is missing, and the backend's last
+        // sequence is known to be at least this one (the repair may start without a list).
+        if report.reveals_gap && matches!(ctx.source, Source::Push | Source::Live) {
+            record.backend_last_seq_known = true;
+        }
     }
     if let Source::Change(facts) = ctx.source {
         if let Some(closed) = facts.closed {
@@ -520,6 +526,53 @@ mod tests {
             &ctx(false),
         );
         assert_eq!(own.record.unread, 0);
+    }
+
+    #[test]
+    fn a_pushed_or_live_message_above_a_hole_makes_the_backend_last_seq_known() {
+        let chat = RequestId::from("r1");
+        let first = plan_ingest(
+            &chat,
+            None,
+            &[],
+            vec![msg("r1", 1, "a", "req1")],
+            &ctx(false),
+        );
+        assert!(
+            !first.record.backend_last_seq_known,
+            "one message proves no hole"
+        );
+        for source in [Source::Push, Source::Live] {
+            let context = IngestContext {
+                source,
+                ..ctx(false)
+            };
+            let plan = plan_ingest(
+                &chat,
+                Some(first.record.clone()),
+                &[],
+                vec![msg("r1", 9, "b", "req1")],
+                &context,
+            );
+            assert!(plan.report.reveals_gap);
+            assert!(plan.record.backend_last_seq_known, "{source:?}");
+            assert_eq!(plan.record.backend_last_seq, 9);
+            let gaps = plan.record.held.gaps(plan.record.backend_last_seq);
+            assert_eq!(gaps.repair_count(), 7, "2..=8 are due for repair");
+        }
+        // A fetched page says its last seq itself (the driver records it from the reply).
+        let fetched = IngestContext {
+            source: Source::Fetch,
+            ..ctx(false)
+        };
+        let plan = plan_ingest(
+            &chat,
+            Some(first.record),
+            &[],
+            vec![msg("r1", 9, "b", "req1")],
+            &fetched,
+        );
+        assert!(!plan.record.backend_last_seq_known);
     }
 
     #[test]

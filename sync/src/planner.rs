@@ -202,6 +202,9 @@ struct ChatPlan {
     /// Ask for what follows the newest cached message before the backend's last sequence is
     /// known anew (coming back online with the chat open): [`Planner::request_newer`].
     newer_wanted: bool,
+    /// Single messages asked for by seq, before the backend's last sequence is known (a
+    /// push hint for a chat the cache never held): [`Planner::request_exact`].
+    exact_wanted: SeqRanges,
     /// The sequences the reader has on screen, fetched before other gaps.
     viewport: Option<SeqRange>,
     failures: u32,
@@ -329,6 +332,17 @@ impl Planner {
             .newer_wanted = true;
     }
 
+    /// A push hint names message `seq` of a chat the cache never held: fetch exactly that
+    /// message (older history stays a leading gap, loaded when the reader scrolls). Asked
+    /// once, whether the backend's last sequence is known or not; a backoff delays it.
+    pub fn request_exact(&mut self, request_id: &RequestId, seq: Seq) {
+        self.chats
+            .entry(request_id.clone())
+            .or_default()
+            .exact_wanted
+            .insert(seq);
+    }
+
     /// The reader has `visible` on screen: gaps there are fetched before the others.
     pub fn set_viewport(&mut self, request_id: &RequestId, visible: Option<SeqRange>) {
         self.chats.entry(request_id.clone()).or_default().viewport = visible;
@@ -414,9 +428,16 @@ impl Planner {
             .filter(|_| capabilities.range && chat.in_flight_count < config.max_in_flight_per_chat)
             .filter(|top| chat.in_flight.max().is_none_or(|flying| flying <= *top))
             .map(|top| SeqRange::new(top + 1, top.saturating_add(config.page_limit.max(1))));
+        // Single messages a hint named, minus what is held or already being fetched.
+        let mut exact = std::mem::take(&mut chat.exact_wanted);
+        exact.remove_all(input.held);
+        exact.remove_all(&chat.in_flight);
         let mut commands = Vec::new();
         if let Some(range) = newer {
             commands.push(self.issue(request_id, range, FetchPurpose::Repair, method));
+        }
+        for range in exact.ranges() {
+            commands.push(self.issue(request_id, *range, FetchPurpose::Repair, method));
         }
         let chat = self.chats.get_mut(request_id).expect("entry made above");
 
@@ -887,6 +908,46 @@ mod tests {
         r.handle_fetch_result(probe.id, FetchOutcome::Refused, unknown, 1);
         r.request_newer(&chat);
         assert!(r.poll(&chat, unknown, 2).is_empty());
+    }
+
+    #[test]
+    fn a_hinted_message_of_a_never_held_chat_is_fetched_alone_once() {
+        let chat = RequestId::from("r1");
+        let mut p = planner(100);
+        let empty = SeqRanges::new();
+        let unknown = ChatInput {
+            held: &empty,
+            backend_last: None,
+        };
+        p.request_exact(&chat, 9);
+        let commands = p.poll(&chat, unknown, 0);
+        assert_eq!(fetches(&commands), vec![(9, 9, FetchPurpose::Repair)]);
+        p.request_exact(&chat, 9);
+        assert!(
+            p.poll(&chat, unknown, 0).is_empty(),
+            "in flight: not asked twice"
+        );
+        let Command::Fetch(fetch) = &commands[0] else {
+            unreachable!()
+        };
+        let after = held(&[(9, 9)]);
+        let known = ChatInput {
+            held: &after,
+            backend_last: Some(9),
+        };
+        p.handle_fetch_result(
+            fetch.id,
+            FetchOutcome::Received {
+                received: held(&[(9, 9)]),
+                last_seq: 9,
+                page_limit: Some(100),
+            },
+            known,
+            1,
+        );
+        // Held now: asking again fetches nothing, and older history stays unasked.
+        p.request_exact(&chat, 9);
+        assert!(p.poll(&chat, known, 2).is_empty());
     }
 
     #[test]

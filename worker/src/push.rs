@@ -11,11 +11,11 @@
 use chat_sync::ingest::Source;
 use chat_sync::protocol::PushPayload;
 use chat_sync::store::Store;
-use chat_sync::{RequestId, Seq};
-use chat_sync_idb::driver::{fetch_lock_name, Driver, FETCH_LOCK_LEASE_MS};
-use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
+use chat_sync::RequestId;
+use chat_sync_idb::driver::Driver;
+use chat_sync_idb::http::HttpHistoryClient;
 use chat_sync_idb::platform::{self, timed};
-use chat_sync_idb::{changes, locks, push_subscription, SyncError};
+use chat_sync_idb::{changes, push_subscription};
 
 use crate::error::WorkerError;
 use crate::notify::{self, Notice};
@@ -128,14 +128,8 @@ async fn apply(
             if !report.rejected.is_empty() {
                 return Ok(None);
             }
-            if report.reveals_gap {
-                // The push is the backend's word that `seq` exists: what lies between the
-                // cache and it is missing.
-                runtime
-                    .store()
-                    .note_backend_last_seq(&request_id, message.seq)
-                    .await?;
-            }
+            // (The core's ingest rule made the backend's last seq known when the push
+            // revealed a hole: it proves its seq exists.)
             repair(driver, &request_id, report.reveals_gap).await?;
             if !report.redacted.is_empty() {
                 notify::close_showing(&request_id, Some(&report.redacted)).await;
@@ -163,7 +157,7 @@ async fn apply(
                     .await?;
                 repair(driver, &request_id, true).await?;
             } else {
-                fetch_one(driver, &request_id, seq).await?;
+                driver.fetch_exact(&request_id, seq).await?;
             }
             let record = runtime.store().chat(&request_id).await?;
             Ok(record.map(|r| Notice {
@@ -222,35 +216,6 @@ async fn repair(
         return Ok(());
     };
     tracing::info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
-    Ok(())
-}
-
-/// A hint for a chat the cache has never held: fetch exactly the hinted message (older
-/// history stays a leading gap, loaded when the reader scrolls), under the chat's lock.
-async fn fetch_one(
-    driver: &Driver<HttpHistoryClient>,
-    request_id: &RequestId,
-    seq: Seq,
-) -> Result<(), WorkerError> {
-    let runtime = driver.runtime();
-    let lock = fetch_lock_name(runtime.store().name(), request_id);
-    let client = HttpHistoryClient::new("");
-    locks::with_lock_leased(&lock, FETCH_LOCK_LEASE_MS, async {
-        let held = runtime
-            .store()
-            .chat(request_id)
-            .await?
-            .is_some_and(|r| r.held.contains(seq));
-        if held {
-            return Ok::<(), SyncError>(());
-        }
-        let page = client.fetch_range(request_id, seq, seq).await?;
-        runtime
-            .ingest_page(request_id, page, seq, seq, Source::Fetch)
-            .await
-            .map(|_| ())
-    })
-    .await??;
     Ok(())
 }
 

@@ -303,6 +303,18 @@ impl<C: HistoryClient> Driver<C> {
         self.sync(request_id).await
     }
 
+    /// A push hint named message `seq` of a chat the cache never held: fetch exactly that
+    /// message through the planner (the core's [`Planner::request_exact`]), under the chat's
+    /// lock like every other fetch.
+    pub async fn fetch_exact(
+        &self,
+        request_id: &RequestId,
+        seq: Seq,
+    ) -> Result<ChatStatus, SyncError> {
+        self.planner.borrow_mut().request_exact(request_id, seq);
+        self.sync(request_id).await
+    }
+
     /// The reader scrolled to the oldest cached message: fetch one more page of history.
     pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
         self.planner.borrow_mut().request_older(request_id);

@@ -437,16 +437,10 @@ impl Leader {
                 return;
             }
         };
+        // The event is the backend's word that `seq` exists: the core's ingest made the
+        // backend's last seq known, and what lies between is missing.
         if !report.reveals_gap || !report.rejected.is_empty() {
             return;
-        }
-        // The event is the backend's word that `seq` exists: what lies between is missing.
-        if let Err(error) = runtime
-            .store()
-            .note_backend_last_seq(&request_id, seq)
-            .await
-        {
-            tracing::warn!(chat = %request_id, %error, "could not record the backend's last seq");
         }
         if !repairing.borrow_mut().insert(request_id.clone()) {
             // A repair of this chat is running; it re-reads the chat each round and will
