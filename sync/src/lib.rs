@@ -26,6 +26,7 @@ pub mod quota;
 pub mod ranges;
 pub mod read_marks;
 pub mod row_heights;
+pub mod send_rules;
 pub mod store;
 pub mod suite;
 pub mod sync_state;

@@ -30,6 +30,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
             "decode",
             "backoff",
             "upload",
+            "send_rules",
             "hostile_corpus",
         ],
     ),

@@ -40,13 +40,10 @@ use crate::{locks, platform, upload};
 pub const SYNC_TAG: &str = "outbox";
 /// Prefix of an attachment's `media_id` while its bytes are only local (not uploaded yet).
 pub const LOCAL_MEDIA_PREFIX: &str = "local:";
-/// The longest message body accepted: the server's limit (`SPEC.md`, server README). A longer
-/// text would only be parked as refused later, so it is refused before it is queued.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// The most attachments on one message (the server's limit).
-pub const MAX_ATTACHMENTS: usize = 16;
-/// The largest attachment accepted (the server's upload limit, 10 MiB).
-pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+/// The contract's limits of one message, re-exported for callers of this module (the core
+/// checks them: [`chat_sync::send_rules::check_send`]).
+pub use chat_sync::protocol::{MAX_ATTACHMENTS, MAX_BODY_LEN as MAX_BODY_BYTES};
+pub use chat_sync::send_rules::MAX_ATTACHMENT_BYTES;
 
 /// A file the agent attached, not uploaded yet.
 #[derive(Clone, Debug)]
@@ -129,47 +126,16 @@ pub async fn enqueue(
     body: String,
     attachments: Vec<LocalAttachment>,
 ) -> Result<OutboxEntry, SyncError> {
-    chat_sync::protocol::validate_request_id(request_id).map_err(|e| SyncError::Invalid {
-        what: "chat id",
-        detail: e.to_string(),
-    })?;
-    if body.trim().is_empty() && attachments.is_empty() {
-        return Err(SyncError::Invalid {
-            what: "message",
-            detail: "a message needs text or an attachment".to_owned(),
-        });
-    }
-    if body.len() > MAX_BODY_BYTES {
-        return Err(SyncError::Invalid {
-            what: "message",
-            detail: format!(
-                "the text is {} bytes; at most {MAX_BODY_BYTES} are sent",
-                body.len()
-            ),
-        });
-    }
-    if attachments.len() > MAX_ATTACHMENTS {
-        return Err(SyncError::Invalid {
-            what: "message",
-            detail: format!(
-                "{} attachments; at most {MAX_ATTACHMENTS} are sent",
-                attachments.len()
-            ),
-        });
-    }
-    if let Some(large) = attachments
+    let sizes: Vec<(&str, u64)> = attachments
         .iter()
-        .find(|a| a.blob.size() as u64 > MAX_ATTACHMENT_BYTES)
-    {
-        return Err(SyncError::Invalid {
-            what: "attachment",
-            detail: format!(
-                "{} is {} bytes; at most {MAX_ATTACHMENT_BYTES} are uploaded",
-                large.name,
-                large.blob.size() as u64
-            ),
-        });
-    }
+        .map(|a| (a.name.as_str(), a.blob.size() as u64))
+        .collect();
+    chat_sync::send_rules::check_send(request_id, &body, &sizes).map_err(|refusal| {
+        SyncError::Invalid {
+            what: refusal.what(),
+            detail: refusal.to_string(),
+        }
+    })?;
     let client_temp_id = platform::random_id();
     let now = platform::now_ms();
     let local: Vec<Attachment> = attachments
