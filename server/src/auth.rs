@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::db::now_ms;
+use crate::clock::now_ms;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// The largest page limit or cursor `limit` accepted; larger asks are refused with 400. It
+/// lives with the configuration because it also bounds `--page-limit`, and the configuration
+/// imports nothing of the crate.
+pub const MAX_LIMIT: u64 = 10_000;
+
 /// `server --listen 127.0.0.1:8080 --db PATH --dist DIR [--demo] [--simulate]`.
 #[derive(Debug, Parser)]
 #[command(name = "server", about = "Reference backend of the support-desk chat")]
@@ -247,7 +252,7 @@ impl Config {
             demo: args.demo,
             simulate: args.simulate,
             demo_large_chat: args.demo_large_chat,
-            page_limit: args.page_limit.clamp(1, crate::routes::chat::MAX_LIMIT),
+            page_limit: args.page_limit.clamp(1, MAX_LIMIT),
             test_faults: args.test_faults,
             test_served_log: args.test_served_log.clone(),
             allow_insecure_push: args.allow_insecure_push,

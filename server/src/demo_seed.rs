@@ -11,10 +11,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
+use crate::clock::now_ms;
 use crate::db::chats::NewMessage;
 use crate::db::media::MediaMeta;
 use crate::db::users::{role_text, UserRow};
-use crate::db::{now_ms, Db};
+use crate::db::Db;
 
 /// The demo password.
 pub const DEMO_PASSWORD: &str = "demo";

@@ -16,7 +16,7 @@ pub async fn purge_sessions(state: AppState) {
     let mut every = tokio::time::interval(state.config.session_purge_interval);
     loop {
         every.tick().await;
-        match state.db.purge_sessions(crate::db::now_ms(), idle).await {
+        match state.db.purge_sessions(crate::clock::now_ms(), idle).await {
             Ok(0) => {}
             Ok(purged) => {
                 state

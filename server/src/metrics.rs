@@ -355,7 +355,7 @@ pub async fn render(
         Ok(stats) => {
             let age = stats
                 .oldest_created_at
-                .map(|at| (crate::db::now_ms() - at).max(0) as f64 / 1000.0)
+                .map(|at| (crate::clock::now_ms() - at).max(0) as f64 / 1000.0)
                 .unwrap_or(0.0);
             out.push_str("# HELP push_queue_depth Web Push messages queued (all processes).\n");
             out.push_str("# TYPE push_queue_depth gauge\n");

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use chat_sync::protocol::PushPayload;
 use web_push_native::{Auth, WebPushBuilder};
 
-use crate::db::now_ms;
+use crate::clock::now_ms;
 use crate::db::push::SubscriptionRow;
 use crate::db::push_outbox::{
     OutboxRow, KIND_CHANGE, KIND_CHANGES, KIND_HINT, KIND_MESSAGE, KIND_REVOKED,

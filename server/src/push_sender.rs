@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 
-use crate::db::now_ms;
+use crate::clock::now_ms;
 use crate::db::push_outbox::OutboxRow;
 use crate::push_endpoint::PublicResolver;
 use crate::state::AppState;

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use chat_sync::protocol::{validate_request_id, SendMessage, MAX_ATTACHMENTS, MAX_BODY_LEN};
 use chat_sync::types::{Message, Sender};
 
+use crate::clock::now_ms;
 use crate::db::chats::NewMessage;
-use crate::db::now_ms;
 use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
 use crate::fanout::Notice;

@@ -136,7 +136,7 @@ async fn main() {
     }
     let from_env = std::env::var("TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty());
     let mut report = Report {
-        generated_at_ms: server::db::now_ms(),
+        generated_at_ms: server::clock::now_ms(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         notes: vec![
             format!(
@@ -241,7 +241,7 @@ async fn spawn(bin: &PathBuf, url: &str, name: &str) -> (Process, String) {
 /// Agents `fa{i}` with chat `FAN-{i}`, one requester; returns (agent cookies, requester cookie).
 async fn seed(db: &Db, agents: usize) -> (Vec<String>, String) {
     let hash = server::auth::hash_password("bench", 8).unwrap_or_else(|e| panic!("{e}"));
-    let now = server::db::now_ms();
+    let now = server::clock::now_ms();
     let day = 24 * 3600 * 1000;
     let session = |user: &str| {
         let token = server::auth::new_token();

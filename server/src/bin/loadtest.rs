@@ -82,7 +82,7 @@ const CHATS: usize = 8;
 async fn main() {
     let args = Args::parse();
     let mut report = Report {
-        generated_at_ms: server::db::now_ms(),
+        generated_at_ms: server::clock::now_ms(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         history_len: HISTORY,
         results: Vec::new(),

@@ -24,7 +24,8 @@ use chat_sync::types::{Attachment, Message};
 
 use super::chats::{to_i64, MessageRow, MESSAGE_COLUMNS, PREVIEW_CHARS};
 use super::push_outbox::{KIND_CHANGE, KIND_CHANGES, KIND_HINT, KIND_REVOKED};
-use super::{now_ms, with_pool, Db};
+use super::{with_pool, Db};
+use crate::clock::now_ms;
 use crate::fanout::notice::CHANNEL;
 use crate::fanout::Notice;
 

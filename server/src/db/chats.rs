@@ -343,7 +343,7 @@ impl Db {
                             .bind(crate::push_endpoint::host_key(endpoint))
                             .bind(&new.request_id)
                             .bind(seq)
-                            .bind(super::now_ms())
+                            .bind(crate::clock::now_ms())
                             .bind(super::push_outbox::KIND_MESSAGE)
                             .execute(&mut *tx)
                             .await?;

@@ -125,14 +125,6 @@ impl Db {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Whether an error is a unique-constraint violation (a lost race on an insert).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     match error {

@@ -11,7 +11,7 @@ use axum::Json;
 use chat_sync::protocol::{CurrentUser, LoginRequest};
 
 use crate::auth::{self, AuthUser};
-use crate::db::now_ms;
+use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;

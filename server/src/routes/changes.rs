@@ -21,12 +21,13 @@ use chat_sync::protocol::{validate_request_id, MAX_SEQ};
 use chat_sync::types::{ChatSummary, Message, RequestId};
 
 use crate::auth::AuthUser;
+use crate::cli::MAX_LIMIT;
+use crate::clock::now_ms;
 use crate::db::changes::{committed_notice, Refusal};
-use crate::db::now_ms;
 use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::chat::{page_limit, summary, MAX_LIMIT};
+use crate::routes::chat::{page_limit, summary};
 use crate::state::AppState;
 
 /// The answer for a refused change of chat `request_id` (message `seq`, if any).

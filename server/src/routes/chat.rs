@@ -10,14 +10,12 @@ use chat_sync::protocol::{ChatList, MessagesPage, SendMessage, MAX_SEQ};
 use chat_sync::types::{ChatSummary, Message, Person, RequestId};
 
 use crate::auth::AuthUser;
+use crate::cli::MAX_LIMIT;
 use crate::db::chats::ChatRow;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::send::send_message;
 use crate::state::AppState;
-
-/// The largest page limit or cursor `limit` accepted; larger asks are refused with 400.
-pub const MAX_LIMIT: u64 = 10_000;
 
 /// The widest `from_seq..=to_seq` span accepted; wider asks are refused with 400.
 pub const MAX_SPAN: u64 = 1_000_000;

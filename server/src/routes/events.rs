@@ -176,7 +176,7 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
                     // the client: the fan-out's delay plus this stream's read. A change is no
                     // new message: its age says nothing of the stream.
                     if !s.replaying && !changed {
-                        let lag_ms = crate::db::now_ms().saturating_sub(message.created_at);
+                        let lag_ms = crate::clock::now_ms().saturating_sub(message.created_at);
                         s.state.metrics.stream_lag.observe_ms(lag_ms);
                     }
                     let name = if changed { "change" } else { "message" };
@@ -257,7 +257,7 @@ async fn next_event(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
             _ = s.registration.end.changed() => {}
             _ = s.session_check.tick() => {
                 let idle = s.state.config.session_idle_ms();
-                match s.state.db.session_user(&s.token_hash, crate::db::now_ms(), idle).await {
+                match s.state.db.session_user(&s.token_hash, crate::clock::now_ms(), idle).await {
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         s.state.streams.count_end(EndReason::SessionExpired);

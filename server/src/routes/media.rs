@@ -12,8 +12,8 @@ use chat_sync::types::Attachment;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{new_token, AuthUser};
+use crate::clock::now_ms;
 use crate::db::media::MediaMeta;
-use crate::db::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::media_policy;

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use chat_sync::protocol::{PushSubscription, PushUnsubscribe, VapidPublicKey};
 
 use crate::auth::AuthUser;
-use crate::db::now_ms;
+use crate::clock::now_ms;
 use crate::db::push::SubscriptionRow;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
