@@ -5,7 +5,9 @@ pub mod auth;
 pub mod changes;
 pub mod chat;
 pub mod events;
+pub mod faults;
 pub mod media;
+pub mod metrics;
 pub mod push;
 pub mod static_files;
 
@@ -47,11 +49,11 @@ pub fn router(state: AppState) -> Router {
             post(media::upload).layer(DefaultBodyLimit::max(state.config.max_media_bytes)),
         )
         .route("/api/media/{id}", get(media::download))
-        .route("/metrics", get(crate::metrics::render));
+        .route("/metrics", get(metrics::render));
     if state.config.test_faults {
         api = api.route(
             "/api/test/faults",
-            get(crate::faults::get_faults).post(crate::faults::set_faults),
+            get(faults::get_faults).post(faults::set_faults),
         );
     }
     api.fallback(static_files::serve)
@@ -59,11 +61,11 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::faults::inject,
+            faults::inject,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::metrics::track,
+            metrics::track,
         ))
         .layer(middleware::from_fn(security_headers))
         .with_state(state)
