@@ -68,8 +68,7 @@ pub async fn run(state: AppState) {
                         seq: message.seq,
                         body: format!("{} (edited)", message.body),
                     };
-                    if let Err(error) =
-                        crate::routes::changes::edit_message(&state, &requester, edit).await
+                    if let Err(error) = crate::change::edit_message(&state, &requester, edit).await
                     {
                         tracing::warn!(%error, "simulated edit failed");
                     }
