@@ -10,10 +10,10 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use chat_sync::planner::PlannerConfig;
 use chat_sync::protocol::CurrentUser;
 use chat_sync::RequestId;
 use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNotice, Subscription};
+use chat_sync_idb::context::ChatContext;
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
 use chat_sync_idb::live::{self, CatchUpReport};
@@ -115,13 +115,13 @@ fn publish(fetching: RwSignal<HashSet<RequestId>>, in_flight: &InFlight) {
 impl AppCache {
     /// Opens the agent's own cache database and starts listening for changes.
     pub async fn open(user: CurrentUser) -> Result<Rc<Self>, SyncError> {
-        let runtime = Rc::new(Runtime::open(&user.id).await?);
-        let client = HttpHistoryClient::new("");
-        let driver = Rc::new(Driver::new(
-            runtime.clone(),
-            client.clone(),
-            PlannerConfig::default(),
-        ));
+        // Opened exactly as the service worker opens its own (`ChatContext`).
+        let ChatContext {
+            runtime,
+            driver,
+            client,
+            ..
+        } = ChatContext::open(&user.id).await?;
         let changes = RwSignal::new(Changes::default());
         let fetching = RwSignal::new(HashSet::new());
         let in_flight = Rc::new(RefCell::new(InFlight::default()));

@@ -8,8 +8,6 @@
 //! pass, the returned promise rejects (unless it is the browser's last chance), which is how a
 //! service worker asks the browser to fire the sync again later with its own backoff.
 
-use chat_sync_idb::http::HttpHistoryClient;
-use chat_sync_idb::live;
 use chat_sync_idb::outbox_sender::{self, FlushReport, SYNC_TAG};
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
@@ -70,7 +68,7 @@ fn log_report(report: &FlushReport) {
 /// version, and a chat the server no longer lets the agent see let go of. Failures are logged:
 /// the app catches up on its next start.
 async fn repair_cached_chats(state: &state::UserState) {
-    match live::catch_up(&state.driver, &HttpHistoryClient::new("")).await {
+    match state.catch_up().await {
         Ok(report) => tracing::info!(?report, "background sync: caught up"),
         Err(error) => tracing::warn!(%error, "background sync: catch-up failed"),
     }

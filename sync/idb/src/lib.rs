@@ -23,6 +23,7 @@ pub mod broadcast;
 pub mod changes;
 pub mod codec;
 pub mod console;
+pub mod context;
 pub mod database;
 pub mod drafts;
 pub mod driver;
