@@ -796,19 +796,7 @@ impl MessageList {
             let top = f64::from(self.scroller.scroll_top());
             let height = f64::from(self.scroller.client_height());
             let overscanned = self.visible_indices(&state);
-            let unread: SeqRanges = {
-                let mut seqs = state.timeline.message_seqs(overscanned.clone());
-                let loaded: Vec<Seq> = seqs
-                    .ranges()
-                    .iter()
-                    .flat_map(|r| r.start..=r.end)
-                    .filter(|s| state.messages.contains_key(s))
-                    .collect();
-                for seq in loaded {
-                    seqs.remove_range(SeqRange::new(seq, seq));
-                }
-                seqs
-            };
+            let unread = state.not_loaded(state.timeline.message_seqs(overscanned.clone()));
             let on_screen = state.heights.visible(top, height, 0.0);
             let older_visible = !state.older_asked
                 && overscanned.start == 0
@@ -889,20 +877,11 @@ impl MessageList {
     /// Reads the held messages within `window` into memory, in reads of at most
     /// [`MAX_READ`], and drops loaded messages far from it when memory holds too many.
     async fn read_messages(&self, held: &SeqRanges, window: SeqRange) -> Result<(), SyncError> {
-        let mut wanted = held.intersection(&SeqRanges::from_range(window));
         // What is read already stays (a change notice that replaced messages cleared it).
-        {
-            let state = self.state.borrow();
-            let loaded: Vec<Seq> = wanted
-                .ranges()
-                .iter()
-                .flat_map(|r| r.start..=r.end)
-                .filter(|seq| state.messages.contains_key(seq))
-                .collect();
-            for seq in loaded {
-                wanted.remove_range(SeqRange::new(seq, seq));
-            }
-        }
+        let wanted = self
+            .state
+            .borrow()
+            .not_loaded(held.intersection(&SeqRanges::from_range(window)));
         for range in wanted.ranges() {
             let mut start = range.start;
             while start <= range.end {
@@ -943,6 +922,20 @@ impl Drop for MessageList {
 }
 
 impl State {
+    /// `seqs` without the messages already read into memory.
+    fn not_loaded(&self, mut seqs: SeqRanges) -> SeqRanges {
+        let loaded: Vec<Seq> = seqs
+            .ranges()
+            .iter()
+            .flat_map(|r| r.start..=r.end)
+            .filter(|seq| self.messages.contains_key(seq))
+            .collect();
+        for seq in loaded {
+            seqs.remove_range(SeqRange::new(seq, seq));
+        }
+        seqs
+    }
+
     /// Rows in the list: the timeline, then the unsent messages.
     fn len(&self) -> usize {
         self.timeline.len() + self.pending.len()
