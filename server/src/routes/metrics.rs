@@ -37,28 +37,33 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// Writes one series with its help and type lines.
+fn write_series(out: &mut String, name: &str, kind_of: &str, help: &str, value: String) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind_of}");
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// The fan-out's series: notices this process received, its listener, the wake-ups.
 fn fanout_metrics(state: &AppState, out: &mut String) {
     let counters = state.fanout.counters();
     let kind = state.fanout.kind();
-    let mut series = |name: &str, kind_of: &str, help: &str, value: String| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind_of}");
-        let _ = writeln!(out, "{name} {value}");
-    };
-    series(
+    write_series(
+        out,
         "fanout_notices_total",
         "counter",
         "New-message notices this process received (from LISTEN, or in process).",
         counters.notices.load(Ordering::Relaxed).to_string(),
     );
-    series(
+    write_series(
+        out,
         "fanout_notices_unreadable_total",
         "counter",
         "Received notices that could not be read (every stream was woken instead).",
         counters.unreadable.load(Ordering::Relaxed).to_string(),
     );
-    series(
+    write_series(
+        out,
         "fanout_listener_connects_total",
         "counter",
         "Times the fan-out listener connected (each reconnect wakes every stream).",
@@ -77,19 +82,16 @@ fn fanout_metrics(state: &AppState, out: &mut String) {
         "fanout_listener_up{{kind=\"{kind}\"}} {}",
         counters.listener_up.load(Ordering::Relaxed)
     );
-    let mut series = |name: &str, kind_of: &str, help: &str, value: String| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind_of}");
-        let _ = writeln!(out, "{name} {value}");
-    };
-    series(
+    write_series(
+        out,
         "sse_stream_wakeups_total",
         "counter",
         "Wake-ups given to this process's event streams (only the streams of the users a \
          notice names wake).",
         state.wakers.wakeups().to_string(),
     );
-    series(
+    write_series(
+        out,
         "sse_streaming_users",
         "gauge",
         "Users with an open event stream on this process.",
