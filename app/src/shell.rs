@@ -180,8 +180,10 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
     // as in Firefox, this is what repairs them).
     let online = window_event_listener(leptos::ev::online, move |_| {
         if let Some(cache) = opened.get_untracked() {
-            outbox::resume(cache.clone(), on_signed_out);
-            spawn_local(refresh(cache, unreachable, on_signed_out));
+            // The catch-up first: its first request (what arrived in the open chat) goes out
+            // before the outbox's reads and locks queue up beside it.
+            spawn_local(refresh(cache.clone(), unreachable, on_signed_out));
+            outbox::resume(cache, on_signed_out);
         }
     });
     on_cleanup(move || {
