@@ -571,7 +571,8 @@ impl<'r> Player<'r> {
     }
 
     /// Heals everything (faults off, network back, late pushes delivered), waits for the
-    /// outbox to drain, and opens every chat so the agent sees it whole.
+    /// outbox to drain, and opens every chat and scrolls it to the top so the agent sees it
+    /// whole.
     async fn settle(&mut self) -> Result<()> {
         self.faults(json!({})).await?;
         self.set_network(false).await?;
@@ -598,9 +599,16 @@ impl<'r> Player<'r> {
                 .and_then(|c| c["last_seq"].as_u64())
                 .unwrap_or(0);
             open_chat(page, chat).await?;
+            // The agent reads the chat whole: scrolled to the top, so older history the cache
+            // does not hold is asked for the way a reader asks for it (a page of it that
+            // failed earlier, in a tab since closed, is asked for again).
             let held = page
                 .wait_for(
-                    &chat_complete_js(&self.rig.user_id, chat, last),
+                    &format!(
+                        "(async () => {{ const m = document.querySelector('.messages'); \
+                           if (m) m.scrollTop = 0; return await {}; }})()",
+                        chat_complete_js(&self.rig.user_id, chat, last)
+                    ),
                     Duration::from_secs(60),
                 )
                 .await;
