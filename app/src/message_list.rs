@@ -142,6 +142,8 @@ pub struct MessageList {
     newest_added: Cell<Option<Seq>>,
     on_scroll: RefCell<Option<Closure<dyn FnMut()>>>,
     on_click: RefCell<Option<ClickHandler>>,
+    /// The window's resize listener, removed when the list goes (one per opened chat).
+    on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
     /// A weak handle on itself, for reads that finish after the call that started them.
     me: RefCell<std::rc::Weak<MessageList>>,
 }
@@ -204,6 +206,7 @@ impl MessageList {
             newest_added: Cell::new(None),
             on_scroll: RefCell::new(None),
             on_click: RefCell::new(None),
+            on_resize: RefCell::new(None),
             me: RefCell::new(std::rc::Weak::new()),
         });
         *list.me.borrow_mut() = Rc::downgrade(&list);
@@ -455,9 +458,7 @@ impl MessageList {
             let _ = window
                 .add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
         }
-        // Kept with the list's lifetime through the scroll handler's cell would need a second
-        // cell; resizes after the view closes find no list and do nothing.
-        on_resize.forget();
+        *self.on_resize.borrow_mut() = Some(on_resize);
     }
 
     /// Coalesces scroll events into one render per animation frame.
@@ -917,6 +918,19 @@ impl Drop for MessageList {
             let _ = self
                 .scroller
                 .remove_event_listener_with_callback("scroll", handler.as_ref().unchecked_ref());
+        }
+        if let Some(handler) = self.on_click.borrow_mut().take() {
+            let _ = self
+                .canvas
+                .remove_event_listener_with_callback("click", handler.as_ref().unchecked_ref());
+        }
+        // The window outlives every chat view: without this, each opened chat would leave a
+        // listener (and its closure) behind.
+        if let (Some(handler), Some(window)) =
+            (self.on_resize.borrow_mut().take(), web_sys::window())
+        {
+            let _ = window
+                .remove_event_listener_with_callback("resize", handler.as_ref().unchecked_ref());
         }
     }
 }

@@ -507,3 +507,83 @@ async fn live_messages_show_in_the_open_chat_and_count_as_unread_elsewhere() -> 
     server.stop().await;
     Ok(())
 }
+
+/// How many `type` listeners the page's `window` has (CDP `DOMDebugger.getEventListeners`).
+async fn window_listeners(page: &Page<'_>, kind: &str) -> e2e::Result<usize> {
+    let window = page
+        .call("Runtime.evaluate", json!({ "expression": "window" }))
+        .await?;
+    let object_id = window["result"]["objectId"].clone();
+    let listeners = page
+        .call(
+            "DOMDebugger.getEventListeners",
+            json!({ "objectId": object_id }),
+        )
+        .await?;
+    Ok(listeners["listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["type"] == kind)
+        .count())
+}
+
+/// Opening chats one after another and going back to the list leaves nothing behind on the
+/// window: each chat view's listeners (resize) go with it, however many chats an agent opens
+/// in a day.
+#[tokio::test]
+async fn opening_and_leaving_chats_leaves_no_window_listener_behind() -> e2e::Result<()> {
+    let dir = scratch_dir("ui-listeners");
+    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page(&server.url("/")).await?;
+    sign_in_ui(&page, "alice", "demo").await?;
+    let ids = page
+        .wait_for(
+            "(() => { const l = [...document.querySelectorAll('[data-testid=chat-item]')]
+                .map(i => i.dataset.requestId); return l.length >= 2 && l; })()",
+            WAIT,
+        )
+        .await?;
+    let ids: Vec<String> = ids
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.as_str().map(str::to_owned))
+        .take(2)
+        .collect();
+    let before = window_listeners(&page, "resize").await?;
+    let mut while_open = Vec::new();
+    for round in 0..4 {
+        let id = &ids[round % 2];
+        page.evaluate(&format!(
+            "document.querySelector('[data-testid=chat-item][data-request-id={id:?}]').click()"
+        ))
+        .await?;
+        page.wait_for(
+            &format!(
+                "(() => {{ const v = document.querySelector('[data-testid=chat-view]'); \
+                   return v?.dataset.requestId === {id:?} && v.dataset.ready === 'true'; }})()"
+            ),
+            WAIT,
+        )
+        .await?;
+        while_open.push(window_listeners(&page, "resize").await?);
+        key_press(&page, "Escape").await?;
+        page.wait_for("!document.querySelector('[data-testid=chat-view]')", WAIT)
+            .await?;
+    }
+    // One chat view at a time holds at most one more; none is left once the views are gone.
+    assert!(
+        while_open.iter().all(|n| *n <= before + 1),
+        "listeners while a chat is open: {while_open:?} (before: {before})"
+    );
+    let after = window_listeners(&page, "resize").await?;
+    assert_eq!(
+        after, before,
+        "resize listeners left behind by 4 chat views"
+    );
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
