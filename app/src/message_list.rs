@@ -136,6 +136,9 @@ pub struct MessageList {
     reading: Cell<bool>,
     read_again: Cell<bool>,
     frame_pending: Cell<bool>,
+    /// This render mounts only the rows on screen (no overscan): the first render after new
+    /// messages arrived at the bottom, so they show sooner; the next frame adds the rest.
+    lean: Cell<bool>,
     /// A change since the last refresh replaced or erased messages that may be in memory.
     stale: Cell<bool>,
     /// The newest message a change since the last refresh added, read beside the record.
@@ -202,6 +205,7 @@ impl MessageList {
             reading: Cell::new(false),
             read_again: Cell::new(false),
             frame_pending: Cell::new(false),
+            lean: Cell::new(false),
             stale: Cell::new(false),
             newest_added: Cell::new(None),
             on_scroll: RefCell::new(None),
@@ -327,8 +331,16 @@ impl MessageList {
         self.apply_record(record.clone(), pending);
         chat_sync_idb::platform::measure("view:apply-record", applying_at);
         let rendering_at = chat_sync_idb::platform::precise_now();
+        // A reader at the bottom waits for the new messages: the rows on screen first, the
+        // rows around them (off screen) on the next frame.
+        let lean = self.state.borrow().stick_to_bottom;
+        self.lean.set(lean);
         self.render();
+        self.lean.set(false);
         chat_sync_idb::platform::measure("view:render", rendering_at);
+        if lean {
+            self.schedule_frame();
+        }
         Ok(record)
     }
 
@@ -386,8 +398,14 @@ impl MessageList {
 
     /// Shows the repair progress (done / total) in the gaps while a fetch runs.
     pub fn set_progress(&self, progress: Option<(u64, u64)>) {
-        self.state.borrow_mut().progress = progress;
-        self.render();
+        let changed = {
+            let mut state = self.state.borrow_mut();
+            std::mem::replace(&mut state.progress, progress) != progress
+        };
+        // Unchanged progress changes no row: no render (each one mounts and measures).
+        if changed {
+            self.render();
+        }
     }
 
     /// Scrolls to the newest message and keeps following new ones.
@@ -631,7 +649,8 @@ impl MessageList {
     fn visible_indices(&self, state: &State) -> std::ops::Range<usize> {
         let top = f64::from(self.scroller.scroll_top());
         let height = f64::from(self.scroller.client_height());
-        state.heights.visible(top, height, OVERSCAN_PX)
+        let overscan = if self.lean.get() { 0.0 } else { OVERSCAN_PX };
+        state.heights.visible(top, height, overscan)
     }
 
     /// One synchronous pass: mount the rows in view, unmount the others, measure the new
