@@ -41,6 +41,7 @@ mod native {
             chat_open: false,
             own_user_id: None,
             source: Source::Fetch,
+            backend_last: None,
         }
     }
 

@@ -86,6 +86,9 @@ pub struct IngestContext {
     pub own_user_id: Option<String>,
     /// The source, for reports.
     pub source: Source,
+    /// The chat's last sequence a history reply stated, recorded with the batch in the same
+    /// write (a batch that writes nothing records nothing: the caller records it then).
+    pub backend_last: Option<Seq>,
 }
 
 /// Something about an incoming message that should not happen but is handled.
@@ -317,6 +320,9 @@ pub fn plan_ingest(
     record.last_access = record.last_access.max(ctx.now);
     report.unread = record.unread;
     report.confirmed_outbox = outbox_remove.clone();
+    if let Some(last) = ctx.backend_last.filter(|_| touched) {
+        note_backend_last_seq(&mut record, last);
+    }
     IngestPlan {
         record,
         put,

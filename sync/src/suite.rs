@@ -58,6 +58,7 @@ pub fn closed_chat_ctx() -> IngestContext {
         chat_open: false,
         own_user_id: Some("agent-1".into()),
         source: Source::Push,
+        backend_last: None,
     }
 }
 

@@ -140,6 +140,7 @@ fn context(copy: &Message, path: Path) -> IngestContext {
         chat_open: false,
         own_user_id: None,
         source,
+        backend_last: None,
     }
 }
 
@@ -157,6 +158,7 @@ fn run(scenario: &Scenario) -> Result<(), TestCaseError> {
                 chat_open: false,
                 own_user_id: None,
                 source: Source::Fetch,
+                backend_last: None,
             },
         ))
         .map(|_| ())
@@ -195,6 +197,7 @@ fn run(scenario: &Scenario) -> Result<(), TestCaseError> {
                 backend_version: server_version,
                 closed: None,
             }),
+            backend_last: None,
         },
     ))
     .map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -20,6 +20,7 @@ fn ctx() -> IngestContext {
         chat_open: false,
         own_user_id: Some("agent-1".into()),
         source: Source::Push,
+        backend_last: None,
     }
 }
 

@@ -21,6 +21,7 @@ fn ctx(now: i64) -> IngestContext {
         chat_open: true,
         own_user_id: None,
         source: Source::Fetch,
+        backend_last: None,
     }
 }
 

@@ -232,6 +232,7 @@ impl Sim {
             chat_open: false,
             own_user_id: None,
             source,
+            backend_last: None,
         }
     }
 

@@ -121,11 +121,25 @@ impl Runtime {
         messages: Vec<Message>,
         source: Source,
     ) -> Result<IngestReport, SyncError> {
+        self.ingest_stating(request_id, messages, source, None)
+            .await
+    }
+
+    /// [`Runtime::ingest`], recording `backend_last` (a history reply's last sequence) in
+    /// the same transaction as the batch.
+    async fn ingest_stating(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        source: Source,
+        backend_last: Option<Seq>,
+    ) -> Result<IngestReport, SyncError> {
         let ctx = IngestContext {
             now: platform::now_ms(),
             chat_open: self.open_chats.borrow().contains(request_id),
             own_user_id: self.own_user_id.clone(),
             source,
+            backend_last,
         };
         let pinned: Vec<RequestId> = self.open_chats.borrow().iter().cloned().collect();
         let report = ingest_with_eviction(
@@ -165,8 +179,8 @@ impl Runtime {
         Ok(report)
     }
 
-    /// Validates a history page against what was asked (`from ..= to`) and ingests it, then
-    /// records the chat's last sequence from the reply.
+    /// Validates a history page against what was asked (`from ..= to`) and ingests it with
+    /// the chat's last sequence from the reply.
     pub async fn ingest_page(
         &self,
         request_id: &RequestId,
@@ -177,11 +191,18 @@ impl Runtime {
     ) -> Result<IngestReport, SyncError> {
         validate_page(&page, request_id, from, to).map_err(FetchError::from)?;
         let last_seq = page.last_seq;
-        let report = self.ingest(request_id, page.messages, source).await?;
-        self.store
-            .note_backend_last_seq(request_id, last_seq)
-            .await?;
-        Ok(report)
+        if page.messages.is_empty() {
+            // Nothing to write beside it: the last sequence is recorded on its own.
+            let report = self.ingest(request_id, page.messages, source).await?;
+            self.store
+                .note_backend_last_seq(request_id, last_seq)
+                .await?;
+            return Ok(report);
+        }
+        // Recorded in the batch's own transaction (one commit; views that read the chat
+        // after the notice never wait behind a second write).
+        self.ingest_stating(request_id, page.messages, source, Some(last_seq))
+            .await
     }
 
     /// Lets go of a chat taken from the agent: everything of it leaves the cache in one

@@ -119,6 +119,7 @@ fn ctx() -> IngestContext {
         chat_open: false,
         own_user_id: None,
         source: Source::Fetch,
+        backend_last: None,
     }
 }
 

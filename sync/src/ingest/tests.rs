@@ -33,6 +33,7 @@ fn ctx(open: bool) -> IngestContext {
         chat_open: open,
         own_user_id: Some("alice".into()),
         source: Source::Push,
+        backend_last: None,
     }
 }
 
@@ -249,4 +250,35 @@ fn summaries_make_the_backend_last_sequence_known() {
     assert!(record.backend_last_seq_known);
     assert_eq!(record.backend_last_seq, 40);
     assert_eq!(record.last_message.as_deref(), Some("latest"));
+}
+
+#[test]
+fn a_history_replys_last_seq_is_recorded_with_its_batch_and_not_without_one() {
+    let chat = RequestId::from("r1");
+    let fetched = IngestContext {
+        source: Source::Fetch,
+        backend_last: Some(40),
+        ..ctx(false)
+    };
+    let plan = plan_ingest(&chat, None, &[], vec![msg("r1", 30, "a", "req1")], &fetched);
+    assert!(plan.touched);
+    assert!(plan.record.backend_last_seq_known);
+    assert_eq!(plan.record.backend_last_seq, 40);
+    let gaps = plan.record.held.gaps(plan.record.backend_last_seq);
+    assert_eq!(
+        gaps.repair_count(),
+        10,
+        "31..=40 are now known to be missing"
+    );
+    // An empty batch writes nothing, so it records nothing (the caller records it then).
+    let empty = plan_ingest(&chat, None, &[], Vec::new(), &fetched);
+    assert!(!empty.touched);
+    assert!(!empty.record.backend_last_seq_known);
+    // A value beyond what the contract allows is never recorded.
+    let hostile = IngestContext {
+        backend_last: Some(crate::protocol::MAX_SEQ + 1),
+        ..fetched
+    };
+    let plan = plan_ingest(&chat, None, &[], vec![msg("r1", 30, "a", "req1")], &hostile);
+    assert_eq!(plan.record.backend_last_seq, 30);
 }
