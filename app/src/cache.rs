@@ -203,4 +203,12 @@ impl AppCache {
         self.touch();
         Ok(report)
     }
+
+    /// [`AppCache::catch_up`] when the network came back: the chats on screen ask at once for
+    /// what arrived meanwhile, beside the chat list ([`live::catch_up_back_online`]).
+    pub async fn catch_up_back_online(&self) -> Result<CatchUpReport, SyncError> {
+        let report = live::catch_up_back_online(&self.driver, &self.client).await?;
+        self.touch();
+        Ok(report)
+    }
 }

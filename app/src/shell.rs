@@ -167,7 +167,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
                     Err(error) => tracing::warn!(%error, "no upload progress shown"),
                 }
                 outbox::resume(cache.clone(), on_signed_out);
-                refresh(cache, unreachable, on_signed_out).await;
+                refresh(cache, unreachable, on_signed_out, false).await;
             }
             Err(error) => {
                 failure.try_set(Some(format!(
@@ -182,7 +182,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
         if let Some(cache) = opened.get_untracked() {
             // The catch-up first: its first request (what arrived in the open chat) goes out
             // before the outbox's reads and locks queue up beside it.
-            spawn_local(refresh(cache.clone(), unreachable, on_signed_out));
+            spawn_local(refresh(cache.clone(), unreachable, on_signed_out, true));
             outbox::resume(cache, on_signed_out);
         }
     });
@@ -357,14 +357,21 @@ fn NotificationsButton() -> impl IntoView {
 /// service, it never does).
 const PUSH_TIMEOUT_MS: i32 = 8_000;
 
-/// Applies the server's chat list and repairs the gaps of every cached chat; a 401 leads back
-/// to sign-in (keeping the cache), an unreachable server is shown without blocking anything.
+/// Applies the server's chat list and repairs the gaps of every cached chat (back online, the
+/// chats on screen first ask for what arrived meanwhile); a 401 leads back to sign-in
+/// (keeping the cache), an unreachable server is shown without blocking anything.
 async fn refresh(
     cache: Rc<AppCache>,
     unreachable: RwSignal<bool>,
     on_signed_out: Callback<String>,
+    back_online: bool,
 ) {
-    match cache.catch_up().await {
+    let caught_up = if back_online {
+        cache.catch_up_back_online().await
+    } else {
+        cache.catch_up().await
+    };
+    match caught_up {
         Ok(_) => {
             unreachable.try_set(false);
         }

@@ -285,6 +285,8 @@ impl Leader {
         let mut tasks: FuturesUnordered<LocalBoxFuture<'static, ()>> = FuturesUnordered::new();
         let repairing: Rc<RefCell<HashSet<RequestId>>> = Rc::default();
         let catch_up: Rc<RefCell<CatchUpTurns>> = Rc::default();
+        // Whether a stream of this channel opened before (the next open is a reconnect).
+        let opened_before = std::cell::Cell::new(false);
         let mut generation = 0u32;
         let mut stream = self.open(generation, &signals, &mut connection, &mut tasks);
         loop {
@@ -298,12 +300,15 @@ impl Leader {
                     (self.on_status)(connection.status());
                     // One catch-up at a time: a connect during a catch-up asks for one more
                     // round after it, since the running one may have read the chat list
-                    // before the latest disconnect.
+                    // before the latest disconnect. A reconnect also asks at once for what
+                    // arrived in the chats on screen.
+                    let reconnect = opened_before.replace(true);
                     if catch_up.borrow_mut().request() {
                         tasks.push(beside(run_catch_up(
                             self.driver.clone(),
                             self.client.clone(),
                             catch_up.clone(),
+                            reconnect,
                         )));
                     }
                 }
@@ -463,12 +468,13 @@ async fn run_catch_up(
     driver: Rc<Driver<HttpHistoryClient>>,
     client: HttpHistoryClient,
     turns: Rc<RefCell<CatchUpTurns>>,
+    reconnect: bool,
 ) {
     let mut rng = SplitMix64::new((platform::now_ms() as u64) ^ 0x9e37_79b9_7f4a_7c15);
     loop {
         let mut failures = 0;
         loop {
-            match catch_up(&driver, &client).await {
+            match catch_up_probing(&driver, &client, reconnect).await {
                 Ok(report) => {
                     tracing::info!(?report, "live catch-up done");
                     break;
@@ -522,21 +528,41 @@ pub struct CatchUpReport {
     pub failed: Vec<(RequestId, SyncError)>,
 }
 
-/// After a (re)connect: fetches the page after the newest cached message of each chat open
-/// on screen and, beside it, the chat list; applies the list to the store (the backend's last
-/// seq of every chat), then for each chat with cached messages that now misses sequences,
-/// has the driver fetch only the interior and trailing gaps. Older history (the leading gap)
-/// is fetched here only when the reader asked for it and it is still owed (a page that failed
+/// After a connect: fetches the chat list, applies it to the store (the backend's last seq
+/// of every chat), then for each chat with cached messages that now misses sequences, has the
+/// driver fetch only the interior and trailing gaps. Older history (the leading gap) is
+/// fetched here only when the reader asked for it and it is still owed (a page that failed
 /// while the network was gone); nothing is reloaded.
 pub async fn catch_up(
     driver: &Driver<HttpHistoryClient>,
     client: &HttpHistoryClient,
 ) -> Result<CatchUpReport, SyncError> {
+    catch_up_probing(driver, client, false).await
+}
+
+/// [`catch_up`] after the context was offline or its stream dropped: what arrived meanwhile
+/// in the chats open on screen is asked for at once, the page after each one's newest cached
+/// message (the core's `Planner::request_newer`), beside the chat list rather than after it,
+/// so the reader sees it one round trip sooner.
+pub async fn catch_up_back_online(
+    driver: &Driver<HttpHistoryClient>,
+    client: &HttpHistoryClient,
+) -> Result<CatchUpReport, SyncError> {
+    catch_up_probing(driver, client, true).await
+}
+
+async fn catch_up_probing(
+    driver: &Driver<HttpHistoryClient>,
+    client: &HttpHistoryClient,
+    probe_open_chats: bool,
+) -> Result<CatchUpReport, SyncError> {
     // A chat revoked after this moment is not brought back by this (then stale) list.
     let listed_at = platform::now_ms();
-    // What arrived in the chats on screen is asked for beside the chat list, not after it:
-    // the reader sees it one round trip sooner.
-    let open = driver.runtime().open_chats();
+    let open = if probe_open_chats {
+        driver.runtime().open_chats()
+    } else {
+        Vec::new()
+    };
     let newer = join_all(open.iter().map(|request_id| async move {
         if let Err(error) = driver.fetch_newer(request_id).await {
             tracing::warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
