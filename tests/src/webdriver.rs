@@ -74,6 +74,57 @@ impl Firefox {
         Ok(browser)
     }
 
+    /// [`Firefox::launch`] with `prefs` (an object of Firefox preferences) set in the new
+    /// profile besides the usual ones: the UI benchmark turns off Firefox's coarsening of
+    /// `performance.now()` and frame times (`privacy.reduceTimerPrecision`, 1 ms with jitter
+    /// by default) so its figures have Chromium's resolution.
+    pub async fn launch_with_prefs(dir: &Path, prefs: Value) -> Result<Self> {
+        let geckodriver = geckodriver_path()?;
+        let firefox = firefox_path()?;
+        let profiles = dir.join("profiles");
+        std::fs::create_dir_all(&profiles).map_err(|source| HarnessError::Io {
+            what: format!("creating {}", profiles.display()),
+            source,
+        })?;
+        let port = crate::server::free_port()?;
+        let driver = spawn_driver(&geckodriver, port, &profiles, &dir.join("geckodriver.log"))?;
+        let mut browser = Self {
+            driver,
+            addr: format!("127.0.0.1:{port}"),
+            session: None,
+        };
+        browser.wait_for_driver().await?;
+        let mut all_prefs = json!({
+            "devtools.console.stdout.content": true,
+            "permissions.default.desktop-notification": 2,
+        });
+        if let (Some(all), Some(extra)) = (all_prefs.as_object_mut(), prefs.as_object()) {
+            all.extend(extra.clone());
+        }
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "firefox",
+            "moz:firefoxOptions": { "binary": firefox, "args": ["-headless"], "prefs": all_prefs },
+        }}});
+        let value = browser
+            .command("POST", "/session", Some(&capabilities), SESSION_LIMIT)
+            .await?;
+        browser.session = Some(value["sessionId"].as_str().map(str::to_owned).ok_or_else(
+            || HarnessError::WebDriver {
+                command: "POST /session".into(),
+                error: "no session id".into(),
+                message: value.to_string(),
+            },
+        )?);
+        browser
+            .session_command(
+                "POST",
+                "/timeouts",
+                &json!({ "script": SCRIPT_TIMEOUT_MS, "pageLoad": PAGE_LOAD_TIMEOUT_MS }),
+            )
+            .await?;
+        Ok(browser)
+    }
+
     /// Waits until geckodriver answers `GET /status` as ready.
     async fn wait_for_driver(&self) -> Result<()> {
         wait_until("geckodriver to answer", Duration::from_secs(30), || async {

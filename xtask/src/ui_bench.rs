@@ -1,7 +1,8 @@
-//! The UI part of `cargo xtask bench`: runs `tests/src/bin/ui_bench/` (headless Chromium,
-//! release front end, release server), turns its figures into report rows, and draws the
-//! chat-switch and scroll frame-time distributions as an SVG chart
-//! (`bench/ui-distributions.svg`, linked from the README).
+//! The UI part of `cargo xtask bench`: runs `tests/src/bin/ui_bench/` (headless Chromium, then
+//! headless Firefox when it is installed; release front end, release server), turns its
+//! figures into report rows (one suite per browser), and draws Chromium's chat-switch and
+//! scroll frame-time distributions as an SVG chart (`bench/ui-distributions.svg`, linked
+//! from the README).
 
 use std::fmt::Write as _;
 
@@ -31,8 +32,8 @@ fn run_browser_bench(tools: &Tools, bin: &str, out: &str) -> Result<Vec<Value>, 
     build_release(tools)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = root().join("bench").join(out);
-    run(tools
-        .command(&cargo)
+    let mut command = tools.command(&cargo);
+    command
         .args(["run", "--release", "-p", "e2e", "--bin", bin, "--", "--out"])
         .arg(&out)
         .env(
@@ -40,7 +41,13 @@ fn run_browser_bench(tools: &Tools, bin: &str, out: &str) -> Result<Vec<Value>, 
             target_dir().join("release").join("server"),
         )
         .env("E2E_DIST", root().join("dist"))
-        .env("E2E_CHROMIUM", "/usr/bin/chromium"))?;
+        .env("E2E_CHROMIUM", "/usr/bin/chromium");
+    // The UI benchmark's Firefox rows: the geckodriver `cargo xtask setup` installs (the
+    // benchmark also looks on PATH, and skips Firefox with a note when there is none).
+    if tools.geckodriver().is_file() && std::env::var_os("E2E_GECKODRIVER").is_none() {
+        command.env("E2E_GECKODRIVER", tools.geckodriver());
+    }
+    run(&mut command)?;
     let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let report: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -85,11 +92,21 @@ fn report_rows(suite: &str, rows: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// Builds the release front end and server, then runs the UI benchmark.
+/// Builds the release front end and server, then runs the UI benchmark: Chromium's rows,
+/// then Firefox's (`"browser": "Firefox"`), each browser a suite of its own. A Firefox part
+/// that was skipped (no Firefox, or its run failed) leaves a note, printed here.
 pub fn ui_benchmarks(tools: &Tools) -> Result<Vec<Value>, String> {
     let rows = run_browser_bench(tools, "ui_bench", "ui.json")?;
-    write_chart(&rows)?;
-    Ok(report_rows("UI (headless Chromium, release)", &rows))
+    let (firefox, chromium): (Vec<Value>, Vec<Value>) = rows
+        .into_iter()
+        .partition(|r| r["browser"].as_str() == Some("Firefox"));
+    for note in firefox.iter().filter_map(|r| r["note"].as_str()) {
+        eprintln!("xtask: UI benchmark without Firefox rows: {note}");
+    }
+    write_chart(&chromium)?;
+    let mut report = report_rows("UI (headless Chromium, release)", &chromium);
+    report.extend(report_rows("UI (headless Firefox, release)", &firefox));
+    Ok(report)
 }
 
 /// Builds the release front end and server, then runs the sync benchmark (push → committed,
