@@ -47,31 +47,7 @@ impl Firefox {
     /// Starts geckodriver and a headless Firefox session; geckodriver's log (with the pages'
     /// console output) is `dir/geckodriver.log`, the temporary profile lives under `dir`.
     pub async fn launch(dir: &Path) -> Result<Self> {
-        let geckodriver = geckodriver_path()?;
-        let firefox = firefox_path()?;
-        let profiles = dir.join("profiles");
-        std::fs::create_dir_all(&profiles).map_err(|source| HarnessError::Io {
-            what: format!("creating {}", profiles.display()),
-            source,
-        })?;
-        let port = crate::server::free_port()?;
-        let driver = spawn_driver(&geckodriver, port, &profiles, &dir.join("geckodriver.log"))?;
-        // From here on, a failure drops `browser`, which stops geckodriver.
-        let mut browser = Self {
-            driver,
-            addr: format!("127.0.0.1:{port}"),
-            session: None,
-        };
-        browser.wait_for_driver().await?;
-        browser.session = Some(browser.new_session(&firefox).await?);
-        browser
-            .session_command(
-                "POST",
-                "/timeouts",
-                &json!({ "script": SCRIPT_TIMEOUT_MS, "pageLoad": PAGE_LOAD_TIMEOUT_MS }),
-            )
-            .await?;
-        Ok(browser)
+        Self::launch_with_prefs(dir, json!({})).await
     }
 
     /// [`Firefox::launch`] with `prefs` (an object of Firefox preferences) set in the new
@@ -93,28 +69,9 @@ impl Firefox {
             addr: format!("127.0.0.1:{port}"),
             session: None,
         };
+        // From here on, a failure drops `browser`, which stops geckodriver.
         browser.wait_for_driver().await?;
-        let mut all_prefs = json!({
-            "devtools.console.stdout.content": true,
-            "permissions.default.desktop-notification": 2,
-        });
-        if let (Some(all), Some(extra)) = (all_prefs.as_object_mut(), prefs.as_object()) {
-            all.extend(extra.clone());
-        }
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "firefox",
-            "moz:firefoxOptions": { "binary": firefox, "args": ["-headless"], "prefs": all_prefs },
-        }}});
-        let value = browser
-            .command("POST", "/session", Some(&capabilities), SESSION_LIMIT)
-            .await?;
-        browser.session = Some(value["sessionId"].as_str().map(str::to_owned).ok_or_else(
-            || HarnessError::WebDriver {
-                command: "POST /session".into(),
-                error: "no session id".into(),
-                message: value.to_string(),
-            },
-        )?);
+        browser.session = Some(browser.new_session(&firefox, &prefs).await?);
         browser
             .session_command(
                 "POST",
@@ -123,6 +80,34 @@ impl Firefox {
             )
             .await?;
         Ok(browser)
+    }
+
+    /// Fills the app's sign-in form with `username` and `password` and submits it, once the
+    /// form is on the page (within `timeout`).
+    pub async fn submit_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        self.wait_for(
+            "document.querySelector('[data-testid=login-submit]') !== null",
+            timeout,
+        )
+        .await?;
+        self.execute(
+            r#"const set = (id, value) => {
+  const input = document.querySelector(`[data-testid=${id}]`);
+  input.value = value;
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+};
+set('login-username', arguments[0]);
+set('login-password', arguments[1]);
+document.querySelector('[data-testid=login-submit]').click();"#,
+            json!([username, password]),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Waits until geckodriver answers `GET /status` as ready.
@@ -138,22 +123,22 @@ impl Firefox {
     }
 
     /// Creates the session: headless, a fresh profile, and prefs that keep the run quiet.
-    async fn new_session(&self, firefox: &Path) -> Result<String> {
+    async fn new_session(&self, firefox: &Path, extra_prefs: &Value) -> Result<String> {
+        let mut prefs = json!({
+            // The pages' console output goes to Firefox's stdout, which is geckodriver's
+            // log: what the app said is there when a test fails.
+            "devtools.console.stdout.content": true,
+            // Headless Firefox cannot answer a permission prompt: refuse outright.
+            "permissions.default.desktop-notification": 2,
+            // `dom.serviceWorkers.testing.enabled` is not needed: 127.0.0.1 is a secure
+            // context, so the app's service worker registers as in production.
+        });
+        if let (Some(all), Some(extra)) = (prefs.as_object_mut(), extra_prefs.as_object()) {
+            all.extend(extra.clone());
+        }
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "firefox",
-            "moz:firefoxOptions": {
-                "binary": firefox,
-                "args": ["-headless"],
-                "prefs": {
-                    // The pages' console output goes to Firefox's stdout, which is
-                    // geckodriver's log: what the app said is there when a test fails.
-                    "devtools.console.stdout.content": true,
-                    // Headless Firefox cannot answer a permission prompt: refuse outright.
-                    "permissions.default.desktop-notification": 2,
-                    // `dom.serviceWorkers.testing.enabled` is not needed: 127.0.0.1 is a
-                    // secure context, so the app's service worker registers as in production.
-                },
-            },
+            "moz:firefoxOptions": { "binary": firefox, "args": ["-headless"], "prefs": prefs },
         }}});
         let value = self
             .command("POST", "/session", Some(&capabilities), SESSION_LIMIT)

@@ -118,25 +118,7 @@ async fn sign_in_at(
     firefox
         .navigate(&server.url(&format!("/chat/{chat}")))
         .await?;
-    firefox
-        .wait_for(
-            "document.querySelector('[data-testid=login-submit]') !== null",
-            WAIT,
-        )
-        .await?;
-    firefox
-        .execute(
-            r#"const set = (id, value) => {
-  const input = document.querySelector(`[data-testid=${id}]`);
-  input.value = value;
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-};
-set('login-username', arguments[0]);
-set('login-password', arguments[1]);
-document.querySelector('[data-testid=login-submit]').click();"#,
-            json!(["alice", "demo"]),
-        )
-        .await?;
+    firefox.submit_sign_in("alice", "demo", WAIT).await?;
     wait_chat_ready(firefox, chat, expected).await?;
     firefox
         .wait_for(

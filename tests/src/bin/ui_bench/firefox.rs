@@ -26,8 +26,8 @@ use serde_json::{json, Value};
 
 use crate::frames::{self, Frames};
 use crate::{
-    frame_rows, row, switch_js, BIG, COLD_RUNS, HUGE, OPEN_MARKS_JS, OTHER, SCROLL_10K,
-    SCROLL_FRAMES, SWITCH_RUNS,
+    frame_rows, row, switch_js, switch_rows, BIG, COLD_RUNS, HUGE, OPEN_MARKS_JS, OTHER,
+    SCROLL_10K, SCROLL_FRAMES, SWITCH_RUNS,
 };
 
 /// How long filling the 10,000- and 5,000-message chats may take before the run fails.
@@ -110,22 +110,7 @@ async fn measure(firefox: &Firefox, server: &Server) -> e2e::Result<Vec<Value>> 
         firefox.evaluate(&switch_js(OTHER)).await?;
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    results.push(row(
-        "chat_switch_dom",
-        "chat switch, 10,000-message chat: click → cached rows in the DOM",
-        "ms",
-        &dom,
-        16.0,
-        "100 ms",
-    ));
-    results.push(row(
-        "chat_switch_painted",
-        "chat switch, 10,000-message chat: click → next frame (painted)",
-        "ms",
-        &frame,
-        16.0,
-        "100 ms",
-    ));
+    results.extend(switch_rows(&dom, &frame));
 
     // Cold start with a warm cache: navigation → the app's marks.
     let (mut cold, mut cold_frame) = (Vec::new(), Vec::new());
@@ -197,23 +182,7 @@ async fn measure(firefox: &Firefox, server: &Server) -> e2e::Result<Vec<Value>> 
 /// Signs in through the app's form, as the Firefox suite does.
 async fn sign_in(firefox: &Firefox, username: &str, password: &str) -> e2e::Result<()> {
     firefox
-        .wait_for(
-            "document.querySelector('[data-testid=login-submit]') !== null",
-            Duration::from_secs(30),
-        )
-        .await?;
-    firefox
-        .execute(
-            r#"const set = (id, value) => {
-  const input = document.querySelector(`[data-testid=${id}]`);
-  input.value = value;
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-};
-set('login-username', arguments[0]);
-set('login-password', arguments[1]);
-document.querySelector('[data-testid=login-submit]').click();"#,
-            json!([username, password]),
-        )
+        .submit_sign_in(username, password, Duration::from_secs(30))
         .await?;
     firefox
         .wait_for(

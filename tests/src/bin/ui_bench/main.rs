@@ -102,6 +102,28 @@ fn row(metric: &str, what: &str, unit: &str, samples: &[f64], target: f64, seed:
     row
 }
 
+/// The chat-switch rows of either browser: click → rows in the DOM, and → painted.
+fn switch_rows(dom: &[f64], frame: &[f64]) -> [Value; 2] {
+    [
+        row(
+            "chat_switch_dom",
+            "chat switch, 10,000-message chat: click → cached rows in the DOM",
+            "ms",
+            dom,
+            16.0,
+            "100 ms",
+        ),
+        row(
+            "chat_switch_painted",
+            "chat switch, 10,000-message chat: click → next frame (painted)",
+            "ms",
+            frame,
+            16.0,
+            "100 ms",
+        ),
+    ]
+}
+
 async fn open_chat(page: &Page<'_>, server: &Server, id: &str) -> e2e::Result<()> {
     page.navigate(&server.url(&format!("/chat/{id}"))).await?;
     let ready = page
@@ -271,22 +293,7 @@ async fn main() -> e2e::Result<()> {
         page.evaluate(&switch_js(OTHER)).await?;
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    results.push(row(
-        "chat_switch_dom",
-        "chat switch, 10,000-message chat: click → cached rows in the DOM",
-        "ms",
-        &dom,
-        16.0,
-        "100 ms",
-    ));
-    results.push(row(
-        "chat_switch_painted",
-        "chat switch, 10,000-message chat: click → next frame (painted)",
-        "ms",
-        &frame,
-        16.0,
-        "100 ms",
-    ));
+    results.extend(switch_rows(&dom, &frame));
 
     // Cold start with a warm cache: navigation → first cached row.
     page.call(
