@@ -13,7 +13,7 @@ use chat_sync::protocol::{validate_request_id, MAX_SEQ};
 use chat_sync::types::{Message, RequestId};
 
 use crate::clock::now_ms;
-use crate::db::changes::{committed_notice, Refusal};
+use crate::db::changes::{committed_notice, ChatChange, Refusal};
 use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -94,15 +94,9 @@ pub async fn edit_message(
 }
 
 /// Counts and announces a reassignment or a close that changed something (a repeat does not).
-pub fn announce_access_change(
-    state: &AppState,
-    request_id: &RequestId,
-    changed: bool,
-    users: &[String],
-    queued: usize,
-) {
-    if changed {
+pub fn announce_access_change(state: &AppState, request_id: &RequestId, change: &ChatChange) {
+    if change.changed {
         state.metrics.changes_stored.fetch_add(1, Ordering::Relaxed);
-        announce(state, request_id.as_str(), 0, users, queued);
+        announce(state, request_id.as_str(), 0, &change.users, change.queued);
     }
 }

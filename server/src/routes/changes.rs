@@ -23,6 +23,7 @@ use chat_sync::types::{ChatSummary, Message, RequestId};
 use crate::auth::AuthUser;
 use crate::change::{announce, announce_access_change, check_target, edit_message, refused};
 use crate::cli::MAX_LIMIT;
+use crate::db::changes::{ChatChange, Refusal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::chat::{page_limit, summary};
@@ -143,19 +144,11 @@ pub async fn assign(
             body.agent
         )));
     }
-    let change = state
+    let outcome = state
         .db
         .assign_request(body.request_id.as_str(), &user.id, &target.id)
-        .await?
-        .map_err(|r| refused(r, &body.request_id, None))?;
-    announce_access_change(
-        &state,
-        &body.request_id,
-        change.changed,
-        &change.users,
-        change.queued,
-    );
-    current_summary(&state, &body.request_id).await
+        .await?;
+    answer_access_change(&state, &body.request_id, outcome).await
 }
 
 /// `POST /api/chat/requests/close`: the agent or the requester closes the chat; idempotent.
@@ -165,19 +158,23 @@ pub async fn close(
     ApiJson(body): ApiJson<CloseRequest>,
 ) -> ApiResult<Json<ChatSummary>> {
     validate_request_id(&body.request_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let change = state
+    let outcome = state
         .db
         .close_request(body.request_id.as_str(), &user.id)
-        .await?
-        .map_err(|r| refused(r, &body.request_id, None))?;
-    announce_access_change(
-        &state,
-        &body.request_id,
-        change.changed,
-        &change.users,
-        change.queued,
-    );
-    current_summary(&state, &body.request_id).await
+        .await?;
+    answer_access_change(&state, &body.request_id, outcome).await
+}
+
+/// The end of a reassignment or a close: a refusal answered as such, a change counted and
+/// announced, and the chat's summary as it now stands.
+async fn answer_access_change(
+    state: &AppState,
+    request_id: &RequestId,
+    outcome: Result<ChatChange, Refusal>,
+) -> ApiResult<Json<ChatSummary>> {
+    let change = outcome.map_err(|r| refused(r, request_id, None))?;
+    announce_access_change(state, request_id, &change);
+    current_summary(state, request_id).await
 }
 
 async fn current_summary(state: &AppState, request_id: &RequestId) -> ApiResult<Json<ChatSummary>> {
