@@ -1,4 +1,5 @@
-//! What one message the agent writes may carry, checked before it is queued: the contract's
+//! What one message the agent writes (or an edit of one) may carry, checked before it is
+//! queued or sent: the contract's
 //! limits (the server refuses the same, so a message over them would only be parked as
 //! refused later, after the agent moved on). The composer's glue asks here; it keeps no
 //! copies of the limits.
@@ -57,6 +58,36 @@ impl SendRefusal {
     }
 }
 
+/// Why an edit was refused before it was sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EditRefusal {
+    /// No text: an edit cannot empty a message (deleting it is the way).
+    #[error("An edited message needs some text; delete it instead.")]
+    Empty,
+    /// The new text is longer than the server accepts.
+    #[error("A message holds at most {max} bytes of text.")]
+    BodyTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Checks an edit's new text before it is sent: some text, within the server's limit.
+pub fn check_edit(body: &str) -> Result<(), EditRefusal> {
+    if body.trim().is_empty() {
+        return Err(EditRefusal::Empty);
+    }
+    if body.len() > MAX_BODY_LEN {
+        return Err(EditRefusal::BodyTooLong {
+            len: body.len(),
+            max: MAX_BODY_LEN,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a message before it is queued: the chat id, text or a file, the text's length, the
 /// number of files and each file's size (`attachments` as name and bytes).
 pub fn check_send(
@@ -109,6 +140,18 @@ mod tests {
         assert_eq!(check_send(&chat(), &edge, &[]), Ok(()));
         let files: Vec<(&str, u64)> = vec![("f", MAX_ATTACHMENT_BYTES); MAX_ATTACHMENTS];
         assert_eq!(check_send(&chat(), "", &files), Ok(()));
+    }
+
+    #[test]
+    fn an_edit_needs_text_within_the_limit() {
+        assert_eq!(check_edit("fixed"), Ok(()));
+        assert_eq!(check_edit(&"x".repeat(MAX_BODY_LEN)), Ok(()));
+        assert_eq!(check_edit(" \n"), Err(EditRefusal::Empty));
+        let long = check_edit(&"x".repeat(MAX_BODY_LEN + 1)).unwrap_err();
+        assert_eq!(
+            long.to_string(),
+            format!("A message holds at most {MAX_BODY_LEN} bytes of text.")
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use chat_sync::change_wire::{CloseRequest, EditMessage, RedactMessage};
 use chat_sync::ingest::{ChangeFacts, Source};
-use chat_sync::protocol::{validate_summary, MAX_BODY_LEN};
+use chat_sync::protocol::validate_summary;
 use chat_sync::{ChatSummary, Message, RequestId, Seq};
 
 use crate::error::{FetchError, SyncError};
@@ -39,18 +39,10 @@ pub async fn edit(
     seq: Seq,
     body: String,
 ) -> Result<Message, SyncError> {
-    if body.trim().is_empty() {
-        return Err(SyncError::Invalid {
-            what: "edit",
-            detail: "An edited message needs some text; delete it instead.".to_owned(),
-        });
-    }
-    if body.len() > MAX_BODY_LEN {
-        return Err(SyncError::Invalid {
-            what: "edit",
-            detail: format!("A message holds at most {MAX_BODY_LEN} bytes of text."),
-        });
-    }
+    chat_sync::send_rules::check_edit(&body).map_err(|refusal| SyncError::Invalid {
+        what: "edit",
+        detail: refusal.to_string(),
+    })?;
     let request = EditMessage {
         request_id: request_id.clone(),
         seq,
