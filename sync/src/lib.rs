@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod change_wire;
 pub mod changes;
 pub mod decode;
+pub mod engine;
 pub mod eviction;
 #[cfg(any(test, feature = "test-support"))]
 pub mod hostile_corpus;

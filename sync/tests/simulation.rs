@@ -23,9 +23,11 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use chat_sync::backoff::SplitMix64;
+use chat_sync::engine::fetch::{requests_for, Failure, FetchTally, HistoryQuery, HistoryRequest};
+use chat_sync::engine::{Engine, Goal, RunId, Step};
 use chat_sync::ingest::{ChangeFacts, IngestContext, Source};
 use chat_sync::memory_store::MemoryStore;
-use chat_sync::planner::{ChatInput, Command, FetchCommand, FetchOutcome, Planner, PlannerConfig};
+use chat_sync::planner::{ChatInput, Command, FetchCommand, FetchId, FetchOutcome, PlannerConfig};
 use chat_sync::store::Store;
 use chat_sync::suite::message;
 use chat_sync::{ChatSummary, Message, Millis, Person, RequestId, Seq, SeqRange, SeqRanges};
@@ -47,12 +49,22 @@ enum Event {
         epoch: u32,
         message: Message,
     },
+    /// The answer to one request of a fetch command (`requests[index]`); the command's
+    /// next request goes out when it is merged, as the driver sends them in turn.
     Reply {
         ctx: usize,
         epoch: u32,
         fetch: FetchCommand,
-        sent: SeqRange,
+        requests: Vec<HistoryRequest>,
+        index: usize,
+        tally: FetchTally,
         ok: bool,
+    },
+    /// A run's sleep ends.
+    Wake {
+        ctx: usize,
+        epoch: u32,
+        run: RunId,
     },
     Tick {
         ctx: usize,
@@ -119,11 +131,33 @@ struct Counts {
     revocations: u64,
 }
 
+/// One context (a tab or the service worker): the shipped sync engine, and what the
+/// simulation performs for it as the browser glue (`chat_sync_idb::driver`) would.
 struct Context {
-    planner: Planner,
+    engine: Engine,
     epoch: u32,
     /// Commands waiting for their chat's lock.
     waiting: Vec<FetchCommand>,
+    /// The live runs and their chats.
+    runs: HashMap<RunId, usize>,
+    /// Which run performs each fetch out.
+    fetch_runs: HashMap<FetchId, RunId>,
+    /// Chats with a repair after a live event running (one at a time per chat, as the live
+    /// channel runs them).
+    repairing: HashMap<usize, RunId>,
+}
+
+impl Context {
+    fn new(seed: u64) -> Self {
+        Context {
+            engine: Engine::new(PlannerConfig::default(), seed),
+            epoch: 0,
+            waiting: Vec::new(),
+            runs: HashMap::new(),
+            fetch_runs: HashMap::new(),
+            repairing: HashMap::new(),
+        }
+    }
 }
 
 struct Sim {
@@ -170,11 +204,7 @@ impl Sim {
             server: vec![Vec::new(); CHATS],
             store: MemoryStore::new(),
             contexts: (0..CONTEXTS)
-                .map(|i| Context {
-                    planner: Planner::new(PlannerConfig::default(), seed ^ (i as u64 + 1)),
-                    epoch: 0,
-                    waiting: Vec::new(),
-                })
+                .map(|i| Context::new(seed ^ (i as u64 + 1)))
                 .collect(),
             locks: HashMap::new(),
             on_the_wire: HashMap::new(),
@@ -234,10 +264,6 @@ impl Sim {
             source,
             backend_last: None,
         }
-    }
-
-    fn ingest(&mut self, chat: usize, messages: Vec<Message>) -> u64 {
-        self.ingest_from(chat, messages, Source::Live).duplicates
     }
 
     fn ingest_from(
@@ -315,31 +341,73 @@ impl Sim {
         }
     }
 
-    fn poll(&mut self, ctx: usize, chat: usize) {
+    /// The goal of a run the reader's context starts for `chat`: one more page of older
+    /// history while the reader scrolls up through it (until the start), an ordinary sync
+    /// otherwise.
+    fn reader_goal(&self, chat: usize) -> Goal {
         let (held, backend_last) = self.held(chat);
         if held.min().is_some_and(|m| m > 1)
             || (held.is_empty() && backend_last.is_some_and(|l| l > 0))
         {
-            // The reader scrolls up through older history until it reaches the start.
-            self.contexts[ctx].planner.request_older(&chat_id(chat));
+            Goal::Older
+        } else {
+            Goal::Sync
         }
-        let commands = self.contexts[ctx].planner.poll(
-            &chat_id(chat),
+    }
+
+    /// Starts a run of `goal` for `chat` in `ctx`, as the glue does for each reason to sync,
+    /// and steps it.
+    fn start_run(&mut self, ctx: usize, chat: usize, goal: Goal) -> RunId {
+        let run = self.contexts[ctx].engine.start(&chat_id(chat), goal);
+        self.contexts[ctx].runs.insert(run, chat);
+        self.advance(ctx, run);
+        run
+    }
+
+    /// Performs one step of a run, as the driver does: commands go to the chat's lock queue,
+    /// a sleep becomes a wake-up event, and a finished run is forgotten.
+    fn advance(&mut self, ctx: usize, run: RunId) {
+        let Some(&chat) = self.contexts[ctx].runs.get(&run) else {
+            return;
+        };
+        let (held, backend_last) = self.held(chat);
+        let step = self.contexts[ctx].engine.step(
+            run,
             ChatInput {
                 held: &held,
                 backend_last,
             },
             self.now,
         );
-        for command in commands {
-            match command {
-                Command::Fetch(fetch) => self.contexts[ctx].waiting.push(fetch),
-                Command::FullReload { reason, .. } => {
-                    panic!("full reload at {}: {reason}", self.now)
+        match step {
+            Step::Perform(commands) => {
+                for command in commands {
+                    match command {
+                        Command::Fetch(fetch) => {
+                            self.contexts[ctx].fetch_runs.insert(fetch.id, run);
+                            self.contexts[ctx].waiting.push(fetch);
+                        }
+                        Command::FullReload { reason, .. } => {
+                            panic!("full reload at {}: {reason}", self.now)
+                        }
+                    }
+                }
+                self.start_waiting(ctx);
+            }
+            Step::Await => {}
+            Step::Sleep { until } => {
+                assert!(until >= self.now, "a run sleeps into the future");
+                let epoch = self.contexts[ctx].epoch;
+                self.schedule(until, Event::Wake { ctx, epoch, run });
+            }
+            Step::Done => {
+                let context = &mut self.contexts[ctx];
+                context.runs.remove(&run);
+                if context.repairing.get(&chat) == Some(&run) {
+                    context.repairing.remove(&chat);
                 }
             }
         }
-        self.start_waiting(ctx);
     }
 
     /// Runs the commands of `ctx` whose chat lock is free; the others keep waiting.
@@ -361,44 +429,93 @@ impl Sim {
                 }
                 None => {}
             }
-            let (held, backend_last) = self.held(chat);
-            let missing = Planner::trim(&fetch, &held);
-            let Some(first) = missing.ranges().last().copied() else {
+            // Holding the lock, the glue asks the engine what is still to be requested.
+            let (held, _) = self.held(chat);
+            let requests = requests_for(&fetch, &held);
+            if requests.is_empty() {
                 self.counts.already_held += 1;
-                self.contexts[ctx].planner.handle_fetch_result(
-                    fetch.id,
-                    FetchOutcome::AlreadyHeld,
-                    ChatInput {
-                        held: &held,
-                        backend_last,
-                    },
-                    self.now,
-                );
+                self.report(ctx, &fetch, FetchOutcome::AlreadyHeld);
                 continue;
-            };
-            // Everything requested is missing now and on nobody else's wire.
-            let wire = self.on_the_wire.entry(chat).or_default();
-            assert!(
-                !wire.intersects(first),
-                "seed run: {first} requested twice at once"
-            );
-            assert!(!held.intersects(first), "{first} requested but held");
-            wire.insert_range(first);
+            }
             self.locks.insert(chat, ctx);
-            self.counts.fetches += 1;
-            let ok = !self.rng.chance(1, 8);
-            let latency = 20 + self.rng.below(400) as Millis;
+            self.send(ctx, fetch, requests, 0, FetchTally::default());
+        }
+    }
+
+    /// Puts request `index` of a fetch command on the wire; the context holds the chat's lock.
+    fn send(
+        &mut self,
+        ctx: usize,
+        fetch: FetchCommand,
+        requests: Vec<HistoryRequest>,
+        index: usize,
+        tally: FetchTally,
+    ) {
+        let chat = chat_index(&fetch.request_id);
+        let range = requests[index].range;
+        let (held, _) = self.held(chat);
+        // Everything requested is missing now and on nobody else's wire.
+        let wire = self.on_the_wire.entry(chat).or_default();
+        assert!(
+            !wire.intersects(range),
+            "seed run: {range} requested twice at once"
+        );
+        assert!(!held.intersects(range), "{range} requested but held");
+        wire.insert_range(range);
+        self.counts.fetches += 1;
+        let ok = !self.rng.chance(1, 8);
+        let latency = 20 + self.rng.below(400) as Millis;
+        let epoch = self.contexts[ctx].epoch;
+        self.schedule(
+            self.now + latency,
+            Event::Reply {
+                ctx,
+                epoch,
+                fetch,
+                requests,
+                index,
+                tally,
+                ok,
+            },
+        );
+    }
+
+    /// The server's answer to one history request: at most a page of its messages.
+    fn answer(&self, chat: usize, query: HistoryQuery) -> Vec<Message> {
+        let messages = &self.server[chat];
+        match query {
+            HistoryQuery::Range { from, to } => messages
+                .iter()
+                .filter(|m| (from..=to).contains(&m.seq))
+                .take(SERVER_PAGE as usize)
+                .cloned()
+                .collect(),
+            HistoryQuery::Before { before, limit } => {
+                let below: Vec<&Message> = messages.iter().filter(|m| m.seq < before).collect();
+                let take = limit.min(SERVER_PAGE) as usize;
+                below[below.len().saturating_sub(take)..]
+                    .iter()
+                    .map(|m| (*m).clone())
+                    .collect()
+            }
+        }
+    }
+
+    /// Tells the engine how a fetch ended (after its merge) and wakes the run that made it.
+    fn report(&mut self, ctx: usize, fetch: &FetchCommand, outcome: FetchOutcome) {
+        let (held, backend_last) = self.held(chat_index(&fetch.request_id));
+        self.contexts[ctx].engine.handle_fetch_result(
+            fetch.id,
+            outcome,
+            ChatInput {
+                held: &held,
+                backend_last,
+            },
+            self.now,
+        );
+        if let Some(run) = self.contexts[ctx].fetch_runs.remove(&fetch.id) {
             let epoch = self.contexts[ctx].epoch;
-            self.schedule(
-                self.now + latency,
-                Event::Reply {
-                    ctx,
-                    epoch,
-                    fetch,
-                    sent: first,
-                    ok,
-                },
-            );
+            self.schedule(self.now, Event::Wake { ctx, epoch, run });
         }
     }
 
@@ -465,14 +582,29 @@ impl Sim {
                 }
                 self.counts.live_delivered += 1;
                 let chat = chat_index(&message.request_id);
-                self.ingest(chat, vec![message]);
-                self.poll(ctx, chat);
+                let report = self.ingest_from(chat, vec![message], Source::Live);
+                if report.reveals_gap && report.rejected.is_empty() {
+                    // The live channel's repair, one per chat at a time.
+                    if !self.contexts[ctx].repairing.contains_key(&chat) {
+                        let goal = Goal::after_ingest(Source::Live, true);
+                        let run = self.start_run(ctx, chat, goal);
+                        if self.contexts[ctx].runs.contains_key(&run) {
+                            self.contexts[ctx].repairing.insert(chat, run);
+                        }
+                    }
+                } else {
+                    // The open view syncs what it shows after each notice.
+                    let goal = self.reader_goal(chat);
+                    self.start_run(ctx, chat, goal);
+                }
             }
             Event::Reply {
                 ctx,
                 epoch,
                 fetch,
-                sent,
+                requests,
+                index,
+                mut tally,
                 ok,
             } => {
                 let chat = chat_index(&fetch.request_id);
@@ -480,76 +612,62 @@ impl Sim {
                     // The context died mid-fetch: its lock was released when it crashed.
                     return;
                 }
-                if self.reassigned[chat] {
-                    // 403: the chat is another agent's now; the driver revokes it.
-                    self.revoke(chat);
-                    let (held, backend_last) = self.held(chat);
-                    self.contexts[ctx].planner.handle_fetch_result(
-                        fetch.id,
-                        FetchOutcome::Refused,
-                        ChatInput {
-                            held: &held,
-                            backend_last,
-                        },
-                        self.now,
-                    );
-                    self.release(ctx, chat, sent);
+                let request = requests[index];
+                let failure = if self.reassigned[chat] {
+                    // The chat is another agent's now.
+                    Some(Failure::Refused(403))
+                } else if !ok {
+                    self.counts.network_failures += 1;
+                    Some(Failure::Transient)
+                } else {
+                    None
+                };
+                if let Some(failure) = failure {
+                    if failure.revokes_chat() {
+                        self.revoke(chat);
+                    }
+                    self.report(ctx, &fetch, failure.outcome());
+                    self.release(ctx, chat, request.range);
                     return;
                 }
-                if ok {
-                    let last = self.server[chat].len() as Seq;
-                    let page: Vec<Message> = self.server[chat]
-                        .iter()
-                        .filter(|m| sent.contains(m.seq))
-                        .take(SERVER_PAGE as usize)
-                        .cloned()
-                        .collect();
-                    let mut received = SeqRanges::new();
-                    for m in &page {
-                        received.insert(m.seq);
-                    }
-                    self.counts.seqs_fetched += page.len() as u64;
-                    self.ingest(chat, page);
-                    block_on(self.store.note_backend_last_seq(&chat_id(chat), last)).expect("note");
-                    let (held, backend_last) = self.held(chat);
-                    self.contexts[ctx].planner.handle_fetch_result(
-                        fetch.id,
-                        FetchOutcome::Received {
-                            received,
-                            last_seq: last,
-                            page_limit: Some(SERVER_PAGE),
-                        },
-                        ChatInput {
-                            held: &held,
-                            backend_last,
-                        },
-                        self.now,
-                    );
-                } else {
-                    self.counts.network_failures += 1;
-                    let (held, backend_last) = self.held(chat);
-                    self.contexts[ctx].planner.handle_fetch_result(
-                        fetch.id,
-                        FetchOutcome::Failed,
-                        ChatInput {
-                            held: &held,
-                            backend_last,
-                        },
-                        self.now,
-                    );
+                let last = self.server[chat].len() as Seq;
+                let page = self.answer(chat, request.query);
+                assert!(page.iter().all(|m| request.accept.contains(m.seq)));
+                self.counts.seqs_fetched += page.len() as u64;
+                tally.add(page.iter().map(|m| m.seq), last, SERVER_PAGE);
+                self.ingest_from(chat, page, Source::Fetch);
+                block_on(self.store.note_backend_last_seq(&chat_id(chat), last)).expect("note");
+                if let Some(wire) = self.on_the_wire.get_mut(&chat) {
+                    wire.remove_range(request.range);
                 }
-                self.release(ctx, chat, sent);
-                self.poll(ctx, chat);
+                if index + 1 < requests.len() {
+                    // The command's next request, still under the chat's lock.
+                    self.send(ctx, fetch, requests, index + 1, tally);
+                    return;
+                }
+                self.report(ctx, &fetch, tally.outcome());
+                self.release(ctx, chat, request.range);
+            }
+            Event::Wake { ctx, epoch, run } => {
+                if epoch == self.contexts[ctx].epoch {
+                    self.advance(ctx, run);
+                }
             }
             Event::Tick { ctx, epoch } => {
                 if epoch != self.contexts[ctx].epoch {
                     return;
                 }
+                // The timer of a context: a chat with no run going gets one (the runs
+                // themselves sleep out grace periods and backoffs).
                 for chat in 0..CHATS {
-                    self.poll(ctx, chat);
+                    if !self.contexts[ctx].runs.values().any(|c| *c == chat) {
+                        let goal = self.reader_goal(chat);
+                        self.start_run(ctx, chat, goal);
+                    }
                 }
                 let next = self.contexts[ctx]
-                    .planner
+                    .engine
+                    .planner()
                     .next_wakeup()
                     .unwrap_or(self.now + 1_000);
                 self.schedule(
@@ -559,10 +677,11 @@ impl Sim {
             }
             Event::Crash { ctx } => {
                 self.counts.crashes += 1;
-                self.contexts[ctx].epoch += 1;
-                self.contexts[ctx].planner =
-                    Planner::new(PlannerConfig::default(), self.rng.next_u64());
-                self.contexts[ctx].waiting.clear();
+                let epoch = self.contexts[ctx].epoch + 1;
+                self.contexts[ctx] = Context {
+                    epoch,
+                    ..Context::new(self.rng.next_u64())
+                };
                 let held_locks: Vec<usize> = self
                     .locks
                     .iter()
@@ -692,7 +811,8 @@ impl Sim {
                 if report.changes_due.is_some() {
                     self.changes_due(ctx, chat);
                 }
-                self.poll(ctx, chat);
+                let goal = self.reader_goal(chat);
+                self.start_run(ctx, chat, goal);
             }
             Event::ChangesFetch {
                 ctx,
@@ -765,7 +885,8 @@ impl Sim {
                 if more {
                     self.changes_due(ctx, chat);
                 }
-                self.poll(ctx, chat);
+                let goal = self.reader_goal(chat);
+                self.start_run(ctx, chat, goal);
             }
             Event::Reassign { chat } => {
                 self.reassigned[chat] = true;
@@ -903,7 +1024,7 @@ impl Sim {
         );
         for ctx in &self.contexts {
             assert_eq!(
-                ctx.planner.stats().full_reloads,
+                ctx.engine.planner().stats().full_reloads,
                 0,
                 "seed {seed}: a full reload happened"
             );

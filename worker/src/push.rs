@@ -8,6 +8,7 @@
 //! agent the worker has confirmed, or one arriving while nobody is signed in; the browser's
 //! stale subscription is then unsubscribed.
 
+use chat_sync::engine::HintAction;
 use chat_sync::ingest::Source;
 use chat_sync::protocol::PushPayload;
 use chat_sync::store::Store;
@@ -147,17 +148,20 @@ async fn apply(
         } => {
             let record = runtime.store().chat(&request_id).await?;
             let held = record.map(|r| r.held).unwrap_or_default();
-            if held.contains(seq) {
-                return Ok(None);
-            }
-            if held.max().is_some() {
-                runtime
-                    .store()
-                    .note_backend_last_seq(&request_id, seq)
-                    .await?;
-                repair(driver, &request_id, true).await?;
-            } else {
-                driver.fetch_exact(&request_id, seq).await?;
+            match chat_sync::engine::plan_hint(&held, seq) {
+                HintAction::AlreadyHeld => return Ok(None),
+                HintAction::Repair {
+                    backend_last_at_least,
+                } => {
+                    runtime
+                        .store()
+                        .note_backend_last_seq(&request_id, backend_last_at_least)
+                        .await?;
+                    repair(driver, &request_id, true).await?;
+                }
+                HintAction::FetchExact(seq) => {
+                    driver.fetch_exact(&request_id, seq).await?;
+                }
             }
             let record = runtime.store().chat(&request_id).await?;
             Ok(record.map(|r| Notice {
@@ -199,22 +203,17 @@ async fn apply(
     }
 }
 
-/// Runs the driver for the chat when the push revealed a gap (`urgent`: no grace period,
-/// the push proves the messages exist) or the chat already had known missing ranges. Never a
-/// manual resync: that would skip the backoff of earlier failures, and a burst of pushes to
-/// a chat whose fetches fail would then send a request per push.
+/// Runs the engine's goal after a pushed message ([`chat_sync::engine::Goal::after_ingest`]):
+/// a revealed gap is repaired without the grace period but within the backoff of earlier
+/// failures; otherwise a gap already known is synced if due.
 async fn repair(
     driver: &Driver<HttpHistoryClient>,
     request_id: &RequestId,
-    urgent: bool,
+    reveals_gap: bool,
 ) -> Result<(), WorkerError> {
-    let status = if urgent {
-        driver.repair_proven_gap(request_id).await?
-    } else if !driver.status(request_id).await?.missing.is_empty() {
-        driver.sync(request_id).await?
-    } else {
-        return Ok(());
-    };
+    let status = driver
+        .after_ingest(request_id, Source::Push, reveals_gap)
+        .await?;
     tracing::info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
     Ok(())
 }

@@ -52,6 +52,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
     (
         "engine/view",
         &[
+            "engine",
             "planner",
             "sync_state",
             "live",

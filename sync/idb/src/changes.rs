@@ -134,7 +134,7 @@ async fn catch_up_locked<C: HistoryClient>(
         .await;
         let page = match reply {
             Ok(page) => page,
-            Err(FetchError::Refused { status: 403, .. }) => {
+            Err(error) if error.failure().revokes_chat() => {
                 runtime.revoke(request_id).await?;
                 report.revoked = true;
                 break;

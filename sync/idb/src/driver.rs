@@ -12,37 +12,25 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use chat_sync::engine::fetch::{reload_request, requests_for, FetchTally, HistoryQuery};
+use chat_sync::engine::{Engine, Goal, RunId, Step};
 use chat_sync::ingest::Source;
 use chat_sync::planner::{
-    ChatInput, Command, FetchCommand, FetchMethod, FetchOutcome, FullReloadReason, Planner,
-    PlannerConfig, Progress,
+    ChatInput, Command, FetchCommand, FetchOutcome, FullReloadReason, PlannerConfig,
 };
 use chat_sync::store::Store;
-use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges, SyncState};
+use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges};
 use futures::future::join_all;
 
 use crate::broadcast::{fetch_channel_name, Broadcaster, FetchNotice};
-use crate::error::{FetchError, SyncError};
+use crate::error::SyncError;
 use crate::http::HistoryClient;
 use crate::locks;
 use crate::platform;
 use crate::runtime::Runtime;
 use crate::store::readable_held;
 
-/// What the UI needs to know about a chat's sync, as data.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChatStatus {
-    /// The shown sync state.
-    pub sync_state: SyncState,
-    /// True only while a history request of this context is on the network.
-    pub fetching: bool,
-    /// Interior and trailing gaps still missing (where skeleton rows stand).
-    pub missing: Vec<SeqRange>,
-    /// Older history not cached yet (`1 ..= local_min - 1`).
-    pub older: Option<SeqRange>,
-    /// Progress of a large repair: messages done / total.
-    pub progress: Progress,
-}
+pub use chat_sync::engine::ChatStatus;
 
 /// The Web Lock every context takes before fetching history of `request_id` in the cache
 /// database `database`.
@@ -55,28 +43,11 @@ pub fn fetch_lock_name(database: &str, request_id: &RequestId) -> String {
 /// keeps it (one request, bounded by [`crate::http::WRITE_TIMEOUT_MS`], and its ingest).
 pub const FETCH_LOCK_LEASE_MS: u32 = 2 * crate::http::WRITE_TIMEOUT_MS;
 
-/// The most planner rounds one `sync` call runs before returning (a guard against a backend
-/// that keeps answering without making progress; the planner's backoff paces the rounds).
-const MAX_ROUNDS: usize = 1_000;
-
-/// How long a call waits for another call of this context that is fetching the same chat.
-const IN_FLIGHT_POLL_MS: i64 = 10;
-
-/// How many times `load_older` and `repair_proven_gap` wait out a backoff and ask again.
-const RETRIES: usize = 5;
-
-/// The longest they wait for one backoff to end.
-const RETRY_MAX_WAIT_MS: i64 = 30_000;
-
-/// The longest a `sync` call sleeps for a grace period or backoff before it returns and
-/// leaves the rest to the next call.
-const MAX_WAIT_MS: i64 = 5_000;
-
 /// Drives the sync of one user's chats in one context.
 pub struct Driver<C> {
     runtime: Rc<Runtime>,
     client: C,
-    planner: RefCell<Planner>,
+    engine: RefCell<Engine>,
     fetching: RefCell<HashMap<RequestId, u32>>,
     fetch_observer: RefCell<Option<FetchObserver>>,
     /// Where this context announces its fetches to the others ([`FetchNotice`]).
@@ -94,7 +65,7 @@ impl<C> std::fmt::Debug for Driver<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
             .field("runtime", &self.runtime)
-            .field("stats", &self.planner.borrow().stats())
+            .field("stats", &self.engine.borrow().planner().stats())
             .finish()
     }
 }
@@ -113,7 +84,7 @@ impl<C: HistoryClient> Driver<C> {
         Self {
             runtime,
             client,
-            planner: RefCell::new(Planner::new(config, seed)),
+            engine: RefCell::new(Engine::new(config, seed)),
             fetching: RefCell::new(HashMap::new()),
             fetch_observer: RefCell::new(None),
             fetch_channel,
@@ -133,7 +104,7 @@ impl<C: HistoryClient> Driver<C> {
 
     /// The planner's counters (fetches emitted, seqs requested, full reloads).
     pub fn stats(&self) -> chat_sync::planner::PlannerStats {
-        self.planner.borrow().stats()
+        self.engine.borrow().planner().stats()
     }
 
     /// Sets the one observer of fetch activity (see [`FetchObserver`]).
@@ -152,12 +123,15 @@ impl<C: HistoryClient> Driver<C> {
     /// Whether the reader asked for a page of older history that is not fetched yet (a page
     /// that failed stays asked for until it arrives).
     pub fn wants_older(&self, request_id: &RequestId) -> bool {
-        self.planner.borrow().wants_older(request_id)
+        self.engine.borrow().planner().wants_older(request_id)
     }
 
     /// The reader has `visible` on screen: gaps there are fetched first.
     pub fn set_viewport(&self, request_id: &RequestId, visible: Option<SeqRange>) {
-        self.planner.borrow_mut().set_viewport(request_id, visible);
+        self.engine
+            .borrow_mut()
+            .planner_mut()
+            .set_viewport(request_id, visible);
     }
 
     /// Counts a request of this context going on the network for the chat.
@@ -231,8 +205,9 @@ impl<C: HistoryClient> Driver<C> {
     /// Chats the store dropped as unusable are reloaded, with the reason.
     fn note_dropped(&self) {
         for (request_id, reason) in self.runtime.store().take_dropped_chats() {
-            self.planner
+            self.engine
                 .borrow_mut()
+                .planner_mut()
                 .report_corrupt(&request_id, reason);
         }
     }
@@ -264,133 +239,104 @@ impl<C: HistoryClient> Driver<C> {
         held: &SeqRanges,
         backend_last: Option<Seq>,
     ) -> ChatStatus {
-        let planner = self.planner.borrow();
-        let gaps = held.gaps(backend_last.unwrap_or(0));
-        ChatStatus {
-            sync_state: planner.sync_state(request_id),
-            fetching: self.is_fetching(request_id),
-            missing: gaps.repair_order(),
-            older: gaps.leading,
-            progress: planner.progress(request_id),
-        }
+        self.engine.borrow().status(
+            request_id,
+            ChatInput { held, backend_last },
+            self.is_fetching(request_id),
+        )
     }
 
-    /// A manual resync (or a push hint): repair now, skipping the grace period and backoff.
+    /// A manual resync: repair now, skipping the grace period and backoff ([`Goal::Resync`]).
     pub async fn resync(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        self.planner.borrow_mut().request_resync(request_id);
-        self.sync(request_id).await
+        self.run(request_id, Goal::Resync).await
     }
 
     /// A push proved missing messages exist: repair them without the grace period, within
-    /// the backoff of earlier failures ([`Planner::note_gap_proven`]).
-    ///
-    /// A gap the push proved is worth waiting for: when earlier failures (the network was down)
-    /// left a backoff longer than one `sync` waits, it is waited out a bounded number of times,
-    /// so the push that came back online repairs the chat.
+    /// the backoff of earlier failures, waiting out a long backoff a bounded number of times
+    /// ([`Goal::ProvenGap`]).
     pub async fn repair_proven_gap(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        self.planner.borrow_mut().note_gap_proven(request_id);
-        let status = self.sync(request_id).await?;
-        self.retry_after_backoff(request_id, status, |driver, status| {
-            !status.missing.is_empty() && !driver.planner.borrow().is_refused(request_id)
-        })
-        .await
+        self.run(request_id, Goal::ProvenGap).await
     }
 
-    /// Back online with the chat open: fetch the page after its newest cached message at once
-    /// (the core's [`Planner::request_newer`]), without waiting for the chat list.
+    /// The run that follows a message ingested from `source` ([`Goal::after_ingest`]).
+    pub async fn after_ingest(
+        &self,
+        request_id: &RequestId,
+        source: Source,
+        reveals_gap: bool,
+    ) -> Result<ChatStatus, SyncError> {
+        self.run(request_id, Goal::after_ingest(source, reveals_gap))
+            .await
+    }
+
+    /// Back online with the chat open: fetch the page after its newest cached message at once,
+    /// without waiting for the chat list ([`Goal::Newer`]).
     pub async fn fetch_newer(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        self.planner.borrow_mut().request_newer(request_id);
-        self.sync(request_id).await
+        self.run(request_id, Goal::Newer).await
     }
 
     /// A push hint named message `seq` of a chat the cache never held: fetch exactly that
-    /// message through the planner (the core's [`Planner::request_exact`]), under the chat's
-    /// lock like every other fetch.
+    /// message, under the chat's lock like every other fetch ([`Goal::Exact`]).
     pub async fn fetch_exact(
         &self,
         request_id: &RequestId,
         seq: Seq,
     ) -> Result<ChatStatus, SyncError> {
-        self.planner.borrow_mut().request_exact(request_id, seq);
-        self.sync(request_id).await
+        self.run(request_id, Goal::Exact(seq)).await
     }
 
-    /// The reader scrolled to the oldest cached message: fetch one more page of history.
+    /// The reader scrolled to the oldest cached message: fetch one more page of history
+    /// ([`Goal::Older`]).
     pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        self.planner.borrow_mut().request_older(request_id);
-        self.fetch_wanted_older(request_id).await
+        self.run(request_id, Goal::Older).await
     }
 
     /// Fetches the older history the reader already asked for (a page that failed is still
-    /// wanted while the reader waits at the top), waiting out the backoff a bounded number of
-    /// times; asks for nothing new.
+    /// wanted while the reader waits at the top); asks for nothing new ([`Goal::WantedOlder`]).
     pub async fn fetch_wanted_older(
         &self,
         request_id: &RequestId,
     ) -> Result<ChatStatus, SyncError> {
-        let status = self.sync(request_id).await?;
-        self.retry_after_backoff(request_id, status, |driver, _| {
-            driver.planner.borrow().wants_older(request_id)
-        })
-        .await
+        self.run(request_id, Goal::WantedOlder).await
     }
 
-    /// While `wanted` holds after a `sync`, waits for the planner's backoff to end (at most
-    /// [`RETRY_MAX_WAIT_MS`] each time) and syncs again, at most [`RETRIES`] times.
-    async fn retry_after_backoff(
-        &self,
-        request_id: &RequestId,
-        mut status: ChatStatus,
-        wanted: impl Fn(&Self, &ChatStatus) -> bool,
-    ) -> Result<ChatStatus, SyncError> {
-        for _ in 0..RETRIES {
-            if !wanted(self, &status) {
-                break;
-            }
-            let now = platform::now_ms();
-            let Some(at) = self.planner.borrow().next_wakeup() else {
-                break;
-            };
-            platform::sleep((at - now).clamp(0, RETRY_MAX_WAIT_MS)).await;
-            status = self.sync(request_id).await?;
-        }
-        Ok(status)
-    }
-
-    /// Runs the planner for a chat until nothing is missing, the backend refused, or a wait
-    /// longer than [`MAX_WAIT_MS`] is due; returns the chat's status.
+    /// Fills what is known to be missing in the chat, within the grace period and backoff
+    /// ([`Goal::Sync`]); returns the chat's status.
     pub async fn sync(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        for _ in 0..MAX_ROUNDS {
+        self.run(request_id, Goal::Sync).await
+    }
+
+    /// Runs the engine for one goal: performs what each step asks until the run is done.
+    async fn run(&self, request_id: &RequestId, goal: Goal) -> Result<ChatStatus, SyncError> {
+        let run = self.engine.borrow_mut().start(request_id, goal);
+        // A caller that goes away (a closed view) ends its run.
+        let _cancel = CancelOnDrop {
+            engine: &self.engine,
+            run,
+        };
+        loop {
             let (held, backend_last) = self.input(request_id).await?;
             let now = platform::now_ms();
-            let commands = self.planner.borrow_mut().poll(
-                request_id,
+            let step = self.engine.borrow_mut().step(
+                run,
                 ChatInput {
                     held: &held,
                     backend_last,
                 },
                 now,
             );
-            if commands.is_empty() {
-                if self.planner.borrow().is_fetching(request_id) {
-                    // Another call of this context is fetching this chat: wait for it rather
-                    // than return a status that is about to change.
-                    platform::sleep(IN_FLIGHT_POLL_MS).await;
-                    continue;
-                }
-                let missing = backend_last.is_some_and(|last| held.gaps(last).repair_count() > 0);
-                let wakeup = self.planner.borrow().next_wakeup();
-                match wakeup {
-                    Some(at) if missing && at > now && at - now <= MAX_WAIT_MS => {
-                        platform::sleep(at - now).await;
-                        continue;
+            match step {
+                Step::Perform(commands) => {
+                    let results = join_all(commands.into_iter().map(|c| self.execute(c))).await;
+                    for result in results {
+                        result?;
                     }
-                    _ => break,
                 }
-            }
-            let results = join_all(commands.into_iter().map(|c| self.execute(c))).await;
-            for result in results {
-                result?;
+                // Every command of a run is awaited above, so this only follows a fetch
+                // whose report was lost to an error; look again shortly.
+                Step::Await => platform::sleep(chat_sync::engine::IN_FLIGHT_POLL_MS).await,
+                Step::Sleep { until } => platform::sleep(until - now).await,
+                Step::Done => break,
             }
         }
         self.status(request_id).await
@@ -413,8 +359,9 @@ impl<C: HistoryClient> Driver<C> {
                     // backs off, then surface the error.
                     Err(_) => FetchOutcome::Failed,
                 };
-                let (held, backend_last) = self.input(&request_id).await?;
-                self.planner.borrow_mut().handle_fetch_result(
+                let input = self.input(&request_id).await;
+                let (held, backend_last) = input.clone().unwrap_or_default();
+                self.engine.borrow_mut().handle_fetch_result(
                     fetch.id,
                     outcome,
                     ChatInput {
@@ -423,6 +370,7 @@ impl<C: HistoryClient> Driver<C> {
                     },
                     platform::now_ms(),
                 );
+                input?;
                 result.map(|_| ())
             }
             Command::FullReload { request_id, reason } => {
@@ -431,86 +379,72 @@ impl<C: HistoryClient> Driver<C> {
         }
     }
 
-    /// One fetch command, holding the chat's lock: trim to what is still missing, request it,
-    /// validate and merge each reply.
+    /// One fetch command, holding the chat's lock: the requests for what is still missing
+    /// ([`requests_for`]), each reply validated and merged through the one ingest path.
     async fn fetch_locked(&self, command: &FetchCommand) -> Result<FetchOutcome, SyncError> {
         let request_id = &command.request_id;
         let (held, _) = self.input(request_id).await?;
-        let remaining = Planner::trim(command, &held);
-        if remaining.is_empty() {
+        let requests = requests_for(command, &held);
+        if requests.is_empty() {
             tracing::debug!(chat = %request_id, range = ?command.range, "already fetched by another context");
             return Ok(FetchOutcome::AlreadyHeld);
         }
-        let mut received = SeqRanges::new();
-        let mut last_seq = 0;
-        let mut page_limit = None;
-        for range in remaining.ranges() {
-            let (from, to) = match command.method {
-                FetchMethod::Range => (range.start, range.end),
-                // The cursor returns up to `limit` messages below `before`: any of them
-                // (down to 1) is a valid answer.
-                FetchMethod::Cursor => (1, range.end),
-            };
+        let mut tally = FetchTally::default();
+        for request in requests {
             self.request_started(request_id);
-            let request = async {
-                match command.method {
-                    FetchMethod::Range => {
-                        self.client
-                            .fetch_range(request_id, range.start, range.end)
-                            .await
-                    }
-                    FetchMethod::Cursor => {
-                        self.client
-                            .fetch_before(request_id, range.end + 1, range.len())
-                            .await
-                    }
-                }
-            };
-            let reply = platform::timed("sync:fetch", request).await;
+            let reply = platform::timed("sync:fetch", self.send(request_id, request.query)).await;
             self.request_ended(request_id);
             let page = match reply {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::warn!(chat = %request_id, ?range, %error, "history fetch failed");
-                    if matches!(error, FetchError::Refused { status: 403, .. }) {
-                        // The chat was taken from this agent: its cache lets go of it.
+                    tracing::warn!(chat = %request_id, range = ?request.range, %error, "history fetch failed");
+                    let failure = error.failure();
+                    if failure.revokes_chat() {
                         self.runtime.revoke(request_id).await?;
                     }
-                    return Ok(match error {
-                        FetchError::Refused { .. } => FetchOutcome::Refused,
-                        FetchError::Unsupported { .. } => FetchOutcome::MethodUnsupported,
-                        FetchError::Transient { .. } | FetchError::Invalid(_) => {
-                            FetchOutcome::Failed
-                        }
-                    });
+                    return Ok(failure.outcome());
                 }
             };
-            for message in &page.messages {
-                received.insert(message.seq);
-            }
-            last_seq = last_seq.max(page.last_seq);
-            page_limit = Some(page.page_limit);
-            let ingest = self
-                .runtime
-                .ingest_page(request_id, page, from, to, Source::Fetch);
+            tally.add(
+                page.messages.iter().map(|m| m.seq),
+                page.last_seq,
+                page.page_limit,
+            );
+            let ingest = self.runtime.ingest_page(
+                request_id,
+                page,
+                request.accept.start,
+                request.accept.end,
+                Source::Fetch,
+            );
             match platform::timed("sync:ingest", ingest).await {
                 Ok(_) => {}
                 Err(SyncError::Fetch(error)) => {
-                    tracing::warn!(chat = %request_id, ?range, %error, "refused an invalid history reply");
+                    tracing::warn!(chat = %request_id, range = ?request.range, %error, "refused an invalid history reply");
                     return Ok(FetchOutcome::Failed);
                 }
                 Err(other) => return Err(other),
             }
         }
-        Ok(FetchOutcome::Received {
-            received,
-            last_seq,
-            page_limit,
-        })
+        Ok(tally.outcome())
+    }
+
+    /// Sends one history request.
+    async fn send(
+        &self,
+        request_id: &RequestId,
+        query: HistoryQuery,
+    ) -> Result<chat_sync::protocol::MessagesPage, crate::error::FetchError> {
+        match query {
+            HistoryQuery::Range { from, to } => self.client.fetch_range(request_id, from, to).await,
+            HistoryQuery::Before { before, limit } => {
+                self.client.fetch_before(request_id, before, limit).await
+            }
+        }
     }
 
     /// Drops the chat's cache and reloads it from the newest page down, logging the reason:
-    /// the newest page comes at once (cursor from the top), older history page by page as the
+    /// the newest page comes at once ([`reload_request`]), older history page by page as the
     /// reader scrolls, like any leading gap.
     async fn full_reload(
         &self,
@@ -522,19 +456,13 @@ impl<C: HistoryClient> Driver<C> {
             // Nothing can be fetched: the cache keeps what it has and live delivery goes on.
             return Ok(());
         }
-        let store = self.runtime.store();
-        let backend_last = store
-            .chat(request_id)
-            .await?
-            .filter(|r| r.backend_last_seq_known)
-            .map(|r| r.backend_last_seq);
-        let limit = self.planner.borrow().config().page_limit;
-        let top = chat_sync::protocol::MAX_SEQ;
-        let before = backend_last.map_or(top, |last| (last + 1).min(top));
+        let (_, backend_last) = self.input(request_id).await?;
+        let limit = self.engine.borrow().planner().config().page_limit;
+        let request = reload_request(backend_last, limit);
         let reply =
             locks::with_lock_leased(&self.lock_name(request_id), FETCH_LOCK_LEASE_MS, async {
                 self.request_started(request_id);
-                let reply = self.client.fetch_before(request_id, before, limit).await;
+                let reply = self.send(request_id, request.query).await;
                 self.request_ended(request_id);
                 // The newest page first; the store swaps it for the old copy in one
                 // transaction (`Source::replaces_chat`), so a failed fetch or write leaves
@@ -542,7 +470,13 @@ impl<C: HistoryClient> Driver<C> {
                 match reply {
                     Ok(page) => self
                         .runtime
-                        .ingest_page(request_id, page, 1, before - 1, Source::FullReload)
+                        .ingest_page(
+                            request_id,
+                            page,
+                            request.accept.start,
+                            request.accept.end,
+                            Source::FullReload,
+                        )
                         .await
                         .map(|_| ()),
                     Err(error) => Err(SyncError::Fetch(error)),
@@ -553,5 +487,19 @@ impl<C: HistoryClient> Driver<C> {
             tracing::warn!(chat = %request_id, %error, "the reload's newest page failed; the cached copy stays");
         }
         Ok(())
+    }
+}
+
+/// Cancels a run when its caller's future ends or is dropped (a finished run is gone already).
+struct CancelOnDrop<'a> {
+    engine: &'a RefCell<Engine>,
+    run: RunId,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut engine) = self.engine.try_borrow_mut() {
+            engine.cancel(self.run);
+        }
     }
 }

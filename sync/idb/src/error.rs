@@ -123,6 +123,19 @@ pub enum FetchError {
     Invalid(#[from] InvalidInput),
 }
 
+impl FetchError {
+    /// The failure as the core's sync engine weighs it (retry, refusal, fallback, revoke).
+    pub fn failure(&self) -> chat_sync::engine::fetch::Failure {
+        use chat_sync::engine::fetch::Failure;
+        match self {
+            FetchError::Transient { .. } => Failure::Transient,
+            FetchError::Invalid(_) => Failure::Invalid,
+            FetchError::Refused { status, .. } => Failure::Refused(*status),
+            FetchError::Unsupported { .. } => Failure::Unsupported,
+        }
+    }
+}
+
 /// The runtime's error: every failure names its cause.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum SyncError {

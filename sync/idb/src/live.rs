@@ -455,7 +455,7 @@ impl Leader {
         let driver = self.driver.clone();
         let repairing = repairing.clone();
         tasks.push(beside(async move {
-            match driver.resync(&request_id).await {
+            match driver.after_ingest(&request_id, Source::Live, true).await {
                 Ok(status) => tracing::info!(chat = %request_id, missing = ?status.missing, "gap repair after a live event"),
                 Err(error) => tracing::warn!(chat = %request_id, %error, "gap repair after a live event failed"),
             }
