@@ -16,6 +16,7 @@ pub mod hostile_corpus;
 pub mod ingest;
 pub mod leadership;
 pub mod linkify;
+pub mod list_model;
 pub mod live;
 pub mod media_cache;
 pub mod memory_store;

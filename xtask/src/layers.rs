@@ -59,6 +59,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
             "leadership",
             "read_marks",
             "timeline",
+            "list_model",
         ],
     ),
 ];
