@@ -11,7 +11,7 @@ use crate::eviction::{apply_eviction, Eviction};
 use crate::ingest::{
     apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
 };
-use crate::outbox::{Outbox, OutboxEntry, OutboxError};
+use crate::outbox::{NewOutboxEntry, Outbox, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
 use crate::store::{check_read, Revocation, Store, StoreError, Usage, Window};
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
@@ -207,18 +207,12 @@ impl Store for MemoryStore {
             .is_some_and(|record| mark_read(record, read_seq, now).unread_changed))
     }
 
-    async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError> {
+    async fn outbox_enqueue(&self, new: NewOutboxEntry) -> Result<OutboxEntry, StoreError> {
         let mut inner = self.inner.borrow_mut();
-        if inner
-            .outbox
-            .iter()
-            .any(|e| e.client_temp_id == entry.client_temp_id)
-        {
-            return Err(OutboxError::Duplicate(entry.client_temp_id).into());
-        }
-        Outbox::check_capacity(inner.outbox.len())?;
-        inner.outbox.push(entry);
-        Ok(())
+        let mut outbox = Outbox::from_entries(inner.outbox.clone());
+        let entry = outbox.admit(new)?.clone();
+        inner.outbox.push(entry.clone());
+        Ok(entry)
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {

@@ -127,6 +127,21 @@ pub fn classify_send(status: Option<u16>, reason: &str) -> SendVerdict {
     }
 }
 
+/// A message the agent queues, before the outbox gives it its place ([`Outbox::admit`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOutboxEntry {
+    /// The idempotency key (and the id of the pending row).
+    pub client_temp_id: String,
+    /// The chat.
+    pub request_id: RequestId,
+    /// The text.
+    pub body: String,
+    /// The files, with local media ids until uploaded.
+    pub attachments: Vec<Attachment>,
+    /// When it was queued.
+    pub created_at: Millis,
+}
+
 /// The outbox in memory, loaded from and saved to the store by the driver.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outbox {
@@ -164,6 +179,19 @@ impl Outbox {
         } else {
             Ok(())
         }
+    }
+
+    /// Admits a queued message: refused when its id is taken or the outbox is full,
+    /// otherwise placed after every entry written before it (what every store's
+    /// `outbox_enqueue` does inside its write).
+    pub fn admit(&mut self, new: NewOutboxEntry) -> Result<&OutboxEntry, OutboxError> {
+        self.enqueue(
+            new.client_temp_id,
+            new.request_id,
+            new.body,
+            new.attachments,
+            new.created_at,
+        )
     }
 
     /// Adds a new message, after every entry written before it.

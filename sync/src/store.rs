@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::eviction::Eviction;
 use crate::ingest::{IngestContext, IngestReport};
-use crate::outbox::{OutboxEntry, OutboxError};
+use crate::outbox::{NewOutboxEntry, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
 
@@ -147,8 +147,11 @@ pub trait Store {
         now: Millis,
     ) -> Result<bool, StoreError>;
 
-    /// Adds an outbox entry; refused with [`OutboxError::Full`] at capacity.
-    async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError>;
+    /// Queues a message after every entry written before it and returns its entry; refused
+    /// with [`OutboxError::Full`] at capacity and [`OutboxError::Duplicate`] when its id is
+    /// taken. The check, the order and the write are one atomic step (two tabs queueing at
+    /// once cannot both take the last place or the same order).
+    async fn outbox_enqueue(&self, new: NewOutboxEntry) -> Result<OutboxEntry, StoreError>;
 
     /// Every outbox entry, in writing order.
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError>;

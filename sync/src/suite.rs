@@ -15,7 +15,7 @@ mod changes;
 
 use crate::eviction::{plan_eviction, CacheBudget};
 use crate::ingest::{IngestContext, Source};
-use crate::outbox::{OutboxEntry, OutboxError, OutboxState, OUTBOX_CAPACITY};
+use crate::outbox::{NewOutboxEntry, OutboxError, OutboxState, OUTBOX_CAPACITY};
 use crate::quota::ingest_with_eviction;
 use crate::ranges::SeqRange;
 use crate::store::{Store, StoreError, MAX_READ};
@@ -83,17 +83,14 @@ async fn chat_record<S: Store>(store: &S, chat: &RequestId) -> ChatRecord {
         .expect("the chat record exists")
 }
 
-pub(crate) fn outbox_entry(id: &str, chat: &str, order: u64) -> OutboxEntry {
-    OutboxEntry {
+/// A message queued at `created_at`; the store gives it its place.
+pub(crate) fn outbox_entry(id: &str, chat: &str, created_at: Millis) -> NewOutboxEntry {
+    NewOutboxEntry {
         client_temp_id: id.into(),
         request_id: RequestId::from(chat),
         body: format!("draft {id}"),
         attachments: Vec::new(),
-        created_at: order as Millis,
-        order,
-        state: OutboxState::Queued,
-        attempts: 0,
-        not_before: 0,
+        created_at,
     }
 }
 
@@ -293,11 +290,13 @@ pub async fn echo_confirms_the_outbox_entry<S: Store>(store: S) {
 
 /// The outbox keeps writing order, refuses the 101st entry and duplicate keys.
 pub async fn outbox_capacity_order_and_updates<S: Store>(store: S) {
-    for i in (0..OUTBOX_CAPACITY as u64).rev() {
-        store
+    for i in 0..OUTBOX_CAPACITY as Millis {
+        let entry = store
             .outbox_enqueue(outbox_entry(&format!("t{i:03}"), "c1", i))
             .await
             .expect("room");
+        assert_eq!(entry.state, OutboxState::Queued);
+        assert_eq!(entry.created_at, i);
     }
     let full = store.outbox_enqueue(outbox_entry("t100", "c1", 100)).await;
     assert_eq!(

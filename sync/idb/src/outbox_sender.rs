@@ -17,7 +17,8 @@
 use chat_sync::backoff::SplitMix64;
 use chat_sync::ingest::Source;
 use chat_sync::outbox::{
-    classify_send, Outbox, OutboxEntry, OutboxError, OutboxState, SendFailure, SendVerdict,
+    classify_send, NewOutboxEntry, Outbox, OutboxEntry, OutboxError, OutboxState, SendFailure,
+    SendVerdict,
 };
 use chat_sync::protocol::{validate_message, SendMessage};
 use chat_sync::store::{Store, StoreError};
@@ -27,13 +28,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::broadcast::Broadcaster;
-use crate::codec::{decode, encode};
-use crate::database::Database;
 use crate::error::{store_error, SyncError};
 use crate::http::{self, Reply};
 use crate::runtime::Runtime;
-use crate::schema::{OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
-use crate::store::{commit, get, object_store, put};
 use crate::{locks, platform, upload};
 
 /// The Background Sync tag the page registers and the worker answers.
@@ -148,47 +145,21 @@ pub async fn enqueue(
             size: a.blob.size() as u64,
         })
         .collect();
-    let store = runtime.store();
-    const OP: &str = "outbox_enqueue";
-    let entry = store
-        .database()
-        .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[OUTBOX, OUTBOX_FILES], true, OP)?;
-            let outbox = object_store(&tx, OUTBOX, OP)?;
-            // The capacity check, the order and the write share one transaction, so two tabs
-            // queueing at once cannot both take the 100th place or the same order.
-            let all = crate::store::get_all_unbounded(&outbox, false, OP)?.await?;
-            let entries: Vec<OutboxEntry> = all.iter().filter_map(|v| decode(v).ok()).collect();
-            let mut model = Outbox::from_entries(entries);
-            if let Err(refusal) = Outbox::check_capacity(all.length() as usize) {
-                let _ = tx.abort();
-                return Err(refusal.into());
-            }
-            let entry = match model.enqueue(
-                client_temp_id.clone(),
-                request_id.clone(),
-                body.clone(),
-                local.clone(),
-                now,
-            ) {
-                Ok(entry) => entry.clone(),
-                Err(refusal) => {
-                    let _ = tx.abort();
-                    return Err(refusal.into());
-                }
-            };
-            put(&outbox, &encode(&entry, OP)?, OP)?;
-            let files = object_store(&tx, OUTBOX_FILES, OP)?;
-            for (index, attachment) in attachments.iter().enumerate() {
-                put(
-                    &files,
-                    &file_record(&client_temp_id, index, attachment)?,
-                    OP,
-                )?;
-            }
-            commit(&tx, OP).await?;
-            Ok(entry)
-        })
+    let files = attachments
+        .iter()
+        .enumerate()
+        .map(|(index, attachment)| file_record(&client_temp_id, index, attachment))
+        .collect::<Result<Vec<_>, _>>()?;
+    let new = NewOutboxEntry {
+        client_temp_id: client_temp_id.clone(),
+        request_id: request_id.clone(),
+        body,
+        attachments: local,
+        created_at: now,
+    };
+    let entry = runtime
+        .store()
+        .outbox_enqueue_with_files(new, files)
         .await?;
     runtime.announce_outbox_change(request_id);
     Ok(entry)
@@ -209,20 +180,7 @@ pub async fn local_file(runtime: &Runtime, media_id: &str) -> Result<web_sys::Bl
             what: "local media id",
             detail: format!("{media_id} does not start with {LOCAL_MEDIA_PREFIX}"),
         })?;
-    const OP: &str = "outbox_file";
-    let record = runtime
-        .store()
-        .database()
-        .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[OUTBOX_FILES], false, OP)?;
-            get(
-                &object_store(&tx, OUTBOX_FILES, OP)?,
-                &JsValue::from_str(key),
-                OP,
-            )?
-            .await
-        })
-        .await?;
+    let record = runtime.store().outbox_file(key).await?;
     Reflect::get(&record, &JsValue::from_str("blob"))
         .ok()
         .and_then(|b| b.dyn_into::<web_sys::Blob>().ok())
@@ -478,29 +436,7 @@ fn echo(text: &str, entry: &OutboxEntry) -> Result<Message, String> {
 }
 
 async fn delete_files(runtime: &Runtime, client_temp_id: &str) -> Result<(), SyncError> {
-    const OP: &str = "outbox_files_delete";
-    runtime
-        .store()
-        .database()
-        .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[OUTBOX_FILES], true, OP)?;
-            let files = object_store(&tx, OUTBOX_FILES, OP)?;
-            let index = files
-                .index(OUTBOX_FILES_BY_ENTRY)
-                .map_err(|e| store_error(OP, &e))?;
-            let keys = index
-                .get_all_keys_with_key(&JsValue::from_str(client_temp_id))
-                .map_err(|e| store_error(OP, &e))?;
-            let keys = crate::request::request(&keys)
-                .await
-                .map_err(|e| e.into_store_error(OP))?;
-            for key in js_sys::Array::from(&keys).iter() {
-                files.delete(&key).map_err(|e| store_error(OP, &e))?;
-            }
-            commit(&tx, OP).await
-        })
-        .await?;
-    Ok(())
+    Ok(runtime.store().outbox_files_delete(client_temp_id).await?)
 }
 
 /// The agent retries a parked entry: it is queued with no backoff (call [`flush`] next).

@@ -22,7 +22,7 @@ use chat_sync::eviction::{apply_eviction, cut_keeping_newest, Eviction};
 use chat_sync::ingest::{
     apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
 };
-use chat_sync::outbox::{Outbox, OutboxEntry, OutboxError};
+use chat_sync::outbox::{NewOutboxEntry, OutboxEntry};
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::{check_read, Revocation, Store, StoreError, Usage, Window};
 use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange, SeqRanges};
@@ -35,8 +35,10 @@ use crate::error::store_error;
 // The request and transaction helpers, where the other IndexedDB modules of this crate have
 // always found them.
 pub(crate) use crate::request::{commit, get, get_all_unbounded, object_store, put};
-use crate::request::{get_all, get_all_records_prev, request};
+use crate::request::{get_all, get_all_records_prev};
 use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
+
+mod outbox;
 
 /// A chat record as read: missing, readable, or damaged (with the decode error).
 enum RecordRead {
@@ -668,86 +670,20 @@ impl Store for IdbStore {
             .await
     }
 
-    async fn outbox_enqueue(&self, entry: OutboxEntry) -> Result<(), StoreError> {
-        const OP: &str = "outbox_enqueue";
-        self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
-                let outbox = object_store(&tx, OUTBOX, OP)?;
-                let existing = get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?;
-                let count_req = outbox.count().map_err(|e| store_error(OP, &e))?;
-                let count = request(&count_req);
-                let existing = existing.await?;
-                let count = count
-                    .await
-                    .map_err(|e| e.into_store_error(OP))?
-                    .as_f64()
-                    .unwrap_or(0.0) as usize;
-                let refusal = if !existing.is_undefined() {
-                    Some(StoreError::from(OutboxError::Duplicate(
-                        entry.client_temp_id.clone(),
-                    )))
-                } else {
-                    Outbox::check_capacity(count).err().map(StoreError::from)
-                };
-                if let Some(refusal) = refusal {
-                    let _ = tx.abort();
-                    return Err(refusal);
-                }
-                put(&outbox, &encode(&entry, OP)?, OP)?;
-                commit(&tx, OP).await
-            })
-            .await
+    async fn outbox_enqueue(&self, new: NewOutboxEntry) -> Result<OutboxEntry, StoreError> {
+        self.outbox_enqueue_with_files(new, Vec::new()).await
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        const OP: &str = "outbox";
-        let values = self
-            .db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], false, OP)?;
-                get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?.await
-            })
-            .await?;
-        let mut entries = Vec::with_capacity(values.length() as usize);
-        for value in values.iter() {
-            match decode::<OutboxEntry>(value) {
-                Ok(entry) => entries.push(entry),
-                Err(error) => self.note_corrupt("outbox entry", &error),
-            }
-        }
-        entries.sort_by_key(|e| e.order);
-        Ok(entries)
+        self.outbox_entries().await
     }
 
     async fn outbox_update(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
-        const OP: &str = "outbox_update";
-        self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
-                let outbox = object_store(&tx, OUTBOX, OP)?;
-                let existing = get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?.await?;
-                if existing.is_undefined() {
-                    let _ = tx.abort();
-                    return Err(OutboxError::NotFound(entry.client_temp_id.clone()).into());
-                }
-                put(&outbox, &encode(entry, OP)?, OP)?;
-                commit(&tx, OP).await
-            })
-            .await
+        self.outbox_put_existing(entry).await
     }
 
     async fn outbox_remove(&self, client_temp_id: &str) -> Result<(), StoreError> {
-        const OP: &str = "outbox_remove";
-        self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
-                object_store(&tx, OUTBOX, OP)?
-                    .delete(&JsValue::from_str(client_temp_id))
-                    .map_err(|e| store_error(OP, &e))?;
-                commit(&tx, OP).await
-            })
-            .await
+        self.outbox_delete(client_temp_id).await
     }
 
     async fn evict(&self, eviction: &Eviction) -> Result<u64, StoreError> {

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use chat_sync::ingest::Source;
-use chat_sync::outbox::{OutboxEntry, OutboxState};
+use chat_sync::outbox::NewOutboxEntry;
 use chat_sync::planner::PlannerConfig;
 use chat_sync::store::{Store, StoreError};
 use chat_sync::suite::{closed_chat_ctx, message, messages};
@@ -347,16 +347,12 @@ pub async fn quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming() {
     for i in 0..3 {
         runtime
             .store()
-            .outbox_enqueue(OutboxEntry {
+            .outbox_enqueue(NewOutboxEntry {
                 client_temp_id: format!("tmp-{i}"),
                 request_id: RequestId::from("c0"),
                 body: "unsent".into(),
                 attachments: Vec::new(),
                 created_at: i,
-                order: i as u64,
-                state: OutboxState::Queued,
-                attempts: 0,
-                not_before: 0,
             })
             .await
             .expect("outbox");

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use chat_sync::outbox::{OutboxEntry, OutboxState};
+use chat_sync::outbox::NewOutboxEntry;
 use chat_sync::planner::PlannerConfig;
 use chat_sync::store::Store;
 use chat_sync::suite::messages;
@@ -190,16 +190,12 @@ pub async fn a_forbidden_fetch_revokes_the_chat() {
     cache_file(&runtime, &media_id).await;
     runtime
         .store()
-        .outbox_enqueue(OutboxEntry {
+        .outbox_enqueue(NewOutboxEntry {
             client_temp_id: unique_name("t"),
             request_id: chat.clone(),
             body: "unsent".into(),
             attachments: Vec::new(),
             created_at: 1,
-            order: 1,
-            state: OutboxState::Queued,
-            attempts: 0,
-            not_before: 0,
         })
         .await
         .expect("outbox");
