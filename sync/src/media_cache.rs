@@ -116,6 +116,107 @@ pub fn plan_eviction(entries: &[MediaEntry], budget: u64, keep: Option<&str>) ->
     doomed
 }
 
+/// The media index as a store keeps it: one entry per cached file, the hit and miss
+/// counters and the budget (unset: [`DEFAULT_MEDIA_BUDGET`]). Every store applies the same
+/// rules through it, inside one transaction per operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MediaIndex {
+    /// The cached files.
+    pub entries: Vec<MediaEntry>,
+    /// Requests answered from the cache.
+    pub hits: u64,
+    /// Requests that went to the network.
+    pub misses: u64,
+    /// The budget the agent set, if any.
+    pub budget: Option<u64>,
+}
+
+impl MediaIndex {
+    /// The budget in force.
+    pub fn budget(&self) -> u64 {
+        self.budget.unwrap_or(DEFAULT_MEDIA_BUDGET)
+    }
+
+    /// Counters, files, bytes and budget.
+    pub fn stats(&self) -> MediaStats {
+        MediaStats {
+            hits: self.hits,
+            misses: self.misses,
+            entries: self.entries.len() as u64,
+            bytes: self.entries.iter().map(|e| e.bytes).sum(),
+            budget: self.budget(),
+        }
+    }
+
+    /// A file was served from the cache at `now`: one more hit, and the file's entry marked
+    /// used ([`hit_entry`]).
+    pub fn hit(&mut self, media_id: &str, bytes: u64, now: Millis) {
+        self.hits += 1;
+        let existing = self.take(media_id);
+        self.entries
+            .push(hit_entry(existing.as_ref(), media_id, bytes, now));
+    }
+
+    /// A file went to the network and was not kept: one more miss.
+    pub fn miss(&mut self) {
+        self.misses += 1;
+    }
+
+    /// A file went to the network and was stored at `now`: one more miss, the file indexed,
+    /// and the least recently used others evicted until the total fits the budget; returns
+    /// the evicted ids (their bytes are the caller's to delete).
+    pub fn stored(&mut self, media_id: &str, bytes: u64, now: Millis) -> Vec<String> {
+        self.misses += 1;
+        self.take(media_id);
+        self.entries.push(MediaEntry {
+            media_id: media_id.to_owned(),
+            bytes,
+            last_used: now,
+        });
+        let doomed = plan_eviction(&self.entries, self.budget(), Some(media_id));
+        self.forget(&doomed);
+        doomed
+    }
+
+    /// Sets a validated budget and evicts what no longer fits; returns the evicted ids.
+    pub fn set_budget(&mut self, budget: u64) -> Vec<String> {
+        self.budget = Some(budget);
+        let doomed = plan_eviction(&self.entries, budget, None);
+        self.forget(&doomed);
+        doomed
+    }
+
+    /// Drops the entries of `ids`.
+    pub fn forget(&mut self, ids: &[String]) {
+        self.entries.retain(|e| !ids.contains(&e.media_id));
+    }
+
+    /// Drops every entry; the counters and the budget stay.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn take(&mut self, media_id: &str) -> Option<MediaEntry> {
+        let at = self.entries.iter().position(|e| e.media_id == media_id)?;
+        Some(self.entries.remove(at))
+    }
+}
+
+/// A served file's entry after a hit at `now`: its indexed size, or `bytes` when the index
+/// lost it (so it is counted again).
+pub fn hit_entry(
+    existing: Option<&MediaEntry>,
+    media_id: &str,
+    bytes: u64,
+    now: Millis,
+) -> MediaEntry {
+    MediaEntry {
+        media_id: media_id.to_owned(),
+        bytes: existing.map_or(bytes, |e| e.bytes),
+        last_used: now,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use crate::eviction::{apply_eviction, Eviction};
 use crate::ingest::{
     apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
 };
+use crate::media_cache::{MediaIndex, MediaStats};
 use crate::outbox::{NewOutboxEntry, Outbox, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
 use crate::store::{check_read, Revocation, Store, StoreError, Usage, Window};
@@ -22,6 +23,7 @@ struct Inner {
     chats: HashMap<RequestId, ChatRecord>,
     outbox: Vec<OutboxEntry>,
     revoked: crate::changes::Revoked,
+    media: MediaIndex,
 }
 
 /// A [`Store`] in memory.
@@ -306,6 +308,43 @@ impl Store for MemoryStore {
             media_ids,
             outbox_discarded: discarded,
         })
+    }
+
+    async fn media_stats(&self) -> Result<MediaStats, StoreError> {
+        Ok(self.inner.borrow().media.stats())
+    }
+
+    async fn media_hit(&self, media_id: &str, bytes: u64, now: Millis) -> Result<(), StoreError> {
+        self.inner.borrow_mut().media.hit(media_id, bytes, now);
+        Ok(())
+    }
+
+    async fn media_miss(&self) -> Result<(), StoreError> {
+        self.inner.borrow_mut().media.miss();
+        Ok(())
+    }
+
+    async fn media_stored(
+        &self,
+        media_id: &str,
+        bytes: u64,
+        now: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(self.inner.borrow_mut().media.stored(media_id, bytes, now))
+    }
+
+    async fn media_set_budget(&self, budget: u64) -> Result<Vec<String>, StoreError> {
+        Ok(self.inner.borrow_mut().media.set_budget(budget))
+    }
+
+    async fn media_forget(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.borrow_mut().media.forget(ids);
+        Ok(())
+    }
+
+    async fn media_clear(&self) -> Result<(), StoreError> {
+        self.inner.borrow_mut().media.clear();
+        Ok(())
     }
 
     async fn usage(&self) -> Result<Usage, StoreError> {

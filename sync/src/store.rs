@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::eviction::Eviction;
 use crate::ingest::{IngestContext, IngestReport};
+use crate::media_cache::MediaStats;
 use crate::outbox::{NewOutboxEntry, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
@@ -180,6 +181,35 @@ pub trait Store {
 
     /// What the cache holds.
     async fn usage(&self) -> Result<Usage, StoreError>;
+
+    /// The media index's counters, files, bytes and budget.
+    async fn media_stats(&self) -> Result<MediaStats, StoreError>;
+
+    /// A cached file was served at `now`: a hit, the file marked used
+    /// ([`MediaIndex::hit`](crate::media_cache::MediaIndex::hit)).
+    async fn media_hit(&self, media_id: &str, bytes: u64, now: Millis) -> Result<(), StoreError>;
+
+    /// A file went to the network and was not kept: a miss.
+    async fn media_miss(&self) -> Result<(), StoreError>;
+
+    /// A file went to the network and was stored: a miss, the file indexed, least recently
+    /// used files evicted over the budget, in one transaction; returns the evicted ids, whose
+    /// bytes the caller deletes.
+    async fn media_stored(
+        &self,
+        media_id: &str,
+        bytes: u64,
+        now: Millis,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Sets a validated budget and evicts what no longer fits; returns the evicted ids.
+    async fn media_set_budget(&self, budget: u64) -> Result<Vec<String>, StoreError>;
+
+    /// Drops the index entries of `ids` (erased or no longer the agent's).
+    async fn media_forget(&self, ids: &[String]) -> Result<(), StoreError>;
+
+    /// Drops every index entry; the counters and the budget stay.
+    async fn media_clear(&self) -> Result<(), StoreError>;
 }
 
 /// Checks a read's size before any store work.

@@ -12,6 +12,7 @@
 //! [`store_test_suite!`]: crate::store_test_suite
 
 mod changes;
+mod media;
 
 use crate::eviction::{plan_eviction, CacheBudget};
 use crate::ingest::{IngestContext, Source};
@@ -591,6 +592,7 @@ pub use changes::{
     a_change_of_older_history_waits_for_its_message, edits_and_redactions_follow_the_version_rule,
     revoking_a_chat_lets_go_of_all_of_it,
 };
+pub use media::media_index_rules_hold_in_every_store;
 
 /// Expands to one test per suite check for a store factory.
 ///
@@ -616,7 +618,8 @@ macro_rules! store_test_suite {
             a_full_reload_replaces_the_chat_in_one_ingest,
             edits_and_redactions_follow_the_version_rule,
             a_change_of_older_history_waits_for_its_message,
-            revoking_a_chat_lets_go_of_all_of_it
+            revoking_a_chat_lets_go_of_all_of_it,
+            media_index_rules_hold_in_every_store
         );
         $crate::store_test_suite!(@each $kind, $make_quota,
             quota_exhaustion_evicts_and_keeps_the_incoming_message

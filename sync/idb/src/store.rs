@@ -22,6 +22,7 @@ use chat_sync::eviction::{apply_eviction, cut_keeping_newest, Eviction};
 use chat_sync::ingest::{
     apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
 };
+use chat_sync::media_cache::MediaStats;
 use chat_sync::outbox::{NewOutboxEntry, OutboxEntry};
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::{check_read, Revocation, Store, StoreError, Usage, Window};
@@ -38,6 +39,7 @@ pub(crate) use crate::request::{commit, get, get_all_unbounded, object_store, pu
 use crate::request::{get_all, get_all_records_prev};
 use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
 
+mod media;
 mod outbox;
 
 /// A chat record as read: missing, readable, or damaged (with the decode error).
@@ -735,6 +737,39 @@ impl Store for IdbStore {
         at: Millis,
     ) -> Result<Revocation, StoreError> {
         self.revoke_chat_in_db(request_id, at).await
+    }
+
+    async fn media_stats(&self) -> Result<MediaStats, StoreError> {
+        self.media_index_stats().await
+    }
+
+    async fn media_hit(&self, media_id: &str, bytes: u64, now: Millis) -> Result<(), StoreError> {
+        self.media_index_hit(media_id, bytes, now).await
+    }
+
+    async fn media_miss(&self) -> Result<(), StoreError> {
+        self.media_index_miss().await
+    }
+
+    async fn media_stored(
+        &self,
+        media_id: &str,
+        bytes: u64,
+        now: Millis,
+    ) -> Result<Vec<String>, StoreError> {
+        self.media_index_stored(media_id, bytes, now).await
+    }
+
+    async fn media_set_budget(&self, budget: u64) -> Result<Vec<String>, StoreError> {
+        self.media_index_set_budget(budget).await
+    }
+
+    async fn media_forget(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.media_index_forget(ids).await
+    }
+
+    async fn media_clear(&self) -> Result<(), StoreError> {
+        self.media_index_clear().await
     }
 
     async fn usage(&self) -> Result<Usage, StoreError> {
