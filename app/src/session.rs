@@ -3,18 +3,16 @@
 //!
 //! The session cookie is HttpOnly, so the page learns the user from `GET /api/auth/me`. When
 //! the server cannot be reached (offline, or down) the app opens the cache of the last agent
-//! confirmed in this browser, remembered in `localStorage`, so an installed app started
-//! offline still shows its chats. A 401 means the session ended: the app shows the sign-in
+//! confirmed in this browser ([`remembered_user`], the one place the pages and the service
+//! worker share), so an installed app started offline still shows its chats. A 401 means the session ended: the app shows the sign-in
 //! page but keeps the cache and the outbox, which are the agent's and are still there after
 //! they sign in again. Signing out is `chat_sync_idb::sign_out`, which ends the session in
 //! every tab.
 
 use chat_sync::protocol::{CurrentUser, LoginRequest};
 use chat_sync_idb::http::{get_json, post_json};
+use chat_sync_idb::remembered_user;
 use chat_sync_idb::FetchError;
-
-/// The `localStorage` key of the last confirmed agent.
-const LAST_USER_KEY: &str = "supportdesk:last-user";
 
 /// Where the session stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +37,7 @@ pub enum Session {
 pub async fn resume() -> Session {
     match get_json::<CurrentUser>("/api/auth/me", "current user").await {
         Ok(user) => {
-            remember(Some(&user));
+            remembered_user::remember(&user).await;
             Session::SignedIn {
                 user,
                 offline: false,
@@ -48,7 +46,7 @@ pub async fn resume() -> Session {
         Err(FetchError::Refused { .. }) => Session::SignedOut {
             reason: String::new(),
         },
-        Err(error) => match remembered() {
+        Err(error) => match remembered_user::remembered().await {
             Some(user) => {
                 tracing::warn!(%error, "server unreachable: opening the last agent's cache");
                 Session::SignedIn {
@@ -71,7 +69,7 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
     };
     match post_json::<_, CurrentUser>("/api/auth/login", &body, "sign-in").await {
         Ok(user) => {
-            remember(Some(&user));
+            remembered_user::remember(&user).await;
             Ok(user)
         }
         Err(FetchError::Refused { status: 401, .. }) => {
@@ -89,28 +87,8 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
 
 /// Forgets the remembered agent (at sign-out: an offline start must not open their cache;
 /// `chat_sync_idb::sign_out` ends the session at the server).
-pub fn forget() {
-    remember(None);
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
-fn remember(user: Option<&CurrentUser>) {
-    let Some(storage) = storage() else {
-        return;
-    };
-    let result = match user.map(serde_json::to_string) {
-        Some(Ok(text)) => storage.set_item(LAST_USER_KEY, &text),
-        Some(Err(_)) | None => storage.remove_item(LAST_USER_KEY),
-    };
-    if result.is_err() {
-        tracing::warn!("could not remember the signed-in agent in localStorage");
+pub async fn forget() {
+    if let Err(error) = remembered_user::forget().await {
+        tracing::warn!(message = %error.message, "could not forget the remembered agent");
     }
-}
-
-fn remembered() -> Option<CurrentUser> {
-    let text = storage()?.get_item(LAST_USER_KEY).ok().flatten()?;
-    serde_json::from_str(&text).ok()
 }

@@ -213,7 +213,7 @@ fn Desk(user: CurrentUser, offline: bool, on_signed_out: Callback<String>) -> im
             }
             drop(cache);
             signing_out.try_set_value(true);
-            session::forget();
+            session::forget().await;
             // A shared machine: every tab stops, the server forgets the push subscription
             // and the session (ending its streams), then nothing of this agent's stays in
             // this browser. This tab keeps its live lock until the session is gone, so no

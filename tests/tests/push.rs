@@ -374,9 +374,9 @@ async fn a_push_with_the_server_down_is_cached_for_the_last_confirmed_agent() ->
     Ok(())
 }
 
-/// A worker that never asked the server who is signed in (its remembered session gone, as
-/// after a fresh install) learns it from the desk, which tells it the agent the server just
-/// confirmed. A push that then arrives with the server down, every tab closed and the worker
+/// A worker that never asked the server who is signed in (the remembered agent gone, as
+/// after a fresh install) learns it from the desk, which remembers the agent the server just
+/// confirmed in the one entry pages and the worker share (and tells a running worker). A push that then arrives with the server down, every tab closed and the worker
 /// stopped, is cached for that agent instead of being dropped.
 #[tokio::test]
 async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_down_is_kept(
@@ -396,8 +396,9 @@ async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_do
     blank
         .call("ServiceWorker.stopAllWorkers", json!({}))
         .await?;
-    // Forget what the worker may have learnt during sign-in: it knows nobody now.
-    blank.navigate(&rig.server.url("/__no_such_page")).await?;
+    // Forget what the worker may have learnt during sign-in: it knows nobody now. (From a
+    // same-origin page that is not the desk: the desk would remember the agent again.)
+    blank.navigate(&rig.server.url("/manifest.webmanifest")).await?;
     blank
         .evaluate("caches.delete('supportdesk-worker-session')")
         .await?;

@@ -5,17 +5,15 @@
 //! local request per push but is never stale: after a sign-out, or another agent signing in
 //! on a shared machine, a push is never written into the previous agent's cache. When the
 //! server cannot be reached (a transient failure), the last confirmed answer is used: kept in
-//! memory and in the Cache Storage entry [`SESSION_CACHE`] so a worker started cold while the
+//! memory and in the Cache Storage entry of [`remembered_user`] so a worker started cold while the
 //! server is down still knows whose cache to write (the push service reached us, so the push
 //! is real). A 401/403 means signed out: the remembered user is forgotten and the push dropped.
+//! The remembered copy is the one the pages keep too ([`remembered_user`]).
 
 use std::cell::RefCell;
 
 use chat_sync::protocol::CurrentUser;
-use chat_sync_idb::FetchError;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
+use chat_sync_idb::{remembered_user, FetchError};
 
 use crate::error::WorkerError;
 
@@ -23,16 +21,11 @@ thread_local! {
     static LAST_KNOWN: RefCell<Option<CurrentUser>> = const { RefCell::new(None) };
 }
 
-/// The Cache Storage cache holding the last confirmed user (one entry, [`SESSION_KEY`]).
-pub const SESSION_CACHE: &str = "supportdesk-worker-session";
-/// The key of that entry.
-pub const SESSION_KEY: &str = "/__worker/session";
-
 /// Forgets the last answer (the app says the session changed, or the server said 401/403).
 pub async fn forget() {
     LAST_KNOWN.with(|last| last.borrow_mut().take());
-    if let Some(caches) = caches() {
-        let _ = JsFuture::from(caches.delete(SESSION_CACHE)).await;
+    if let Err(error) = remembered_user::forget().await {
+        tracing::warn!(message = %error.message, "could not forget the remembered agent");
     }
 }
 
@@ -100,51 +93,12 @@ pub async fn current_user() -> Result<CurrentUser, WorkerError> {
     }
 }
 
-fn caches() -> Option<web_sys::CacheStorage> {
-    js_sys::global()
-        .dyn_into::<web_sys::WorkerGlobalScope>()
-        .ok()?
-        .caches()
-        .ok()
-}
-
-async fn session_cache() -> Option<web_sys::Cache> {
-    JsFuture::from(caches()?.open(SESSION_CACHE))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()
-}
-
-/// Stores the confirmed user; a failure only costs the offline fallback.
 async fn remember(user: &CurrentUser) {
-    let Ok(text) = serde_json::to_string(user) else {
-        return;
-    };
-    let Some(cache) = session_cache().await else {
-        return;
-    };
-    let Ok(response) = Response::new_with_opt_str(Some(&text)) else {
-        return;
-    };
-    if let Err(error) = JsFuture::from(cache.put_with_str(SESSION_KEY, &response)).await {
-        let error = chat_sync_idb::DomError::from_js(&error);
-        tracing::warn!(name = %error.name, message = %error.message, "could not remember the session");
-    }
+    remembered_user::remember(user).await;
 }
 
 async fn remembered() -> Option<CurrentUser> {
-    let cache = session_cache().await?;
-    let response: Response = JsFuture::from(cache.match_with_str(SESSION_KEY))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let text = JsFuture::from(response.text().ok()?)
-        .await
-        .ok()?
-        .as_string()?;
-    serde_json::from_str(&text).ok()
+    remembered_user::remembered().await
 }
 
 async fn fetch_me() -> Result<CurrentUser, FetchError> {

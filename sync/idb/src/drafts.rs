@@ -4,7 +4,6 @@
 //!
 //! `localStorage` exists only in windows: in a worker every function does nothing.
 
-use wasm_bindgen::JsCast;
 
 use crate::platform;
 
@@ -19,7 +18,7 @@ pub fn key(user_id: &str, request_id: &str) -> String {
 }
 
 fn storage() -> Option<web_sys::Storage> {
-    platform::global_property("localStorage").and_then(|s| s.dyn_into().ok())
+    platform::local_storage()
 }
 
 /// The draft stored under `key` (empty when none, or without `localStorage`).

@@ -37,6 +37,7 @@ pub mod media;
 pub mod outbox_sender;
 pub mod platform;
 pub mod push_subscription;
+pub mod remembered_user;
 pub mod request;
 mod revoke;
 mod revoked;

@@ -48,12 +48,10 @@ pub fn media_id_of(path: &str) -> Option<String> {
 
 /// The context's `caches` (window, worker or service worker).
 pub fn cache_storage() -> Result<web_sys::CacheStorage, SyncError> {
-    platform::global_property("caches")
-        .and_then(|c| c.dyn_into().ok())
-        .ok_or_else(|| SyncError::Platform {
-            api: "caches",
-            cause: crate::DomError::new("NotSupportedError", "no Cache Storage in this context"),
-        })
+    platform::cache_storage().ok_or_else(|| SyncError::Platform {
+        api: "caches",
+        cause: crate::DomError::new("NotSupportedError", "no Cache Storage in this context"),
+    })
 }
 
 /// Opens [`MEDIA_CACHE`].

@@ -27,6 +27,16 @@ pub fn indexed_db() -> Option<IdbFactory> {
     global_property("indexedDB").and_then(|v| v.dyn_into().ok())
 }
 
+/// The context's Cache Storage (`caches`), in a window, a worker or a service worker.
+pub fn cache_storage() -> Option<web_sys::CacheStorage> {
+    global_property("caches").and_then(|c| c.dyn_into().ok())
+}
+
+/// The context's `localStorage` (windows only).
+pub fn local_storage() -> Option<web_sys::Storage> {
+    global_property("localStorage").and_then(|s| s.dyn_into().ok())
+}
+
 /// The context's `navigator` (a `Navigator` or a `WorkerNavigator`), untyped: both carry
 /// `locks` and `storage`.
 pub fn navigator() -> Option<JsValue> {

@@ -32,7 +32,7 @@ use crate::service_worker::{call_async_within, container, post, property, regist
 
 /// How long a push-manager call may take: without a push service some never settle.
 pub const PUSH_TIMEOUT_MS: i64 = 3_000;
-use crate::{database, drafts, http, media, platform};
+use crate::{database, drafts, http, media, platform, remembered_user};
 
 /// The origin-wide channel on which a tab tells every other that the agent signed out.
 pub const SESSION_CHANNEL: &str = "supportdesk-session";
@@ -55,10 +55,6 @@ pub fn watch_session(
 ) -> Result<Subscription, SyncError> {
     broadcast::subscribe_to(SESSION_CHANNEL, "session notice", on_notice)
 }
-
-/// The worker's Cache Storage entry for the last confirmed user (`worker::session`), deleted
-/// here too so it is gone even if the worker is not running to receive the message.
-pub const WORKER_SESSION_CACHE: &str = "supportdesk-worker-session";
 
 /// What [`wipe_user`] did. Steps that failed are listed in `problems`; the local data is
 /// removed whatever the network said.
@@ -174,15 +170,12 @@ async fn wipe_local(
             }
         }
     }
-    if let Ok(storage) = media::cache_storage() {
-        if let Err(error) =
-            wasm_bindgen_futures::JsFuture::from(storage.delete(WORKER_SESSION_CACHE)).await
-        {
-            report.problems.push(format!(
-                "worker session cache: {}",
-                crate::DomError::from_js(&error).message
-            ));
-        }
+    // The remembered agent goes here too, so it is gone even if no worker runs to receive
+    // the message.
+    if let Err(error) = remembered_user::forget().await {
+        report
+            .problems
+            .push(format!("remembered agent: {}", error.message));
     }
     match media::delete_cache().await {
         Ok(()) => report.media_cache_deleted = true,

@@ -73,7 +73,8 @@ macro_rules! all_tests {
             flush_backs_off_offline_and_parks_on_a_4xx,
             media_index_counts_and_evicts_least_recently_used,
             wipe_user_removes_the_database_and_the_media_cache,
-            concurrent_flushes_send_each_entry_once
+            concurrent_flushes_send_each_entry_once,
+            the_remembered_agent_is_one_entry_for_pages_and_the_worker
         );
         $crate::all_tests!(@changes
             a_change_hole_fetches_only_the_changes_and_erases_the_redacted,

@@ -413,3 +413,67 @@ pub async fn concurrent_flushes_send_each_entry_once() {
     drop((first, second));
     chat_sync_idb::wipe(&user).await.expect("wipe");
 }
+
+/// The remembered agent is one Cache Storage entry that pages and the service worker both
+/// read; a page of an earlier release's `localStorage` copy moves into it once; forgetting
+/// removes both.
+pub async fn the_remembered_agent_is_one_entry_for_pages_and_the_worker() {
+    use chat_sync::protocol::CurrentUser;
+    use chat_sync_idb::remembered_user::{
+        forget, remember, remembered, REMEMBERED_USER_CACHE, REMEMBERED_USER_KEY,
+    };
+    let agent = |id: &str| CurrentUser {
+        id: id.into(),
+        username: id.into(),
+        name: format!("Agent {id}"),
+        role: chat_sync::SenderRole::Agent,
+    };
+    forget().await.expect("forget");
+    assert_eq!(remembered().await, None);
+    remember(&agent("alice")).await;
+    assert_eq!(remembered().await, Some(agent("alice")));
+    // The entry the service worker reads (its cache and key) holds the same agent.
+    let caches = chat_sync_idb::platform::cache_storage().expect("caches");
+    let cache: web_sys::Cache = JsFuture::from(caches.open(REMEMBERED_USER_CACHE))
+        .await
+        .expect("open")
+        .dyn_into()
+        .expect("a cache");
+    let response: web_sys::Response = JsFuture::from(cache.match_with_str(REMEMBERED_USER_KEY))
+        .await
+        .expect("match")
+        .dyn_into()
+        .expect("an entry");
+    let text = JsFuture::from(response.text().expect("text"))
+        .await
+        .expect("body")
+        .as_string()
+        .expect("a string");
+    assert!(text.contains("\"alice\""), "{text}");
+    forget().await.expect("forget");
+    assert_eq!(remembered().await, None);
+
+    if let Some(storage) = chat_sync_idb::platform::local_storage() {
+        let legacy = serde_json::to_string(&agent("bob")).expect("json");
+        storage
+            .set_item("supportdesk:last-user", &legacy)
+            .expect("legacy copy");
+        assert_eq!(
+            remembered().await,
+            Some(agent("bob")),
+            "moved from localStorage"
+        );
+        assert_eq!(
+            storage.get_item("supportdesk:last-user").expect("read"),
+            None,
+            "the legacy copy is removed"
+        );
+        assert_eq!(
+            remembered().await,
+            Some(agent("bob")),
+            "now in the one entry"
+        );
+        forget().await.expect("forget");
+        assert_eq!(remembered().await, None);
+    }
+}
