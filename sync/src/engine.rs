@@ -31,7 +31,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::ingest::Source;
 use crate::planner::{ChatInput, Command, FetchId, FetchOutcome, Planner, PlannerConfig, Progress};
 use crate::ranges::{SeqRange, SeqRanges};
-use crate::types::{Millis, RequestId, Seq, SyncState};
+use crate::types::{ChatRecord, Millis, RequestId, Seq, SyncState};
 
 /// The most planner rounds one run performs before it stops (a guard against a backend that
 /// keeps answering without making progress; the planner's backoff paces the rounds).
@@ -134,6 +134,35 @@ struct Run {
     rounds: u32,
     retries: u32,
     outstanding: BTreeSet<FetchId>,
+}
+
+/// What the engine is told of a chat, read from its record just before a step: the held seqs
+/// it may trust and the backend's last seq once learned. The driver and the simulation read
+/// it the same way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChatFacts {
+    /// Held seqs minus those known unreadable.
+    pub held: SeqRanges,
+    /// The backend's last seq, once learned.
+    pub backend_last: Option<Seq>,
+}
+
+impl ChatFacts {
+    /// The facts of a chat record (none: a chat the cache does not hold).
+    pub fn of(record: Option<&ChatRecord>) -> Self {
+        record.map_or_else(Self::default, |record| Self {
+            held: record.readable_held(),
+            backend_last: record.backend_last(),
+        })
+    }
+
+    /// As the planner's input.
+    pub fn input(&self) -> ChatInput<'_> {
+        ChatInput {
+            held: &self.held,
+            backend_last: self.backend_last,
+        }
+    }
 }
 
 /// What the UI needs to know about a chat's sync, as data.

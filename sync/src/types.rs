@@ -280,6 +280,20 @@ pub struct ChatRecord {
 }
 
 impl ChatRecord {
+    /// The held seqs the cache may trust: held minus those whose records are known
+    /// unreadable, which are missing for every purpose but bookkeeping.
+    pub fn readable_held(&self) -> SeqRanges {
+        let mut held = self.held.clone();
+        held.remove_all(&self.corrupt);
+        held
+    }
+
+    /// The backend's last seq, once learned (from the chat list, a fetch reply, or a pushed
+    /// or live message above a hole).
+    pub fn backend_last(&self) -> Option<Seq> {
+        self.backend_last_seq_known.then_some(self.backend_last_seq)
+    }
+
     /// A new, empty record for a chat the cache has never seen.
     pub fn new(request_id: RequestId) -> Self {
         Self {

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use chat_sync::backoff::SplitMix64;
 use chat_sync::engine::fetch::{requests_for, Failure, FetchTally, HistoryQuery, HistoryRequest};
-use chat_sync::engine::{Engine, Goal, RunId, Step};
+use chat_sync::engine::{ChatFacts, Engine, Goal, RunId, Step};
 use chat_sync::ingest::{ChangeFacts, IngestContext, Source};
 use chat_sync::memory_store::MemoryStore;
 use chat_sync::planner::{ChatInput, Command, FetchCommand, FetchId, FetchOutcome, PlannerConfig};
@@ -331,14 +331,11 @@ impl Sim {
         }
     }
 
+    /// The chat as the engine is told of it, read the way the driver reads it.
     fn held(&self, chat: usize) -> (SeqRanges, Option<Seq>) {
-        match block_on(self.store.chat(&chat_id(chat))).expect("memory read") {
-            Some(record) => {
-                let known = record.backend_last_seq_known || !record.held.is_empty();
-                (record.held, known.then_some(record.backend_last_seq))
-            }
-            None => (SeqRanges::new(), None),
-        }
+        let record = block_on(self.store.chat(&chat_id(chat))).expect("memory read");
+        let facts = ChatFacts::of(record.as_ref());
+        (facts.held, facts.backend_last)
     }
 
     /// The goal of a run the reader's context starts for `chat`: one more page of older

@@ -13,13 +13,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use chat_sync::engine::fetch::{reload_request, requests_for, FetchTally, HistoryQuery};
-use chat_sync::engine::{Engine, Goal, RunId, Step};
+use chat_sync::engine::{ChatFacts, Engine, Goal, RunId, Step};
 use chat_sync::ingest::Source;
-use chat_sync::planner::{
-    ChatInput, Command, FetchCommand, FetchOutcome, FullReloadReason, PlannerConfig,
-};
+use chat_sync::planner::{Command, FetchCommand, FetchOutcome, FullReloadReason, PlannerConfig};
 use chat_sync::store::Store;
-use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges};
+use chat_sync::{ChatRecord, RequestId, Seq, SeqRange};
 use futures::future::join_all;
 
 use crate::broadcast::{fetch_channel_name, Broadcaster, FetchNotice};
@@ -28,7 +26,6 @@ use crate::http::HistoryClient;
 use crate::locks;
 use crate::platform;
 use crate::runtime::Runtime;
-use crate::store::readable_held;
 
 pub use chat_sync::engine::ChatStatus;
 
@@ -188,18 +185,10 @@ impl<C: HistoryClient> Driver<C> {
 
     /// The chat as the planner sees it: readable held seqs and the backend's last seq once
     /// learned from the backend.
-    async fn input(&self, request_id: &RequestId) -> Result<(SeqRanges, Option<Seq>), SyncError> {
+    async fn facts(&self, request_id: &RequestId) -> Result<ChatFacts, SyncError> {
         let record = self.runtime.store().chat(request_id).await?;
         self.note_dropped();
-        Ok(match record {
-            Some(record) => (
-                readable_held(&record),
-                record
-                    .backend_last_seq_known
-                    .then_some(record.backend_last_seq),
-            ),
-            None => (SeqRanges::new(), None),
-        })
+        Ok(ChatFacts::of(record.as_ref()))
     }
 
     /// Chats the store dropped as unusable are reloaded, with the reason.
@@ -214,36 +203,19 @@ impl<C: HistoryClient> Driver<C> {
 
     /// The chat's status for the UI.
     pub async fn status(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        let (held, backend_last) = self.input(request_id).await?;
-        Ok(self.status_from(request_id, &held, backend_last))
+        Ok(self.status_from(request_id, &self.facts(request_id).await?))
     }
 
     /// The chat's status for the UI from a record the caller just read (a view that re-read
     /// the chat after a notice does not read it again for this).
     pub fn status_of(&self, request_id: &RequestId, record: Option<&ChatRecord>) -> ChatStatus {
-        match record {
-            Some(record) => self.status_from(
-                request_id,
-                &readable_held(record),
-                record
-                    .backend_last_seq_known
-                    .then_some(record.backend_last_seq),
-            ),
-            None => self.status_from(request_id, &SeqRanges::new(), None),
-        }
+        self.status_from(request_id, &ChatFacts::of(record))
     }
 
-    fn status_from(
-        &self,
-        request_id: &RequestId,
-        held: &SeqRanges,
-        backend_last: Option<Seq>,
-    ) -> ChatStatus {
-        self.engine.borrow().status(
-            request_id,
-            ChatInput { held, backend_last },
-            self.is_fetching(request_id),
-        )
+    fn status_from(&self, request_id: &RequestId, facts: &ChatFacts) -> ChatStatus {
+        self.engine
+            .borrow()
+            .status(request_id, facts.input(), self.is_fetching(request_id))
     }
 
     /// A manual resync: repair now, skipping the grace period and backoff ([`Goal::Resync`]).
@@ -315,16 +287,9 @@ impl<C: HistoryClient> Driver<C> {
             run,
         };
         loop {
-            let (held, backend_last) = self.input(request_id).await?;
+            let facts = self.facts(request_id).await?;
             let now = platform::now_ms();
-            let step = self.engine.borrow_mut().step(
-                run,
-                ChatInput {
-                    held: &held,
-                    backend_last,
-                },
-                now,
-            );
+            let step = self.engine.borrow_mut().step(run, facts.input(), now);
             match step {
                 Step::Perform(commands) => {
                     let results = join_all(commands.into_iter().map(|c| self.execute(c))).await;
@@ -359,18 +324,16 @@ impl<C: HistoryClient> Driver<C> {
                     // backs off, then surface the error.
                     Err(_) => FetchOutcome::Failed,
                 };
-                let input = self.input(&request_id).await;
-                let (held, backend_last) = input.clone().unwrap_or_default();
+                // Reported even when the chat cannot be read now, so the range is not left
+                // in flight for ever.
+                let facts = self.facts(&request_id).await;
                 self.engine.borrow_mut().handle_fetch_result(
                     fetch.id,
                     outcome,
-                    ChatInput {
-                        held: &held,
-                        backend_last,
-                    },
+                    facts.clone().unwrap_or_default().input(),
                     platform::now_ms(),
                 );
-                input?;
+                facts?;
                 result.map(|_| ())
             }
             Command::FullReload { request_id, reason } => {
@@ -383,8 +346,8 @@ impl<C: HistoryClient> Driver<C> {
     /// ([`requests_for`]), each reply validated and merged through the one ingest path.
     async fn fetch_locked(&self, command: &FetchCommand) -> Result<FetchOutcome, SyncError> {
         let request_id = &command.request_id;
-        let (held, _) = self.input(request_id).await?;
-        let requests = requests_for(command, &held);
+        let facts = self.facts(request_id).await?;
+        let requests = requests_for(command, &facts.held);
         if requests.is_empty() {
             tracing::debug!(chat = %request_id, range = ?command.range, "already fetched by another context");
             return Ok(FetchOutcome::AlreadyHeld);
@@ -456,9 +419,9 @@ impl<C: HistoryClient> Driver<C> {
             // Nothing can be fetched: the cache keeps what it has and live delivery goes on.
             return Ok(());
         }
-        let (_, backend_last) = self.input(request_id).await?;
+        let facts = self.facts(request_id).await?;
         let limit = self.engine.borrow().planner().config().page_limit;
-        let request = reload_request(backend_last, limit);
+        let request = reload_request(facts.backend_last, limit);
         let reply =
             locks::with_lock_leased(&self.lock_name(request_id), FETCH_LOCK_LEASE_MS, async {
                 self.request_started(request_id);

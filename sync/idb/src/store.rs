@@ -801,12 +801,9 @@ impl Store for IdbStore {
     }
 }
 
-/// The held seqs the runtime may trust: held minus those whose records are known unreadable,
-/// which are missing for every purpose but bookkeeping.
+/// The held seqs the runtime may trust ([`ChatRecord::readable_held`]).
 pub fn readable_held(record: &ChatRecord) -> SeqRanges {
-    let mut held = record.held.clone();
-    held.remove_all(&record.corrupt);
-    held
+    record.readable_held()
 }
 
 /// Writes `value` as a raw message record, bypassing the codec: for tests that simulate a
