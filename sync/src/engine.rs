@@ -156,6 +156,12 @@ impl ChatFacts {
         })
     }
 
+    /// Whether messages the backend has are missing between or after the cached ones (the
+    /// leading gap, older history, is loaded only when the reader asks): a repair is due.
+    pub fn needs_repair(&self) -> bool {
+        needs_repair(self.input())
+    }
+
     /// As the planner's input.
     pub fn input(&self) -> ChatInput<'_> {
         ChatInput {
@@ -178,6 +184,14 @@ pub struct ChatStatus {
     pub older: Option<SeqRange>,
     /// Progress of a large repair: messages done / total.
     pub progress: Progress,
+}
+
+impl ChatStatus {
+    /// Validation still finds messages missing and nothing of this context is fetching them
+    /// (the planner backs off after failures): the view offers a retry.
+    pub fn is_incomplete(&self) -> bool {
+        self.sync_state == SyncState::OutOfSync && !self.fetching && !self.missing.is_empty()
+    }
 }
 
 /// The sync engine of one context (a tab or the service worker): the planner and the runs.
@@ -272,9 +286,7 @@ impl Engine {
                         until: now + IN_FLIGHT_POLL_MS,
                     };
                 }
-                let missing = input
-                    .backend_last
-                    .is_some_and(|last| input.held.gaps(last).repair_count() > 0);
+                let missing = needs_repair(input);
                 match self.planner.next_wakeup() {
                     Some(at) if missing && at > now && at - now <= MAX_WAIT_MS => {
                         return Step::Sleep { until: at };
@@ -330,6 +342,13 @@ impl Engine {
             progress: self.planner.progress(request_id),
         }
     }
+}
+
+/// Whether interior or trailing messages are missing, once the backend's last seq is known.
+fn needs_repair(input: ChatInput<'_>) -> bool {
+    input
+        .backend_last
+        .is_some_and(|last| input.held.gaps(last).repair_count() > 0)
 }
 
 /// Whether the run's goal still wants fetching after its rounds ended (only the goals that

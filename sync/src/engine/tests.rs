@@ -393,3 +393,63 @@ fn a_revealed_gap_skips_the_grace_period_and_only_a_live_one_the_backoff() {
     assert_eq!(Goal::after_ingest(Source::Push, true), Goal::ProvenGap);
     assert_eq!(Goal::after_ingest(Source::Live, true), Goal::Resync);
 }
+
+#[test]
+fn a_repair_is_due_only_for_interior_and_trailing_gaps_of_a_known_chat() {
+    let record = |held_ranges: &[(Seq, Seq)], last: Option<Seq>| {
+        let mut record = ChatRecord::new(chat());
+        record.held = held(held_ranges);
+        record.backend_last_seq = last.unwrap_or(0);
+        record.backend_last_seq_known = last.is_some();
+        record
+    };
+    assert!(!ChatFacts::of(None).needs_repair());
+    assert!(
+        !ChatFacts::of(Some(&record(&[(10, 20)], Some(20)))).needs_repair(),
+        "older history only"
+    );
+    assert!(
+        ChatFacts::of(Some(&record(&[(10, 20)], Some(21)))).needs_repair(),
+        "trailing"
+    );
+    assert!(
+        ChatFacts::of(Some(&record(&[(1, 5), (7, 9)], Some(9)))).needs_repair(),
+        "interior"
+    );
+    assert!(
+        !ChatFacts::of(Some(&record(&[(1, 5)], None))).needs_repair(),
+        "last seq unknown"
+    );
+    let mut corrupt = record(&[(1, 9)], Some(9));
+    corrupt.corrupt = held(&[(4, 4)]);
+    assert!(
+        ChatFacts::of(Some(&corrupt)).needs_repair(),
+        "an unreadable message is missing"
+    );
+}
+
+#[test]
+fn a_chat_is_incomplete_when_out_of_sync_with_nothing_fetching() {
+    let status = ChatStatus {
+        sync_state: SyncState::OutOfSync,
+        fetching: false,
+        missing: vec![SeqRange::new(5, 6)],
+        ..ChatStatus::default()
+    };
+    assert!(status.is_incomplete());
+    assert!(!ChatStatus {
+        fetching: true,
+        ..status.clone()
+    }
+    .is_incomplete());
+    assert!(!ChatStatus {
+        missing: Vec::new(),
+        ..status.clone()
+    }
+    .is_incomplete());
+    assert!(!ChatStatus {
+        sync_state: SyncState::InSync,
+        ..status
+    }
+    .is_incomplete());
+}
