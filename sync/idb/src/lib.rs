@@ -39,8 +39,6 @@ pub mod platform;
 pub mod push_subscription;
 pub mod remembered_user;
 pub mod request;
-mod revoke;
-mod revoked;
 pub mod runtime;
 pub mod schema;
 pub mod service_worker;

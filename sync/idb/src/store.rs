@@ -41,6 +41,8 @@ use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
 
 mod media;
 mod outbox;
+mod revoke;
+mod revoked;
 
 /// A chat record as read: missing, readable, or damaged (with the decode error).
 enum RecordRead {
@@ -260,7 +262,7 @@ impl IdbStore {
         if record.is_none() && !ctx.source.replaces_chat() {
             // Only a chat without a record can be one the cache let go of.
             let meta = object_store(&tx, schema::META, OP)?;
-            if crate::revoked::read_revoked(&meta, OP)
+            if revoked::read_revoked(&meta, OP)
                 .await?
                 .contains_key(request_id)
             {
@@ -485,7 +487,7 @@ impl Store for IdbStore {
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
                 let meta = object_store(&tx, schema::META, OP)?;
-                let mut revoked = crate::revoked::read_revoked(&meta, OP).await?;
+                let mut revoked = revoked::read_revoked(&meta, OP).await?;
                 let revoked_before = revoked.len();
                 for summary in summaries {
                     if !chat_sync::changes::may_list(&revoked, &summary.request_id, listed_at) {
@@ -499,7 +501,7 @@ impl Store for IdbStore {
                     put(&chats, &encode(&apply_summary(record, summary), OP)?, OP)?;
                 }
                 if revoked.len() != revoked_before {
-                    crate::revoked::write_revoked(&meta, &revoked, OP)?;
+                    revoked::write_revoked(&meta, &revoked, OP)?;
                 }
                 commit(&tx, OP).await
             })
@@ -526,7 +528,7 @@ impl Store for IdbStore {
                         // A fetch answered before the chat was taken away must not bring back
                         // its record.
                         let meta = object_store(&tx, schema::META, OP)?;
-                        if crate::revoked::read_revoked(&meta, OP)
+                        if revoked::read_revoked(&meta, OP)
                             .await?
                             .contains_key(request_id)
                         {

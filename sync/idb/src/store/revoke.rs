@@ -8,13 +8,13 @@ use chat_sync::store::{Revocation, StoreError};
 use chat_sync::{Message, Millis, RequestId};
 use wasm_bindgen::JsValue;
 
+use super::revoked::{read_revoked, write_revoked};
+use super::IdbStore;
 use crate::codec::{decode, message_range};
 use crate::database::Database;
 use crate::error::store_error;
 use crate::request::{commit, get, get_all_unbounded, object_store, request};
-use crate::revoked::{read_revoked, write_revoked};
 use crate::schema::{CHATS, MESSAGES, META, OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
-use crate::store::IdbStore;
 
 impl IdbStore {
     /// Removes everything of `request_id` (see `Store::revoke_chat`).
