@@ -3,7 +3,7 @@
 //!
 //! - Ingest is one `readwrite` transaction over messages, chats and outbox: read the chat
 //!   record and the cached copies of incoming seqs already held, call
-//!   [`plan_ingest`], then issue every put and delete without awaiting them one by one, and
+//!   [`chat_sync::ingest::plan_ingest`] (in `store/ingest.rs`), then issue every put and delete without awaiting them one by one, and
 //!   await the transaction's commit once.
 //! - Reads are bounded key ranges `[request_id, lo] ..= [request_id, hi]` read with one
 //!   `getAll`; the newest window's lower bound comes from the held ranges in the chat record,
@@ -16,29 +16,30 @@
 //!   `QuotaExceededError` maps to the same [`StoreError::QuotaExceeded`].
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 
-use chat_sync::eviction::{apply_eviction, cut_keeping_newest, Eviction};
+use chat_sync::eviction::{apply_eviction, Eviction};
 use chat_sync::ingest::{
-    apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
+    apply_summary, mark_read, note_backend_last_seq, IngestContext, IngestReport,
 };
 use chat_sync::media_cache::MediaStats;
 use chat_sync::outbox::{NewOutboxEntry, OutboxEntry};
-use chat_sync::protocol::MAX_SEQ;
-use chat_sync::store::{check_read, Revocation, Store, StoreError, Usage, Window};
+use chat_sync::store::{Revocation, Store, StoreError, Usage, Window};
 use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange, SeqRanges};
 use wasm_bindgen::JsValue;
-use web_sys::{IdbDatabase, IdbObjectStore};
+use web_sys::IdbObjectStore;
 
-use crate::codec::{decode, encode, encode_all, message_range, raw_seq};
+use crate::codec::{decode, encode, message_range};
 use crate::database::{database_name, Database};
 use crate::error::store_error;
 // The request and transaction helpers, where the other IndexedDB modules of this crate have
 // always found them.
 pub(crate) use crate::request::{commit, get, get_all_unbounded, object_store, put};
-use crate::request::{get_all, get_all_records_prev};
 use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
 
+mod ingest;
+mod read;
+
+use ingest::delete_chat_in;
 mod media;
 mod outbox;
 mod revoke;
@@ -147,189 +148,10 @@ impl IdbStore {
         self.dropped.borrow_mut().push((request_id.clone(), reason));
     }
 
-    /// Decodes message records, skipping (and counting) those that fail.
-    fn decode_messages(&self, records: js_sys::Array) -> Vec<Message> {
-        // Fast path: one `JSON.stringify` of the whole batch and one parse in Rust cost two
-        // boundary crossings instead of one per field of every message. Any failure (a
-        // damaged record) falls back to decoding record by record to find the culprit.
-        if let Some(messages) = decode_batch::<Message>(&records) {
-            return messages;
-        }
-        let mut messages = Vec::with_capacity(records.length() as usize);
-        for value in records.iter() {
-            let seq = raw_seq(&value);
-            match decode::<Message>(value) {
-                Ok(message) => messages.push(message),
-                Err(error) => self.note_corrupt(&format!("message seq {seq:?}"), &error),
-            }
-        }
-        messages
-    }
-
-    /// A read's window: the decoded messages, and the held seqs of `range` that could not be
-    /// read, which are then marked corrupt in the chat record.
-    async fn window(
-        &self,
-        request_id: &RequestId,
-        record: &ChatRecord,
-        range: SeqRange,
-        messages: Vec<Message>,
-    ) -> Result<Window, StoreError> {
-        let mut unreadable = record.held.intersection(&SeqRanges::from_range(range));
-        for message in &messages {
-            unreadable.remove_range(SeqRange::new(message.seq, message.seq));
-        }
-        let corrupt: Vec<Seq> = unreadable
-            .ranges()
-            .iter()
-            .flat_map(|r| r.start..=r.end)
-            .collect();
-        if !corrupt.is_empty() {
-            self.mark_corrupt(request_id, &unreadable).await?;
-        }
-        Ok(Window { messages, corrupt })
-    }
-
-    /// Marks held seqs whose records are unreadable: the runtime treats them as missing.
-    async fn mark_corrupt(
-        &self,
-        request_id: &RequestId,
-        seqs: &SeqRanges,
-    ) -> Result<(), StoreError> {
-        tracing::warn!(chat = %request_id, ranges = ?seqs.ranges(), "marking unreadable messages for a fetch");
-        self.db
-            .run("mark_corrupt", async |db| {
-                let tx = Database::transaction(&db, &[CHATS], true, "mark_corrupt")?;
-                let chats = object_store(&tx, CHATS, "mark_corrupt")?;
-                if let RecordRead::Found(mut record) =
-                    read_record(&chats, request_id, "mark_corrupt").await?
-                {
-                    record.corrupt.insert_all(&seqs.intersection(&record.held));
-                    put(&chats, &encode(&record, "mark_corrupt")?, "mark_corrupt")?;
-                }
-                commit(&tx, "mark_corrupt").await
-            })
-            .await
-    }
-
     /// Deletes an unusable chat (record and messages) in its own transaction.
     async fn drop_chat(&self, request_id: &RequestId, reason: String) -> Result<(), StoreError> {
         self.drop_reason(request_id, reason);
         self.clear_chat(request_id).await
-    }
-
-    /// Reads a record for a write, dropping an unusable one inside the same transaction.
-    async fn record_for_write(
-        &self,
-        chats: &IdbObjectStore,
-        messages: &IdbObjectStore,
-        request_id: &RequestId,
-        operation: &'static str,
-    ) -> Result<Option<ChatRecord>, StoreError> {
-        match read_record(chats, request_id, operation).await? {
-            RecordRead::Missing => Ok(None),
-            RecordRead::Found(record) => Ok(Some(record)),
-            RecordRead::Corrupt(reason) => {
-                self.note_corrupt(&format!("chat {request_id}"), &reason);
-                self.drop_reason(request_id, reason);
-                delete_chat_in(chats, messages, request_id, operation)?;
-                Ok(None)
-            }
-        }
-    }
-
-    async fn ingest_once(
-        &self,
-        db: IdbDatabase,
-        request_id: &RequestId,
-        messages: Vec<Message>,
-        ctx: &IngestContext,
-    ) -> Result<IngestReport, StoreError> {
-        const OP: &str = "ingest";
-        let tx = Database::transaction(&db, &[MESSAGES, CHATS, OUTBOX, schema::META], true, OP)?;
-        let message_store = object_store(&tx, MESSAGES, OP)?;
-        let chat_store = object_store(&tx, CHATS, OP)?;
-        let outbox_store = object_store(&tx, OUTBOX, OP)?;
-        let record = if ctx.source.replaces_chat() {
-            // A full reload: the old copy goes in this transaction, with the new page, so a
-            // failure anywhere leaves it whole.
-            delete_chat_in(&chat_store, &message_store, request_id, OP)?;
-            None
-        } else {
-            self.record_for_write(&chat_store, &message_store, request_id, OP)
-                .await?
-        };
-        if record.is_none() && !ctx.source.replaces_chat() {
-            // Only a chat without a record can be one the cache let go of.
-            let meta = object_store(&tx, schema::META, OP)?;
-            if revoked::read_revoked(&meta, OP)
-                .await?
-                .contains_key(request_id)
-            {
-                return Ok(chat_sync::ingest::refused_as_revoked(request_id));
-            }
-        }
-        let bytes_before = record.as_ref().map_or(0, |r| r.bytes);
-
-        // The cached copies of the incoming seqs the chat already holds, read as contiguous
-        // runs with one getAll each, all issued before any is awaited.
-        let mut wanted = SeqRanges::new();
-        if let Some(record) = &record {
-            for message in &messages {
-                if &message.request_id == request_id && record.held.contains(message.seq) {
-                    wanted.insert(message.seq);
-                }
-            }
-        }
-        let mut reads = Vec::new();
-        for run in wanted.ranges() {
-            let range = message_range(request_id, run.start, run.end, OP)?;
-            reads.push(get_all(&message_store, &range, OP)?);
-        }
-        let mut existing = Vec::new();
-        for read in reads {
-            existing.extend(self.decode_messages(read.await?));
-        }
-
-        let plan = plan_ingest(request_id, record, &existing, messages, ctx);
-        if !plan.touched {
-            // Everything was refused: the transaction ends with nothing written.
-            return Ok(plan.report);
-        }
-
-        if let Some(budget) = self.budget {
-            if plan.record.bytes > bytes_before {
-                let others = chat_bytes_except(&chat_store, request_id, OP);
-                let outbox = outbox_bytes(&outbox_store, OP);
-                let used = others.await? + outbox.await? + plan.record.bytes;
-                if used > budget {
-                    let _ = tx.abort();
-                    return Err(StoreError::QuotaExceeded {
-                        operation: OP,
-                        message: format!("{used} bytes would exceed the {budget} byte budget"),
-                    });
-                }
-            }
-        }
-
-        let written = (|| {
-            for record in encode_all(&plan.put, OP)?.iter() {
-                put(&message_store, &record, OP)?;
-            }
-            put(&chat_store, &encode(&plan.record, OP)?, OP)?;
-            for id in &plan.outbox_remove {
-                outbox_store
-                    .delete(&JsValue::from_str(id))
-                    .map_err(|e| store_error(OP, &e))?;
-            }
-            Ok::<(), StoreError>(())
-        })();
-        if let Err(error) = written {
-            let _ = tx.abort();
-            return Err(error);
-        }
-        commit(&tx, OP).await?;
-        Ok(plan.report)
     }
 }
 
@@ -358,59 +180,6 @@ fn decode_record(value: JsValue) -> RecordRead {
     }
 }
 
-/// Issues the deletes of a chat's record and messages (not awaited: the transaction commits
-/// them with the rest).
-fn delete_chat_in(
-    chats: &IdbObjectStore,
-    messages: &IdbObjectStore,
-    request_id: &RequestId,
-    operation: &'static str,
-) -> Result<(), StoreError> {
-    chats
-        .delete(&JsValue::from_str(request_id.as_str()))
-        .map_err(|e| store_error(operation, &e))?;
-    messages
-        .delete(&message_range(request_id, 0, MAX_SEQ, operation)?)
-        .map_err(|e| store_error(operation, &e))?;
-    Ok(())
-}
-
-/// The bytes of every chat but `except`, from the chat records (which carry their bytes).
-fn chat_bytes_except(
-    chats: &IdbObjectStore,
-    except: &RequestId,
-    operation: &'static str,
-) -> impl Future<Output = Result<u64, StoreError>> {
-    let all = get_all_unbounded(chats, false, operation);
-    let except = except.clone();
-    async move {
-        let mut total = 0;
-        for value in all?.await?.iter() {
-            if let Ok(record) = decode::<ChatRecord>(value) {
-                if record.request_id != except {
-                    total += record.bytes;
-                }
-            }
-        }
-        Ok(total)
-    }
-}
-
-fn outbox_bytes(
-    outbox: &IdbObjectStore,
-    operation: &'static str,
-) -> impl Future<Output = Result<u64, StoreError>> {
-    let all = get_all_unbounded(outbox, false, operation);
-    async move {
-        Ok(all?
-            .await?
-            .iter()
-            .filter_map(|v| decode::<OutboxEntry>(v).ok())
-            .map(|e| e.approx_bytes())
-            .sum())
-    }
-}
-
 impl Store for IdbStore {
     async fn ingest(
         &self,
@@ -427,52 +196,11 @@ impl Store for IdbStore {
     }
 
     async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError> {
-        let read = self
-            .db
-            .run("chat", async |db| {
-                let tx = Database::transaction(&db, &[CHATS], false, "chat")?;
-                read_record(&object_store(&tx, CHATS, "chat")?, request_id, "chat").await
-            })
-            .await?;
-        match read {
-            RecordRead::Missing => Ok(None),
-            RecordRead::Found(record) => Ok(Some(record)),
-            RecordRead::Corrupt(reason) => {
-                self.note_corrupt(&format!("chat {request_id}"), &reason);
-                self.drop_chat(request_id, reason).await?;
-                Ok(None)
-            }
-        }
+        self.read_chat(request_id).await
     }
 
     async fn chats(&self) -> Result<Vec<ChatRecord>, StoreError> {
-        let (keys, values) = self
-            .db
-            .run("chats", async |db| {
-                let tx = Database::transaction(&db, &[CHATS], false, "chats")?;
-                let store = object_store(&tx, CHATS, "chats")?;
-                let keys = get_all_unbounded(&store, true, "chats")?;
-                let values = get_all_unbounded(&store, false, "chats")?;
-                Ok((keys.await?, values.await?))
-            })
-            .await?;
-        let mut records = Vec::with_capacity(values.length() as usize);
-        let mut unusable = Vec::new();
-        for (key, value) in keys.iter().zip(values.iter()) {
-            match decode_record(value) {
-                RecordRead::Found(record) => records.push(record),
-                RecordRead::Missing => {}
-                RecordRead::Corrupt(reason) => {
-                    let id = RequestId::new(key.as_string().unwrap_or_default());
-                    self.note_corrupt(&format!("chat {id}"), &reason);
-                    unusable.push((id, reason));
-                }
-            }
-        }
-        for (id, reason) in unusable {
-            self.drop_chat(&id, reason).await?;
-        }
-        Ok(records)
+        self.read_chats().await
     }
 
     async fn apply_summaries(
@@ -545,107 +273,11 @@ impl Store for IdbStore {
     }
 
     async fn newest(&self, request_id: &RequestId, limit: u64) -> Result<Window, StoreError> {
-        check_read(limit)?;
-        const OP: &str = "newest";
-        let read = self
-            .db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], false, OP)?;
-                let chats = object_store(&tx, CHATS, OP)?;
-                let message_store = object_store(&tx, MESSAGES, OP)?;
-                if limit > 0 {
-                    // Where the browser has `getAllRecords` (Chromium), the newest `limit`
-                    // records come from one reverse bounded request, issued together with
-                    // the record read: one round trip.
-                    let whole = message_range(request_id, 0, MAX_SEQ, OP)?;
-                    if let Some(newest) = get_all_records_prev(&message_store, &whole, limit, OP)? {
-                        let record = get(&chats, &JsValue::from_str(request_id.as_str()), OP)?;
-                        let rows = newest.await?;
-                        let record = decode_record(record.await?);
-                        let values = js_sys::Array::new();
-                        for row in rows.iter().rev() {
-                            values.push(
-                                &js_sys::Reflect::get(&row, &JsValue::from_str("value"))
-                                    .unwrap_or(JsValue::UNDEFINED),
-                            );
-                        }
-                        let range = match &record {
-                            RecordRead::Found(r) => SeqRange::new(
-                                cut_keeping_newest(r, limit),
-                                r.held.max().unwrap_or(1).max(1),
-                            ),
-                            _ => SeqRange::new(1, 1),
-                        };
-                        return Ok((record, range, values));
-                    }
-                }
-                let record = match read_record(&chats, request_id, OP).await? {
-                    RecordRead::Found(record) => record,
-                    other => return Ok((other, SeqRange::new(1, 1), js_sys::Array::new())),
-                };
-                let (Some(high), true) = (record.held.max(), limit > 0) else {
-                    return Ok((
-                        RecordRead::Found(record),
-                        SeqRange::new(1, 1),
-                        js_sys::Array::new(),
-                    ));
-                };
-                // The held ranges say where the newest `limit` messages start, so one bounded
-                // getAll reads exactly them: no cursor, nothing older.
-                let low = cut_keeping_newest(&record, limit);
-                let range = SeqRange::new(low, high);
-                let query = message_range(request_id, low, high, OP)?;
-                let records = get_all(&object_store(&tx, MESSAGES, OP)?, &query, OP)?.await?;
-                Ok((RecordRead::Found(record), range, records))
-            })
-            .await?;
-        match read {
-            (RecordRead::Missing, _, _) => Ok(Window::default()),
-            (RecordRead::Corrupt(reason), _, _) => {
-                self.note_corrupt(&format!("chat {request_id}"), &reason);
-                self.drop_chat(request_id, reason).await?;
-                Ok(Window::default())
-            }
-            (RecordRead::Found(record), range, records) => {
-                if records.length() == 0 && record.held.is_empty() {
-                    return Ok(Window::default());
-                }
-                let messages = self.decode_messages(records);
-                self.window(request_id, &record, range, messages).await
-            }
-        }
+        self.read_newest(request_id, limit).await
     }
 
     async fn range(&self, request_id: &RequestId, range: SeqRange) -> Result<Window, StoreError> {
-        check_read(range.len())?;
-        const OP: &str = "range";
-        let (record, records) = self
-            .db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], false, OP)?;
-                let record = get(
-                    &object_store(&tx, CHATS, OP)?,
-                    &JsValue::from_str(request_id.as_str()),
-                    OP,
-                )?;
-                let query = message_range(request_id, range.start, range.end, OP)?;
-                let records = get_all(&object_store(&tx, MESSAGES, OP)?, &query, OP)?;
-                Ok((decode_record(record.await?), records.await?))
-            })
-            .await?;
-        let messages = self.decode_messages(records);
-        match record {
-            RecordRead::Found(record) => self.window(request_id, &record, range, messages).await,
-            RecordRead::Missing => Ok(Window {
-                messages,
-                corrupt: Vec::new(),
-            }),
-            RecordRead::Corrupt(reason) => {
-                self.note_corrupt(&format!("chat {request_id}"), &reason);
-                self.drop_chat(request_id, reason).await?;
-                Ok(Window::default())
-            }
-        }
+        self.read_range(request_id, range).await
     }
 
     async fn mark_read(
