@@ -15,10 +15,10 @@ use serde::de::DeserializeOwned;
 
 use crate::protocol::{
     validate_chat_list, validate_message, validate_page, validate_request_id, validate_seq,
-    validate_user_id, ChatList, InvalidInput, MessagesPage, PushPayload, MAX_PUSH_PAYLOAD_LEN,
-    MAX_SEQ,
+    validate_user_id, ChatList, InvalidInput, MessagesPage, PushPayload, LOCAL_MEDIA_PREFIX,
+    MAX_PUSH_PAYLOAD_LEN, MAX_SEQ,
 };
-use crate::types::{Message, RequestId, Seq};
+use crate::types::{Attachment, Message, RequestId, Seq};
 
 /// Decodes and validates a push payload (see [`PushPayload::decode`]).
 pub fn push(bytes: &[u8]) -> Result<PushPayload, InvalidInput> {
@@ -50,6 +50,43 @@ pub fn chat_list(bytes: &[u8]) -> Result<ChatList, InvalidInput> {
 pub fn message(bytes: &[u8], what: &'static str) -> Result<Message, InvalidInput> {
     let message: Message = json(bytes, what)?;
     validate_message(&message)?;
+    Ok(message)
+}
+
+/// Decodes the server's reply to an upload: the stored file's attachment. Its media id must
+/// be one a server hands out: not empty and not a local one ([`LOCAL_MEDIA_PREFIX`]), which
+/// would make the sent message point at bytes only this browser has.
+pub fn uploaded(bytes: &[u8]) -> Result<Attachment, InvalidInput> {
+    let attachment: Attachment = json(bytes, "upload reply")?;
+    if attachment.media_id.is_empty() || attachment.media_id.starts_with(LOCAL_MEDIA_PREFIX) {
+        return Err(InvalidInput::Mismatch(format!(
+            "the upload reply names an unusable media id {:?}",
+            attachment.media_id
+        )));
+    }
+    Ok(attachment)
+}
+
+/// Decodes the server's reply to a send: the stored message, checked like every incoming
+/// message, and it must be `entry`'s (its chat and its idempotency key).
+pub fn send_echo(
+    bytes: &[u8],
+    request_id: &RequestId,
+    client_temp_id: &str,
+) -> Result<Message, InvalidInput> {
+    let message = self::message(bytes, "send echo")?;
+    if &message.request_id != request_id {
+        return Err(InvalidInput::Mismatch(format!(
+            "the send echo names chat {}",
+            message.request_id
+        )));
+    }
+    if message.client_temp_id.as_deref() != Some(client_temp_id) {
+        return Err(InvalidInput::Mismatch(format!(
+            "the send echo carries client_temp_id {:?}",
+            message.client_temp_id
+        )));
+    }
     Ok(message)
 }
 
@@ -217,6 +254,44 @@ pub fn lone_surrogate(bytes: &[u8]) -> Option<(usize, u16)> {
 mod tests {
     use super::*;
     use crate::protocol::MAX_SEQ;
+
+    #[test]
+    fn an_upload_reply_must_name_a_server_media_id() {
+        let ok = uploaded(br#"{"media_id":"m-1","name":"a.png","mime":"image/png","size":3}"#)
+            .expect("a server id");
+        assert_eq!(ok.media_id, "m-1");
+        for id in ["", "local:t1/0"] {
+            let reply = format!(r#"{{"media_id":"{id}","name":"a","mime":"image/png","size":3}}"#);
+            assert!(
+                matches!(uploaded(reply.as_bytes()), Err(InvalidInput::Mismatch(_))),
+                "{id:?} refused"
+            );
+        }
+        assert!(matches!(
+            uploaded(b"not json"),
+            Err(InvalidInput::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn a_send_echo_must_be_the_entrys_message() {
+        let echo = |chat: &str, temp: &str| {
+            format!(
+                r#"{{"request_id":"{chat}","seq":4,"id":"m","client_temp_id":"{temp}","sender":{{"id":"a","name":"A","role":"agent"}},"body":"hi","created_at":0}}"#
+            )
+        };
+        let chat = RequestId::from("r1");
+        let ok = send_echo(echo("r1", "t1").as_bytes(), &chat, "t1").expect("ours");
+        assert_eq!(ok.seq, 4);
+        assert!(matches!(
+            send_echo(echo("r2", "t1").as_bytes(), &chat, "t1"),
+            Err(InvalidInput::Mismatch(_))
+        ));
+        assert!(matches!(
+            send_echo(echo("r1", "t2").as_bytes(), &chat, "t1"),
+            Err(InvalidInput::Mismatch(_))
+        ));
+    }
 
     #[test]
     fn a_lone_surrogate_is_a_malformed_input_that_names_it() {

@@ -238,6 +238,10 @@ impl PushPayload {
     }
 }
 
+/// Prefix of an attachment's `media_id` while its bytes are only local (queued in the
+/// outbox, not uploaded yet). A server never hands out such an id.
+pub const LOCAL_MEDIA_PREFIX: &str = "local:";
+
 /// Why an input from outside (push, server reply, cache record) was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum InvalidInput {
