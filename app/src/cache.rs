@@ -16,7 +16,7 @@ use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNoti
 use chat_sync_idb::context::ChatContext;
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
-use chat_sync_idb::live::{self, CatchUpReport};
+use chat_sync_idb::live::CatchUpReport;
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
@@ -40,6 +40,8 @@ pub struct AppCache {
     pub driver: Rc<Driver<HttpHistoryClient>>,
     /// The HTTP client of the contract (same origin).
     pub client: HttpHistoryClient,
+    /// The context the three above belong to, opened as the service worker opens its own.
+    context: ChatContext,
     /// Every committed change, from any context.
     pub changes: RwSignal<Changes>,
     /// Chats with a history request on the network right now, of this tab or of any other
@@ -116,12 +118,13 @@ impl AppCache {
     /// Opens the agent's own cache database and starts listening for changes.
     pub async fn open(user: CurrentUser) -> Result<Rc<Self>, SyncError> {
         // Opened exactly as the service worker opens its own (`ChatContext`).
+        let context = ChatContext::open(&user.id).await?;
         let ChatContext {
             runtime,
             driver,
             client,
             ..
-        } = ChatContext::open(&user.id).await?;
+        } = context.clone();
         let changes = RwSignal::new(Changes::default());
         let fetching = RwSignal::new(HashSet::new());
         let in_flight = Rc::new(RefCell::new(InFlight::default()));
@@ -183,6 +186,7 @@ impl AppCache {
             runtime,
             driver,
             client,
+            context,
             changes,
             fetching,
             _subscription: subscription,
@@ -199,15 +203,14 @@ impl AppCache {
     /// backend last sequence, which lets validation run), then repairs the interior and
     /// trailing gaps of every cached chat (never older history, never a reload).
     pub async fn catch_up(&self) -> Result<CatchUpReport, SyncError> {
-        let report = live::catch_up(&self.driver, &self.client).await?;
+        let report = self.context.catch_up().await?;
         self.touch();
         Ok(report)
     }
 
-    /// [`AppCache::catch_up`] when the network came back: the chats on screen ask at once for
-    /// what arrived meanwhile, beside the chat list ([`live::catch_up_back_online`]).
+    /// [`AppCache::catch_up`] when the network came back ([`ChatContext::catch_up_back_online`]).
     pub async fn catch_up_back_online(&self) -> Result<CatchUpReport, SyncError> {
-        let report = live::catch_up_back_online(&self.driver, &self.client).await?;
+        let report = self.context.catch_up_back_online().await?;
         self.touch();
         Ok(report)
     }

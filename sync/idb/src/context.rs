@@ -58,4 +58,10 @@ impl ChatContext {
     pub async fn catch_up(&self) -> Result<CatchUpReport, SyncError> {
         live::catch_up(&self.driver, &self.client).await
     }
+
+    /// [`ChatContext::catch_up`] when the network came back: the chats on screen ask at once
+    /// for what arrived meanwhile, beside the chat list ([`live::catch_up_back_online`]).
+    pub async fn catch_up_back_online(&self) -> Result<CatchUpReport, SyncError> {
+        live::catch_up_back_online(&self.driver, &self.client).await
+    }
 }
