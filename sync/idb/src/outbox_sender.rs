@@ -41,7 +41,7 @@ pub use queue::{delete, enqueue, entries, local_file, retry, wake_all};
 /// The Background Sync tag the page registers and the worker answers.
 pub const SYNC_TAG: &str = "outbox";
 /// Prefix of an attachment's `media_id` while its bytes are only local (not uploaded yet).
-pub const LOCAL_MEDIA_PREFIX: &str = "local:";
+pub use chat_sync::protocol::LOCAL_MEDIA_PREFIX;
 /// The contract's limits of one message, re-exported for callers of this module (the core
 /// checks them: [`chat_sync::send_rules::check_send`]).
 pub use chat_sync::protocol::{MAX_ATTACHMENTS, MAX_BODY_LEN as MAX_BODY_BYTES};

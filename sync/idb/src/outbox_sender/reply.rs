@@ -3,7 +3,6 @@
 //! chat.
 
 use chat_sync::outbox::{classify_send, OutboxEntry, SendFailure, SendVerdict};
-use chat_sync::protocol::validate_message;
 use chat_sync::{Message, Seq};
 
 use crate::http::Reply;
@@ -37,17 +36,8 @@ pub(super) fn verdict(reply: &Result<Reply, crate::FetchError>) -> SendVerdict {
 }
 
 /// Decodes and checks the server's reply to a send: it must be our message in our chat.
+/// (The core decides: [`chat_sync::decode::send_echo`].)
 pub(super) fn echo(text: &str, entry: &OutboxEntry) -> Result<Message, String> {
-    let message: Message = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    validate_message(&message).map_err(|e| e.to_string())?;
-    if message.request_id != entry.request_id {
-        return Err(format!("it names chat {}", message.request_id));
-    }
-    if message.client_temp_id.as_deref() != Some(entry.client_temp_id.as_str()) {
-        return Err(format!(
-            "it carries client_temp_id {:?}",
-            message.client_temp_id
-        ));
-    }
-    Ok(message)
+    chat_sync::decode::send_echo(text.as_bytes(), &entry.request_id, &entry.client_temp_id)
+        .map_err(|e| e.to_string())
 }

@@ -6,7 +6,6 @@ use chat_sync::ingest::Source;
 use chat_sync::outbox::{OutboxEntry, OutboxError, SendFailure};
 use chat_sync::protocol::SendMessage;
 use chat_sync::store::{Store, StoreError};
-use chat_sync::Attachment;
 use wasm_bindgen::JsValue;
 
 use super::queue::{delete_files, local_file};
@@ -63,15 +62,9 @@ pub(super) async fn send_one(
         )
         .await;
         let uploaded = match &reply {
-            Ok(r) if (200..300).contains(&r.status) => serde_json::from_str::<Attachment>(&r.text)
-                .map_err(|e| e.to_string())
-                .and_then(|a| {
-                    if a.media_id.is_empty() || a.media_id.starts_with(LOCAL_MEDIA_PREFIX) {
-                        Err(format!("unusable media id {:?}", a.media_id))
-                    } else {
-                        Ok(a)
-                    }
-                }),
+            Ok(r) if (200..300).contains(&r.status) => {
+                chat_sync::decode::uploaded(r.text.as_bytes()).map_err(|e| e.to_string())
+            }
             _ => return Ok(verdict(&reply).into()),
         };
         match uploaded {
