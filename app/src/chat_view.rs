@@ -6,6 +6,9 @@
 //! after a short delay so a quick fetch does not flicker (invariant 8). The resync button
 //! appears once the view is ready (`data-ready="true"`, invariant 9) and re-validates,
 //! fetches only what is missing, merges and re-validates (invariant 10).
+//!
+//! This module is the view itself; the message list's callbacks are in `list_events`, and the
+//! refresh after changes, the sync and the progress in `refresh`.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,24 +16,24 @@ use std::rc::Rc;
 use chat_sync::read_marks::ReadMarks;
 
 use chat_sync::store::Store;
-use chat_sync::{ChatRecord, RequestId, SyncState};
-use chat_sync_idb::driver::ChatStatus;
-use chat_sync_idb::SyncError;
+use chat_sync::{ChatRecord, RequestId};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::cache::AppCache;
 use crate::composer::Composer;
-use crate::message_list::{ListEvents, MessageAction, MessageList, Viewer};
-use crate::outbox;
+use crate::message_list::{MessageList, Viewer};
 use crate::route::{navigate, Route};
+
+mod list_events;
+mod refresh;
+
+use list_events::{list_events, write_read_mark, ListSignals};
+use refresh::{refresh_view, run_sync, show_progress, RefreshTurns};
 
 /// How long a fetch must run before the sync indicator shows.
 const INDICATOR_DELAY_MS: u64 = 120;
-
-/// The shortest pause between two rounds of asking for a page of older history that failed.
-const OLDER_RETRY_MIN_MS: i64 = 1_000;
 
 /// One chat.
 #[component]
@@ -347,155 +350,6 @@ pub fn ChatView(
     }
 }
 
-/// The list's callbacks: older history, read position, "new below", and what is on screen.
-/// The view's signals the list's callbacks set.
-struct ListSignals {
-    new_below: RwSignal<bool>,
-    error: RwSignal<Option<String>>,
-    incomplete: RwSignal<bool>,
-    editing: RwSignal<Option<(chat_sync::Seq, String)>>,
-}
-
-fn list_events(
-    cache: StoredValue<Rc<AppCache>, LocalStorage>,
-    id: RequestId,
-    marks: Rc<RefCell<ReadMarks>>,
-    signals: ListSignals,
-    on_signed_out: Callback<String>,
-) -> ListEvents {
-    let ListSignals {
-        new_below,
-        error,
-        incomplete,
-        editing,
-    } = signals;
-    let message_id = id.clone();
-    let older_id = id.clone();
-    let read_id = id.clone();
-    let timer_set = Rc::new(Cell::new(false));
-    let viewport_id = id;
-    ListEvents {
-        on_older: Box::new(move || {
-            let id = older_id.clone();
-            let Some(cache_rc) = cache.try_get_value() else {
-                return;
-            };
-            spawn_local(async move {
-                let mut outcome = cache_rc.driver.load_older(&id).await;
-                // A page that failed through every retry (a long network cut) is still owed
-                // while this view is open: keep asking at the backoff's pace, never faster
-                // than once a second, until it arrives or the reader leaves.
-                // (The view's signals are disposed when the reader leaves the chat.)
-                while outcome.is_ok()
-                    && cache_rc.driver.wants_older(&id)
-                    && incomplete.try_set(true).is_none()
-                {
-                    chat_sync_idb::platform::sleep(OLDER_RETRY_MIN_MS).await;
-                    outcome = cache_rc.driver.fetch_wanted_older(&id).await;
-                }
-                match outcome {
-                    Ok(status) => {
-                        incomplete.try_set(is_incomplete(&status));
-                    }
-                    Err(err) => {
-                        error.try_set(Some(describe(&err)));
-                    }
-                }
-            });
-        }),
-        on_read: Box::new(move |seq| {
-            // Up to once a frame while the reader scrolls through new rows: coalesced to
-            // about one write a second (the core's `ReadMarks`), the rest when leaving.
-            let now = js_sys::Date::now() as i64;
-            let due = marks.borrow_mut().note(seq, now);
-            if let Some(seq) = due {
-                if let Some(cache_rc) = cache.try_get_value() {
-                    write_read_mark(cache_rc, read_id.clone(), seq);
-                }
-                return;
-            }
-            let Some(at) = marks.borrow().due_at() else {
-                return;
-            };
-            if timer_set.replace(true) {
-                return;
-            }
-            let (marks, timer_set, id) = (marks.clone(), timer_set.clone(), read_id.clone());
-            spawn_local(async move {
-                chat_sync_idb::platform::sleep(at.saturating_sub(now)).await;
-                timer_set.set(false);
-                let due = marks.borrow_mut().poll(js_sys::Date::now() as i64);
-                if let (Some(seq), Some(cache_rc)) = (due, cache.try_get_value()) {
-                    write_read_mark(cache_rc, id, seq);
-                }
-            });
-        }),
-        on_new_below: Box::new(move |shown| {
-            new_below.try_set(shown);
-        }),
-        on_viewport: Box::new(move |visible| {
-            cache.try_with_value(|c| c.driver.set_viewport(&viewport_id, visible));
-        }),
-        on_outbox: Box::new(move |client_temp_id, retry| {
-            let Some(cache_rc) = cache.try_get_value() else {
-                return;
-            };
-            spawn_local(async move {
-                let runtime = &cache_rc.runtime;
-                let result = if retry {
-                    chat_sync_idb::outbox_sender::retry(runtime, &client_temp_id).await
-                } else {
-                    chat_sync_idb::outbox_sender::delete(runtime, &client_temp_id).await
-                };
-                match result {
-                    Ok(_) if retry => outbox::kick(cache_rc, on_signed_out),
-                    Ok(_) => {}
-                    Err(err) => {
-                        error.try_set(Some(format!("The message could not be changed: {err}")));
-                    }
-                }
-            });
-        }),
-        on_message: Box::new(move |seq, action| {
-            let Some(cache_rc) = cache.try_get_value() else {
-                return;
-            };
-            let id = message_id.clone();
-            match action {
-                MessageAction::Edit => spawn_local(async move {
-                    let range = chat_sync::SeqRange::new(seq, seq);
-                    match cache_rc.runtime.store().range(&id, range).await {
-                        Ok(window) => {
-                            if let Some(message) = window.messages.into_iter().next() {
-                                editing.try_set(Some((seq, message.body)));
-                            }
-                        }
-                        Err(err) => {
-                            error.try_set(Some(format!("The message could not be read: {err}")));
-                        }
-                    }
-                }),
-                MessageAction::Delete => {
-                    let sure = chat_sync_idb::platform::confirm(
-                        "Delete this message for everyone? Its text and files are erased and \
-                         cannot be brought back.",
-                    );
-                    if !sure {
-                        return;
-                    }
-                    spawn_local(async move {
-                        if let Err(err) =
-                            chat_sync_idb::edits::redact(&cache_rc.runtime, &id, seq).await
-                        {
-                            error.try_set(Some(chat_sync_idb::edits::explain(&err)));
-                        }
-                    });
-                }
-            }
-        }),
-    }
-}
-
 /// What the view says when the chat was taken from the agent.
 fn revoked_text(discarded: u32) -> String {
     let base = "This request was reassigned to another agent: its messages and files were \
@@ -505,115 +359,4 @@ fn revoked_text(discarded: u32) -> String {
         1 => format!("{base} One unsent message was discarded."),
         n => format!("{base} {n} unsent messages were discarded."),
     }
-}
-
-/// Whether a refresh of the view runs, and whether another was asked for meanwhile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RefreshTurns {
-    Idle,
-    Running,
-    Again,
-}
-
-/// One refresh of the open chat after a committed change: the rows, the chat record, the
-/// progress in the gaps, and a sync if the chat now misses messages nobody fetches.
-async fn refresh_view(
-    cache_rc: &Rc<AppCache>,
-    cache: StoredValue<Rc<AppCache>, LocalStorage>,
-    id: &RequestId,
-    list: StoredValue<Option<Rc<MessageList>>, LocalStorage>,
-    record: RwSignal<Option<ChatRecord>>,
-    error: RwSignal<Option<String>>,
-    incomplete: RwSignal<bool>,
-) {
-    // The list reads the chat's record once; the header, the progress and the repair
-    // decision below use that same read.
-    let found = match list.try_get_value().flatten() {
-        Some(current) => {
-            match chat_sync_idb::platform::timed("view:refresh", current.refresh()).await {
-                Ok(found) => found,
-                Err(err) => {
-                    tracing::warn!(chat = %id, %err, "could not refresh the chat view");
-                    cache_rc.runtime.store().chat(id).await.ok().flatten()
-                }
-            }
-        }
-        None => cache_rc.runtime.store().chat(id).await.ok().flatten(),
-    };
-    let missing = found.as_ref().is_some_and(needs_repair);
-    show_progress(list, &cache_rc.driver.status_of(id, found.as_ref()));
-    record.try_set(found);
-    if missing && !cache_rc.driver.is_fetching(id) {
-        run_sync(cache, id.clone(), error, incomplete, false);
-    }
-}
-
-/// Stores the read position; views re-read only when the unread count changed.
-fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync::Seq) {
-    spawn_local(async move {
-        let now = js_sys::Date::now() as i64;
-        match cache.runtime.store().mark_read(&id, seq, now).await {
-            Ok(true) => cache.touch(),
-            Ok(false) => {}
-            Err(err) => tracing::warn!(chat = %id, %err, "could not store the read position"),
-        }
-    });
-}
-
-/// Runs the chat's missing-only sync in the background (a resync skips the grace period).
-fn run_sync(
-    cache: StoredValue<Rc<AppCache>, LocalStorage>,
-    id: RequestId,
-    error: RwSignal<Option<String>>,
-    incomplete: RwSignal<bool>,
-    manual: bool,
-) {
-    let Some(cache_rc) = cache.try_get_value() else {
-        return;
-    };
-    spawn_local(async move {
-        let result = if manual {
-            cache_rc.driver.resync(&id).await
-        } else {
-            cache_rc.driver.sync(&id).await
-        };
-        match result {
-            Ok(status) => {
-                // A chat with nothing cached yet is one older-history row, on screen: the
-                // list asks for its newest page like it does whenever the reader reaches
-                // older history.
-                error.try_set(None);
-                incomplete.try_set(is_incomplete(&status));
-            }
-            Err(err) => {
-                error.try_set(Some(describe(&err)));
-            }
-        }
-    });
-}
-
-fn show_progress(list: StoredValue<Option<Rc<MessageList>>, LocalStorage>, status: &ChatStatus) {
-    if let Some(current) = list.try_get_value().flatten() {
-        let progress = (status.fetching && status.progress.total > 0)
-            .then_some((status.progress.done, status.progress.total));
-        current.set_progress(progress);
-    }
-}
-
-/// Validation still finds missing messages and nothing is fetching them (the planner backs
-/// off after failures).
-fn is_incomplete(status: &ChatStatus) -> bool {
-    status.sync_state == SyncState::OutOfSync && !status.fetching && !status.missing.is_empty()
-}
-
-fn needs_repair(record: &ChatRecord) -> bool {
-    record.backend_last_seq_known
-        && chat_sync_idb::store::readable_held(record)
-            .gaps(record.backend_last_seq)
-            .repair_count()
-            > 0
-}
-
-fn describe(error: &SyncError) -> String {
-    format!("Sync failed: {error}")
 }

@@ -1,0 +1,182 @@
+//! The message list's callbacks for the open chat: older history asked for (and asked
+//! again while owed), the read position written coalesced, "new below", what is on screen,
+//! and the actions on pending and sent messages (retry, delete, edit, redact).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use chat_sync::read_marks::ReadMarks;
+use chat_sync::store::Store;
+use chat_sync::RequestId;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::refresh::{describe, is_incomplete};
+use crate::cache::AppCache;
+use crate::message_list::{ListEvents, MessageAction};
+use crate::outbox;
+
+/// The shortest pause between two rounds of asking for a page of older history that failed.
+const OLDER_RETRY_MIN_MS: i64 = 1_000;
+
+/// The view's signals the list's callbacks set.
+pub(super) struct ListSignals {
+    pub(super) new_below: RwSignal<bool>,
+    pub(super) error: RwSignal<Option<String>>,
+    pub(super) incomplete: RwSignal<bool>,
+    pub(super) editing: RwSignal<Option<(chat_sync::Seq, String)>>,
+}
+
+/// The list's callbacks: older history, read position, "new below", what is on screen, and
+/// the actions on messages.
+pub(super) fn list_events(
+    cache: StoredValue<Rc<AppCache>, LocalStorage>,
+    id: RequestId,
+    marks: Rc<RefCell<ReadMarks>>,
+    signals: ListSignals,
+    on_signed_out: Callback<String>,
+) -> ListEvents {
+    let ListSignals {
+        new_below,
+        error,
+        incomplete,
+        editing,
+    } = signals;
+    let message_id = id.clone();
+    let older_id = id.clone();
+    let read_id = id.clone();
+    let timer_set = Rc::new(Cell::new(false));
+    let viewport_id = id;
+    ListEvents {
+        on_older: Box::new(move || {
+            let id = older_id.clone();
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
+            spawn_local(async move {
+                let mut outcome = cache_rc.driver.load_older(&id).await;
+                // A page that failed through every retry (a long network cut) is still owed
+                // while this view is open: keep asking at the backoff's pace, never faster
+                // than once a second, until it arrives or the reader leaves.
+                // (The view's signals are disposed when the reader leaves the chat.)
+                while outcome.is_ok()
+                    && cache_rc.driver.wants_older(&id)
+                    && incomplete.try_set(true).is_none()
+                {
+                    chat_sync_idb::platform::sleep(OLDER_RETRY_MIN_MS).await;
+                    outcome = cache_rc.driver.fetch_wanted_older(&id).await;
+                }
+                match outcome {
+                    Ok(status) => {
+                        incomplete.try_set(is_incomplete(&status));
+                    }
+                    Err(err) => {
+                        error.try_set(Some(describe(&err)));
+                    }
+                }
+            });
+        }),
+        on_read: Box::new(move |seq| {
+            // Up to once a frame while the reader scrolls through new rows: coalesced to
+            // about one write a second (the core's `ReadMarks`), the rest when leaving.
+            let now = js_sys::Date::now() as i64;
+            let due = marks.borrow_mut().note(seq, now);
+            if let Some(seq) = due {
+                if let Some(cache_rc) = cache.try_get_value() {
+                    write_read_mark(cache_rc, read_id.clone(), seq);
+                }
+                return;
+            }
+            let Some(at) = marks.borrow().due_at() else {
+                return;
+            };
+            if timer_set.replace(true) {
+                return;
+            }
+            let (marks, timer_set, id) = (marks.clone(), timer_set.clone(), read_id.clone());
+            spawn_local(async move {
+                chat_sync_idb::platform::sleep(at.saturating_sub(now)).await;
+                timer_set.set(false);
+                let due = marks.borrow_mut().poll(js_sys::Date::now() as i64);
+                if let (Some(seq), Some(cache_rc)) = (due, cache.try_get_value()) {
+                    write_read_mark(cache_rc, id, seq);
+                }
+            });
+        }),
+        on_new_below: Box::new(move |shown| {
+            new_below.try_set(shown);
+        }),
+        on_viewport: Box::new(move |visible| {
+            cache.try_with_value(|c| c.driver.set_viewport(&viewport_id, visible));
+        }),
+        on_outbox: Box::new(move |client_temp_id, retry| {
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
+            spawn_local(async move {
+                let runtime = &cache_rc.runtime;
+                let result = if retry {
+                    chat_sync_idb::outbox_sender::retry(runtime, &client_temp_id).await
+                } else {
+                    chat_sync_idb::outbox_sender::delete(runtime, &client_temp_id).await
+                };
+                match result {
+                    Ok(_) if retry => outbox::kick(cache_rc, on_signed_out),
+                    Ok(_) => {}
+                    Err(err) => {
+                        error.try_set(Some(format!("The message could not be changed: {err}")));
+                    }
+                }
+            });
+        }),
+        on_message: Box::new(move |seq, action| {
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
+            let id = message_id.clone();
+            match action {
+                MessageAction::Edit => spawn_local(async move {
+                    let range = chat_sync::SeqRange::new(seq, seq);
+                    match cache_rc.runtime.store().range(&id, range).await {
+                        Ok(window) => {
+                            if let Some(message) = window.messages.into_iter().next() {
+                                editing.try_set(Some((seq, message.body)));
+                            }
+                        }
+                        Err(err) => {
+                            error.try_set(Some(format!("The message could not be read: {err}")));
+                        }
+                    }
+                }),
+                MessageAction::Delete => {
+                    let sure = chat_sync_idb::platform::confirm(
+                        "Delete this message for everyone? Its text and files are erased and \
+                         cannot be brought back.",
+                    );
+                    if !sure {
+                        return;
+                    }
+                    spawn_local(async move {
+                        if let Err(err) =
+                            chat_sync_idb::edits::redact(&cache_rc.runtime, &id, seq).await
+                        {
+                            error.try_set(Some(chat_sync_idb::edits::explain(&err)));
+                        }
+                    });
+                }
+            }
+        }),
+    }
+}
+
+/// Stores the read position; views re-read only when the unread count changed.
+pub(super) fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync::Seq) {
+    spawn_local(async move {
+        let now = js_sys::Date::now() as i64;
+        match cache.runtime.store().mark_read(&id, seq, now).await {
+            Ok(true) => cache.touch(),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(chat = %id, %err, "could not store the read position"),
+        }
+    });
+}
