@@ -1,7 +1,8 @@
 //! Unit tests of [`super`].
 
 use super::*;
-use crate::types::Sender;
+use crate::protocol::MAX_SEQ;
+use crate::types::{ChatSummary, Sender};
 
 pub(crate) fn msg(chat: &str, seq: Seq, body: &str, sender: &str) -> Message {
     Message {
