@@ -1,0 +1,316 @@
+//! The signed-in agent's desk: opens the agent's cache, starts the live channel and the
+//! outbox, catches up on start and on `online`, follows other tabs' sign-outs, signs out,
+//! offers a waiting update, and lays out the chat list, the open chat and the settings.
+
+use std::rc::Rc;
+
+use chat_sync::protocol::CurrentUser;
+use chat_sync_idb::live::{LiveChannel, LiveStatus};
+use chat_sync_idb::outbox_sender;
+use chat_sync_idb::push_subscription;
+use chat_sync_idb::{sign_out, update};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::notifications::{NotificationsButton, PUSH_TIMEOUT_MS};
+use super::{reload_on_controller_change, reload_page, DESK_SHOWN};
+use crate::cache::AppCache;
+use crate::chat_list::ChatList;
+use crate::chat_view::ChatView;
+use crate::outbox;
+use crate::route::{use_route, Route};
+use crate::session;
+use crate::settings::CacheSettings;
+
+/// The signed-in agent's desk.
+#[component]
+pub(super) fn Desk(
+    user: CurrentUser,
+    offline: bool,
+    on_signed_out: Callback<String>,
+) -> impl IntoView {
+    DESK_SHOWN.with(|shown| shown.set(true));
+    let route = use_route();
+    let opened = RwSignal::new_local(None::<Rc<AppCache>>);
+    let failure = RwSignal::new(None::<String>);
+    let unreachable = RwSignal::new(offline);
+    let name = user.name.clone();
+    let user_id = user.id.clone();
+    let live_status = RwSignal::new(LiveStatus::Follower);
+    let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
+    let uploads: StoredValue<Option<chat_sync_idb::broadcast::Subscription>, LocalStorage> =
+        StoredValue::new_local(None);
+    // Stops this tab's live channel and shuts its cache for good, so nothing of this desk
+    // reopens (and so re-creates) the database a sign-out is about to delete.
+    let stop_desk = move || {
+        live.try_set_value(None);
+        if let Some(cache) = opened.try_get_untracked().flatten() {
+            cache.runtime.store().set_on_deleted(None);
+            cache.runtime.store().shut_down();
+        }
+        opened.try_set(None);
+    };
+    // Whether this tab is the one signing out: the session channel also reaches this tab's
+    // own listener, and the signing-out tab keeps its live lock until the session is gone.
+    let signing_out = StoredValue::new_local(false);
+    // Another tab signed out: the session cookie is gone for every tab of this browser.
+    let session_watch = sign_out::watch_session(move |notice| match notice {
+        sign_out::SessionNotice::SignedOut { .. }
+            if signing_out.try_get_value().unwrap_or(false) => {}
+        sign_out::SessionNotice::SignedOut { .. } => {
+            tracing::info!("signed out in another tab");
+            stop_desk();
+            on_signed_out.run("You signed out in another tab.".to_owned());
+        }
+    });
+    let session_watch = StoredValue::new_local(match session_watch {
+        Ok(subscription) => Some(subscription),
+        Err(error) => {
+            // The database's own deletion notice still stops this tab (below).
+            tracing::warn!(%error, "no session channel: another tab's sign-out is seen when the cache goes");
+            None
+        }
+    });
+    if !offline {
+        // The server confirmed this agent: register this browser's push subscription for
+        // them if notifications are already allowed, so a stale subscription of whoever was
+        // signed in before (which the worker refuses and drops) is replaced.
+        spawn_local(async move {
+            if let Some(outcome) = push_subscription::rebind_if_permitted("", PUSH_TIMEOUT_MS).await
+            {
+                tracing::info!(?outcome, "push subscription bound to the signed-in agent");
+            }
+        });
+        // The server just confirmed this agent: the service worker keeps it, for pushes that
+        // arrive while the server cannot be asked.
+        let confirmed = user.clone();
+        spawn_local(async move {
+            if let Err(error) = chat_sync_idb::service_worker::confirm_session(&confirmed).await {
+                tracing::warn!(%error, "could not tell the service worker who is signed in");
+            }
+        });
+    }
+    let slow_open = RwSignal::new(false);
+    spawn_local(async move {
+        // The cache opens in milliseconds; an open that hangs (the browser may hold the
+        // database for a page it froze in its back/forward cache) is said, not left blank.
+        chat_sync_idb::platform::sleep(SLOW_OPEN_MS).await;
+        if opened.try_get_untracked().flatten().is_none()
+            && failure.try_get_untracked().flatten().is_none()
+        {
+            tracing::warn!(ms = SLOW_OPEN_MS, "the local cache has not opened yet");
+            slow_open.try_set(true);
+        }
+    });
+    spawn_local(async move {
+        match AppCache::open(user).await {
+            Ok(cache) => {
+                // Another context deleted this cache (a sign-out whose notice was missed, or
+                // "clear everything" in another tab): start afresh rather than re-create it.
+                cache
+                    .runtime
+                    .store()
+                    .set_on_deleted(Some(Rc::new(|| reload_page("/"))));
+                opened.try_set(Some(cache.clone()));
+                // One tab per browser holds the live stream (a Web Lock elects it); the
+                // others get its messages through the cache's change channel.
+                match LiveChannel::start(cache.driver.clone(), "", move |status| {
+                    live_status.try_set(status);
+                    if status == LiveStatus::SignedOut {
+                        // The server refused the stream's session (signed out in another
+                        // browser window, or expired); the cache stays for the agent.
+                        spawn_local(async move {
+                            on_signed_out.run("Your session ended: sign in again.".to_owned())
+                        });
+                    }
+                }) {
+                    Ok(channel) => {
+                        live.try_set_value(Some(channel));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "no live channel: pushes and catch-up only")
+                    }
+                }
+                match outbox::show_upload_progress(cache.runtime.store().name()) {
+                    Ok(subscription) => {
+                        uploads.try_set_value(Some(subscription));
+                    }
+                    Err(error) => tracing::warn!(%error, "no upload progress shown"),
+                }
+                outbox::resume(cache.clone(), on_signed_out);
+                refresh(cache, unreachable, on_signed_out, false).await;
+            }
+            Err(error) => {
+                failure.try_set(Some(format!(
+                    "The local cache could not be opened: {error}"
+                )));
+            }
+        }
+    });
+    // Back online: the list, and every cached chat's gaps (where Background Sync is missing,
+    // as in Firefox, this is what repairs them).
+    let online = window_event_listener(leptos::ev::online, move |_| {
+        if let Some(cache) = opened.get_untracked() {
+            // The catch-up first: its first request (what arrived in the open chat) goes out
+            // before the outbox's reads and locks queue up beside it.
+            spawn_local(refresh(cache.clone(), unreachable, on_signed_out, true));
+            outbox::resume(cache, on_signed_out);
+        }
+    });
+    on_cleanup(move || {
+        online.remove();
+        live.try_set_value(None);
+        session_watch.try_set_value(None);
+        uploads.try_set_value(None);
+    });
+
+    let on_sign_out = move |_| {
+        let user_id = user_id.clone();
+        spawn_local(async move {
+            let cache = opened.get_untracked();
+            if let Some(cache) = &cache {
+                // Unsent messages would be deleted with the cache: say so first.
+                let unsent = outbox_sender::entries(&cache.runtime)
+                    .await
+                    .map(|e| e.len())
+                    .unwrap_or(0);
+                if unsent > 0
+                    && !chat_sync_idb::platform::confirm(&format!(
+                    "{unsent} message(s) have not been sent yet. Signing out deletes them from \
+                     this browser. Sign out anyway?"
+                )) {
+                    return;
+                }
+            }
+            drop(cache);
+            signing_out.try_set_value(true);
+            session::forget().await;
+            // A shared machine: every tab stops, the server forgets the push subscription
+            // and the session (ending its streams), then nothing of this agent's stays in
+            // this browser. This tab keeps its live lock until the session is gone, so no
+            // other tab takes over the stream meanwhile.
+            match sign_out::sign_out(&user_id, "", stop_desk).await {
+                Ok(report) => {
+                    for problem in &report.problems {
+                        tracing::warn!(%problem, "sign-out left something behind");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not delete the cache database"),
+            }
+            // A fresh page: nothing of this agent's stays in memory either.
+            reload_page("/");
+        });
+    };
+    // A new release of the app waits until the agent chooses to reload.
+    let update_ready = RwSignal::new(false);
+    spawn_local(async move {
+        if update::update_waiting().await.unwrap_or(false) {
+            update_ready.try_set(true);
+        }
+    });
+    let focus = window_event_listener(leptos::ev::focus, move |_| {
+        spawn_local(async move {
+            if update::check_for_update().await.unwrap_or(false) {
+                update_ready.try_set(true);
+            }
+        });
+    });
+    on_cleanup(move || focus.remove());
+    let apply = move |_| {
+        spawn_local(async move {
+            reload_on_controller_change();
+            if let Err(error) = update::apply_update().await {
+                tracing::warn!(%error, "could not apply the update");
+            }
+        });
+    };
+    let show_settings = RwSignal::new(false);
+    let chat_open = move || matches!(route.get(), Route::Chat(_));
+    view! {
+        <div class="desk" class:desk--chat-open=chat_open>
+            <header class="desk__header">
+                <h1>"Support desk"</h1>
+                {move || unreachable.get().then(|| view! {
+                    <span class="desk__offline" role="status">"Offline: showing cached chats"</span>
+                })}
+                {move || matches!(live_status.get(), LiveStatus::Reconnecting { .. }).then(|| view! {
+                    <span class="desk__offline" role="status">"Reconnecting…"</span>
+                })}
+                <NotificationsButton />
+                <span class="desk__user">{name}</span>
+                <button type="button" class="desk__settings" data-testid="settings"
+                    aria-pressed=move || show_settings.get().to_string()
+                    on:click=move |_| show_settings.update(|shown| *shown = !*shown)>
+                    "Cache"
+                </button>
+                <button type="button" class="desk__logout" data-testid="logout" on:click=on_sign_out>
+                    "Sign out"
+                </button>
+            </header>
+            {move || failure.get().map(|message| view! { <p class="desk__failure" role="alert">{message}</p> })}
+            {move || (slow_open.get() && opened.with(Option::is_none) && failure.with(Option::is_none)).then(|| view! {
+                <p class="desk__slow" role="status" data-testid="cache-slow">
+                    "The local cache is taking long to open: the browser is holding it. Cached chats appear as soon as it opens."
+                </p>
+            })}
+            {move || update_ready.get().then(|| view! {
+                <div class="desk__update" role="status">
+                    <span>"A new version is ready."</span>
+                    <button type="button" data-testid="apply-update" on:click=apply>"Reload"</button>
+                </div>
+            })}
+            {move || opened.get().map(|cache| {
+                let cache = StoredValue::new_local(cache);
+                view! {
+                    <div class="desk__panes">
+                        <ChatList cache=cache route=route />
+                        <div class="desk__chat">
+                            {move || show_settings.get().then(|| view! {
+                                <CacheSettings cache=cache on_close=Callback::new(move |()| show_settings.set(false)) />
+                            })}
+                            {move || match route.get() {
+                                _ if show_settings.get() => ().into_any(),
+                                Route::Chat(id) => view! { <ChatView cache=cache request_id=id route=route on_signed_out=on_signed_out /> }.into_any(),
+                                Route::List => view! {
+                                    <p class="desk__placeholder">"Choose a request to read it."</p>
+                                }.into_any(),
+                            }}
+                        </div>
+                    </div>
+                }
+            })}
+        </div>
+    }
+}
+
+/// Applies the server's chat list and repairs the gaps of every cached chat (back online, the
+/// chats on screen first ask for what arrived meanwhile); a 401 leads back to sign-in
+/// (keeping the cache), an unreachable server is shown without blocking anything.
+async fn refresh(
+    cache: Rc<AppCache>,
+    unreachable: RwSignal<bool>,
+    on_signed_out: Callback<String>,
+    back_online: bool,
+) {
+    let caught_up = if back_online {
+        cache.catch_up_back_online().await
+    } else {
+        cache.catch_up().await
+    };
+    match caught_up {
+        Ok(_) => {
+            unreachable.try_set(false);
+        }
+        Err(chat_sync_idb::SyncError::Fetch(chat_sync_idb::FetchError::Refused {
+            status: 401,
+            ..
+        })) => on_signed_out.run("Your session ended: sign in again.".to_owned()),
+        Err(error) => {
+            tracing::warn!(%error, "could not fetch the chat list");
+            unreachable.try_set(true);
+        }
+    }
+}
+
+/// After how long an unopened cache is said to be slow.
+const SLOW_OPEN_MS: i64 = 5_000;
