@@ -15,6 +15,7 @@
 //!         Step::Perform(commands) => perform each; report with engine.handle_fetch_result,
 //!         Step::Await => wait for this run's fetches to be reported,
 //!         Step::Sleep { until } => sleep until then,
+//!         Step::Retry { until } => sleep until then, or cancel if no longer wanted,
 //!         Step::Done => break,
 //!     }
 //! }
@@ -47,6 +48,10 @@ pub const RETRIES: u32 = 5;
 /// The longest such a run waits for one backoff to end.
 pub const RETRY_MAX_WAIT_MS: Millis = 30_000;
 
+/// The shortest wait between two retries of a [`Goal::OlderWhileReading`] run once its
+/// [`RETRIES`] are spent.
+pub const PATIENT_RETRY_MIN_MS: Millis = 1_000;
+
 /// The longest a run sleeps for a grace period or backoff before it stops and leaves the
 /// rest to the next run.
 pub const MAX_WAIT_MS: Millis = 5_000;
@@ -68,11 +73,11 @@ pub enum Goal {
     Newer,
     /// A push hint named this message of a chat the cache never held: exactly that message.
     Exact(Seq),
-    /// The reader scrolled to the oldest cached message: one more page of older history,
-    /// retried after failures while the reader waits.
-    Older,
-    /// The page of older history the reader already asked for, retried; nothing new asked.
-    WantedOlder,
+    /// The reader scrolled to the oldest cached message and waits there: one more page of
+    /// older history, asked again after failures for as long as the run lives (a long network
+    /// cut spends [`RETRIES`]; after them, at most once per [`PATIENT_RETRY_MIN_MS`]). Each
+    /// retry is a [`Step::Retry`], at which a caller whose reader left cancels the run.
+    OlderWhileReading,
 }
 
 impl Goal {
@@ -106,6 +111,12 @@ pub enum Step {
     Await,
     /// Nothing is due before `until`: sleep until then and step again.
     Sleep {
+        /// When to step again.
+        until: Millis,
+    },
+    /// The goal is still unmet after a round (its fetch failed): sleep until `until` and
+    /// step again to retry, or cancel the run if its caller no longer wants it.
+    Retry {
         /// When to step again.
         until: Millis,
     },
@@ -230,12 +241,12 @@ impl Engine {
     /// Starts a run of `goal` for the chat: the goal's request goes to the planner now.
     pub fn start(&mut self, request_id: &RequestId, goal: Goal) -> RunId {
         match goal {
-            Goal::Sync | Goal::WantedOlder => {}
+            Goal::Sync => {}
             Goal::Resync => self.planner.request_resync(request_id),
             Goal::ProvenGap => self.planner.note_gap_proven(request_id),
             Goal::Newer => self.planner.request_newer(request_id),
             Goal::Exact(seq) => self.planner.request_exact(request_id, seq),
-            Goal::Older => self.planner.request_older(request_id),
+            Goal::OlderWhileReading => self.planner.request_older(request_id),
         }
         let id = RunId(self.next_run);
         self.next_run += 1;
@@ -296,14 +307,20 @@ impl Engine {
             }
             run.phase = Phase::Settled;
         }
-        if run.retries < RETRIES && goal_unmet(&self.planner, run, input) {
-            if let Some(at) = self.planner.next_wakeup() {
-                run.retries += 1;
+        let patient = run.goal == Goal::OlderWhileReading;
+        if (patient || run.retries < RETRIES) && goal_unmet(&self.planner, run, input) {
+            let wakeup = self.planner.next_wakeup();
+            if wakeup.is_some() || patient {
+                let wait = wakeup.map_or(0, |at| (at - now).clamp(0, RETRY_MAX_WAIT_MS));
+                let wait = if run.retries >= RETRIES {
+                    wait.max(PATIENT_RETRY_MIN_MS)
+                } else {
+                    wait
+                };
+                run.retries = run.retries.saturating_add(1);
                 run.rounds = 0;
                 run.phase = Phase::Rounds;
-                return Step::Sleep {
-                    until: now + (at - now).clamp(0, RETRY_MAX_WAIT_MS),
-                };
+                return Step::Retry { until: now + wait };
             }
         }
         self.runs.remove(&run_id);
@@ -364,7 +381,7 @@ fn goal_unmet(planner: &Planner, run: &Run, input: ChatInput<'_>) -> bool {
                 > 0;
             missing && !planner.is_refused(request_id)
         }
-        Goal::Older | Goal::WantedOlder => planner.wants_older(request_id),
+        Goal::OlderWhileReading => planner.wants_older(request_id),
         Goal::Sync | Goal::Resync | Goal::Newer | Goal::Exact(_) => false,
     }
 }

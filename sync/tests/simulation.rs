@@ -346,7 +346,7 @@ impl Sim {
         if held.min().is_some_and(|m| m > 1)
             || (held.is_empty() && backend_last.is_some_and(|l| l > 0))
         {
-            Goal::Older
+            Goal::OlderWhileReading
         } else {
             Goal::Sync
         }
@@ -392,7 +392,7 @@ impl Sim {
                 self.start_waiting(ctx);
             }
             Step::Await => {}
-            Step::Sleep { until } => {
+            Step::Sleep { until } | Step::Retry { until } => {
                 assert!(until >= self.now, "a run sleeps into the future");
                 let epoch = self.contexts[ctx].epoch;
                 self.schedule(until, Event::Wake { ctx, epoch, run });

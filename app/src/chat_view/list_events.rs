@@ -11,13 +11,10 @@ use chat_sync::RequestId;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::refresh::{describe, is_incomplete};
+use super::refresh::describe;
 use crate::cache::AppCache;
 use crate::message_list::{ListEvents, MessageAction};
 use crate::outbox;
-
-/// The shortest pause between two rounds of asking for a page of older history that failed.
-const OLDER_RETRY_MIN_MS: i64 = 1_000;
 
 /// The view's signals the list's callbacks set.
 pub(super) struct ListSignals {
@@ -54,21 +51,17 @@ pub(super) fn list_events(
                 return;
             };
             spawn_local(async move {
-                let mut outcome = cache_rc.driver.load_older(&id).await;
-                // A page that failed through every retry (a long network cut) is still owed
-                // while this view is open: keep asking at the backoff's pace, never faster
-                // than once a second, until it arrives or the reader leaves.
-                // (The view's signals are disposed when the reader leaves the chat.)
-                while outcome.is_ok()
-                    && cache_rc.driver.wants_older(&id)
-                    && incomplete.try_set(true).is_none()
-                {
-                    chat_sync_idb::platform::sleep(OLDER_RETRY_MIN_MS).await;
-                    outcome = cache_rc.driver.fetch_wanted_older(&id).await;
-                }
+                // A page that fails (a long network cut spends the bounded retries) stays owed
+                // while this view is open: the engine keeps asking at the backoff's pace
+                // until it arrives or the reader leaves (the view's signals are disposed
+                // then), and the view offers a retry from the first failure on.
+                let outcome = cache_rc
+                    .driver
+                    .load_older_while_reading(&id, || incomplete.try_set(true).is_none())
+                    .await;
                 match outcome {
                     Ok(status) => {
-                        incomplete.try_set(is_incomplete(&status));
+                        incomplete.try_set(status.is_incomplete());
                     }
                     Err(err) => {
                         error.try_set(Some(describe(&err)));

@@ -4,8 +4,9 @@
 
 use std::rc::Rc;
 
+use chat_sync::engine::ChatFacts;
 use chat_sync::store::Store;
-use chat_sync::{ChatRecord, RequestId, SyncState};
+use chat_sync::{ChatRecord, RequestId};
 use chat_sync_idb::driver::ChatStatus;
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
@@ -47,7 +48,7 @@ pub(super) async fn refresh_view(
         }
         None => cache_rc.runtime.store().chat(id).await.ok().flatten(),
     };
-    let missing = found.as_ref().is_some_and(needs_repair);
+    let missing = ChatFacts::of(found.as_ref()).needs_repair();
     show_progress(list, &cache_rc.driver.status_of(id, found.as_ref()));
     record.try_set(found);
     if missing && !cache_rc.driver.is_fetching(id) {
@@ -78,7 +79,7 @@ pub(super) fn run_sync(
                 // list asks for its newest page like it does whenever the reader reaches
                 // older history.
                 error.try_set(None);
-                incomplete.try_set(is_incomplete(&status));
+                incomplete.try_set(status.is_incomplete());
             }
             Err(err) => {
                 error.try_set(Some(describe(&err)));
@@ -97,21 +98,6 @@ pub(super) fn show_progress(
             .then_some((status.progress.done, status.progress.total));
         current.set_progress(progress);
     }
-}
-
-/// Validation still finds missing messages and nothing is fetching them (the planner backs
-/// off after failures).
-pub(super) fn is_incomplete(status: &ChatStatus) -> bool {
-    status.sync_state == SyncState::OutOfSync && !status.fetching && !status.missing.is_empty()
-}
-
-/// Whether the chat misses interior or trailing messages the backend is known to have.
-fn needs_repair(record: &ChatRecord) -> bool {
-    record.backend_last_seq_known
-        && chat_sync_idb::store::readable_held(record)
-            .gaps(record.backend_last_seq)
-            .repair_count()
-            > 0
 }
 
 /// The view's wording of a failed sync.

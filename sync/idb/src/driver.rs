@@ -257,19 +257,16 @@ impl<C: HistoryClient> Driver<C> {
         self.run(request_id, Goal::Exact(seq)).await
     }
 
-    /// The reader scrolled to the oldest cached message: fetch one more page of history
-    /// ([`Goal::Older`]).
-    pub async fn load_older(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {
-        self.run(request_id, Goal::Older).await
-    }
-
-    /// Fetches the older history the reader already asked for (a page that failed is still
-    /// wanted while the reader waits at the top); asks for nothing new ([`Goal::WantedOlder`]).
-    pub async fn fetch_wanted_older(
+    /// The reader scrolled to the oldest cached message and waits there: fetch one more page
+    /// of history, asking again after failures for as long as `reading()` says the reader
+    /// is still there ([`Goal::OlderWhileReading`]).
+    pub async fn load_older_while_reading(
         &self,
         request_id: &RequestId,
+        reading: impl Fn() -> bool,
     ) -> Result<ChatStatus, SyncError> {
-        self.run(request_id, Goal::WantedOlder).await
+        self.run_while(request_id, Goal::OlderWhileReading, reading)
+            .await
     }
 
     /// Fills what is known to be missing in the chat, within the grace period and backoff
@@ -280,6 +277,16 @@ impl<C: HistoryClient> Driver<C> {
 
     /// Runs the engine for one goal: performs what each step asks until the run is done.
     async fn run(&self, request_id: &RequestId, goal: Goal) -> Result<ChatStatus, SyncError> {
+        self.run_while(request_id, goal, || true).await
+    }
+
+    /// [`Driver::run`], ending the run at a retry when `wanted()` no longer holds.
+    async fn run_while(
+        &self,
+        request_id: &RequestId,
+        goal: Goal,
+        wanted: impl Fn() -> bool,
+    ) -> Result<ChatStatus, SyncError> {
         let run = self.engine.borrow_mut().start(request_id, goal);
         // A caller that goes away (a closed view) ends its run.
         let _cancel = CancelOnDrop {
@@ -301,6 +308,12 @@ impl<C: HistoryClient> Driver<C> {
                 // whose report was lost to an error; look again shortly.
                 Step::Await => platform::sleep(chat_sync::engine::IN_FLIGHT_POLL_MS).await,
                 Step::Sleep { until } => platform::sleep(until - now).await,
+                Step::Retry { until } => {
+                    if !wanted() {
+                        break;
+                    }
+                    platform::sleep(until - now).await;
+                }
                 Step::Done => break,
             }
         }

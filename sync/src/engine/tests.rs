@@ -141,7 +141,7 @@ fn fail_until_done(
                     }
                 }
             }
-            Step::Sleep { until } => {
+            Step::Sleep { until } | Step::Retry { until } => {
                 assert!(until >= now);
                 sleeps.push((now, until));
                 now = until;
@@ -194,7 +194,7 @@ fn an_ordinary_sync_leaves_a_long_backoff_to_the_next_run() {
 fn older_history_is_asked_again_while_the_reader_waits_at_the_top() {
     let mut e = engine();
     let cache = held(&[(201, 250)]);
-    let run = e.start(&chat(), Goal::Older);
+    let run = e.start(&chat(), Goal::OlderWhileReading);
     let fetched = fetch_ids(&e.step(run, input(&cache, Some(250)), 0));
     assert_eq!(fetched, vec![(fetched[0].0, SeqRange::new(101, 200))]);
     e.handle_fetch_result(
@@ -203,7 +203,7 @@ fn older_history_is_asked_again_while_the_reader_waits_at_the_top() {
         input(&cache, Some(250)),
         0,
     );
-    let Step::Sleep { until } = e.step(run, input(&cache, Some(250)), 0) else {
+    let Step::Retry { until } = e.step(run, input(&cache, Some(250)), 0) else {
         panic!("the failed page is retried after the backoff");
     };
     let again = fetch_ids(&e.step(run, input(&cache, Some(250)), until));
@@ -452,4 +452,47 @@ fn a_chat_is_incomplete_when_out_of_sync_with_nothing_fetching() {
         ..status
     }
     .is_incomplete());
+}
+
+#[test]
+fn a_reader_waiting_at_the_top_is_served_until_the_page_arrives_or_the_run_ends() {
+    let mut e = engine();
+    let cache = held(&[(201, 250)]);
+    let run = e.start(&chat(), Goal::OlderWhileReading);
+    let mut now = 0;
+    let mut retries = 0;
+    // Far more failures than RETRIES: the run keeps asking, never faster than the floor once
+    // the bounded retries are spent.
+    while retries < 3 * RETRIES {
+        match e.step(run, input(&cache, Some(250)), now) {
+            Step::Perform(commands) => {
+                for command in commands {
+                    if let Command::Fetch(fetch) = command {
+                        assert_eq!(fetch.range, SeqRange::new(101, 200));
+                        e.handle_fetch_result(
+                            fetch.id,
+                            FetchOutcome::Failed,
+                            input(&cache, Some(250)),
+                            now,
+                        );
+                    }
+                }
+            }
+            Step::Retry { until } => {
+                if retries >= RETRIES {
+                    assert!(until - now >= PATIENT_RETRY_MIN_MS, "paced");
+                }
+                retries += 1;
+                now = until;
+            }
+            Step::Sleep { until } => now = until,
+            other => panic!("the page is still owed: {other:?}"),
+        }
+    }
+    e.cancel(run);
+    assert_eq!(
+        e.live_runs(),
+        0,
+        "the caller ends it when the reader leaves"
+    );
 }
