@@ -1,12 +1,14 @@
-//! The driver: runs the core's sans-IO planner for a chat, turns its commands into history
-//! fetches, merges the replies through the runtime's one ingest path, re-validates, and
-//! retries on the planner's backoff.
+//! The driver: performs the core's sync engine ([`chat_sync::engine`]) in the browser. For
+//! each reason to sync it starts a run, reads the chat record before every step, and does
+//! what the step says: performs fetch commands, sleeps, retries or stops. It decides nothing
+//! itself; the rounds, waits, backoff and retries are the engine's.
 //!
 //! Single-flight: within a context the planner never emits a range already in flight; across
 //! contexts every fetch of a chat runs under the Web Lock `<database>:fetch:<request_id>`,
-//! and once it holds the lock the driver re-reads the chat record and trims the command to
-//! what is still missing ([`Planner::trim`]), so a range another tab or the service worker
-//! fetched meanwhile is never requested again.
+//! and once it holds the lock the driver re-reads the chat record and asks the core which
+//! requests are still needed ([`chat_sync::engine::fetch::requests_for`]), so a range another
+//! tab or the service worker fetched meanwhile is never requested again. Each reply is merged
+//! through the runtime's one ingest path.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

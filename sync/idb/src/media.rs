@@ -5,7 +5,7 @@
 //! The service worker serves `GET /api/media/{id}` from the cache and records each answer
 //! here ([`record_hit`], [`record_stored`], [`record_miss`]); the settings panel reads
 //! [`media_stats`] and sets the budget with [`set_media_budget`]. Which entries go is the
-//! core's decision ([`plan_eviction`]): least recently used first, until the total fits.
+//! core's decision ([`chat_sync::media_cache::plan_eviction`]): least recently used first, until the total fits.
 //! The store changes index and counters in one transaction, so two contexts recording at
 //! once never lose a count; the bytes are deleted from Cache Storage after that commit.
 
