@@ -25,14 +25,17 @@
 //! (`engine/tests.rs`) and by the simulation (`sync/tests/simulation.rs`), which drives this engine
 //! in virtual time against a flaky network and several contexts.
 
+mod facts;
 pub mod fetch;
 
 use std::collections::{BTreeSet, HashMap};
 
+pub use facts::{plan_hint, ChatFacts, ChatStatus, HintAction};
+
 use crate::ingest::Source;
-use crate::planner::{ChatInput, Command, FetchId, FetchOutcome, Planner, PlannerConfig, Progress};
-use crate::ranges::{SeqRange, SeqRanges};
-use crate::types::{ChatRecord, Millis, RequestId, Seq, SyncState};
+use crate::planner::{ChatInput, Command, FetchId, FetchOutcome, Planner, PlannerConfig};
+use crate::types::{Millis, RequestId, Seq};
+use facts::needs_repair;
 
 /// The most planner rounds one run performs before it stops (a guard against a backend that
 /// keeps answering without making progress; the planner's backoff paces the rounds).
@@ -145,64 +148,6 @@ struct Run {
     rounds: u32,
     retries: u32,
     outstanding: BTreeSet<FetchId>,
-}
-
-/// What the engine is told of a chat, read from its record just before a step: the held seqs
-/// it may trust and the backend's last seq once learned. The driver and the simulation read
-/// it the same way.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChatFacts {
-    /// Held seqs minus those known unreadable.
-    pub held: SeqRanges,
-    /// The backend's last seq, once learned.
-    pub backend_last: Option<Seq>,
-}
-
-impl ChatFacts {
-    /// The facts of a chat record (none: a chat the cache does not hold).
-    pub fn of(record: Option<&ChatRecord>) -> Self {
-        record.map_or_else(Self::default, |record| Self {
-            held: record.readable_held(),
-            backend_last: record.backend_last(),
-        })
-    }
-
-    /// Whether messages the backend has are missing between or after the cached ones (the
-    /// leading gap, older history, is loaded only when the reader asks): a repair is due.
-    pub fn needs_repair(&self) -> bool {
-        needs_repair(self.input())
-    }
-
-    /// As the planner's input.
-    pub fn input(&self) -> ChatInput<'_> {
-        ChatInput {
-            held: &self.held,
-            backend_last: self.backend_last,
-        }
-    }
-}
-
-/// What the UI needs to know about a chat's sync, as data.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChatStatus {
-    /// The shown sync state.
-    pub sync_state: SyncState,
-    /// True only while a history request of this context is on the network.
-    pub fetching: bool,
-    /// Interior and trailing gaps still missing (where skeleton rows stand).
-    pub missing: Vec<SeqRange>,
-    /// Older history not cached yet (`1 ..= local_min - 1`).
-    pub older: Option<SeqRange>,
-    /// Progress of a large repair: messages done / total.
-    pub progress: Progress,
-}
-
-impl ChatStatus {
-    /// Validation still finds messages missing and nothing of this context is fetching them
-    /// (the planner backs off after failures): the view offers a retry.
-    pub fn is_incomplete(&self) -> bool {
-        self.sync_state == SyncState::OutOfSync && !self.fetching && !self.missing.is_empty()
-    }
 }
 
 /// The sync engine of one context (a tab or the service worker): the planner and the runs.
@@ -361,13 +306,6 @@ impl Engine {
     }
 }
 
-/// Whether interior or trailing messages are missing, once the backend's last seq is known.
-fn needs_repair(input: ChatInput<'_>) -> bool {
-    input
-        .backend_last
-        .is_some_and(|last| input.held.gaps(last).repair_count() > 0)
-}
-
 /// Whether the run's goal still wants fetching after its rounds ended (only the goals that
 /// wait out backoffs have one).
 fn goal_unmet(planner: &Planner, run: &Run, input: ChatInput<'_>) -> bool {
@@ -383,35 +321,6 @@ fn goal_unmet(planner: &Planner, run: &Run, input: ChatInput<'_>) -> bool {
         }
         Goal::OlderWhileReading => planner.wants_older(request_id),
         Goal::Sync | Goal::Resync | Goal::Newer | Goal::Exact(_) => false,
-    }
-}
-
-/// What a push hint (a message too large to push, named by seq) means for the cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HintAction {
-    /// The message is cached already: nothing to do.
-    AlreadyHeld,
-    /// The chat is cached: the hint proves the backend holds `seq`, so everything up to it
-    /// that is missing is a gap to repair at once ([`Goal::ProvenGap`]).
-    Repair {
-        /// The backend's last sequence is at least this.
-        backend_last_at_least: Seq,
-    },
-    /// The chat was never cached: fetch exactly that message ([`Goal::Exact`]); older
-    /// history waits for the reader.
-    FetchExact(Seq),
-}
-
-/// What a hint naming `seq` means for a chat that holds `held`.
-pub fn plan_hint(held: &SeqRanges, seq: Seq) -> HintAction {
-    if held.contains(seq) {
-        HintAction::AlreadyHeld
-    } else if held.max().is_some() {
-        HintAction::Repair {
-            backend_last_at_least: seq,
-        }
-    } else {
-        HintAction::FetchExact(seq)
     }
 }
 

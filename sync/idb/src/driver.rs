@@ -11,7 +11,6 @@
 //! through the runtime's one ingest path.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use chat_sync::engine::fetch::{reload_request, requests_for, FetchTally, HistoryQuery};
@@ -22,14 +21,18 @@ use chat_sync::store::Store;
 use chat_sync::{ChatRecord, RequestId, Seq, SeqRange};
 use futures::future::join_all;
 
-use crate::broadcast::{fetch_channel_name, Broadcaster, FetchNotice};
 use crate::error::SyncError;
 use crate::http::HistoryClient;
 use crate::locks;
 use crate::platform;
 use crate::runtime::Runtime;
 
+pub use activity::FetchObserver;
 pub use chat_sync::engine::ChatStatus;
+
+mod activity;
+
+use activity::FetchActivity;
 
 /// The Web Lock every context takes before fetching history of `request_id` in the cache
 /// database `database`.
@@ -47,18 +50,8 @@ pub struct Driver<C> {
     runtime: Rc<Runtime>,
     client: C,
     engine: RefCell<Engine>,
-    fetching: RefCell<HashMap<RequestId, u32>>,
-    fetch_observer: RefCell<Option<FetchObserver>>,
-    /// Where this context announces its fetches to the others ([`FetchNotice`]).
-    fetch_channel: Option<Broadcaster>,
-    /// This driver's id in those notices.
-    context: String,
+    activity: FetchActivity,
 }
-
-/// Told when a chat's history requests of this context start (`true`: the first one went on
-/// the network) and end (`false`: none is left), so a view shows its sync indicator exactly
-/// while messages are being fetched.
-pub type FetchObserver = Rc<dyn Fn(&RequestId, bool)>;
 
 impl<C> std::fmt::Debug for Driver<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,21 +66,12 @@ impl<C: HistoryClient> Driver<C> {
     /// A driver over `runtime` fetching through `client`.
     pub fn new(runtime: Rc<Runtime>, client: C, config: PlannerConfig) -> Self {
         let seed = (platform::now_ms() as u64) ^ ((js_sys::Math::random() * 1e15) as u64);
-        let fetch_channel = match Broadcaster::new(&fetch_channel_name(runtime.store().name())) {
-            Ok(channel) => Some(channel),
-            Err(error) => {
-                tracing::warn!(%error, "no fetch channel: other contexts show no indicator for this one's fetches");
-                None
-            }
-        };
+        let activity = FetchActivity::new(runtime.store().name());
         Self {
             runtime,
             client,
             engine: RefCell::new(Engine::new(config, seed)),
-            fetching: RefCell::new(HashMap::new()),
-            fetch_observer: RefCell::new(None),
-            fetch_channel,
-            context: platform::random_id(),
+            activity,
         }
     }
 
@@ -108,15 +92,12 @@ impl<C: HistoryClient> Driver<C> {
 
     /// Sets the one observer of fetch activity (see [`FetchObserver`]).
     pub fn set_fetch_observer(&self, observer: Option<FetchObserver>) {
-        *self.fetch_observer.borrow_mut() = observer;
+        self.activity.set_observer(observer);
     }
 
     /// Whether a history request of this context is on the network for the chat.
     pub fn is_fetching(&self, request_id: &RequestId) -> bool {
-        self.fetching
-            .borrow()
-            .get(request_id)
-            .is_some_and(|n| *n > 0)
+        self.activity.is_fetching(request_id)
     }
 
     /// Whether the reader asked for a page of older history that is not fetched yet (a page
@@ -131,54 +112,6 @@ impl<C: HistoryClient> Driver<C> {
             .borrow_mut()
             .planner_mut()
             .set_viewport(request_id, visible);
-    }
-
-    /// Counts a request of this context going on the network for the chat.
-    fn request_started(&self, request_id: &RequestId) {
-        let first = {
-            let mut fetching = self.fetching.borrow_mut();
-            let n = fetching.entry(request_id.clone()).or_default();
-            *n += 1;
-            *n == 1
-        };
-        if first {
-            self.notify_fetching(request_id, true);
-        }
-    }
-
-    /// Counts a request of this context coming back.
-    fn request_ended(&self, request_id: &RequestId) {
-        let last = {
-            let mut fetching = self.fetching.borrow_mut();
-            match fetching.get_mut(request_id) {
-                Some(n) => {
-                    *n = n.saturating_sub(1);
-                    *n == 0
-                }
-                None => false,
-            }
-        };
-        if last {
-            self.notify_fetching(request_id, false);
-        }
-    }
-
-    fn notify_fetching(&self, request_id: &RequestId, fetching: bool) {
-        if let Some(channel) = &self.fetch_channel {
-            let notice = FetchNotice {
-                request_id: request_id.clone(),
-                fetching,
-                context: self.context.clone(),
-            };
-            if let Err(error) = channel.announce(&notice) {
-                tracing::warn!(%error, "could not announce a fetch to the other contexts");
-            }
-        }
-        // Cloned out of the cell first: the observer may call back into the driver.
-        let observer = self.fetch_observer.borrow().clone();
-        if let Some(observer) = observer {
-            observer(request_id, fetching);
-        }
     }
 
     fn lock_name(&self, request_id: &RequestId) -> String {
@@ -369,9 +302,9 @@ impl<C: HistoryClient> Driver<C> {
         }
         let mut tally = FetchTally::default();
         for request in requests {
-            self.request_started(request_id);
+            self.activity.started(request_id);
             let reply = platform::timed("sync:fetch", self.send(request_id, request.query)).await;
-            self.request_ended(request_id);
+            self.activity.ended(request_id);
             let page = match reply {
                 Ok(page) => page,
                 Err(error) => {
@@ -439,9 +372,9 @@ impl<C: HistoryClient> Driver<C> {
         let request = reload_request(facts.backend_last, limit);
         let reply =
             locks::with_lock_leased(&self.lock_name(request_id), FETCH_LOCK_LEASE_MS, async {
-                self.request_started(request_id);
+                self.activity.started(request_id);
                 let reply = self.send(request_id, request.query).await;
-                self.request_ended(request_id);
+                self.activity.ended(request_id);
                 // The newest page first; the store swaps it for the old copy in one
                 // transaction (`Source::replaces_chat`), so a failed fetch or write leaves
                 // every message the agent had.

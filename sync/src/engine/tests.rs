@@ -5,7 +5,8 @@ use super::fetch::{reload_request, requests_for, Failure, FetchTally, HistoryQue
 use super::*;
 
 use crate::planner::{FetchCommand, FetchMethod, FetchPurpose};
-use crate::ranges::set as held;
+use crate::ranges::{set as held, SeqRange, SeqRanges};
+use crate::types::{ChatRecord, SyncState};
 
 fn engine() -> Engine {
     Engine::new(
