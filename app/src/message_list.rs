@@ -33,7 +33,6 @@ use chat_sync::store::Store;
 use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges};
 use chat_sync_idb::broadcast::ChangeNotice;
 use chat_sync_idb::runtime::Runtime;
-use chat_sync_idb::store::readable_held;
 use chat_sync_idb::SyncError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -172,7 +171,10 @@ impl MessageList {
         let record = list.runtime.store().chat(&list.request_id).await?;
         let pending = list.read_pending().await;
         let first_unread = record.as_ref().and_then(list_model::first_unread);
-        let held = record.as_ref().map(readable_held).unwrap_or_default();
+        let held = record
+            .as_ref()
+            .map(ChatRecord::readable_held)
+            .unwrap_or_default();
         // Read the messages the first screen shows before building it.
         if let Some(window) = list_model::opening_window(first_unread, &held) {
             list.read_messages(&held, window).await?;
@@ -228,7 +230,10 @@ impl MessageList {
         );
         read_early?;
         let record = record?;
-        let held = record.as_ref().map(readable_held).unwrap_or_default();
+        let held = record
+            .as_ref()
+            .map(ChatRecord::readable_held)
+            .unwrap_or_default();
         // Messages may have been replaced (the server copy wins, deletions): then what is on
         // screen is read again, the rest is dropped and read when it comes into view.
         // Otherwise what is in memory stays and only the new messages are read.
@@ -299,7 +304,10 @@ impl MessageList {
     /// decides where the reader's row now stands, this puts the scroll position there.
     fn apply_record(&self, record: Option<ChatRecord>, pending: Vec<OutboxEntry>) {
         self.note_reader_scroll();
-        let held = record.as_ref().map(readable_held).unwrap_or_default();
+        let held = record
+            .as_ref()
+            .map(ChatRecord::readable_held)
+            .unwrap_or_default();
         let viewport = self.viewport();
         let applied = self.state.borrow_mut().model.apply_record(
             record,

@@ -5,8 +5,7 @@
 use chat_sync::list_model::ListModel;
 use chat_sync::outbox::OutboxEntry;
 use chat_sync::store::Store;
-use chat_sync::{SeqRange, SeqRanges};
-use chat_sync_idb::store::readable_held;
+use chat_sync::{ChatRecord, SeqRange, SeqRanges};
 use chat_sync_idb::SyncError;
 
 use super::MessageList;
@@ -25,7 +24,11 @@ impl MessageList {
         };
         let held = {
             let state = self.state.borrow();
-            state.model.record().map(readable_held).unwrap_or_default()
+            state
+                .model
+                .record()
+                .map(ChatRecord::readable_held)
+                .unwrap_or_default()
         };
         // The list is owned by its view; a read finishing after the view closed keeps it
         // alive only until the read ends.

@@ -24,7 +24,7 @@ use chat_sync::ingest::{
 use chat_sync::media_cache::MediaStats;
 use chat_sync::outbox::{NewOutboxEntry, OutboxEntry};
 use chat_sync::store::{Revocation, Store, StoreError, Usage, Window};
-use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange, SeqRanges};
+use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRange};
 use wasm_bindgen::JsValue;
 use web_sys::IdbObjectStore;
 
@@ -42,8 +42,11 @@ mod read;
 use ingest::delete_chat_in;
 mod media;
 mod outbox;
+mod raw;
 mod revoke;
 mod revoked;
+
+pub use raw::{write_raw_chat, write_raw_message};
 
 /// A chat record as read: missing, readable, or damaged (with the decode error).
 enum RecordRead {
@@ -433,36 +436,4 @@ impl Store for IdbStore {
         }
         Ok(usage)
     }
-}
-
-/// The held seqs the runtime may trust ([`ChatRecord::readable_held`]).
-pub fn readable_held(record: &ChatRecord) -> SeqRanges {
-    record.readable_held()
-}
-
-/// Writes `value` as a raw message record, bypassing the codec: for tests that simulate a
-/// damaged record (the value must carry its `request_id` and `seq` key fields).
-pub async fn write_raw_message(store: &IdbStore, value: &JsValue) -> Result<(), StoreError> {
-    const OP: &str = "write_raw_message";
-    store
-        .db
-        .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[MESSAGES], true, OP)?;
-            put(&object_store(&tx, MESSAGES, OP)?, value, OP)?;
-            commit(&tx, OP).await
-        })
-        .await
-}
-
-/// Writes `value` as the raw chat record (tests simulating a damaged chat record).
-pub async fn write_raw_chat(store: &IdbStore, value: &JsValue) -> Result<(), StoreError> {
-    const OP: &str = "write_raw_chat";
-    store
-        .db
-        .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[CHATS], true, OP)?;
-            put(&object_store(&tx, CHATS, OP)?, value, OP)?;
-            commit(&tx, OP).await
-        })
-        .await
 }

@@ -16,7 +16,6 @@ use crate::driver::Driver;
 use crate::error::SyncError;
 use crate::http::{HistoryClient, HttpHistoryClient};
 use crate::platform;
-use crate::store::readable_held;
 
 /// The leader's catch-up after a connect: [`catch_up`] (or [`catch_up_back_online`] after a
 /// reconnect), retried on the core's backoff until it succeeds, the attempts are spent or the
@@ -162,7 +161,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
                 report.failed.push((request_id.clone(), error));
             }
         }
-        let held = readable_held(&record);
+        let held = record.readable_held();
         if held.is_empty() {
             continue;
         }

@@ -18,7 +18,7 @@ use chat_sync_idb::error::{DomError, FetchError};
 use chat_sync_idb::http::{HistoryClient, HttpHistoryClient};
 use chat_sync_idb::request::transaction_done;
 use chat_sync_idb::runtime::Runtime;
-use chat_sync_idb::store::{readable_held, write_raw_chat, write_raw_message};
+use chat_sync_idb::store::{write_raw_chat, write_raw_message};
 use chat_sync_idb::{locks, platform, schema, IdbStore};
 use futures::future::{join_all, select, Either};
 use wasm_bindgen::{JsCast, JsValue};
@@ -261,7 +261,7 @@ pub async fn corrupt_message_is_counted_skipped_and_marked_missing() {
     assert_eq!(store.corrupt_records_seen(), 1);
     let record = store.chat(&chat).await.expect("read").expect("record");
     assert!(record.corrupt.contains(5));
-    assert!(!readable_held(&record).contains(5), "treated as missing");
+    assert!(!record.readable_held().contains(5), "treated as missing");
     let report = store
         .ingest(
             &chat,
