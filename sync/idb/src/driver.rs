@@ -200,7 +200,7 @@ impl<C: HistoryClient> Driver<C> {
         request_id: &RequestId,
         reading: impl Fn() -> bool,
     ) -> Result<ChatStatus, SyncError> {
-        self.run_while(request_id, Goal::OlderWhileReading, reading)
+        self.run_while(request_id, Goal::OlderWhileReading, &reading)
             .await
     }
 
@@ -212,7 +212,7 @@ impl<C: HistoryClient> Driver<C> {
 
     /// Runs the engine for one goal: performs what each step asks until the run is done.
     async fn run(&self, request_id: &RequestId, goal: Goal) -> Result<ChatStatus, SyncError> {
-        self.run_while(request_id, goal, || true).await
+        self.run_while(request_id, goal, &|| true).await
     }
 
     /// [`Driver::run`], ending the run at a retry when `wanted()` no longer holds.
@@ -220,7 +220,7 @@ impl<C: HistoryClient> Driver<C> {
         &self,
         request_id: &RequestId,
         goal: Goal,
-        wanted: impl Fn() -> bool,
+        wanted: &dyn Fn() -> bool,
     ) -> Result<ChatStatus, SyncError> {
         let run = self.engine.borrow_mut().start(request_id, goal);
         // A caller that goes away (a closed view) ends its run.
