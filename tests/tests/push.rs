@@ -398,7 +398,9 @@ async fn the_desk_tells_the_worker_who_is_signed_in_so_a_push_with_the_server_do
         .await?;
     // Forget what the worker may have learnt during sign-in: it knows nobody now. (From a
     // same-origin page that is not the desk: the desk would remember the agent again.)
-    blank.navigate(&rig.server.url("/manifest.webmanifest")).await?;
+    blank
+        .navigate(&rig.server.url("/manifest.webmanifest"))
+        .await?;
     blank
         .evaluate("caches.delete('supportdesk-worker-session')")
         .await?;

@@ -4,7 +4,6 @@
 //!
 //! `localStorage` exists only in windows: in a worker every function does nothing.
 
-
 use crate::platform;
 
 /// The prefix of every draft key of `user_id`.
