@@ -22,7 +22,9 @@ use crate::error::WorkerError;
 use crate::{session, state};
 
 fn scope() -> Result<ServiceWorkerGlobalScope, WorkerError> {
-    js_sys::global().dyn_into().map_err(|e| WorkerError::js(&e))
+    chat_sync_idb::platform::global()
+        .dyn_into()
+        .map_err(|e| WorkerError::js(&e))
 }
 
 /// `install`: cache the app shell of `build`, then skip waiting on a first install only. A

@@ -28,7 +28,7 @@ pub struct Notice {
 }
 
 fn scope() -> Option<ServiceWorkerGlobalScope> {
-    js_sys::global().dyn_into().ok()
+    chat_sync_idb::platform::global().dyn_into().ok()
 }
 
 /// The app's path of a chat.

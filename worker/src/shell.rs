@@ -28,10 +28,11 @@ pub fn cache_name(build: &str) -> String {
 }
 
 fn caches() -> Result<CacheStorage, WorkerError> {
-    let scope: web_sys::WorkerGlobalScope = js_sys::global()
-        .dyn_into()
-        .map_err(|e| WorkerError::js(&e))?;
-    scope.caches().map_err(|e| WorkerError::js(&e))
+    chat_sync_idb::platform::cache_storage().ok_or_else(|| {
+        WorkerError::js(&wasm_bindgen::JsValue::from_str(
+            "no Cache Storage in this context",
+        ))
+    })
 }
 
 async fn wait(promise: Promise) -> Result<JsValue, WorkerError> {
