@@ -36,17 +36,13 @@ pub fn start() {
 /// every tab closed. A browser without service workers, or a failed registration, is logged;
 /// the app works without it.
 fn register_service_worker() {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let navigator = window.navigator();
-    let supported = js_sys::Reflect::get(&navigator, &"serviceWorker".into())
-        .is_ok_and(|v| !v.is_undefined() && !v.is_null());
-    if !supported {
+    let Some(container) = chat_sync_idb::service_worker::container()
+        .and_then(|c| wasm_bindgen::JsCast::dyn_into::<web_sys::ServiceWorkerContainer>(c).ok())
+    else {
         tracing::warn!("no service worker support: pushes reach open tabs only");
         return;
-    }
-    let registration = navigator.service_worker().register("/sw.js");
+    };
+    let registration = container.register("/sw.js");
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(error) = wasm_bindgen_futures::JsFuture::from(registration).await {
             web_sys::console::warn_2(&"service worker registration failed:".into(), &error);

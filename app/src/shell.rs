@@ -66,17 +66,17 @@ fn reload_page(path: &str) {
 
 /// Reloads the page once the new release controls it.
 fn reload_on_controller_change() {
-    let Some(window) = web_sys::window() else {
+    let Some(container) = chat_sync_idb::service_worker::container() else {
         return;
     };
-    let container = window.navigator().service_worker();
     let reload = wasm_bindgen::closure::Closure::once_into_js(move || {
         if let Some(window) = web_sys::window() {
             let _ = window.location().reload();
         }
     });
-    let _ = container.add_event_listener_with_callback(
-        "controllerchange",
-        wasm_bindgen::JsCast::unchecked_ref(&reload),
-    );
+    let _ = wasm_bindgen::JsCast::unchecked_ref::<web_sys::EventTarget>(&container)
+        .add_event_listener_with_callback(
+            "controllerchange",
+            wasm_bindgen::JsCast::unchecked_ref(&reload),
+        );
 }
