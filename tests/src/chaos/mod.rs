@@ -5,11 +5,17 @@
 //! server's record of every history reply.
 //!
 //! - [`schedule`]: seed → actions (pure, unit-tested).
-//! - [`run`]: plays the actions in the browser and settles.
+//! - [`run`]: plays the actions in the browser and settles: `player` performs each action,
+//!   `settle` heals, reads and judges, `errors` collects the browser's own failures, and
+//!   `app_page` holds what the schedules ask of an app page.
 //! - [`verdict`]: what must hold after a schedule settles.
 
+mod app_page;
+mod errors;
+mod player;
 pub mod run;
 pub mod schedule;
+mod settle;
 pub mod verdict;
 
 pub use run::{run_seed, ChaosReport};
