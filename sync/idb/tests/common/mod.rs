@@ -2,12 +2,16 @@
 //! context (window, dedicated worker, service worker) and expands [`all_tests!`].
 #![allow(dead_code)]
 
-pub mod cases;
 pub mod changes;
+pub mod connection;
+pub mod contexts;
 pub mod double;
+pub mod driver;
+pub mod failures;
 pub mod live;
 pub mod push_subscribe;
 pub mod pwa;
+pub mod runtime;
 
 use chat_sync_idb::IdbStore;
 
@@ -34,6 +38,11 @@ pub async fn open_fresh_with_budget(bytes: u64) -> IdbStore {
     open_fresh().await.with_budget(bytes)
 }
 
+/// The seqs of a window's messages, in order.
+pub fn seqs(window: &chat_sync::store::Window) -> Vec<u64> {
+    window.messages.iter().map(|m| m.seq).collect()
+}
+
 /// Expands every in-browser test for the configured context.
 #[macro_export]
 macro_rules! all_tests {
@@ -43,30 +52,40 @@ macro_rules! all_tests {
             common::open_fresh().await,
             quota = common::open_fresh_with_budget(20_000).await
         );
-        $crate::all_tests!(@cases
+        $crate::all_tests!(@in connection:
             migration_from_version_1_keeps_every_message,
             two_connections_racing_lose_nothing,
             closed_connection_is_reopened_and_retried,
             versionchange_closes_and_reopens_cleanly,
+            a_transaction_survives_a_busy_loop_only_in_its_own_task
+        );
+        $crate::all_tests!(@in failures:
             corrupt_message_is_counted_skipped_and_marked_missing,
             corrupt_chat_record_drops_the_chat,
             dom_exceptions_map_to_store_errors,
-            quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming,
+            quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming
+        );
+        $crate::all_tests!(@in runtime:
             per_user_isolation_and_wipe,
             ingest_announces_changes_on_the_broadcast_channel,
+            runtime_opens_the_users_own_database
+        );
+        $crate::all_tests!(@in driver:
             driver_fetches_only_missing_ranges,
-            single_flight_across_two_runtimes,
-            lock_is_released_when_the_holder_dies,
             driver_falls_back_to_the_cursor,
             corrupt_message_is_fetched_again,
             http_client_maps_a_404_to_refused,
             unusable_chat_is_dropped_and_reloaded,
-            status_reports_fetching_and_progress_during_a_repair,
-            runtime_opens_the_users_own_database,
-            catch_up_fetches_only_interior_and_trailing_gaps,
-            a_transaction_survives_a_busy_loop_only_in_its_own_task,
+            status_reports_fetching_and_progress_during_a_repair
+        );
+        $crate::all_tests!(@in contexts:
+            single_flight_across_two_runtimes,
+            lock_is_released_when_the_holder_dies,
             a_leased_lock_is_taken_over_from_a_frozen_holder
         );
+        // The catch-up runs in every context (it needs no EventSource), so it joins the
+        // shared cases.
+        $crate::all_tests!(@in live: catch_up_fetches_only_interior_and_trailing_gaps);
         $crate::all_tests!(@pwa
             migration_from_version_2_keeps_every_message,
             outbox_refuses_the_101st_and_keeps_files_with_entries,
@@ -83,7 +102,7 @@ macro_rules! all_tests {
     };
     (with_workers) => {
         $crate::all_tests!();
-        $crate::all_tests!(@cases
+        $crate::all_tests!(@in contexts:
             single_flight_with_a_second_context,
             lock_held_by_a_dead_context_is_released
         );
@@ -104,11 +123,11 @@ macro_rules! all_tests {
             }
         )+
     };
-    (@cases $($name:ident),+) => {
+    (@in $module:ident: $($name:ident),+) => {
         $(
             #[::wasm_bindgen_test::wasm_bindgen_test]
             async fn $name() {
-                common::cases::$name().await;
+                common::$module::$name().await;
             }
         )+
     };

@@ -34,7 +34,7 @@ pub async fn migration_from_version_2_keeps_every_message() {
     {
         let db = database::open(&name, 2).await.expect("open version 2");
         assert!(!db.object_store_names().contains(schema::OUTBOX_FILES));
-        super::cases::fill_raw(&db, &chat, 250).await;
+        super::connection::fill_raw(&db, &chat, 250).await;
         db.close();
     }
     let store = IdbStore::open_named(&name).await.expect("upgrade");
@@ -374,7 +374,7 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
         !report.push_unsubscribed,
         "no push subscription in a test context"
     );
-    let names = super::cases::database_names().await;
+    let names = super::connection::database_names().await;
     assert!(!names.contains(&name), "{name} is still listed: {names:?}");
     let has = JsFuture::from(media::cache_storage().expect("caches").has(MEDIA_CACHE))
         .await

@@ -1,0 +1,106 @@
+//! The runtime: one database per user (and wiping one), the notice announced for every
+//! committed ingest, and opening the signed-in user's own database.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use chat_sync::ingest::Source;
+use chat_sync::store::Store;
+use chat_sync::suite::{closed_chat_ctx, messages};
+use chat_sync::{RequestId, SeqRange};
+use chat_sync_idb::broadcast::{subscribe, ChangeNotice};
+use chat_sync_idb::database::database_name;
+use chat_sync_idb::runtime::Runtime;
+use chat_sync_idb::{platform, IdbStore};
+
+use super::unique_name;
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    // Up to 20 s: ample on a slow CI runner; what is waited for takes milliseconds.
+    for _ in 0..2_000 {
+        if done() {
+            return;
+        }
+        platform::sleep(10).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Each user has their own database; wiping one leaves the other.
+pub async fn per_user_isolation_and_wipe() {
+    let alice = unique_name("alice");
+    let bob = unique_name("bob");
+    assert_ne!(database_name(&alice), database_name(&bob));
+    let a = IdbStore::open_for_user(&alice).await.expect("alice");
+    let b = IdbStore::open_for_user(&bob).await.expect("bob");
+    let chat = RequestId::from("shared-id");
+    a.ingest(&chat, messages("shared-id", 1, 5), &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    assert!(
+        b.chat(&chat).await.expect("read").is_none(),
+        "bob never sees alice's cache"
+    );
+    assert!(b.newest(&chat, 50).await.expect("read").messages.is_empty());
+    b.ingest(&chat, messages("shared-id", 7, 7), &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    a.wipe().await.expect("wipe alice");
+    let again = IdbStore::open_for_user(&alice).await.expect("reopen alice");
+    assert!(again.chat(&chat).await.expect("read").is_none(), "wiped");
+    assert_eq!(again.usage().await.expect("usage").messages, 0);
+    let bob_record = b.chat(&chat).await.expect("read").expect("bob keeps his");
+    assert_eq!(bob_record.held.ranges(), &[SeqRange::new(7, 7)]);
+    again.close();
+    chat_sync_idb::wipe(&alice).await.expect("wipe by user id");
+}
+
+/// Every committed ingest is announced on the user's channel; a duplicate is not.
+pub async fn ingest_announces_changes_on_the_broadcast_channel() {
+    let store = super::open_fresh().await;
+    let runtime = Runtime::with_store(store, Some("agent-1".into())).expect("runtime");
+    let seen: Rc<RefCell<Vec<ChangeNotice>>> = Rc::default();
+    let sink = Rc::clone(&seen);
+    let _subscription =
+        subscribe(runtime.channel(), move |n| sink.borrow_mut().push(n)).expect("subscribe");
+    let chat = RequestId::from("c1");
+    runtime
+        .ingest(&chat, messages("c1", 1, 3), Source::Push)
+        .await
+        .expect("ingest");
+    wait_until("the notice", || !seen.borrow().is_empty()).await;
+    let notice = seen.borrow()[0].clone();
+    assert_eq!(notice.request_id, chat);
+    assert_eq!(notice.new_seqs, vec![1, 2, 3]);
+    assert_eq!(notice.unread, 3);
+    assert_eq!(notice.source, chat_sync::notice::NoticeSource::Push);
+    runtime
+        .ingest(&chat, messages("c1", 1, 3), Source::Live)
+        .await
+        .expect("duplicate");
+    runtime
+        .ingest(&chat, messages("c1", 4, 4), Source::Live)
+        .await
+        .expect("next");
+    wait_until("the second notice", || seen.borrow().len() >= 2).await;
+    platform::sleep(50).await;
+    let all = seen.borrow().clone();
+    assert_eq!(all.len(), 2, "the duplicate announced nothing: {all:?}");
+    assert_eq!(all[1].new_seqs, vec![4]);
+}
+
+/// The runtime opens the signed-in user's own database (and asks for persistence without
+/// waiting on the answer).
+pub async fn runtime_opens_the_users_own_database() {
+    let user = unique_name("agent");
+    let runtime = Runtime::open(&user).await.expect("open");
+    assert_eq!(runtime.store().name(), database_name(&user));
+    let report = runtime
+        .ingest(&RequestId::from("c1"), messages("c1", 1, 2), Source::Live)
+        .await
+        .expect("ingest");
+    assert_eq!(report.new_seqs, vec![1, 2]);
+    let runtime = Rc::new(runtime);
+    drop(runtime);
+    chat_sync_idb::wipe(&user).await.expect("wipe");
+}
