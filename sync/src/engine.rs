@@ -22,7 +22,7 @@
 //! ```
 //!
 //! It takes the time as an input and does no I/O, so every rule here is tested natively
-//! (`engine/tests.rs`) and by the simulation (`sync/tests/simulation.rs`), which drives this engine
+//! (`engine/tests.rs`) and by the simulation (`sync/tests/simulation/`), which drives this engine
 //! in virtual time against a flaky network and several contexts.
 
 mod facts;
