@@ -12,6 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::error::SyncError;
+use crate::platform;
 
 /// The channel name for a database: one channel per user's cache.
 pub fn channel_name(database_name: &str) -> String {
@@ -32,7 +33,7 @@ pub struct Broadcaster {
 impl Broadcaster {
     /// Opens the channel `name`.
     pub fn new(name: &str) -> Result<Self, SyncError> {
-        let channel = BroadcastChannel::new(name)
+        let channel = platform::broadcast_channel(name)
             .map_err(|e| SyncError::platform("new BroadcastChannel", &e))?;
         Ok(Self { channel })
     }
@@ -90,8 +91,8 @@ pub fn subscribe_to<T: serde::de::DeserializeOwned>(
     what: &'static str,
     mut on_message: impl FnMut(T) + 'static,
 ) -> Result<Subscription, SyncError> {
-    let channel =
-        BroadcastChannel::new(name).map_err(|e| SyncError::platform("new BroadcastChannel", &e))?;
+    let channel = platform::broadcast_channel(name)
+        .map_err(|e| SyncError::platform("new BroadcastChannel", &e))?;
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let message = event
             .data()

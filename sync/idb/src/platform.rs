@@ -32,6 +32,11 @@ pub fn cache_storage() -> Option<web_sys::CacheStorage> {
     global_property("caches").and_then(|c| c.dyn_into().ok())
 }
 
+/// A `BroadcastChannel` named `name`, in a window, a worker or a service worker.
+pub fn broadcast_channel(name: &str) -> Result<web_sys::BroadcastChannel, JsValue> {
+    web_sys::BroadcastChannel::new(name)
+}
+
 /// The context's `localStorage` (windows only).
 pub fn local_storage() -> Option<web_sys::Storage> {
     global_property("localStorage").and_then(|s| s.dyn_into().ok())
