@@ -44,7 +44,7 @@ pub async fn known_user() -> Result<CurrentUser, WorkerError> {
 pub async fn last_confirmed() -> Option<CurrentUser> {
     match LAST_KNOWN.with(|last| last.borrow().clone()) {
         Some(user) => Some(user),
-        None => remembered().await,
+        None => remembered_user::remembered().await,
     }
 }
 
@@ -67,7 +67,7 @@ pub async fn confirmed_by_page(user: CurrentUser) {
         tracing::info!(user = %user.id, "the desk confirmed the signed-in agent");
     }
     // Written even when unchanged in memory: the stored copy may have been deleted.
-    remember(&user).await;
+    remembered_user::remember(&user).await;
 }
 
 /// The signed-in user.
@@ -75,7 +75,7 @@ pub async fn current_user() -> Result<CurrentUser, WorkerError> {
     match fetch_me().await {
         Ok(user) => {
             if keep(&user) {
-                remember(&user).await;
+                remembered_user::remember(&user).await;
             }
             Ok(user)
         }
@@ -91,14 +91,6 @@ pub async fn current_user() -> Result<CurrentUser, WorkerError> {
             None => Err(WorkerError::Session(error)),
         },
     }
-}
-
-async fn remember(user: &CurrentUser) {
-    remembered_user::remember(user).await;
-}
-
-async fn remembered() -> Option<CurrentUser> {
-    remembered_user::remembered().await
 }
 
 async fn fetch_me() -> Result<CurrentUser, FetchError> {

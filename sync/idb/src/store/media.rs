@@ -2,11 +2,11 @@
 //! the hit and miss counters and the budget in `meta`.
 //!
 //! These are the [`Store`](chat_sync::store::Store) trait's media methods for
-//! [`IdbStore`]; the rules are the core's ([`MediaIndex`], [`plan_eviction`]). Index and
+//! [`IdbStore`]; the rules are the core's ([`MediaIndex`], [`chat_sync::media_cache::plan_eviction`]). Index and
 //! counters change in one transaction, so two contexts recording at once never lose a
 //! count. The bytes live in Cache Storage, which `crate::media` handles.
 
-use chat_sync::media_cache::{hit_entry, plan_eviction, MediaEntry, MediaIndex, MediaStats};
+use chat_sync::media_cache::{hit_entry, MediaEntry, MediaIndex, MediaStats};
 use chat_sync::store::StoreError;
 use chat_sync::Millis;
 use wasm_bindgen::JsValue;
@@ -161,8 +161,8 @@ impl IdbStore {
         self.db
             .run(OP, async |db| {
                 let tx = Database::transaction(&db, &[MEDIA, META], true, OP)?;
-                let index = read_index(&tx, OP).await?;
-                let doomed = plan_eviction(&index.entries, budget, None);
+                // The core's rule: what no longer fits goes, least recently used first.
+                let doomed = read_index(&tx, OP).await?.set_budget(budget);
                 put_meta(&object_store(&tx, META, OP)?, BUDGET_KEY, budget, OP)?;
                 delete_entries(&object_store(&tx, MEDIA, OP)?, &doomed, OP)?;
                 commit(&tx, OP).await?;

@@ -33,13 +33,7 @@ impl IdbStore {
                 let tx = Database::transaction(&db, &[OUTBOX, OUTBOX_FILES], true, OP)?;
                 let outbox = object_store(&tx, OUTBOX, OP)?;
                 let all = get_all_unbounded(&outbox, false, OP)?.await?;
-                let mut entries = Vec::with_capacity(all.length() as usize);
-                for value in all.iter() {
-                    match decode::<OutboxEntry>(value) {
-                        Ok(entry) => entries.push(entry),
-                        Err(error) => self.note_corrupt("outbox entry", &error),
-                    }
-                }
+                let entries = self.decode_entries(&all);
                 // The core's rules (a taken id, then capacity); a damaged record still takes
                 // its place, so capacity also counts records.
                 let admitted = Outbox::from_entries(entries)
@@ -78,6 +72,13 @@ impl IdbStore {
                 get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?.await
             })
             .await?;
+        let mut entries = self.decode_entries(&values);
+        entries.sort_by_key(|e| e.order);
+        Ok(entries)
+    }
+
+    /// The readable entries among outbox records; a damaged one is counted as corrupt.
+    fn decode_entries(&self, values: &js_sys::Array) -> Vec<OutboxEntry> {
         let mut entries = Vec::with_capacity(values.length() as usize);
         for value in values.iter() {
             match decode::<OutboxEntry>(value) {
@@ -85,8 +86,7 @@ impl IdbStore {
                 Err(error) => self.note_corrupt("outbox entry", &error),
             }
         }
-        entries.sort_by_key(|e| e.order);
-        Ok(entries)
+        entries
     }
 
     /// Saves an entry's new state; refused when the entry is gone.
