@@ -29,7 +29,7 @@ use wasm_bindgen::JsValue;
 use web_sys::IdbObjectStore;
 
 use crate::codec::{decode, encode, message_range};
-use crate::database::{database_name, Database};
+use crate::database::{database_name, Access, Database};
 use crate::error::store_error;
 // The request and transaction helpers, where the other IndexedDB modules of this crate have
 // always found them.
@@ -214,7 +214,12 @@ impl Store for IdbStore {
         const OP: &str = "apply_summaries";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], true, OP)?;
+                let tx = Database::transaction(
+                    &db,
+                    &[CHATS, MESSAGES, schema::META],
+                    Access::Write,
+                    OP,
+                )?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
                 let meta = object_store(&tx, schema::META, OP)?;
@@ -247,7 +252,12 @@ impl Store for IdbStore {
         const OP: &str = "note_backend_last_seq";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], true, OP)?;
+                let tx = Database::transaction(
+                    &db,
+                    &[CHATS, MESSAGES, schema::META],
+                    Access::Write,
+                    OP,
+                )?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
                 let record = self
@@ -294,7 +304,7 @@ impl Store for IdbStore {
             .run(OP, async |db| {
                 // The chat record only: a read mark never touches messages, and a damaged
                 // record is left to the next ingest, which drops and refetches the chat.
-                let tx = Database::transaction(&db, &[CHATS], true, OP)?;
+                let tx = Database::transaction(&db, &[CHATS], Access::Write, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let RecordRead::Found(mut record) = read_record(&chats, request_id, OP).await?
                 else {
@@ -329,7 +339,7 @@ impl Store for IdbStore {
         const OP: &str = "evict";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Write, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let messages = object_store(&tx, MESSAGES, OP)?;
                 let Some(mut record) = self
@@ -356,7 +366,7 @@ impl Store for IdbStore {
         const OP: &str = "clear_chat";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], true, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Write, OP)?;
                 delete_chat_in(
                     &object_store(&tx, CHATS, OP)?,
                     &object_store(&tx, MESSAGES, OP)?,
@@ -414,7 +424,7 @@ impl Store for IdbStore {
         let (chats, outbox) = self
             .db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, OUTBOX], false, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, OUTBOX], Access::Read, OP)?;
                 let chats = get_all_unbounded(&object_store(&tx, CHATS, OP)?, false, OP)?;
                 let outbox = get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?;
                 Ok((chats.await?, outbox.await?))

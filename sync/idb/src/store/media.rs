@@ -14,7 +14,7 @@ use web_sys::{IdbObjectStore, IdbTransaction};
 
 use super::IdbStore;
 use crate::codec::{decode, encode};
-use crate::database::Database;
+use crate::database::{Access, Database};
 use crate::error::store_error;
 use crate::request::{commit, get, get_all_unbounded, object_store, put};
 use crate::schema::{MEDIA, META};
@@ -83,7 +83,7 @@ impl IdbStore {
         const OP: &str = "media_stats";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[MEDIA, META], false, OP)?;
+                let tx = Database::transaction(&db, &[MEDIA, META], Access::Read, OP)?;
                 Ok(read_index(&tx, OP).await?.stats())
             })
             .await
@@ -100,7 +100,7 @@ impl IdbStore {
         const OP: &str = "media_hit";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[MEDIA, META], true, OP)?;
+                let tx = Database::transaction(&db, &[MEDIA, META], Access::Write, OP)?;
                 let meta = object_store(&tx, META, OP)?;
                 let media = object_store(&tx, MEDIA, OP)?;
                 let hits = get(&meta, &JsValue::from_str(HITS_KEY), OP)?;
@@ -119,7 +119,7 @@ impl IdbStore {
         const OP: &str = "media_miss";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[META], true, OP)?;
+                let tx = Database::transaction(&db, &[META], Access::Write, OP)?;
                 let meta = object_store(&tx, META, OP)?;
                 let misses = get(&meta, &JsValue::from_str(MISSES_KEY), OP)?.await?;
                 put_meta(&meta, MISSES_KEY, number(&misses) + 1, OP)?;
@@ -137,7 +137,7 @@ impl IdbStore {
         const OP: &str = "media_store";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[MEDIA, META], true, OP)?;
+                let tx = Database::transaction(&db, &[MEDIA, META], Access::Write, OP)?;
                 let mut index = read_index(&tx, OP).await?;
                 let doomed = index.stored(media_id, bytes, now);
                 let meta = object_store(&tx, META, OP)?;
@@ -160,7 +160,7 @@ impl IdbStore {
         const OP: &str = "media_budget";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[MEDIA, META], true, OP)?;
+                let tx = Database::transaction(&db, &[MEDIA, META], Access::Write, OP)?;
                 // The core's rule: what no longer fits goes, least recently used first.
                 let doomed = read_index(&tx, OP).await?.set_budget(budget);
                 put_meta(&object_store(&tx, META, OP)?, BUDGET_KEY, budget, OP)?;
@@ -178,7 +178,7 @@ impl IdbStore {
         }
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[MEDIA], true, OP)?;
+                let tx = Database::transaction(&db, &[MEDIA], Access::Write, OP)?;
                 delete_entries(&object_store(&tx, MEDIA, OP)?, ids, OP)?;
                 commit(&tx, OP).await
             })
@@ -189,7 +189,7 @@ impl IdbStore {
         const OP: &str = "media_clear";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[MEDIA], true, OP)?;
+                let tx = Database::transaction(&db, &[MEDIA], Access::Write, OP)?;
                 object_store(&tx, MEDIA, OP)?
                     .clear()
                     .map_err(|e| store_error(OP, &e))?;

@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 
 use super::IdbStore;
 use crate::codec::{decode, encode};
-use crate::database::Database;
+use crate::database::{Access, Database};
 use crate::error::store_error;
 use crate::request::{commit, get, get_all_unbounded, object_store, put, request};
 use crate::schema::{OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
@@ -30,7 +30,8 @@ impl IdbStore {
         const OP: &str = "outbox_enqueue";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX, OUTBOX_FILES], true, OP)?;
+                let tx =
+                    Database::transaction(&db, &[OUTBOX, OUTBOX_FILES], Access::WriteDurable, OP)?;
                 let outbox = object_store(&tx, OUTBOX, OP)?;
                 let all = get_all_unbounded(&outbox, false, OP)?.await?;
                 let entries = self.decode_entries(&all);
@@ -68,7 +69,7 @@ impl IdbStore {
         let values = self
             .db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], false, OP)?;
+                let tx = Database::transaction(&db, &[OUTBOX], Access::Read, OP)?;
                 get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?.await
             })
             .await?;
@@ -94,7 +95,7 @@ impl IdbStore {
         const OP: &str = "outbox_update";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
+                let tx = Database::transaction(&db, &[OUTBOX], Access::WriteDurable, OP)?;
                 let outbox = object_store(&tx, OUTBOX, OP)?;
                 let existing = get(&outbox, &JsValue::from_str(&entry.client_temp_id), OP)?.await?;
                 if existing.is_undefined() {
@@ -112,7 +113,7 @@ impl IdbStore {
         const OP: &str = "outbox_remove";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX], true, OP)?;
+                let tx = Database::transaction(&db, &[OUTBOX], Access::WriteDurable, OP)?;
                 object_store(&tx, OUTBOX, OP)?
                     .delete(&JsValue::from_str(client_temp_id))
                     .map_err(|e| store_error(OP, &e))?;
@@ -127,7 +128,7 @@ impl IdbStore {
         const OP: &str = "outbox_file";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX_FILES], false, OP)?;
+                let tx = Database::transaction(&db, &[OUTBOX_FILES], Access::Read, OP)?;
                 get(
                     &object_store(&tx, OUTBOX_FILES, OP)?,
                     &JsValue::from_str(key),
@@ -143,7 +144,7 @@ impl IdbStore {
         const OP: &str = "outbox_files_delete";
         self.db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[OUTBOX_FILES], true, OP)?;
+                let tx = Database::transaction(&db, &[OUTBOX_FILES], Access::WriteDurable, OP)?;
                 let files = object_store(&tx, OUTBOX_FILES, OP)?;
                 let index = files
                     .index(OUTBOX_FILES_BY_ENTRY)

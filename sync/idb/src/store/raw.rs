@@ -5,7 +5,7 @@ use chat_sync::store::StoreError;
 use wasm_bindgen::JsValue;
 
 use super::IdbStore;
-use crate::database::Database;
+use crate::database::{Access, Database};
 use crate::request::{commit, object_store, put};
 use crate::schema::{CHATS, MESSAGES};
 
@@ -16,7 +16,7 @@ pub async fn write_raw_message(store: &IdbStore, value: &JsValue) -> Result<(), 
     store
         .database()
         .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[MESSAGES], true, OP)?;
+            let tx = Database::transaction(&db, &[MESSAGES], Access::Write, OP)?;
             put(&object_store(&tx, MESSAGES, OP)?, value, OP)?;
             commit(&tx, OP).await
         })
@@ -29,7 +29,7 @@ pub async fn write_raw_chat(store: &IdbStore, value: &JsValue) -> Result<(), Sto
     store
         .database()
         .run(OP, async |db| {
-            let tx = Database::transaction(&db, &[CHATS], true, OP)?;
+            let tx = Database::transaction(&db, &[CHATS], Access::Write, OP)?;
             put(&object_store(&tx, CHATS, OP)?, value, OP)?;
             commit(&tx, OP).await
         })

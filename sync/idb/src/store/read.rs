@@ -12,7 +12,7 @@ use wasm_bindgen::JsValue;
 
 use super::{decode_batch, decode_record, read_record, IdbStore, RecordRead};
 use crate::codec::{decode, encode, message_range, raw_seq};
-use crate::database::Database;
+use crate::database::{Access, Database};
 use crate::request::{
     commit, get, get_all, get_all_records_prev, get_all_unbounded, object_store, put,
 };
@@ -28,7 +28,7 @@ impl IdbStore {
         tracing::warn!(chat = %request_id, ranges = ?seqs.ranges(), "marking unreadable messages for a fetch");
         self.db
             .run("mark_corrupt", async |db| {
-                let tx = Database::transaction(&db, &[CHATS], true, "mark_corrupt")?;
+                let tx = Database::transaction(&db, &[CHATS], Access::Write, "mark_corrupt")?;
                 let chats = object_store(&tx, CHATS, "mark_corrupt")?;
                 if let RecordRead::Found(mut record) =
                     read_record(&chats, request_id, "mark_corrupt").await?
@@ -91,7 +91,7 @@ impl IdbStore {
         let read = self
             .db
             .run("chat", async |db| {
-                let tx = Database::transaction(&db, &[CHATS], false, "chat")?;
+                let tx = Database::transaction(&db, &[CHATS], Access::Read, "chat")?;
                 read_record(&object_store(&tx, CHATS, "chat")?, request_id, "chat").await
             })
             .await?;
@@ -110,7 +110,7 @@ impl IdbStore {
         let (keys, values) = self
             .db
             .run("chats", async |db| {
-                let tx = Database::transaction(&db, &[CHATS], false, "chats")?;
+                let tx = Database::transaction(&db, &[CHATS], Access::Read, "chats")?;
                 let store = object_store(&tx, CHATS, "chats")?;
                 let keys = get_all_unbounded(&store, true, "chats")?;
                 let values = get_all_unbounded(&store, false, "chats")?;
@@ -146,7 +146,7 @@ impl IdbStore {
         let read = self
             .db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], false, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Read, OP)?;
                 let chats = object_store(&tx, CHATS, OP)?;
                 let message_store = object_store(&tx, MESSAGES, OP)?;
                 if limit > 0 {
@@ -222,7 +222,7 @@ impl IdbStore {
         let (record, records) = self
             .db
             .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], false, OP)?;
+                let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Read, OP)?;
                 let record = get(
                     &object_store(&tx, CHATS, OP)?,
                     &JsValue::from_str(request_id.as_str()),

@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 use super::revoked::{read_revoked, write_revoked};
 use super::IdbStore;
 use crate::codec::{decode, message_range};
-use crate::database::Database;
+use crate::database::{Access, Database};
 use crate::error::store_error;
 use crate::request::{commit, get, get_all_unbounded, object_store, request};
 use crate::schema::{CHATS, MESSAGES, META, OUTBOX, OUTBOX_FILES, OUTBOX_FILES_BY_ENTRY};
@@ -29,7 +29,7 @@ impl IdbStore {
                 let tx = Database::transaction(
                     &db,
                     &[CHATS, MESSAGES, OUTBOX, OUTBOX_FILES, META],
-                    true,
+                    Access::Write,
                     OP,
                 )?;
                 let chats = object_store(&tx, CHATS, OP)?;

@@ -61,7 +61,12 @@ async fn every_record_as_text(runtime: &Runtime) -> String {
             let mut text = String::new();
             let list: Vec<String> = (0..names.length()).filter_map(|i| names.item(i)).collect();
             let refs: Vec<&str> = list.iter().map(String::as_str).collect();
-            let tx = chat_sync_idb::database::Database::transaction(&db, &refs, false, "scan")?;
+            let tx = chat_sync_idb::database::Database::transaction(
+                &db,
+                &refs,
+                chat_sync_idb::database::Access::Read,
+                "scan",
+            )?;
             for name in &list {
                 let store = tx.object_store(name).expect("store");
                 let all = store.get_all().expect("getAll");

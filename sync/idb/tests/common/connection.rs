@@ -58,14 +58,26 @@ pub async fn migration_from_version_1_keeps_every_message() {
         (251..=300).collect::<Vec<_>>()
     );
     // The new index was built over the messages already stored.
-    let tx = Database::transaction(&db, &[schema::MESSAGES], false, "index").expect("tx");
+    let tx = Database::transaction(
+        &db,
+        &[schema::MESSAGES],
+        chat_sync_idb::database::Access::Read,
+        "index",
+    )
+    .expect("tx");
     let index = tx
         .object_store(schema::MESSAGES)
         .expect("messages")
         .index(schema::MESSAGES_BY_TEMP_ID)
         .expect("index created by the upgrade");
     drop(index);
-    let meta_tx = Database::transaction(&db, &[schema::META], false, "meta").expect("tx");
+    let meta_tx = Database::transaction(
+        &db,
+        &[schema::META],
+        chat_sync_idb::database::Access::Read,
+        "meta",
+    )
+    .expect("tx");
     let version = chat_sync_idb::request::request(
         &meta_tx
             .object_store(schema::META)
@@ -224,8 +236,13 @@ pub async fn fill_raw(db: &web_sys::IdbDatabase, chat: &RequestId, count: u64) {
         messages(chat.as_str(), 1, count),
         &closed_chat_ctx(),
     );
-    let tx =
-        Database::transaction(db, &[schema::MESSAGES, schema::CHATS], true, "fill").expect("tx");
+    let tx = Database::transaction(
+        db,
+        &[schema::MESSAGES, schema::CHATS],
+        chat_sync_idb::database::Access::Write,
+        "fill",
+    )
+    .expect("tx");
     let store = tx.object_store(schema::MESSAGES).expect("messages");
     for m in &plan.put {
         store.put(&encode(m, "fill").expect("encode")).expect("put");
@@ -319,4 +336,100 @@ pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
             }
         }
     }
+}
+
+/// What each IndexedDB transaction asked for, recorded by wrapping
+/// `IDBDatabase.prototype.transaction` (restored by [`stop_recording_transactions`]): for
+/// each, the stores (comma-joined), the mode and the durability requested in the options.
+const RECORD_TRANSACTIONS_JS: &str = r#"
+const original = IDBDatabase.prototype.transaction;
+const log = [];
+IDBDatabase.prototype.transaction = function (names, mode, options) {
+  log.push({ stores: [].concat(names).join(','), mode: mode ?? 'readonly',
+             durability: options?.durability ?? 'default' });
+  return original.call(this, names, mode, options);
+};
+globalThis.__transactionLog = log;
+globalThis.__stopRecordingTransactions = () => { IDBDatabase.prototype.transaction = original; };
+"#;
+
+fn record_transactions() {
+    js_sys::Function::new_no_args(RECORD_TRANSACTIONS_JS)
+        .call0(&JsValue::NULL)
+        .expect("wrap IDBDatabase.prototype.transaction");
+}
+
+/// Restores the browser's own `transaction` and returns `(stores, mode, durability)` of
+/// every transaction recorded.
+fn stop_recording_transactions() -> Vec<(String, String, String)> {
+    let global = js_sys::global();
+    let stop = js_sys::Reflect::get(&global, &"__stopRecordingTransactions".into())
+        .expect("recording")
+        .dyn_into::<js_sys::Function>()
+        .expect("a function");
+    stop.call0(&JsValue::NULL).expect("restore");
+    let log = js_sys::Reflect::get(&global, &"__transactionLog".into()).expect("log");
+    js_sys::Array::from(&log)
+        .iter()
+        .map(|entry| {
+            let field = |name: &str| {
+                js_sys::Reflect::get(&entry, &name.into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default()
+            };
+            (field("stores"), field("mode"), field("durability"))
+        })
+        .collect()
+}
+
+/// The cache's writes (an ingest) commit with `relaxed` durability, which the server can
+/// give again; the outbox's (an unsent message the agent was told is queued) with `strict`,
+/// flushed to disk before the commit is reported. Reads ask for nothing.
+pub async fn cache_writes_are_relaxed_and_outbox_writes_strict() {
+    let store = super::open_fresh().await;
+    let chat = RequestId::from("durability");
+    // The connection is opened before the recording starts: only the operations' own
+    // transactions are logged.
+    store.database().connection().await.expect("connection");
+    record_transactions();
+    let ingested = store
+        .ingest(&chat, messages("durability", 1, 3), &closed_chat_ctx())
+        .await;
+    let queued = store
+        .outbox_enqueue(chat_sync::outbox::NewOutboxEntry {
+            client_temp_id: "durable-1".to_owned(),
+            request_id: chat.clone(),
+            body: "queued while offline".to_owned(),
+            attachments: Vec::new(),
+            created_at: 1_000,
+        })
+        .await;
+    let read = store.chat(&chat).await;
+    let log = stop_recording_transactions();
+    ingested.expect("ingest");
+    queued.expect("enqueue");
+    read.expect("read");
+    let durability_of = |stores_start: &str, mode: &str| -> Vec<String> {
+        log.iter()
+            .filter(|(stores, m, _)| stores.starts_with(stores_start) && m == mode)
+            .map(|(_, _, durability)| durability.clone())
+            .collect()
+    };
+    assert_eq!(
+        durability_of("messages", "readwrite"),
+        vec!["relaxed"],
+        "the ingest's transaction: {log:?}"
+    );
+    assert_eq!(
+        durability_of("outbox", "readwrite"),
+        vec!["strict"],
+        "the enqueue's transaction: {log:?}"
+    );
+    assert!(
+        log.iter()
+            .filter(|(_, mode, _)| mode == "readonly")
+            .all(|(_, _, durability)| durability == "default"),
+        "reads: {log:?}"
+    );
 }

@@ -57,7 +57,8 @@ macro_rules! all_tests {
             two_connections_racing_lose_nothing,
             closed_connection_is_reopened_and_retried,
             versionchange_closes_and_reopens_cleanly,
-            a_transaction_survives_a_busy_loop_only_in_its_own_task
+            a_transaction_survives_a_busy_loop_only_in_its_own_task,
+            cache_writes_are_relaxed_and_outbox_writes_strict
         );
         $crate::all_tests!(@in failures:
             corrupt_message_is_counted_skipped_and_marked_missing,

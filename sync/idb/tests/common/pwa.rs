@@ -41,8 +41,13 @@ pub async fn migration_from_version_2_keeps_every_message() {
     let db = store.database().connection().await.expect("connection");
     assert_eq!(db.version() as u32, 3);
     assert!(db.object_store_names().contains(schema::OUTBOX_FILES));
-    let tx = Database::transaction(&db, &[schema::MEDIA, schema::OUTBOX_FILES], false, "idx")
-        .expect("tx");
+    let tx = Database::transaction(
+        &db,
+        &[schema::MEDIA, schema::OUTBOX_FILES],
+        chat_sync_idb::database::Access::Read,
+        "idx",
+    )
+    .expect("tx");
     tx.object_store(schema::MEDIA)
         .expect("media")
         .index(schema::MEDIA_BY_LAST_USED)
