@@ -24,10 +24,12 @@ use crate::protocol::{validate_message, InvalidInput};
 use crate::types::{ChatRecord, Message, Millis, Person, RequestId, SenderRole, Seq};
 
 mod meta;
+mod undo;
 
 pub use meta::{
     apply_summary, mark_read, note_backend_last_seq, ReadChange, LAST_ACCESS_RESOLUTION_MS,
 };
+pub use undo::{IngestUndo, UndoOutcome};
 
 /// How many characters of a body the chat list shows.
 pub const PREVIEW_CHARS: usize = 120;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::eviction::{apply_eviction, Eviction};
 use crate::ingest::{
     apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
+    IngestUndo, UndoOutcome,
 };
 use crate::media_cache::{MediaIndex, MediaStats};
 use crate::outbox::{NewOutboxEntry, Outbox, OutboxEntry, OutboxError};
@@ -67,15 +68,15 @@ impl MemoryStore {
             corrupt: Vec::new(),
         }
     }
-}
 
-impl Store for MemoryStore {
-    async fn ingest(
+    /// The one ingest, with its undo when `keep_undo` asks for it.
+    fn ingest_keeping(
         &self,
         request_id: &RequestId,
         messages: Vec<Message>,
         ctx: &IngestContext,
-    ) -> Result<IngestReport, StoreError> {
+        keep_undo: bool,
+    ) -> Result<(IngestReport, Option<IngestUndo>), StoreError> {
         let mut inner = self.inner.borrow_mut();
         let replace = ctx.source.replaces_chat();
         let record = if replace {
@@ -84,7 +85,7 @@ impl Store for MemoryStore {
             inner.chats.get(request_id).cloned()
         };
         if record.is_none() && !replace && inner.revoked.contains_key(request_id) {
-            return Ok(crate::ingest::refused_as_revoked(request_id));
+            return Ok((crate::ingest::refused_as_revoked(request_id), None));
         }
         let existing: Vec<Message> = match &record {
             Some(record) => messages
@@ -94,10 +95,16 @@ impl Store for MemoryStore {
                 .collect(),
             None => Vec::new(),
         };
+        let before = if keep_undo { record.clone() } else { None };
         let plan = plan_ingest(request_id, record, &existing, messages, ctx);
         if !plan.touched {
-            return Ok(plan.report);
+            return Ok((plan.report, None));
         }
+        let undo = if keep_undo {
+            IngestUndo::of(request_id, before, &existing, &plan)
+        } else {
+            None
+        };
         if let Some(quota) = self.quota_bytes {
             let before = inner.chats.get(request_id).map_or(0, |c| c.bytes);
             let after = Self::used_bytes(&inner) - before + plan.record.bytes;
@@ -122,7 +129,50 @@ impl Store for MemoryStore {
             .outbox
             .retain(|e| !plan.outbox_remove.contains(&e.client_temp_id));
         inner.chats.insert(request_id.clone(), plan.record);
-        Ok(plan.report)
+        Ok((plan.report, undo))
+    }
+}
+
+impl Store for MemoryStore {
+    async fn ingest(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<IngestReport, StoreError> {
+        Ok(self.ingest_keeping(request_id, messages, ctx, false)?.0)
+    }
+
+    async fn ingest_undoable(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<(IngestReport, Option<IngestUndo>), StoreError> {
+        self.ingest_keeping(request_id, messages, ctx, true)
+    }
+
+    async fn undo_ingest(&self, undo: &IngestUndo) -> Result<UndoOutcome, StoreError> {
+        let chat = &undo.request_id;
+        let current = self.inner.borrow().chats.get(chat).cloned();
+        if !undo.still_current(current.as_ref()) {
+            self.clear_chat(chat).await?;
+            return Ok(UndoOutcome::ChatCleared);
+        }
+        let mut inner = self.inner.borrow_mut();
+        for seq in &undo.remove {
+            inner.messages.remove(&(chat.clone(), *seq));
+        }
+        for message in &undo.restore {
+            inner
+                .messages
+                .insert((chat.clone(), message.seq), message.clone());
+        }
+        match &undo.before {
+            Some(record) => inner.chats.insert(chat.clone(), record.clone()),
+            None => inner.chats.remove(chat),
+        };
+        Ok(UndoOutcome::Restored)
     }
 
     async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError> {

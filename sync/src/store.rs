@@ -9,7 +9,7 @@
 use thiserror::Error;
 
 use crate::eviction::Eviction;
-use crate::ingest::{IngestContext, IngestReport};
+use crate::ingest::{IngestContext, IngestReport, IngestUndo, UndoOutcome};
 use crate::media_cache::MediaStats;
 use crate::outbox::{NewOutboxEntry, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
@@ -109,6 +109,21 @@ pub trait Store {
         messages: Vec<Message>,
         ctx: &IngestContext,
     ) -> Result<IngestReport, StoreError>;
+
+    /// [`Store::ingest`], also saying how to take the write back ([`IngestUndo`]; `None` when
+    /// nothing was written): for a write made before the check that allows it.
+    async fn ingest_undoable(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<(IngestReport, Option<IngestUndo>), StoreError>;
+
+    /// Takes an ingest back, in one transaction: while the chat's record is still the one the
+    /// ingest wrote ([`IngestUndo::still_current`]) the record and the copies before it come
+    /// back and its new messages go; otherwise the chat's cache is cleared, as
+    /// [`Store::clear_chat`] does.
+    async fn undo_ingest(&self, undo: &IngestUndo) -> Result<UndoOutcome, StoreError>;
 
     /// One chat's record.
     async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError>;

@@ -112,9 +112,9 @@ pub use eviction::{
     quota_exhaustion_evicts_and_keeps_the_incoming_message,
 };
 pub use ingest::{
-    a_full_reload_replaces_the_chat_in_one_ingest, changed_content_keeps_the_incoming_copy,
-    held_ranges_track_gaps, ingest_creates_an_unseen_chat, ingest_is_idempotent,
-    invalid_messages_touch_nothing,
+    a_full_reload_replaces_the_chat_in_one_ingest, an_undone_ingest_leaves_nothing_of_itself,
+    changed_content_keeps_the_incoming_copy, held_ranges_track_gaps, ingest_creates_an_unseen_chat,
+    ingest_is_idempotent, invalid_messages_touch_nothing,
 };
 pub use media::media_index_rules_hold_in_every_store;
 pub use outbox::{echo_confirms_the_outbox_entry, outbox_capacity_order_and_updates};
@@ -145,6 +145,7 @@ macro_rules! store_test_suite {
             eviction_drops_oldest_and_keeps_the_outbox,
             clear_chat_is_scoped,
             a_full_reload_replaces_the_chat_in_one_ingest,
+            an_undone_ingest_leaves_nothing_of_itself,
             edits_and_redactions_follow_the_version_rule,
             a_change_of_older_history_waits_for_its_message,
             revoking_a_chat_lets_go_of_all_of_it,

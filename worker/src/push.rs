@@ -3,6 +3,12 @@
 //! message) with range fetches of exactly the missing sequences under the chat's Web Lock,
 //! then notify.
 //!
+//! A warm worker (the agent confirmed in this life, their cache open) writes a pushed
+//! message at once, while the session check runs beside the write, and undoes the write
+//! ([`chat_sync::ingest::IngestUndo`]) when the answer says the agent is no longer signed in
+//! here: nothing of it stays, nothing is shown and no repair is fetched. Every other push
+//! (a cold worker, a hint, a change, a revocation) waits for the answer before writing.
+//!
 //! A payload that fails [`PushPayload::decode`] is logged and dropped before anything is
 //! opened: it never touches the cache. So is a payload addressed (`to`) to anyone but the
 //! agent the worker has confirmed, or one arriving while nobody is signed in; the browser's
@@ -41,6 +47,12 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
         }
     };
     platform::measure("push:decode", started);
+    let payload = match route(payload) {
+        Route::WriteFirst(state, message) => {
+            return write_then_confirm(state, message, started).await
+        }
+        Route::CheckFirst(payload) => payload,
+    };
     let request_id = payload.request_id().clone();
     // Three waits that do not depend on each other run together: the server's word on who
     // is signed in, opening the cache (only the cache of the agent this worker last
@@ -109,6 +121,137 @@ async fn open_if_confirmed(to: &str) -> Option<Result<std::rc::Rc<state::UserSta
     Some(timed("push:open", state::for_user(to)).await)
 }
 
+/// Whether a push is written before the session check answers, or after.
+enum Route {
+    /// A pushed message addressed to the agent this worker confirmed in its current life,
+    /// whose cache it has open: written at once, undone if the check says otherwise.
+    WriteFirst(std::rc::Rc<state::UserState>, chat_sync::Message),
+    /// Everything else: nothing is opened or written before the check answers.
+    CheckFirst(PushPayload),
+}
+
+fn route(payload: PushPayload) -> Route {
+    let PushPayload::Message { to, message } = payload else {
+        return Route::CheckFirst(payload);
+    };
+    let confirmed = session::confirmed_in_memory().is_some_and(|user| user.id == to);
+    match state::open_for(&to).filter(|_| confirmed) {
+        Some(state) => Route::WriteFirst(state, message),
+        None => Route::CheckFirst(PushPayload::Message { to, message }),
+    }
+}
+
+/// A warm worker's pushed message: written while the server confirms the session, kept and
+/// repaired and notified once it does, and undone when it does not.
+async fn write_then_confirm(
+    state: std::rc::Rc<state::UserState>,
+    message: chat_sync::Message,
+    started: f64,
+) -> Result<(), WorkerError> {
+    let driver = &state.driver;
+    let runtime = driver.runtime();
+    let request_id = message.request_id.clone();
+    let write = async {
+        let focused = notify::chat_is_focused(&request_id).await;
+        runtime.set_chat_open(&request_id, focused);
+        let written = timed(
+            "push:ingest",
+            runtime.ingest_undoable(&request_id, vec![message.clone()], Source::Push),
+        )
+        .await;
+        runtime.set_chat_open(&request_id, false);
+        platform::measure("push:committed", started);
+        (focused, written)
+    };
+    let (user, (focused, written)) =
+        futures::join!(timed("push:session", session::current_user()), write);
+    let still_signed_in = matches!(&user, Ok(user) if user.id == state.user_id);
+    if !still_signed_in {
+        if let Ok((_, Some(undo))) = &written {
+            let outcome = runtime.undo(undo).await?;
+            tracing::warn!(chat = %request_id, ?outcome, "the agent is no longer signed in: the pushed message was taken back");
+        }
+        return match user {
+            Ok(user) => {
+                tracing::warn!(to = %state.user_id, agent = %user.id, "a push for another user: dropped");
+                drop_stale_subscription().await;
+                Ok(())
+            }
+            Err(WorkerError::SignedOut(reason)) => {
+                tracing::warn!(%reason, "a push while nobody is signed in: dropped");
+                drop_stale_subscription().await;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        };
+    }
+    let notice = match written {
+        Ok((report, _)) => after_message(driver, &message, report, &state.user_id).await,
+        Err(error) => {
+            // The quick write failed (a full disk, say): the ordinary path, with eviction,
+            // now that the agent is confirmed.
+            tracing::warn!(%error, "the pushed message's first write failed; writing it again");
+            runtime.set_chat_open(&request_id, focused);
+            let result = apply_message(driver, message, &state.user_id, started).await;
+            runtime.set_chat_open(&request_id, false);
+            result
+        }
+    }?;
+    platform::measure("push:total", started);
+    if let Some(notice) = notice {
+        if !focused {
+            notify::show(&notice).await;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a pushed message and does what follows it ([`after_message`]).
+async fn apply_message(
+    driver: &Driver<HttpHistoryClient>,
+    message: chat_sync::Message,
+    own_user_id: &str,
+    started: f64,
+) -> Result<Option<Notice>, WorkerError> {
+    let request_id = message.request_id.clone();
+    let report = timed(
+        "push:ingest",
+        driver
+            .runtime()
+            .ingest(&request_id, vec![message.clone()], Source::Push),
+    )
+    .await?;
+    platform::measure("push:committed", started);
+    after_message(driver, &message, report, own_user_id).await
+}
+
+/// After a pushed message is written: the gap it reveals repaired, a notification of a
+/// redacted message closed, and what to notify, if anything.
+async fn after_message(
+    driver: &Driver<HttpHistoryClient>,
+    message: &chat_sync::Message,
+    report: chat_sync::ingest::IngestReport,
+    own_user_id: &str,
+) -> Result<Option<Notice>, WorkerError> {
+    let request_id = &message.request_id;
+    if !report.rejected.is_empty() {
+        return Ok(None);
+    }
+    // (The core's ingest rule made the backend's last seq known when the push revealed a
+    // hole: it proves its seq exists.)
+    repair(driver, request_id, report.reveals_gap).await?;
+    if !report.redacted.is_empty() {
+        notify::close_showing(request_id, Some(&report.redacted)).await;
+    }
+    let fresh = !report.new_seqs.is_empty() && !message.deleted;
+    Ok((fresh && message.sender.id != own_user_id).then(|| Notice {
+        request_id: request_id.clone(),
+        title: message.sender.name.clone(),
+        body: message.preview(chat_sync::ingest::PREVIEW_CHARS),
+        seq: message.seq,
+    }))
+}
+
 /// Writes the payload into the cache and repairs; returns what to notify, if anything.
 async fn apply(
     driver: &Driver<HttpHistoryClient>,
@@ -119,29 +262,7 @@ async fn apply(
     let runtime = driver.runtime();
     match payload {
         PushPayload::Message { message, .. } => {
-            let request_id = message.request_id.clone();
-            let report = timed(
-                "push:ingest",
-                runtime.ingest(&request_id, vec![message.clone()], Source::Push),
-            )
-            .await?;
-            platform::measure("push:committed", started);
-            if !report.rejected.is_empty() {
-                return Ok(None);
-            }
-            // (The core's ingest rule made the backend's last seq known when the push
-            // revealed a hole: it proves its seq exists.)
-            repair(driver, &request_id, report.reveals_gap).await?;
-            if !report.redacted.is_empty() {
-                notify::close_showing(&request_id, Some(&report.redacted)).await;
-            }
-            let fresh = !report.new_seqs.is_empty() && !message.deleted;
-            Ok((fresh && message.sender.id != own_user_id).then(|| Notice {
-                request_id: request_id.clone(),
-                title: message.sender.name.clone(),
-                body: message.preview(chat_sync::ingest::PREVIEW_CHARS),
-                seq: message.seq,
-            }))
+            apply_message(driver, message, own_user_id, started).await
         }
         PushPayload::Hint {
             request_id, seq, ..

@@ -28,6 +28,14 @@ pub async fn for_user(user_id: &str) -> Result<Rc<UserState>, WorkerError> {
     Ok(state)
 }
 
+/// The state of `user_id` when this worker already has it open (it is warm), without
+/// opening anything.
+pub fn open_for(user_id: &str) -> Option<Rc<UserState>> {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .filter(|s| s.user_id == user_id)
+}
+
 /// Drops the cached state (sign-out or a session change): the next push opens it again.
 pub fn forget() {
     // A push still running keeps its own `Rc`; the connection closes when the last one goes.

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use chat_sync::backoff::BackoffPolicy;
 use chat_sync::eviction::CacheBudget;
-use chat_sync::ingest::{IngestContext, IngestReport, Source};
+use chat_sync::ingest::{IngestContext, IngestReport, IngestUndo, Source, UndoOutcome};
 use chat_sync::protocol::{validate_page, MessagesPage};
 use chat_sync::quota::ingest_with_eviction;
 use chat_sync::store::{Revocation, Store};
@@ -134,13 +134,7 @@ impl Runtime {
         source: Source,
         backend_last: Option<Seq>,
     ) -> Result<IngestReport, SyncError> {
-        let ctx = IngestContext {
-            now: platform::now_ms(),
-            chat_open: self.open_chats.borrow().contains(request_id),
-            own_user_id: self.own_user_id.clone(),
-            source,
-            backend_last,
-        };
+        let ctx = self.ingest_context(request_id, source, backend_last);
         let pinned: Vec<RequestId> = self.open_chats.borrow().iter().cloned().collect();
         let report = ingest_with_eviction(
             &self.store,
@@ -151,6 +145,63 @@ impl Runtime {
             &pinned,
         )
         .await?;
+        self.ingested(request_id, source, &report).await?;
+        Ok(report)
+    }
+
+    /// [`Runtime::ingest`] of a write made before the check that allows it (a warm worker's
+    /// push, written while the session check runs), with how to take it back
+    /// ([`Runtime::undo`]). No eviction is tried: a write that does not fit is left to the
+    /// ordinary path after the check.
+    pub async fn ingest_undoable(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        source: Source,
+    ) -> Result<(IngestReport, Option<IngestUndo>), SyncError> {
+        let ctx = self.ingest_context(request_id, source, None);
+        let (report, undo) = self
+            .store
+            .ingest_undoable(request_id, messages, &ctx)
+            .await?;
+        self.ingested(request_id, source, &report).await?;
+        Ok((report, undo))
+    }
+
+    /// Takes back an [`Runtime::ingest_undoable`] write, and tells every view the chat
+    /// changed (a view drops what it read of it and reads again).
+    pub async fn undo(&self, undo: &IngestUndo) -> Result<UndoOutcome, SyncError> {
+        let outcome = self.store.undo_ingest(undo).await?;
+        self.announce(ChangeNotice {
+            replaced: (undo.remove.len() + undo.restore.len()) as u64,
+            ..ChangeNotice::about(&undo.request_id, NoticeSource::Change)
+        });
+        Ok(outcome)
+    }
+
+    fn ingest_context(
+        &self,
+        request_id: &RequestId,
+        source: Source,
+        backend_last: Option<Seq>,
+    ) -> IngestContext {
+        IngestContext {
+            now: platform::now_ms(),
+            chat_open: self.open_chats.borrow().contains(request_id),
+            own_user_id: self.own_user_id.clone(),
+            source,
+            backend_last,
+        }
+    }
+
+    /// What follows every ingest: its refusals and anomalies logged, a redaction's files
+    /// forgotten, and a change announced to every view.
+    async fn ingested(
+        &self,
+        request_id: &RequestId,
+        source: Source,
+        report: &IngestReport,
+    ) -> Result<(), SyncError> {
         for rejected in &report.rejected {
             tracing::warn!(chat = %request_id, source = source.label(), reason = %rejected, "refused an invalid incoming message");
         }
@@ -176,7 +227,7 @@ impl Runtime {
                 ..ChangeNotice::about(request_id, source.into())
             });
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Validates a history page against what was asked (`from ..= to`) and ingests it with

@@ -19,7 +19,8 @@ use std::cell::{Cell, RefCell};
 
 use chat_sync::eviction::{apply_eviction, Eviction};
 use chat_sync::ingest::{
-    apply_summary, mark_read, note_backend_last_seq, IngestContext, IngestReport,
+    apply_summary, mark_read, note_backend_last_seq, IngestContext, IngestReport, IngestUndo,
+    UndoOutcome,
 };
 use chat_sync::media_cache::MediaStats;
 use chat_sync::outbox::{NewOutboxEntry, OutboxEntry};
@@ -192,9 +193,30 @@ impl Store for IdbStore {
     ) -> Result<IngestReport, StoreError> {
         self.db
             .run("ingest", async |db| {
-                self.ingest_once(db, request_id, messages.clone(), ctx)
+                self.ingest_once(db, request_id, messages.clone(), ctx, false)
                     .await
             })
+            .await
+            .map(|(report, _)| report)
+    }
+
+    async fn ingest_undoable(
+        &self,
+        request_id: &RequestId,
+        messages: Vec<Message>,
+        ctx: &IngestContext,
+    ) -> Result<(IngestReport, Option<IngestUndo>), StoreError> {
+        self.db
+            .run("ingest", async |db| {
+                self.ingest_once(db, request_id, messages.clone(), ctx, true)
+                    .await
+            })
+            .await
+    }
+
+    async fn undo_ingest(&self, undo: &IngestUndo) -> Result<UndoOutcome, StoreError> {
+        self.db
+            .run("undo_ingest", async |db| self.undo_once(db, undo).await)
             .await
     }
 

@@ -174,3 +174,78 @@ pub async fn a_full_reload_replaces_the_chat_in_one_ingest<S: Store>(store: S) {
         "another chat is untouched"
     );
 }
+
+/// An ingest made before the check that allows it is taken back whole: the record before
+/// it, the copy it replaced, none of its new messages; and when the chat was written again
+/// since, the chat's cache is cleared instead, keeping nothing of it either.
+pub async fn an_undone_ingest_leaves_nothing_of_itself<S: Store>(store: S) {
+    use crate::ingest::UndoOutcome;
+    let chat = RequestId::from("c1");
+    store
+        .ingest(&chat, messages("c1", 1, 3), &closed_chat_ctx())
+        .await
+        .expect("cached before");
+    let before = store.chat(&chat).await.expect("read").expect("record");
+    let pushed = vec![message("c1", 3, "3, edited"), message("c1", 5, "secret")];
+    let (report, undo) = store
+        .ingest_undoable(&chat, pushed, &closed_chat_ctx())
+        .await
+        .expect("write first");
+    assert_eq!(report.new_seqs, vec![5]);
+    let undo = undo.expect("something was written");
+    assert_eq!(
+        store.undo_ingest(&undo).await.expect("undo"),
+        UndoOutcome::Restored
+    );
+    assert_eq!(store.chat(&chat).await.expect("read"), Some(before));
+    let window = store
+        .range(&chat, SeqRange::new(1, 10))
+        .await
+        .expect("range");
+    assert_eq!(seqs(&window.messages), vec![1, 2, 3]);
+    assert_eq!(window.messages[2], message("c1", 3, "message 3"));
+
+    // A chat the write created goes entirely.
+    let fresh = RequestId::from("c2");
+    let (_, undo) = store
+        .ingest_undoable(&fresh, vec![message("c2", 7, "secret")], &closed_chat_ctx())
+        .await
+        .expect("write first");
+    let undo = undo.expect("created");
+    assert_eq!(
+        store.undo_ingest(&undo).await.expect("undo"),
+        UndoOutcome::Restored
+    );
+    assert_eq!(store.chat(&fresh).await.expect("read"), None);
+    assert!(store
+        .range(&fresh, SeqRange::new(1, 10))
+        .await
+        .expect("range")
+        .messages
+        .is_empty());
+
+    // Written again since: the chat's cache is cleared instead of putting back a record
+    // that would lose the later write.
+    let (_, undo) = store
+        .ingest_undoable(&chat, vec![message("c1", 6, "secret")], &closed_chat_ctx())
+        .await
+        .expect("write first");
+    store
+        .ingest(&chat, vec![message("c1", 7, "later")], &closed_chat_ctx())
+        .await
+        .expect("a later write");
+    assert_eq!(
+        store
+            .undo_ingest(&undo.expect("written"))
+            .await
+            .expect("undo"),
+        UndoOutcome::ChatCleared
+    );
+    assert_eq!(store.chat(&chat).await.expect("read"), None);
+    assert!(store
+        .range(&chat, SeqRange::new(1, 10))
+        .await
+        .expect("range")
+        .messages
+        .is_empty());
+}

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use chat_sync::ingest::{plan_ingest, IngestContext, IngestReport};
+use chat_sync::ingest::{plan_ingest, IngestContext, IngestReport, IngestUndo, UndoOutcome};
 use chat_sync::outbox::OutboxEntry;
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::StoreError;
@@ -14,7 +14,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbObjectStore};
 
 use super::{read_record, revoked, IdbStore, RecordRead};
-use crate::codec::{decode, encode, encode_all, message_range};
+use crate::codec::{decode, encode, encode_all, message_key, message_range};
 use crate::database::{Access, Database};
 use crate::error::store_error;
 use crate::platform;
@@ -48,7 +48,8 @@ impl IdbStore {
         request_id: &RequestId,
         messages: Vec<Message>,
         ctx: &IngestContext,
-    ) -> Result<IngestReport, StoreError> {
+        keep_undo: bool,
+    ) -> Result<(IngestReport, Option<IngestUndo>), StoreError> {
         const OP: &str = "ingest";
         // The phases are left as `performance.measure` entries (`idb:ingest-read`, `-write`,
         // `-commit`): the delta sync benchmark prints them.
@@ -78,7 +79,7 @@ impl IdbStore {
                 .await?
                 .contains_key(request_id)
             {
-                return Ok(chat_sync::ingest::refused_as_revoked(request_id));
+                return Ok((chat_sync::ingest::refused_as_revoked(request_id), None));
             }
         }
         let bytes_before = record.as_ref().map_or(0, |r| r.bytes);
@@ -105,11 +106,17 @@ impl IdbStore {
         }
 
         let planned = platform::precise_now();
+        let before = if keep_undo { record.clone() } else { None };
         let plan = plan_ingest(request_id, record, &existing, messages, ctx);
         if !plan.touched {
             // Everything was refused: the transaction ends with nothing written.
-            return Ok(plan.report);
+            return Ok((plan.report, None));
         }
+        let undo = if keep_undo {
+            IngestUndo::of(request_id, before, &existing, &plan)
+        } else {
+            None
+        };
 
         if let Some(budget) = self.budget {
             if plan.record.bytes > bytes_before {
@@ -146,7 +153,49 @@ impl IdbStore {
         let committing = platform::precise_now();
         commit(&tx, OP).await?;
         platform::measure("idb:ingest-commit", committing);
-        Ok(plan.report)
+        Ok((plan.report, undo))
+    }
+
+    /// Takes an ingest back ([`IngestUndo`]) in one transaction, committed with strict
+    /// durability: what it removes must not come back after a crash.
+    pub(super) async fn undo_once(
+        &self,
+        db: IdbDatabase,
+        undo: &IngestUndo,
+    ) -> Result<UndoOutcome, StoreError> {
+        const OP: &str = "undo_ingest";
+        let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::WriteDurable, OP)?;
+        let chat_store = object_store(&tx, CHATS, OP)?;
+        let message_store = object_store(&tx, MESSAGES, OP)?;
+        let chat = &undo.request_id;
+        let current = match read_record(&chat_store, chat, OP).await? {
+            RecordRead::Found(record) => Some(record),
+            RecordRead::Missing | RecordRead::Corrupt(_) => None,
+        };
+        let outcome = if undo.still_current(current.as_ref()) {
+            for seq in &undo.remove {
+                message_store
+                    .delete(&message_key(chat, *seq))
+                    .map_err(|e| store_error(OP, &e))?;
+            }
+            for record in encode_all(&undo.restore, OP)?.iter() {
+                put(&message_store, &record, OP)?;
+            }
+            match &undo.before {
+                Some(record) => put(&chat_store, &encode(record, OP)?, OP)?,
+                None => {
+                    chat_store
+                        .delete(&JsValue::from_str(chat.as_str()))
+                        .map_err(|e| store_error(OP, &e))?;
+                }
+            }
+            UndoOutcome::Restored
+        } else {
+            delete_chat_in(&chat_store, &message_store, chat, OP)?;
+            UndoOutcome::ChatCleared
+        };
+        commit(&tx, OP).await?;
+        Ok(outcome)
     }
 }
 
