@@ -32,7 +32,7 @@ use chat_sync::outbox::OutboxEntry;
 use chat_sync::store::Store;
 use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges};
 use chat_sync_idb::broadcast::ChangeNotice;
-use chat_sync_idb::runtime::Runtime;
+use chat_sync_idb::runtime::{CommittedWatch, Runtime};
 use chat_sync_idb::SyncError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -115,6 +115,9 @@ pub struct MessageList {
     on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
     /// A weak handle on itself, for reads that finish after the call that started them.
     me: RefCell<std::rc::Weak<MessageList>>,
+    /// The messages this context stores for the chat, handed over as they are committed
+    /// (the refresh their notice causes then reads only the record).
+    committed: RefCell<Option<CommittedWatch>>,
 }
 
 impl MessageList {
@@ -166,8 +169,22 @@ impl MessageList {
             on_click: RefCell::new(None),
             on_resize: RefCell::new(None),
             me: RefCell::new(std::rc::Weak::new()),
+            committed: RefCell::new(None),
         });
         *list.me.borrow_mut() = Rc::downgrade(&list);
+        let weak = Rc::downgrade(&list);
+        let watch = list
+            .runtime
+            .watch_committed(&list.request_id, move |messages| {
+                // Busy only inside a render or a read's insert, which never awaits: then the
+                // refresh reads them as before.
+                if let Some(list) = weak.upgrade() {
+                    if let Ok(mut state) = list.state.try_borrow_mut() {
+                        state.model.keep_committed(messages);
+                    }
+                }
+            });
+        *list.committed.borrow_mut() = Some(watch);
         let record = list.runtime.store().chat(&list.request_id).await?;
         let pending = list.read_pending().await;
         let first_unread = record.as_ref().and_then(list_model::first_unread);
@@ -225,7 +242,7 @@ impl MessageList {
         // The chat record and the unsent messages do not depend on each other: read together.
         let (record, pending, read_early) = futures::join!(
             self.runtime.store().chat(&self.request_id),
-            self.read_pending(),
+            self.read_pending_if(noted.reads_outbox()),
             read_early
         );
         read_early?;

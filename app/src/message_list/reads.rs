@@ -65,6 +65,16 @@ impl MessageList {
         Ok(())
     }
 
+    /// [`MessageList::read_pending`] when a change touched the outbox; otherwise the unsent
+    /// messages the list already shows (no read).
+    pub(super) async fn read_pending_if(&self, touched: bool) -> Vec<OutboxEntry> {
+        if touched {
+            self.read_pending().await
+        } else {
+            self.state.borrow().model.pending().to_vec()
+        }
+    }
+
     /// This chat's unsent messages, in writing order (none when the outbox cannot be read:
     /// the sent messages still show).
     pub(super) async fn read_pending(&self) -> Vec<OutboxEntry> {

@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use chat_sync::backoff::BackoffPolicy;
 use chat_sync::eviction::CacheBudget;
@@ -22,6 +23,10 @@ use crate::error::{FetchError, SyncError};
 use crate::platform;
 use crate::store::IdbStore;
 
+mod committed;
+
+pub use committed::CommittedWatch;
+
 /// The cache of one signed-in user in one context, with its change channel.
 #[derive(Debug)]
 pub struct Runtime {
@@ -32,6 +37,7 @@ pub struct Runtime {
     send_backoff: BackoffPolicy,
     own_user_id: Option<String>,
     open_chats: RefCell<HashSet<RequestId>>,
+    committed: Rc<committed::Watchers>,
 }
 
 impl Runtime {
@@ -69,6 +75,7 @@ impl Runtime {
             send_backoff: BackoffPolicy::default(),
             own_user_id,
             open_chats: RefCell::new(HashSet::new()),
+            committed: Rc::default(),
         })
     }
 
@@ -108,6 +115,17 @@ impl Runtime {
         }
     }
 
+    /// Hands `on_committed` the messages of `request_id` this context stores for the first
+    /// time, as soon as they are committed and before their change notice goes out (see
+    /// [`committed`]); the watch ends when the returned value is dropped.
+    pub fn watch_committed(
+        &self,
+        request_id: &RequestId,
+        on_committed: impl Fn(&[Message]) + 'static,
+    ) -> CommittedWatch {
+        self.committed.watch(request_id, on_committed)
+    }
+
     /// The chats open in a visible view of this context.
     pub fn open_chats(&self) -> Vec<RequestId> {
         self.open_chats.borrow().iter().cloned().collect()
@@ -136,6 +154,7 @@ impl Runtime {
     ) -> Result<IngestReport, SyncError> {
         let ctx = self.ingest_context(request_id, source, backend_last);
         let pinned: Vec<RequestId> = self.open_chats.borrow().iter().cloned().collect();
+        let batch = self.committed.watched(request_id).then(|| messages.clone());
         let report = ingest_with_eviction(
             &self.store,
             request_id,
@@ -145,6 +164,10 @@ impl Runtime {
             &pinned,
         )
         .await?;
+        if let Some(batch) = batch {
+            self.committed
+                .committed(request_id, batch, &report.new_seqs);
+        }
         self.ingested(request_id, source, &report).await?;
         Ok(report)
     }

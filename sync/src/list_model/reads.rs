@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use super::{ListModel, Viewport, KEEP_MESSAGES, NEWEST_READ, READ_MARGIN};
-use crate::notice::ChangeNotice;
+use crate::notice::{ChangeNotice, NoticeSource};
 use crate::ranges::{SeqRange, SeqRanges};
 use crate::store::MAX_READ;
 use crate::timeline::Row;
@@ -48,6 +48,10 @@ pub struct NotedChanges {
     stale: bool,
     /// The newest message a change added.
     newest_added: Option<Seq>,
+    /// Whether any change was noted at all.
+    noted: bool,
+    /// A change touched the chat's unsent messages (queued, sent, confirmed, discarded).
+    outbox: bool,
 }
 
 impl NotedChanges {
@@ -55,12 +59,26 @@ impl NotedChanges {
     /// refresh reads only what is new); messages replaced, erased or reloaded make the next
     /// refresh read what is on screen again.
     pub fn note(&mut self, notice: &ChangeNotice) {
+        self.noted = true;
+        if notice.source == NoticeSource::Outbox
+            || !notice.confirmed_outbox.is_empty()
+            || notice.revoked
+            || notice.discarded_outbox > 0
+        {
+            self.outbox = true;
+        }
         if !notice.keeps_read_messages() {
             self.stale = true;
         }
         if let Some(newest) = notice.new_seqs.iter().max() {
             self.newest_added = Some(self.newest_added.map_or(*newest, |n| n.max(*newest)));
         }
+    }
+
+    /// Whether the refresh reads the chat's unsent messages again: when a change touched
+    /// them, and when no change was noted (a refresh for another reason knows nothing).
+    pub fn reads_outbox(&self) -> bool {
+        !self.noted || self.outbox
     }
 
     /// Whether the messages in memory must be dropped and read again.
@@ -175,6 +193,17 @@ impl ListModel {
     pub fn insert_messages(&mut self, messages: impl IntoIterator<Item = Message>) {
         for message in messages {
             self.messages.insert(message.seq, message);
+        }
+    }
+
+    /// Keeps messages its context has just stored for the first time, handed over in memory
+    /// instead of read back: a seq already in memory keeps its copy (a read that finished
+    /// first holds what the store says now).
+    pub fn keep_committed(&mut self, messages: &[Message]) {
+        for message in messages {
+            self.messages
+                .entry(message.seq)
+                .or_insert_with(|| message.clone());
         }
     }
 

@@ -110,6 +110,34 @@ fn the_first_screen_is_read_around_the_first_unread_or_the_newest() {
 }
 
 #[test]
+fn committed_messages_handed_over_are_not_read_again_and_never_replace_a_read_copy() {
+    let mut model = ListModel::new();
+    model.insert_messages([message("REQ-1", 101, "read from the store")]);
+    model.keep_committed(&[
+        message("REQ-1", 101, "handed over"),
+        message("REQ-1", 102, "handed over"),
+    ]);
+    assert_eq!(
+        model.reads_for(&set(&[(1, 102)]), SeqRange::new(95, 102)),
+        vec![SeqRange::new(95, 100)],
+        "the handed-over messages are in memory"
+    );
+    model.clear_messages();
+    model.insert_messages([message("REQ-1", 101, "read from the store")]);
+    model.keep_committed(&[message("REQ-1", 101, "handed over")]);
+    model.insert_messages([message("REQ-1", 102, "read")]);
+    assert_eq!(
+        model.reads_for(&set(&[(1, 102)]), SeqRange::new(101, 102)),
+        Vec::<SeqRange>::new()
+    );
+    assert_eq!(
+        model.message(101).map(|m| m.body.as_str()),
+        Some("read from the store"),
+        "a copy read from the store is kept"
+    );
+}
+
+#[test]
 fn what_to_read_skips_loaded_and_missing_seqs_in_bounded_reads() {
     let mut model = ListModel::new();
     model.insert_messages((10..=20).map(|seq| message("REQ-1", seq, "x")));
@@ -179,6 +207,37 @@ fn a_change_notice_keeps_read_messages_only_for_additions() {
     noted.note(&edited);
     assert!(noted.stale(), "an edit makes every copy in memory suspect");
     assert_eq!(noted.early_read(), None, "all is read again instead");
+}
+
+#[test]
+fn a_refresh_reads_the_unsent_messages_only_when_a_change_touched_them() {
+    let chat = RequestId::from("REQ-1");
+    assert!(
+        NotedChanges::default().reads_outbox(),
+        "a refresh that knows of no change reads everything"
+    );
+    let mut fetched = ChangeNotice::about(&chat, NoticeSource::Fetch);
+    fetched.new_seqs = vec![101];
+    let mut noted = NotedChanges::default();
+    noted.note(&fetched);
+    assert!(
+        !noted.reads_outbox(),
+        "fetched history leaves the outbox as it was"
+    );
+    let mut echo = ChangeNotice::about(&chat, NoticeSource::Live);
+    echo.confirmed_outbox = vec!["tmp-1".to_owned()];
+    let mut revoked = ChangeNotice::about(&chat, NoticeSource::Revoked);
+    revoked.revoked = true;
+    for touching in [
+        ChangeNotice::about(&chat, NoticeSource::Outbox),
+        echo,
+        revoked,
+    ] {
+        let mut noted = NotedChanges::default();
+        noted.note(&fetched);
+        noted.note(&touching);
+        assert!(noted.reads_outbox(), "{touching:?}");
+    }
 }
 
 #[test]

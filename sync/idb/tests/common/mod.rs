@@ -69,7 +69,8 @@ macro_rules! all_tests {
         $crate::all_tests!(@in runtime:
             per_user_isolation_and_wipe,
             ingest_announces_changes_on_the_broadcast_channel,
-            runtime_opens_the_users_own_database
+            runtime_opens_the_users_own_database,
+            committed_messages_are_handed_to_the_chats_watchers
         );
         $crate::all_tests!(@in driver:
             driver_fetches_only_missing_ranges,

@@ -104,3 +104,55 @@ pub async fn runtime_opens_the_users_own_database() {
     drop(runtime);
     chat_sync_idb::wipe(&user).await.expect("wipe");
 }
+
+/// The messages an ingest stores for the first time are handed to the watchers of their
+/// chat as soon as they are committed (already readable from the store), and only those:
+/// not duplicates, not another chat's, and nothing once the watch is dropped.
+pub async fn committed_messages_are_handed_to_the_chats_watchers() {
+    let store = super::open_fresh().await;
+    let runtime = Runtime::with_store(store, Some("agent-1".into())).expect("runtime");
+    let chat = RequestId::from("c1");
+    let handed: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let sink = Rc::clone(&handed);
+    let watch = runtime.watch_committed(&chat, move |messages| {
+        sink.borrow_mut().extend(messages.iter().map(|m| m.seq));
+    });
+    runtime
+        .ingest(&chat, messages("c1", 1, 3), Source::Fetch)
+        .await
+        .expect("ingest");
+    assert_eq!(
+        *handed.borrow(),
+        vec![1, 2, 3],
+        "handed over before ingest returns"
+    );
+    let stored = runtime
+        .store()
+        .range(&chat, SeqRange::new(1, 3))
+        .await
+        .expect("read");
+    assert_eq!(
+        stored.messages.len(),
+        3,
+        "what was handed over is in the store"
+    );
+    runtime
+        .ingest(&chat, messages("c1", 2, 5), Source::Fetch)
+        .await
+        .expect("overlapping");
+    runtime
+        .ingest(&RequestId::from("c2"), messages("c2", 1, 2), Source::Fetch)
+        .await
+        .expect("another chat");
+    assert_eq!(
+        *handed.borrow(),
+        vec![1, 2, 3, 4, 5],
+        "only the seqs stored for the first time, only this chat's"
+    );
+    drop(watch);
+    runtime
+        .ingest(&chat, messages("c1", 6, 6), Source::Fetch)
+        .await
+        .expect("after the watch");
+    assert_eq!(handed.borrow().len(), 5, "nothing after the watch ended");
+}
