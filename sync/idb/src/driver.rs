@@ -228,15 +228,26 @@ impl<C: HistoryClient> Driver<C> {
             engine: &self.engine,
             run,
         };
-        loop {
-            let facts = self.facts(request_id).await?;
+        // The facts the last step's fetch read after reporting its result: the next step
+        // starts from them instead of reading the chat record again.
+        let mut carried: Option<ChatFacts> = None;
+        let facts = loop {
+            let facts = match carried.take() {
+                Some(facts) => facts,
+                None => platform::timed("sync:facts", self.facts(request_id)).await?,
+            };
             let now = platform::now_ms();
             let step = self.engine.borrow_mut().step(run, facts.input(), now);
             match step {
                 Step::Perform(commands) => {
+                    let single = commands.len() == 1;
                     let results = join_all(commands.into_iter().map(|c| self.execute(c))).await;
                     for result in results {
-                        result?;
+                        let read_after = result?;
+                        // With several commands, one's facts may predate another's write.
+                        if single {
+                            carried = read_after;
+                        }
                     }
                 }
                 // Every command of a run is awaited above, so this only follows a fetch
@@ -245,24 +256,32 @@ impl<C: HistoryClient> Driver<C> {
                 Step::Sleep { until } => platform::sleep(until - now).await,
                 Step::Retry { until } => {
                     if !wanted() {
-                        break;
+                        break facts;
                     }
                     platform::sleep(until - now).await;
                 }
-                Step::Done => break,
+                Step::Done => break facts,
             }
-        }
-        self.status(request_id).await
+        };
+        // The status from the facts the run ended on, read moments ago.
+        Ok(self.status_from(request_id, &facts))
     }
 
-    async fn execute(&self, command: Command) -> Result<(), SyncError> {
+    /// Performs one command; a fetch returns the chat's facts it read after reporting its
+    /// result to the engine.
+    async fn execute(&self, command: Command) -> Result<Option<ChatFacts>, SyncError> {
         match command {
             Command::Fetch(fetch) => {
                 let request_id = fetch.request_id.clone();
+                // `sync:lock` is the wait for the chat's lock, for the benchmark's breakdown.
+                let asked = platform::precise_now();
                 let result = locks::with_lock_leased(
                     &self.lock_name(&request_id),
                     FETCH_LOCK_LEASE_MS,
-                    self.fetch_locked(&fetch),
+                    async {
+                        platform::measure("sync:lock", asked);
+                        self.fetch_locked(&fetch).await
+                    },
                 )
                 .await
                 .and_then(|inner| inner);
@@ -281,11 +300,11 @@ impl<C: HistoryClient> Driver<C> {
                     facts.clone().unwrap_or_default().input(),
                     platform::now_ms(),
                 );
-                facts?;
-                result.map(|_| ())
+                let facts = facts?;
+                result.map(|_| Some(facts))
             }
             Command::FullReload { request_id, reason } => {
-                self.full_reload(&request_id, &reason).await
+                self.full_reload(&request_id, &reason).await.map(|()| None)
             }
         }
     }

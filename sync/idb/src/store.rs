@@ -19,8 +19,7 @@ use std::cell::{Cell, RefCell};
 
 use chat_sync::eviction::{apply_eviction, Eviction};
 use chat_sync::ingest::{
-    apply_summary, mark_read, note_backend_last_seq, IngestContext, IngestReport, IngestUndo,
-    UndoOutcome,
+    mark_read, note_backend_last_seq, IngestContext, IngestReport, IngestUndo, UndoOutcome,
 };
 use chat_sync::media_cache::MediaStats;
 use chat_sync::outbox::{NewOutboxEntry, OutboxEntry};
@@ -46,6 +45,7 @@ mod outbox;
 mod raw;
 mod revoke;
 mod revoked;
+mod summaries;
 
 pub use raw::{write_raw_chat, write_raw_message};
 
@@ -233,35 +233,9 @@ impl Store for IdbStore {
         summaries: &[ChatSummary],
         listed_at: Millis,
     ) -> Result<(), StoreError> {
-        const OP: &str = "apply_summaries";
         self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(
-                    &db,
-                    &[CHATS, MESSAGES, schema::META],
-                    Access::Write,
-                    OP,
-                )?;
-                let chats = object_store(&tx, CHATS, OP)?;
-                let messages = object_store(&tx, MESSAGES, OP)?;
-                let meta = object_store(&tx, schema::META, OP)?;
-                let mut revoked = revoked::read_revoked(&meta, OP).await?;
-                let revoked_before = revoked.len();
-                for summary in summaries {
-                    if !chat_sync::changes::may_list(&revoked, &summary.request_id, listed_at) {
-                        continue;
-                    }
-                    // Listed after it was revoked: handed back to the agent.
-                    revoked.remove(&summary.request_id);
-                    let record = self
-                        .record_for_write(&chats, &messages, &summary.request_id, OP)
-                        .await?;
-                    put(&chats, &encode(&apply_summary(record, summary), OP)?, OP)?;
-                }
-                if revoked.len() != revoked_before {
-                    revoked::write_revoked(&meta, &revoked, OP)?;
-                }
-                commit(&tx, OP).await
+            .run("apply_summaries", async |db| {
+                self.apply_summaries_once(db, summaries, listed_at).await
             })
             .await
     }

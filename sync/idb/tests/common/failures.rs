@@ -83,6 +83,79 @@ pub async fn corrupt_chat_record_drops_the_chat() {
         .is_empty());
 }
 
+/// The chat list applied over a damaged chat record (read with every record in one
+/// `getAll`) drops that chat's record and messages in the same transaction, lists it afresh
+/// from the summary, and applies the other summaries; an unchanged record is not rewritten.
+pub async fn the_chat_list_over_a_corrupt_record_drops_it_and_lists_it_afresh() {
+    let store = IdbStore::open_named(&unique_name("corrupt-list"))
+        .await
+        .expect("open");
+    let (damaged_chat, kept) = (RequestId::from("c2"), RequestId::from("c3"));
+    for chat in [&damaged_chat, &kept] {
+        store
+            .ingest(chat, messages(chat.as_str(), 1, 10), &closed_chat_ctx())
+            .await
+            .expect("ingest");
+    }
+    let damaged = js_sys::Object::new();
+    js_sys::Reflect::set(&damaged, &"request_id".into(), &"c2".into()).expect("set");
+    js_sys::Reflect::set(&damaged, &"held".into(), &"not ranges".into()).expect("set");
+    write_raw_chat(&store, &damaged).await.expect("damage");
+    let summary = |chat: &RequestId, title: &str| chat_sync::ChatSummary {
+        request_id: chat.clone(),
+        title: title.into(),
+        requester: chat_sync::Person {
+            id: "q".into(),
+            name: "Q".into(),
+        },
+        last_seq: 12,
+        last_message: None,
+        updated_at: 1,
+        change_version: 0,
+        closed: false,
+    };
+    let listed = [
+        summary(&damaged_chat, "listed again"),
+        summary(&kept, "kept"),
+    ];
+    store.apply_summaries(&listed, 1).await.expect("apply");
+    let dropped = store.take_dropped_chats();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].0, damaged_chat);
+    let fresh = store
+        .chat(&damaged_chat)
+        .await
+        .expect("read")
+        .expect("listed");
+    assert_eq!(fresh.title, "listed again");
+    assert!(fresh.held.is_empty(), "nothing of the damaged copy is held");
+    assert!(store
+        .range(&damaged_chat, SeqRange::new(1, 10))
+        .await
+        .expect("range")
+        .messages
+        .is_empty());
+    let other = store.chat(&kept).await.expect("read").expect("kept");
+    assert_eq!(other.title, "kept");
+    assert_eq!(other.backend_last_seq, 12);
+    assert_eq!(
+        seqs(
+            &store
+                .range(&kept, SeqRange::new(1, 10))
+                .await
+                .expect("range")
+        )
+        .len(),
+        10
+    );
+    // Listed again unchanged: nothing to write, nothing lost.
+    store
+        .apply_summaries(&listed, 2)
+        .await
+        .expect("apply again");
+    assert_eq!(store.chat(&kept).await.expect("read"), Some(other));
+}
+
 /// A real `QuotaExceededError` maps to `QuotaExceeded` with the browser's message; a closed
 /// connection to `Closed`; anything else keeps its name and message.
 pub async fn dom_exceptions_map_to_store_errors() {

@@ -63,6 +63,7 @@ macro_rules! all_tests {
         $crate::all_tests!(@in failures:
             corrupt_message_is_counted_skipped_and_marked_missing,
             corrupt_chat_record_drops_the_chat,
+            the_chat_list_over_a_corrupt_record_drops_it_and_lists_it_afresh,
             dom_exceptions_map_to_store_errors,
             quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming
         );

@@ -1,0 +1,73 @@
+//! Applying the backend's chat list to the chat records, in one transaction: every record
+//! read with one `getAll` (not one awaited `get` per listed chat, which held the chats and
+//! messages stores for tens of milliseconds after each reconnect, with every view's reads
+//! queued behind it), the core's [`apply_summary`] on each, and only the records it changed
+//! written back.
+
+use std::collections::HashMap;
+
+use chat_sync::changes::may_list;
+use chat_sync::ingest::apply_summary;
+use chat_sync::store::StoreError;
+use chat_sync::{ChatRecord, ChatSummary, Millis, RequestId};
+use web_sys::IdbDatabase;
+
+use super::ingest::delete_chat_in;
+use super::{decode_record, revoked, IdbStore, RecordRead};
+use crate::codec::encode;
+use crate::database::{Access, Database};
+use crate::request::{commit, get_all_unbounded, object_store, put};
+use crate::schema::{self, CHATS, MESSAGES};
+
+impl IdbStore {
+    pub(super) async fn apply_summaries_once(
+        &self,
+        db: IdbDatabase,
+        summaries: &[ChatSummary],
+        listed_at: Millis,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "apply_summaries";
+        let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], Access::Write, OP)?;
+        let chats = object_store(&tx, CHATS, OP)?;
+        let messages = object_store(&tx, MESSAGES, OP)?;
+        let meta = object_store(&tx, schema::META, OP)?;
+        let keys = get_all_unbounded(&chats, true, OP)?;
+        let values = get_all_unbounded(&chats, false, OP)?;
+        let mut revoked = revoked::read_revoked(&meta, OP).await?;
+        let (keys, values) = (keys.await?, values.await?);
+        let mut records: HashMap<RequestId, ChatRecord> = HashMap::new();
+        for (key, value) in keys.iter().zip(values.iter()) {
+            match decode_record(value) {
+                RecordRead::Found(record) => {
+                    records.insert(record.request_id.clone(), record);
+                }
+                RecordRead::Missing => {}
+                RecordRead::Corrupt(reason) => {
+                    // Dropped in this transaction, as every write does with an unusable
+                    // record; a listed chat gets a fresh one below.
+                    let id = RequestId::new(key.as_string().unwrap_or_default());
+                    self.note_corrupt(&format!("chat {id}"), &reason);
+                    self.drop_reason(&id, reason);
+                    delete_chat_in(&chats, &messages, &id, OP)?;
+                }
+            }
+        }
+        let revoked_before = revoked.len();
+        for summary in summaries {
+            if !may_list(&revoked, &summary.request_id, listed_at) {
+                continue;
+            }
+            // Listed after it was revoked: handed back to the agent.
+            revoked.remove(&summary.request_id);
+            let record = records.remove(&summary.request_id);
+            let applied = apply_summary(record.clone(), summary);
+            if record.as_ref() != Some(&applied) {
+                put(&chats, &encode(&applied, OP)?, OP)?;
+            }
+        }
+        if revoked.len() != revoked_before {
+            revoked::write_revoked(&meta, &revoked, OP)?;
+        }
+        commit(&tx, OP).await
+    }
+}
