@@ -147,12 +147,18 @@ async fn measure(firefox: &Firefox, server: &Server) -> e2e::Result<Vec<Value>> 
     let scroll = firefox
         .evaluate(&frames::scroll_js(-1200, SCROLL_FRAMES, true))
         .await?;
+    let floor = Frames::from_js(
+        &firefox
+            .evaluate(&frames::floor_scroll_js(-1200, SCROLL_FRAMES))
+            .await?,
+    );
     results.extend(frame_rows(
         "scroll_10k",
         SCROLL_10K,
         "60 FPS",
         &Frames::from_js(&scroll),
         false,
+        Some(&floor),
     ));
 
     // Scroll frame times through the 100,000-message chat, when its cache fills in time.
@@ -160,12 +166,18 @@ async fn measure(firefox: &Firefox, server: &Server) -> e2e::Result<Vec<Value>> 
         let scroll = firefox
             .evaluate(&frames::scroll_js(-1200, SCROLL_FRAMES, true))
             .await?;
+        let floor = Frames::from_js(
+            &firefox
+                .evaluate(&frames::floor_scroll_js(-1200, SCROLL_FRAMES))
+                .await?,
+        );
         results.extend(frame_rows(
             "scroll",
             "scroll up through a 100,000-message chat, 1,200 px a frame",
             "60 FPS with 5,000",
             &Frames::from_js(&scroll),
             false,
+            Some(&floor),
         ));
     } else {
         eprintln!(

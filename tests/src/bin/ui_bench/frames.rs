@@ -33,9 +33,56 @@ pub const COUNT_WRITES_JS: &str = r#"(() => {
 /// for half a second. `from_bottom` starts at the newest message. Returns what the frames
 /// cost ([`Frames`]); [`COUNT_WRITES_JS`] must have run for the write counts.
 pub fn scroll_js(step: i32, frames: usize, from_bottom: bool) -> String {
+    scroll_in_js(
+        "document.querySelector('.messages')",
+        step,
+        frames,
+        from_bottom,
+        "",
+    )
+}
+
+/// The floor of a scroll, measured in the same page just after it: the same frame loop (the
+/// same `scrollTop` steps, the same per-frame queries) over a static list of plain rows laid
+/// over the page, which the browser only has to paint. The frames it drops are the machine's
+/// (a busy core, the compositor), not the list's.
+pub fn floor_scroll_js(step: i32, frames: usize) -> String {
+    let setup = "const scroller = document.createElement('div');
+  scroller.id = 'bench-floor-scroller';
+  scroller.style.cssText = 'position:fixed;inset:0;overflow:auto;z-index:99999;background:#fff';
+  const rows = document.createDocumentFragment();
+  // 8,000 rows of 96 px: taller than 599 frames of 1,200 px, so the floor scrolls as many
+  // frames as the list does.
+  for (let i = 0; i < 8000; i++) {
+    const row = document.createElement('div');
+    row.style.cssText = 'box-sizing:border-box;height:96px;padding:8px 16px;border-bottom:1px solid #ddd';
+    row.textContent = `Row ${i}: the same words a message row would show, wrapped or not.`;
+    rows.appendChild(row);
+  }
+  scroller.appendChild(rows);
+  document.body.appendChild(scroller);
+  scroller.getBoundingClientRect();
+  return scroller;";
+    scroll_in_js(
+        &format!("(() => {{ {setup} }})()"),
+        step,
+        frames,
+        true,
+        "scroller.remove();",
+    )
+}
+
+/// [`scroll_js`] over the element `scroller_js` evaluates to, running `cleanup_js` after.
+fn scroll_in_js(
+    scroller_js: &str,
+    step: i32,
+    frames: usize,
+    from_bottom: bool,
+    cleanup_js: &str,
+) -> String {
     format!(
         r#"(async () => {{
-  const scroller = document.querySelector('.messages');
+  const scroller = {scroller_js};
   if ({from_bottom}) scroller.scrollTop = scroller.scrollHeight;
   await new Promise(r => setTimeout(r, 500));
   const counts = window.__idbWrites ?? {{ transactions: 0, records: 0 }};
@@ -67,6 +114,7 @@ pub fn scroll_js(step: i32, frames: usize, from_bottom: bool) -> String {
   }});
   const seconds = (performance.now() - t0) / 1000;
   observer.disconnect();
+  {cleanup_js}
   return {{
     intervals, longTasks, longTasksObserved, seconds, rows: seen.size,
     mounted: document.querySelectorAll('.row').length,

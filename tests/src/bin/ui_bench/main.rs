@@ -177,8 +177,17 @@ async fn fill(
 }
 
 /// The rows of a scroll: frame intervals (held at p95 to the dropped-frame bound), frames
-/// dropped and long tasks (target 0 each), and, for reading, IndexedDB writes per second.
-fn frame_rows(metric: &str, what: &str, seed: &str, frames: &Frames, writes: bool) -> Vec<Value> {
+/// dropped and long tasks (target 0 each), and, for reading, IndexedDB writes per second;
+/// with `floor` (the same frame loop over a static list, [`frames::floor_scroll_js`]), the
+/// interval and dropped-frame rows show the floor's figures beside them.
+fn frame_rows(
+    metric: &str,
+    what: &str,
+    seed: &str,
+    frames: &Frames,
+    writes: bool,
+    floor: Option<&Frames>,
+) -> Vec<Value> {
     eprintln!(
         "ui-bench: {what}: {} frames in {:.1} s, {} distinct rows shown, {} mounted at the end, {} records written",
         frames.intervals.len(),
@@ -187,24 +196,36 @@ fn frame_rows(metric: &str, what: &str, seed: &str, frames: &Frames, writes: boo
         frames.mounted,
         frames.records
     );
-    let mut rows = vec![
-        row(
-            &format!("{metric}_frame"),
-            &format!("{what}: frame interval"),
-            "ms",
-            &frames.intervals,
-            frames::DROPPED_MS,
-            seed,
-        ),
-        row(
-            &format!("{metric}_dropped"),
-            &format!("{what}: frames dropped (> 25 ms)"),
-            "frames",
-            &[frames.dropped() as f64],
-            0.0,
-            "-",
-        ),
-    ];
+    let mut interval = row(
+        &format!("{metric}_frame"),
+        &format!("{what}: frame interval"),
+        "ms",
+        &frames.intervals,
+        frames::DROPPED_MS,
+        seed,
+    );
+    let mut dropped = row(
+        &format!("{metric}_dropped"),
+        &format!("{what}: frames dropped (> 25 ms)"),
+        "frames",
+        &[frames.dropped() as f64],
+        0.0,
+        "-",
+    );
+    if let Some(floor) = floor {
+        let (floor_median, _) = median_p95(&floor.intervals);
+        eprintln!(
+            "ui-bench: {what}: floor (a static list, same frame loop): {} of {} frames dropped",
+            floor.dropped(),
+            floor.intervals.len()
+        );
+        interval["floor"] = json!(floor_median);
+        interval["ratio"] = json!(interval["median"].as_f64().map(|m| m / floor_median));
+        interval["floor_name"] = json!("the same frame loop over a static list of plain rows");
+        dropped["floor"] = json!(floor.dropped());
+        dropped["floor_name"] = json!("the same frame loop over a static list of plain rows");
+    }
+    let mut rows = vec![interval, dropped];
     if frames.long_tasks_observed {
         rows.push(row(
             &format!("{metric}_long_tasks"),
@@ -266,6 +287,7 @@ async fn main() -> e2e::Result<()> {
         "60 FPS",
         &scrolled,
         true,
+        None,
     ));
     if only("unread") {
         write(&out, results)?;
@@ -384,24 +406,36 @@ async fn main() -> e2e::Result<()> {
         .evaluate(&frames::scroll_js(-1200, SCROLL_FRAMES, true))
         .await?;
     let scrolled = Frames::from_js(&scroll);
+    let floor = Frames::from_js(
+        &page
+            .evaluate(&frames::floor_scroll_js(-1200, SCROLL_FRAMES))
+            .await?,
+    );
     results.extend(frame_rows(
         "scroll",
         "scroll up through a 100,000-message chat, 1,200 px a frame",
         "60 FPS with 5,000",
         &scrolled,
         false,
+        Some(&floor),
     ));
     // The same scroll through the 10,000-message chat, as Firefox's rows measure it.
     open_chat(&page, &server, BIG).await?;
     let scroll = page
         .evaluate(&frames::scroll_js(-1200, SCROLL_FRAMES, true))
         .await?;
+    let floor = Frames::from_js(
+        &page
+            .evaluate(&frames::floor_scroll_js(-1200, SCROLL_FRAMES))
+            .await?,
+    );
     results.extend(frame_rows(
         "scroll_10k",
         SCROLL_10K,
         "60 FPS",
         &Frames::from_js(&scroll),
         false,
+        Some(&floor),
     ));
     results.push(json!({
         "bench": "ui", "metric": "fill", "what": "cache fill by paging older history (500 a page)",
