@@ -321,6 +321,56 @@ async fn a_push_after_sign_out_is_dropped() -> e2e::Result<()> {
     Ok(())
 }
 
+/// The session ends at the server while the worker is stopped; the next push starts it cold.
+/// The worker remembers the agent (Cache Storage) and writes the message while it asks who is
+/// signed in; the answer (401) takes the write back, so the message is not kept.
+#[tokio::test]
+async fn a_push_waking_a_stopped_worker_after_the_session_ended_is_not_kept() -> e2e::Result<()> {
+    let rig = Rig::start("push-cold-signed-out").await?;
+    let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
+    let before = post_as(&rig.server, &requester, "REQ-1001", "still signed in").await?;
+    let after = post_as(&rig.server, &requester, "REQ-1001", "nobody is signed in").await?;
+    let blank = rig.blank().await?;
+    rig.push(&blank, &message_payload(&before, &rig.user_id))
+        .await?;
+    let first = before["seq"].as_u64().unwrap_or_default();
+    let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    let script = snapshot_js(&database_name(&rig.user_id), "REQ-1001");
+    wait_until("the first push", Duration::from_secs(20), || async {
+        Ok(seqs(&page.evaluate(&script).await?)
+            .contains(&first)
+            .then_some(()))
+    })
+    .await?;
+    let status = page
+        .evaluate("fetch('/api/auth/logout', {method: 'POST'}).then(r => r.status)")
+        .await?;
+    assert_eq!(status, 204);
+    page.close().await?;
+    blank
+        .call("ServiceWorker.stopAllWorkers", json!({}))
+        .await?;
+    rig.deliver(&blank, &message_payload(&after, &rig.user_id))
+        .await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let snapshot = rig
+        .read_cache_until("REQ-1001", "a read of the cache", |_| true)
+        .await?;
+    assert_eq!(
+        seqs(&snapshot),
+        vec![first],
+        "a push after the session ended was kept: {snapshot}"
+    );
+    assert_eq!(
+        snapshot["chat"]["last_message"].as_str(),
+        Some("still signed in"),
+        "the chat record was not put back: {snapshot}"
+    );
+    blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
 /// The server is down when a push arrives at a stopped worker (the push service still reaches
 /// the browser): the worker cannot ask who is signed in, so it uses the last confirmed agent,
 /// remembered across worker restarts, and caches the message. The app page that reads the

@@ -3,11 +3,9 @@
 //! message) with range fetches of exactly the missing sequences under the chat's Web Lock,
 //! then notify.
 //!
-//! A warm worker (the agent confirmed in this life, their cache open) writes a pushed
-//! message at once, while the session check runs beside the write, and undoes the write
-//! ([`chat_sync::ingest::IngestUndo`]) when the answer says the agent is no longer signed in
-//! here: nothing of it stays, nothing is shown and no repair is fetched. Every other push
-//! (a cold worker, a hint, a change, a revocation) waits for the answer before writing.
+//! A pushed message for the agent this worker last confirmed is written while the session
+//! check runs beside it, and undone when the answer says otherwise ([`write_first`]); every
+//! other push (a hint, a change, a revocation) writes nothing before the answer.
 //!
 //! A payload that fails [`PushPayload::decode`] is logged and dropped before anything is
 //! opened: it never touches the cache. So is a payload addressed (`to`) to anyone but the
@@ -28,6 +26,8 @@ use crate::error::WorkerError;
 use crate::notify::{self, Notice};
 use crate::{session, state};
 
+mod write_first;
+
 /// Handles one push event; returns once the cache is committed and gaps are repaired.
 pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
     let started = platform::precise_now();
@@ -47,11 +47,11 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
         }
     };
     platform::measure("push:decode", started);
-    let payload = match route(payload) {
-        Route::WriteFirst(state, message) => {
-            return write_then_confirm(state, message, started).await
+    let payload = match payload {
+        PushPayload::Message { to, message } => {
+            return write_first::handle(to, message, started).await
         }
-        Route::CheckFirst(payload) => payload,
+        other => other,
     };
     let request_id = payload.request_id().clone();
     // Three waits that do not depend on each other run together: the server's word on who
@@ -65,28 +65,9 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
         notify::chat_is_focused(&request_id),
     );
     let user = match user {
-        Ok(user) => user,
-        Err(WorkerError::SignedOut(reason)) => {
-            // Nobody is signed in here: the subscription is stale. Nothing is stored or
-            // shown, and the next sign-in subscribes afresh.
-            tracing::warn!(%reason, "a push while nobody is signed in: dropped");
-            drop_stale_subscription().await;
-            return Ok(());
-        }
-        Err(error) => return Err(error),
+        Ok(user) if user.id == payload.to() => user,
+        other => return dropped(other, payload.to()).await,
     };
-    if payload.to() != user.id {
-        // A subscription of another agent of this browser (the unsubscription at their
-        // sign-out did not reach the server): their customers' messages never enter this
-        // agent's cache or notifications.
-        tracing::warn!(
-            to = payload.to(),
-            agent = %user.id,
-            "a push for another user: dropped"
-        );
-        drop_stale_subscription().await;
-        return Ok(());
-    }
     let state = match opened {
         Some(Ok(state)) if state.user_id == user.id => state,
         Some(Err(error)) => return Err(error),
@@ -121,89 +102,29 @@ async fn open_if_confirmed(to: &str) -> Option<Result<std::rc::Rc<state::UserSta
     Some(timed("push:open", state::for_user(to)).await)
 }
 
-/// Whether a push is written before the session check answers, or after.
-enum Route {
-    /// A pushed message addressed to the agent this worker confirmed in its current life,
-    /// whose cache it has open: written at once, undone if the check says otherwise.
-    WriteFirst(std::rc::Rc<state::UserState>, chat_sync::Message),
-    /// Everything else: nothing is opened or written before the check answers.
-    CheckFirst(PushPayload),
-}
-
-fn route(payload: PushPayload) -> Route {
-    let PushPayload::Message { to, message } = payload else {
-        return Route::CheckFirst(payload);
-    };
-    let confirmed = session::confirmed_in_memory().is_some_and(|user| user.id == to);
-    match state::open_for(&to).filter(|_| confirmed) {
-        Some(state) => Route::WriteFirst(state, message),
-        None => Route::CheckFirst(PushPayload::Message { to, message }),
-    }
-}
-
-/// A warm worker's pushed message: written while the server confirms the session, kept and
-/// repaired and notified once it does, and undone when it does not.
-async fn write_then_confirm(
-    state: std::rc::Rc<state::UserState>,
-    message: chat_sync::Message,
-    started: f64,
+/// Drops a push the session check did not confirm for its recipient `to`: nobody is
+/// signed in here, or another agent is (a subscription whose unsubscription at sign-out did
+/// not reach the server). Nothing is stored or shown, and the browser's stale subscription
+/// is unsubscribed (the next sign-in subscribes afresh).
+async fn dropped(
+    user: Result<chat_sync::protocol::CurrentUser, WorkerError>,
+    to: &str,
 ) -> Result<(), WorkerError> {
-    let driver = &state.driver;
-    let runtime = driver.runtime();
-    let request_id = message.request_id.clone();
-    let write = async {
-        let focused = notify::chat_is_focused(&request_id).await;
-        runtime.set_chat_open(&request_id, focused);
-        let written = timed(
-            "push:ingest",
-            runtime.ingest_undoable(&request_id, vec![message.clone()], Source::Push),
-        )
-        .await;
-        runtime.set_chat_open(&request_id, false);
-        platform::measure("push:committed", started);
-        (focused, written)
-    };
-    let (user, (focused, written)) =
-        futures::join!(timed("push:session", session::current_user()), write);
-    let still_signed_in = matches!(&user, Ok(user) if user.id == state.user_id);
-    if !still_signed_in {
-        if let Ok((_, Some(undo))) = &written {
-            let outcome = runtime.undo(undo).await?;
-            tracing::warn!(chat = %request_id, ?outcome, "the agent is no longer signed in: the pushed message was taken back");
+    match user {
+        Ok(user) if user.id == to => Ok(()),
+        Ok(user) => {
+            // Their customers' messages never enter this agent's cache or notifications.
+            tracing::warn!(to, agent = %user.id, "a push for another user: dropped");
+            drop_stale_subscription().await;
+            Ok(())
         }
-        return match user {
-            Ok(user) => {
-                tracing::warn!(to = %state.user_id, agent = %user.id, "a push for another user: dropped");
-                drop_stale_subscription().await;
-                Ok(())
-            }
-            Err(WorkerError::SignedOut(reason)) => {
-                tracing::warn!(%reason, "a push while nobody is signed in: dropped");
-                drop_stale_subscription().await;
-                Ok(())
-            }
-            Err(error) => Err(error),
-        };
+        Err(WorkerError::SignedOut(reason)) => {
+            tracing::warn!(%reason, "a push while nobody is signed in: dropped");
+            drop_stale_subscription().await;
+            Ok(())
+        }
+        Err(error) => Err(error),
     }
-    let notice = match written {
-        Ok((report, _)) => after_message(driver, &message, report, &state.user_id).await,
-        Err(error) => {
-            // The quick write failed (a full disk, say): the ordinary path, with eviction,
-            // now that the agent is confirmed.
-            tracing::warn!(%error, "the pushed message's first write failed; writing it again");
-            runtime.set_chat_open(&request_id, focused);
-            let result = apply_message(driver, message, &state.user_id, started).await;
-            runtime.set_chat_open(&request_id, false);
-            result
-        }
-    }?;
-    platform::measure("push:total", started);
-    if let Some(notice) = notice {
-        if !focused {
-            notify::show(&notice).await;
-        }
-    }
-    Ok(())
 }
 
 /// Writes a pushed message and does what follows it ([`after_message`]).

@@ -48,12 +48,6 @@ pub async fn last_confirmed() -> Option<CurrentUser> {
     }
 }
 
-/// The agent this worker confirmed in its current life (in memory), if any: a warm worker's
-/// answer, never one read back from Cache Storage.
-pub fn confirmed_in_memory() -> Option<CurrentUser> {
-    LAST_KNOWN.with(|last| last.borrow().clone())
-}
-
 /// Keeps `user` in memory as the last confirmed answer; whether it differs from the one
 /// kept before.
 fn keep(user: &CurrentUser) -> bool {
