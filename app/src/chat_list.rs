@@ -79,7 +79,7 @@ pub fn ChatList(
             loop {
                 match cache.runtime.store().chats().await {
                     Ok(mut records) => {
-                        records.sort_by(|a, b| {
+                        records.sort_unstable_by(|a, b| {
                             b.updated_at
                                 .cmp(&a.updated_at)
                                 .then_with(|| a.request_id.cmp(&b.request_id))

@@ -195,7 +195,11 @@ async fn read(cache: &AppCache) -> Result<Snapshot, chat_sync_idb::SyncError> {
     let usage = store.usage().await?;
     let media = media::media_stats(cache.runtime.store()).await?;
     let mut chats: Vec<ChatRecord> = store.chats().await?;
-    chats.sort_by_key(|c| std::cmp::Reverse(c.bytes));
+    chats.sort_unstable_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.request_id.cmp(&b.request_id))
+    });
     let outbox: Vec<OutboxEntry> = outbox_sender::entries(&cache.runtime).await?;
     Ok(Snapshot {
         usage,

@@ -100,7 +100,7 @@ pub fn plan_eviction(entries: &[MediaEntry], budget: u64, keep: Option<&str>) ->
         .iter()
         .filter(|e| Some(e.media_id.as_str()) != keep)
         .collect();
-    candidates.sort_by(|a, b| {
+    candidates.sort_unstable_by(|a, b| {
         a.last_used
             .cmp(&b.last_used)
             .then_with(|| a.media_id.cmp(&b.media_id))

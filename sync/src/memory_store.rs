@@ -269,7 +269,7 @@ impl Store for MemoryStore {
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut entries = self.inner.borrow().outbox.clone();
-        entries.sort_by_key(|e| e.order);
+        entries.sort_unstable_by_key(|e| e.order);
         Ok(entries)
     }
 

@@ -151,7 +151,7 @@ pub struct Outbox {
 impl Outbox {
     /// An outbox holding `entries` (in any order; kept sorted by writing order).
     pub fn from_entries(mut entries: Vec<OutboxEntry>) -> Self {
-        entries.sort_by_key(|e| e.order);
+        entries.sort_unstable_by_key(|e| e.order);
         Self { entries }
     }
 

@@ -74,7 +74,7 @@ impl IdbStore {
             })
             .await?;
         let mut entries = self.decode_entries(&values);
-        entries.sort_by_key(|e| e.order);
+        entries.sort_unstable_by_key(|e| e.order);
         Ok(entries)
     }
 
