@@ -79,7 +79,11 @@ impl IngestUndo {
 mod tests {
     use super::*;
     use crate::ingest::{plan_ingest, IngestContext, Source};
-    use crate::suite::message;
+
+    /// A requester's message (the shared suite's helper would import `suite`, a layer above).
+    fn message(chat: &str, seq: crate::types::Seq, body: &str) -> Message {
+        crate::ingest::tests::msg(chat, seq, body, "requester")
+    }
 
     fn ctx() -> IngestContext {
         IngestContext {
