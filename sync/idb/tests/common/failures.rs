@@ -66,10 +66,7 @@ pub async fn corrupt_chat_record_drops_the_chat() {
         .ingest(&chat, messages("c2", 1, 10), &closed_chat_ctx())
         .await
         .expect("ingest");
-    let damaged = js_sys::Object::new();
-    js_sys::Reflect::set(&damaged, &"request_id".into(), &"c2".into()).expect("set");
-    js_sys::Reflect::set(&damaged, &"held".into(), &"not ranges".into()).expect("set");
-    write_raw_chat(&store, &damaged).await.expect("damage");
+    damage_chat_record(&store, "c2").await;
     assert!(store.chat(&chat).await.expect("read").is_none());
     let dropped = store.take_dropped_chats();
     assert_eq!(dropped.len(), 1);
@@ -97,10 +94,7 @@ pub async fn the_chat_list_over_a_corrupt_record_drops_it_and_lists_it_afresh() 
             .await
             .expect("ingest");
     }
-    let damaged = js_sys::Object::new();
-    js_sys::Reflect::set(&damaged, &"request_id".into(), &"c2".into()).expect("set");
-    js_sys::Reflect::set(&damaged, &"held".into(), &"not ranges".into()).expect("set");
-    write_raw_chat(&store, &damaged).await.expect("damage");
+    damage_chat_record(&store, "c2").await;
     let summary = |chat: &RequestId, title: &str| chat_sync::ChatSummary {
         request_id: chat.clone(),
         title: title.into(),
@@ -154,6 +148,14 @@ pub async fn the_chat_list_over_a_corrupt_record_drops_it_and_lists_it_afresh() 
         .await
         .expect("apply again");
     assert_eq!(store.chat(&kept).await.expect("read"), Some(other));
+}
+
+/// Overwrites chat `id`'s record with one whose held ranges do not decode.
+async fn damage_chat_record(store: &IdbStore, id: &str) {
+    let damaged = js_sys::Object::new();
+    js_sys::Reflect::set(&damaged, &"request_id".into(), &id.into()).expect("set");
+    js_sys::Reflect::set(&damaged, &"held".into(), &"not ranges".into()).expect("set");
+    write_raw_chat(store, &damaged).await.expect("damage");
 }
 
 /// A real `QuotaExceededError` maps to `QuotaExceeded` with the browser's message; a closed
