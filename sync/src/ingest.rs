@@ -29,7 +29,7 @@ mod undo;
 pub use meta::{
     apply_summary, mark_read, note_backend_last_seq, ReadChange, LAST_ACCESS_RESOLUTION_MS,
 };
-pub use undo::{IngestUndo, UndoOutcome};
+pub use undo::{plan_ingest_keeping, IngestUndo, UndoOutcome};
 
 /// How many characters of a body the chat list shows.
 pub const PREVIEW_CHARS: usize = 120;

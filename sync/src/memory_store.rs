@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::eviction::{apply_eviction, Eviction};
 use crate::ingest::{
-    apply_summary, mark_read, note_backend_last_seq, plan_ingest, IngestContext, IngestReport,
-    IngestUndo, UndoOutcome,
+    apply_summary, mark_read, note_backend_last_seq, plan_ingest_keeping, IngestContext,
+    IngestReport, IngestUndo, UndoOutcome,
 };
 use crate::media_cache::{MediaIndex, MediaStats};
 use crate::outbox::{NewOutboxEntry, Outbox, OutboxEntry, OutboxError};
@@ -95,16 +95,11 @@ impl MemoryStore {
                 .collect(),
             None => Vec::new(),
         };
-        let before = if keep_undo { record.clone() } else { None };
-        let plan = plan_ingest(request_id, record, &existing, messages, ctx);
+        let (plan, undo) =
+            plan_ingest_keeping(request_id, record, &existing, messages, ctx, keep_undo);
         if !plan.touched {
             return Ok((plan.report, None));
         }
-        let undo = if keep_undo {
-            IngestUndo::of(request_id, before, &existing, &plan)
-        } else {
-            None
-        };
         if let Some(quota) = self.quota_bytes {
             let before = inner.chats.get(request_id).map_or(0, |c| c.bytes);
             let after = Self::used_bytes(&inner) - before + plan.record.bytes;

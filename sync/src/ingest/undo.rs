@@ -12,8 +12,29 @@
 //! An outbox entry the write confirmed (the agent's own message, echoed) is not put back: the
 //! server holds that message, and the agent's copy of it leaves with the rest.
 
-use super::IngestPlan;
+use super::{plan_ingest, IngestContext, IngestPlan};
 use crate::types::{ChatRecord, Message, RequestId, Seq};
+
+/// [`plan_ingest`], with the plan's undo when `keep_undo` asks for it (`None` otherwise, and
+/// when the plan writes nothing): what every store's [`crate::store::Store::ingest_undoable`]
+/// and its plain ingest both call.
+pub fn plan_ingest_keeping(
+    request_id: &RequestId,
+    record: Option<ChatRecord>,
+    existing: &[Message],
+    incoming: Vec<Message>,
+    ctx: &IngestContext,
+    keep_undo: bool,
+) -> (IngestPlan, Option<IngestUndo>) {
+    let before = if keep_undo { record.clone() } else { None };
+    let plan = plan_ingest(request_id, record, existing, incoming, ctx);
+    let undo = if keep_undo {
+        IngestUndo::of(request_id, before, existing, &plan)
+    } else {
+        None
+    };
+    (plan, undo)
+}
 
 /// How to take back one ingest.
 #[derive(Clone, Debug, PartialEq, Eq)]

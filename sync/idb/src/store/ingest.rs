@@ -1,11 +1,14 @@
 //! The IndexedDB store's write path: one ingest in one transaction over the chat record, the
 //! cached copies it touches, the outbox entries it confirms and the remembered revocations.
-//! The core decides what to write ([`plan_ingest`]); this reads its inputs and writes its
-//! plan, or refuses the whole write past the byte budget.
+//! The core decides what to write ([`chat_sync::ingest::plan_ingest`], with its undo when
+//! asked); this reads its inputs and writes its plan, or refuses the whole write past the
+//! byte budget.
 
 use std::future::Future;
 
-use chat_sync::ingest::{plan_ingest, IngestContext, IngestReport, IngestUndo, UndoOutcome};
+use chat_sync::ingest::{
+    plan_ingest_keeping, IngestContext, IngestReport, IngestUndo, UndoOutcome,
+};
 use chat_sync::outbox::OutboxEntry;
 use chat_sync::protocol::MAX_SEQ;
 use chat_sync::store::StoreError;
@@ -106,17 +109,12 @@ impl IdbStore {
         }
 
         let planned = platform::precise_now();
-        let before = if keep_undo { record.clone() } else { None };
-        let plan = plan_ingest(request_id, record, &existing, messages, ctx);
+        let (plan, undo) =
+            plan_ingest_keeping(request_id, record, &existing, messages, ctx, keep_undo);
         if !plan.touched {
             // Everything was refused: the transaction ends with nothing written.
             return Ok((plan.report, None));
         }
-        let undo = if keep_undo {
-            IngestUndo::of(request_id, before, &existing, &plan)
-        } else {
-            None
-        };
 
         if let Some(budget) = self.budget {
             if plan.record.bytes > bytes_before {

@@ -18,6 +18,20 @@ use crate::request::{
 };
 use crate::schema::{CHATS, MESSAGES};
 
+/// The keys and the values of every record in the chats store `chats`: both `getAll`s issued
+/// at once (before anything is awaited), their pairs in key order.
+pub(super) fn every_record(
+    chats: &web_sys::IdbObjectStore,
+    operation: &'static str,
+) -> Result<
+    impl std::future::Future<Output = Result<(js_sys::Array, js_sys::Array), StoreError>>,
+    StoreError,
+> {
+    let keys = get_all_unbounded(chats, true, operation)?;
+    let values = get_all_unbounded(chats, false, operation)?;
+    Ok(async move { Ok((keys.await?, values.await?)) })
+}
+
 impl IdbStore {
     /// Marks held seqs whose records are unreadable: the runtime treats them as missing.
     async fn mark_corrupt(
@@ -111,12 +125,23 @@ impl IdbStore {
             .db
             .run("chats", async |db| {
                 let tx = Database::transaction(&db, &[CHATS], Access::Read, "chats")?;
-                let store = object_store(&tx, CHATS, "chats")?;
-                let keys = get_all_unbounded(&store, true, "chats")?;
-                let values = get_all_unbounded(&store, false, "chats")?;
-                Ok((keys.await?, values.await?))
+                every_record(&object_store(&tx, CHATS, "chats")?, "chats")?.await
             })
             .await?;
+        let (records, unusable) = self.decode_chat_records(&keys, &values);
+        for (id, reason) in unusable {
+            self.drop_chat(&id, reason).await?;
+        }
+        Ok(records)
+    }
+
+    /// Decodes every chat record read by [`every_record`]; the unusable ones are counted and
+    /// returned, each with its chat and reason, for the caller to drop.
+    pub(super) fn decode_chat_records(
+        &self,
+        keys: &js_sys::Array,
+        values: &js_sys::Array,
+    ) -> (Vec<ChatRecord>, Vec<(RequestId, String)>) {
         let mut records = Vec::with_capacity(values.length() as usize);
         let mut unusable = Vec::new();
         for (key, value) in keys.iter().zip(values.iter()) {
@@ -130,10 +155,7 @@ impl IdbStore {
                 }
             }
         }
-        for (id, reason) in unusable {
-            self.drop_chat(&id, reason).await?;
-        }
-        Ok(records)
+        (records, unusable)
     }
 
     pub(super) async fn read_newest(

@@ -13,10 +13,11 @@ use chat_sync::{ChatRecord, ChatSummary, Millis, RequestId};
 use web_sys::IdbDatabase;
 
 use super::ingest::delete_chat_in;
-use super::{decode_record, revoked, IdbStore, RecordRead};
+use super::read::every_record;
+use super::{revoked, IdbStore};
 use crate::codec::encode;
 use crate::database::{Access, Database};
-use crate::request::{commit, get_all_unbounded, object_store, put};
+use crate::request::{commit, object_store, put};
 use crate::schema::{self, CHATS, MESSAGES};
 
 impl IdbStore {
@@ -31,27 +32,20 @@ impl IdbStore {
         let chats = object_store(&tx, CHATS, OP)?;
         let messages = object_store(&tx, MESSAGES, OP)?;
         let meta = object_store(&tx, schema::META, OP)?;
-        let keys = get_all_unbounded(&chats, true, OP)?;
-        let values = get_all_unbounded(&chats, false, OP)?;
+        let all = every_record(&chats, OP)?;
         let mut revoked = revoked::read_revoked(&meta, OP).await?;
-        let (keys, values) = (keys.await?, values.await?);
-        let mut records: HashMap<RequestId, ChatRecord> = HashMap::new();
-        for (key, value) in keys.iter().zip(values.iter()) {
-            match decode_record(value) {
-                RecordRead::Found(record) => {
-                    records.insert(record.request_id.clone(), record);
-                }
-                RecordRead::Missing => {}
-                RecordRead::Corrupt(reason) => {
-                    // Dropped in this transaction, as every write does with an unusable
-                    // record; a listed chat gets a fresh one below.
-                    let id = RequestId::new(key.as_string().unwrap_or_default());
-                    self.note_corrupt(&format!("chat {id}"), &reason);
-                    self.drop_reason(&id, reason);
-                    delete_chat_in(&chats, &messages, &id, OP)?;
-                }
-            }
+        let (keys, values) = all.await?;
+        let (found, unusable) = self.decode_chat_records(&keys, &values);
+        for (id, reason) in unusable {
+            // Dropped in this transaction, as every write does with an unusable record; a
+            // listed chat gets a fresh one below.
+            self.drop_reason(&id, reason);
+            delete_chat_in(&chats, &messages, &id, OP)?;
         }
+        let mut records: HashMap<RequestId, ChatRecord> = found
+            .into_iter()
+            .map(|record| (record.request_id.clone(), record))
+            .collect();
         let revoked_before = revoked.len();
         for summary in summaries {
             if !may_list(&revoked, &summary.request_id, listed_at) {
