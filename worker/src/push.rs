@@ -127,25 +127,6 @@ async fn dropped(
     }
 }
 
-/// Writes a pushed message and does what follows it ([`after_message`]).
-async fn apply_message(
-    driver: &Driver<HttpHistoryClient>,
-    message: chat_sync::Message,
-    own_user_id: &str,
-    started: f64,
-) -> Result<Option<Notice>, WorkerError> {
-    let request_id = message.request_id.clone();
-    let report = timed(
-        "push:ingest",
-        driver
-            .runtime()
-            .ingest(&request_id, vec![message.clone()], Source::Push),
-    )
-    .await?;
-    platform::measure("push:committed", started);
-    after_message(driver, &message, report, own_user_id).await
-}
-
 /// After a pushed message is written: the gap it reveals repaired, a notification of a
 /// redacted message closed, and what to notify, if anything.
 async fn after_message(
@@ -183,7 +164,16 @@ async fn apply(
     let runtime = driver.runtime();
     match payload {
         PushPayload::Message { message, .. } => {
-            apply_message(driver, message, own_user_id, started).await
+            // The ordinary write: `write_first` comes here once the server named the agent
+            // and nothing was written before (or the first write failed).
+            let request_id = message.request_id.clone();
+            let report = timed(
+                "push:ingest",
+                runtime.ingest(&request_id, vec![message.clone()], Source::Push),
+            )
+            .await?;
+            platform::measure("push:committed", started);
+            after_message(driver, &message, report, own_user_id).await
         }
         PushPayload::Hint {
             request_id, seq, ..

@@ -16,6 +16,7 @@
 use std::rc::Rc;
 
 use chat_sync::ingest::{IngestReport, IngestUndo, Source};
+use chat_sync::protocol::PushPayload;
 use chat_sync::Message;
 use chat_sync_idb::platform::{self, timed};
 use chat_sync_idb::SyncError;
@@ -140,7 +141,11 @@ async fn write_confirmed(
     let runtime = state.driver.runtime();
     let request_id = message.request_id.clone();
     runtime.set_chat_open(&request_id, focused);
-    let notice = super::apply_message(&state.driver, message, to, started).await;
+    let payload = PushPayload::Message {
+        to: to.to_owned(),
+        message,
+    };
+    let notice = super::apply(&state.driver, payload, to, started).await;
     runtime.set_chat_open(&request_id, false);
     notice
 }
