@@ -269,20 +269,18 @@ async fn a_full_outbox_refuses_the_101st_and_a_refused_send_is_parked() -> e2e::
     )
     .await?;
     type_and_send(&page, "not my chat").await?;
+    // Found and clicked in one evaluation: between two, the row may be re-rendered (the
+    // retry sends it again, and it is parked again), leaving nothing to click.
     page.wait_for(
-        "document.querySelector('[data-state=failed] [data-action=retry]') !== null",
+        &click_when_shown("[data-state=failed] [data-action=retry]"),
         WAIT,
     )
     .await?;
-    page.evaluate("document.querySelector('[data-state=failed] [data-action=retry]').click()")
-        .await?;
     page.wait_for(
-        "document.querySelector('[data-state=failed] [data-action=delete]') !== null",
+        &click_when_shown("[data-state=failed] [data-action=delete]"),
         WAIT,
     )
     .await?;
-    page.evaluate("document.querySelector('[data-state=failed] [data-action=delete]').click()")
-        .await?;
     page.wait_for(
         "document.querySelector('[data-state=failed]') === null",
         WAIT,
@@ -598,4 +596,10 @@ async fn a_slow_upload_that_keeps_moving_is_sent_and_shows_its_progress() -> e2e
     browser.close().await;
     server.stop().await;
     Ok(())
+}
+
+/// A page expression that clicks the element `selector` names and is true once it did, for
+/// `wait_for`.
+fn click_when_shown(selector: &str) -> String {
+    format!("(() => {{ const el = document.querySelector({selector:?}); if (!el) return false; el.click(); return true; }})()")
 }
