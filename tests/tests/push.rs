@@ -296,7 +296,7 @@ async fn a_push_waking_a_stopped_worker_after_the_session_ended_is_not_kept() ->
 
 /// One push is cached for the agent, the session ends at the server (not through the app, so
 /// the worker is not told), the worker is stopped when `cold`, and a second push arrives: the
-/// cache must hold the first message only, with the chat record as the first left it.
+/// cache must hold the first message only, with the chat record exactly as it was before.
 async fn push_after_the_session_ended(name: &str, cold: bool) -> e2e::Result<()> {
     let rig = Rig::start(name).await?;
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
@@ -319,6 +319,11 @@ async fn push_after_the_session_ended(name: &str, cold: bool) -> e2e::Result<()>
         .await?;
     assert_eq!(status, 204);
     page.close().await?;
+    // The chat record as the signed-in agent's cache left it (the desk's chat list may have
+    // updated it, legitimately, before the session ended).
+    let before_push = rig
+        .read_cache_until("REQ-1001", "the cache before the push", |_| true)
+        .await?;
     if cold {
         blank
             .call("ServiceWorker.stopAllWorkers", json!({}))
@@ -336,8 +341,7 @@ async fn push_after_the_session_ended(name: &str, cold: bool) -> e2e::Result<()>
         "a push after the session ended was kept (cold: {cold}): {snapshot}"
     );
     assert_eq!(
-        snapshot["chat"]["last_message"].as_str(),
-        Some("still signed in"),
+        snapshot["chat"], before_push["chat"],
         "the chat record was not put back (cold: {cold}): {snapshot}"
     );
     blank.close().await?;
