@@ -32,7 +32,7 @@ use chat_sync::outbox::OutboxEntry;
 use chat_sync::store::Store;
 use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges};
 use chat_sync_idb::broadcast::ChangeNotice;
-use chat_sync_idb::runtime::{CommittedWatch, Runtime};
+use chat_sync_idb::runtime::{Handed, Runtime, WriteWatch};
 use chat_sync_idb::SyncError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -115,9 +115,10 @@ pub struct MessageList {
     on_resize: RefCell<Option<Closure<dyn FnMut()>>>,
     /// A weak handle on itself, for reads that finish after the call that started them.
     me: RefCell<std::rc::Weak<MessageList>>,
-    /// The messages this context stores for the chat, handed over as they are committed
-    /// (the refresh their notice causes then reads only the record).
-    committed: RefCell<Option<CommittedWatch>>,
+    /// The writes of this context that only add to the chat, handed over before they
+    /// commit: the list shows them at once, and the refresh their notice causes reads only
+    /// the record.
+    writes: RefCell<Option<WriteWatch>>,
 }
 
 impl MessageList {
@@ -169,22 +170,16 @@ impl MessageList {
             on_click: RefCell::new(None),
             on_resize: RefCell::new(None),
             me: RefCell::new(std::rc::Weak::new()),
-            committed: RefCell::new(None),
+            writes: RefCell::new(None),
         });
         *list.me.borrow_mut() = Rc::downgrade(&list);
         let weak = Rc::downgrade(&list);
-        let watch = list
-            .runtime
-            .watch_committed(&list.request_id, move |messages| {
-                // Busy only inside a render or a read's insert, which never awaits: then the
-                // refresh reads them as before.
-                if let Some(list) = weak.upgrade() {
-                    if let Ok(mut state) = list.state.try_borrow_mut() {
-                        state.model.keep_committed(messages);
-                    }
-                }
-            });
-        *list.committed.borrow_mut() = Some(watch);
+        let watch = list.runtime.watch_writes(&list.request_id, move |handed| {
+            if let Some(list) = weak.upgrade() {
+                list.on_write(handed);
+            }
+        });
+        *list.writes.borrow_mut() = Some(watch);
         let record = list.runtime.store().chat(&list.request_id).await?;
         let pending = list.read_pending().await;
         let first_unread = record.as_ref().and_then(list_model::first_unread);
@@ -215,6 +210,40 @@ impl MessageList {
         Ok(list)
     }
 
+    /// A write of this context handed over before its commit: its record and messages are
+    /// laid out and shown now ([`ListModel::keep_written`]); should the commit fail, what it
+    /// handed is dropped and the store read again.
+    fn on_write(self: &Rc<Self>, handed: Handed<'_>) {
+        match handed {
+            Handed::Written(written) => {
+                let started = chat_sync_idb::platform::precise_now();
+                // Busy only inside a render or a read's insert, which never await (nor
+                // write): the write's notice then brings the refresh that shows it.
+                let Ok(pending) = self
+                    .state
+                    .try_borrow_mut()
+                    .map(|mut state| state.model.keep_written(written))
+                else {
+                    return;
+                };
+                self.apply_record(Some(written.record.clone()), pending);
+                self.render_new();
+                chat_sync_idb::platform::measure("view:handed", started);
+            }
+            Handed::Unwritten => {
+                let mut changes = self.changes.get();
+                changes.note_unwritten();
+                self.changes.set(changes);
+                let list = Rc::clone(self);
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(error) = list.refresh().await {
+                        tracing::warn!(chat = %list.request_id, %error, "could not read the chat again after a failed write");
+                    }
+                });
+            }
+        }
+    }
+
     /// Notes a committed change of this chat before the refresh it causes (the core's
     /// [`NotedChanges`] decides what it means for the messages in memory).
     pub fn note_change(&self, notice: &ChangeNotice) {
@@ -228,6 +257,7 @@ impl MessageList {
     pub async fn refresh(self: &Rc<Self>) -> Result<Option<ChatRecord>, SyncError> {
         // Taken first: a change noted while this refresh reads asks for the next one.
         let noted = self.changes.take();
+        let mark = self.state.borrow().model.read_mark();
         let stale = noted.stale();
         let early = noted.early_read();
         let read_early = async {
@@ -279,21 +309,30 @@ impl MessageList {
                 bottom?;
             }
         }
-        let applying_at = chat_sync_idb::platform::precise_now();
-        self.apply_record(record.clone(), pending);
-        chat_sync_idb::platform::measure("view:apply-record", applying_at);
+        // A write handed over meanwhile is newer than what this read may have found; its
+        // notice brings the refresh that lays out the record after it.
+        if self.state.borrow().model.may_apply_read(mark) {
+            let applying_at = chat_sync_idb::platform::precise_now();
+            self.apply_record(record.clone(), pending);
+            chat_sync_idb::platform::measure("view:apply-record", applying_at);
+        }
         let rendering_at = chat_sync_idb::platform::precise_now();
-        // A reader at the bottom waits for the new messages: the rows on screen first, the
-        // rows around them (off screen) on the next frame.
+        self.render_new();
+        chat_sync_idb::platform::measure("view:render", rendering_at);
+        Ok(record)
+    }
+
+    /// Renders after new messages may have arrived: a reader at the bottom waits for them,
+    /// so the rows on screen come first and the rows around them (off screen) on the next
+    /// frame.
+    fn render_new(self: &Rc<Self>) {
         let lean = self.state.borrow().model.stick_to_bottom();
         self.lean.set(lean);
         self.render();
         self.lean.set(false);
-        chat_sync_idb::platform::measure("view:render", rendering_at);
         if lean {
             self.schedule_frame();
         }
-        Ok(record)
     }
 
     /// Shows the repair progress (done / total) in the gaps while a fetch runs.

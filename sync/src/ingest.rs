@@ -25,11 +25,13 @@ use crate::types::{ChatRecord, Message, Millis, Person, RequestId, SenderRole, S
 
 mod meta;
 mod undo;
+mod written;
 
 pub use meta::{
     apply_summary, mark_read, note_backend_last_seq, ReadChange, LAST_ACCESS_RESOLUTION_MS,
 };
 pub use undo::{plan_ingest_keeping, IngestUndo, UndoOutcome};
+pub use written::Written;
 
 /// How many characters of a body the chat list shows.
 pub const PREVIEW_CHARS: usize = 120;

@@ -27,7 +27,7 @@ mod reads;
 mod tests;
 
 pub use anchor::{Anchor, Applied};
-pub use reads::{first_unread, opening_window, AfterRender, NotedChanges, RefreshReads};
+pub use reads::{first_unread, opening_window, AfterRender, NotedChanges, ReadMark, RefreshReads};
 
 /// Pixels of rows kept above and below the viewport, so a fast scroll never shows blank
 /// space before the next frame mounts the rows it reaches.
@@ -134,6 +134,8 @@ pub struct ListModel {
     last_viewport: Option<SeqRange>,
     /// The scroll position the last render left; a different one means the reader scrolled.
     last_top: f64,
+    /// How many writes were handed over before their commit ([`ListModel::keep_written`]).
+    writes_kept: u64,
 }
 
 impl Default for ListModel {
@@ -160,6 +162,7 @@ impl ListModel {
             older_asked: false,
             last_viewport: None,
             last_top: 0.0,
+            writes_kept: 0,
         }
     }
 

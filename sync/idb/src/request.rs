@@ -110,7 +110,20 @@ pub(crate) fn put(
         .map_err(|e| store_error(operation, &e))
 }
 
+/// Asks the browser to commit `tx` once its requests are done, without first delivering
+/// every request's success event to this thread and seeing that no further request followed
+/// (what an automatic commit waits for). A transaction no longer active (already committing)
+/// refuses, and commits on its own as before.
+// web-sys marks `commit()` deprecated, but it is IndexedDB 3.0, in Chrome since 76 and
+// Firefox since 74.
+#[allow(deprecated)]
+pub(crate) fn request_commit(tx: &IdbTransaction) {
+    let _ = tx.commit();
+}
+
+/// Commits `tx` ([`request_commit`]) and waits for the outcome.
 pub(crate) async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
+    request_commit(tx);
     transaction_done(tx)
         .await
         .map_err(|e: DomError| e.into_store_error(operation))

@@ -8,7 +8,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::rc::Rc;
 
 use chat_sync::backoff::BackoffPolicy;
 use chat_sync::eviction::CacheBudget;
@@ -23,9 +22,7 @@ use crate::error::{FetchError, SyncError};
 use crate::platform;
 use crate::store::IdbStore;
 
-mod committed;
-
-pub use committed::CommittedWatch;
+pub use crate::store::{Handed, WriteWatch};
 
 /// The cache of one signed-in user in one context, with its change channel.
 #[derive(Debug)]
@@ -37,7 +34,6 @@ pub struct Runtime {
     send_backoff: BackoffPolicy,
     own_user_id: Option<String>,
     open_chats: RefCell<HashSet<RequestId>>,
-    committed: Rc<committed::Watchers>,
 }
 
 impl Runtime {
@@ -75,7 +71,6 @@ impl Runtime {
             send_backoff: BackoffPolicy::default(),
             own_user_id,
             open_chats: RefCell::new(HashSet::new()),
-            committed: Rc::default(),
         })
     }
 
@@ -115,15 +110,16 @@ impl Runtime {
         }
     }
 
-    /// Hands `on_committed` the messages of `request_id` this context stores for the first
-    /// time, as soon as they are committed and before their change notice goes out (see
-    /// [`committed`]); the watch ends when the returned value is dropped.
-    pub fn watch_committed(
+    /// Tells `on_write` of the writes of `request_id` this context makes that only add: the
+    /// record and the new messages as soon as the writes are issued, before they commit, and
+    /// a failure of that commit (see [`crate::store::Handed`]); the watch ends when the
+    /// returned value is dropped.
+    pub fn watch_writes(
         &self,
         request_id: &RequestId,
-        on_committed: impl Fn(&[Message]) + 'static,
-    ) -> CommittedWatch {
-        self.committed.watch(request_id, on_committed)
+        on_write: impl Fn(Handed<'_>) + 'static,
+    ) -> WriteWatch {
+        self.store.watch_writes(request_id, on_write)
     }
 
     /// The chats open in a visible view of this context.
@@ -154,7 +150,6 @@ impl Runtime {
     ) -> Result<IngestReport, SyncError> {
         let ctx = self.ingest_context(request_id, source, backend_last);
         let pinned: Vec<RequestId> = self.open_chats.borrow().iter().cloned().collect();
-        let batch = self.committed.watched(request_id).then(|| messages.clone());
         let report = ingest_with_eviction(
             &self.store,
             request_id,
@@ -164,10 +159,6 @@ impl Runtime {
             &pinned,
         )
         .await?;
-        if let Some(batch) = batch {
-            self.committed
-                .committed(request_id, batch, &report.new_seqs);
-        }
         self.ingested(request_id, source, &report).await?;
         Ok(report)
     }

@@ -16,6 +16,7 @@
 //!   `QuotaExceededError` maps to the same [`StoreError::QuotaExceeded`].
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use chat_sync::eviction::{apply_eviction, Eviction};
 use chat_sync::ingest::{
@@ -46,8 +47,10 @@ mod raw;
 mod revoke;
 mod revoked;
 mod summaries;
+mod written;
 
 pub use raw::{write_raw_chat, write_raw_message};
+pub use written::{Handed, WriteWatch};
 
 /// A chat record as read: missing, readable, or damaged (with the decode error).
 enum RecordRead {
@@ -63,6 +66,8 @@ pub struct IdbStore {
     budget: Option<u64>,
     corrupt_seen: Cell<u64>,
     dropped: RefCell<Vec<(RequestId, String)>>,
+    /// The views of this context watching their chat's writes ([`written`]).
+    watchers: Rc<written::Watchers>,
 }
 
 impl IdbStore {
@@ -78,9 +83,20 @@ impl IdbStore {
             budget: None,
             corrupt_seen: Cell::new(0),
             dropped: RefCell::new(Vec::new()),
+            watchers: Rc::default(),
         };
         store.db.connection().await?;
         Ok(store)
+    }
+
+    /// Tells `on_write` of this store's writes of `request_id` that only add, before they
+    /// commit ([`written`]); the watch ends when the returned value is dropped.
+    pub fn watch_writes(
+        &self,
+        request_id: &RequestId,
+        on_write: impl Fn(Handed<'_>) + 'static,
+    ) -> WriteWatch {
+        self.watchers.watch(request_id, on_write)
     }
 
     /// Makes the store refuse writes that take it past `bytes`, the way a full disk does.

@@ -6,7 +6,9 @@
 use std::ops::Range;
 
 use super::{ListModel, Viewport, KEEP_MESSAGES, NEWEST_READ, READ_MARGIN};
+use crate::ingest::Written;
 use crate::notice::{ChangeNotice, NoticeSource};
+use crate::outbox::OutboxEntry;
 use crate::ranges::{SeqRange, SeqRanges};
 use crate::store::MAX_READ;
 use crate::timeline::Row;
@@ -81,6 +83,14 @@ impl NotedChanges {
         !self.noted || self.outbox
     }
 
+    /// Notes that a write handed over before its commit failed ([`ListModel::keep_written`]):
+    /// what it handed is dropped and everything, the unsent messages too, is read again.
+    pub fn note_unwritten(&mut self) {
+        self.noted = true;
+        self.stale = true;
+        self.outbox = true;
+    }
+
     /// Whether the messages in memory must be dropped and read again.
     pub fn stale(&self) -> bool {
         self.stale
@@ -93,6 +103,10 @@ impl NotedChanges {
         self.newest_added.filter(|_| !self.stale).map(newest_window)
     }
 }
+
+/// When a refresh began reading, against the writes handed over ([`ListModel::read_mark`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadMark(u64);
 
 /// The windows a refresh reads (beside what is in memory): what is on screen and the newest
 /// messages, so a reader at the bottom sees new ones at once.
@@ -205,6 +219,33 @@ impl ListModel {
                 .entry(message.seq)
                 .or_insert_with(|| message.clone());
         }
+    }
+
+    /// Keeps what its context is writing ([`Written`]): the new messages in memory, as
+    /// [`ListModel::keep_committed`] does; returns the unsent messages still to show once the
+    /// write's echoes confirmed theirs, for the caller to lay out with the written record.
+    /// Counted, so a refresh whose reads began before it does not lay out the older record it
+    /// read ([`ListModel::may_apply_read`]).
+    pub fn keep_written(&mut self, written: &Written) -> Vec<OutboxEntry> {
+        self.writes_kept += 1;
+        self.keep_committed(&written.messages);
+        self.pending
+            .iter()
+            .filter(|e| !written.confirmed_outbox.contains(&e.client_temp_id))
+            .cloned()
+            .collect()
+    }
+
+    /// Taken when a refresh starts reading the chat record.
+    pub fn read_mark(&self) -> ReadMark {
+        ReadMark(self.writes_kept)
+    }
+
+    /// Whether a refresh that started at `mark` may lay out the record it read: not when a
+    /// write was handed over since, because its read may predate that write. The write's own
+    /// notice (or the report of its failure) brings the refresh that reads after it.
+    pub fn may_apply_read(&self, mark: ReadMark) -> bool {
+        mark.0 == self.writes_kept
     }
 
     /// Drops every message in memory: a change replaced or erased some, and a copy kept

@@ -110,6 +110,43 @@ fn the_first_screen_is_read_around_the_first_unread_or_the_newest() {
 }
 
 #[test]
+fn a_write_handed_over_keeps_its_messages_drops_confirmed_unsent_ones_and_outdates_earlier_reads() {
+    let mut model = ListModel::new();
+    apply_with(
+        &mut model,
+        &[(1, 100)],
+        100,
+        vec![unsent("a", 1), unsent("b", 2)],
+        view(0.0, 600.0),
+    );
+    let before = model.read_mark();
+    assert!(model.may_apply_read(before));
+    let written = crate::ingest::Written {
+        request_id: RequestId::from("REQ-1"),
+        record: record(&[(1, 101)], 101),
+        messages: vec![message("REQ-1", 101, "echo of a")],
+        confirmed_outbox: vec!["a".into()],
+    };
+    let pending = model.keep_written(&written);
+    let left: Vec<&str> = pending.iter().map(|e| e.client_temp_id.as_str()).collect();
+    assert_eq!(left, vec!["b"], "the confirmed entry is its echo now");
+    assert_eq!(
+        model.message(101).map(|m| m.body.as_str()),
+        Some("echo of a")
+    );
+    assert!(
+        !model.may_apply_read(before),
+        "a record read before the write may predate it"
+    );
+    assert!(model.may_apply_read(model.read_mark()));
+
+    let mut noted = NotedChanges::default();
+    assert!(!noted.stale());
+    noted.note_unwritten();
+    assert!(noted.stale() && noted.reads_outbox() && noted.early_read().is_none());
+}
+
+#[test]
 fn committed_messages_handed_over_are_not_read_again_and_never_replace_a_read_copy() {
     let mut model = ListModel::new();
     model.insert_messages([message("REQ-1", 101, "read from the store")]);

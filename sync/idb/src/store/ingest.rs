@@ -16,12 +16,12 @@ use chat_sync::{ChatRecord, Message, RequestId, SeqRanges};
 use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbObjectStore};
 
-use super::{read_record, revoked, IdbStore, RecordRead};
+use super::{read_record, revoked, Handed, IdbStore, RecordRead};
 use crate::codec::{decode, encode, encode_all, message_key, message_range};
 use crate::database::{Access, Database};
 use crate::error::store_error;
 use crate::platform;
-use crate::request::{commit, get_all, get_all_unbounded, object_store, put};
+use crate::request::{commit, get_all, get_all_unbounded, object_store, put, request_commit};
 use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
 
 impl IdbStore {
@@ -66,6 +66,14 @@ impl IdbStore {
         let message_store = object_store(&tx, MESSAGES, OP)?;
         let chat_store = object_store(&tx, CHATS, OP)?;
         let outbox_store = object_store(&tx, OUTBOX, OP)?;
+        // What the rest of the cache holds, for the byte budget: asked for now, beside the
+        // record, so the answer is there when the plan needs it (it rarely waits on it then).
+        let held_elsewhere = self.budget.map(|_| {
+            (
+                chat_bytes_except(&chat_store, request_id, OP),
+                outbox_bytes(&outbox_store, OP),
+            )
+        });
         let record = if ctx.source.replaces_chat() {
             // A full reload: the old copy goes in this transaction, with the new page, so a
             // failure anywhere leaves it whole.
@@ -116,10 +124,8 @@ impl IdbStore {
             return Ok((plan.report, None));
         }
 
-        if let Some(budget) = self.budget {
+        if let (Some(budget), Some((others, outbox))) = (self.budget, held_elsewhere) {
             if plan.record.bytes > bytes_before {
-                let others = chat_bytes_except(&chat_store, request_id, OP);
-                let outbox = outbox_bytes(&outbox_store, OP);
                 let used = others.await? + outbox.await? + plan.record.bytes;
                 if used > budget {
                     let _ = tx.abort();
@@ -149,7 +155,23 @@ impl IdbStore {
         }
         platform::measure("idb:ingest-write", planned);
         let committing = platform::precise_now();
-        commit(&tx, OP).await?;
+        // What this context's views may show before the commit, once it is asked for: they
+        // are handed it while the browser commits (see `written`).
+        let handed = if self.watchers.watched(request_id) {
+            plan.written(request_id, ctx, keep_undo)
+        } else {
+            None
+        };
+        if let Some(written) = &handed {
+            request_commit(&tx);
+            self.watchers.tell(request_id, Handed::Written(written));
+        }
+        if let Err(error) = commit(&tx, OP).await {
+            if handed.is_some() {
+                self.watchers.tell(request_id, Handed::Unwritten);
+            }
+            return Err(error);
+        }
         platform::measure("idb:ingest-commit", committing);
         Ok((plan.report, undo))
     }

@@ -71,7 +71,7 @@ macro_rules! all_tests {
             per_user_isolation_and_wipe,
             ingest_announces_changes_on_the_broadcast_channel,
             runtime_opens_the_users_own_database,
-            committed_messages_are_handed_to_the_chats_watchers
+            writes_that_add_are_handed_to_the_chats_watchers_before_they_commit
         );
         $crate::all_tests!(@in driver:
             driver_fetches_only_missing_ranges,

@@ -7,10 +7,10 @@ use std::rc::Rc;
 use chat_sync::ingest::Source;
 use chat_sync::store::Store;
 use chat_sync::suite::{closed_chat_ctx, messages};
-use chat_sync::{RequestId, SeqRange};
+use chat_sync::{RequestId, SeqRange, SeqRanges};
 use chat_sync_idb::broadcast::{subscribe, ChangeNotice};
 use chat_sync_idb::database::database_name;
-use chat_sync_idb::runtime::Runtime;
+use chat_sync_idb::runtime::{Handed, Runtime};
 use chat_sync_idb::{platform, IdbStore};
 
 use super::unique_name;
@@ -105,26 +105,39 @@ pub async fn runtime_opens_the_users_own_database() {
     chat_sync_idb::wipe(&user).await.expect("wipe");
 }
 
-/// The messages an ingest stores for the first time are handed to the watchers of their
-/// chat as soon as they are committed (already readable from the store), and only those:
-/// not duplicates, not another chat's, and nothing once the watch is dropped.
-pub async fn committed_messages_are_handed_to_the_chats_watchers() {
+/// A write that only adds is handed to the watchers of its chat once its writes are issued,
+/// before it commits: the messages stored for the first time and the record the write
+/// leaves, and only those (not duplicates, not another chat's, not a change, nothing once the
+/// watch is dropped). What was handed over is in the store when the ingest returns.
+pub async fn writes_that_add_are_handed_to_the_chats_watchers_before_they_commit() {
     let store = super::open_fresh().await;
     let runtime = Runtime::with_store(store, Some("agent-1".into())).expect("runtime");
     let chat = RequestId::from("c1");
     let handed: Rc<RefCell<Vec<u64>>> = Rc::default();
-    let sink = Rc::clone(&handed);
-    let watch = runtime.watch_committed(&chat, move |messages| {
-        sink.borrow_mut().extend(messages.iter().map(|m| m.seq));
+    let records: Rc<RefCell<Vec<SeqRanges>>> = Rc::default();
+    let (sink, record_sink) = (Rc::clone(&handed), Rc::clone(&records));
+    let watch = runtime.watch_writes(&chat, move |write| match write {
+        Handed::Written(written) => {
+            sink.borrow_mut()
+                .extend(written.messages.iter().map(|m| m.seq));
+            record_sink.borrow_mut().push(written.record.held.clone());
+        }
+        Handed::Unwritten => panic!("no write failed"),
     });
-    runtime
-        .ingest(&chat, messages("c1", 1, 3), Source::Fetch)
-        .await
-        .expect("ingest");
+    let ingest = runtime.ingest(&chat, messages("c1", 1, 3), Source::Fetch);
+    futures::pin_mut!(ingest);
+    // The first poll runs until the transaction's first request: nothing is written yet.
+    assert!(futures::poll!(&mut ingest).is_pending());
+    assert!(
+        handed.borrow().is_empty(),
+        "not before the writes are issued"
+    );
+    ingest.await.expect("ingest");
+    assert_eq!(*handed.borrow(), vec![1, 2, 3]);
     assert_eq!(
-        *handed.borrow(),
-        vec![1, 2, 3],
-        "handed over before ingest returns"
+        *records.borrow(),
+        vec![SeqRanges::from_range(SeqRange::new(1, 3))],
+        "with the record it leaves"
     );
     let stored = runtime
         .store()
@@ -144,10 +157,21 @@ pub async fn committed_messages_are_handed_to_the_chats_watchers() {
         .ingest(&RequestId::from("c2"), messages("c2", 1, 2), Source::Fetch)
         .await
         .expect("another chat");
+    let mut edited = messages("c1", 1, 1);
+    edited[0].body = "edited".into();
+    edited[0].version = 1;
+    runtime
+        .ingest(
+            &chat,
+            edited,
+            Source::Change(chat_sync::ingest::ChangeFacts::default()),
+        )
+        .await
+        .expect("a change");
     assert_eq!(
         *handed.borrow(),
         vec![1, 2, 3, 4, 5],
-        "only the seqs stored for the first time, only this chat's"
+        "only the seqs stored for the first time, only this chat's, no change"
     );
     drop(watch);
     runtime
