@@ -87,9 +87,20 @@ pub fn precise_now() -> f64 {
         .unwrap_or_else(js_sys::Date::now)
 }
 
+/// How many measures a context keeps in its performance timeline: a tab open all day records
+/// a few per ingest, and the browser keeps every one until they are cleared.
+pub const MEASURES_KEPT: u32 = 1_000;
+
+thread_local! {
+    /// Measures recorded since the timeline's measures were last cleared.
+    static MEASURES_RECORDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// Records `performance.measure(name, { start, end: now })` where the context has the User
 /// Timing API: the push pipeline leaves its breakdown there for the benchmark (and for anyone
 /// reading the worker's performance timeline in the browser's tools). Costs microseconds.
+/// Every [`MEASURES_KEPT`] measures the timeline's measures are cleared, so a long-lived
+/// page or worker does not hold them all.
 pub fn measure(name: &str, start: f64) {
     let Some(performance) = global_property("performance") else {
         return;
@@ -103,6 +114,18 @@ pub fn measure(name: &str, start: f64) {
     let options = Object::new();
     let _ = Reflect::set(&options, &"start".into(), &JsValue::from_f64(start));
     let _ = Reflect::set(&options, &"end".into(), &JsValue::from_f64(precise_now()));
+    let full = MEASURES_RECORDED.with(|recorded| {
+        let full = recorded.get() >= MEASURES_KEPT;
+        recorded.set(if full { 1 } else { recorded.get() + 1 });
+        full
+    });
+    if full {
+        if let Ok(clear) = Reflect::get(&performance, &JsValue::from_str("clearMeasures"))
+            .and_then(|f| f.dyn_into::<Function>())
+        {
+            let _ = clear.call0(&performance);
+        }
+    }
     let _ = measure.call2(&performance, &JsValue::from_str(name), &options);
 }
 

@@ -71,7 +71,8 @@ macro_rules! all_tests {
             per_user_isolation_and_wipe,
             ingest_announces_changes_on_the_broadcast_channel,
             runtime_opens_the_users_own_database,
-            writes_that_add_are_handed_to_the_chats_watchers_before_they_commit
+            writes_that_add_are_handed_to_the_chats_watchers_before_they_commit,
+            the_performance_timeline_keeps_a_bounded_number_of_measures
         );
         $crate::all_tests!(@in driver:
             driver_fetches_only_missing_ranges,

@@ -180,3 +180,40 @@ pub async fn writes_that_add_are_handed_to_the_chats_watchers_before_they_commit
         .expect("after the watch");
     assert_eq!(handed.borrow().len(), 5, "nothing after the watch ended");
 }
+
+/// A long-lived context does not keep every measure it records: the timeline holds at most
+/// `MEASURES_KEPT` of them, and the newest is always there.
+pub async fn the_performance_timeline_keeps_a_bounded_number_of_measures() {
+    let performance: web_sys::Performance = js_sys::Reflect::get(
+        &js_sys::global(),
+        &wasm_bindgen::JsValue::from_str("performance"),
+    )
+    .expect("performance")
+    .into();
+    let recorded = platform::MEASURES_KEPT as usize * 3 + 7;
+    for i in 0..recorded {
+        platform::measure(&format!("test:bounded-{i}"), platform::precise_now());
+    }
+    let ours = |name: &str| {
+        performance
+            .get_entries_by_type("measure")
+            .iter()
+            .filter(|e| {
+                js_sys::Reflect::get(e, &"name".into())
+                    .ok()
+                    .and_then(|n| n.as_string())
+                    .is_some_and(|n| n.starts_with(name))
+            })
+            .count()
+    };
+    let kept = ours("test:bounded-");
+    assert!(
+        kept <= platform::MEASURES_KEPT as usize,
+        "{kept} of {recorded} measures kept"
+    );
+    assert_eq!(
+        ours(&format!("test:bounded-{}", recorded - 1)),
+        1,
+        "the newest is kept"
+    );
+}
