@@ -70,12 +70,14 @@ pub(super) fn write_reports(results: &[Value]) -> Result<(), String> {
         .collect();
     if !largest.is_empty() {
         md.push_str(
-            "\n## Largest functions in the wasm\n\n`twiggy top` on cargo's output, before \
-             wasm-bindgen and wasm-opt (bytes before optimization).\n\n",
+            "\n## What the wasm is made of\n\n`twiggy top` on cargo's output, before \
+             wasm-bindgen and wasm-opt (bytes before optimization; the names section, which \
+             the shipped files drop, left out). By crate, each function counts for the first \
+             crate its name gives (`core`: the standard library's generic code, instantiated \
+             for our types).\n\n",
         );
-        for r in largest {
-            let items: Vec<String> = r["largest"]
-                .as_array()
+        let items = |list: &Value| -> String {
+            list.as_array()
                 .into_iter()
                 .flatten()
                 .map(|item| {
@@ -85,13 +87,13 @@ pub(super) fn write_reports(results: &[Value]) -> Result<(), String> {
                         item["bytes"].as_f64().unwrap_or(f64::NAN) / 1024.0
                     )
                 })
-                .collect();
-            let _ = writeln!(
-                md,
-                "- {}: {}",
-                r["what"].as_str().unwrap_or(""),
-                items.join(", ")
-            );
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for r in largest {
+            let what = r["what"].as_str().unwrap_or("");
+            let _ = writeln!(md, "- {what}, by crate: {}", items(&r["by_crate"]));
+            let _ = writeln!(md, "- {what}, largest functions: {}", items(&r["largest"]));
         }
     }
     let missed: Vec<&Value> = results

@@ -1,5 +1,5 @@
 //! The gzip sizes of the built wasm files, each with its largest functions as `twiggy top`
-//! names them.
+//! names them and its code summed by crate.
 
 use serde_json::{json, Value};
 
@@ -44,6 +44,7 @@ pub(super) fn wasm_sizes(tools: &Tools) -> Result<Vec<Value>, String> {
             "our_target": target,
             "meets_target": gzipped / 1024.0 <= target,
             "largest": largest_functions(tools, if is_app { "app" } else { "worker" }, 5),
+            "by_crate": bytes_by_crate(tools, if is_app { "app" } else { "worker" }, 8),
         }));
     }
     Ok(results)
@@ -55,14 +56,44 @@ pub(super) fn wasm_sizes(tools: &Tools) -> Result<Vec<Value>, String> {
 /// bytes are before optimization. Empty when twiggy is not installed (`cargo install
 /// twiggy`) or cannot read the file; the sizes do not depend on it.
 fn largest_functions(tools: &Tools, crate_name: &str, count: usize) -> Vec<Value> {
+    twiggy_functions(tools, crate_name, Some(200))
+        .into_iter()
+        .take(count)
+        .map(|(name, bytes)| json!({ "item": without_hash(&name), "bytes": bytes }))
+        .collect()
+}
+
+/// The functions of a front-end crate's wasm summed by the crate their code belongs to (see
+/// [`crate_of`]), the `count` largest as `{"item", "bytes"}`: which crates a smaller file
+/// would have to shed. Before optimization, like [`largest_functions`].
+fn bytes_by_crate(tools: &Tools, crate_name: &str, count: usize) -> Vec<Value> {
+    let mut sums: Vec<(String, u64)> = Vec::new();
+    for (name, bytes) in twiggy_functions(tools, crate_name, None) {
+        let owner = crate_of(&name);
+        match sums.iter_mut().find(|(c, _)| *c == owner) {
+            Some((_, sum)) => *sum += bytes,
+            None => sums.push((owner.to_owned(), bytes)),
+        }
+    }
+    sums.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sums.into_iter()
+        .take(count)
+        .map(|(item, bytes)| json!({ "item": item, "bytes": bytes }))
+        .collect()
+}
+
+/// The functions of cargo's output of a front-end crate, largest first, with their bytes
+/// (the first `limit`, or all of them).
+fn twiggy_functions(tools: &Tools, crate_name: &str, limit: Option<usize>) -> Vec<(String, u64)> {
     let wasm = target_dir()
         .join("wasm32-unknown-unknown")
         .join("wasm-release")
         .join(format!("{crate_name}.wasm"));
+    let limit = limit.map_or_else(|| "1000000".to_owned(), |n| n.to_string());
     let Some(csv) = crate::process::output(
         tools
             .command("twiggy")
-            .args(["top", "-n", "200", "-f", "csv"])
+            .args(["top", "-n", &limit, "-f", "csv"])
             .arg(&wasm),
     ) else {
         return Vec::new();
@@ -70,27 +101,50 @@ fn largest_functions(tools: &Tools, crate_name: &str, count: usize) -> Vec<Value
     csv.lines()
         .skip(1)
         .filter_map(csv_name_and_size)
-        // Sections, data segments, imports and exports (wasm-bindgen's `describe` functions,
-        // which it removes) are not functions.
-        .filter(|(name, _)| {
-            !name.contains(" section")
-                && ![
-                    "data segment",
-                    "import ",
-                    "export ",
-                    "type[",
-                    "elem[",
-                    "table[",
-                    "global[",
-                    "memory[",
-                    "__wbindgen",
-                ]
-                .iter()
-                .any(|prefix| name.starts_with(prefix))
-        })
-        .take(count)
-        .map(|(name, bytes)| json!({ "item": without_hash(&name), "bytes": bytes }))
+        .filter(|(name, _)| is_function(name))
         .collect()
+}
+
+/// Whether a `twiggy top` item is a function of the shipped code: sections and subsections
+/// (the names, which the shipped file drops), data segments, imports and exports
+/// (wasm-bindgen's `describe` functions, which it removes) are not.
+fn is_function(name: &str) -> bool {
+    !name.contains(" section")
+        && !name.contains(" subsection")
+        && ![
+            "data segment",
+            "import ",
+            "export ",
+            "type[",
+            "elem[",
+            "table[",
+            "global[",
+            "memory[",
+            "__wbindgen",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// The crate a function's code belongs to: the first path in its name
+/// (`<F as tachys::view::Render>::build` is tachys's, `core::ptr::drop_in_place<…>` the
+/// standard library's, monomorphized for whoever uses it).
+fn crate_of(name: &str) -> &str {
+    let mut rest = name;
+    while let Some(at) = rest.find("::") {
+        let head = &rest[..at];
+        let start = head
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let ident = &head[start..];
+        // A generic parameter (`F`, `T`) names no crate; `[0123abcd]` disambiguators were
+        // split off at the bracket.
+        if ident.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') {
+            return ident;
+        }
+        rest = &rest[at + 2..];
+    }
+    "other"
 }
 
 /// The first two fields of a line of twiggy's CSV (the item's name, quoted when it holds a
@@ -133,7 +187,28 @@ fn without_hash(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_name_and_size, without_hash};
+    use super::{crate_of, csv_name_and_size, is_function, without_hash};
+
+    #[test]
+    fn names_the_crate_of_a_function() {
+        assert_eq!(crate_of("chat_sync_idb::store::read::h0123"), "chat_sync_idb");
+        assert_eq!(
+            crate_of("<F as tachys::reactive_graph::ReactiveFunction>::invoke"),
+            "tachys"
+        );
+        assert_eq!(
+            crate_of("core::ptr::drop_in_place<alloc::rc::Rc<app::List>>"),
+            "core"
+        );
+        assert_eq!(
+            crate_of("<dlmalloc[e24a27700634d609]::dlmalloc::Dlmalloc<A>>::malloc"),
+            "dlmalloc"
+        );
+        assert_eq!(crate_of("<T as A>::b"), "other");
+        assert!(!is_function("\"function names\" subsection"));
+        assert!(!is_function("data segment \".rodata\""));
+        assert!(is_function("app::render"));
+    }
 
     #[test]
     fn reads_twiggy_csv_lines() {
