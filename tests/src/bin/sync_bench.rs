@@ -38,7 +38,11 @@ struct Row<'a> {
     metric: &'a str,
     what: &'a str,
     unit: &'a str,
+    /// The target the row is held to: at the median when `p95_target` is given, otherwise at
+    /// the p95 (a rate: at its worst run).
     target: f64,
+    /// A second target for the p95, when the median has its own.
+    p95_target: Option<f64>,
     seed: &'a str,
     higher_is_better: bool,
 }
@@ -75,7 +79,7 @@ impl Row<'_> {
         json!({
             "bench": "sync", "metric": self.metric, "what": self.what, "unit": self.unit,
             "median": median, "p95": p95, "worst": worst, "runs": samples.len(),
-            "our_target": self.target, "seed_target": self.seed,
+            "our_target": self.target, "p95_target": self.p95_target, "seed_target": self.seed,
             "higher_is_better": self.higher_is_better, "samples": samples, "detail": extra,
         })
     }
@@ -190,6 +194,7 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
             what: "push delivered → committed in IndexedDB, worker running (no tab open)",
             unit: "ms",
             target: 10.0,
+            p95_target: None,
             seed: "-",
             higher_is_better: false,
         }
@@ -202,6 +207,7 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
             what: "push delivered → committed in IndexedDB, worker started by the push",
             unit: "ms",
             target: 100.0,
+            p95_target: None,
             seed: "-",
             higher_is_better: false,
         }
@@ -321,6 +327,7 @@ async fn delta_sync(
             what: "delta sync of 100 missing messages into an open 10,000-message chat: back online → newest rendered",
             unit: "ms",
             target: 40.0,
+            p95_target: Some(80.0),
             seed: "200 ms",
             higher_is_better: false,
         }
@@ -335,6 +342,7 @@ async fn delta_sync(
             what: "repair traffic: messages fetched / messages missing (100 missing)",
             unit: "ratio",
             target: 1.0,
+            p95_target: None,
             seed: "≥ 80 % saving",
             higher_is_better: false,
         }
@@ -443,6 +451,7 @@ async fn media_hit_rate(page: &Page<'_>, server: &Server) -> e2e::Result<Vec<Val
         what: "media cache hit rate on a repeat view (images shown without a server request)",
         unit: "%",
         target: 99.0,
+        p95_target: None,
         seed: "90 %",
         higher_is_better: true,
     }

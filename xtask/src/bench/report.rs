@@ -43,7 +43,14 @@ pub(super) fn write_reports(results: &[Value]) -> Result<(), String> {
         } else {
             "<"
         };
-        let target = format!("{direction} {}", human(number("our_target"), unit));
+        let target = match r["p95_target"].as_f64() {
+            Some(p95) => format!(
+                "median < {}, p95 < {}",
+                human(number("our_target"), unit),
+                human(p95, unit)
+            ),
+            None => format!("{direction} {}", human(number("our_target"), unit)),
+        };
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -110,11 +117,18 @@ pub(super) fn write_reports(results: &[Value]) -> Result<(), String> {
                 Some(p95) => format!("{} at p95 (median {median})", human(p95, unit)),
                 None => median,
             };
+            let ours = human(r["our_target"].as_f64().unwrap_or(f64::NAN), unit);
+            let against = match r["p95_target"].as_f64() {
+                Some(p95) => format!(
+                    "our targets of {ours} at the median and {} at p95",
+                    human(p95, unit)
+                ),
+                None => format!("our target of {ours}"),
+            };
             let _ = writeln!(
                 md,
-                "- {}: {figure} against our target of {}.",
+                "- {}: {figure} against {against}.",
                 r["what"].as_str().unwrap_or(""),
-                human(r["our_target"].as_f64().unwrap_or(f64::NAN), unit),
             );
         }
     }

@@ -191,7 +191,10 @@ mod tests {
 
     #[test]
     fn names_the_crate_of_a_function() {
-        assert_eq!(crate_of("chat_sync_idb::store::read::h0123"), "chat_sync_idb");
+        assert_eq!(
+            crate_of("chat_sync_idb::store::read::h0123"),
+            "chat_sync_idb"
+        );
         assert_eq!(
             crate_of("<F as tachys::reactive_graph::ReactiveFunction>::invoke"),
             "tachys"
