@@ -47,7 +47,7 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(format!("listener: {e}")))?;
-    let db = Db::connect(&config.database).await?;
+    let db = Db::connect_pooled(&config.database, config.database_pool).await?;
     tracing::info!(db = db.kind(), "database ready");
     if config.demo {
         crate::demo_seed::seed(&db, config.password_hash_memory_kib)

@@ -28,6 +28,12 @@ pub struct Args {
     /// PostgreSQL URL (postgres://…); when set, PostgreSQL is used instead of SQLite.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Connections this process keeps to PostgreSQL at most. Several processes on one
+    /// PostgreSQL share what it can run at once: size each pool so that their sum stays
+    /// there (a pool of 16 per process, four processes on two cores, measured 31 % fewer
+    /// sends/s than one process; see the README).
+    #[arg(long, env = "DATABASE_POOL", default_value_t = DEFAULT_DATABASE_POOL)]
+    pub database_pool: u32,
     /// Directory of the built front end (Trunk's dist).
     #[arg(long)]
     pub dist: Option<PathBuf>,
@@ -84,6 +90,8 @@ pub struct Args {
 pub struct Config {
     /// The database: a SQLite file or a PostgreSQL URL.
     pub database: DatabaseTarget,
+    /// Connections this process keeps to PostgreSQL at most (`--database-pool`).
+    pub database_pool: u32,
     /// Built front end to serve, if any.
     pub dist: Option<PathBuf>,
     /// Seed demo data on start.
@@ -181,11 +189,15 @@ pub enum DatabaseTarget {
     Postgres(String),
 }
 
+/// The PostgreSQL pool's size when nothing says otherwise.
+pub const DEFAULT_DATABASE_POOL: u32 = 16;
+
 impl Config {
     /// Production defaults for a given database.
     pub fn new(database: DatabaseTarget) -> Self {
         Self {
             database,
+            database_pool: DEFAULT_DATABASE_POOL,
             dist: None,
             demo: false,
             simulate: false,
@@ -248,6 +260,7 @@ impl Config {
             _ => DatabaseTarget::Sqlite(args.db.clone()),
         };
         Self {
+            database_pool: args.database_pool.max(1),
             dist: args.dist.clone(),
             demo: args.demo,
             simulate: args.simulate,
@@ -276,4 +289,25 @@ fn default_instance() -> String {
         std::process::id(),
         rand::random::<u32>() & 0xff_ffff
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Args, Config, DEFAULT_DATABASE_POOL};
+
+    fn config(args: &[&str]) -> Config {
+        let args = Args::try_parse_from(std::iter::once("server").chain(args.iter().copied()))
+            .expect("arguments");
+        Config::from_args(&args)
+    }
+
+    #[test]
+    fn the_postgres_pool_is_sized_by_the_command_line_and_never_empty() {
+        assert_eq!(config(&[]).database_pool, DEFAULT_DATABASE_POOL);
+        assert_eq!(config(&["--database-pool", "4"]).database_pool, 4);
+        assert_eq!(config(&["--database-pool", "0"]).database_pool, 1);
+        assert!(Args::try_parse_from(["server", "--database-pool", "-1"]).is_err());
+    }
 }

@@ -57,11 +57,18 @@ struct Args {
     /// The server binary (default: `server` beside this one).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// PostgreSQL connections shared by all the processes of a run: each process's pool
+    /// (`--database-pool`) is this divided by their number, as a deployment sizes its pools
+    /// to what its PostgreSQL can run at once.
+    #[arg(long, default_value_t = server::cli::DEFAULT_DATABASE_POOL)]
+    database_connections: u32,
 }
 
 #[derive(Debug, Serialize)]
 struct Run {
     processes: usize,
+    /// Each process's PostgreSQL pool (`--database-pool`).
+    database_pool: u32,
     streams: usize,
     rate_per_s: u64,
     posted: usize,
@@ -212,11 +219,12 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-async fn spawn(bin: &PathBuf, url: &str, name: &str) -> (Process, String) {
+async fn spawn(bin: &PathBuf, url: &str, name: &str, pool: u32) -> (Process, String) {
     let port = free_port();
     let child = Command::new(bin)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", url])
+        .args(["--database-pool", &pool.to_string()])
         .args(["--instance", name])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -363,8 +371,9 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
     let (agent_cookies, requester) = seed(&db, agents).await;
     let mut servers = Vec::new();
     let mut bases = Vec::new();
+    let pool = (args.database_connections / processes as u32).max(1);
     for i in 0..processes {
-        let (process, base) = spawn(bin, &url, &format!("bench{processes}-{i}")).await;
+        let (process, base) = spawn(bin, &url, &format!("bench{processes}-{i}"), pool).await;
         servers.push(process);
         bases.push(base);
     }
@@ -512,6 +521,7 @@ async fn run(processes: usize, args: &Args, bin: &PathBuf) -> Run {
     db.close().await;
     Run {
         processes,
+        database_pool: pool,
         streams: args.streams,
         rate_per_s: args.rate,
         posted,

@@ -46,8 +46,17 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/s
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Db {
-    /// Connects (creating a SQLite file when missing) and applies pending migrations.
+    /// Connects (creating a SQLite file when missing) and applies pending migrations, with
+    /// PostgreSQL's pool at its default size.
     pub async fn connect(target: &DatabaseTarget) -> Result<Self, sqlx::Error> {
+        Self::connect_pooled(target, crate::cli::DEFAULT_DATABASE_POOL).await
+    }
+
+    /// [`Db::connect`], keeping at most `pool_size` connections to PostgreSQL.
+    pub async fn connect_pooled(
+        target: &DatabaseTarget,
+        pool_size: u32,
+    ) -> Result<Self, sqlx::Error> {
         let db = match target {
             DatabaseTarget::Sqlite(path) => {
                 let options = SqliteConnectOptions::from_str("sqlite:")?
@@ -71,7 +80,7 @@ impl Db {
             }
             DatabaseTarget::Postgres(url) => {
                 let pool = PgPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(pool_size.max(1))
                     .acquire_timeout(Duration::from_secs(30))
                     .connect(url)
                     .await?;

@@ -129,10 +129,10 @@ fn fanout_rows(tools: &Tools) -> Result<Vec<Value>, String> {
             "suite": "server (several processes)",
             "metric": format!("fanout/{processes}_processes/sends"),
             "what": format!(
-                "sends/s, {processes} process(es) on one PostgreSQL, {} streams open, {} senders \
-                 (send p95 {:.0} ms; cores {:.0} % busy: servers {:.0} %, PostgreSQL {:.0} %, \
-                 load generator {:.0} %, other {:.0} %){}",
-                r["streams"], r["senders"],
+                "sends/s, {processes} process(es) on one PostgreSQL ({} connections each), {} \
+                 streams open, {} senders (send p95 {:.0} ms; cores {:.0} % busy: servers {:.0} %, \
+                 PostgreSQL {:.0} %, load generator {:.0} %, other {:.0} %){}",
+                r["database_pool"], r["streams"], r["senders"],
                 number(r, "send_p95_ms").unwrap_or(f64::NAN),
                 number(r, "cpu_busy_percent").unwrap_or(f64::NAN),
                 number(r, "cpu_servers_percent").unwrap_or(f64::NAN),
