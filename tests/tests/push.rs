@@ -329,12 +329,40 @@ async fn push_after_the_session_ended(name: &str, cold: bool) -> e2e::Result<()>
             .call("ServiceWorker.stopAllWorkers", json!({}))
             .await?;
     }
+    // What the agent's open tabs are told: every notice on the cache's change channel.
+    let listener = rig.observer().await?;
+    listener
+        .evaluate(&format!(
+            "(() => {{ window.__notices = []; \
+               const channel = new BroadcastChannel({:?}); \
+               channel.onmessage = e => window.__notices.push(JSON.parse(e.data)); \
+               window.__channel = channel; return true; }})()",
+            format!("chat-sync:{}", database_name(&rig.user_id))
+        ))
+        .await?;
     rig.deliver(&blank, &message_payload(&after, &rig.user_id))
         .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let snapshot = rig
         .read_cache_until("REQ-1001", "a read of the cache", |_| true)
         .await?;
+    let notices = listener.evaluate("window.__notices").await?;
+    let pushed = after["seq"].as_u64().unwrap_or_default();
+    let told: Vec<&serde_json::Value> = notices
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| {
+            n["new_seqs"]
+                .as_array()
+                .is_some_and(|seqs| seqs.iter().any(|s| s.as_u64() == Some(pushed)))
+        })
+        .collect();
+    assert!(
+        told.is_empty(),
+        "an open tab was told of a message whose session had ended (cold: {cold}): {notices}"
+    );
+    listener.close().await?;
     assert_eq!(
         seqs(&snapshot),
         vec![first],

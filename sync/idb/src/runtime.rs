@@ -163,10 +163,12 @@ impl Runtime {
         Ok(report)
     }
 
-    /// [`Runtime::ingest`] of a write made before the check that allows it (a warm worker's
+    /// [`Runtime::ingest`] of a write made before the check that allows it (a worker's
     /// push, written while the session check runs), with how to take it back
     /// ([`Runtime::undo`]). No eviction is tried: a write that does not fit is left to the
-    /// ordinary path after the check.
+    /// ordinary path after the check. Nothing is announced yet: no view is told of the write
+    /// (and none reads it back for that) until the check lets it stand
+    /// ([`Runtime::let_stand`]).
     pub async fn ingest_undoable(
         &self,
         request_id: &RequestId,
@@ -174,12 +176,21 @@ impl Runtime {
         source: Source,
     ) -> Result<(IngestReport, Option<IngestUndo>), SyncError> {
         let ctx = self.ingest_context(request_id, source, None);
-        let (report, undo) = self
-            .store
+        self.store
             .ingest_undoable(request_id, messages, &ctx)
-            .await?;
-        self.ingested(request_id, source, &report).await?;
-        Ok((report, undo))
+            .await
+            .map_err(SyncError::from)
+    }
+
+    /// An [`Runtime::ingest_undoable`] write the check let stand: announced now, as every
+    /// other write is once committed.
+    pub async fn let_stand(
+        &self,
+        request_id: &RequestId,
+        source: Source,
+        report: &IngestReport,
+    ) -> Result<(), SyncError> {
+        self.ingested(request_id, source, report).await
     }
 
     /// Takes back an [`Runtime::ingest_undoable`] write, and tells every view the chat

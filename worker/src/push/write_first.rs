@@ -6,10 +6,11 @@
 //! neither a warm nor a cold worker waits on the network before the write. The answer then
 //! decides:
 //!
-//! - the same agent: the write stands, its gap is repaired and the notification shown;
+//! - the same agent: the write stands and is announced to the agent's views (not before),
+//!   its gap is repaired and the notification shown;
 //! - nobody, or another agent: the write is undone (the core's
 //!   [`chat_sync::ingest::IngestUndo`], committed with strict durability) and the push dropped
-//!   as every unconfirmed push is, so nothing of it stays;
+//!   as every unconfirmed push is, so nothing of it stays, and no open tab was told of it;
 //! - a message for an agent this worker does not know is not written before the answer, and
 //!   is written through the ordinary path once the answer names that agent.
 
@@ -65,6 +66,14 @@ pub(super) async fn handle(to: String, message: Message, started: f64) -> Result
     let (focused, notice) = match wrote {
         Wrote::Written(written) => match written.result {
             Ok((report, _)) => {
+                // Announced only now: no view read the message before the server said whose
+                // it is.
+                written
+                    .state
+                    .driver
+                    .runtime()
+                    .let_stand(&request_id, Source::Push, &report)
+                    .await?;
                 let notice =
                     super::after_message(&written.state.driver, &message, report, &to).await?;
                 (written.focused, notice)
