@@ -462,6 +462,20 @@ async fn idempotent_send(backend: Backend) {
     let (_, third) = alice.send("REQ-A", "tmp-3", "next").await;
     assert_eq!(third.seq, 3, "no gap after the refused duplicates");
     assert_eq!(server.state().db.message_count("REQ-A").await.unwrap(), 3);
+    // A key is its sender's: the requester posting first with the key of alice's next send
+    // does not make that send a "repeat" answered with the requester's message (and dropped).
+    let requester = server.login("r1").await;
+    let (status, forged) = requester.send("REQ-A", "tmp-4", "first with her key").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, hers) = alice.send("REQ-A", "tmp-4", "her reply").await;
+    assert_eq!(status, StatusCode::CREATED, "{hers:?}");
+    assert_eq!(
+        (hers.sender.id.as_str(), hers.body.as_str()),
+        ("u_alice", "her reply")
+    );
+    assert_eq!((forged.seq, hers.seq), (4, 5));
+    let (status, again) = alice.send("REQ-A", "tmp-4", "her reply").await;
+    assert_eq!((status, again), (StatusCode::OK, hers));
     server.stop().await;
 }
 

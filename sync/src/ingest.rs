@@ -9,7 +9,8 @@
 //!   duplicate and writes nothing;
 //! - the server's copy wins: the same seq with different content is replaced and reported as
 //!   an anomaly (a deletion arriving later is a tombstone, not an anomaly);
-//! - a server echo carrying a `client_temp_id` removes the optimistic outbox entry;
+//! - a server echo (the agent's own message) carrying a `client_temp_id` removes the
+//!   optimistic outbox entry; anyone else's `client_temp_id` removes nothing;
 //! - the record's held ranges, count, bytes, last message, backend last sequence, unread
 //!   count (only when the chat is not open, and never for the agent's own messages) and LRU
 //!   time are updated together with the messages.
@@ -219,7 +220,11 @@ pub fn plan_ingest(
         _ => Vec::new(),
     };
     for (seq, message) in batch {
-        if let Some(id) = &message.client_temp_id {
+        // Only the agent's own message is the echo of an entry of their outbox: anyone else
+        // may put any `client_temp_id` on theirs, and must not be able to delete (and so
+        // never send) a message the agent has not sent yet.
+        let own = ctx.own_user_id.as_deref() == Some(message.sender.id.as_str());
+        if let (true, Some(id)) = (own, &message.client_temp_id) {
             outbox_remove.push(id.clone());
         }
         let mut message = changes::erase_if_deleted(message);

@@ -11,12 +11,17 @@
 //! - after a session change on a shared machine, a push addressed to the previous agent
 //!   stores and shows nothing, while the new agent's pushes are kept;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
-//!   the test flag that allows the suites' own loopback receiver.
+//!   the test flag that allows the suites' own loopback receiver;
+//! - a requester who posts first with the `client_temp_id` of the agent's unsent message
+//!   neither deletes it from the agent's outbox (as if it were its echo) nor makes the
+//!   server answer the agent's send as a repeat of the requester's message: it is sent.
 
 use std::time::Duration;
 
 use e2e::browser::Page;
-use e2e::chat::{chat_list, count_js, database_name, post_as, sign_in_ui};
+use e2e::chat::{
+    chat_list, count_js, database_name, post_as, server_messages, sign_in_ui, type_and_send,
+};
 use e2e::guard::{EVIDENCE_JS, GUARD_JS};
 use e2e::http;
 use e2e::rig::{message_payload, Rig};
@@ -460,6 +465,142 @@ async fn push_endpoints_on_loopback_or_private_addresses_are_refused() -> e2e::R
         assert!(!detail.trim().is_empty(), "{endpoint}: no reason given");
     }
     page.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// JS listing the keys (`client_temp_id`s) of the outbox of `database`.
+fn outbox_keys_js(database: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open({database:?}); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  try {{
+    const rq = db.transaction('outbox').objectStore('outbox').getAllKeys();
+    return await new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
+  }} finally {{ db.close(); }}
+}})()"#
+    )
+}
+
+/// Blocks (or lets through again) the app's sends, `POST /api/chat/messages`, in the target
+/// of `session` (a page's or the service worker's); history reads and the live stream pass.
+async fn block_sends(rig: &Rig, session: &str, blocked: bool) -> e2e::Result<()> {
+    let urls: Vec<&str> = if blocked {
+        vec!["*/api/chat/messages"]
+    } else {
+        Vec::new()
+    };
+    rig.browser
+        .cdp
+        .call("Network.enable", json!({}), Some(session))
+        .await?;
+    rig.browser
+        .cdp
+        .call(
+            "Network.setBlockedURLs",
+            json!({ "urls": urls }),
+            Some(session),
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_requester_posting_with_the_key_of_an_unsent_message_cannot_make_it_vanish(
+) -> e2e::Result<()> {
+    const CHAT: &str = "REQ-1003";
+    const REPLY: &str = "the agent's reply, not sent yet";
+    let rig = Rig::start("attack-forged-key").await?;
+    let server = &rig.server;
+    let database = database_name(&rig.user_id);
+    let tab = rig
+        .browser
+        .new_page(&server.url(&format!("/chat/{CHAT}")))
+        .await?;
+    tab.wait_for(
+        "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'",
+        WAIT,
+    )
+    .await?;
+    // The agent's send cannot leave the tab nor the worker (Background Sync); the live
+    // stream still brings the requester's messages.
+    let worker = rig
+        .browser
+        .service_worker_session(&server.url("/sw.js"))
+        .await?;
+    block_sends(&rig, &tab.session_id, true).await?;
+    block_sends(&rig, &worker, true).await?;
+    type_and_send(&tab, REPLY).await?;
+    let keys = wait_until("the reply in the outbox", WAIT, || async {
+        let keys = tab.evaluate(&outbox_keys_js(&database)).await?;
+        Ok(keys
+            .as_array()
+            .filter(|k| k.len() == 1)
+            .and_then(|k| k[0].as_str().map(str::to_owned)))
+    })
+    .await?;
+
+    // The requester, who somehow learned the key, posts first with it.
+    let agent = http::login(&server.addr, "alice", "demo").await?;
+    let chats = chat_list(server, &agent).await?;
+    let requester_name = chats
+        .iter()
+        .find(|c| c["request_id"] == CHAT)
+        .and_then(|c| c["requester"]["id"].as_str())
+        .map(|id| id.trim_start_matches("u_").to_owned())
+        .ok_or_else(|| setup(format!("{CHAT} is not listed")))?;
+    let requester = http::login(&server.addr, &requester_name, "demo").await?;
+    let forged = json!({
+        "request_id": CHAT, "client_temp_id": keys, "body": "posted first with her key",
+        "attachments": [],
+    });
+    let reply = http::post_json(
+        &server.addr,
+        "/api/chat/messages",
+        Some(&requester),
+        &forged.to_string(),
+    )
+    .await?;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    tab.wait_for(
+        "[...document.querySelectorAll('[data-testid=message]')].some(r => r.textContent.includes('posted first with her key'))",
+        WAIT,
+    )
+    .await?;
+    // Let the worker's push (if any) and the tab's ingest settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = tab.evaluate(&outbox_keys_js(&database)).await?;
+    assert_eq!(
+        left,
+        json!([keys]),
+        "the requester's message removed the agent's unsent reply from the outbox"
+    );
+
+    // The network comes back: the reply is sent, and stored as the agent's.
+    block_sends(&rig, &tab.session_id, false).await?;
+    block_sends(&rig, &worker, false).await?;
+    tab.evaluate("window.dispatchEvent(new Event('online'))")
+        .await?;
+    let stored = wait_until("the reply at the server", WAIT, || async {
+        let messages = server_messages(server, &agent, CHAT).await?;
+        Ok(messages
+            .into_iter()
+            .find(|m| m["body"] == REPLY)
+            .map(|m| m["sender"]["id"].clone()))
+    })
+    .await?;
+    assert_eq!(
+        stored,
+        json!(rig.user_id),
+        "the reply is stored as the agent's"
+    );
+    tab.wait_for(
+        &format!("[...document.querySelectorAll('[data-testid=message][data-state=sent]')].some(r => r.textContent.includes({REPLY:?}))"),
+        WAIT,
+    )
+    .await?;
     rig.stop().await;
     Ok(())
 }

@@ -6,7 +6,8 @@ use crate::outbox::{OutboxError, OutboxState, OUTBOX_CAPACITY};
 use crate::store::{Store, StoreError};
 use crate::types::{Millis, RequestId};
 
-/// A server echo removes the outbox entry it confirms, in the same transaction.
+/// A server echo (the agent's own message) removes the outbox entry it confirms, in the same
+/// transaction; someone else's message carrying the id of an unsent entry removes nothing.
 pub async fn echo_confirms_the_outbox_entry<S: Store>(store: S) {
     let chat = RequestId::from("c1");
     store
@@ -17,12 +18,20 @@ pub async fn echo_confirms_the_outbox_entry<S: Store>(store: S) {
         .outbox_enqueue(outbox_entry("tmp-2", "c1", 2))
         .await
         .expect("enqueue");
-    let mut echo = message("c1", 1, "draft tmp-1");
-    echo.client_temp_id = Some("tmp-1".into());
+    let ctx = closed_chat_ctx();
+    // The requester, who may write any `client_temp_id`, names the agent's unsent entry.
+    let mut forged = message("c1", 1, "not the agent's");
+    forged.client_temp_id = Some("tmp-2".into());
     let report = store
-        .ingest(&chat, vec![echo], &closed_chat_ctx())
+        .ingest(&chat, vec![forged], &ctx)
         .await
         .expect("ingest");
+    assert!(report.confirmed_outbox.is_empty(), "{report:?}");
+    let mut echo = message("c1", 2, "draft tmp-1");
+    echo.client_temp_id = Some("tmp-1".into());
+    echo.sender.id = ctx.own_user_id.clone().expect("the agent");
+    echo.sender.role = crate::types::SenderRole::Agent;
+    let report = store.ingest(&chat, vec![echo], &ctx).await.expect("ingest");
     assert_eq!(report.confirmed_outbox, vec!["tmp-1".to_owned()]);
     let left: Vec<String> = store
         .outbox()

@@ -24,7 +24,10 @@ impl Db {
         new: &NewMessage,
     ) -> Result<Option<(MessageRow, bool)>, sqlx::Error> {
         if let Some(key) = &new.client_temp_id {
-            if let Some(existing) = self.message_by_temp_id(&new.request_id, key).await? {
+            if let Some(existing) = self
+                .message_by_temp_id(&new.request_id, &new.sender.id, key)
+                .await?
+            {
                 return Ok(Some((existing, false)));
             }
         }
@@ -153,7 +156,7 @@ impl Db {
             // sequence number) and the winner's row is the answer.
             Err(error) if is_unique_violation(&error) => match &new.client_temp_id {
                 Some(key) => Ok(self
-                    .message_by_temp_id(&new.request_id, key)
+                    .message_by_temp_id(&new.request_id, &new.sender.id, key)
                     .await?
                     .map(|row| (row, false))),
                 None => Err(error),

@@ -55,18 +55,22 @@ impl Db {
         Ok(messages)
     }
 
-    /// The message stored under an idempotency key, if any.
+    /// The message `sender_id` stored under an idempotency key, if any (a key is its sender's:
+    /// another person's message with the same key is not a repeat).
     pub async fn message_by_temp_id(
         &self,
         request_id: &str,
+        sender_id: &str,
         client_temp_id: &str,
     ) -> Result<Option<MessageRow>, sqlx::Error> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE request_id = $1 AND client_temp_id = $2"
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE request_id = $1 AND sender_id = $2 AND client_temp_id = $3"
         );
         with_pool!(self, pool => {
             sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
                 .bind(request_id)
+                .bind(sender_id)
                 .bind(client_temp_id)
                 .fetch_optional(pool)
                 .await
