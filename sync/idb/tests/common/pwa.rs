@@ -238,9 +238,11 @@ pub async fn flush_backs_off_offline_and_parks_on_a_4xx() {
     assert!(outbox_sender::retry(&runtime, "no-such-entry")
         .await
         .is_err());
-    // A send echo confirms the entry through the one ingest path.
+    // A send echo (the agent's own message) confirms the entry through the one ingest path.
     let mut echo = messages("REQ-2", 1, 1).remove(0);
     echo.client_temp_id = Some(first.client_temp_id.clone());
+    echo.sender.id = user.clone();
+    echo.sender.role = chat_sync::SenderRole::Agent;
     let report = runtime
         .ingest(&chat, vec![echo], Source::SendEcho)
         .await
