@@ -124,6 +124,14 @@ pub(crate) fn request_commit(tx: &IdbTransaction) {
 /// Commits `tx` ([`request_commit`]) and waits for the outcome.
 pub(crate) async fn commit(tx: &IdbTransaction, operation: &'static str) -> Result<(), StoreError> {
     request_commit(tx);
+    committed(tx, operation).await
+}
+
+/// Waits for the outcome of `tx`, whose commit was asked for ([`request_commit`]).
+pub(crate) async fn committed(
+    tx: &IdbTransaction,
+    operation: &'static str,
+) -> Result<(), StoreError> {
     transaction_done(tx)
         .await
         .map_err(|e: DomError| e.into_store_error(operation))

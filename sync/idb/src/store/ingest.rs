@@ -21,7 +21,9 @@ use crate::codec::{decode, encode, encode_all, message_key, message_range};
 use crate::database::{Access, Database};
 use crate::error::store_error;
 use crate::platform;
-use crate::request::{commit, get_all, get_all_unbounded, object_store, put, request_commit};
+use crate::request::{
+    commit, committed, get_all, get_all_unbounded, object_store, put, request_commit,
+};
 use crate::schema::{self, CHATS, MESSAGES, OUTBOX};
 
 impl IdbStore {
@@ -68,8 +70,9 @@ impl IdbStore {
         let outbox_store = object_store(&tx, OUTBOX, OP)?;
         // What the rest of the cache holds, for the byte budget: asked for now, beside the
         // record, so the answer is there when the plan needs it (it rarely waits on it then).
-        let held_elsewhere = self.budget.map(|_| {
+        let held_elsewhere = self.budget.map(|budget| {
             (
+                budget,
                 chat_bytes_except(&chat_store, request_id, OP),
                 outbox_bytes(&outbox_store, OP),
             )
@@ -124,7 +127,7 @@ impl IdbStore {
             return Ok((plan.report, None));
         }
 
-        if let (Some(budget), Some((others, outbox))) = (self.budget, held_elsewhere) {
+        if let Some((budget, others, outbox)) = held_elsewhere {
             if plan.record.bytes > bytes_before {
                 let used = others.await? + outbox.await? + plan.record.bytes;
                 if used > budget {
@@ -162,11 +165,11 @@ impl IdbStore {
         } else {
             None
         };
+        request_commit(&tx);
         if let Some(written) = &handed {
-            request_commit(&tx);
             self.watchers.tell(request_id, Handed::Written(written));
         }
-        if let Err(error) = commit(&tx, OP).await {
+        if let Err(error) = committed(&tx, OP).await {
             if handed.is_some() {
                 self.watchers.tell(request_id, Handed::Unwritten);
             }
