@@ -32,6 +32,18 @@ pub fn count_js(database: &str, request_id: &str) -> String {
     )
 }
 
+/// Sends `send` (a `SendMessage`, any `client_temp_id` the caller chooses) with the session
+/// `cookie` over HTTP (not through the browser); the server's reply as it is.
+pub async fn send_json(server: &Server, cookie: &str, send: &Value) -> Result<http::Response> {
+    http::post_json(
+        &server.addr,
+        "/api/chat/messages",
+        Some(cookie),
+        &send.to_string(),
+    )
+    .await
+}
+
 /// Posts a message as a requester over HTTP (not through the browser) and returns it as the
 /// server stored it.
 pub async fn post_as(server: &Server, cookie: &str, request_id: &str, body: &str) -> Result<Value> {
@@ -45,13 +57,7 @@ pub async fn post_as(server: &Server, cookie: &str, request_id: &str, body: &str
         "body": body,
         "attachments": [],
     });
-    let reply = http::post_json(
-        &server.addr,
-        "/api/chat/messages",
-        Some(cookie),
-        &send.to_string(),
-    )
-    .await?;
+    let reply = send_json(server, cookie, &send).await?;
     if reply.status != 201 && reply.status != 200 {
         return Err(HarnessError::Setup(format!(
             "post failed: {} {}",

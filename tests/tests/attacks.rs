@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use e2e::browser::Page;
 use e2e::chat::{
-    chat_list, count_js, database_name, post_as, server_messages, sign_in_ui, type_and_send,
+    chat_list, count_js, database_name, post_as, send_json, server_messages, sign_in_ui,
+    type_and_send,
 };
 use e2e::guard::{EVIDENCE_JS, GUARD_JS};
 use e2e::http;
@@ -131,13 +132,7 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
         "body": text,
         "attachments": files.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>(),
     });
-    let reply = http::post_json(
-        &server.addr,
-        "/api/chat/messages",
-        Some(&requester),
-        &send.to_string(),
-    )
-    .await?;
+    let reply = send_json(server, &requester, &send).await?;
     if reply.status != 201 {
         return Err(setup(format!(
             "the attack message: {} {}",
@@ -556,13 +551,7 @@ async fn a_requester_posting_with_the_key_of_an_unsent_message_cannot_make_it_va
         "request_id": CHAT, "client_temp_id": keys, "body": "posted first with her key",
         "attachments": [],
     });
-    let reply = http::post_json(
-        &server.addr,
-        "/api/chat/messages",
-        Some(&requester),
-        &forged.to_string(),
-    )
-    .await?;
+    let reply = send_json(server, &requester, &forged).await?;
     assert_eq!(reply.status, 201, "{}", reply.body);
     tab.wait_for(
         "[...document.querySelectorAll('[data-testid=message]')].some(r => r.textContent.includes('posted first with her key'))",

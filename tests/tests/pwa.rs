@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
-use e2e::chat::server_messages;
+use e2e::chat::{send_json, server_messages};
 use e2e::http;
 use e2e::rig::registration_id;
 use e2e::server::Server;
@@ -145,13 +145,7 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
     for body in ["second", "third"] {
         let send = json!({"request_id": "REQ-1001", "client_temp_id": format!("req-{body}"),
                           "body": body, "attachments": []});
-        let reply = http::post_json(
-            &server.addr,
-            "/api/chat/messages",
-            Some(&requester),
-            &send.to_string(),
-        )
-        .await?;
+        let reply = send_json(&server, &requester, &send).await?;
         assert_eq!(reply.status, 201, "{}", reply.body);
     }
 
