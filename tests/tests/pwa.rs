@@ -174,11 +174,15 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
             Value::Array(entries.to_vec())
         ),
     );
-    assert_eq!(page.evaluate(&put).await?, Value::Bool(true));
+    // Written with every tab closed, from a page of the origin that runs no app: a desk
+    // still in its start-up flush would send them itself.
+    page.close().await?;
+    let reader = browser.new_page("about:blank").await?;
+    reader.navigate(&server.url("/metrics")).await?;
+    assert_eq!(reader.evaluate(&put).await?, Value::Bool(true));
     let range_before = server.metric(RANGE).await?;
 
     // Every tab closed, the worker stopped: the browser fires the sync.
-    page.close().await?;
     blank
         .call("ServiceWorker.stopAllWorkers", json!({}))
         .await?;
@@ -186,8 +190,6 @@ async fn background_sync_sends_the_outbox_once_in_order_with_every_tab_closed() 
 
     // The cache holds the sent messages at their seqs, the repaired gap, and no outbox (read
     // before the server is asked anything, so the history counter counts the worker alone).
-    let reader = browser.new_page("about:blank").await?;
-    reader.navigate(&server.url("/metrics")).await?;
     let snapshot = reader
         .wait_for(
             &format!(
@@ -539,6 +541,14 @@ async fn background_sync_keeps_the_outbox_while_the_server_fails_and_sends_it_af
     let blank = browser.new_page("about:blank").await?;
     blank.call("ServiceWorker.enable", json!({})).await?;
 
+    // The desk closes before anything is queued: it sends the outbox itself on start, so an
+    // entry written while its start-up flush is still under way would go out from the tab
+    // before the server fails. The entries are written from a page of the origin that runs
+    // no app (`/metrics`).
+    page.close().await?;
+    let reader = browser.new_page("about:blank").await?;
+    reader.navigate(&server.url("/metrics")).await?;
+
     // A first sync with nothing queued opens alice's database in the worker.
     dispatch_sync(&blank, &server, &registration).await?;
     let outbox = with_db(
@@ -548,11 +558,12 @@ async fn background_sync_keeps_the_outbox_while_the_server_fails_and_sends_it_af
         "return (await get(tx.objectStore('outbox').getAll()))
            .map(e => [e.client_temp_id, e.state.state, e.attempts, e.not_before > 0]);",
     );
-    page.wait_for(
-        &format!("{outbox}.then(o => o && [])"),
-        Duration::from_secs(20),
-    )
-    .await?;
+    reader
+        .wait_for(
+            &format!("{outbox}.then(o => o && [])"),
+            Duration::from_secs(20),
+        )
+        .await?;
     let put = with_db(
         &user_id,
         true,
@@ -565,14 +576,11 @@ async fn background_sync_keeps_the_outbox_while_the_server_fails_and_sends_it_af
             ])
         ),
     );
-    assert_eq!(page.evaluate(&put).await?, Value::Bool(true));
-    page.close().await?;
+    assert_eq!(reader.evaluate(&put).await?, Value::Bool(true));
 
     // Every chat request answers 503: the first entry backs off, the second waits behind it.
     set_error_rate(&server, 1.0).await?;
     dispatch_sync(&blank, &server, &registration).await?;
-    let reader = browser.new_page("about:blank").await?;
-    reader.navigate(&server.url("/metrics")).await?;
     let failed = reader
         .wait_for(
             &format!("{outbox}.then(o => o && o.length === 2 && o[0][2] === 1 ? o : null)"),
