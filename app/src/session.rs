@@ -4,10 +4,11 @@
 //! The session cookie is HttpOnly, so the page learns the user from `GET /api/auth/me`. When
 //! the server cannot be reached (offline, or down) the app opens the cache of the last agent
 //! confirmed in this browser ([`remembered_user`], the one place the pages and the service
-//! worker share), so an installed app started offline still shows its chats. A 401 means the session ended: the app shows the sign-in
-//! page but keeps the cache and the outbox, which are the agent's and are still there after
-//! they sign in again. Signing out is `chat_sync_idb::sign_out`, which ends the session in
-//! every tab.
+//! worker share), so an installed app started offline still shows its chats. A 401 means the
+//! session ended: the app shows the sign-in page but keeps the cache and the outbox, which
+//! are the agent's and are still there after they sign in again. The service worker is told
+//! on a 401 and on every sign-in, so it never keeps answering for an agent whose session is
+//! over. Signing out is `chat_sync_idb::sign_out`, which ends the session in every tab.
 
 use chat_sync::protocol::{CurrentUser, LoginRequest};
 use chat_sync_idb::http::{get_json, post_json};
@@ -43,9 +44,14 @@ pub async fn resume() -> Session {
                 offline: false,
             }
         }
-        Err(FetchError::Refused { .. }) => Session::SignedOut {
-            reason: String::new(),
-        },
+        Err(FetchError::Refused { .. }) => {
+            // The session ended without a sign-out here (it expired, or ended elsewhere): the
+            // service worker must stop taking that agent for the signed-in one.
+            tell_worker_the_session_changed();
+            Session::SignedOut {
+                reason: String::new(),
+            }
+        }
         Err(error) => match remembered_user::remembered().await {
             Some(user) => {
                 tracing::warn!(%error, "server unreachable: opening the last agent's cache");
@@ -69,6 +75,9 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
     };
     match post_json::<_, CurrentUser>("/api/auth/login", &body, "sign-in").await {
         Ok(user) => {
+            // Before anything of the new agent loads: the worker asks the server who this
+            // is instead of answering media requests for whoever it knew.
+            tell_worker_the_session_changed();
             remembered_user::remember(&user).await;
             Ok(user)
         }
@@ -82,6 +91,14 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
             status: Some(429), ..
         }) => Err("Too many attempts: wait a minute and try again.".to_owned()),
         Err(error) => Err(format!("Could not reach the server: {error}")),
+    }
+}
+
+/// Tells the service worker to forget the agent it knows (see
+/// `chat_sync_idb::service_worker::forget_session`); a failure is logged.
+fn tell_worker_the_session_changed() {
+    if let Err(error) = chat_sync_idb::service_worker::forget_session() {
+        tracing::warn!(%error, "could not tell the service worker that the session changed");
     }
 }
 

@@ -107,9 +107,10 @@ pub fn CacheSettings(
         }
         spawn_local(async move {
             let user = cache.user.id.clone();
+            let database = cache.runtime.store().name().to_owned();
             cache.runtime.store().shut_down();
             drop(cache);
-            if let Err(error) = media::delete_cache().await {
+            if let Err(error) = media::delete_cache(&database).await {
                 tracing::warn!(%error, "could not delete the media cache");
             }
             if let Err(error) = chat_sync_idb::wipe(&user).await {

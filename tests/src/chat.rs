@@ -14,6 +14,12 @@ pub fn database_name(user_id: &str) -> String {
     format!("supportdesk-chat-cache:{user_id}")
 }
 
+/// The Cache Storage cache of a user's media files (`chat_sync_idb::media::cache_name` of
+/// their database).
+pub fn media_cache_name(user_id: &str) -> String {
+    format!("supportdesk-media-v3:{}", database_name(user_id))
+}
+
 /// JS counting one chat's cached messages (0 when the database does not exist yet).
 pub fn count_js(database: &str, request_id: &str) -> String {
     format!(

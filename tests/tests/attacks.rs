@@ -10,6 +10,11 @@
 //!   draft is left in `localStorage`;
 //! - after a session change on a shared machine, a push addressed to the previous agent
 //!   stores and shows nothing, while the new agent's pushes are kept;
+//! - a file cached for one agent is never served to the next agent of the same browser:
+//!   after alice's session ends without a sign-out and bob signs in, asking for a file of
+//!   alice's chat reaches the server and is refused, through the service worker (which
+//!   answers only from the signed-in agent's own media cache) and around it (the browser's
+//!   HTTP cache revalidates, since media replies are `no-cache`);
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -20,8 +25,8 @@ use std::time::Duration;
 
 use e2e::browser::Page;
 use e2e::chat::{
-    chat_list, count_js, database_name, post_as, send_json, server_messages, sign_in_ui,
-    type_and_send,
+    chat_list, count_js, database_name, media_cache_name, post_as, send_json, server_messages,
+    sign_in_ui, type_and_send,
 };
 use e2e::guard::{EVIDENCE_JS, GUARD_JS};
 use e2e::http;
@@ -184,10 +189,11 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
 
     // The worker's cache holds each file with the server's inert headers.
     let observer = rig.observer().await?;
+    let cache = media_cache_name(&rig.user_id);
     for (what, id) in &links {
         let headers = observer
             .evaluate(&format!(
-                "caches.open('supportdesk-media-v2').then(c => c.match('/api/media/{id}'))
+                "caches.open({cache:?}).then(c => c.match('/api/media/{id}'))
                    .then(r => r ? Object.fromEntries(r.headers.entries()) : null)"
             ))
             .await?;
@@ -219,6 +225,109 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
             "{what}: {headers}"
         );
     }
+    observer.close().await?;
+    tab.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// Alice's media cache and the browser's HTTP cache both hold a file of her chat when her
+/// session ends without a sign-out (it expired, or ended in another browser): neither may
+/// answer bob, who signs in next on the same browser and may not read it.
+#[tokio::test]
+async fn a_file_cached_for_one_agent_is_never_served_to_the_next() -> e2e::Result<()> {
+    let rig = Rig::start("attack-media-owner").await?;
+    let server = &rig.server;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let file = upload(
+        server,
+        &requester,
+        "passport.txt",
+        "text/plain",
+        "passport number X1234567",
+    )
+    .await?;
+    let media_id = file["media_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup(format!("no media id: {file}")))?;
+    let send = json!({
+        "request_id": "REQ-1001",
+        "client_temp_id": "attack-passport",
+        "body": "my passport, as asked",
+        "attachments": [file],
+    });
+    let reply = send_json(server, &requester, &send).await?;
+    if reply.status != 201 {
+        return Err(setup(format!(
+            "the message: {} {}",
+            reply.status, reply.body
+        )));
+    }
+    let fetch_status = format!("fetch('/api/media/{media_id}').then(r => r.status)");
+    const CONTROLLED: &str = "navigator.serviceWorker.controller !== null";
+
+    // Alice opens the file from her desk: the worker caches it, the browser too.
+    let desk = rig.browser.new_page(&server.url("/")).await?;
+    desk.wait_for(
+        &format!("document.querySelector('[data-testid=logout]') !== null && {CONTROLLED}"),
+        WAIT,
+    )
+    .await?;
+    assert_eq!(desk.evaluate(&fetch_status).await?, 200, "alice reads it");
+    let in_alices_cache = format!(
+        "caches.open({:?}).then(c => c.match('/api/media/{media_id}')).then(r => !!r)",
+        media_cache_name(&rig.user_id)
+    );
+    desk.wait_for(&in_alices_cache, WAIT).await?;
+
+    // Her session ends at the server, not through the app's sign-out: nothing is wiped.
+    let ended = desk
+        .evaluate("fetch('/api/auth/logout', { method: 'POST' }).then(r => r.status)")
+        .await?;
+    assert_eq!(ended, 204);
+    desk.close().await?;
+
+    // Bob signs in on the same browser.
+    let tab = rig.browser.new_page(&server.url("/")).await?;
+    sign_in_ui(&tab, "bob", "demo").await?;
+    tab.wait_for(CONTROLLED, WAIT).await?;
+    let bob = http::login(&server.addr, "bob", "demo").await?;
+    let at_server = http::send(
+        &server.addr,
+        "GET",
+        &format!("/api/media/{media_id}"),
+        &[("Cookie", bob.as_str())],
+        "",
+    )
+    .await?;
+    assert_eq!(
+        at_server.status, 404,
+        "the server lets bob read alice's file"
+    );
+
+    // Around the service worker first: not from the browser's HTTP cache. (Asked second,
+    // it would find the entry already replaced by the worker's revalidated 404.)
+    tab.call("Network.enable", json!({})).await?;
+    tab.call("Network.setBypassServiceWorker", json!({ "bypass": true }))
+        .await?;
+    let around_worker = tab.evaluate(&fetch_status).await?;
+    assert_eq!(
+        around_worker, 404,
+        "the browser's HTTP cache served bob alice's copy"
+    );
+    tab.call("Network.setBypassServiceWorker", json!({ "bypass": false }))
+        .await?;
+    // Through the service worker: not from alice's media cache.
+    let through_worker = tab.evaluate(&fetch_status).await?;
+    assert_eq!(
+        through_worker, 404,
+        "the service worker served bob a file of alice's cache"
+    );
+    // Alice's copy is still there (it is hers, and she may sign in again): it was simply
+    // never served to anyone else.
+    let observer = rig.observer().await?;
+    assert_eq!(observer.evaluate(&in_alices_cache).await?, true);
     observer.close().await?;
     tab.close().await?;
     rig.stop().await;

@@ -314,7 +314,8 @@ async fn media_is_served_from_the_worker_cache_the_second_time() -> e2e::Result<
     assert_eq!(counters["entries"], json!([[media_id, 20000]]));
     let cached = page
         .evaluate(&format!(
-            "caches.open('supportdesk-media-v2').then(c => c.match('/api/media/{media_id}')).then(r => !!r)"
+            "caches.open({:?}).then(c => c.match('/api/media/{media_id}')).then(r => !!r)",
+            e2e::chat::media_cache_name(&user_id)
         ))
         .await?;
     assert_eq!(cached, Value::Bool(true));

@@ -1,15 +1,19 @@
-//! The media cache: `GET /api/media/{id}` served cache-first from Cache Storage
-//! ([`chat_sync_idb::media::MEDIA_CACHE`]); media bytes are immutable, so a cached copy is
-//! always right. Only replies the server marked inert (`nosniff` and a sandboxing
-//! `Content-Security-Policy`) are kept, with every header as the server sent it, so a cached
-//! file is served exactly as safely as the server serves it.
+//! The media cache: `GET /api/media/{id}` served cache-first from the signed-in agent's own
+//! Cache Storage cache ([`chat_sync_idb::media::cache_name`]); media bytes are immutable, so a
+//! cached copy is always right for the agent who fetched it. Only replies the server marked
+//! inert (`nosniff` and a sandboxing `Content-Security-Policy`) are kept, with every header as
+//! the server sent it, so a cached file is served exactly as safely as the server serves it.
 //!
 //! A hit is answered from the cache and counted; a miss goes to the network, and a `200`
 //! reply is stored (when it fits the budget) and indexed, evicting least recently used files
-//! over the budget (the rules are the core's, the bookkeeping `chat_sync_idb::media`'s). The
-//! index lives in the signed-in agent's database: without a known agent, cached files are
-//! still served but nothing new is stored and nothing is counted. Bookkeeping failures are
-//! logged and never fail the response.
+//! over the budget (the rules are the core's, the bookkeeping `chat_sync_idb::media`'s).
+//!
+//! A cached reply is served without asking the server, so whose cache answers is an access
+//! decision: only the agent the worker knows is signed in is answered from a cache, their
+//! own. Without a known agent, or on a miss, the request goes to the server revalidating
+//! whatever the browser's HTTP cache holds (`cache: "no-cache"`), so the server decides who
+//! may read the file, even for a copy an earlier release let the HTTP cache keep for a year.
+//! Bookkeeping failures are logged and never fail the response.
 
 use chat_sync_idb::media::{self, media_id_of, media_path};
 use chat_sync_idb::runtime::Runtime;
@@ -55,31 +59,30 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
     let path = web_sys::Url::new(&request.url())
         .map_err(|e| WorkerError::js(&e))?
         .pathname();
-    // Partial requests (video seeking) and anything that is not a media path go to the
-    // network untouched.
-    let ranged = request.headers().has("Range").unwrap_or(false);
-    let Some(media_id) = media_id_of(&path).filter(|_| !ranged) else {
+    let Some(media_id) = media_id_of(&path) else {
         return network(&request).await;
     };
+    // Partial requests (video seeking) are never answered from the cache, but still go to the
+    // server to be checked.
+    let ranged = request.headers().has("Range").unwrap_or(false);
+    let state = if ranged { None } else { user_state().await };
+    let Some(state) = state else {
+        return revalidated(&request).await;
+    };
+    let store = runtime(&state).store();
     let key = media_path(&media_id);
-    let cache = media::open_cache().await?;
+    let cache = media::open_cache(store.name()).await?;
     let cached = JsFuture::from(cache.match_with_str(&key))
         .await
         .map_err(|e| WorkerError::js(&e))?;
     if let Ok(response) = cached.dyn_into::<Response>() {
-        if let Some(state) = user_state().await {
-            let bytes = content_length(&response).unwrap_or(0);
-            if let Err(error) = media::record_hit(runtime(&state).store(), &media_id, bytes).await {
-                tracing::warn!(%error, "media: could not count a hit");
-            }
+        let bytes = content_length(&response).unwrap_or(0);
+        if let Err(error) = media::record_hit(store, &media_id, bytes).await {
+            tracing::warn!(%error, "media: could not count a hit");
         }
         return Ok(response);
     }
-    let response = network(&request).await?;
-    let Some(state) = user_state().await else {
-        return Ok(response);
-    };
-    let store = runtime(&state).store();
+    let response = revalidated(&request).await?;
     if response.status() == 200 && is_inert(&response) {
         match store_copy(&cache, &key, &media_id, &response, runtime(&state)).await {
             Ok(true) => return Ok(response),
@@ -91,6 +94,20 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
         tracing::warn!(%error, "media: could not count a miss");
     }
     Ok(response)
+}
+
+/// Fetches a media request from the server, revalidating any copy in the browser's HTTP
+/// cache: the server answers a `304` only to someone who may read the file. The request is
+/// rebuilt from its URL and headers (a navigation's request cannot be copied with options).
+async fn revalidated(request: &web_sys::Request) -> Result<Response, WorkerError> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&request.headers());
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    init.set_cache(web_sys::RequestCache::NoCache);
+    let fresh = web_sys::Request::new_with_str_and_init(&request.url(), &init)
+        .map_err(|e| WorkerError::js(&e))?;
+    network(&fresh).await
 }
 
 /// Whether the server marked the reply inert (see [`chat_sync::media_cache::safe_to_cache`]):

@@ -84,8 +84,9 @@ pub async fn upload(
 }
 
 /// Serves stored bytes to a user who may read them (see `db::media`), inert whatever they
-/// are (see [`crate::media_policy`]). They never change, so the user's browser keeps them for
-/// a year and revalidates with `If-None-Match` to a 304.
+/// are (see [`crate::media_policy`]). They never change, so a browser revalidating its copy
+/// with `If-None-Match` gets a `304`, but only after the same access check: its copy may
+/// have been fetched by another agent of the same browser.
 pub async fn download(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -1,4 +1,4 @@
-//! The media cache: the Cache Storage cache [`MEDIA_CACHE`] that holds the bytes, beside the
+//! The media cache: a Cache Storage cache per agent ([`cache_name`]) that holds the bytes, beside the
 //! LRU index, counters and budget the store keeps (the [`Store`] trait's media methods, in
 //! IndexedDB for [`IdbStore`]).
 //!
@@ -19,14 +19,25 @@ use crate::error::SyncError;
 use crate::platform;
 use crate::IdbStore;
 
-/// The Cache Storage cache of media bytes (one per origin: media ids are unguessable and the
-/// server checks access on the first fetch; sign-out deletes it). Versioned: replies cached
-/// before the server marked media inert (`nosniff`, a sandboxing CSP, `private`) must never
-/// be served again, so the older caches ([`LEGACY_MEDIA_CACHES`]) are deleted, not reused.
-pub const MEDIA_CACHE: &str = "supportdesk-media-v2";
+/// The prefix of every media cache's name: [`cache_name`] appends the name of the database
+/// that holds its index (for an agent, `database::database_name(user_id)`).
+///
+/// One cache per agent, because a cached reply is served without asking the server: a
+/// single cache for the origin (as `supportdesk-media-v2` was) answered whoever was signed in
+/// with files only the agent who fetched them may read, and even with nobody signed in.
+pub const MEDIA_CACHE_PREFIX: &str = "supportdesk-media-v3:";
 
-/// Media caches of earlier releases, deleted when a worker activates and with the cache.
-pub const LEGACY_MEDIA_CACHES: &[&str] = &["supportdesk-media"];
+/// Media caches of earlier releases, deleted when a worker activates and with the cache:
+/// never reused, since replies cached before the server marked media inert (`nosniff`, a
+/// sandboxing CSP, `private`) must never be served again, and the origin-wide
+/// `supportdesk-media-v2` holds files of whichever agents used this browser.
+pub const LEGACY_MEDIA_CACHES: &[&str] = &["supportdesk-media", "supportdesk-media-v2"];
+
+/// The Cache Storage cache holding the media bytes indexed in the database `database`.
+pub fn cache_name(database: &str) -> String {
+    format!("{MEDIA_CACHE_PREFIX}{database}")
+}
+
 /// The cache key of a media file: its same-origin path.
 pub fn media_path(media_id: &str) -> String {
     format!(
@@ -54,10 +65,10 @@ pub fn cache_storage() -> Result<web_sys::CacheStorage, SyncError> {
     })
 }
 
-/// Opens [`MEDIA_CACHE`].
-pub async fn open_cache() -> Result<web_sys::Cache, SyncError> {
+/// Opens the media cache of the database `database` ([`cache_name`]).
+pub async fn open_cache(database: &str) -> Result<web_sys::Cache, SyncError> {
     let storage = cache_storage()?;
-    JsFuture::from(storage.open(MEDIA_CACHE))
+    JsFuture::from(storage.open(&cache_name(database)))
         .await
         .and_then(|c| c.dyn_into())
         .map_err(|e| SyncError::platform("caches.open", &e))
@@ -65,11 +76,11 @@ pub async fn open_cache() -> Result<web_sys::Cache, SyncError> {
 
 /// Deletes evicted files from Cache Storage; a failure is logged (the bytes stay until the
 /// next clear, but the index no longer counts them).
-async fn delete_bytes(ids: &[String]) {
+async fn delete_bytes(database: &str, ids: &[String]) {
     if ids.is_empty() {
         return;
     }
-    let cache = match open_cache().await {
+    let cache = match open_cache(database).await {
         Ok(cache) => cache,
         Err(error) => {
             tracing::warn!(%error, "could not open the media cache to evict");
@@ -101,7 +112,7 @@ pub async fn may_store(store: &IdbStore, bytes: u64) -> Result<bool, SyncError> 
     Ok(fits(bytes, store.media_stats().await?.budget))
 }
 
-/// A request went to the network and its reply is now in [`MEDIA_CACHE`]: count a miss,
+/// A request went to the network and its reply is now in the store's media cache: count a miss,
 /// index the file, and evict least recently used files over the budget (index now, bytes
 /// right after). Returns the evicted ids.
 pub async fn record_stored(
@@ -112,7 +123,7 @@ pub async fn record_stored(
     let doomed = store
         .media_stored(media_id, bytes, platform::now_ms())
         .await?;
-    delete_bytes(&doomed).await;
+    delete_bytes(store.name(), &doomed).await;
     Ok(doomed)
 }
 
@@ -129,7 +140,7 @@ pub async fn set_media_budget(store: &IdbStore, bytes: u64) -> Result<MediaStats
         detail: e.to_string(),
     })?;
     let doomed = store.media_set_budget(budget).await?;
-    delete_bytes(&doomed).await;
+    delete_bytes(store.name(), &doomed).await;
     media_stats(store).await
 }
 
@@ -140,7 +151,7 @@ pub async fn forget(store: &IdbStore, ids: &[String]) -> Result<(), SyncError> {
         return Ok(());
     }
     store.media_forget(ids).await?;
-    let cache = open_cache().await?;
+    let cache = open_cache(store.name()).await?;
     for id in ids {
         JsFuture::from(cache.delete_with_str(&media_path(id)))
             .await
@@ -152,15 +163,15 @@ pub async fn forget(store: &IdbStore, ids: &[String]) -> Result<(), SyncError> {
 /// Empties the media cache: the bytes and the index (the counters and budget stay).
 pub async fn clear_media(store: &IdbStore) -> Result<(), SyncError> {
     store.media_clear().await?;
-    delete_cache().await
+    delete_cache(store.name()).await
 }
 
-/// Deletes the whole Cache Storage cache [`MEDIA_CACHE`] and any older one (sign-out,
-/// clear).
-pub async fn delete_cache() -> Result<(), SyncError> {
+/// Deletes the whole media cache of the database `database` and every older shared one
+/// (sign-out, clear).
+pub async fn delete_cache(database: &str) -> Result<(), SyncError> {
     delete_legacy_caches().await?;
     let storage = cache_storage()?;
-    JsFuture::from(storage.delete(MEDIA_CACHE))
+    JsFuture::from(storage.delete(&cache_name(database)))
         .await
         .map_err(|e| SyncError::platform("caches.delete", &e))?;
     Ok(())
@@ -177,9 +188,10 @@ pub async fn delete_legacy_caches() -> Result<(), SyncError> {
     Ok(())
 }
 
-/// The ids the cache holds bytes for (for tests and diagnostics).
-pub async fn cached_ids() -> Result<Vec<String>, SyncError> {
-    let cache = open_cache().await?;
+/// The ids the media cache of the database `database` holds bytes for (for tests and
+/// diagnostics).
+pub async fn cached_ids(database: &str) -> Result<Vec<String>, SyncError> {
+    let cache = open_cache(database).await?;
     let keys = JsFuture::from(cache.keys())
         .await
         .map_err(|e| SyncError::platform("cache.keys", &e))?;

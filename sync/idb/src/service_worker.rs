@@ -111,6 +111,20 @@ pub fn post(worker: &JsValue, message: &PageMessage) -> Result<(), SyncError> {
     Ok(())
 }
 
+/// Tells the service worker controlling this page to forget the agent it knows
+/// ([`PageMessage::SessionChanged`]), when the page learns that the session ended or that
+/// someone signed in. Until it asks the server again, the worker answers no media request
+/// from an agent's cache: one that still took the previous agent for the signed-in one
+/// would serve their files to whoever uses the browser next. `Ok(false)` when no worker
+/// controls the page.
+pub fn forget_session() -> Result<bool, SyncError> {
+    let Some(controller) = container().and_then(|c| property(&c, "controller")) else {
+        return Ok(false);
+    };
+    post(&controller, &PageMessage::SessionChanged)?;
+    Ok(true)
+}
+
 /// How long a page waits for its service worker to be active before telling it something.
 pub const READY_TIMEOUT_MS: i64 = 10_000;
 

@@ -177,7 +177,7 @@ async fn wipe_local(
             .problems
             .push(format!("remembered agent: {}", error.message));
     }
-    match media::delete_cache().await {
+    match media::delete_cache(&database::database_name(user_id)).await {
         Ok(()) => report.media_cache_deleted = true,
         Err(error) => report.problems.push(format!("media cache: {error}")),
     }

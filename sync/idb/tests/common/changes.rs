@@ -41,7 +41,9 @@ fn server_messages(media_id: &str) -> Vec<Message> {
 }
 
 async fn cache_file(runtime: &Runtime, media_id: &str) {
-    let cache = media::open_cache().await.expect("open cache");
+    let cache = media::open_cache(runtime.store().name())
+        .await
+        .expect("open cache");
     let response = web_sys::Response::new_with_opt_str(Some(SECRET)).expect("response");
     JsFuture::from(cache.put_with_str(&media::media_path(media_id), &response))
         .await
@@ -107,7 +109,10 @@ pub async fn a_change_hole_fetches_only_the_changes_and_erases_the_redacted() {
         .expect("fill");
     cache_file(&runtime, &media_id).await;
     assert!(every_record_as_text(&runtime).await.contains(SECRET));
-    assert!(media::cached_ids().await.expect("ids").contains(&media_id));
+    assert!(media::cached_ids(runtime.store().name())
+        .await
+        .expect("ids")
+        .contains(&media_id));
 
     // At the server: seq 5 edited (v1), seq 7 redacted (v2), seq 9 edited (v3).
     let mut server = server_messages(&media_id);
@@ -153,7 +158,10 @@ pub async fn a_change_hole_fetches_only_the_changes_and_erases_the_redacted() {
         "the redacted body is gone from IndexedDB"
     );
     assert!(
-        !media::cached_ids().await.expect("ids").contains(&media_id),
+        !media::cached_ids(runtime.store().name())
+            .await
+            .expect("ids")
+            .contains(&media_id),
         "the redacted file is gone from Cache Storage"
     );
 
@@ -218,7 +226,10 @@ pub async fn a_forbidden_fetch_revokes_the_chat() {
         .expect("the refusal is an outcome");
     assert!(runtime.store().chat(&chat).await.expect("read").is_none());
     assert!(runtime.store().outbox().await.expect("outbox").is_empty());
-    assert!(!media::cached_ids().await.expect("ids").contains(&media_id));
+    assert!(!media::cached_ids(runtime.store().name())
+        .await
+        .expect("ids")
+        .contains(&media_id));
     assert!(!every_record_as_text(&runtime).await.contains(SECRET));
     for _ in 0..100 {
         if notices.borrow().iter().any(|n| n.revoked) {

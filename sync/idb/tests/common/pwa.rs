@@ -10,7 +10,7 @@ use chat_sync::store::Store;
 use chat_sync::suite::messages;
 use chat_sync::{RequestId, SeqRange};
 use chat_sync_idb::database::{self, Database};
-use chat_sync_idb::media::{self, MEDIA_CACHE};
+use chat_sync_idb::media;
 use chat_sync_idb::outbox_sender::{self, LocalAttachment};
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::{platform, schema, IdbStore, SyncError};
@@ -256,8 +256,8 @@ pub async fn flush_backs_off_offline_and_parks_on_a_4xx() {
     chat_sync_idb::wipe(&user).await.expect("wipe");
 }
 
-async fn cache_bytes(id: &str, bytes: usize) {
-    let cache = media::open_cache().await.expect("open cache");
+async fn cache_bytes(database: &str, id: &str, bytes: usize) {
+    let cache = media::open_cache(database).await.expect("open cache");
     let response = web_sys::Response::new_with_opt_blob(Some(&blob(bytes))).expect("response");
     JsFuture::from(cache.put_with_str(&media::media_path(id), &response))
         .await
@@ -280,7 +280,7 @@ pub async fn media_index_counts_and_evicts_least_recently_used() {
         .expect("budget");
     assert_eq!(stats.budget, MIN_MEDIA_BUDGET);
     for name in ["a", "b"] {
-        cache_bytes(&id(name), size).await;
+        cache_bytes(runtime.store().name(), &id(name), size).await;
         let evicted = media::record_stored(runtime.store(), &id(name), size as u64)
             .await
             .expect("stored");
@@ -291,12 +291,14 @@ pub async fn media_index_counts_and_evicts_least_recently_used() {
         .await
         .expect("hit");
     platform::sleep(5).await;
-    cache_bytes(&id("c"), size).await;
+    cache_bytes(runtime.store().name(), &id("c"), size).await;
     let evicted = media::record_stored(runtime.store(), &id("c"), size as u64)
         .await
         .expect("stored");
     assert_eq!(evicted, vec![id("b")], "b is the least recently used");
-    let cached = media::cached_ids().await.expect("ids");
+    let cached = media::cached_ids(runtime.store().name())
+        .await
+        .expect("ids");
     assert!(cached.contains(&id("a")) && cached.contains(&id("c")));
     assert!(!cached.contains(&id("b")), "the evicted bytes are gone");
     let stats = media::media_stats(runtime.store()).await.expect("stats");
@@ -324,7 +326,10 @@ pub async fn media_index_counts_and_evicts_least_recently_used() {
     let names = JsFuture::from(media::cache_storage().expect("caches").keys())
         .await
         .expect("keys");
-    assert!(!js_sys::Array::from(&names).includes(&JsValue::from_str(MEDIA_CACHE), 0));
+    assert!(!js_sys::Array::from(&names).includes(
+        &JsValue::from_str(&media::cache_name(runtime.store().name())),
+        0
+    ));
     let _ = names.dyn_into::<js_sys::Array>();
     drop(runtime);
     chat_sync_idb::wipe(&user).await.expect("wipe");
@@ -347,14 +352,17 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
     )
     .await
     .expect("queue");
-    cache_bytes("signout-file", 1_000).await;
+    let name = runtime.store().name().to_owned();
+    cache_bytes(&name, "signout-file", 1_000).await;
+    // Another agent's media cache in the same browser, which this agent's wipe leaves alone.
+    let other_database = chat_sync_idb::database::database_name(&unique_name("other-agent"));
+    cache_bytes(&other_database, "their-file", 1_000).await;
     // A draft the agent typed (only windows have `localStorage`), and another agent's.
     let has_local_storage = platform::global_property("localStorage").is_some();
     let draft = chat_sync_idb::drafts::key(&user, "c1");
     let others = chat_sync_idb::drafts::key("someone-else", "c1");
     chat_sync_idb::drafts::save(&draft, "the password is hunter2");
     chat_sync_idb::drafts::save(&others, "theirs");
-    let name = runtime.store().name().to_owned();
     drop(runtime);
     let report = chat_sync_idb::sign_out::wipe_user(&user, "")
         .await
@@ -383,10 +391,27 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
     );
     let names = super::connection::database_names().await;
     assert!(!names.contains(&name), "{name} is still listed: {names:?}");
-    let has = JsFuture::from(media::cache_storage().expect("caches").has(MEDIA_CACHE))
+    let has = |database: String| async move {
+        JsFuture::from(
+            media::cache_storage()
+                .expect("caches")
+                .has(&media::cache_name(&database)),
+        )
         .await
-        .expect("has");
-    assert_eq!(has.as_bool(), Some(false), "the media cache is gone");
+        .expect("has")
+        .as_bool()
+    };
+    assert_eq!(has(name).await, Some(false), "the media cache is gone");
+    assert_eq!(
+        has(other_database.clone()).await,
+        Some(true),
+        "another agent's media cache went too"
+    );
+    assert_eq!(
+        media::cached_ids(&other_database).await.expect("ids"),
+        vec!["their-file".to_owned()]
+    );
+    media::delete_cache(&other_database).await.expect("delete");
 }
 
 /// Two contexts flushing the same outbox at once (two runtimes on one database, as a tab and
