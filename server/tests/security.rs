@@ -27,6 +27,7 @@ backend_tests!(
     wrong_passwords_elsewhere_never_lock_the_agent_out,
     push_endpoints_must_be_public_and_subscriptions_are_capped,
     a_hanging_push_endpoint_does_not_stall_other_users,
+    writes_from_another_origin_are_refused,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -579,5 +580,76 @@ async fn a_hanging_push_endpoint_does_not_stall_other_users(backend: Backend) {
         "alice's push arrived {} ms after the send",
         started.elapsed().as_millis()
     );
+    server.stop().await;
+}
+
+/// A page of another origin on the same site (`SameSite=Strict` lets the cookie through) or
+/// with an opaque origin (a sandboxed document) sends "simple" writes: refused before any
+/// route runs, whatever the route; the browser's own origin and clients that are no browser
+/// pass.
+async fn writes_from_another_origin_are_refused(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = server.login("alice").await;
+    let host = alice
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let foreign: [(&str, &str); 4] = [
+        ("sec-fetch-site", "same-site"),
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "http://127.0.0.1:1"),
+        ("origin", "null"),
+    ];
+    for (name, value) in foreign {
+        let upload = alice
+            .post("/api/media?name=planted.txt")
+            .header("content-type", "text/plain")
+            .header(name, value)
+            .body("planted")
+            .send()
+            .await
+            .unwrap();
+        assert_error(upload, StatusCode::FORBIDDEN, "forbidden").await;
+        let logout = alice
+            .post("/api/auth/logout")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_error(logout, StatusCode::FORBIDDEN, "forbidden").await;
+        // Reads are not writes: a cross-origin page cannot read the reply anyway.
+        let me = alice
+            .get("/api/auth/me")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK, "{name}: {value}");
+    }
+    let own = alice
+        .post("/api/media?name=mine.txt")
+        .header("content-type", "text/plain")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://{host}"))
+        .body("mine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::CREATED, "the page's own upload");
+    let own = alice
+        .post("/api/media?name=mine.txt")
+        .header("content-type", "text/plain")
+        .header("origin", format!("http://{host}"))
+        .body("mine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.status(),
+        StatusCode::CREATED,
+        "the page's own upload, without fetch metadata"
+    );
+    upload(&alice, "tool.txt", "text/plain", b"no browser").await;
     server.stop().await;
 }

@@ -15,6 +15,9 @@
 //!   alice's chat reaches the server and is refused, through the service worker (which
 //!   answers only from the signed-in agent's own media cache) and around it (the browser's
 //!   HTTP cache revalidates, since media replies are `no-cache`);
+//! - a page of another origin on the same site (another port of the same host), which the
+//!   `SameSite=Strict` cookie does not stop, can neither upload a file as the agent nor sign
+//!   them out with a "simple" cross-origin `POST`;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -330,6 +333,101 @@ async fn a_file_cached_for_one_agent_is_never_served_to_the_next() -> e2e::Resul
     assert_eq!(observer.evaluate(&in_alices_cache).await?, true);
     observer.close().await?;
     tab.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// Serves `html` to every request, on a port of its own: another origin of the same site as
+/// the server (same host, another port), which `SameSite` cookies do not tell apart.
+async fn serve_page(html: String) -> e2e::Result<(String, tokio::task::JoinHandle<()>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| setup(format!("bind the attacker's site: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| setup(format!("the attacker's address: {e}")))?;
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = stream.read(&mut request).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    Ok((format!("http://{addr}/"), task))
+}
+
+/// Another local web app on the agent's machine (here: another port of the server's host)
+/// posts to the desk's API with the agent's cookie, which `SameSite=Strict` lets through
+/// (ports do not make another site). It cannot send JSON without a preflight, but a "simple"
+/// `text/plain` `POST` can upload a file as the agent and sign them out. Both are refused:
+/// the server takes writes only from its own origin (`Sec-Fetch-Site`, else `Origin`).
+#[tokio::test]
+async fn another_origin_on_the_same_site_cannot_write_with_the_agents_cookie() -> e2e::Result<()> {
+    let rig = Rig::start("attack-cross-origin").await?;
+    let server = &rig.server;
+    let target = server.url("");
+    let target = target.trim_end_matches('/');
+    let attack = format!(
+        r#"<!doctype html><title>cat pictures</title><script>
+window.__done = (async () => {{
+  const out = {{}};
+  for (const [name, path] of [['upload', '/api/media?name=planted.txt'], ['logout', '/api/auth/logout']]) {{
+    try {{
+      const r = await fetch('{target}' + path, {{ method: 'POST', mode: 'no-cors',
+        credentials: 'include', headers: {{ 'Content-Type': 'text/plain' }},
+        body: 'planted by another origin' }});
+      out[name] = r.type;
+    }} catch (e) {{ out[name] = String(e); }}
+  }}
+  return out;
+}})();
+</script>"#
+    );
+    let (site, task) = serve_page(attack).await?;
+    let uploads_before = rig.metric(UPLOADS).await?;
+    let refused_before = rig
+        .metric("http_requests_total{route=\"/api/media\",status=\"403\"}")
+        .await?;
+    let page = rig.browser.new_page(&site).await?;
+    let sent = page.wait_for("window.__done", WAIT).await?;
+    eprintln!("the attacker's requests: {sent}");
+    page.close().await?;
+    task.abort();
+
+    assert_eq!(
+        rig.metric(UPLOADS).await? - uploads_before,
+        0.0,
+        "another origin uploaded a file as the agent"
+    );
+    assert!(
+        rig.metric("http_requests_total{route=\"/api/media\",status=\"403\"}")
+            .await?
+            > refused_before,
+        "the attacker's upload never reached the server: the test proves nothing"
+    );
+    let desk = rig.browser.new_page(&server.url("/")).await?;
+    let me = desk
+        .evaluate("fetch('/api/auth/me').then(r => r.status)")
+        .await?;
+    assert_eq!(me, 200, "another origin signed the agent out");
+    // The desk's own writes still pass.
+    let own = desk
+        .evaluate(
+            "fetch('/api/media?name=mine.txt', { method: 'POST',
+               headers: { 'Content-Type': 'text/plain' }, body: 'mine' }).then(r => r.status)",
+        )
+        .await?;
+    assert_eq!(own, 201, "the desk's own upload was refused");
+    desk.close().await?;
     rig.stop().await;
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod changes;
 pub mod chat;
+pub mod cross_site;
 pub mod events;
 pub mod faults;
 pub mod media;
@@ -63,6 +64,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             faults::inject,
         ))
+        // Outside the fault switch (a refused write never reaches it) and inside the metrics,
+        // which count the 403.
+        .layer(middleware::from_fn(cross_site::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
