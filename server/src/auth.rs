@@ -99,6 +99,27 @@ pub fn session_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// The signed-in user; rejects with 401 when there is no valid session.
 pub struct AuthUser(pub UserRow);
 
+/// The request header in which a client names the user it makes the request for.
+pub const EXPECT_USER_HEADER: &str = "x-expect-user";
+/// The same as a query parameter (for `EventSource`, which sets no headers).
+pub const EXPECT_USER_PARAM: &str = "expect_user";
+
+/// The user a request says it is made for, if it says: a tab (or service worker) acting for
+/// one agent names her on every request, because the session cookie is the browser's and
+/// may have become another agent's since the tab last looked. A mismatch is refused before
+/// the handler runs (401, which clients take for "the session ended"), so nothing is read
+/// for, or written as, the wrong agent.
+fn expected_user(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get(EXPECT_USER_HEADER) {
+        return Some(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    parts.uri.query()?;
+    let axum::extract::Query(mut params) =
+        axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(&parts.uri)
+            .ok()?;
+    params.remove(EXPECT_USER_PARAM)
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -112,7 +133,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .session_user(&token_hash(&token), now_ms(), idle)
             .await?
         {
-            Some(user) => Ok(AuthUser(user)),
+            Some(user) => match expected_user(parts) {
+                Some(expected) if expected != user.id => Err(ApiError::Unauthorized(format!(
+                    "this request is for {expected}, but the browser's session is now another user's"
+                ))),
+                _ => Ok(AuthUser(user)),
+            },
             None => Err(ApiError::Unauthorized(
                 "the session has expired or was signed out".to_owned(),
             )),

@@ -28,6 +28,7 @@ backend_tests!(
     push_endpoints_must_be_public_and_subscriptions_are_capped,
     a_hanging_push_endpoint_does_not_stall_other_users,
     writes_from_another_origin_are_refused,
+    a_request_for_another_user_than_the_sessions_is_refused,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -651,5 +652,91 @@ async fn writes_from_another_origin_are_refused(backend: Backend) {
         "the page's own upload, without fetch metadata"
     );
     upload(&alice, "tool.txt", "text/plain", b"no browser").await;
+    server.stop().await;
+}
+
+/// A tab acting for alice names her on every request; once the browser's session is bob's,
+/// whatever that tab asks (a read, a send, the event stream) is refused before anything is
+/// read or written, and nothing it sent is stored.
+async fn a_request_for_another_user_than_the_sessions_is_refused(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = server.login("alice").await;
+    let bob = server.login("bob").await;
+    let alice_id = alice
+        .get("/api/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = bob
+        .get("/api/chat/requests")
+        .header("x-expect-user", &alice_id)
+        .send()
+        .await
+        .unwrap();
+    assert_error(list, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let send = bob
+        .post("/api/chat/messages")
+        .header("x-expect-user", &alice_id)
+        .json(&SendMessage {
+            request_id: RequestId::new("REQ-B"),
+            client_temp_id: "alices-queued-reply".to_owned(),
+            body: "sent from alice's tab".to_owned(),
+            attachments: Vec::new(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_error(send, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let stream = bob
+        .get(&format!("/api/chat/events?expect_user={alice_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(stream, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // Nothing was stored as bob.
+    let page: serde_json::Value = bob
+        .get("/api/chat/messages?request_id=REQ-B&from_seq=1&to_seq=100")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !page.to_string().contains("sent from alice's tab"),
+        "stored: {page}"
+    );
+    // Naming the session's own user works as before; so does asking who it is.
+    let bob_id = bob
+        .get("/api/auth/me")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let named = bob
+        .get("/api/chat/requests")
+        .header("x-expect-user", &bob_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), StatusCode::OK);
+    let me = bob
+        .get("/api/auth/me")
+        .header("x-expect-user", &bob_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
     server.stop().await;
 }

@@ -18,6 +18,12 @@
 //! - a page of another origin on the same site (another port of the same host), which the
 //!   `SameSite=Strict` cookie does not stop, can neither upload a file as the agent nor sign
 //!   them out with a "simple" cross-origin `POST`;
+//! - a requester's links cannot pose as somewhere else: a right-to-left override, a
+//!   look-alike Cyrillic host and user info before the real host are all shown for what
+//!   they are, each link's text being exactly where it goes;
+//! - a desk tab of the previous agent that was away (offline) while her session ended and
+//!   another agent signed in never syncs with the new agent's cookie: nothing the server
+//!   answers him lands in her cache, and the tab leaves her desk;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -428,6 +434,167 @@ window.__done = (async () => {{
         .await?;
     assert_eq!(own, 201, "the desk's own upload was refused");
     desk.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// A requester's phishing links, each written to read as somewhere it does not go: the agent
+/// sees every link as exactly where it goes (its text is the browser's parse of its target),
+/// with no character in it that reorders or hides text, a look-alike host in punycode, and a
+/// URL with user info (`https://bank@evil/`, which goes to `evil`) left as plain text.
+#[tokio::test]
+async fn a_requesters_links_show_exactly_where_they_go() -> e2e::Result<()> {
+    let rig = Rig::start("attack-links").await?;
+    let server = &rig.server;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let body = "phishing: https://example.com/\u{202E}fdp.exe and https://p\u{0430}ypal.com/login \
+                and https://support.example@evil.example/reset end";
+    post_as(server, &requester, "REQ-1001", body).await?;
+    let page = rig.browser.new_page(&server.url("/chat/REQ-1001")).await?;
+    let row = "[...document.querySelectorAll('[data-testid=message]')]
+                 .find(m => m.textContent.includes('phishing:'))";
+    page.wait_for(&format!("{row} !== undefined"), WAIT).await?;
+    let links = page
+        .evaluate(&format!(
+            "[...{row}.querySelectorAll('a')].map(a => ({{ text: a.textContent,
+                href: a.href, host: new URL(a.href).host }}))"
+        ))
+        .await?;
+    eprintln!("links shown: {links}");
+    let links = links.as_array().cloned().unwrap_or_default();
+    for link in &links {
+        let text = link["text"].as_str().unwrap_or_default();
+        assert_eq!(text, link["href"], "a link reads other than where it goes");
+        assert!(
+            !text.chars().any(|c| c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+            "a link's text hides or reorders: {text:?}"
+        );
+        assert_ne!(link["host"], "evil.example", "the user-info link is a link");
+    }
+    let hosts: Vec<&str> = links.iter().filter_map(|l| l["host"].as_str()).collect();
+    assert_eq!(hosts.len(), 2, "{hosts:?}");
+    assert_eq!(hosts[0], "example.com");
+    assert!(
+        hosts[1].starts_with("xn--"),
+        "the look-alike host is not shown in punycode: {hosts:?}"
+    );
+    let text = page
+        .evaluate(&format!("{row}.querySelector('.msg__body').textContent"))
+        .await?;
+    assert!(
+        text.as_str()
+            .unwrap_or_default()
+            .contains("https://support.example@evil.example/reset"),
+        "the user-info URL is not kept as text: {text}"
+    );
+    page.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// JS: whether the database `database` holds a chat record for `request_id`.
+fn chat_record_js(database: &str, request_id: &str) -> String {
+    format!(
+        r#"(async () => {{
+  const name = {database:?};
+  if (!(await indexedDB.databases()).some(d => d.name === name)) return false;
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  try {{
+    const rq = db.transaction('chats').objectStore('chats').get({request_id:?});
+    return await new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result !== undefined); rq.onerror = () => err(rq.error); }});
+  }} finally {{ db.close(); }}
+}})()"#
+    )
+}
+
+/// Alice's desk tab has lost the network when her session ends (it expired, or ended in
+/// another browser) and bob signs in in another tab. When her tab is back, every request it
+/// makes carries bob's cookie: nothing the server answers bob may land in alice's cache
+/// (his chats, or her chats let go of because his list lacks them), and the tab must leave
+/// her desk instead of going on as her with his session.
+#[tokio::test]
+async fn a_tab_of_the_previous_agent_never_syncs_with_the_next_agents_session() -> e2e::Result<()> {
+    let rig = Rig::start("attack-stale-tab").await?;
+    let server = &rig.server;
+    let alice_db = database_name(&rig.user_id);
+    let tab = rig.browser.new_page(&server.url("/chat/REQ-1001")).await?;
+    tab.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    wait_until("alice's live stream", WAIT, || async {
+        Ok((server.metric("sse_clients").await? == 1.0).then_some(()))
+    })
+    .await?;
+    let observer = rig.observer().await?;
+    let alices = observer
+        .wait_for(
+            &format!(
+                "{}.then(n => n > 0 ? n : null)",
+                count_js(&alice_db, "REQ-1001")
+            ),
+            WAIT,
+        )
+        .await?;
+    let alice_name = tab
+        .evaluate("document.querySelector('.desk__user').textContent")
+        .await?;
+
+    rig.browser.emulate_offline(&tab.session_id, true).await?;
+    let ended = observer
+        .evaluate("fetch('/api/auth/logout', { method: 'POST' }).then(r => r.status)")
+        .await?;
+    assert_eq!(ended, 204);
+    let other = rig.browser.new_page(&server.url("/")).await?;
+    sign_in_ui(&other, "bob", "demo").await?;
+    other.close().await?;
+    let bob = http::login(&server.addr, "bob", "demo").await?;
+    let bobs_chat = chat_list(server, &bob).await?[0]["request_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup("bob has no chat"))?;
+    post_as(server, &bob, &bobs_chat, "bob's note, for bob's eyes").await?;
+
+    // Alice's tab is back.
+    rig.browser.emulate_offline(&tab.session_id, false).await?;
+    tab.wait_for(
+        &format!(
+            "(() => {{ const user = document.querySelector('.desk__user');
+                       return !user || user.textContent !== {alice_name}; }})()"
+        ),
+        WAIT,
+    )
+    .await
+    .map_err(|e| {
+        setup(format!(
+            "alice's tab still shows her desk with bob's session: {e}"
+        ))
+    })?;
+    // Whatever the tab did meanwhile has had time to land.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        observer.evaluate(&count_js(&alice_db, &bobs_chat)).await?,
+        0,
+        "bob's messages landed in alice's cache"
+    );
+    assert_eq!(
+        observer
+            .evaluate(&chat_record_js(&alice_db, &bobs_chat))
+            .await?,
+        false,
+        "bob's chat landed in alice's cache"
+    );
+    assert_eq!(
+        observer.evaluate(&count_js(&alice_db, "REQ-1001")).await?,
+        alices,
+        "alice's cache lost her chat to bob's chat list"
+    );
+    observer.close().await?;
+    tab.close().await?;
     rig.stop().await;
     Ok(())
 }

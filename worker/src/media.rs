@@ -67,7 +67,7 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
     let ranged = request.headers().has("Range").unwrap_or(false);
     let state = if ranged { None } else { user_state().await };
     let Some(state) = state else {
-        return revalidated(&request).await;
+        return revalidated(&request, None).await;
     };
     let store = runtime(&state).store();
     let key = media_path(&media_id);
@@ -82,7 +82,15 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
         }
         return Ok(response);
     }
-    let response = revalidated(&request).await?;
+    // Named for the agent whose cache it may fill: a session that became another agent's
+    // since the worker last asked is refused (401) instead of filling hers with his files.
+    let response = revalidated(&request, Some(&state.user_id)).await?;
+    if response.status() == 401 {
+        tracing::warn!("media: the session is no longer the known agent's; asking again");
+        session::forget().await;
+        state::forget();
+        return revalidated(&request, None).await;
+    }
     if response.status() == 200 && is_inert(&response) {
         match store_copy(&cache, &key, &media_id, &response, runtime(&state)).await {
             Ok(true) => return Ok(response),
@@ -98,11 +106,22 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
 
 /// Fetches a media request from the server, revalidating any copy in the browser's HTTP
 /// cache: the server answers a `304` only to someone who may read the file. The request is
-/// rebuilt from its URL and headers (a navigation's request cannot be copied with options).
-async fn revalidated(request: &web_sys::Request) -> Result<Response, WorkerError> {
+/// rebuilt from its URL and headers (a navigation's request cannot be copied with options),
+/// naming `for_agent` when given (`chat_sync_idb::agent`).
+async fn revalidated(
+    request: &web_sys::Request,
+    for_agent: Option<&str>,
+) -> Result<Response, WorkerError> {
+    let headers =
+        web_sys::Headers::new_with_headers(&request.headers()).map_err(|e| WorkerError::js(&e))?;
+    if let Some(agent) = for_agent {
+        headers
+            .set(chat_sync_idb::agent::EXPECT_USER_HEADER, agent)
+            .map_err(|e| WorkerError::js(&e))?;
+    }
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
-    init.set_headers(&request.headers());
+    init.set_headers(&headers);
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
     init.set_cache(web_sys::RequestCache::NoCache);
     let fresh = web_sys::Request::new_with_str_and_init(&request.url(), &init)

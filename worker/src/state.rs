@@ -21,6 +21,8 @@ thread_local! {
 pub async fn for_user(user_id: &str) -> Result<Rc<UserState>, WorkerError> {
     let cached = CURRENT.with(|c| c.borrow().clone());
     if let Some(state) = cached.filter(|s| s.user_id == user_id) {
+        // The worker acts for whichever agent it last used (see `chat_sync_idb::agent`).
+        chat_sync_idb::agent::act_for(Some(user_id));
         return Ok(state);
     }
     let state = Rc::new(ChatContext::open(user_id).await?);
@@ -40,4 +42,5 @@ pub fn open_for(user_id: &str) -> Option<Rc<UserState>> {
 pub fn forget() {
     // A push still running keeps its own `Rc`; the connection closes when the last one goes.
     CURRENT.with(|c| c.borrow_mut().take());
+    chat_sync_idb::agent::act_for(None);
 }

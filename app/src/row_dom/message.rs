@@ -68,14 +68,23 @@ pub(super) fn build_message(document: &Document, row: &MessageRow) -> HtmlElemen
                     let node = document.create_text_node(text);
                     let _ = body.append_child(&node);
                 }
-                Piece::Link(url) => {
-                    let link = element(document, "a", "msg__link");
-                    set(&link, "href", url);
-                    set(&link, "target", "_blank");
-                    set(&link, "rel", "noopener noreferrer");
-                    link.set_text_content(Some(url));
-                    append(&body, &link);
-                }
+                Piece::Link(url) => match web_sys::Url::new(url) {
+                    // Shown as the browser parses it, which is where it goes: the host in
+                    // punycode (a look-alike Cyrillic host reads `xn--…`), the path encoded.
+                    Ok(parsed) => {
+                        let href = parsed.href();
+                        let link = element(document, "a", "msg__link");
+                        set(&link, "href", &href);
+                        set(&link, "target", "_blank");
+                        set(&link, "rel", "noopener noreferrer");
+                        link.set_text_content(Some(&href));
+                        append(&body, &link);
+                    }
+                    Err(_) => {
+                        let node = document.create_text_node(url);
+                        let _ = body.append_child(&node);
+                    }
+                },
             }
         }
     }

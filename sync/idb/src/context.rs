@@ -36,8 +36,11 @@ impl std::fmt::Debug for ChatContext {
 }
 
 impl ChatContext {
-    /// Opens `user_id`'s cache and the driver over the page's (or worker's) own origin.
+    /// Opens `user_id`'s cache and the driver over the page's (or worker's) own origin. From
+    /// now on the context's requests name `user_id` ([`crate::agent`]), so none is answered
+    /// with another agent's session.
     pub async fn open(user_id: &str) -> Result<Self, SyncError> {
+        crate::agent::act_for(Some(user_id));
         let runtime = Rc::new(Runtime::open(user_id).await?);
         let client = HttpHistoryClient::new("");
         let driver = Rc::new(Driver::new(

@@ -280,6 +280,11 @@ pub async fn send_within(
     let request =
         web_sys::Request::new_with_str_and_init(url, &init).map_err(|e| transient(describe(&e)))?;
     let _ = request.headers().set("Accept", "application/json");
+    if let Some(user) = crate::agent::expected_for(url) {
+        let _ = request
+            .headers()
+            .set(crate::agent::EXPECT_USER_HEADER, &user);
+    }
     if let Some(content_type) = content_type {
         let _ = request.headers().set("Content-Type", content_type);
     }

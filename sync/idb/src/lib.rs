@@ -19,6 +19,7 @@
 //! goes through [`platform`].
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod broadcast;
 pub mod changes;
 pub mod codec;

@@ -69,6 +69,9 @@ pub async fn upload(
     xhr.set_with_credentials(true);
     let _ = xhr.set_request_header("Content-Type", content_type);
     let _ = xhr.set_request_header("Accept", "application/json");
+    if let Some(user) = crate::agent::expected_for(url) {
+        let _ = xhr.set_request_header(crate::agent::EXPECT_USER_HEADER, &user);
+    }
     let watch = Rc::new(RefCell::new(UploadWatch::start(total, platform::now_ms())));
     let (done_tx, done_rx) = oneshot::channel::<Result<(), String>>();
     let done_tx = Rc::new(RefCell::new(Some(done_tx)));

@@ -112,10 +112,11 @@ impl Leader {
         }
     }
 
-    /// Waits `after_ms`, then asks the server whether the session still stands: a stream
-    /// the server refused (401 after a sign-out elsewhere, or an expired session) looks to
-    /// the `EventSource` like any other failure. The answer comes back as a signal, so no
-    /// wait of the loop itself holds up the tasks beside it.
+    /// Waits `after_ms`, then asks the server whether the session still stands, and still is
+    /// the agent this context acts for ([`crate::agent`]): a stream the server refused (401
+    /// after a sign-out elsewhere, an expired session, or a session that became another
+    /// agent's) looks to the `EventSource` like any other failure. The answer comes back as
+    /// a signal, so no wait of the loop itself holds up the tasks beside it.
     fn reconnect_later(
         &self,
         after_ms: i64,
@@ -125,12 +126,16 @@ impl Leader {
         let me_url = self.me_url.clone();
         beside(async move {
             platform::sleep(after_ms).await;
-            let answer: Result<serde::de::IgnoredAny, _> =
+            let answer: Result<chat_sync::protocol::CurrentUser, _> =
                 crate::http::get_json(&me_url, "current user").await;
             let signal = match answer {
                 Err(crate::FetchError::Refused {
                     status: 401 | 403, ..
                 }) => Signal::SessionEnded,
+                Ok(user) if crate::agent::acting_for().is_some_and(|agent| agent != user.id) => {
+                    tracing::warn!(now = %user.id, "the browser's session is another agent's now");
+                    Signal::SessionEnded
+                }
                 // Signed in, or the server is unreachable: try the stream again.
                 _ => Signal::ReconnectDue,
             };
@@ -146,7 +151,8 @@ impl Leader {
         connection: &mut LiveConnection,
         tasks: &mut FuturesUnordered<LocalBoxFuture<'static, ()>>,
     ) -> Option<Stream> {
-        match Stream::open(&self.events_url, generation, signals) {
+        let url = crate::agent::with_expectation(&self.events_url);
+        match Stream::open(&url, generation, signals) {
             Ok(stream) => Some(stream),
             Err(error) => {
                 tracing::warn!(%error, "could not open the live stream");

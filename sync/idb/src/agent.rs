@@ -1,0 +1,60 @@
+//! The agent this context acts for, named on every request it makes so the server refuses
+//! the request when the browser's session has become someone else's.
+//!
+//! The session cookie belongs to the browser, not to a tab: when an agent's session ends
+//! without this tab seeing it (the tab was offline, asleep or frozen) and another agent
+//! signs in elsewhere in the browser, this tab's next requests carry the new agent's cookie.
+//! Answered, they would fill the previous agent's cache with the new agent's chats, let go of
+//! hers because his chat list lacks them, and send her queued replies as him. So a desk (and
+//! the service worker, for the agent whose state it uses) says whom it acts for
+//! ([`act_for`]); every request then names that agent ([`EXPECT_USER_HEADER`], or
+//! [`EXPECT_USER_PARAM`] on the event stream, whose `EventSource` cannot set headers), and
+//! the server answers a mismatch `401` before doing anything, which every caller already
+//! takes for "the session ended".
+//!
+//! The sign-in endpoints (`/api/auth/…`) never carry it: asking who is signed in, signing in
+//! and signing out must work whoever this context acted for.
+
+use std::cell::RefCell;
+
+/// The request header naming the agent a request is made for.
+pub const EXPECT_USER_HEADER: &str = "X-Expect-User";
+
+/// The same, as a query parameter (the event stream's).
+pub const EXPECT_USER_PARAM: &str = "expect_user";
+
+thread_local! {
+    static AGENT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// From now on this context acts for `user_id` (`None`: for nobody, and requests name no
+/// one).
+pub fn act_for(user_id: Option<&str>) {
+    AGENT.with(|agent| *agent.borrow_mut() = user_id.map(str::to_owned));
+}
+
+/// The agent this context acts for.
+pub fn acting_for() -> Option<String> {
+    AGENT.with(|agent| agent.borrow().clone())
+}
+
+/// The agent a request to `url` must name, if any: the one this context acts for, except on
+/// the sign-in endpoints.
+pub fn expected_for(url: &str) -> Option<String> {
+    if url.contains("/api/auth/") {
+        return None;
+    }
+    acting_for()
+}
+
+/// `url` with [`EXPECT_USER_PARAM`] added when a request to it must name an agent.
+pub fn with_expectation(url: &str) -> String {
+    match expected_for(url) {
+        Some(user) => {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let user = String::from(js_sys::encode_uri_component(&user));
+            format!("{url}{separator}{EXPECT_USER_PARAM}={user}")
+        }
+        None => url.to_owned(),
+    }
+}
