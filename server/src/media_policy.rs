@@ -22,12 +22,13 @@ use axum::http::{HeaderName, HeaderValue};
 /// `Content-Security-Policy` of every media reply.
 pub const MEDIA_CSP: &str = "sandbox; default-src 'none'";
 
-/// `Cache-Control` of every media reply: only the user's own browser may keep the bytes, and
-/// it asks again (with `If-None-Match`, answered `304` when unchanged) before each use. The
-/// bytes never change, but who may read them does: a browser shared by two agents would
-/// otherwise answer the second from the first one's copy without the server seeing the
-/// request. The service worker's per-agent media cache is what makes a repeat view free.
-pub const MEDIA_CACHE_CONTROL: &str = "private, no-cache";
+/// `Cache-Control` of every media reply: the browser's HTTP cache keeps no copy. The bytes
+/// never change, but who may read them does: a browser shared by two agents would answer the
+/// second from the first one's copy without the server seeing the request, and a copy on
+/// disk outlives the agent's sign-out (the app wipes its own storage; this cache is the
+/// browser's). The service worker's per-agent media cache, which sign-out deletes, is what
+/// makes a repeat view free.
+pub const MEDIA_CACHE_CONTROL: &str = "private, no-store";
 
 /// Whether bytes start like a given file type.
 type MagicTest = fn(&[u8]) -> bool;

@@ -72,12 +72,17 @@ async fn auth_login_me_logout(backend: Backend) {
     let alice = server.login("alice").await;
     let me: CurrentUser = alice.get_json("/api/auth/me", StatusCode::OK).await;
     assert_eq!(me.id, "u_alice");
+    // Nothing of the agent is kept in the browser's HTTP cache.
+    let list = alice.get("/api/chat/requests").send().await.unwrap();
+    assert_eq!(list.headers()["cache-control"], "no-store");
     let r1 = server.login("r1").await;
     let me: CurrentUser = r1.get_json("/api/auth/me", StatusCode::OK).await;
     assert_eq!(me.role, SenderRole::Requester);
 
     let response = alice.post("/api/auth/logout").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The sign-out clears what earlier releases let the HTTP cache keep.
+    assert_eq!(response.headers()["clear-site-data"], "\"cache\"");
     assert!(response.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -772,7 +777,7 @@ async fn media_upload_and_download(backend: Backend) {
         response.headers()["content-type"],
         "application/octet-stream"
     );
-    assert_eq!(response.headers()["cache-control"], "private, no-cache");
+    assert_eq!(response.headers()["cache-control"], "private, no-store");
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.len() > 10);
     assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);

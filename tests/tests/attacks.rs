@@ -14,7 +14,7 @@
 //!   after alice's session ends without a sign-out and bob signs in, asking for a file of
 //!   alice's chat reaches the server and is refused, through the service worker (which
 //!   answers only from the signed-in agent's own media cache) and around it (the browser's
-//!   HTTP cache revalidates, since media replies are `no-cache`);
+//!   HTTP cache holds no copy, since media replies are `no-store`);
 //! - a page of another origin on the same site (another port of the same host), which the
 //!   `SameSite=Strict` cookie does not stop, can neither upload a file as the agent nor sign
 //!   them out with a "simple" cross-origin `POST`;
@@ -24,6 +24,8 @@
 //! - a desk tab of the previous agent that was away (offline) while her session ended and
 //!   another agent signed in never syncs with the new agent's cookie: nothing the server
 //!   answers him lands in her cache, and the tab leaves her desk;
+//! - nothing of the agent is in the browser's HTTP cache, while she works or after she signs
+//!   out: API replies are `no-store` and the sign-out's reply clears the origin's cache;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -595,6 +597,111 @@ async fn a_tab_of_the_previous_agent_never_syncs_with_the_next_agents_session() 
     );
     observer.close().await?;
     tab.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// JS: the status with which the browser's HTTP cache alone answers `path`
+/// (`only-if-cached`: nothing is sent), or 0 when it holds nothing for it.
+fn http_cached_status_js(path: &str) -> String {
+    format!(
+        "fetch({path:?}, {{ cache: 'only-if-cached', mode: 'same-origin' }})
+           .then(r => r.status, () => 0)"
+    )
+}
+
+/// After "Sign out" nothing of the agent may stay in the browser, the HTTP cache included:
+/// IndexedDB, Cache Storage and `localStorage` are wiped by the app, but the HTTP cache is
+/// the browser's, and a chat list, a page of messages or a customer's file kept there would
+/// be on disk for whoever uses the machine next.
+#[tokio::test]
+async fn signing_out_leaves_nothing_of_the_agent_in_the_browsers_http_cache() -> e2e::Result<()> {
+    let rig = Rig::start("attack-http-cache").await?;
+    let server = &rig.server;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let file = upload(
+        server,
+        &requester,
+        "contract.txt",
+        "text/plain",
+        "the customer's contract",
+    )
+    .await?;
+    let media_id = file["media_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup(format!("no media id: {file}")))?;
+    let send = json!({
+        "request_id": "REQ-1001",
+        "client_temp_id": "attack-contract",
+        "body": "the contract, as asked",
+        "attachments": [file],
+    });
+    let reply = send_json(server, &requester, &send).await?;
+    if reply.status != 201 {
+        return Err(setup(format!(
+            "the message: {} {}",
+            reply.status, reply.body
+        )));
+    }
+    let desk = rig.browser.new_page(&server.url("/chat/REQ-1001")).await?;
+    desk.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    let paths = [
+        "/api/chat/requests".to_owned(),
+        "/api/chat/messages?request_id=REQ-1001&from_seq=1&to_seq=50".to_owned(),
+        "/api/auth/me".to_owned(),
+        format!("/api/media/{media_id}"),
+    ];
+    // The agent's own reads, as the desk makes them.
+    for path in &paths {
+        let status = desk
+            .evaluate(&format!(
+                "fetch({path:?}).then(r => r.text().then(() => r.status))"
+            ))
+            .await?;
+        assert_eq!(status, 200, "{path}");
+    }
+    // The same reads around the service worker, straight into the HTTP cache.
+    desk.call("Network.enable", json!({})).await?;
+    desk.call("Network.setBypassServiceWorker", json!({ "bypass": true }))
+        .await?;
+    for path in &paths {
+        desk.evaluate(&format!("fetch({path:?}).then(r => r.text())"))
+            .await?;
+    }
+    // Nothing of it was kept there even while she is signed in (`no-store`): the session
+    // may end without a sign-out, and what the HTTP cache holds no sign-out can reach.
+    for path in &paths {
+        let status = desk.evaluate(&http_cached_status_js(path)).await?;
+        assert_eq!(status, 0, "the HTTP cache kept {path}");
+    }
+    desk.call("Network.setBypassServiceWorker", json!({ "bypass": false }))
+        .await?;
+    sign_out_ui(&desk).await?;
+
+    let observer = rig.observer().await?;
+    observer.call("Network.enable", json!({})).await?;
+    observer
+        .call("Network.setBypassServiceWorker", json!({ "bypass": true }))
+        .await?;
+    let mut kept = Vec::new();
+    for path in &paths {
+        let status = observer.evaluate(&http_cached_status_js(path)).await?;
+        eprintln!("after sign-out, the HTTP cache answers {path}: {status}");
+        if status != 0 {
+            kept.push(format!("{path} ({status})"));
+        }
+    }
+    assert!(
+        kept.is_empty(),
+        "the browser's HTTP cache still answers after sign-out: {kept:?}"
+    );
+    observer.close().await?;
+    desk.close().await?;
     rig.stop().await;
     Ok(())
 }

@@ -96,7 +96,19 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         tracing::info!(streams = ended, "signed out");
     }
     let cookie = auth::clear_cookie(state.config.secure_cookie);
-    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, cookie)]).into_response())
+    // The browser's HTTP cache of this origin goes too: replies earlier releases let it keep
+    // (media for a year) would otherwise stay on disk after the sign-out.
+    Ok((
+        StatusCode::NO_CONTENT,
+        [
+            (SET_COOKIE, cookie),
+            (
+                axum::http::HeaderName::from_static("clear-site-data"),
+                "\"cache\"".to_owned(),
+            ),
+        ],
+    )
+        .into_response())
 }
 
 /// The signed-in user.

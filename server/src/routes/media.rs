@@ -84,7 +84,7 @@ pub async fn upload(
 }
 
 /// Serves stored bytes to a user who may read them (see `db::media`), inert whatever they
-/// are (see [`crate::media_policy`]). They never change, so a browser revalidating its copy
+/// are (see [`crate::media_policy`]). They never change, so a client revalidating a copy
 /// with `If-None-Match` gets a `304`, but only after the same access check: its copy may
 /// have been fetched by another agent of the same browser.
 pub async fn download(

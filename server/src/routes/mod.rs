@@ -13,7 +13,9 @@ pub mod push;
 pub mod static_files;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::{CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -87,9 +89,17 @@ async fn method_not_allowed(request: Request) -> crate::error::ApiError {
 /// Adds the Content-Security-Policy and hardening headers to every response. A route that
 /// set its own, stricter policy keeps it (media: `sandbox; default-src 'none'`, since the
 /// app's policy allows scripts from our origin, which is where uploads are served).
+///
+/// Every API reply is `no-store` unless its route says otherwise: chat lists and messages
+/// kept in the browser's HTTP cache would stay on disk after the agent signs out, where the
+/// app cannot delete them.
 async fn security_headers(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if api && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         headers.insert(
             CONTENT_SECURITY_POLICY,
