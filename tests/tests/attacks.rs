@@ -26,6 +26,8 @@
 //!   answers him lands in her cache, and the tab leaves her desk;
 //! - nothing of the agent is in the browser's HTTP cache, while she works or after she signs
 //!   out: API replies are `no-store` and the sign-out's reply clears the origin's cache;
+//! - signing out closes the notifications, which quote the agent's customers and which the
+//!   system would otherwise keep showing to whoever uses the machine next;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -702,6 +704,52 @@ async fn signing_out_leaves_nothing_of_the_agent_in_the_browsers_http_cache() ->
     );
     observer.close().await?;
     desk.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// JS: the bodies of the notifications the service worker shows.
+const NOTIFICATION_BODIES_JS: &str =
+    "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.body))";
+
+/// A pushed message shows a notification quoting the customer; the agent signs out on a
+/// shared machine. The notification must go with everything else: the system keeps it in
+/// its notification centre, for whoever sits down next.
+#[tokio::test]
+async fn signing_out_closes_the_notifications_that_quote_customers() -> e2e::Result<()> {
+    let rig = Rig::start("attack-notifications").await?;
+    rig.grant_notifications().await?;
+    let server = &rig.server;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let secret = post_as(server, &requester, "REQ-1001", "my card number is 4111…").await?;
+    let blank = rig.blank().await?;
+    rig.deliver(&blank, &message_payload(&secret, &rig.user_id))
+        .await?;
+    let desk = rig.browser.new_page(&server.url("/")).await?;
+    desk.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    let shown = desk
+        .wait_for(
+            &format!("{NOTIFICATION_BODIES_JS}.then(b => b.length ? b : null)"),
+            WAIT,
+        )
+        .await?;
+    assert!(
+        shown.to_string().contains("card number"),
+        "no notification quoted the customer: {shown}"
+    );
+    sign_out_ui(&desk).await?;
+    let left = desk.evaluate(NOTIFICATION_BODIES_JS).await?;
+    assert_eq!(
+        left,
+        json!([]),
+        "notifications quoting the customer outlived the sign-out"
+    );
+    desk.close().await?;
+    blank.close().await?;
     rig.stop().await;
     Ok(())
 }

@@ -89,6 +89,7 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
         PageMessage::SessionChanged => {
             session::forget().await;
             state::forget();
+            crate::notify::close_all().await;
             tracing::info!("session changed: cached user dropped");
         }
         PageMessage::SessionConfirmed { user } => session::confirmed_by_page(user).await,

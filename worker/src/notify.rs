@@ -108,6 +108,32 @@ pub async fn show(notice: &Notice) {
 /// (`None`: the chat was taken from the agent). A notification must not keep showing what
 /// the cache has erased.
 pub async fn close_showing(request_id: &RequestId, seqs: Option<&[Seq]>) {
+    close_where(|notification| {
+        if notification.tag().as_deref() != Some(request_id.as_str()) {
+            return false;
+        }
+        let shown = Reflect::get(&notification.data(), &JsValue::from_str("seq"))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .map(|v| v as Seq);
+        match (seqs, shown) {
+            (None, _) => true,
+            (Some(seqs), Some(shown)) => seqs.contains(&shown),
+            // A notification that does not say what it shows may show the redacted message.
+            (Some(_), None) => true,
+        }
+    })
+    .await;
+}
+
+/// Closes every notification: the session changed (a sign-out, a session that ended, another
+/// agent signing in), and each quotes a customer of the agent who was signed in.
+pub async fn close_all() {
+    close_where(|_| true).await;
+}
+
+/// Closes the notifications for which `close` says so.
+async fn close_where(close: impl Fn(&web_sys::Notification) -> bool) {
     let Some(scope) = scope() else {
         return;
     };
@@ -127,20 +153,7 @@ pub async fn close_showing(request_id: &RequestId, seqs: Option<&[Seq]>) {
         let Ok(notification) = notification.dyn_into::<web_sys::Notification>() else {
             continue;
         };
-        if notification.tag().as_deref() != Some(request_id.as_str()) {
-            continue;
-        }
-        let shown = Reflect::get(&notification.data(), &JsValue::from_str("seq"))
-            .ok()
-            .and_then(|v| v.as_f64())
-            .map(|v| v as Seq);
-        let close = match (seqs, shown) {
-            (None, _) => true,
-            (Some(seqs), Some(shown)) => seqs.contains(&shown),
-            // A notification that does not say what it shows may show the redacted message.
-            (Some(_), None) => true,
-        };
-        if close {
+        if close(&notification) {
             notification.close();
         }
     }

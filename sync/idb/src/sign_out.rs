@@ -13,7 +13,8 @@
 //!    stream opened with it; then the caller's `stop_here` stops this tab's own live channel
 //!    and cache;
 //! 4. the local data goes: the service worker is told to forget the session
-//!    (`{"type": "session-changed"}`), its remembered-user entry, the media cache, the
+//!    (`{"type": "session-changed"}`) and its notifications (which quote customers, and
+//!    which the system would keep showing) are closed, its remembered-user entry, the media cache, the
 //!    composer drafts and the agent's IndexedDB database are deleted.
 //!
 //! [`wipe_user`] is steps 2 and 4 alone (the settings panel's and the tests' wipe).
@@ -24,7 +25,7 @@
 
 use chat_sync::notice::PageMessage;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::broadcast::{self, Broadcaster, Subscription};
 use crate::error::SyncError;
@@ -76,6 +77,8 @@ pub struct WipeReport {
     pub server_signed_out: bool,
     /// Composer drafts deleted from `localStorage`.
     pub drafts_deleted: u32,
+    /// Notifications of the service worker closed (they quote the agent's customers).
+    pub notifications_closed: u32,
     /// Steps that failed, with the reason.
     pub problems: Vec<String>,
 }
@@ -152,14 +155,18 @@ async fn forget_push(base: &str, report: &mut WipeReport) -> Option<JsValue> {
     registration
 }
 
-/// Step 4: the worker told, its remembered user, the media cache, the drafts and the
-/// database deleted.
+/// Step 4: the worker told, its notifications closed, its remembered user, the media cache,
+/// the drafts and the database deleted.
 async fn wipe_local(
     user_id: &str,
     registration: Option<&JsValue>,
     report: &mut WipeReport,
 ) -> Result<(), SyncError> {
     if let Some(registration) = registration {
+        match close_notifications(registration).await {
+            Ok(closed) => report.notifications_closed = closed,
+            Err(error) => report.problems.push(format!("notifications: {error}")),
+        }
         // Inside a service worker the registration is our own: there is no other worker to
         // tell (and a message to ourselves would reach whatever else listens here).
         let in_service_worker = platform::global_property("registration").is_some();
@@ -188,6 +195,28 @@ async fn wipe_local(
         tracing::warn!(%problem, "sign-out: a step failed");
     }
     Ok(())
+}
+
+/// Closes every notification the service worker shows: each quotes a customer's message,
+/// and the system keeps it (in its notification centre) after the agent has gone.
+async fn close_notifications(registration: &JsValue) -> Result<u32, SyncError> {
+    let Some(list) =
+        call_async_within(registration, "getNotifications", &[], PUSH_TIMEOUT_MS).await?
+    else {
+        return Ok(0);
+    };
+    let mut closed = 0;
+    for notification in js_sys::Array::from(&list).iter() {
+        if let Some(close) =
+            property(&notification, "close").and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        {
+            close
+                .call0(&notification)
+                .map_err(|e| SyncError::platform("Notification.close", &e))?;
+            closed += 1;
+        }
+    }
+    Ok(closed)
 }
 
 async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport) {
