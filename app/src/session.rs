@@ -12,8 +12,8 @@
 
 use chat_sync::protocol::{CurrentUser, LoginRequest};
 use chat_sync_idb::http::{get_json, post_json};
-use chat_sync_idb::remembered_user;
 use chat_sync_idb::FetchError;
+use chat_sync_idb::{pending_sign_out, remembered_user};
 
 /// Where the session stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +36,15 @@ pub enum Session {
 /// Asks the server who is signed in; falls back to the remembered agent when it cannot be
 /// reached.
 pub async fn resume() -> Session {
+    // A sign-out made offline left the session alive in the cookie: it ends before anything
+    // is shown, or nothing is.
+    if !pending_sign_out::finish("").await {
+        return Session::SignedOut {
+            reason: "You signed out while the server could not be reached: connect to the \
+                     network to finish signing out."
+                .to_owned(),
+        };
+    }
     match get_json::<CurrentUser>("/api/auth/me", "current user").await {
         Ok(user) => {
             remembered_user::remember(&user).await;
@@ -73,8 +82,12 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
         username: username.to_owned(),
         password: password.to_owned(),
     };
+    // An earlier sign-out still pending ends first, where the network allows; signing in
+    // replaces that session's cookie anyway.
+    pending_sign_out::finish("").await;
     match post_json::<_, CurrentUser>("/api/auth/login", &body, "sign-in").await {
         Ok(user) => {
+            pending_sign_out::clear().await;
             // Before anything of the new agent loads: the worker asks the server who this
             // is instead of answering media requests for whoever it knew.
             tell_worker_the_session_changed();

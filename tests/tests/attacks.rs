@@ -28,6 +28,9 @@
 //!   out: API replies are `no-store` and the sign-out's reply clears the origin's cache;
 //! - signing out closes the notifications, which quote the agent's customers and which the
 //!   system would otherwise keep showing to whoever uses the machine next;
+//! - a sign-out made offline (which cannot end the session: the cookie is `HttpOnly`) is
+//!   finished by the first push or page once the network is back, and meanwhile no page
+//!   resumes the session and no push re-creates the wiped cache;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -749,6 +752,108 @@ async fn signing_out_closes_the_notifications_that_quote_customers() -> e2e::Res
         "notifications quoting the customer outlived the sign-out"
     );
     desk.close().await?;
+    blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// The status `/api/auth/me` answers the session cookie `cookie` (`sid=…`) with.
+async fn session_status(server: &Server, cookie: &str) -> e2e::Result<u16> {
+    Ok(http::send(
+        &server.addr,
+        "GET",
+        "/api/auth/me",
+        &[("Cookie", cookie)],
+        "",
+    )
+    .await?
+    .status)
+}
+
+/// Alice signs out with her tab and the service worker offline: everything local is wiped,
+/// but the server never heard, and the browser keeps her live session in an `HttpOnly`
+/// cookie no page can delete. Once the network is back, the first push for her must end
+/// that session instead of re-creating her wiped cache, and the next person to open the app
+/// must see sign-in, not her desk refilled from the server.
+#[tokio::test]
+async fn a_sign_out_made_offline_ends_the_session_once_the_network_is_back() -> e2e::Result<()> {
+    let rig = Rig::start("attack-offline-sign-out").await?;
+    let server = &rig.server;
+    let alice_db = database_name(&rig.user_id);
+    let desk = rig.browser.new_page(&server.url("/")).await?;
+    desk.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    let cookies = rig
+        .browser
+        .cdp
+        .call("Storage.getCookies", json!({}), None)
+        .await?;
+    let sid = cookies["cookies"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["name"] == "sid"))
+        .and_then(|c| c["value"].as_str())
+        .map(|value| format!("sid={value}"))
+        .ok_or_else(|| setup(format!("no session cookie: {cookies}")))?;
+    assert_eq!(session_status(server, &sid).await?, 200);
+
+    let worker = rig
+        .browser
+        .service_worker_session(&server.url("/sw.js"))
+        .await?;
+    rig.browser.emulate_offline(&desk.session_id, true).await?;
+    rig.browser.emulate_offline(&worker, true).await?;
+    sign_out_ui(&desk).await?;
+    assert_eq!(
+        session_status(server, &sid).await?,
+        200,
+        "the session ended although the browser was offline"
+    );
+    assert_eq!(
+        desk.evaluate(&database_exists_js(&alice_db)).await?,
+        false,
+        "the offline sign-out did not wipe the cache"
+    );
+
+    // The network is back. A push for alice comes before anyone opens the app.
+    rig.browser.emulate_offline(&worker, false).await?;
+    rig.browser.emulate_offline(&desk.session_id, false).await?;
+    desk.close().await?;
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let message = post_as(server, &requester, "REQ-1001", "are you there?").await?;
+    let blank = rig.blank().await?;
+    rig.deliver(&blank, &message_payload(&message, &rig.user_id))
+        .await?;
+    wait_until("the session ended by the worker", WAIT, || async {
+        Ok((session_status(server, &sid).await? == 401).then_some(()))
+    })
+    .await
+    .map_err(|e| {
+        setup(format!(
+            "the offline sign-out's session is still alive: {e}"
+        ))
+    })?;
+    let observer = rig.observer().await?;
+    assert_eq!(
+        observer.evaluate(&database_exists_js(&alice_db)).await?,
+        false,
+        "the push re-created alice's wiped cache"
+    );
+    observer.close().await?;
+
+    // Whoever opens the app next sees sign-in.
+    let next = rig.browser.new_page(&server.url("/")).await?;
+    next.wait_for(SIGN_IN_SHOWN, WAIT).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        next.evaluate("document.querySelector('[data-testid=logout]') === null")
+            .await?,
+        true,
+        "the next person sees alice's desk"
+    );
+    next.close().await?;
     blank.close().await?;
     rig.stop().await;
     Ok(())

@@ -70,8 +70,15 @@ pub async fn confirmed_by_page(user: CurrentUser) {
     remembered_user::remember(&user).await;
 }
 
-/// The signed-in user.
+/// The signed-in user. Nobody while a sign-out made offline waits for the server
+/// (`chat_sync_idb::pending_sign_out`), which this tries to finish first: the cookie still
+/// holds that session, and a push must not re-create the cache the sign-out wiped.
 pub async fn current_user() -> Result<CurrentUser, WorkerError> {
+    if !chat_sync_idb::pending_sign_out::finish("").await {
+        return Err(WorkerError::SignedOut(
+            "a sign-out waits for the server".to_owned(),
+        ));
+    }
     match fetch_me().await {
         Ok(user) => {
             if keep(&user) {

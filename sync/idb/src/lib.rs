@@ -36,6 +36,7 @@ pub mod live_lease;
 pub mod locks;
 pub mod media;
 pub mod outbox_sender;
+pub mod pending_sign_out;
 pub mod platform;
 pub mod push_subscription;
 pub mod remembered_user;

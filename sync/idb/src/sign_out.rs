@@ -10,8 +10,9 @@
 //! 2. the push subscription is forgotten at the server (`DELETE /api/push/subscriptions`,
 //!    which needs the session) and in the browser;
 //! 3. the session ends at the server (`POST /api/auth/logout`), which also ends every event
-//!    stream opened with it; then the caller's `stop_here` stops this tab's own live channel
-//!    and cache;
+//!    stream opened with it (when the server cannot be reached, the sign-out is marked as
+//!    pending, [`crate::pending_sign_out`], and finished by the next page or push); then the
+//!    caller's `stop_here` stops this tab's own live channel and cache;
 //! 4. the local data goes: the service worker is told to forget the session
 //!    (`{"type": "session-changed"}`) and its notifications (which quote customers, and
 //!    which the system would keep showing) are closed, its remembered-user entry, the media cache, the
@@ -75,6 +76,9 @@ pub struct WipeReport {
     pub tabs_told: bool,
     /// The server ended the session (`POST /api/auth/logout` answered 2xx).
     pub server_signed_out: bool,
+    /// It did not, so the sign-out is marked as pending ([`crate::pending_sign_out`]): no
+    /// page resumes the session and the worker takes nobody for signed in until it does.
+    pub sign_out_pending: bool,
     /// Composer drafts deleted from `localStorage`.
     pub drafts_deleted: u32,
     /// Notifications of the service worker closed (they quote the agent's customers).
@@ -122,6 +126,16 @@ pub async fn sign_out(
             reply.error_text()
         )),
         Err(error) => report.problems.push(format!("server sign-out: {error}")),
+    }
+    if !report.server_signed_out {
+        // The cookie is HttpOnly: only the server can end what it keeps alive.
+        match crate::pending_sign_out::mark(user_id).await {
+            Ok(()) => report.sign_out_pending = true,
+            Err(error) => report.problems.push(format!(
+                "marking the sign-out as pending: {}",
+                error.message
+            )),
+        }
     }
     stop_here();
     wipe_local(user_id, registration.as_ref(), &mut report).await?;
