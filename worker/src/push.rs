@@ -47,6 +47,13 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
         }
     };
     platform::measure("push:decode", started);
+    // Everything this push asks of the server is asked for the agent it names.
+    let to = payload.to().to_owned();
+    chat_sync_idb::agent::acting_as(&to, handle_decoded(payload, started)).await
+}
+
+/// [`handle`] once the payload is decoded.
+async fn handle_decoded(payload: PushPayload, started: f64) -> Result<(), WorkerError> {
     let payload = match payload {
         PushPayload::Message { to, message } => {
             return write_first::handle(to, message, started).await

@@ -39,10 +39,16 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<After, WorkerErro
         return Ok(After::Done);
     }
     let user = session::current_user().await?;
-    let state = state::for_user(&user.id).await?;
-    let report = outbox_sender::flush(state.driver.runtime(), "").await?;
-    log_report(&report);
-    repair_cached_chats(&state).await;
+    // Every request of this sync names the agent it sends for: should another agent sign
+    // in meanwhile, the server refuses the rest instead of taking it as his.
+    let report = chat_sync_idb::agent::acting_as(&user.id, async {
+        let state = state::for_user(&user.id).await?;
+        let report = outbox_sender::flush(state.driver.runtime(), "").await?;
+        log_report(&report);
+        repair_cached_chats(&state).await;
+        Ok::<_, WorkerError>(report)
+    })
+    .await?;
     if report.wants_retry() && !last_chance {
         return Ok(After::Retry(format!(
             "{} queued message(s) failed to send and wait for a retry",

@@ -16,6 +16,9 @@
 //! and signing out must work whoever this context acted for.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The request header naming the agent a request is made for.
 pub const EXPECT_USER_HEADER: &str = "X-Expect-User";
@@ -31,6 +34,38 @@ thread_local! {
 /// one).
 pub fn act_for(user_id: Option<&str>) {
     AGENT.with(|agent| *agent.borrow_mut() = user_id.map(str::to_owned));
+}
+
+/// Runs `work` acting for `user_id`: every request it makes names that agent, whatever the
+/// context acts for meanwhile. In the service worker one event's work can wait while
+/// another event (the next agent's push, after a session change) takes the context over;
+/// the first must go on naming its own agent, so a flush begun for alice can never finish
+/// as bob.
+pub async fn acting_as<F: Future>(user_id: &str, work: F) -> F::Output {
+    ActingAs {
+        user: Some(user_id.to_owned()),
+        work: Box::pin(work),
+    }
+    .await
+}
+
+/// The future of [`acting_as`]: it names its agent while it is polled (requests take their
+/// headers when they are made, within a poll) and puts back the context's own after.
+struct ActingAs<F> {
+    user: Option<String>,
+    work: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for ActingAs<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let outside = AGENT.with(|agent| agent.replace(this.user.clone()));
+        let polled = this.work.as_mut().poll(cx);
+        AGENT.with(|agent| *agent.borrow_mut() = outside);
+        polled
+    }
 }
 
 /// The agent this context acts for.

@@ -434,3 +434,46 @@ pub async fn cache_writes_are_relaxed_and_outbox_writes_strict() {
         "reads: {log:?}"
     );
 }
+
+/// Two events' work interleaved in one context (as a service worker's alice flush and bob's
+/// push): each names its own agent on every request it makes, whoever the context acts for
+/// meanwhile, and the context's own agent is back once each is polled. The sign-in
+/// endpoints never name anyone.
+pub async fn work_acting_as_an_agent_names_it_whoever_the_context_acts_for() {
+    use chat_sync_idb::agent;
+    agent::act_for(Some("u_context"));
+    /// Each work's agent, and the agent its request would name.
+    type Seen = Rc<RefCell<Vec<(String, Option<String>)>>>;
+    let seen: Seen = Rc::default();
+    let work = |user: &'static str, pause: i64| {
+        let seen = seen.clone();
+        agent::acting_as(user, async move {
+            for _ in 0..3 {
+                seen.borrow_mut()
+                    .push((user.to_owned(), agent::expected_for("/api/chat/requests")));
+                // Another event takes the context over while this one waits.
+                agent::act_for(Some("u_intruder"));
+                platform::sleep(pause).await;
+            }
+            assert_eq!(agent::expected_for("/api/auth/me"), None);
+            assert_eq!(
+                agent::with_expectation("/api/chat/events"),
+                format!("/api/chat/events?expect_user={user}")
+            );
+        })
+    };
+    futures::join!(work("u_alice", 3), work("u_bob", 5));
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 6);
+    for (user, named) in seen.iter() {
+        assert_eq!(named.as_deref(), Some(user.as_str()), "{seen:?}");
+    }
+    assert!(seen.iter().any(|(u, _)| u == "u_alice") && seen.iter().any(|(u, _)| u == "u_bob"));
+    // Outside the work, the context's own agent (the work's `act_for` calls were its own).
+    assert_eq!(agent::acting_for().as_deref(), Some("u_context"));
+    agent::act_for(None);
+    assert_eq!(
+        agent::with_expectation("/api/chat/events"),
+        "/api/chat/events"
+    );
+}

@@ -58,7 +58,8 @@ macro_rules! all_tests {
             closed_connection_is_reopened_and_retried,
             versionchange_closes_and_reopens_cleanly,
             a_transaction_survives_a_busy_loop_only_in_its_own_task,
-            cache_writes_are_relaxed_and_outbox_writes_strict
+            cache_writes_are_relaxed_and_outbox_writes_strict,
+            work_acting_as_an_agent_names_it_whoever_the_context_acts_for
         );
         $crate::all_tests!(@in failures:
             corrupt_message_is_counted_skipped_and_marked_missing,
