@@ -660,29 +660,21 @@ async fn writes_from_another_origin_are_refused(backend: Backend) {
 /// read or written, and nothing it sent is stored.
 async fn a_request_for_another_user_than_the_sessions_is_refused(backend: Backend) {
     let server = TestServer::start(backend, |_| {}).await;
-    let alice = server.login("alice").await;
+    // Alice's session exists too: the refusal is about whose session this is.
+    let _alice = server.login("alice").await;
     let bob = server.login("bob").await;
-    let alice_id = alice
-        .get("/api/auth/me")
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // The fixture's ids (`api::auth_login_me_logout` checks alice's).
+    let (alice_id, bob_id) = ("u_alice", "u_bob");
     let list = bob
         .get("/api/chat/requests")
-        .header("x-expect-user", &alice_id)
+        .header("x-expect-user", alice_id)
         .send()
         .await
         .unwrap();
     assert_error(list, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let send = bob
         .post("/api/chat/messages")
-        .header("x-expect-user", &alice_id)
+        .header("x-expect-user", alice_id)
         .json(&SendMessage {
             request_id: RequestId::new("REQ-B"),
             client_temp_id: "alices-queued-reply".to_owned(),
@@ -713,27 +705,16 @@ async fn a_request_for_another_user_than_the_sessions_is_refused(backend: Backen
         "stored: {page}"
     );
     // Naming the session's own user works as before; so does asking who it is.
-    let bob_id = bob
-        .get("/api/auth/me")
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let named = bob
         .get("/api/chat/requests")
-        .header("x-expect-user", &bob_id)
+        .header("x-expect-user", bob_id)
         .send()
         .await
         .unwrap();
     assert_eq!(named.status(), StatusCode::OK);
     let me = bob
         .get("/api/auth/me")
-        .header("x-expect-user", &bob_id)
+        .header("x-expect-user", bob_id)
         .send()
         .await
         .unwrap();

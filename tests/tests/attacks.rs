@@ -86,6 +86,37 @@ async fn upload(
     serde_json::from_str(&reply.body).map_err(|e| setup(e.to_string()))
 }
 
+/// requester1 uploads `text` as a file named `name` and attaches it in alice's chat
+/// (REQ-1001) with the message `body` (key `key`); returns the file's media id.
+async fn requester_attaches(
+    server: &Server,
+    name: &str,
+    text: &str,
+    key: &str,
+    body: &str,
+) -> e2e::Result<String> {
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let file = upload(server, &requester, name, "text/plain", text).await?;
+    let media_id = file["media_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| setup(format!("no media id: {file}")))?;
+    let send = json!({
+        "request_id": "REQ-1001",
+        "client_temp_id": key,
+        "body": body,
+        "attachments": [file],
+    });
+    let reply = send_json(server, &requester, &send).await?;
+    if reply.status != 201 {
+        return Err(setup(format!(
+            "the message: {} {}",
+            reply.status, reply.body
+        )));
+    }
+    Ok(media_id)
+}
+
 /// Navigates `page` to `url` without waiting for a load event (a download never fires one)
 /// and returns the navigation's error text, if any.
 async fn open_link(page: &Page<'_>, url: &str) -> e2e::Result<Option<String>> {
@@ -254,32 +285,14 @@ async fn uploaded_scripts_pages_and_svgs_never_run_when_the_agent_opens_them() -
 async fn a_file_cached_for_one_agent_is_never_served_to_the_next() -> e2e::Result<()> {
     let rig = Rig::start("attack-media-owner").await?;
     let server = &rig.server;
-    let requester = http::login(&server.addr, "requester1", "demo").await?;
-    let file = upload(
+    let media_id = requester_attaches(
         server,
-        &requester,
         "passport.txt",
-        "text/plain",
         "passport number X1234567",
+        "attack-passport",
+        "my passport, as asked",
     )
     .await?;
-    let media_id = file["media_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| setup(format!("no media id: {file}")))?;
-    let send = json!({
-        "request_id": "REQ-1001",
-        "client_temp_id": "attack-passport",
-        "body": "my passport, as asked",
-        "attachments": [file],
-    });
-    let reply = send_json(server, &requester, &send).await?;
-    if reply.status != 201 {
-        return Err(setup(format!(
-            "the message: {} {}",
-            reply.status, reply.body
-        )));
-    }
     let fetch_status = format!("fetch('/api/media/{media_id}').then(r => r.status)");
     const CONTROLLED: &str = "navigator.serviceWorker.controller !== null";
 
@@ -623,32 +636,14 @@ fn http_cached_status_js(path: &str) -> String {
 async fn signing_out_leaves_nothing_of_the_agent_in_the_browsers_http_cache() -> e2e::Result<()> {
     let rig = Rig::start("attack-http-cache").await?;
     let server = &rig.server;
-    let requester = http::login(&server.addr, "requester1", "demo").await?;
-    let file = upload(
+    let media_id = requester_attaches(
         server,
-        &requester,
         "contract.txt",
-        "text/plain",
         "the customer's contract",
+        "attack-contract",
+        "the contract, as asked",
     )
     .await?;
-    let media_id = file["media_id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| setup(format!("no media id: {file}")))?;
-    let send = json!({
-        "request_id": "REQ-1001",
-        "client_temp_id": "attack-contract",
-        "body": "the contract, as asked",
-        "attachments": [file],
-    });
-    let reply = send_json(server, &requester, &send).await?;
-    if reply.status != 201 {
-        return Err(setup(format!(
-            "the message: {} {}",
-            reply.status, reply.body
-        )));
-    }
     let desk = rig.browser.new_page(&server.url("/chat/REQ-1001")).await?;
     desk.wait_for(
         "document.querySelector('[data-testid=logout]') !== null",
