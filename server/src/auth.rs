@@ -104,14 +104,22 @@ pub const EXPECT_USER_HEADER: &str = "x-expect-user";
 /// The same as a query parameter (for `EventSource`, which sets no headers).
 pub const EXPECT_USER_PARAM: &str = "expect_user";
 
+/// The user named by [`EXPECT_USER_HEADER`], if any (the sign-out, which reads no session
+/// user otherwise, checks it itself).
+pub fn expected_user_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(EXPECT_USER_HEADER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
 /// The user a request says it is made for, if it says: a tab (or service worker) acting for
 /// one agent names her on every request, because the session cookie is the browser's and
 /// may have become another agent's since the tab last looked. A mismatch is refused before
 /// the handler runs (401, which clients take for "the session ended"), so nothing is read
 /// for, or written as, the wrong agent.
 fn expected_user(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get(EXPECT_USER_HEADER) {
-        return Some(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    if let Some(user) = expected_user_header(&parts.headers) {
+        return Some(user);
     }
     parts.uri.query()?;
     let axum::extract::Query(mut params) =

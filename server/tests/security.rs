@@ -704,6 +704,14 @@ async fn a_request_for_another_user_than_the_sessions_is_refused(backend: Backen
         !page.to_string().contains("sent from alice's tab"),
         "stored: {page}"
     );
+    // A tab of alice's signing out does not end bob's session.
+    let logout = bob
+        .post("/api/auth/logout")
+        .header("x-expect-user", alice_id)
+        .send()
+        .await
+        .unwrap();
+    assert_error(logout, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // Naming the session's own user works as before; so does asking who it is.
     let named = bob
         .get("/api/chat/requests")

@@ -31,6 +31,8 @@
 //! - a sign-out made offline (which cannot end the session: the cookie is `HttpOnly`) is
 //!   finished by the first push or page once the network is back, and meanwhile no page
 //!   resumes the session and no push re-creates the wiped cache;
+//! - "Sign out" in a tab the previous agent left open ends nothing of the next agent's: his
+//!   tabs keep his desk, and his session stays alive at the server;
 //! - push endpoints on loopback or private addresses are refused with a clear 400, even with
 //!   the test flag that allows the suites' own loopback receiver;
 //! - a requester who posts first with the `client_temp_id` of the agent's unsent message
@@ -850,6 +852,89 @@ async fn a_sign_out_made_offline_ends_the_session_once_the_network_is_back() -> 
     );
     next.close().await?;
     blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// The browser's session cookie (`sid=…`), read over CDP.
+async fn browser_session_cookie(rig: &Rig) -> e2e::Result<String> {
+    let cookies = rig
+        .browser
+        .cdp
+        .call("Storage.getCookies", json!({}), None)
+        .await?;
+    cookies["cookies"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["name"] == "sid"))
+        .and_then(|c| c["value"].as_str())
+        .map(|value| format!("sid={value}"))
+        .ok_or_else(|| setup(format!("no session cookie: {cookies}")))
+}
+
+/// Alice's desk tab is away (offline) while her session ends and bob signs in in another
+/// tab; then she clicks "Sign out" in her old tab. That must end nothing of bob's: his tab
+/// keeps his desk (her tab's notice names her, not him), and once the network is back, the
+/// sign-out her tab could not send is not taken out on his session.
+#[tokio::test]
+async fn signing_out_in_the_previous_agents_tab_ends_nothing_of_the_next_agents() -> e2e::Result<()>
+{
+    let rig = Rig::start("attack-stale-sign-out").await?;
+    let server = &rig.server;
+    let old = rig.browser.new_page(&server.url("/")).await?;
+    old.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    let worker = rig
+        .browser
+        .service_worker_session(&server.url("/sw.js"))
+        .await?;
+    rig.browser.emulate_offline(&old.session_id, true).await?;
+    let observer = rig.observer().await?;
+    let ended = observer
+        .evaluate("fetch('/api/auth/logout', { method: 'POST' }).then(r => r.status)")
+        .await?;
+    assert_eq!(ended, 204);
+    observer.close().await?;
+    let bobs = rig.browser.new_page(&server.url("/")).await?;
+    sign_in_ui(&bobs, "bob", "demo").await?;
+    let bob_name = bobs
+        .evaluate("document.querySelector('.desk__user').textContent")
+        .await?;
+    let bob_cookie = browser_session_cookie(&rig).await?;
+
+    // Alice signs out in her old tab, still offline (the worker too, so nothing reaches the
+    // server before the network is back).
+    rig.browser.emulate_offline(&worker, true).await?;
+    sign_out_ui(&old).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        bobs.evaluate(&format!(
+            "document.querySelector('.desk__user')?.textContent === {bob_name}"
+        ))
+        .await?,
+        true,
+        "bob's desk stopped for alice's sign-out"
+    );
+
+    rig.browser.emulate_offline(&worker, false).await?;
+    rig.browser.emulate_offline(&old.session_id, false).await?;
+    old.close().await?;
+    let next = rig.browser.new_page(&server.url("/")).await?;
+    next.wait_for(
+        &format!("document.querySelector('.desk__user')?.textContent === {bob_name}"),
+        WAIT,
+    )
+    .await
+    .map_err(|e| setup(format!("a new tab does not show bob's desk: {e}")))?;
+    assert_eq!(
+        session_status(server, &bob_cookie).await?,
+        200,
+        "alice's sign-out ended bob's session"
+    );
+    next.close().await?;
+    bobs.close().await?;
     rig.stop().await;
     Ok(())
 }

@@ -53,10 +53,16 @@ pub(super) fn Desk(
     // Whether this tab is the one signing out: the session channel also reaches this tab's
     // own listener, and the signing-out tab keeps its live lock until the session is gone.
     let signing_out = StoredValue::new_local(false);
-    // Another tab signed out: the session cookie is gone for every tab of this browser.
+    // Another tab signed this agent out: the session cookie is gone for every tab of this
+    // browser. A notice for another agent comes from a tab of hers left open after this
+    // agent signed in: it ends nothing of this desk.
+    let desk_user = user.id.clone();
     let session_watch = sign_out::watch_session(move |notice| match notice {
         sign_out::SessionNotice::SignedOut { .. }
             if signing_out.try_get_value().unwrap_or(false) => {}
+        sign_out::SessionNotice::SignedOut { user } if user != desk_user => {
+            tracing::info!(%user, "another agent's tab signed her out: not this desk's session");
+        }
         sign_out::SessionNotice::SignedOut { .. } => {
             tracing::info!("signed out in another tab");
             stop_desk();

@@ -90,6 +90,17 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     // A malformed cookie is simply cleared: signing out must always work.
     if let Ok(Some(token)) = auth::session_token(&headers) {
         let hash = auth::token_hash(&token);
+        // A tab of an agent whose session this no longer is (another agent signed in since)
+        // must not end the other agent's session.
+        if let Some(expected) = auth::expected_user_header(&headers) {
+            let idle = state.config.session_idle_ms();
+            let user = state.db.session_user(&hash, now_ms(), idle).await?;
+            if user.is_some_and(|user| user.id != expected) {
+                return Err(ApiError::Unauthorized(format!(
+                    "this sign-out is for {expected}, but the session is another user's"
+                )));
+            }
+        }
         state.db.delete_session(&hash).await?;
         // Its event streams end now, not at their next session check.
         let ended = state.streams.end_session(&hash, EndReason::Logout);

@@ -12,8 +12,9 @@
 //! the server answers a mismatch `401` before doing anything, which every caller already
 //! takes for "the session ended".
 //!
-//! The sign-in endpoints (`/api/auth/…`) never carry it: asking who is signed in, signing in
-//! and signing out must work whoever this context acted for.
+//! Asking who is signed in and signing in never carry it: they must work whoever this
+//! context acted for. Signing out does: a tab of an agent whose session this no longer is
+//! must not end the next agent's.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -73,10 +74,10 @@ pub fn acting_for() -> Option<String> {
     AGENT.with(|agent| agent.borrow().clone())
 }
 
-/// The agent a request to `url` must name, if any: the one this context acts for, except on
-/// the sign-in endpoints.
+/// The agent a request to `url` must name, if any: the one this context acts for, except
+/// when it asks who is signed in or signs in.
 pub fn expected_for(url: &str) -> Option<String> {
-    if url.contains("/api/auth/") {
+    if url.contains("/api/auth/me") || url.contains("/api/auth/login") {
         return None;
     }
     acting_for()

@@ -95,9 +95,23 @@ pub async fn finish(base_url: &str) -> bool {
         return true;
     };
     let url = format!("{}/api/auth/logout", base_url.trim_end_matches('/'));
-    match http::send("POST", &url, None, &wasm_bindgen::JsValue::NULL).await {
+    // Named for the agent who signed out: should the browser's session be someone else's
+    // by now, the server leaves it alone (401), and nothing of hers is left to end.
+    let no_body = wasm_bindgen::JsValue::NULL;
+    let send = http::send("POST", &url, None, &no_body);
+    let reply = if user.is_empty() {
+        send.await
+    } else {
+        crate::agent::acting_as(&user, send).await
+    };
+    match reply {
         Ok(reply) if (200..300).contains(&reply.status) => {
             tracing::info!(%user, "the server ended the session of an earlier sign-out");
+            clear().await;
+            true
+        }
+        Ok(reply) if reply.status == 401 => {
+            tracing::info!(%user, "the browser's session is no longer the signed-out agent's");
             clear().await;
             true
         }
