@@ -783,17 +783,7 @@ async fn a_sign_out_made_offline_ends_the_session_once_the_network_is_back() -> 
         WAIT,
     )
     .await?;
-    let cookies = rig
-        .browser
-        .cdp
-        .call("Storage.getCookies", json!({}), None)
-        .await?;
-    let sid = cookies["cookies"]
-        .as_array()
-        .and_then(|all| all.iter().find(|c| c["name"] == "sid"))
-        .and_then(|c| c["value"].as_str())
-        .map(|value| format!("sid={value}"))
-        .ok_or_else(|| setup(format!("no session cookie: {cookies}")))?;
+    let sid = browser_session_cookie(&rig).await?;
     assert_eq!(session_status(server, &sid).await?, 200);
 
     let worker = rig
