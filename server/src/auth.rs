@@ -128,6 +128,16 @@ fn expected_user(parts: &Parts) -> Option<String> {
     params.remove(EXPECT_USER_PARAM)
 }
 
+/// Refuses (401) a request made for `expected` when the session is `session_user`'s.
+pub fn refuse_another_user(expected: Option<&str>, session_user: &str) -> Result<(), ApiError> {
+    match expected {
+        Some(expected) if expected != session_user => Err(ApiError::Unauthorized(format!(
+            "this request is for {expected}, but the browser's session is now another user's"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -141,12 +151,10 @@ impl FromRequestParts<AppState> for AuthUser {
             .session_user(&token_hash(&token), now_ms(), idle)
             .await?
         {
-            Some(user) => match expected_user(parts) {
-                Some(expected) if expected != user.id => Err(ApiError::Unauthorized(format!(
-                    "this request is for {expected}, but the browser's session is now another user's"
-                ))),
-                _ => Ok(AuthUser(user)),
-            },
+            Some(user) => {
+                refuse_another_user(expected_user(parts).as_deref(), &user.id)?;
+                Ok(AuthUser(user))
+            }
             None => Err(ApiError::Unauthorized(
                 "the session has expired or was signed out".to_owned(),
             )),

@@ -94,11 +94,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         // must not end the other agent's session.
         if let Some(expected) = auth::expected_user_header(&headers) {
             let idle = state.config.session_idle_ms();
-            let user = state.db.session_user(&hash, now_ms(), idle).await?;
-            if user.is_some_and(|user| user.id != expected) {
-                return Err(ApiError::Unauthorized(format!(
-                    "this sign-out is for {expected}, but the session is another user's"
-                )));
+            if let Some(user) = state.db.session_user(&hash, now_ms(), idle).await? {
+                auth::refuse_another_user(Some(&expected), &user.id)?;
             }
         }
         state.db.delete_session(&hash).await?;

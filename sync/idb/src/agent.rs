@@ -44,7 +44,7 @@ pub fn act_for(user_id: Option<&str>) {
 /// as bob.
 pub async fn acting_as<F: Future>(user_id: &str, work: F) -> F::Output {
     ActingAs {
-        user: Some(user_id.to_owned()),
+        user: user_id.to_owned(),
         work: Box::pin(work),
     }
     .await
@@ -53,7 +53,7 @@ pub async fn acting_as<F: Future>(user_id: &str, work: F) -> F::Output {
 /// The future of [`acting_as`]: it names its agent while it is polled (requests take their
 /// headers when they are made, within a poll) and puts back the context's own after.
 struct ActingAs<F> {
-    user: Option<String>,
+    user: String,
     work: Pin<Box<F>>,
 }
 
@@ -62,7 +62,7 @@ impl<F: Future> Future for ActingAs<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        let outside = AGENT.with(|agent| agent.replace(this.user.clone()));
+        let outside = AGENT.with(|agent| agent.replace(Some(this.user.clone())));
         let polled = this.work.as_mut().poll(cx);
         AGENT.with(|agent| *agent.borrow_mut() = outside);
         polled

@@ -23,11 +23,7 @@ pub const PENDING_SIGN_OUT_CACHE: &str = "supportdesk-pending-sign-out";
 const KEY: &str = "/__sign-out/pending";
 
 async fn cache() -> Option<web_sys::Cache> {
-    JsFuture::from(platform::cache_storage()?.open(PENDING_SIGN_OUT_CACHE))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()
+    platform::open_cache(PENDING_SIGN_OUT_CACHE).await
 }
 
 /// Marks `user_id`'s sign-out as not yet confirmed by the server.

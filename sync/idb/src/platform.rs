@@ -32,6 +32,16 @@ pub fn cache_storage() -> Option<web_sys::CacheStorage> {
     global_property("caches").and_then(|c| c.dyn_into().ok())
 }
 
+/// Opens (creating it if absent) the Cache Storage cache `name`; `None` without Cache
+/// Storage or when the browser refuses.
+pub async fn open_cache(name: &str) -> Option<web_sys::Cache> {
+    JsFuture::from(cache_storage()?.open(name))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
 /// A `BroadcastChannel` named `name`, in a window, a worker or a service worker.
 pub fn broadcast_channel(name: &str) -> Result<web_sys::BroadcastChannel, JsValue> {
     web_sys::BroadcastChannel::new(name)

@@ -26,11 +26,7 @@ pub const REMEMBERED_USER_KEY: &str = "/__worker/session";
 const LEGACY_PAGE_KEY: &str = "supportdesk:last-user";
 
 async fn cache() -> Option<web_sys::Cache> {
-    JsFuture::from(platform::cache_storage()?.open(REMEMBERED_USER_CACHE))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()
+    platform::open_cache(REMEMBERED_USER_CACHE).await
 }
 
 /// Remembers `user` as the last confirmed agent; a failure only costs the offline fallback.
