@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::fanout::postgres::PgFanout;
 use crate::fanout::{Fanout, LocalFanout, Registry};
 use crate::faults::Faults;
+use crate::front_end::FrontEndFiles;
 use crate::metrics::Metrics;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
@@ -102,8 +103,15 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<RunningServe
         ),
         shutdown: shutdown_rx.clone(),
         streams: Arc::default(),
+        front_end: FrontEndFiles::default(),
         config,
     }));
+    if let Some(dist) = state.config.dist.clone() {
+        let warming = state.clone();
+        background.push(tokio::spawn(async move {
+            warming.front_end.warm(&dist).await;
+        }));
+    }
     let push_sender = state
         .config
         .push_sender

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod fanout;
 pub mod faults;
+pub mod front_end;
 pub mod housekeeping;
 pub mod media_policy;
 pub mod metrics;

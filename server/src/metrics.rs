@@ -13,6 +13,11 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub struct Metrics {
     http: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Answers for front-end files, by file name (only files that exist in `--dist`, so the
+    /// label set is bounded by the build).
+    front_end_requests: Mutex<BTreeMap<String, u64>>,
+    /// Body bytes of front-end files sent, by encoding.
+    front_end_bytes: Mutex<BTreeMap<&'static str, u64>>,
     /// Messages returned by range fetches.
     pub served_range: AtomicU64,
     /// Messages returned by cursor fetches.
@@ -139,9 +144,52 @@ impl Metrics {
         *http.entry((route.to_owned(), status)).or_insert(0) += 1;
     }
 
+    /// Counts one answer for the front-end file `file`, sent in `encoding` with `bytes` of
+    /// body (0 for a 304).
+    pub fn count_front_end(&self, file: &str, encoding: &'static str, bytes: usize) {
+        let mut requests = self
+            .front_end_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *requests.entry(file.to_owned()).or_insert(0) += 1;
+        drop(requests);
+        let mut sent = self
+            .front_end_bytes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *sent.entry(encoding).or_insert(0) += bytes as u64;
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        out.push_str(
+            "# HELP frontend_requests_total Requests answered for a front-end file, by file.\n",
+        );
+        out.push_str("# TYPE frontend_requests_total counter\n");
+        for (file, count) in self
+            .front_end_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "frontend_requests_total{{file=\"{file}\"}} {count}");
+        }
+        out.push_str(
+            "# HELP frontend_body_bytes_total Body bytes of front-end files sent, by encoding.\n",
+        );
+        out.push_str("# TYPE frontend_body_bytes_total counter\n");
+        for (encoding, bytes) in self
+            .front_end_bytes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "frontend_body_bytes_total{{encoding=\"{encoding}\"}} {bytes}"
+            );
+        }
         out.push_str("# HELP http_requests_total HTTP requests answered, by route and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");
         {

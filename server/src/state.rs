@@ -8,6 +8,7 @@ use crate::cli::Config;
 use crate::db::Db;
 use crate::fanout::{Fanout, Registry};
 use crate::faults::Faults;
+use crate::front_end::FrontEndFiles;
 use crate::metrics::Metrics;
 use crate::rate_limit::{LoginBackoff, RateLimiter};
 use crate::served_log::ServedLog;
@@ -46,6 +47,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// The open event streams, by user and session.
     pub streams: Arc<Streams>,
+    /// The built front end's files, read and compressed once.
+    pub front_end: FrontEndFiles,
 }
 
 impl std::ops::Deref for AppState {

@@ -40,6 +40,7 @@ backend_tests!(
     push_gone_subscription_is_deleted,
     push_subscription_validation,
     static_files_and_csp,
+    front_end_goes_out_compressed_and_revalidates,
     metrics_counts,
     fault_injection,
     demo_seed_is_idempotent,
@@ -1293,6 +1294,121 @@ async fn static_files_and_csp(backend: Backend) {
     assert!(!response.text().await.unwrap().contains("root:"));
     let response = get("/%2e%2e/%2e%2e/etc/passwd").await.unwrap();
     assert!(!response.text().await.unwrap().contains("root:"));
+    server.stop().await;
+}
+
+/// The front end goes out in the best encoding the client takes, with a validator: a
+/// revalidation of an unchanged file is a 304 without a body, and a file rebuilt under the
+/// running server is sent anew. The build's `.br` file is sent when it decodes to its file,
+/// never when it is stale, and never on its own.
+async fn front_end_goes_out_compressed_and_revalidates(backend: Backend) {
+    use std::io::Read as _;
+    let dist = tempfile::tempdir().unwrap();
+    let worker = "const answer = () => 42;\n".repeat(2_000);
+    std::fs::write(
+        dist.path().join("index.html"),
+        "<!doctype html><title>app</title>",
+    )
+    .unwrap();
+    std::fs::write(dist.path().join("worker.js"), &worker).unwrap();
+    // A stale Brotli file from an earlier build: it must never be sent for this worker.js.
+    let stale = server::front_end::brotli(b"the previous build", 11).unwrap();
+    std::fs::write(dist.path().join("worker.js.br"), &stale).unwrap();
+    let dist_path = dist.path().to_path_buf();
+    let server = TestServer::start(backend, move |c| c.dist = Some(dist_path)).await;
+    let client = Client::anonymous(&server.base);
+    let get = |path: &'static str, headers: &[(&'static str, String)]| {
+        let mut request = client.get(path);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    let decode = |encoding: &str, body: &[u8]| -> Vec<u8> {
+        let mut out = Vec::new();
+        match encoding {
+            "br" => brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .unwrap(),
+            "gzip" => flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap(),
+            other => panic!("unexpected encoding {other}"),
+        };
+        out
+    };
+
+    for (accept, expected) in [("gzip, deflate, br, zstd", "br"), ("gzip", "gzip")] {
+        let response = get("/worker.js", &[("accept-encoding", accept.to_owned())])
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-encoding"], expected, "{accept}");
+        assert_eq!(headers["vary"], "Accept-Encoding");
+        assert!(headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript"));
+        let body = response.bytes().await.unwrap();
+        assert_ne!(&body[..], &stale[..], "the stale Brotli file was sent");
+        assert!(
+            body.len() < worker.len() / 20,
+            "{expected}: {} bytes",
+            body.len()
+        );
+        assert_eq!(decode(expected, &body), worker.as_bytes());
+        // Revalidation: 304, no body, whichever encoding the client holds.
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        let again = get("/worker.js", &[("if-none-match", etag.clone())])
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{etag}");
+        assert!(again.bytes().await.unwrap().is_empty());
+    }
+    // A client that takes no encoding gets the file as it is.
+    let response = get("/worker.js", &[]).await.unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+    let old_etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(response.text().await.unwrap(), worker);
+    // The build's own Brotli file is never a file of its own.
+    assert_eq!(
+        get("/worker.js.br", &[]).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A new build under the running server: the old tag no longer matches, and the build's
+    // Brotli file, which now fits, is what goes out.
+    let rebuilt = "const answer = () => 43; // rebuilt\n".repeat(2_000);
+    let best = server::front_end::brotli(rebuilt.as_bytes(), 11).unwrap();
+    std::fs::write(dist.path().join("worker.js"), &rebuilt).unwrap();
+    std::fs::write(dist.path().join("worker.js.br"), &best).unwrap();
+    let response = get("/worker.js", &[("if-none-match", old_etag)])
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a changed file was answered 304"
+    );
+    assert_eq!(response.text().await.unwrap(), rebuilt);
+    let response = get("/worker.js", &[("accept-encoding", "br".to_owned())])
+        .await
+        .unwrap();
+    assert_eq!(&response.bytes().await.unwrap()[..], &best[..]);
+
+    let metrics = client
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("frontend_requests_total{file=\"worker.js\"} 7"),
+        "{metrics}"
+    );
     server.stop().await;
 }
 

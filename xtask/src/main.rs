@@ -18,6 +18,7 @@ mod bench;
 mod chaos;
 mod layers;
 mod local_postgres;
+mod precompress;
 mod process;
 mod serve;
 mod test;

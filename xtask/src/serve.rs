@@ -226,12 +226,20 @@ impl Drop for Processes {
     }
 }
 
-/// `trunk build --release` into `dist/`.
+/// `trunk build --release` into `dist/`, then the Brotli file of each text and wasm file
+/// (see [`crate::precompress`]).
 pub fn build_front_end(tools: &Tools) -> Result<(), String> {
     run(tools.command("trunk").args(["build", "--release"]))?;
-    let index = root().join("dist").join("index.html");
+    let dist = root().join("dist");
+    let index = dist.join("index.html");
     if !index.exists() {
         return Err(format!("trunk finished but {} is missing", index.display()));
     }
+    let started = Instant::now();
+    let written = crate::precompress::write_brotli_files(&dist)?;
+    eprintln!(
+        "xtask: {written} Brotli file(s) written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

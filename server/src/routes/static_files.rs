@@ -1,15 +1,22 @@
 //! Serves the built front end (`--dist DIR`): a strict Content-Security-Policy on every
 //! page, `index.html` and `sw.js` never cached, hashed assets cached forever, and
 //! `index.html` for unknown non-API paths (the app routes `/chat/{id}` itself).
+//!
+//! Every file goes out in the best encoding the client takes (Brotli, gzip, else as it is)
+//! with an `ETag`, and a request naming the current version in `If-None-Match` is answered
+//! 304 without a body; the files and their encodings come from [`crate::front_end`].
 
 use std::path::{Component, Path, PathBuf};
 
 use axum::extract::{Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::front_end;
 use crate::state::AppState;
 
 /// Scripts only from this origin, plus WebAssembly compilation; nothing inline.
@@ -32,6 +39,10 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
             .into_response();
     };
     let relative = path.trim_start_matches('/');
+    // The build's Brotli files are read through the file they encode, never on their own.
+    if front_end::is_prebuilt_encoding(Path::new(relative)) {
+        return ApiError::NotFound(format!("no file {path}")).into_response();
+    }
     let file = match safe_join(&dist, relative) {
         Some(candidate) if candidate.is_file() => candidate,
         // Unknown paths (and directories) are app routes: answer the app shell. A path that
@@ -41,25 +52,47 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
         }
         _ => dist.join("index.html"),
     };
-    match tokio::fs::read(&file).await {
-        Ok(bytes) => {
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("")
-                .to_owned();
-            let mime = content_type(&file);
-            let mut response = bytes.into_response();
-            let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(mime));
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache_policy(&name)));
-            response
-        }
+    let version = match state.front_end.get(&file).await {
+        Ok(version) => version,
         Err(error) => {
             tracing::warn!(%error, file = %file.display(), "cannot read a front-end file");
-            ApiError::NotFound(format!("no file {path}")).into_response()
+            return ApiError::NotFound(format!("no file {path}")).into_response();
         }
+    };
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_owned();
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (encoding, body) = version.best_for(header(ACCEPT_ENCODING));
+    let not_modified = version.matches(header(IF_NONE_MATCH));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.to_vec().into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&file)));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache_policy(&name)));
+    if let Ok(etag) = HeaderValue::from_str(&version.etag(encoding)) {
+        headers.insert(ETAG, etag);
     }
+    if version.has_encodings() {
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if let (Some(token), false) = (encoding.token(), not_modified) {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+    }
+    let sent = if not_modified { 0 } else { body.len() };
+    state.metrics.count_front_end(&name, encoding.label(), sent);
+    response
 }
 
 /// The `Content-Type` of a front-end file. The web app manifest is named explicitly: browsers
