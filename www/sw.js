@@ -10,25 +10,54 @@
 // those two files into WORKER_BUILD, so this file changes byte for byte whenever the worker
 // changes, which is what makes browsers install a new release. Bump SW_VERSION when this
 // shim itself changes.
-const SW_VERSION = 4;
+const SW_VERSION = 5;
 const WORKER_BUILD = '@WORKER_BUILD@';
 
-// The browser keeps importScripts'ed files with the installed worker, but not the wasm: it is
-// fetched at every cold start, from the app-shell cache when the network fails (install
-// stores it there), so a worker started offline still runs.
+// The browser keeps importScripts'ed files with the installed worker, but not the wasm. The
+// wasm of this build is in this build's app-shell cache (install stores it there and checks
+// it is this build, see checkShell), so a cold start -- every push that wakes a stopped
+// worker -- reads it from there and touches no network: nothing already on the machine is
+// downloaded again, and a flaky network cannot delay the push. The network is only for the
+// first start, before install filled the cache.
 importScripts('./worker.js'); // wasm-bindgen --target no-modules: the global `wasm_bindgen`
 const SHELL_CACHE = `supportdesk-shell-${WORKER_BUILD}`;
-const wasm = fetch('./worker_bg.wasm')
-  .then((response) => (response.ok ? response : Promise.reject(response.status)))
-  .catch(() => caches.open(SHELL_CACHE).then((cache) => cache.match('./worker_bg.wasm')));
+const wasm = caches
+  .match('./worker_bg.wasm', { cacheName: SHELL_CACHE })
+  .catch(() => undefined)
+  .then((cached) => cached || fetch('./worker_bg.wasm').then((response) =>
+    response.ok ? response : Promise.reject(new Error(`worker_bg.wasm: ${response.status}`))));
 const ready = wasm_bindgen({ module_or_path: wasm });
+
+// The shell cache must hold this build's worker (worker.js and worker_bg.wasm, whose hash is
+// WORKER_BUILD): a release deployed while this one installed could have put the next
+// build's files there, and a cold start would then run wasm that does not fit this
+// worker.js. Such an install fails, and the browser tries the update again later.
+const checkShell = async () => {
+  const cache = await caches.open(SHELL_CACHE);
+  const parts = [];
+  for (const path of ['./worker.js', './worker_bg.wasm']) {
+    const response = await cache.match(path);
+    if (!response) throw new Error(`the app shell lacks ${path}`);
+    parts.push(new Uint8Array(await response.arrayBuffer()));
+  }
+  const joined = new Uint8Array(parts[0].length + parts[1].length);
+  joined.set(parts[0]);
+  joined.set(parts[1], parts[0].length);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined));
+  const hash = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
+  if (hash !== WORKER_BUILD) {
+    await caches.delete(SHELL_CACHE);
+    throw new Error(`the app shell holds worker build ${hash}, not ${WORKER_BUILD}`);
+  }
+};
 
 const delegate = (name) => (event) =>
   event.waitUntil(ready.then(() => wasm_bindgen[name](event)));
 
 // Install and activate get the build, which names the app-shell cache.
 self.addEventListener('install', (event) =>
-  event.waitUntil(ready.then(() => wasm_bindgen.handle_install(event, WORKER_BUILD))));
+  event.waitUntil(
+    ready.then(() => wasm_bindgen.handle_install(event, WORKER_BUILD)).then(checkShell)));
 self.addEventListener('activate', (event) =>
   event.waitUntil(ready.then(() => wasm_bindgen.handle_activate(event, WORKER_BUILD))));
 self.addEventListener('push', delegate('handle_push'));

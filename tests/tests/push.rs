@@ -17,6 +17,48 @@ use e2e::rig::{
 use e2e::wait_until;
 use serde_json::json;
 
+/// A push that wakes a stopped worker starts it with the wasm of the app-shell cache: the
+/// server is asked for nothing of the worker's build. (Every cold start used to fetch
+/// `worker_bg.wasm` again, 0.8 MB as built, and wait for the network before the push.)
+#[tokio::test]
+async fn a_push_waking_a_stopped_worker_downloads_nothing_of_the_worker() -> e2e::Result<()> {
+    const WORKER_FILES: [&str; 2] = [
+        "frontend_requests_total{file=\"worker_bg.wasm\"}",
+        "frontend_requests_total{file=\"worker.js\"}",
+    ];
+    let rig = Rig::start("push-cold-no-download").await?;
+    let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
+    let blank = rig.blank().await?;
+    let mut before = Vec::new();
+    for series in WORKER_FILES {
+        before.push(rig.metric(series).await?);
+    }
+    assert!(
+        before.iter().all(|&count| count >= 1.0),
+        "installing the worker fetched its build, and the server counted it: {before:?}"
+    );
+    for (round, text) in ["first wake-up", "second wake-up"].into_iter().enumerate() {
+        let message = post_as(&rig.server, &requester, "REQ-1001", text).await?;
+        let seq = message["seq"].as_u64().unwrap_or_default();
+        rig.push(&blank, &message_payload(&message, &rig.user_id))
+            .await?;
+        rig.read_cache_until("REQ-1001", "the pushed message in IndexedDB", |s| {
+            seqs(s).contains(&seq)
+        })
+        .await?;
+        for (series, count) in WORKER_FILES.into_iter().zip(&before) {
+            assert_eq!(
+                rig.metric(series).await?,
+                *count,
+                "cold start {round}: the worker's build was fetched again ({series})"
+            );
+        }
+    }
+    blank.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_pushed_message_is_cached_with_every_tab_closed_without_a_fetch() -> e2e::Result<()> {
     let rig = Rig::start("push-whole").await?;

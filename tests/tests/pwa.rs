@@ -436,23 +436,9 @@ async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e:
     let old_caches = page.wait_for(SHELL_CACHES, Duration::from_secs(10)).await?;
     assert_eq!(old_caches.as_array().map(Vec::len), Some(1), "{old_caches}");
 
-    // A new release: sw.js with another build stamp (what the post-build hook writes).
-    let sw_path = dist.join("sw.js");
-    let sw = std::fs::read_to_string(&sw_path).map_err(|source| HarnessError::Io {
-        what: "reading sw.js".into(),
-        source,
-    })?;
-    let stamp = sw
-        .lines()
-        .find_map(|l| l.strip_prefix("const WORKER_BUILD = '"))
-        .and_then(|rest| rest.split('\'').next())
-        .map(str::to_owned)
-        .ok_or_else(|| HarnessError::Setup("sw.js has no WORKER_BUILD stamp".into()))?;
-    let next = format!("{stamp}next");
-    std::fs::write(&sw_path, sw.replace(&stamp, &next)).map_err(|source| HarnessError::Io {
-        what: "writing sw.js".into(),
-        source,
-    })?;
+    // A new release: another worker build, and sw.js stamped with its hash (what the
+    // post-build hook writes).
+    let (stamp, next) = next_release(&dist)?;
 
     // The open tab finds it; it installs and waits, and the tab keeps its old worker.
     page.evaluate(
@@ -479,13 +465,12 @@ async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e:
         "the update must wait while the tab is open"
     );
     let both = page.evaluate(SHELL_CACHES).await?;
-    assert_eq!(
-        both,
-        json!([
-            format!("supportdesk-shell-{stamp}"),
-            format!("supportdesk-shell-{next}")
-        ])
-    );
+    let mut expected = [
+        format!("supportdesk-shell-{stamp}"),
+        format!("supportdesk-shell-{next}"),
+    ];
+    expected.sort();
+    assert_eq!(both, json!(expected));
     // The tab still works under the old worker.
     let status = page.evaluate("fetch('/').then(r => r.status)").await?;
     assert_eq!(status, 200);
@@ -512,6 +497,113 @@ async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e:
         .evaluate("navigator.serviceWorker.getRegistration().then(r => r.waiting === null)")
         .await?;
     assert_eq!(waiting, Value::Bool(true));
+    page.close().await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
+}
+
+/// The `WORKER_BUILD` stamp of `dist/sw.js`.
+fn worker_stamp(dist: &std::path::Path) -> e2e::Result<String> {
+    let sw = read(&dist.join("sw.js"))?;
+    sw.lines()
+        .find_map(|l| l.strip_prefix("const WORKER_BUILD = '"))
+        .and_then(|rest| rest.split('\'').next())
+        .map(str::to_owned)
+        .ok_or_else(|| HarnessError::Setup("sw.js has no WORKER_BUILD stamp".into()))
+}
+
+fn read(path: &std::path::Path) -> e2e::Result<String> {
+    std::fs::read_to_string(path).map_err(|source| HarnessError::Io {
+        what: format!("reading {}", path.display()),
+        source,
+    })
+}
+
+fn write(path: &std::path::Path, text: &str) -> e2e::Result<()> {
+    std::fs::write(path, text).map_err(|source| HarnessError::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })
+}
+
+/// Makes `dist` the next release: worker.js changes, and sw.js gets the stamp of the new
+/// build exactly as `www/stamp-sw.sh` computes it (the first 16 hex digits of the SHA-256
+/// of worker.js followed by worker_bg.wasm). Returns the old and the new stamp.
+fn next_release(dist: &std::path::Path) -> e2e::Result<(String, String)> {
+    let stamp = worker_stamp(dist)?;
+    let worker = dist.join("worker.js");
+    write(&worker, &format!("{}\n// the next release\n", read(&worker)?))?;
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("cat worker.js worker_bg.wasm | sha256sum | cut -c1-16")
+        .current_dir(dist)
+        .output()
+        .map_err(|source| HarnessError::Io {
+            what: "hashing the worker build".into(),
+            source,
+        })?;
+    let next = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if next.len() != 16 {
+        return Err(HarnessError::Setup(format!("no build hash: {output:?}")));
+    }
+    let sw = dist.join("sw.js");
+    write(&sw, &read(&sw)?.replace(&stamp, &next))?;
+    Ok((stamp, next))
+}
+
+/// A release deployed while a browser installed the previous one can leave the browser with
+/// a sw.js of one build and worker files of another; every cold start would then run wasm
+/// that does not fit its worker.js. The install checks the shell it cached against its
+/// build and fails instead: the running worker stays in control, and no shell of the
+/// mismatched release is left behind.
+#[tokio::test]
+async fn a_release_whose_worker_files_are_not_its_build_never_installs() -> e2e::Result<()> {
+    let dir = scratch_dir("pwa-mismatched-release");
+    let dist = dir.join("dist");
+    copy_dir(&e2e::server::dist_dir()?, &dist)?;
+    let server = Server::start_with_dist(&dir.join("server"), &dist, &[]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
+    let page = browser.new_page(&server.url("/")).await?;
+    page.wait_for(
+        "!!navigator.serviceWorker.controller",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let stamp = worker_stamp(&dist)?;
+    // sw.js names a build that is not the worker files beside it.
+    let sw = dist.join("sw.js");
+    write(&sw, &read(&sw)?.replace(&stamp, "0123456789abcdef"))?;
+    let outcome = page
+        .evaluate(
+            "navigator.serviceWorker.getRegistration().then(r => r.update().then(() => {
+               const w = r.installing;
+               if (!w) return 'no new worker';
+               return new Promise(done => {
+                 const check = () => {
+                   if (w.state === 'redundant' || w.state === 'installed') done(w.state);
+                 };
+                 w.addEventListener('statechange', check);
+                 check();
+               });
+             }))",
+        )
+        .await?;
+    assert_eq!(outcome, json!("redundant"), "the mismatched release installed");
+    let state = page
+        .evaluate(
+            "navigator.serviceWorker.getRegistration().then(r => ({
+               waiting: r.waiting, installing: r.installing,
+               controllerIsActive: navigator.serviceWorker.controller === r.active,
+             }))",
+        )
+        .await?;
+    assert_eq!(
+        state,
+        json!({"waiting": null, "installing": null, "controllerIsActive": true})
+    );
+    let caches = page.evaluate(SHELL_CACHES).await?;
+    assert_eq!(caches, json!([format!("supportdesk-shell-{stamp}")]));
     page.close().await?;
     browser.close().await;
     server.stop().await;

@@ -41,12 +41,16 @@ async fn wait(promise: Promise) -> Result<JsValue, WorkerError> {
         .map_err(|e| WorkerError::js(&e))
 }
 
-/// The paths of the shell: `/`, the worker's wasm, and the same-origin paths index.html
+/// The paths of the shell: `/`, the worker's own build, and the same-origin paths index.html
 /// loads (values of `src`, `href`, `data-js`, `data-wasm` attributes starting with one `/`).
-/// The worker's own wasm comes first: `sw.js` loads it from this cache when a cold start
-/// finds no network.
+/// The worker's build comes first: `sw.js` starts every cold worker with the wasm from this
+/// cache, after checking at install that both files are its build.
 pub fn shell_paths(index_html: &str) -> Vec<String> {
-    let mut paths = vec!["/".to_owned(), "/worker_bg.wasm".to_owned()];
+    let mut paths = vec![
+        "/".to_owned(),
+        "/worker.js".to_owned(),
+        "/worker_bg.wasm".to_owned(),
+    ];
     for attribute in [" src=\"", " href=\"", " data-js=\"", " data-wasm=\""] {
         let mut rest = index_html;
         while let Some(at) = rest.find(attribute) {

@@ -136,6 +136,9 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
     let database = database_name(&rig.user_id);
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     let (mut cold_phases, mut warm_phases) = (Vec::new(), Vec::new());
+    // What the cold starts download of the front end: every byte the server sends of it
+    // during the rounds (no app page is open, so only a starting worker asks).
+    let front_end_before = front_end_bytes(&rig).await?;
     for round in 0..PUSH_ROUNDS {
         let is_cold = round % 2 == 0;
         let message = post_as(
@@ -185,10 +188,22 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
         .push(phases);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cold_starts = PUSH_ROUNDS.div_ceil(2) as f64;
+    let per_cold_start = (front_end_bytes(&rig).await? - front_end_before) / cold_starts / 1024.0;
     observer.close().await?;
     blank.close().await?;
     rig.stop().await;
     Ok(vec![
+        Row {
+            metric: "cold_start_download",
+            what: "front end downloaded by a worker started by a push (worker_bg.wasm, 771 KB as built, was fetched again at every cold start before 2026-12-05)",
+            unit: "KB",
+            target: 0.0,
+            p95_target: None,
+            seed: "-",
+            higher_is_better: false,
+        }
+        .with(&[per_cold_start], json!({ "cold_starts": cold_starts })),
         Row {
             metric: "push_committed_warm",
             what: "push delivered → committed in IndexedDB, worker running (no tab open)",
@@ -216,6 +231,17 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
             json!({ "breakdown": breakdown("cold", &cold_phases) }),
         ),
     ])
+}
+
+/// Body bytes of front-end files the server has sent, in every encoding.
+async fn front_end_bytes(rig: &Rig) -> e2e::Result<f64> {
+    let mut sum = 0.0;
+    for encoding in ["identity", "gzip", "br"] {
+        sum += rig
+            .metric(&format!("frontend_body_bytes_total{{encoding=\"{encoding}\"}}"))
+            .await?;
+    }
+    Ok(sum)
 }
 
 /// Delta sync and repair traffic: bob's 10,000-message chat is open at the bottom with the
