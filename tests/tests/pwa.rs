@@ -533,7 +533,10 @@ fn write(path: &std::path::Path, text: &str) -> e2e::Result<()> {
 fn next_release(dist: &std::path::Path) -> e2e::Result<(String, String)> {
     let stamp = worker_stamp(dist)?;
     let worker = dist.join("worker.js");
-    write(&worker, &format!("{}\n// the next release\n", read(&worker)?))?;
+    write(
+        &worker,
+        &format!("{}\n// the next release\n", read(&worker)?),
+    )?;
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg("cat worker.js worker_bg.wasm | sha256sum | cut -c1-16")
@@ -589,7 +592,11 @@ async fn a_release_whose_worker_files_are_not_its_build_never_installs() -> e2e:
              }))",
         )
         .await?;
-    assert_eq!(outcome, json!("redundant"), "the mismatched release installed");
+    assert_eq!(
+        outcome,
+        json!("redundant"),
+        "the mismatched release installed"
+    );
     let state = page
         .evaluate(
             "navigator.serviceWorker.getRegistration().then(r => ({

@@ -238,7 +238,9 @@ async fn front_end_bytes(rig: &Rig) -> e2e::Result<f64> {
     let mut sum = 0.0;
     for encoding in ["identity", "gzip", "br"] {
         sum += rig
-            .metric(&format!("frontend_body_bytes_total{{encoding=\"{encoding}\"}}"))
+            .metric(&format!(
+                "frontend_body_bytes_total{{encoding=\"{encoding}\"}}"
+            ))
             .await?;
     }
     Ok(sum)
