@@ -15,6 +15,7 @@ pub mod eviction;
 pub mod hostile_corpus;
 pub mod ingest;
 pub mod leadership;
+pub mod leftovers;
 pub mod linkify;
 pub mod list_model;
 pub mod live;

@@ -355,10 +355,14 @@ async fn a_file_cached_for_one_agent_is_never_served_to_the_next() -> e2e::Resul
         through_worker, 404,
         "the service worker served bob a file of alice's cache"
     );
-    // Alice's copy is still there (it is hers, and she may sign in again): it was simply
-    // never served to anyone else.
+    // Alice's copy was never served to anyone else, and it goes once bob is confirmed: she
+    // left nothing unsent (see the_next_agent_signing_in_removes_what_the_previous_left).
     let observer = rig.observer().await?;
-    assert_eq!(observer.evaluate(&in_alices_cache).await?, true);
+    let alices_cache_gone = format!(
+        "caches.has({:?}).then(has => !has)",
+        media_cache_name(&rig.user_id)
+    );
+    observer.wait_for(&alices_cache_gone, WAIT).await?;
     observer.close().await?;
     tab.close().await?;
     rig.stop().await;
@@ -565,6 +569,9 @@ async fn a_tab_of_the_previous_agent_never_syncs_with_the_next_agents_session() 
     let alice_name = tab
         .evaluate("document.querySelector('.desk__user').textContent")
         .await?;
+    // Her cache must outlive bob's sign-in: what matters here is what her tab then writes
+    // into it.
+    begin_a_reply(&tab).await?;
 
     rig.browser.emulate_offline(&tab.session_id, true).await?;
     let ended = observer
@@ -876,6 +883,9 @@ async fn signing_out_in_the_previous_agents_tab_ends_nothing_of_the_next_agents(
         WAIT,
     )
     .await?;
+    // Her cache, and so her desk, must outlive bob's sign-in for her to sign out in it.
+    old.navigate(&server.url("/chat/REQ-1001")).await?;
+    begin_a_reply(&old).await?;
     let worker = rig
         .browser
         .service_worker_session(&server.url("/sw.js"))
@@ -929,6 +939,22 @@ async fn signing_out_in_the_previous_agents_tab_ends_nothing_of_the_next_agents(
     Ok(())
 }
 
+/// Types the start of a reply in the open chat's composer, which keeps it as a draft: unsent
+/// work, so the agent's cache is kept when the next agent signs in (see
+/// `the_next_agent_signing_in_removes_what_the_previous_left`, which covers a cache without).
+async fn begin_a_reply(page: &Page<'_>) -> e2e::Result<()> {
+    page.wait_for(
+        "(() => { const box = document.querySelector('[data-testid=composer]');
+                  if (!box) return false;
+                  box.value = 'half a reply';
+                  box.dispatchEvent(new Event('input', { bubbles: true }));
+                  return true; })()",
+        WAIT,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Clicks "Sign out" and waits for the fresh page the sign-out loads (the old page may show
 /// the sign-in form for a moment before it is replaced).
 async fn sign_out_ui(page: &Page<'_>) -> e2e::Result<()> {
@@ -950,6 +976,54 @@ const SIGN_IN_SHOWN: &str = "document.querySelector('[data-testid=login-username
 /// JS: whether a database named `name` exists (without opening, which would create it).
 fn database_exists_js(name: &str) -> String {
     format!("indexedDB.databases().then(l => l.some(d => d.name === {name:?}))")
+}
+
+/// An agent's session that ends without a sign-out here (it expired, or ended elsewhere)
+/// wipes nothing; the next agent who signs in on this browser would find that cache on disk,
+/// readable through the developer tools though never opened for them: the previous agent's
+/// customers, chats the server would refuse them. Signing in removes it (alice left nothing
+/// unsent; a cache with unsent work is kept whole, see the in-browser
+/// `clearing_other_agents_removes_their_caches_but_keeps_unsent_work`).
+#[tokio::test]
+async fn the_next_agent_signing_in_removes_what_the_previous_left() -> e2e::Result<()> {
+    let rig = Rig::start("attack-leftover-cache").await?;
+    let server = &rig.server;
+    let alices = database_name(&rig.user_id);
+    let desk = rig.browser.new_page(&server.url("/chat/REQ-1001")).await?;
+    desk.wait_for(
+        "document.querySelector('[data-testid=chat-view]')?.dataset.ready === 'true'",
+        WAIT,
+    )
+    .await?;
+    desk.wait_for(&database_exists_js(&alices), WAIT).await?;
+    // Her session ends at the server, not through the app's sign-out: nothing is wiped.
+    let ended = desk
+        .evaluate("fetch('/api/auth/logout', { method: 'POST' }).then(r => r.status)")
+        .await?;
+    assert_eq!(ended, 204);
+    desk.close().await?;
+    let observer = rig.observer().await?;
+    assert_eq!(
+        observer.evaluate(&database_exists_js(&alices)).await?,
+        true,
+        "the session's end alone removed the cache"
+    );
+
+    let tab = rig.browser.new_page(&server.url("/")).await?;
+    sign_in_ui(&tab, "bob", "demo").await?;
+    tab.wait_for(
+        "document.querySelector('[data-testid=logout]') !== null",
+        WAIT,
+    )
+    .await?;
+    let gone = format!("{}.then(found => !found)", database_exists_js(&alices));
+    // Waits for the removal (it runs in the background of bob's sign-in); times out, and
+    // fails, while alice's database is still listed.
+    observer.wait_for(&gone, WAIT).await?;
+    observer.close().await?;
+    tab.close().await?;
+    rig.stop().await;
+    Ok(())
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
             "store",
             "memory_store",
             "outbox",
+            "leftovers",
             "media_cache",
             "notice",
             "suite",

@@ -18,10 +18,45 @@ use crate::platform;
 use crate::request::request;
 use crate::schema;
 
+/// The prefix of the name of every agent's cache database.
+const NAME_PREFIX: &str = "supportdesk-chat-cache:";
+
 /// The database name of a user's cache. Each signed-in user has their own database, so two
 /// agents sharing one browser never read each other's cache.
 pub fn database_name(user_id: &str) -> String {
-    format!("supportdesk-chat-cache:{user_id}")
+    format!("{NAME_PREFIX}{user_id}")
+}
+
+/// The user whose cache the database `name` is, if it is one ([`database_name`]'s inverse).
+pub fn user_of(name: &str) -> Option<&str> {
+    name.strip_prefix(NAME_PREFIX)
+        .filter(|user| !user.is_empty())
+}
+
+/// The names of the databases of this origin (`indexedDB.databases()`).
+pub async fn database_names() -> Result<Vec<String>, StoreError> {
+    let factory = platform::indexed_db().ok_or_else(|| StoreError::Backend {
+        operation: "list databases",
+        name: "NotSupportedError".to_owned(),
+        message: "indexedDB is not available in this context".to_owned(),
+    })?;
+    // web-sys has no binding for `databases()`.
+    let list = js_sys::Reflect::get(&factory, &JsValue::from_str("databases"))
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
+        .and_then(|databases| databases.call0(&factory))
+        .and_then(|p| p.dyn_into::<js_sys::Promise>())
+        .map_err(|e| store_error("list databases", &e))?;
+    let list = wasm_bindgen_futures::JsFuture::from(list)
+        .await
+        .map_err(|e| store_error("list databases", &e))?;
+    Ok(js_sys::Array::from(&list)
+        .iter()
+        .filter_map(|d| {
+            js_sys::Reflect::get(&d, &JsValue::from_str("name"))
+                .ok()?
+                .as_string()
+        })
+        .collect())
 }
 
 type Handler = Closure<dyn FnMut(JsValue)>;

@@ -44,19 +44,28 @@ pub fn save(key: &str, text: &str) {
     }
 }
 
+/// The keys of every draft of `user_id` (none without `localStorage`).
+fn keys_of(storage: &web_sys::Storage, user_id: &str) -> Vec<String> {
+    let prefix = prefix(user_id);
+    let length = storage.length().unwrap_or(0);
+    (0..length)
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|k| k.starts_with(&prefix))
+        .collect()
+}
+
+/// How many drafts `user_id` has (an empty draft is never stored, see [`save`]).
+pub fn count(user_id: &str) -> usize {
+    storage().map_or(0, |storage| keys_of(&storage, user_id).len())
+}
+
 /// Deletes every draft of `user_id`; returns how many were deleted.
 pub fn wipe(user_id: &str) -> u32 {
     let Some(storage) = storage() else {
         return 0;
     };
-    let prefix = prefix(user_id);
-    let length = storage.length().unwrap_or(0);
-    let keys: Vec<String> = (0..length)
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|k| k.starts_with(&prefix))
-        .collect();
     let mut deleted = 0;
-    for key in keys {
+    for key in keys_of(&storage, user_id) {
         if storage.remove_item(&key).is_ok() {
             deleted += 1;
         }

@@ -31,6 +31,7 @@ pub mod driver;
 pub mod edits;
 pub mod error;
 pub mod http;
+pub mod leftovers;
 pub mod live;
 pub mod live_lease;
 pub mod locks;

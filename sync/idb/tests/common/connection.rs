@@ -206,24 +206,9 @@ pub async fn versionchange_closes_and_reopens_cleanly() {
 
 /// The names `indexedDB.databases()` lists.
 pub async fn database_names() -> Vec<String> {
-    let factory = chat_sync_idb::platform::indexed_db().expect("indexedDB");
-    let databases: js_sys::Function = js_sys::Reflect::get(&factory, &"databases".into())
-        .expect("databases()")
-        .dyn_into()
-        .expect("a function");
-    let list = wasm_bindgen_futures::JsFuture::from(
-        databases
-            .call0(&factory)
-            .expect("call")
-            .dyn_into::<js_sys::Promise>()
-            .expect("promise"),
-    )
-    .await
-    .expect("databases");
-    js_sys::Array::from(&list)
-        .iter()
-        .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
-        .collect()
+    chat_sync_idb::database::database_names()
+        .await
+        .expect("databases")
 }
 
 /// Writes messages `1..=count` of `chat` and its record straight into an open database of an

@@ -97,6 +97,7 @@ macro_rules! all_tests {
             flush_backs_off_offline_and_parks_on_a_4xx,
             media_index_counts_and_evicts_least_recently_used,
             wipe_user_removes_the_database_and_the_media_cache,
+            clearing_other_agents_removes_their_caches_but_keeps_unsent_work,
             concurrent_flushes_send_each_entry_once,
             the_remembered_agent_is_one_entry_for_pages_and_the_worker
         );

@@ -414,6 +414,95 @@ pub async fn wipe_user_removes_the_database_and_the_media_cache() {
     media::delete_cache(&other_database).await.expect("delete");
 }
 
+/// When an agent is confirmed, every other agent's cache goes unless it holds unsent work:
+/// one with nothing unsent loses its database and its media cache; one with a queued reply
+/// (or, where `localStorage` exists, a draft) is kept whole, reply and history included.
+pub async fn clearing_other_agents_removes_their_caches_but_keeps_unsent_work() {
+    let idle = unique_name("leftover-idle");
+    let queued = unique_name("leftover-queued");
+    let drafted = unique_name("leftover-drafted");
+    let chat = RequestId::from("c1");
+    for user in [&idle, &queued, &drafted] {
+        let runtime = Runtime::open(user).await.expect("open");
+        runtime
+            .ingest(&chat, messages("c1", 1, 3), Source::Live)
+            .await
+            .expect("ingest");
+        cache_bytes(runtime.store().name(), "their-file", 1_000).await;
+        if user == &queued {
+            outbox_sender::enqueue(&runtime, &chat, "unsent".into(), Vec::new())
+                .await
+                .expect("queue");
+        }
+        drop(runtime);
+    }
+    let has_local_storage = platform::global_property("localStorage").is_some();
+    let draft = chat_sync_idb::drafts::key(&drafted, "c1");
+    chat_sync_idb::drafts::save(&draft, "half a reply");
+    assert_eq!(
+        database::user_of(&database::database_name(&idle)),
+        Some(idle.as_str())
+    );
+    assert_eq!(database::user_of("some-other-database"), None);
+
+    let report =
+        chat_sync_idb::leftovers::clear_agents(&[idle.clone(), queued.clone(), drafted.clone()])
+            .await;
+    assert!(report.problems.is_empty(), "{report:?}");
+    let (removed, kept) = if has_local_storage {
+        (vec![idle.clone()], vec![queued.clone(), drafted.clone()])
+    } else {
+        (vec![idle.clone(), drafted.clone()], vec![queued.clone()])
+    };
+    assert_eq!((&report.removed, &report.kept), (&removed, &kept));
+    let names = database::database_names().await.expect("names");
+    let media_cache = |user: &String| {
+        let name = media::cache_name(&database::database_name(user));
+        async move {
+            JsFuture::from(media::cache_storage().expect("caches").has(&name))
+                .await
+                .expect("has")
+                .as_bool()
+        }
+    };
+    for user in &removed {
+        assert!(
+            !names.contains(&database::database_name(user)),
+            "{user}: {names:?}"
+        );
+        assert_eq!(
+            media_cache(user).await,
+            Some(false),
+            "{user}'s files stayed"
+        );
+    }
+    for user in &kept {
+        assert!(
+            names.contains(&database::database_name(user)),
+            "{user}: {names:?}"
+        );
+        assert_eq!(media_cache(user).await, Some(true), "{user}'s files went");
+    }
+    // The kept cache is whole: the queued reply and the history it answers.
+    let store = IdbStore::open_for_user(&queued).await.expect("reopen");
+    let outbox = store.outbox().await.expect("outbox");
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!(
+        store
+            .chat(&chat)
+            .await
+            .expect("chat")
+            .map(|c| c.message_count),
+        Some(3)
+    );
+    drop(store);
+    chat_sync_idb::drafts::save(&draft, "");
+    for user in [&idle, &queued, &drafted] {
+        let _ = media::delete_cache(&database::database_name(user)).await;
+        chat_sync_idb::wipe(user).await.expect("wipe");
+    }
+}
+
 /// Two contexts flushing the same outbox at once (two runtimes on one database, as a tab and
 /// the worker): the Web Lock makes each entry go out once. Without it both would send both
 /// entries and the reports would name each twice.
