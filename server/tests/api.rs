@@ -949,14 +949,7 @@ async fn sse_heartbeat_and_auth(backend: Backend) {
     let alice = server.login("alice").await;
     let mut stream = SseReader::open(&alice, None).await;
     assert_eq!(stream.next(WAIT).await, Some(Sse::Comment));
-    let metrics = Client::anonymous(&server.base)
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("sse_clients 1"), "{metrics}");
     assert_error(
         Client::anonymous(&server.base)
@@ -1095,14 +1088,7 @@ async fn push_gone_subscription_is_deleted(backend: Backend) {
     alice.send("REQ-A", "m2", "second").await;
     let more = tokio::time::timeout(Duration::from_secs(1), receiver.rx.recv()).await;
     assert!(more.is_err(), "no push to a deleted subscription");
-    let metrics = Client::anonymous(&server.base)
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("push_failed_total 1"), "{metrics}");
     server.stop().await;
 }
@@ -1397,14 +1383,7 @@ async fn front_end_goes_out_compressed_and_revalidates(backend: Backend) {
         .unwrap();
     assert_eq!(&response.bytes().await.unwrap()[..], &best[..]);
 
-    let metrics = client
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("frontend_requests_total{file=\"worker.js\"} 7"),
         "{metrics}"
@@ -1542,14 +1521,7 @@ async fn fault_injection(backend: Backend) {
     alice.send("REQ-A", "dropped", "x").await;
     let got = tokio::time::timeout(Duration::from_secs(1), receiver.rx.recv()).await;
     assert!(got.is_err(), "a dropped push was delivered");
-    let metrics = Client::anonymous(&server.base)
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("push_dropped_total{reason=\"fault\"} 1"),
         "{metrics}"

@@ -419,20 +419,33 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> e2e::Result<()> {
 const SHELL_CACHES: &str =
     "caches.keys().then(names => names.filter(n => n.startsWith('supportdesk-shell-')).sort())";
 
-#[tokio::test]
-async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e::Result<()> {
-    let dir = scratch_dir("pwa-update");
+/// A copy of the built front end that a test may turn into another release, a server
+/// serving it and a browser: the copy's path, the server, the browser.
+async fn own_release(name: &str) -> e2e::Result<(std::path::PathBuf, Server, Browser)> {
+    let dir = scratch_dir(name);
     let dist = dir.join("dist");
     copy_dir(&e2e::server::dist_dir()?, &dist)?;
     let server = Server::start_with_dist(&dir.join("server"), &dist, &[]).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
+    Ok((dist, server, browser))
+}
+
+/// The app opened in `browser`, once its service worker controls it (a first install takes
+/// control at once: skipWaiting on first install).
+async fn controlled_page<'b>(browser: &'b Browser, server: &Server) -> e2e::Result<Page<'b>> {
     let page = browser.new_page(&server.url("/")).await?;
-    // A first install takes control at once (skipWaiting on first install).
     page.wait_for(
         "!!navigator.serviceWorker.controller",
         Duration::from_secs(30),
     )
     .await?;
+    Ok(page)
+}
+
+#[tokio::test]
+async fn an_update_waits_while_a_tab_is_open_and_takes_over_when_asked() -> e2e::Result<()> {
+    let (dist, server, browser) = own_release("pwa-update").await?;
+    let page = controlled_page(&browser, &server).await?;
     let old_caches = page.wait_for(SHELL_CACHES, Duration::from_secs(10)).await?;
     assert_eq!(old_caches.as_array().map(Vec::len), Some(1), "{old_caches}");
 
@@ -562,17 +575,8 @@ fn next_release(dist: &std::path::Path) -> e2e::Result<(String, String)> {
 /// mismatched release is left behind.
 #[tokio::test]
 async fn a_release_whose_worker_files_are_not_its_build_never_installs() -> e2e::Result<()> {
-    let dir = scratch_dir("pwa-mismatched-release");
-    let dist = dir.join("dist");
-    copy_dir(&e2e::server::dist_dir()?, &dist)?;
-    let server = Server::start_with_dist(&dir.join("server"), &dist, &[]).await?;
-    let browser = Browser::launch(&dir.join("profile")).await?;
-    let page = browser.new_page(&server.url("/")).await?;
-    page.wait_for(
-        "!!navigator.serviceWorker.controller",
-        Duration::from_secs(30),
-    )
-    .await?;
+    let (dist, server, browser) = own_release("pwa-mismatched-release").await?;
+    let page = controlled_page(&browser, &server).await?;
     let stamp = worker_stamp(&dist)?;
     // sw.js names a build that is not the worker files beside it.
     let sw = dist.join("sw.js");

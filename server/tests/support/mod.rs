@@ -96,6 +96,18 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The text of `GET /metrics`, asked anonymously.
+    pub async fn metrics(&self) -> String {
+        Client::anonymous(&self.base)
+            .get("/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// A server with the fixture data and `tweak` applied to the test configuration.
     pub async fn start(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new(backend).await;
