@@ -9,7 +9,8 @@
 //! are the agent's and are still there after they sign in again. The service worker is told
 //! on a 401 and on every sign-in, so it never keeps answering for an agent whose session is
 //! over. Once the server confirms an agent, what other agents left in this browser is
-//! cleared (`chat_sync_idb::leftovers`). Signing out is `chat_sync_idb::sign_out`, which ends the session in every tab.
+//! cleared (`chat_sync_idb::leftovers`). Signing out is `chat_sync_idb::sign_out`, which
+//! ends the session in every tab.
 
 use chat_sync::protocol::{CurrentUser, LoginRequest};
 use chat_sync_idb::http::{get_json, post_json};

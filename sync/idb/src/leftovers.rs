@@ -1,7 +1,7 @@
 //! The caches other agents left in this browser, cleared once another agent is confirmed
 //! signed in (the rule is the core's [`chat_sync::leftovers`]): each is removed (its
-//! database, its media cache, its drafts) unless it holds unsent work, which stays whole
-//! for its agent's next sign-in.
+//! database and its media cache) unless it holds unsent work (outbox entries or drafts),
+//! which stays whole for its agent's next sign-in.
 //!
 //! An agent's session can end without a sign-out here (it expired, or ended elsewhere), and
 //! then nothing is wiped; nothing of that cache is ever opened for or served to the next
