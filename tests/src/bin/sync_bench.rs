@@ -139,7 +139,7 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
     // What the cold starts fetch of the worker's wasm: the server counts every request for
     // it. (Not worker.js: the browser keeps it with the installed worker, and revalidates it
     // only in update checks, which a navigation of the observer page may start.)
-    let worker_build_before = worker_build_requests(&rig).await?;
+    let worker_wasm_before = worker_wasm_requests(&rig).await?;
     for round in 0..PUSH_ROUNDS {
         let is_cold = round % 2 == 0;
         let message = post_as(
@@ -190,7 +190,7 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cold_starts = PUSH_ROUNDS.div_ceil(2) as f64;
-    let per_cold_start = (worker_build_requests(&rig).await? - worker_build_before) / cold_starts;
+    let per_cold_start = (worker_wasm_requests(&rig).await? - worker_wasm_before) / cold_starts;
     observer.close().await?;
     blank.close().await?;
     rig.stop().await;
@@ -235,7 +235,7 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
 }
 
 /// Requests the server has answered for the worker's wasm (`worker_bg.wasm`).
-async fn worker_build_requests(rig: &Rig) -> e2e::Result<f64> {
+async fn worker_wasm_requests(rig: &Rig) -> e2e::Result<f64> {
     rig.metric("frontend_requests_total{file=\"worker_bg.wasm\"}")
         .await
 }
