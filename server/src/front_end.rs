@@ -12,9 +12,9 @@
 //! sibling is used only when it decodes to exactly the file's bytes, so a stale or foreign
 //! one is never sent; without one the server encodes at a fast quality itself.
 //!
-//! A file is known by its path and a stamp (length and modification time): a file replaced
-//! under a running server (a new build in the same directory) is read and encoded again on
-//! its next request. Only files that exist are ever held, so memory is bounded by `--dist`.
+//! A file is known by its path and a stamp (length and modification time, its own and its
+//! `.br` file's): a file or `.br` replaced under a running server (a new build in the same
+//! directory) is read and encoded again on its next request. Only files that exist are ever held, so memory is bounded by `--dist`.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -216,9 +216,28 @@ pub fn is_prebuilt_encoding(file: &Path) -> bool {
 
 /// What identifies a version of a file on disk without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+struct FileStamp {
     len: u64,
     modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> FileStamp {
+        FileStamp {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
+}
+
+/// What identifies a version of a file as it is sent: the file's stamp and its build's
+/// Brotli file's, if any. A deploy that copies the file before its `.br` (as `rsync` does,
+/// by name) is read again once the `.br` arrives, instead of keeping the fast encoding
+/// made in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    file: FileStamp,
+    prebuilt: Option<FileStamp>,
 }
 
 type Slot = Arc<OnceCell<Arc<FileVersion>>>;
@@ -233,10 +252,14 @@ impl FrontEndFiles {
     /// The current version of `file`: from memory when its stamp is unchanged, else read and
     /// encoded once (concurrent first requests wait for the same work).
     pub async fn get(&self, file: &Path) -> std::io::Result<Arc<FileVersion>> {
-        let metadata = tokio::fs::metadata(file).await?;
+        let compress = compressible(file);
+        let prebuilt = match compress {
+            true => tokio::fs::metadata(prebuilt_brotli_path(file)).await.ok(),
+            false => None,
+        };
         let stamp = Stamp {
-            len: metadata.len(),
-            modified: metadata.modified().ok(),
+            file: FileStamp::of(&tokio::fs::metadata(file).await?),
+            prebuilt: prebuilt.as_ref().map(FileStamp::of),
         };
         let slot = {
             let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
@@ -251,10 +274,9 @@ impl FrontEndFiles {
         };
         slot.get_or_try_init(|| async {
             let bytes = tokio::fs::read(file).await?;
-            let compress = compressible(file);
-            let prebuilt = match compress {
-                true => tokio::fs::read(prebuilt_brotli_path(file)).await.ok(),
-                false => None,
+            let prebuilt = match stamp.prebuilt {
+                Some(_) => tokio::fs::read(prebuilt_brotli_path(file)).await.ok(),
+                None => None,
             };
             tokio::task::spawn_blocking(move || {
                 Arc::new(FileVersion::new(bytes, compress, prebuilt))

@@ -1365,10 +1365,12 @@ async fn front_end_goes_out_compressed_and_revalidates(backend: Backend) {
 
     // A new build under the running server: the old tag no longer matches, and the build's
     // Brotli file, which now fits, is what goes out.
+    // The old `.br` goes and the new file arrives, and it is asked for before its new `.br`
+    // arrives, as a deploy that copies files one by one allows.
     let rebuilt = "const answer = () => 43; // rebuilt\n".repeat(2_000);
     let best = server::front_end::brotli(rebuilt.as_bytes(), 11).unwrap();
+    std::fs::remove_file(dist.path().join("worker.js.br")).unwrap();
     std::fs::write(dist.path().join("worker.js"), &rebuilt).unwrap();
-    std::fs::write(dist.path().join("worker.js.br"), &best).unwrap();
     let response = get("/worker.js", &[("if-none-match", old_etag)])
         .await
         .unwrap();
@@ -1378,6 +1380,7 @@ async fn front_end_goes_out_compressed_and_revalidates(backend: Backend) {
         "a changed file was answered 304"
     );
     assert_eq!(response.text().await.unwrap(), rebuilt);
+    std::fs::write(dist.path().join("worker.js.br"), &best).unwrap();
     let response = get("/worker.js", &[("accept-encoding", "br".to_owned())])
         .await
         .unwrap();
