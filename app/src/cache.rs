@@ -163,7 +163,7 @@ impl AppCache {
         ) {
             Ok(subscription) => Some(subscription),
             Err(error) => {
-                tracing::warn!(%error, "no fetch notices: the indicator shows this tab's fetches only");
+                chat_sync_idb::log_warn!(%error, "no fetch notices: the indicator shows this tab's fetches only");
                 None
             }
         };
@@ -177,7 +177,7 @@ impl AppCache {
             Err(error) => {
                 // Views still update after this tab's own fetches (bumped below), only
                 // changes made by other contexts wait for the next read.
-                tracing::warn!(%error, "no change notices: views update on their next read");
+                chat_sync_idb::log_warn!(%error, "no change notices: views update on their next read");
                 None
             }
         };

@@ -87,7 +87,7 @@ pub fn ChatList(
                         items.try_set(records.iter().map(Item::of).collect());
                         loaded.try_set(true);
                     }
-                    Err(error) => tracing::warn!(%error, "could not read the chat list"),
+                    Err(error) => chat_sync_idb::log_warn!(%error, "could not read the chat list"),
                 }
                 if !again.replace(false) {
                     break;

@@ -145,7 +145,9 @@ pub fn ChatView(
                 Ok(found) => {
                     record.try_set(found);
                 }
-                Err(err) => tracing::warn!(chat = %id, %err, "could not read the chat record"),
+                Err(err) => {
+                    chat_sync_idb::log_warn!(chat = %id, %err, "could not read the chat record")
+                }
             }
             run_sync(cache, id, error, incomplete, false);
         });

@@ -27,7 +27,7 @@ pub mod sign_in;
 /// Starts the app: logging, service worker, then the UI mounted into `<body>`.
 pub fn start() {
     console_error_panic_hook::set_once();
-    chat_sync_idb::console::init(tracing::Level::INFO);
+    chat_sync_idb::console::init(chat_sync_idb::console::Level::Info);
     register_service_worker();
     leptos::mount::mount_to_body(shell::App);
 }
@@ -39,7 +39,7 @@ fn register_service_worker() {
     let Some(container) = chat_sync_idb::service_worker::container()
         .and_then(|c| wasm_bindgen::JsCast::dyn_into::<web_sys::ServiceWorkerContainer>(c).ok())
     else {
-        tracing::warn!("no service worker support: pushes reach open tabs only");
+        chat_sync_idb::log_warn!("no service worker support: pushes reach open tabs only");
         return;
     };
     let registration = container.register("/sw.js");

@@ -237,7 +237,7 @@ impl MessageList {
                 let list = Rc::clone(self);
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(error) = list.refresh().await {
-                        tracing::warn!(chat = %list.request_id, %error, "could not read the chat again after a failed write");
+                        chat_sync_idb::log_warn!(chat = %list.request_id, %error, "could not read the chat again after a failed write");
                     }
                 });
             }

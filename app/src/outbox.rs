@@ -38,7 +38,7 @@ pub fn kick(cache: Rc<AppCache>, on_signed_out: Callback<String>) {
                         );
                     }
                 }
-                Err(error) => tracing::warn!(%error, "could not send the outbox"),
+                Err(error) => chat_sync_idb::log_warn!(%error, "could not send the outbox"),
             }
             if !AGAIN.with(|a| a.replace(false)) {
                 break;
@@ -52,7 +52,7 @@ pub fn kick(cache: Rc<AppCache>, on_signed_out: Callback<String>) {
 pub fn resume(cache: Rc<AppCache>, on_signed_out: Callback<String>) {
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(error) = outbox_sender::wake_all(&cache.runtime).await {
-            tracing::warn!(%error, "could not wake the outbox");
+            chat_sync_idb::log_warn!(%error, "could not wake the outbox");
         }
         kick(cache, on_signed_out);
     });
@@ -63,7 +63,7 @@ pub fn resume(cache: Rc<AppCache>, on_signed_out: Callback<String>) {
 pub fn request_background_sync() {
     wasm_bindgen_futures::spawn_local(async {
         if let Err(error) = outbox_sender::request_background_sync().await {
-            tracing::warn!(%error, "Background Sync unavailable");
+            chat_sync_idb::log_warn!(%error, "Background Sync unavailable");
         }
     });
 }

@@ -66,7 +66,7 @@ pub async fn resume() -> Session {
         }
         Err(error) => match remembered_user::remembered().await {
             Some(user) => {
-                tracing::warn!(%error, "server unreachable: opening the last agent's cache");
+                chat_sync_idb::log_warn!(%error, "server unreachable: opening the last agent's cache");
                 Session::SignedIn {
                     user,
                     offline: true,
@@ -119,7 +119,7 @@ fn clear_other_agents(user_id: &str) {
     wasm_bindgen_futures::spawn_local(async move {
         let report = chat_sync_idb::leftovers::clear_other_agents(&user_id).await;
         if !report.removed.is_empty() || !report.kept.is_empty() {
-            tracing::info!(
+            chat_sync_idb::log_info!(
                 removed = ?report.removed,
                 kept = ?report.kept,
                 "other agents' caches cleared"
@@ -132,7 +132,7 @@ fn clear_other_agents(user_id: &str) {
 /// `chat_sync_idb::service_worker::forget_session`); a failure is logged.
 fn tell_worker_the_session_changed() {
     if let Err(error) = chat_sync_idb::service_worker::forget_session() {
-        tracing::warn!(%error, "could not tell the service worker that the session changed");
+        chat_sync_idb::log_warn!(%error, "could not tell the service worker that the session changed");
     }
 }
 
@@ -140,6 +140,6 @@ fn tell_worker_the_session_changed() {
 /// `chat_sync_idb::sign_out` ends the session at the server).
 pub async fn forget() {
     if let Err(error) = remembered_user::forget().await {
-        tracing::warn!(message = %error.message, "could not forget the remembered agent");
+        chat_sync_idb::log_warn!(message = %error.message, "could not forget the remembered agent");
     }
 }

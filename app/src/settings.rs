@@ -111,10 +111,10 @@ pub fn CacheSettings(
             cache.runtime.store().shut_down();
             drop(cache);
             if let Err(error) = media::delete_cache(&database).await {
-                tracing::warn!(%error, "could not delete the media cache");
+                chat_sync_idb::log_warn!(%error, "could not delete the media cache");
             }
             if let Err(error) = chat_sync_idb::wipe(&user).await {
-                tracing::warn!(%error, "could not delete the cache database");
+                chat_sync_idb::log_warn!(%error, "could not delete the cache database");
             }
             // A fresh start opens an empty cache and fetches the chat list again.
             if let Some(window) = web_sys::window() {

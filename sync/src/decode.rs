@@ -182,11 +182,20 @@ impl PushPayload {
 }
 
 /// Parses JSON into `T`, naming `what` in the error.
+///
+/// The bytes are checked to be UTF-8 first and parsed as text, as every other JSON in the
+/// browser builds is (records, replies already read as text): one `serde_json` reader, so
+/// each type's deserializer is compiled once rather than once per reader, which keeps the
+/// wasm files smaller.
 pub(crate) fn json<T: DeserializeOwned>(
     bytes: &[u8],
     what: &'static str,
 ) -> Result<T, InvalidInput> {
-    serde_json::from_slice(bytes).map_err(|e| InvalidInput::Malformed {
+    let text = std::str::from_utf8(bytes).map_err(|e| InvalidInput::Malformed {
+        what,
+        reason: format!("not UTF-8 text: {e}"),
+    })?;
+    serde_json::from_str(text).map_err(|e| InvalidInput::Malformed {
         what,
         reason: explain(bytes, &e),
     })
@@ -254,6 +263,24 @@ pub fn lone_surrogate(bytes: &[u8]) -> Option<(usize, u16)> {
 mod tests {
     use super::*;
     use crate::protocol::MAX_SEQ;
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_as_such_wherever_they_stand() {
+        // Inside a string and outside one: both are named as not UTF-8, with where.
+        for bytes in [
+            &b"{\"chats\":[{\"request_id\":\"r\xff\"}]}"[..],
+            &b"\xfe{}"[..],
+        ] {
+            match chat_list(bytes) {
+                Err(InvalidInput::Malformed { what, reason }) => {
+                    assert_eq!(what, "chat list");
+                    assert!(reason.starts_with("not UTF-8 text"), "{reason}");
+                    assert!(reason.contains("index"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn an_upload_reply_must_name_a_server_media_id() {

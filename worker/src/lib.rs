@@ -37,7 +37,7 @@ use crate::error::WorkerError;
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-    chat_sync_idb::console::init(tracing::Level::INFO);
+    chat_sync_idb::console::init(chat_sync_idb::console::Level::Info);
 }
 
 /// Turns a handler into the promise given to `waitUntil`: it resolves when the handler is
@@ -49,7 +49,7 @@ where
 {
     wasm_bindgen_futures::future_to_promise(async move {
         if let Err(error) = work.await {
-            tracing::warn!(event = what, %error, "service worker event failed");
+            chat_sync_idb::log_warn!(event = what, %error, "service worker event failed");
         }
         Ok(JsValue::UNDEFINED)
     })
@@ -65,7 +65,7 @@ pub fn handle_install(event: web_sys::ExtendableEvent, build: String) -> Promise
             .await
             .map(|()| JsValue::UNDEFINED)
             .map_err(|error| {
-                tracing::error!(%error, "install failed");
+                chat_sync_idb::log_error!(%error, "install failed");
                 JsValue::from_str(&error.to_string())
             })
     })
@@ -135,11 +135,11 @@ pub fn handle_sync(event: web_sys::ExtendableEvent) -> Promise {
         match sync::handle(event).await {
             Ok(sync::After::Done) => Ok(JsValue::UNDEFINED),
             Ok(sync::After::Retry(reason)) => {
-                tracing::info!(%reason, "background sync: asking the browser to retry");
+                chat_sync_idb::log_info!(%reason, "background sync: asking the browser to retry");
                 Err(JsValue::from_str(&reason))
             }
             Err(error) => {
-                tracing::warn!(event = "sync", %error, "service worker event failed");
+                chat_sync_idb::log_warn!(event = "sync", %error, "service worker event failed");
                 Ok(JsValue::UNDEFINED)
             }
         }

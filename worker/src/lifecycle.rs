@@ -34,7 +34,7 @@ pub async fn install(_event: web_sys::ExtendableEvent, build: &str) -> Result<()
     crate::shell::precache(build).await?;
     let scope = scope()?;
     if scope.registration().active().is_some() {
-        tracing::info!(
+        chat_sync_idb::log_info!(
             build,
             "update installed: waiting until the page asks to take over"
         );
@@ -54,16 +54,16 @@ async fn skip_waiting(scope: &ServiceWorkerGlobalScope) -> Result<(), WorkerErro
 /// `activate`: delete older shells, take control of open pages.
 pub async fn activate(_event: web_sys::ExtendableEvent, build: &str) -> Result<(), WorkerError> {
     if let Err(error) = crate::shell::delete_old(build).await {
-        tracing::warn!(%error, "could not delete older app shells");
+        chat_sync_idb::log_warn!(%error, "could not delete older app shells");
     }
     // Media cached by an older release may lack the headers that keep it inert.
     if let Err(error) = chat_sync_idb::media::delete_legacy_caches().await {
-        tracing::warn!(%error, "could not delete older media caches");
+        chat_sync_idb::log_warn!(%error, "could not delete older media caches");
     }
     JsFuture::from(scope()?.clients().claim())
         .await
         .map_err(|e| WorkerError::js(&e))?;
-    tracing::info!("service worker active");
+    chat_sync_idb::log_info!("service worker active");
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
     let message = match chat_sync::notice::decode::<PageMessage>(&text, "page message") {
         Ok(message) => message,
         Err(error) => {
-            tracing::warn!(%error, "ignoring a message from a page");
+            chat_sync_idb::log_warn!(%error, "ignoring a message from a page");
             return Ok(());
         }
     };
@@ -90,11 +90,11 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
             session::forget().await;
             state::forget();
             crate::notify::close_all().await;
-            tracing::info!("session changed: cached user dropped");
+            chat_sync_idb::log_info!("session changed: cached user dropped");
         }
         PageMessage::SessionConfirmed { user } => session::confirmed_by_page(user).await,
         PageMessage::SkipWaiting => {
-            tracing::info!("the page asked the waiting release to take over");
+            chat_sync_idb::log_info!("the page asked the waiting release to take over");
             skip_waiting(&scope()?).await?;
         }
     }

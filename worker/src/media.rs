@@ -39,7 +39,7 @@ async fn user_state() -> Option<Rc<state::UserState>> {
     match session::known_user().await {
         Ok(user) => state::for_user(&user.id).await.ok(),
         Err(error) => {
-            tracing::info!(%error, "media: no signed-in agent; not caching");
+            chat_sync_idb::log_info!(%error, "media: no signed-in agent; not caching");
             None
         }
     }
@@ -78,7 +78,7 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
     if let Ok(response) = cached.dyn_into::<Response>() {
         let bytes = content_length(&response).unwrap_or(0);
         if let Err(error) = media::record_hit(store, &media_id, bytes).await {
-            tracing::warn!(%error, "media: could not count a hit");
+            chat_sync_idb::log_warn!(%error, "media: could not count a hit");
         }
         return Ok(response);
     }
@@ -86,7 +86,7 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
     // since the worker last asked is refused (401) instead of filling hers with his files.
     let response = revalidated(&request, Some(&state.user_id)).await?;
     if response.status() == 401 {
-        tracing::warn!("media: the session is no longer the known agent's; asking again");
+        chat_sync_idb::log_warn!("media: the session is no longer the known agent's; asking again");
         session::forget().await;
         state::forget();
         return revalidated(&request, None).await;
@@ -95,11 +95,13 @@ pub async fn respond(request: web_sys::Request) -> Result<Response, WorkerError>
         match store_copy(&cache, &key, &media_id, &response, runtime(&state)).await {
             Ok(true) => return Ok(response),
             Ok(false) => {}
-            Err(error) => tracing::warn!(%error, media = %media_id, "media: could not cache"),
+            Err(error) => {
+                chat_sync_idb::log_warn!(%error, media = %media_id, "media: could not cache")
+            }
         }
     }
     if let Err(error) = media::record_miss(store).await {
-        tracing::warn!(%error, "media: could not count a miss");
+        chat_sync_idb::log_warn!(%error, "media: could not count a miss");
     }
     Ok(response)
 }
@@ -138,7 +140,7 @@ fn is_inert(response: &Response) -> bool {
         header("Content-Security-Policy").as_deref(),
     );
     if !inert {
-        tracing::warn!("media: a reply without nosniff and a sandbox policy; not cached");
+        chat_sync_idb::log_warn!("media: a reply without nosniff and a sandbox policy; not cached");
     }
     inert
 }
@@ -169,7 +171,7 @@ async fn store_copy(
         }
     };
     if !media::may_store(runtime.store(), bytes).await? {
-        tracing::info!(media = %media_id, bytes, "media: larger than the whole budget; not cached");
+        chat_sync_idb::log_info!(media = %media_id, bytes, "media: larger than the whole budget; not cached");
         return Ok(false);
     }
     JsFuture::from(cache.put_with_str(key, &copy))
@@ -177,7 +179,7 @@ async fn store_copy(
         .map_err(|e| WorkerError::js(&e))?;
     let evicted = media::record_stored(runtime.store(), media_id, bytes).await?;
     if !evicted.is_empty() {
-        tracing::info!(
+        chat_sync_idb::log_info!(
             evicted = evicted.len(),
             "media: least recently used files evicted"
         );

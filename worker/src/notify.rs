@@ -100,7 +100,7 @@ pub async fn show(notice: &Notice) {
     };
     if let Err(error) = shown {
         let error = chat_sync_idb::DomError::from_js(&error);
-        tracing::info!(name = %error.name, message = %error.message, "notification not shown");
+        chat_sync_idb::log_info!(name = %error.name, message = %error.message, "notification not shown");
     }
 }
 
@@ -145,7 +145,7 @@ async fn close_where(close: impl Fn(&web_sys::Notification) -> bool) {
         Ok(list) => js_sys::Array::from(&list),
         Err(error) => {
             let error = chat_sync_idb::DomError::from_js(&error);
-            tracing::warn!(name = %error.name, message = %error.message, "could not list notifications");
+            chat_sync_idb::log_warn!(name = %error.name, message = %error.message, "could not list notifications");
             return;
         }
     };

@@ -35,14 +35,14 @@ pub async fn handle(event: web_sys::PushEvent) -> Result<(), WorkerError> {
     // the push handler: the time origin of a worker is its start.
     platform::measure("push:start", 0.0);
     let Some(data) = event.data() else {
-        tracing::warn!("a push without a payload: ignored");
+        chat_sync_idb::log_warn!("a push without a payload: ignored");
         return Ok(());
     };
     let text = data.text();
     let payload = match PushPayload::decode(text.as_bytes()) {
         Ok(payload) => payload,
         Err(error) => {
-            tracing::warn!(%error, len = text.len(), "dropped a malformed push payload");
+            chat_sync_idb::log_warn!(%error, len = text.len(), "dropped a malformed push payload");
             return Ok(());
         }
     };
@@ -86,7 +86,7 @@ async fn handle_decoded(payload: PushPayload, started: f64) -> Result<(), Worker
     driver.runtime().set_chat_open(&request_id, false);
     let notice = result?;
     platform::measure("push:total", started);
-    tracing::info!(
+    chat_sync_idb::log_info!(
         chat = %request_id,
         ms = platform::precise_now() - started,
         "push committed"
@@ -121,12 +121,12 @@ async fn dropped(
         Ok(user) if user.id == to => Ok(()),
         Ok(user) => {
             // Their customers' messages never enter this agent's cache or notifications.
-            tracing::warn!(to, agent = %user.id, "a push for another user: dropped");
+            chat_sync_idb::log_warn!(to, agent = %user.id, "a push for another user: dropped");
             drop_stale_subscription().await;
             Ok(())
         }
         Err(WorkerError::SignedOut(reason)) => {
-            tracing::warn!(%reason, "a push while nobody is signed in: dropped");
+            chat_sync_idb::log_warn!(%reason, "a push while nobody is signed in: dropped");
             drop_stale_subscription().await;
             Ok(())
         }
@@ -253,7 +253,7 @@ async fn repair(
     let status = driver
         .after_ingest(request_id, Source::Push, reveals_gap)
         .await?;
-    tracing::info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
+    chat_sync_idb::log_info!(chat = %request_id, missing = ?status.missing, state = ?status.sync_state, "gap repair after a push");
     Ok(())
 }
 
@@ -269,8 +269,10 @@ async fn drop_stale_subscription() {
         return;
     };
     match push_subscription::unsubscribe_in_browser(&registration, UNSUBSCRIBE_TIMEOUT_MS).await {
-        Ok(true) => tracing::info!("the stale push subscription was unsubscribed"),
+        Ok(true) => chat_sync_idb::log_info!("the stale push subscription was unsubscribed"),
         Ok(false) => {}
-        Err(reason) => tracing::warn!(%reason, "could not unsubscribe the stale push subscription"),
+        Err(reason) => {
+            chat_sync_idb::log_warn!(%reason, "could not unsubscribe the stale push subscription")
+        }
     }
 }

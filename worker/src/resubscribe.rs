@@ -29,7 +29,7 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<(), WorkerError> 
     });
     let new_subscription = read("newSubscription");
     let Some(registration) = platform::global_property("registration") else {
-        tracing::warn!("pushsubscriptionchange outside a service worker: ignored");
+        chat_sync_idb::log_warn!("pushsubscriptionchange outside a service worker: ignored");
         return Ok(());
     };
     let outcome = renew_push_subscription(
@@ -42,10 +42,10 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<(), WorkerError> 
     .await;
     match outcome {
         PushSubscribeOutcome::Subscribed => {
-            tracing::info!(old = ?old_endpoint, "push subscription renewed")
+            chat_sync_idb::log_info!(old = ?old_endpoint, "push subscription renewed")
         }
         other => {
-            tracing::warn!(outcome = ?other, "push subscription not renewed; the app subscribes again on its next start")
+            chat_sync_idb::log_warn!(outcome = ?other, "push subscription not renewed; the app subscribes again on its next start")
         }
     }
     Ok(())

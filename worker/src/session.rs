@@ -25,7 +25,7 @@ thread_local! {
 pub async fn forget() {
     LAST_KNOWN.with(|last| last.borrow_mut().take());
     if let Err(error) = remembered_user::forget().await {
-        tracing::warn!(message = %error.message, "could not forget the remembered agent");
+        chat_sync_idb::log_warn!(message = %error.message, "could not forget the remembered agent");
     }
 }
 
@@ -64,7 +64,7 @@ fn keep(user: &CurrentUser) -> bool {
 /// every push; this only fills the fallback.
 pub async fn confirmed_by_page(user: CurrentUser) {
     if keep(&user) {
-        tracing::info!(user = %user.id, "the desk confirmed the signed-in agent");
+        chat_sync_idb::log_info!(user = %user.id, "the desk confirmed the signed-in agent");
     }
     // Written even when unchanged in memory: the stored copy may have been deleted.
     remembered_user::remember(&user).await;
@@ -92,7 +92,7 @@ pub async fn current_user() -> Result<CurrentUser, WorkerError> {
         }
         Err(error) => match last_confirmed().await {
             Some(user) => {
-                tracing::warn!(%error, user = %user.id, "session lookup failed; using the last confirmed user");
+                chat_sync_idb::log_warn!(%error, user = %user.id, "session lookup failed; using the last confirmed user");
                 Ok(user)
             }
             None => Err(WorkerError::Session(error)),

@@ -95,7 +95,7 @@ pub async fn precache(build: &str) -> Result<(), WorkerError> {
         .map_err(|e| WorkerError::js(&e))?;
     let list: Array = paths.iter().map(|p| JsValue::from_str(p)).collect();
     wait(cache.add_all_with_str_sequence(&list)).await?;
-    tracing::info!(build, files = paths.len(), "app shell cached");
+    chat_sync_idb::log_info!(build, files = paths.len(), "app shell cached");
     Ok(())
 }
 
@@ -126,7 +126,7 @@ pub async fn respond(request: web_sys::Request, build: &str) -> Result<Response,
                 let cached = wait(cache.match_with_str("/")).await?;
                 return match cached.dyn_into::<Response>() {
                     Ok(shell) => {
-                        tracing::info!(%error, "offline: the app shell answers the navigation");
+                        chat_sync_idb::log_info!(%error, "offline: the app shell answers the navigation");
                         Ok(shell)
                     }
                     Err(_) => Err(error),

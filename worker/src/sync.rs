@@ -35,7 +35,7 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<After, WorkerErro
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
     if tag.as_deref() != Some(SYNC_TAG) {
-        tracing::info!(?tag, "a sync event for another tag: ignored");
+        chat_sync_idb::log_info!(?tag, "a sync event for another tag: ignored");
         return Ok(After::Done);
     }
     let user = session::current_user().await?;
@@ -59,7 +59,7 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<After, WorkerErro
 }
 
 fn log_report(report: &FlushReport) {
-    tracing::info!(
+    chat_sync_idb::log_info!(
         sent = report.sent.len(),
         retrying = report.retrying.len(),
         parked = report.parked.len(),
@@ -75,7 +75,7 @@ fn log_report(report: &FlushReport) {
 /// the app catches up on its next start.
 async fn repair_cached_chats(state: &state::UserState) {
     match state.catch_up().await {
-        Ok(report) => tracing::info!(?report, "background sync: caught up"),
-        Err(error) => tracing::warn!(%error, "background sync: catch-up failed"),
+        Ok(report) => chat_sync_idb::log_info!(?report, "background sync: caught up"),
+        Err(error) => chat_sync_idb::log_warn!(%error, "background sync: catch-up failed"),
     }
 }

@@ -169,7 +169,9 @@ pub(super) fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync
         match cache.runtime.store().mark_read(&id, seq, now).await {
             Ok(true) => cache.touch(),
             Ok(false) => {}
-            Err(err) => tracing::warn!(chat = %id, %err, "could not store the read position"),
+            Err(err) => {
+                chat_sync_idb::log_warn!(chat = %id, %err, "could not store the read position")
+            }
         }
     });
 }

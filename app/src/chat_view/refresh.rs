@@ -41,7 +41,7 @@ pub(super) async fn refresh_view(
             match chat_sync_idb::platform::timed("view:refresh", current.refresh()).await {
                 Ok(found) => found,
                 Err(err) => {
-                    tracing::warn!(chat = %id, %err, "could not refresh the chat view");
+                    chat_sync_idb::log_warn!(chat = %id, %err, "could not refresh the chat view");
                     cache_rc.runtime.store().chat(id).await.ok().flatten()
                 }
             }

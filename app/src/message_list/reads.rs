@@ -38,7 +38,7 @@ impl MessageList {
         };
         wasm_bindgen_futures::spawn_local(async move {
             if let Err(error) = list.read_messages(&held, window).await {
-                tracing::warn!(chat = %list.request_id, %error, "could not read cached messages");
+                chat_sync_idb::log_warn!(chat = %list.request_id, %error, "could not read cached messages");
             }
             list.reading.set(false);
             list.render();
@@ -89,7 +89,7 @@ impl MessageList {
                 mine
             }
             Err(error) => {
-                tracing::warn!(chat = %self.request_id, %error, "could not read the outbox");
+                chat_sync_idb::log_warn!(chat = %self.request_id, %error, "could not read the outbox");
                 Vec::new()
             }
         }
@@ -122,7 +122,7 @@ impl MessageList {
                             .insert(attachment.media_id.clone(), url);
                     }
                 }
-                Err(error) => tracing::warn!(%error, "no local copy of an unsent image"),
+                Err(error) => chat_sync_idb::log_warn!(%error, "no local copy of an unsent image"),
             }
         }
     }

@@ -61,10 +61,10 @@ pub(super) fn Desk(
         sign_out::SessionNotice::SignedOut { .. }
             if signing_out.try_get_value().unwrap_or(false) => {}
         sign_out::SessionNotice::SignedOut { user } if user != desk_user => {
-            tracing::info!(%user, "another agent's tab signed her out: not this desk's session");
+            chat_sync_idb::log_info!(%user, "another agent's tab signed her out: not this desk's session");
         }
         sign_out::SessionNotice::SignedOut { .. } => {
-            tracing::info!("signed out in another tab");
+            chat_sync_idb::log_info!("signed out in another tab");
             stop_desk();
             on_signed_out.run("You signed out in another tab.".to_owned());
         }
@@ -73,7 +73,7 @@ pub(super) fn Desk(
         Ok(subscription) => Some(subscription),
         Err(error) => {
             // The database's own deletion notice still stops this tab (below).
-            tracing::warn!(%error, "no session channel: another tab's sign-out is seen when the cache goes");
+            chat_sync_idb::log_warn!(%error, "no session channel: another tab's sign-out is seen when the cache goes");
             None
         }
     });
@@ -84,7 +84,10 @@ pub(super) fn Desk(
         spawn_local(async move {
             if let Some(outcome) = push_subscription::rebind_if_permitted("", PUSH_TIMEOUT_MS).await
             {
-                tracing::info!(?outcome, "push subscription bound to the signed-in agent");
+                chat_sync_idb::log_info!(
+                    ?outcome,
+                    "push subscription bound to the signed-in agent"
+                );
             }
         });
         // The server just confirmed this agent: the service worker keeps it, for pushes that
@@ -92,7 +95,7 @@ pub(super) fn Desk(
         let confirmed = user.clone();
         spawn_local(async move {
             if let Err(error) = chat_sync_idb::service_worker::confirm_session(&confirmed).await {
-                tracing::warn!(%error, "could not tell the service worker who is signed in");
+                chat_sync_idb::log_warn!(%error, "could not tell the service worker who is signed in");
             }
         });
     }
@@ -104,7 +107,7 @@ pub(super) fn Desk(
         if opened.try_get_untracked().flatten().is_none()
             && failure.try_get_untracked().flatten().is_none()
         {
-            tracing::warn!(ms = SLOW_OPEN_MS, "the local cache has not opened yet");
+            chat_sync_idb::log_warn!(ms = SLOW_OPEN_MS, "the local cache has not opened yet");
             slow_open.try_set(true);
         }
     });
@@ -134,14 +137,14 @@ pub(super) fn Desk(
                         live.try_set_value(Some(channel));
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "no live channel: pushes and catch-up only")
+                        chat_sync_idb::log_warn!(%error, "no live channel: pushes and catch-up only")
                     }
                 }
                 match outbox::show_upload_progress(cache.runtime.store().name()) {
                     Ok(subscription) => {
                         uploads.try_set_value(Some(subscription));
                     }
-                    Err(error) => tracing::warn!(%error, "no upload progress shown"),
+                    Err(error) => chat_sync_idb::log_warn!(%error, "no upload progress shown"),
                 }
                 outbox::resume(cache.clone(), on_signed_out);
                 refresh(cache, unreachable, on_signed_out, false).await;
@@ -198,10 +201,12 @@ pub(super) fn Desk(
             match sign_out::sign_out(&user_id, "", stop_desk).await {
                 Ok(report) => {
                     for problem in &report.problems {
-                        tracing::warn!(%problem, "sign-out left something behind");
+                        chat_sync_idb::log_warn!(%problem, "sign-out left something behind");
                     }
                 }
-                Err(error) => tracing::warn!(%error, "could not delete the cache database"),
+                Err(error) => {
+                    chat_sync_idb::log_warn!(%error, "could not delete the cache database")
+                }
             }
             // A fresh page: nothing of this agent's stays in memory either.
             reload_page("/");
@@ -226,7 +231,7 @@ pub(super) fn Desk(
         spawn_local(async move {
             reload_on_controller_change();
             if let Err(error) = update::apply_update().await {
-                tracing::warn!(%error, "could not apply the update");
+                chat_sync_idb::log_warn!(%error, "could not apply the update");
             }
         });
     };
@@ -312,7 +317,7 @@ async fn refresh(
             ..
         })) => on_signed_out.run("Your session ended: sign in again.".to_owned()),
         Err(error) => {
-            tracing::warn!(%error, "could not fetch the chat list");
+            chat_sync_idb::log_warn!(%error, "could not fetch the chat list");
             unreachable.try_set(true);
         }
     }

@@ -17,7 +17,7 @@ pub(super) fn NotificationsButton() -> impl IntoView {
         spawn_local(async move {
             let outcome = subscribe_push("", PUSH_TIMEOUT_MS).await;
             if let PushSubscribeOutcome::Failed(reason) = &outcome {
-                tracing::warn!(%reason, "push subscription failed");
+                chat_sync_idb::log_warn!(%reason, "push subscription failed");
             }
             state.try_set(Some(outcome));
             busy.try_set(false);

@@ -103,7 +103,7 @@ pub fn subscribe_to<T: serde::de::DeserializeOwned>(
             });
         match message {
             Ok(message) => on_message(message),
-            Err(error) => tracing::warn!(%error, what, "ignoring a malformed message"),
+            Err(error) => crate::log_warn!(%error, what, "ignoring a malformed message"),
         }
     });
     channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));

@@ -160,7 +160,7 @@ impl Database {
                 let deleted = event
                     .dyn_ref::<web_sys::IdbVersionChangeEvent>()
                     .is_some_and(|e| e.new_version().is_none());
-                tracing::info!(database = %db.name(), deleted, "versionchange from another context: closing");
+                crate::log_info!(database = %db.name(), deleted, "versionchange from another context: closing");
                 if deleted {
                     shut.set(true);
                 }
@@ -178,7 +178,7 @@ impl Database {
             let slot = Rc::clone(&self.slot);
             let db = db.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
-                tracing::warn!(database = %db.name(), "the browser closed the connection");
+                crate::log_warn!(database = %db.name(), "the browser closed the connection");
                 forget_if_current(&slot, &db);
             })
         };
@@ -213,7 +213,7 @@ impl Database {
         let db = self.connection().await?;
         match operation(db.clone()).await {
             Err(StoreError::Closed { message, .. }) => {
-                tracing::info!(operation = name, %message, "connection closed: reopening and retrying once");
+                crate::log_info!(operation = name, %message, "connection closed: reopening and retrying once");
                 forget_if_current(&self.slot, &db);
                 db.close();
                 let db = self.connection().await?;
@@ -319,12 +319,12 @@ pub async fn open(name: &str, version: u32) -> Result<IdbDatabase, StoreError> {
                 let Some(tx) = open_request.transaction() else {
                     return;
                 };
-                tracing::info!(database = %db.name(), old, new, "upgrading the cache schema");
+                crate::log_info!(database = %db.name(), old, new, "upgrading the cache schema");
                 if let Err(error) = schema::upgrade(&db, &tx, old, new) {
                     // Aborting the versionchange transaction fails the open with this
                     // error and leaves the previous version, and every message, intact.
                     let error = DomError::from_js(&error);
-                    tracing::error!(name = %error.name, message = %error.message, "schema upgrade failed");
+                    crate::log_error!(name = %error.name, message = %error.message, "schema upgrade failed");
                     let _ = tx.abort();
                 }
             },
@@ -332,7 +332,7 @@ pub async fn open(name: &str, version: u32) -> Result<IdbDatabase, StoreError> {
     };
     open_request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
     let blocked = Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
-        tracing::info!("opening the cache waits for other contexts to close their connection");
+        crate::log_info!("opening the cache waits for other contexts to close their connection");
     });
     open_request.set_onblocked(Some(blocked.as_ref().unchecked_ref()));
     let result = request(&open_request).await;

@@ -40,7 +40,7 @@ pub fn save(key: &str, text: &str) {
     };
     if let Err(error) = result {
         let error = crate::DomError::from_js(&error);
-        tracing::warn!(name = %error.name, message = %error.message, "could not keep the draft");
+        crate::log_warn!(name = %error.name, message = %error.message, "could not keep the draft");
     }
 }
 

@@ -316,7 +316,7 @@ impl<C: HistoryClient> Driver<C> {
         let facts = self.facts(request_id).await?;
         let requests = requests_for(command, &facts.held);
         if requests.is_empty() {
-            tracing::debug!(chat = %request_id, range = ?command.range, "already fetched by another context");
+            crate::log_debug!(chat = %request_id, range = ?command.range, "already fetched by another context");
             return Ok(FetchOutcome::AlreadyHeld);
         }
         let mut tally = FetchTally::default();
@@ -327,7 +327,7 @@ impl<C: HistoryClient> Driver<C> {
             let page = match reply {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::warn!(chat = %request_id, range = ?request.range, %error, "history fetch failed");
+                    crate::log_warn!(chat = %request_id, range = ?request.range, %error, "history fetch failed");
                     let failure = error.failure();
                     if failure.revokes_chat() {
                         self.runtime.revoke(request_id).await?;
@@ -350,7 +350,7 @@ impl<C: HistoryClient> Driver<C> {
             match platform::timed("sync:ingest", ingest).await {
                 Ok(_) => {}
                 Err(SyncError::Fetch(error)) => {
-                    tracing::warn!(chat = %request_id, range = ?request.range, %error, "refused an invalid history reply");
+                    crate::log_warn!(chat = %request_id, range = ?request.range, %error, "refused an invalid history reply");
                     return Ok(FetchOutcome::Failed);
                 }
                 Err(other) => return Err(other),
@@ -381,7 +381,7 @@ impl<C: HistoryClient> Driver<C> {
         request_id: &RequestId,
         reason: &FullReloadReason,
     ) -> Result<(), SyncError> {
-        tracing::warn!(chat = %request_id, %reason, "full reload of a chat");
+        crate::log_warn!(chat = %request_id, %reason, "full reload of a chat");
         if matches!(reason, FullReloadReason::NoHistoryFetch) {
             // Nothing can be fetched: the cache keeps what it has and live delivery goes on.
             return Ok(());
@@ -414,7 +414,7 @@ impl<C: HistoryClient> Driver<C> {
             })
             .await?;
         if let Err(error) = reply {
-            tracing::warn!(chat = %request_id, %error, "the reload's newest page failed; the cached copy stays");
+            crate::log_warn!(chat = %request_id, %error, "the reload's newest page failed; the cached copy stays");
         }
         Ok(())
     }

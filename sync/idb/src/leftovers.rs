@@ -55,7 +55,7 @@ pub async fn clear_agents(users: &[String]) -> LeftoversReport {
         }
     }
     for problem in &report.problems {
-        tracing::warn!(%problem, "another agent's cache could not be cleared");
+        crate::log_warn!(%problem, "another agent's cache could not be cleared");
     }
     report
 }

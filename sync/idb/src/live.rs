@@ -125,16 +125,16 @@ impl LiveChannel {
                 ));
                 match select(&mut stopped, compete).await {
                     Either::Left(_) => {
-                        tracing::debug!(lock = %name, "live channel stopped");
+                        crate::log_debug!(lock = %name, "live channel stopped");
                         return;
                     }
                     Either::Right((Ok(locks::Tenure::Stolen), _)) => {
-                        tracing::warn!(lock = %name, "another tab took the live channel over; following again");
+                        crate::log_warn!(lock = %name, "another tab took the live channel over; following again");
                         (leader.on_status)(LiveStatus::Follower);
                     }
                     Either::Right((Ok(locks::Tenure::Finished(())), _)) => return,
                     Either::Right((Err(error), _)) => {
-                        tracing::warn!(lock = %name, %error, "could not compete for the live channel");
+                        crate::log_warn!(lock = %name, %error, "could not compete for the live channel");
                         return;
                     }
                 }

@@ -37,7 +37,7 @@ pub async fn leader_silent(channel: &str) {
     let (poster, _subscription) = match (Broadcaster::new(channel), subscription) {
         (Ok(poster), Ok(subscription)) => (poster, subscription),
         (Err(error), _) | (_, Err(error)) => {
-            tracing::warn!(%error, "no lease channel: a frozen live leader cannot be taken over");
+            crate::log_warn!(%error, "no lease channel: a frozen live leader cannot be taken over");
             return std::future::pending().await;
         }
     };
@@ -53,7 +53,7 @@ pub async fn leader_silent(channel: &str) {
             }
             WatchAction::Probe { nonce } => {
                 if let Err(error) = poster.announce(&LeaseMessage::Probe { nonce }) {
-                    tracing::warn!(%error, "could not probe the live leader");
+                    crate::log_warn!(%error, "could not probe the live leader");
                 }
             }
             WatchAction::TakeOver => return,
@@ -74,20 +74,20 @@ impl Answering {
         let poster = match Broadcaster::new(channel) {
             Ok(poster) => Rc::new(poster),
             Err(error) => {
-                tracing::warn!(%error, "no lease channel: cannot answer followers' probes");
+                crate::log_warn!(%error, "no lease channel: cannot answer followers' probes");
                 return Self {
                     _subscription: None,
                 };
             }
         };
         if let Err(error) = poster.announce(&ANNOUNCEMENT) {
-            tracing::warn!(%error, "could not announce the new live leader");
+            crate::log_warn!(%error, "could not announce the new live leader");
         }
         let replies = Rc::clone(&poster);
         let subscription = subscribe_to(channel, "live lease message", move |message| {
             if let Some(reply) = answer(&message) {
                 if let Err(error) = replies.announce(&reply) {
-                    tracing::warn!(%error, "could not answer a live leader probe");
+                    crate::log_warn!(%error, "could not answer a live leader probe");
                 }
             }
         });
@@ -96,7 +96,7 @@ impl Answering {
                 _subscription: Some(subscription),
             },
             Err(error) => {
-                tracing::warn!(%error, "no lease channel: cannot answer followers' probes");
+                crate::log_warn!(%error, "no lease channel: cannot answer followers' probes");
                 Self {
                     _subscription: None,
                 }

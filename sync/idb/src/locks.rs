@@ -66,7 +66,7 @@ pub async fn with_lock_leased<T>(
         Err(SyncError::Platform { cause, .. })
             if matches!(cause.name.as_str(), "AbortError" | "TimeoutError") =>
         {
-            tracing::warn!(
+            crate::log_warn!(
                 lock = name,
                 lease_ms,
                 "a lock holder kept it past its lease (a frozen page?): taking the lock over"
@@ -114,7 +114,7 @@ pub async fn with_lock_or_take_over<T>(
                 let _ = abort.call0(&JsValue::UNDEFINED);
             }
             drop(waiting);
-            tracing::warn!(
+            crate::log_warn!(
                 lock = name,
                 "the lock's holder stopped answering (a frozen page?): taking the lock over"
             );
@@ -174,7 +174,7 @@ impl Held {
 /// there is no Web Locks API (logged).
 async fn acquire(name: &str, options: Option<js_sys::Object>) -> Result<Option<Held>, SyncError> {
     let Some(locks) = platform::navigator_property("locks") else {
-        tracing::warn!(
+        crate::log_warn!(
             lock = name,
             "navigator.locks is missing: running without a cross-context lock"
         );

@@ -83,14 +83,14 @@ async fn delete_bytes(database: &str, ids: &[String]) {
     let cache = match open_cache(database).await {
         Ok(cache) => cache,
         Err(error) => {
-            tracing::warn!(%error, "could not open the media cache to evict");
+            crate::log_warn!(%error, "could not open the media cache to evict");
             return;
         }
     };
     for id in ids {
         if let Err(error) = JsFuture::from(cache.delete_with_str(&media_path(id))).await {
             let error = crate::DomError::from_js(&error);
-            tracing::warn!(media = %id, name = %error.name, message = %error.message, "could not evict media");
+            crate::log_warn!(media = %id, name = %error.name, message = %error.message, "could not evict media");
         }
     }
 }

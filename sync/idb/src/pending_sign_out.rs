@@ -78,7 +78,7 @@ pub async fn clear() {
     if let Some(storage) = platform::cache_storage() {
         if let Err(error) = JsFuture::from(storage.delete(PENDING_SIGN_OUT_CACHE)).await {
             let error = crate::DomError::from_js(&error);
-            tracing::warn!(name = %error.name, message = %error.message, "could not clear the pending sign-out");
+            crate::log_warn!(name = %error.name, message = %error.message, "could not clear the pending sign-out");
         }
     }
 }
@@ -102,21 +102,21 @@ pub async fn finish(base_url: &str) -> bool {
     };
     match reply {
         Ok(reply) if (200..300).contains(&reply.status) => {
-            tracing::info!(%user, "the server ended the session of an earlier sign-out");
+            crate::log_info!(%user, "the server ended the session of an earlier sign-out");
             clear().await;
             true
         }
         Ok(reply) if reply.status == 401 => {
-            tracing::info!(%user, "the browser's session is no longer the signed-out agent's");
+            crate::log_info!(%user, "the browser's session is no longer the signed-out agent's");
             clear().await;
             true
         }
         Ok(reply) => {
-            tracing::warn!(%user, status = reply.status, "the server did not end the session of an earlier sign-out yet");
+            crate::log_warn!(%user, status = reply.status, "the server did not end the session of an earlier sign-out yet");
             false
         }
         Err(error) => {
-            tracing::info!(%user, %error, "an earlier sign-out still waits for the network");
+            crate::log_info!(%user, %error, "an earlier sign-out still waits for the network");
             false
         }
     }

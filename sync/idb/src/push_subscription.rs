@@ -94,7 +94,7 @@ pub async fn renew_push_subscription(
             let deleted: Result<IgnoredAny, _> =
                 send_json(&url, "DELETE", Some(&body), "push unsubscription").await;
             if let Err(error) = deleted {
-                tracing::warn!(%error, "could not delete the old push subscription");
+                crate::log_warn!(%error, "could not delete the old push subscription");
             }
         }
         Ok(PushSubscribeOutcome::Subscribed)
@@ -151,7 +151,7 @@ pub async fn unsubscribe_in_browser(
 
 fn outcome(result: Step<PushSubscribeOutcome>) -> PushSubscribeOutcome {
     let outcome = result.unwrap_or_else(|outcome| outcome);
-    tracing::info!(?outcome, "push subscription");
+    crate::log_info!(?outcome, "push subscription");
     outcome
 }
 
@@ -171,7 +171,7 @@ async fn settle(promise: Promise, timeout_ms: i32, what: &str) -> Step<JsValue> 
         Either::Left((Ok(value), _)) => Ok(value),
         Either::Left((Err(error), _)) => Err(js_failed(what, &error)),
         Either::Right(_) => {
-            tracing::warn!(what, timeout_ms, "no answer from the browser in time");
+            crate::log_warn!(what, timeout_ms, "no answer from the browser in time");
             Err(PushSubscribeOutcome::TimedOut)
         }
     }

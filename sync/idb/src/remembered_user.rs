@@ -35,7 +35,7 @@ pub async fn remember(user: &CurrentUser) {
         return;
     };
     let Some(cache) = cache().await else {
-        tracing::warn!(
+        crate::log_warn!(
             "no Cache Storage: the signed-in agent is not remembered for offline starts"
         );
         return;
@@ -45,7 +45,7 @@ pub async fn remember(user: &CurrentUser) {
     };
     if let Err(error) = JsFuture::from(cache.put_with_str(REMEMBERED_USER_KEY, &response)).await {
         let error = crate::DomError::from_js(&error);
-        tracing::warn!(name = %error.name, message = %error.message, "could not remember the signed-in agent");
+        crate::log_warn!(name = %error.name, message = %error.message, "could not remember the signed-in agent");
     }
 }
 

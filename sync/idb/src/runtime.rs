@@ -44,7 +44,7 @@ impl Runtime {
         // cache works the same either way (eviction covers a non-persistent origin).
         wasm_bindgen_futures::spawn_local(async {
             let persisted = platform::request_persistence().await;
-            tracing::info!(persisted, "storage persistence requested");
+            crate::log_info!(persisted, "storage persistence requested");
         });
         let store = IdbStore::open_for_user(user_id).await?;
         Self::with_store(store, Some(user_id.to_owned()))
@@ -59,7 +59,7 @@ impl Runtime {
             Err(error) => {
                 // Without a channel the cache still works; other views update on their own
                 // next read instead of at once.
-                tracing::warn!(%error, "no BroadcastChannel: change notices are off");
+                crate::log_warn!(%error, "no BroadcastChannel: change notices are off");
                 None
             }
         };
@@ -228,10 +228,10 @@ impl Runtime {
         report: &IngestReport,
     ) -> Result<(), SyncError> {
         for rejected in &report.rejected {
-            tracing::warn!(chat = %request_id, source = source.label(), reason = %rejected, "refused an invalid incoming message");
+            crate::log_warn!(chat = %request_id, source = source.label(), reason = %rejected, "refused an invalid incoming message");
         }
         for anomaly in &report.anomalies {
-            tracing::warn!(chat = %request_id, ?anomaly, "ingest anomaly");
+            crate::log_warn!(chat = %request_id, ?anomaly, "ingest anomaly");
         }
         if !report.erased_media.is_empty() {
             // A redaction's files leave the media cache too; the server has erased them.
@@ -290,7 +290,7 @@ impl Runtime {
             .await?;
         crate::media::forget(&self.store, &revocation.media_ids).await?;
         if revocation.held_anything {
-            tracing::warn!(
+            crate::log_warn!(
                 chat = %request_id,
                 discarded = revocation.outbox_discarded.len(),
                 "the chat was taken from this agent: its cache, media and unsent messages are gone"
@@ -326,7 +326,7 @@ impl Runtime {
     fn announce(&self, notice: ChangeNotice) {
         if let Some(broadcaster) = &self.broadcaster {
             if let Err(error) = broadcaster.announce(&notice) {
-                tracing::warn!(%error, "could not announce a change");
+                crate::log_warn!(%error, "could not announce a change");
             }
         }
     }

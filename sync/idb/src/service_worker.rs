@@ -66,7 +66,7 @@ pub async fn registration() -> Result<Option<JsValue>, SyncError> {
             Ok(Some(registration).filter(|r| !r.is_undefined() && !r.is_null()))
         }
         futures::future::Either::Right(_) => {
-            tracing::warn!("navigator.serviceWorker.getRegistration() did not settle");
+            crate::log_warn!("navigator.serviceWorker.getRegistration() did not settle");
             Ok(None)
         }
     }
@@ -86,7 +86,7 @@ pub async fn call_async_within(
     match settled {
         futures::future::Either::Left((result, _)) => result.map(Some),
         futures::future::Either::Right(_) => {
-            tracing::warn!(method, ms, "a browser call did not settle in time");
+            crate::log_warn!(method, ms, "a browser call did not settle in time");
             Ok(None)
         }
     }

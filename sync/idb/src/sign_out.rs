@@ -206,7 +206,7 @@ async fn wipe_local(
     database::wipe(user_id).await?;
     report.database_deleted = true;
     for problem in &report.problems {
-        tracing::warn!(%problem, "sign-out: a step failed");
+        crate::log_warn!(%problem, "sign-out: a step failed");
     }
     Ok(())
 }

@@ -156,7 +156,7 @@ impl IdbStore {
 
     fn note_corrupt(&self, what: &str, detail: &str) {
         self.corrupt_seen.set(self.corrupt_seen.get() + 1);
-        tracing::warn!(
+        crate::log_warn!(
             record = what,
             error = detail,
             "skipping a cache record that fails to decode"
@@ -164,7 +164,7 @@ impl IdbStore {
     }
 
     fn drop_reason(&self, request_id: &RequestId, reason: String) {
-        tracing::error!(chat = %request_id, %reason, "dropping an unusable cached chat; it will be reloaded");
+        crate::log_error!(chat = %request_id, %reason, "dropping an unusable cached chat; it will be reloaded");
         self.dropped.borrow_mut().push((request_id.clone(), reason));
     }
 

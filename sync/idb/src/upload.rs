@@ -150,6 +150,6 @@ pub fn announce(channel: &Broadcaster, client_temp_id: &str, sent: u64, total: u
         total,
     };
     if let Err(error) = channel.announce(&notice) {
-        tracing::debug!(%error, "could not announce upload progress");
+        crate::log_debug!(%error, "could not announce upload progress");
     }
 }

@@ -58,7 +58,7 @@ pub(super) async fn handle(to: String, message: Message, started: f64) -> Result
         if let Wrote::Written(written) = &wrote {
             if let Ok((_, Some(undo))) = &written.result {
                 let outcome = written.state.driver.runtime().undo(undo).await?;
-                tracing::warn!(chat = %request_id, ?outcome, "the push's agent is not the one signed in: its message was taken back");
+                chat_sync_idb::log_warn!(chat = %request_id, ?outcome, "the push's agent is not the one signed in: its message was taken back");
             }
         }
         return super::dropped(user, &to).await;
@@ -81,7 +81,7 @@ pub(super) async fn handle(to: String, message: Message, started: f64) -> Result
             Err(error) => {
                 // A first write that failed (a full disk, say): the ordinary path, with
                 // eviction, now that the server named the agent.
-                tracing::warn!(%error, "the pushed message's first write failed; writing it again");
+                chat_sync_idb::log_warn!(%error, "the pushed message's first write failed; writing it again");
                 let notice =
                     write_confirmed(&written.state, written.focused, message, &to, started).await?;
                 (written.focused, notice)
@@ -89,7 +89,7 @@ pub(super) async fn handle(to: String, message: Message, started: f64) -> Result
         },
         not_written => {
             if let Wrote::OpenFailed(error) = not_written {
-                tracing::warn!(%error, "the agent's cache did not open beside the session check; opening it again");
+                chat_sync_idb::log_warn!(%error, "the agent's cache did not open beside the session check; opening it again");
             }
             // An agent this worker did not know (or whose cache did not open): written
             // through the ordinary path now that the server named them.
@@ -100,7 +100,7 @@ pub(super) async fn handle(to: String, message: Message, started: f64) -> Result
         }
     };
     platform::measure("push:total", started);
-    tracing::info!(chat = %request_id, ms = platform::precise_now() - started, "push committed");
+    chat_sync_idb::log_info!(chat = %request_id, ms = platform::precise_now() - started, "push committed");
     if let Some(notice) = notice {
         if !focused {
             notify::show(&notice).await;

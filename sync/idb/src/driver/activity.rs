@@ -33,7 +33,7 @@ impl FetchActivity {
         let channel = match Broadcaster::new(&fetch_channel_name(database)) {
             Ok(channel) => Some(channel),
             Err(error) => {
-                tracing::warn!(%error, "no fetch channel: other contexts show no indicator for this one's fetches");
+                crate::log_warn!(%error, "no fetch channel: other contexts show no indicator for this one's fetches");
                 None
             }
         };
@@ -96,7 +96,7 @@ impl FetchActivity {
                 context: self.context.clone(),
             };
             if let Err(error) = channel.announce(&notice) {
-                tracing::warn!(%error, "could not announce a fetch to the other contexts");
+                crate::log_warn!(%error, "could not announce a fetch to the other contexts");
             }
         }
         // Cloned out of the cell first: the observer may call back into the driver.

@@ -32,7 +32,7 @@ pub(super) async fn run_catch_up(
         loop {
             match catch_up_probing(&driver, &client, reconnect).await {
                 Ok(report) => {
-                    tracing::info!(?report, "live catch-up done");
+                    crate::log_info!(?report, "live catch-up done");
                     break;
                 }
                 Err(error) => {
@@ -46,11 +46,11 @@ pub(super) async fn run_catch_up(
                     );
                     match catch_up_retry(failures, ended, &mut rng) {
                         Some(after_ms) => {
-                            tracing::warn!(%error, failures, after_ms, "live catch-up failed; trying again");
+                            crate::log_warn!(%error, failures, after_ms, "live catch-up failed; trying again");
                             platform::sleep(after_ms).await;
                         }
                         None => {
-                            tracing::warn!(%error, failures, "live catch-up failed; waiting for the next reconnect");
+                            crate::log_warn!(%error, failures, "live catch-up failed; waiting for the next reconnect");
                             break;
                         }
                     }
@@ -121,7 +121,7 @@ async fn catch_up_probing(
     };
     let newer = join_all(open.iter().map(|request_id| async move {
         if let Err(error) = driver.fetch_newer(request_id).await {
-            tracing::warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
+            crate::log_warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
         }
     }));
     let list = platform::timed("sync:chat-list", client.fetch_chat_list());
@@ -157,7 +157,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
         if chat_sync::changes::changes_since(&record).is_some() {
             report.chats_changed += 1;
             if let Err(error) = crate::changes::catch_up_changes(driver, request_id).await {
-                tracing::warn!(chat = %request_id, %error, "catch-up of changes failed");
+                crate::log_warn!(chat = %request_id, %error, "catch-up of changes failed");
                 report.failed.push((request_id.clone(), error));
             }
         }
@@ -175,7 +175,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
             // was gone (its bounded retries may be spent): coming back online asks again.
             if driver.wants_older(request_id) {
                 if let Err(error) = driver.sync(request_id).await {
-                    tracing::warn!(chat = %request_id, %error, "older history after reconnect failed");
+                    crate::log_warn!(chat = %request_id, %error, "older history after reconnect failed");
                     report.failed.push((request_id.clone(), error));
                 }
             }
@@ -188,7 +188,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
                 report.seqs_still_missing += status.missing.iter().map(|r| r.len()).sum::<u64>();
             }
             Err(error) => {
-                tracing::warn!(chat = %request_id, %error, "catch-up repair failed");
+                crate::log_warn!(chat = %request_id, %error, "catch-up repair failed");
                 report.seqs_still_missing += missing;
                 report.failed.push((request_id.clone(), error));
             }
@@ -200,7 +200,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
             Ok(changes) if changes.revoked => report.chats_revoked += 1,
             Ok(_) => {}
             Err(error) => {
-                tracing::warn!(chat = %request_id, %error, "could not confirm access to an unlisted chat");
+                crate::log_warn!(chat = %request_id, %error, "could not confirm access to an unlisted chat");
                 report.failed.push((request_id, error));
             }
         }

@@ -34,13 +34,13 @@ impl Leader {
                 let driver = self.driver.clone();
                 tasks.push(beside(async move {
                     if let Err(error) = crate::changes::handle_stream_event(&driver, other).await {
-                        tracing::warn!(%error, "could not apply a live change");
+                        crate::log_warn!(%error, "could not apply a live change");
                     }
                 }));
                 return;
             }
             Err(error) => {
-                tracing::warn!(%error, kind, len = data.len(), "dropped a malformed live event");
+                crate::log_warn!(%error, kind, len = data.len(), "dropped a malformed live event");
                 return;
             }
         };
@@ -55,7 +55,7 @@ impl Leader {
             Err(error) => {
                 // The cache refused the write: the catch-up after the next reconnect, or the
                 // next push, fetches the message again; nothing else can be done here.
-                tracing::warn!(chat = %request_id, seq, %error, "could not ingest a live event");
+                crate::log_warn!(chat = %request_id, seq, %error, "could not ingest a live event");
                 return;
             }
         };
@@ -73,8 +73,8 @@ impl Leader {
         let repairing = repairing.clone();
         tasks.push(beside(async move {
             match driver.after_ingest(&request_id, Source::Live, true).await {
-                Ok(status) => tracing::info!(chat = %request_id, missing = ?status.missing, "gap repair after a live event"),
-                Err(error) => tracing::warn!(chat = %request_id, %error, "gap repair after a live event failed"),
+                Ok(status) => crate::log_info!(chat = %request_id, missing = ?status.missing, "gap repair after a live event"),
+                Err(error) => crate::log_warn!(chat = %request_id, %error, "gap repair after a live event failed"),
             }
             repairing.borrow_mut().remove(&request_id);
         }));

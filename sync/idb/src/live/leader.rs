@@ -86,14 +86,14 @@ impl Leader {
                     let action = connection.on_signal(signal);
                     (self.on_status)(connection.status());
                     if let LiveAction::Reconnect { after_ms } = action {
-                        tracing::info!(after_ms, "the live stream closed; reconnecting later");
+                        crate::log_info!(after_ms, "the live stream closed; reconnecting later");
                         stream = None;
                         tasks.push(self.reconnect_later(after_ms, &signals));
                     }
                 }
                 Signal::SessionEnded => {
                     connection.on_signal(StreamSignal::SessionEnded);
-                    tracing::info!("the session ended: the live stream stays closed");
+                    crate::log_info!("the session ended: the live stream stays closed");
                     stream = None;
                     (self.on_status)(connection.status());
                 }
@@ -133,7 +133,7 @@ impl Leader {
                     status: 401 | 403, ..
                 }) => Signal::SessionEnded,
                 Ok(user) if crate::agent::acting_for().is_some_and(|agent| agent != user.id) => {
-                    tracing::warn!(now = %user.id, "the browser's session is another agent's now");
+                    crate::log_warn!(now = %user.id, "the browser's session is another agent's now");
                     Signal::SessionEnded
                 }
                 // Signed in, or the server is unreachable: try the stream again.
@@ -155,7 +155,7 @@ impl Leader {
         match Stream::open(&url, generation, signals) {
             Ok(stream) => Some(stream),
             Err(error) => {
-                tracing::warn!(%error, "could not open the live stream");
+                crate::log_warn!(%error, "could not open the live stream");
                 if let LiveAction::Reconnect { after_ms } =
                     connection.on_signal(StreamSignal::Closed)
                 {

@@ -49,7 +49,7 @@ fn forward(
             Some(data) => {
                 let _ = tx.unbounded_send(Signal::Message(generation, kind, data));
             }
-            None => tracing::warn!(kind, "dropped a live event without text data"),
+            None => crate::log_warn!(kind, "dropped a live event without text data"),
         }
     })
 }

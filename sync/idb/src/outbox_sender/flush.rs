@@ -74,7 +74,7 @@ async fn flush_locked(runtime: &Runtime, base: &str) -> Result<FlushReport, Sync
                 save(runtime, &updated).await?;
                 match parked {
                     Some(reason) => {
-                        tracing::warn!(entry = %id, %reason, "the server refused a queued message: parked");
+                        crate::log_warn!(entry = %id, %reason, "the server refused a queued message: parked");
                         report.parked.push((id, reason));
                         runtime.announce_outbox_change(&entry.request_id);
                     }

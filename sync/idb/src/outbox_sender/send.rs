@@ -76,7 +76,7 @@ pub(super) async fn send_one(
                 }
             }
             Err(reason) => {
-                tracing::warn!(entry = %id, %reason, "the upload reply is not an attachment");
+                crate::log_warn!(entry = %id, %reason, "the upload reply is not an attachment");
                 return Ok(Outcome::Failed(SendFailure::Retryable));
             }
         }
@@ -104,7 +104,7 @@ pub(super) async fn send_one(
             Err(reason) => {
                 // The server may have stored it; the idempotency key makes the retry store
                 // one message whatever happened.
-                tracing::warn!(entry = %id, %reason, "a send reply that is not our message: retrying later");
+                crate::log_warn!(entry = %id, %reason, "a send reply that is not our message: retrying later");
                 return Ok(Outcome::Failed(SendFailure::Retryable));
             }
         },

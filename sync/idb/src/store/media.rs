@@ -51,7 +51,7 @@ async fn read_index(tx: &IdbTransaction, op: &'static str) -> Result<MediaIndex,
         .filter_map(|v| match decode::<MediaEntry>(v) {
             Ok(entry) => Some(entry),
             Err(error) => {
-                tracing::warn!(%error, "skipping a media index record that fails to decode");
+                crate::log_warn!(%error, "skipping a media index record that fails to decode");
                 None
             }
         })

@@ -39,7 +39,7 @@ impl IdbStore {
         request_id: &RequestId,
         seqs: &SeqRanges,
     ) -> Result<(), StoreError> {
-        tracing::warn!(chat = %request_id, ranges = ?seqs.ranges(), "marking unreadable messages for a fetch");
+        crate::log_warn!(chat = %request_id, ranges = ?seqs.ranges(), "marking unreadable messages for a fetch");
         self.db
             .run("mark_corrupt", async |db| {
                 let tx = Database::transaction(&db, &[CHATS], Access::Write, "mark_corrupt")?;

@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod connection;
+pub mod console;
 pub mod contexts;
 pub mod double;
 pub mod driver;
@@ -15,10 +16,10 @@ pub mod runtime;
 
 use chat_sync_idb::IdbStore;
 
-/// A database name no other test uses. Also routes the crate's logs to the console (the
-/// first call in a context installs the subscriber; later calls are no-ops).
+/// A database name no other test uses. Also turns on the crate's console log up to `Info`
+/// (the first call in a context sets the level; later calls change nothing).
 pub fn unique_name(prefix: &str) -> String {
-    chat_sync_idb::console::init(chat_sync_idb::console::Level::INFO);
+    chat_sync_idb::console::init(chat_sync_idb::console::Level::Info);
     format!(
         "test-{prefix}-{}-{}",
         js_sys::Date::now() as u64,
@@ -67,6 +68,10 @@ macro_rules! all_tests {
             the_chat_list_over_a_corrupt_record_drops_it_and_lists_it_afresh,
             dom_exceptions_map_to_store_errors,
             quota_exhaustion_in_the_runtime_keeps_outbox_and_incoming
+        );
+        $crate::all_tests!(@in console:
+            a_log_line_names_its_level_and_target_then_the_message_and_fields,
+            release_builds_log_warnings_and_errors_only
         );
         $crate::all_tests!(@in runtime:
             per_user_isolation_and_wipe,
