@@ -32,7 +32,7 @@ pub const ANSWER_WITHIN_MS: Millis = 3_000;
 pub const FIRST_PROBE_AFTER_MS: Millis = 1_000;
 
 /// What tabs of one database say to each other about leadership (JSON on the lease channel).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LeaseMessage {
     /// A waiting tab asks whether the leader is alive.
@@ -45,6 +45,29 @@ pub enum LeaseMessage {
         /// The probe's nonce (0 for an announcement).
         nonce: u64,
     },
+}
+
+/// Decoded flat, without serde's buffering (see [`crate::tagged`]).
+impl<'de> Deserialize<'de> for LeaseMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Tag {
+            Probe,
+            Alive,
+        }
+        #[derive(Deserialize)]
+        struct Flat {
+            kind: Tag,
+            nonce: Option<u64>,
+        }
+        let flat = Flat::deserialize(deserializer)?;
+        let nonce = crate::tagged::required(flat.nonce, "nonce")?;
+        Ok(match flat.kind {
+            Tag::Probe => LeaseMessage::Probe { nonce },
+            Tag::Alive => LeaseMessage::Alive { nonce },
+        })
+    }
 }
 
 /// What the waiting tab does next.

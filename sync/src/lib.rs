@@ -33,6 +33,7 @@ pub mod send_rules;
 pub mod store;
 pub mod suite;
 pub mod sync_state;
+pub mod tagged;
 pub mod timeline;
 pub mod types;
 pub mod upload;

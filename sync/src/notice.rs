@@ -128,7 +128,7 @@ pub struct FetchNotice {
 }
 
 /// What a page tells its service worker (`postMessage`, as `{"type": "…", …}`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PageMessage {
     /// The agent signed in or out: the worker drops its cached user and runtime.
@@ -141,6 +141,33 @@ pub enum PageMessage {
     },
     /// The waiting release takes over (the page's "update" button).
     SkipWaiting,
+}
+
+/// Decoded flat, without serde's buffering (see [`crate::tagged`]).
+impl<'de> Deserialize<'de> for PageMessage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        enum Tag {
+            SessionChanged,
+            SessionConfirmed,
+            SkipWaiting,
+        }
+        #[derive(Deserialize)]
+        struct Flat {
+            #[serde(rename = "type")]
+            tag: Tag,
+            user: Option<CurrentUser>,
+        }
+        let flat = Flat::deserialize(deserializer)?;
+        Ok(match flat.tag {
+            Tag::SessionChanged => PageMessage::SessionChanged,
+            Tag::SessionConfirmed => PageMessage::SessionConfirmed {
+                user: crate::tagged::required(flat.user, "user")?,
+            },
+            Tag::SkipWaiting => PageMessage::SkipWaiting,
+        })
+    }
 }
 
 /// Why a posted or broadcast message was not understood.

@@ -18,7 +18,7 @@ use crate::types::{Attachment, Millis, RequestId};
 pub const OUTBOX_CAPACITY: usize = 100;
 
 /// Where an outbox entry stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OutboxState {
     /// Waiting to be sent (possibly after a backoff).
@@ -30,6 +30,32 @@ pub enum OutboxState {
         /// What the server said.
         reason: String,
     },
+}
+
+/// Decoded flat, without serde's buffering (see [`crate::tagged`]).
+impl<'de> Deserialize<'de> for OutboxState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Tag {
+            Queued,
+            Sending,
+            Failed,
+        }
+        #[derive(Deserialize)]
+        struct Flat {
+            state: Tag,
+            reason: Option<String>,
+        }
+        let flat = Flat::deserialize(deserializer)?;
+        Ok(match flat.state {
+            Tag::Queued => OutboxState::Queued,
+            Tag::Sending => OutboxState::Sending,
+            Tag::Failed => OutboxState::Failed {
+                reason: crate::tagged::required(flat.reason, "reason")?,
+            },
+        })
+    }
 }
 
 /// One unsent message.

@@ -40,7 +40,7 @@ use crate::{database, drafts, http, media, platform, remembered_user};
 pub const SESSION_CHANNEL: &str = "supportdesk-session";
 
 /// A message on [`SESSION_CHANNEL`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum SessionNotice {
     /// `user` signed out in another tab: stop, shut the cache, show sign-in.
@@ -48,6 +48,29 @@ pub enum SessionNotice {
         /// The user id that signed out.
         user: String,
     },
+}
+
+/// Decoded flat, without serde's buffering (see [`chat_sync::tagged`]).
+impl<'de> Deserialize<'de> for SessionNotice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        enum Tag {
+            SignedOut,
+        }
+        #[derive(Deserialize)]
+        struct Flat {
+            #[serde(rename = "type")]
+            tag: Tag,
+            user: Option<String>,
+        }
+        let flat = Flat::deserialize(deserializer)?;
+        Ok(match flat.tag {
+            Tag::SignedOut => SessionNotice::SignedOut {
+                user: chat_sync::tagged::required(flat.user, "user")?,
+            },
+        })
+    }
 }
 
 /// Calls `on_notice` for every [`SessionNotice`] another tab announces; dropping the

@@ -13,7 +13,7 @@ use crate::types::{Message, RequestId, Seq};
 /// (the unsubscribe did not reach the server, say), so the worker checks `to` against the
 /// agent it has confirmed before anything is stored or shown: one agent's pushes never land
 /// in another's cache or notifications on a shared machine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PushPayload {
     /// The whole message, when its JSON fits in [`PUSH_INLINE_LIMIT`].
@@ -56,6 +56,57 @@ pub enum PushPayload {
         /// The chat.
         request_id: RequestId,
     },
+}
+
+/// Decoded flat, without serde's buffering (see [`crate::tagged`]).
+impl<'de> Deserialize<'de> for PushPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use crate::tagged::required;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Tag {
+            Message,
+            Hint,
+            Change,
+            Changes,
+            Revoked,
+        }
+        #[derive(Deserialize)]
+        struct Flat {
+            kind: Tag,
+            to: Option<String>,
+            message: Option<Message>,
+            request_id: Option<RequestId>,
+            seq: Option<Seq>,
+            version: Option<u64>,
+        }
+        let flat = Flat::deserialize(deserializer)?;
+        let to = required(flat.to, "to")?;
+        Ok(match flat.kind {
+            Tag::Message => PushPayload::Message {
+                to,
+                message: required(flat.message, "message")?,
+            },
+            Tag::Hint => PushPayload::Hint {
+                to,
+                request_id: required(flat.request_id, "request_id")?,
+                seq: required(flat.seq, "seq")?,
+            },
+            Tag::Change => PushPayload::Change {
+                to,
+                message: required(flat.message, "message")?,
+            },
+            Tag::Changes => PushPayload::Changes {
+                to,
+                request_id: required(flat.request_id, "request_id")?,
+                version: required(flat.version, "version")?,
+            },
+            Tag::Revoked => PushPayload::Revoked {
+                to,
+                request_id: required(flat.request_id, "request_id")?,
+            },
+        })
+    }
 }
 
 /// The longest user id accepted as a push recipient (bytes).
