@@ -20,7 +20,7 @@ pub type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// The layers of `chat-sync`, lowest first, and the modules in each.
 pub const CORE_LAYERS: &[(&str, &[&str])] = &[
-    ("sequences", &["ranges", "row_heights", "linkify"]),
+    ("sequences", &["ranges", "row_heights", "linkify", "tagged"]),
     (
         "wire",
         &[

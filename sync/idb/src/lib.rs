@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod boxed;
 pub mod broadcast;
 pub mod changes;
 pub mod codec;

@@ -9,6 +9,8 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
+use futures::future::LocalBoxFuture;
+
 use chat_sync::backoff::BackoffPolicy;
 use chat_sync::eviction::CacheBudget;
 use chat_sync::ingest::{IngestContext, IngestReport, IngestUndo, Source, UndoOutcome};
@@ -17,6 +19,7 @@ use chat_sync::quota::ingest_with_eviction;
 use chat_sync::store::{Revocation, Store};
 use chat_sync::{Message, RequestId, Seq};
 
+use crate::boxed::boxed;
 use crate::broadcast::{channel_name, Broadcaster, ChangeNotice, NoticeSource};
 use crate::error::{FetchError, SyncError};
 use crate::platform;
@@ -36,18 +39,25 @@ pub struct Runtime {
     open_chats: RefCell<HashSet<RequestId>>,
 }
 
+// The public operations box their work in a plain `fn work`, compiled by this crate only
+// (see `crate::boxed`).
 impl Runtime {
     /// Opens the cache of `user_id`, asks the browser to persist the origin's storage
     /// (`navigator.storage.persist()`, where the context has it), and opens its channel.
     pub async fn open(user_id: &str) -> Result<Self, SyncError> {
-        // Not awaited: Firefox may show a permission prompt that is never answered, and the
-        // cache works the same either way (eviction covers a non-persistent origin).
-        wasm_bindgen_futures::spawn_local(async {
-            let persisted = platform::request_persistence().await;
-            crate::log_info!(persisted, "storage persistence requested");
-        });
-        let store = IdbStore::open_for_user(user_id).await?;
-        Self::with_store(store, Some(user_id.to_owned()))
+        fn work<'a>(user_id: &'a str) -> LocalBoxFuture<'a, Result<Runtime, SyncError>> {
+            boxed(async move {
+                // Not awaited: Firefox may show a permission prompt that is never answered, and the
+                // cache works the same either way (eviction covers a non-persistent origin).
+                wasm_bindgen_futures::spawn_local(async {
+                    let persisted = platform::request_persistence().await;
+                    crate::log_info!(persisted, "storage persistence requested");
+                });
+                let store = IdbStore::open_for_user(user_id).await?;
+                Runtime::with_store(store, Some(user_id.to_owned()))
+            })
+        }
+        work(user_id).await
     }
 
     /// A runtime over an already opened store; `own_user_id` is the signed-in agent, whose
@@ -135,8 +145,18 @@ impl Runtime {
         messages: Vec<Message>,
         source: Source,
     ) -> Result<IngestReport, SyncError> {
-        self.ingest_stating(request_id, messages, source, None)
-            .await
+        fn work<'a>(
+            this: &'a Runtime,
+            request_id: &'a RequestId,
+            messages: Vec<Message>,
+            source: Source,
+        ) -> LocalBoxFuture<'a, Result<IngestReport, SyncError>> {
+            boxed(async move {
+                this.ingest_stating(request_id, messages, source, None)
+                    .await
+            })
+        }
+        work(self, request_id, messages, source).await
     }
 
     /// [`Runtime::ingest`], recording `backend_last` (a history reply's last sequence) in
@@ -175,11 +195,21 @@ impl Runtime {
         messages: Vec<Message>,
         source: Source,
     ) -> Result<(IngestReport, Option<IngestUndo>), SyncError> {
-        let ctx = self.ingest_context(request_id, source, None);
-        self.store
-            .ingest_undoable(request_id, messages, &ctx)
-            .await
-            .map_err(SyncError::from)
+        fn work<'a>(
+            this: &'a Runtime,
+            request_id: &'a RequestId,
+            messages: Vec<Message>,
+            source: Source,
+        ) -> LocalBoxFuture<'a, Result<(IngestReport, Option<IngestUndo>), SyncError>> {
+            boxed(async move {
+                let ctx = this.ingest_context(request_id, source, None);
+                this.store
+                    .ingest_undoable(request_id, messages, &ctx)
+                    .await
+                    .map_err(SyncError::from)
+            })
+        }
+        work(self, request_id, messages, source).await
     }
 
     /// An [`Runtime::ingest_undoable`] write the check let stand: announced now, as every
@@ -190,18 +220,34 @@ impl Runtime {
         source: Source,
         report: &IngestReport,
     ) -> Result<(), SyncError> {
-        self.ingested(request_id, source, report).await
+        fn work<'a>(
+            this: &'a Runtime,
+            request_id: &'a RequestId,
+            source: Source,
+            report: &'a IngestReport,
+        ) -> LocalBoxFuture<'a, Result<(), SyncError>> {
+            boxed(async move { this.ingested(request_id, source, report).await })
+        }
+        work(self, request_id, source, report).await
     }
 
     /// Takes back an [`Runtime::ingest_undoable`] write, and tells every view the chat
     /// changed (a view drops what it read of it and reads again).
     pub async fn undo(&self, undo: &IngestUndo) -> Result<UndoOutcome, SyncError> {
-        let outcome = self.store.undo_ingest(undo).await?;
-        self.announce(ChangeNotice {
-            replaced: (undo.remove.len() + undo.restore.len()) as u64,
-            ..ChangeNotice::about(&undo.request_id, NoticeSource::Change)
-        });
-        Ok(outcome)
+        fn work<'a>(
+            this: &'a Runtime,
+            undo: &'a IngestUndo,
+        ) -> LocalBoxFuture<'a, Result<UndoOutcome, SyncError>> {
+            boxed(async move {
+                let outcome = this.store.undo_ingest(undo).await?;
+                this.announce(ChangeNotice {
+                    replaced: (undo.remove.len() + undo.restore.len()) as u64,
+                    ..ChangeNotice::about(&undo.request_id, NoticeSource::Change)
+                });
+                Ok(outcome)
+            })
+        }
+        work(self, undo).await
     }
 
     fn ingest_context(
@@ -265,39 +311,59 @@ impl Runtime {
         to: Seq,
         source: Source,
     ) -> Result<IngestReport, SyncError> {
-        validate_page(&page, request_id, from, to).map_err(FetchError::from)?;
-        let last_seq = page.last_seq;
-        if page.messages.is_empty() {
-            // Nothing to write beside it: the last sequence is recorded on its own.
-            let report = self.ingest(request_id, page.messages, source).await?;
-            self.store
-                .note_backend_last_seq(request_id, last_seq)
-                .await?;
-            return Ok(report);
+        fn work<'a>(
+            this: &'a Runtime,
+            request_id: &'a RequestId,
+            page: MessagesPage,
+            from: Seq,
+            to: Seq,
+            source: Source,
+        ) -> LocalBoxFuture<'a, Result<IngestReport, SyncError>> {
+            boxed(async move {
+                validate_page(&page, request_id, from, to).map_err(FetchError::from)?;
+                let last_seq = page.last_seq;
+                if page.messages.is_empty() {
+                    // Nothing to write beside it: the last sequence is recorded on its own.
+                    let report = this.ingest(request_id, page.messages, source).await?;
+                    this.store
+                        .note_backend_last_seq(request_id, last_seq)
+                        .await?;
+                    return Ok(report);
+                }
+                // Recorded in the batch's own transaction (one commit; views that read the chat
+                // after the notice never wait behind a second write).
+                this.ingest_stating(request_id, page.messages, source, Some(last_seq))
+                    .await
+            })
         }
-        // Recorded in the batch's own transaction (one commit; views that read the chat
-        // after the notice never wait behind a second write).
-        self.ingest_stating(request_id, page.messages, source, Some(last_seq))
-            .await
+        work(self, request_id, page, from, to, source).await
     }
 
     /// Lets go of a chat taken from the agent: everything of it leaves the cache in one
     /// transaction, its cached media leave Cache Storage, and every view hears why.
     pub async fn revoke(&self, request_id: &RequestId) -> Result<Revocation, SyncError> {
-        let revocation = self
-            .store
-            .revoke_chat(request_id, platform::now_ms())
-            .await?;
-        crate::media::forget(&self.store, &revocation.media_ids).await?;
-        if revocation.held_anything {
-            crate::log_warn!(
-                chat = %request_id,
-                discarded = revocation.outbox_discarded.len(),
-                "the chat was taken from this agent: its cache, media and unsent messages are gone"
-            );
-            self.announce_revoked(request_id, revocation.outbox_discarded.len());
+        fn work<'a>(
+            this: &'a Runtime,
+            request_id: &'a RequestId,
+        ) -> LocalBoxFuture<'a, Result<Revocation, SyncError>> {
+            boxed(async move {
+                let revocation = this
+                    .store
+                    .revoke_chat(request_id, platform::now_ms())
+                    .await?;
+                crate::media::forget(&this.store, &revocation.media_ids).await?;
+                if revocation.held_anything {
+                    crate::log_warn!(
+                        chat = %request_id,
+                        discarded = revocation.outbox_discarded.len(),
+                        "the chat was taken from this agent: its cache, media and unsent messages are gone"
+                    );
+                    this.announce_revoked(request_id, revocation.outbox_discarded.len());
+                }
+                Ok(revocation)
+            })
         }
-        Ok(revocation)
+        work(self, request_id).await
     }
 
     /// Tells every view that a chat's outbox changed (an entry queued, parked, retried or

@@ -18,6 +18,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use futures::future::LocalBoxFuture;
+
 use chat_sync::eviction::{apply_eviction, Eviction};
 use chat_sync::ingest::{
     mark_read, note_backend_last_seq, IngestContext, IngestReport, IngestUndo, UndoOutcome,
@@ -29,6 +31,7 @@ use chat_sync::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq, SeqRan
 use wasm_bindgen::JsValue;
 use web_sys::IdbObjectStore;
 
+use crate::boxed::boxed;
 use crate::codec::{decode, encode, message_range};
 use crate::database::{database_name, Access, Database};
 use crate::error::store_error;
@@ -200,6 +203,9 @@ fn decode_record(value: JsValue) -> RecordRead {
     }
 }
 
+// Each operation's work is a future boxed here by a plain `fn work`, which only this crate
+// compiles: the app and the worker poll it through its vtable instead of compiling the
+// operation's `async` body, and all it awaits, a second time (see `crate::boxed`).
 impl Store for IdbStore {
     async fn ingest(
         &self,
@@ -207,13 +213,23 @@ impl Store for IdbStore {
         messages: Vec<Message>,
         ctx: &IngestContext,
     ) -> Result<IngestReport, StoreError> {
-        self.db
-            .run("ingest", async |db| {
-                self.ingest_once(db, request_id, messages.clone(), ctx, false)
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            messages: Vec<Message>,
+            ctx: &'a IngestContext,
+        ) -> LocalBoxFuture<'a, Result<IngestReport, StoreError>> {
+            boxed(async move {
+                this.db
+                    .run("ingest", async |db| {
+                        this.ingest_once(db, request_id, messages.clone(), ctx, false)
+                            .await
+                    })
                     .await
+                    .map(|(report, _)| report)
             })
-            .await
-            .map(|(report, _)| report)
+        }
+        work(self, request_id, messages, ctx).await
     }
 
     async fn ingest_undoable(
@@ -222,26 +238,53 @@ impl Store for IdbStore {
         messages: Vec<Message>,
         ctx: &IngestContext,
     ) -> Result<(IngestReport, Option<IngestUndo>), StoreError> {
-        self.db
-            .run("ingest", async |db| {
-                self.ingest_once(db, request_id, messages.clone(), ctx, true)
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            messages: Vec<Message>,
+            ctx: &'a IngestContext,
+        ) -> LocalBoxFuture<'a, Result<(IngestReport, Option<IngestUndo>), StoreError>> {
+            boxed(async move {
+                this.db
+                    .run("ingest", async |db| {
+                        this.ingest_once(db, request_id, messages.clone(), ctx, true)
+                            .await
+                    })
                     .await
             })
-            .await
+        }
+        work(self, request_id, messages, ctx).await
     }
 
     async fn undo_ingest(&self, undo: &IngestUndo) -> Result<UndoOutcome, StoreError> {
-        self.db
-            .run("undo_ingest", async |db| self.undo_once(db, undo).await)
-            .await
+        fn work<'a>(
+            this: &'a IdbStore,
+            undo: &'a IngestUndo,
+        ) -> LocalBoxFuture<'a, Result<UndoOutcome, StoreError>> {
+            boxed(async move {
+                this.db
+                    .run("undo_ingest", async |db| this.undo_once(db, undo).await)
+                    .await
+            })
+        }
+        work(self, undo).await
     }
 
     async fn chat(&self, request_id: &RequestId) -> Result<Option<ChatRecord>, StoreError> {
-        self.read_chat(request_id).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+        ) -> LocalBoxFuture<'a, Result<Option<ChatRecord>, StoreError>> {
+            boxed(async move { this.read_chat(request_id).await })
+        }
+        work(self, request_id).await
     }
 
     async fn chats(&self) -> Result<Vec<ChatRecord>, StoreError> {
-        self.read_chats().await
+        fn work<'a>(this: &'a IdbStore) -> LocalBoxFuture<'a, Result<Vec<ChatRecord>, StoreError>> {
+            boxed(async move { this.read_chats().await })
+        }
+        work(self).await
     }
 
     async fn apply_summaries(
@@ -249,11 +292,20 @@ impl Store for IdbStore {
         summaries: &[ChatSummary],
         listed_at: Millis,
     ) -> Result<(), StoreError> {
-        self.db
-            .run("apply_summaries", async |db| {
-                self.apply_summaries_once(db, summaries, listed_at).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            summaries: &'a [ChatSummary],
+            listed_at: Millis,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move {
+                this.db
+                    .run("apply_summaries", async |db| {
+                        this.apply_summaries_once(db, summaries, listed_at).await
+                    })
+                    .await
             })
-            .await
+        }
+        work(self, summaries, listed_at).await
     }
 
     async fn note_backend_last_seq(
@@ -261,48 +313,71 @@ impl Store for IdbStore {
         request_id: &RequestId,
         last_seq: Seq,
     ) -> Result<(), StoreError> {
-        const OP: &str = "note_backend_last_seq";
-        self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(
-                    &db,
-                    &[CHATS, MESSAGES, schema::META],
-                    Access::Write,
-                    OP,
-                )?;
-                let chats = object_store(&tx, CHATS, OP)?;
-                let messages = object_store(&tx, MESSAGES, OP)?;
-                let record = self
-                    .record_for_write(&chats, &messages, request_id, OP)
-                    .await?;
-                let mut record = match record {
-                    Some(record) => record,
-                    None => {
-                        // A fetch answered before the chat was taken away must not bring back
-                        // its record.
-                        let meta = object_store(&tx, schema::META, OP)?;
-                        if revoked::read_revoked(&meta, OP)
-                            .await?
-                            .contains_key(request_id)
-                        {
-                            return commit(&tx, OP).await;
-                        }
-                        ChatRecord::new(request_id.clone())
-                    }
-                };
-                note_backend_last_seq(&mut record, last_seq);
-                put(&chats, &encode(&record, OP)?, OP)?;
-                commit(&tx, OP).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            last_seq: Seq,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move {
+                const OP: &str = "note_backend_last_seq";
+                this.db
+                    .run(OP, async |db| {
+                        let tx = Database::transaction(
+                            &db,
+                            &[CHATS, MESSAGES, schema::META],
+                            Access::Write,
+                            OP,
+                        )?;
+                        let chats = object_store(&tx, CHATS, OP)?;
+                        let messages = object_store(&tx, MESSAGES, OP)?;
+                        let record = this
+                            .record_for_write(&chats, &messages, request_id, OP)
+                            .await?;
+                        let mut record = match record {
+                            Some(record) => record,
+                            None => {
+                                // A fetch answered before the chat was taken away must not bring back
+                                // its record.
+                                let meta = object_store(&tx, schema::META, OP)?;
+                                if revoked::read_revoked(&meta, OP)
+                                    .await?
+                                    .contains_key(request_id)
+                                {
+                                    return commit(&tx, OP).await;
+                                }
+                                ChatRecord::new(request_id.clone())
+                            }
+                        };
+                        note_backend_last_seq(&mut record, last_seq);
+                        put(&chats, &encode(&record, OP)?, OP)?;
+                        commit(&tx, OP).await
+                    })
+                    .await
             })
-            .await
+        }
+        work(self, request_id, last_seq).await
     }
 
     async fn newest(&self, request_id: &RequestId, limit: u64) -> Result<Window, StoreError> {
-        self.read_newest(request_id, limit).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            limit: u64,
+        ) -> LocalBoxFuture<'a, Result<Window, StoreError>> {
+            boxed(async move { this.read_newest(request_id, limit).await })
+        }
+        work(self, request_id, limit).await
     }
 
     async fn range(&self, request_id: &RequestId, range: SeqRange) -> Result<Window, StoreError> {
-        self.read_range(request_id, range).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            range: SeqRange,
+        ) -> LocalBoxFuture<'a, Result<Window, StoreError>> {
+            boxed(async move { this.read_range(request_id, range).await })
+        }
+        work(self, request_id, range).await
     }
 
     async fn mark_read(
@@ -311,83 +386,133 @@ impl Store for IdbStore {
         read_seq: Seq,
         now: Millis,
     ) -> Result<bool, StoreError> {
-        const OP: &str = "mark_read";
-        self.db
-            .run(OP, async |db| {
-                // The chat record only: a read mark never touches messages, and a damaged
-                // record is left to the next ingest, which drops and refetches the chat.
-                let tx = Database::transaction(&db, &[CHATS], Access::Write, OP)?;
-                let chats = object_store(&tx, CHATS, OP)?;
-                let RecordRead::Found(mut record) = read_record(&chats, request_id, OP).await?
-                else {
-                    return commit(&tx, OP).await.map(|()| false);
-                };
-                let change = mark_read(&mut record, read_seq, now);
-                if change.record_changed {
-                    put(&chats, &encode(&record, OP)?, OP)?;
-                }
-                commit(&tx, OP).await.map(|()| change.unread_changed)
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            read_seq: Seq,
+            now: Millis,
+        ) -> LocalBoxFuture<'a, Result<bool, StoreError>> {
+            boxed(async move {
+                const OP: &str = "mark_read";
+                this.db
+                    .run(OP, async |db| {
+                        // The chat record only: a read mark never touches messages, and a damaged
+                        // record is left to the next ingest, which drops and refetches the chat.
+                        let tx = Database::transaction(&db, &[CHATS], Access::Write, OP)?;
+                        let chats = object_store(&tx, CHATS, OP)?;
+                        let RecordRead::Found(mut record) =
+                            read_record(&chats, request_id, OP).await?
+                        else {
+                            return commit(&tx, OP).await.map(|()| false);
+                        };
+                        let change = mark_read(&mut record, read_seq, now);
+                        if change.record_changed {
+                            put(&chats, &encode(&record, OP)?, OP)?;
+                        }
+                        commit(&tx, OP).await.map(|()| change.unread_changed)
+                    })
+                    .await
             })
-            .await
+        }
+        work(self, request_id, read_seq, now).await
     }
 
     async fn outbox_enqueue(&self, new: NewOutboxEntry) -> Result<OutboxEntry, StoreError> {
-        self.outbox_enqueue_with_files(new, Vec::new()).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            new: NewOutboxEntry,
+        ) -> LocalBoxFuture<'a, Result<OutboxEntry, StoreError>> {
+            boxed(async move { this.outbox_enqueue_with_files(new, Vec::new()).await })
+        }
+        work(self, new).await
     }
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.outbox_entries().await
+        fn work<'a>(
+            this: &'a IdbStore,
+        ) -> LocalBoxFuture<'a, Result<Vec<OutboxEntry>, StoreError>> {
+            boxed(async move { this.outbox_entries().await })
+        }
+        work(self).await
     }
 
     async fn outbox_update(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
-        self.outbox_put_existing(entry).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            entry: &'a OutboxEntry,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move { this.outbox_put_existing(entry).await })
+        }
+        work(self, entry).await
     }
 
     async fn outbox_remove(&self, client_temp_id: &str) -> Result<(), StoreError> {
-        self.outbox_delete(client_temp_id).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            client_temp_id: &'a str,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move { this.outbox_delete(client_temp_id).await })
+        }
+        work(self, client_temp_id).await
     }
 
     async fn evict(&self, eviction: &Eviction) -> Result<u64, StoreError> {
-        const OP: &str = "evict";
-        self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Write, OP)?;
-                let chats = object_store(&tx, CHATS, OP)?;
-                let messages = object_store(&tx, MESSAGES, OP)?;
-                let Some(mut record) = self
-                    .record_for_write(&chats, &messages, &eviction.request_id, OP)
-                    .await?
-                else {
-                    commit(&tx, OP).await?;
-                    return Ok(0);
-                };
-                let removed = apply_eviction(&mut record, eviction.below_seq);
-                if eviction.below_seq > 1 {
-                    let doomed =
-                        message_range(&eviction.request_id, 0, eviction.below_seq - 1, OP)?;
-                    messages.delete(&doomed).map_err(|e| store_error(OP, &e))?;
-                }
-                put(&chats, &encode(&record, OP)?, OP)?;
-                commit(&tx, OP).await?;
-                Ok(removed)
+        fn work<'a>(
+            this: &'a IdbStore,
+            eviction: &'a Eviction,
+        ) -> LocalBoxFuture<'a, Result<u64, StoreError>> {
+            boxed(async move {
+                const OP: &str = "evict";
+                this.db
+                    .run(OP, async |db| {
+                        let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Write, OP)?;
+                        let chats = object_store(&tx, CHATS, OP)?;
+                        let messages = object_store(&tx, MESSAGES, OP)?;
+                        let Some(mut record) = this
+                            .record_for_write(&chats, &messages, &eviction.request_id, OP)
+                            .await?
+                        else {
+                            commit(&tx, OP).await?;
+                            return Ok(0);
+                        };
+                        let removed = apply_eviction(&mut record, eviction.below_seq);
+                        if eviction.below_seq > 1 {
+                            let doomed =
+                                message_range(&eviction.request_id, 0, eviction.below_seq - 1, OP)?;
+                            messages.delete(&doomed).map_err(|e| store_error(OP, &e))?;
+                        }
+                        put(&chats, &encode(&record, OP)?, OP)?;
+                        commit(&tx, OP).await?;
+                        Ok(removed)
+                    })
+                    .await
             })
-            .await
+        }
+        work(self, eviction).await
     }
 
     async fn clear_chat(&self, request_id: &RequestId) -> Result<(), StoreError> {
-        const OP: &str = "clear_chat";
-        self.db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Write, OP)?;
-                delete_chat_in(
-                    &object_store(&tx, CHATS, OP)?,
-                    &object_store(&tx, MESSAGES, OP)?,
-                    request_id,
-                    OP,
-                )?;
-                commit(&tx, OP).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move {
+                const OP: &str = "clear_chat";
+                this.db
+                    .run(OP, async |db| {
+                        let tx = Database::transaction(&db, &[CHATS, MESSAGES], Access::Write, OP)?;
+                        delete_chat_in(
+                            &object_store(&tx, CHATS, OP)?,
+                            &object_store(&tx, MESSAGES, OP)?,
+                            request_id,
+                            OP,
+                        )?;
+                        commit(&tx, OP).await
+                    })
+                    .await
             })
-            .await
+        }
+        work(self, request_id).await
     }
 
     async fn revoke_chat(
@@ -395,19 +520,40 @@ impl Store for IdbStore {
         request_id: &RequestId,
         at: Millis,
     ) -> Result<Revocation, StoreError> {
-        self.revoke_chat_in_db(request_id, at).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            request_id: &'a RequestId,
+            at: Millis,
+        ) -> LocalBoxFuture<'a, Result<Revocation, StoreError>> {
+            boxed(async move { this.revoke_chat_in_db(request_id, at).await })
+        }
+        work(self, request_id, at).await
     }
 
     async fn media_stats(&self) -> Result<MediaStats, StoreError> {
-        self.media_index_stats().await
+        fn work<'a>(this: &'a IdbStore) -> LocalBoxFuture<'a, Result<MediaStats, StoreError>> {
+            boxed(async move { this.media_index_stats().await })
+        }
+        work(self).await
     }
 
     async fn media_hit(&self, media_id: &str, bytes: u64, now: Millis) -> Result<(), StoreError> {
-        self.media_index_hit(media_id, bytes, now).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            media_id: &'a str,
+            bytes: u64,
+            now: Millis,
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move { this.media_index_hit(media_id, bytes, now).await })
+        }
+        work(self, media_id, bytes, now).await
     }
 
     async fn media_miss(&self) -> Result<(), StoreError> {
-        self.media_index_miss().await
+        fn work<'a>(this: &'a IdbStore) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move { this.media_index_miss().await })
+        }
+        work(self).await
     }
 
     async fn media_stored(
@@ -416,46 +562,74 @@ impl Store for IdbStore {
         bytes: u64,
         now: Millis,
     ) -> Result<Vec<String>, StoreError> {
-        self.media_index_stored(media_id, bytes, now).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            media_id: &'a str,
+            bytes: u64,
+            now: Millis,
+        ) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
+            boxed(async move { this.media_index_stored(media_id, bytes, now).await })
+        }
+        work(self, media_id, bytes, now).await
     }
 
     async fn media_set_budget(&self, budget: u64) -> Result<Vec<String>, StoreError> {
-        self.media_index_set_budget(budget).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            budget: u64,
+        ) -> LocalBoxFuture<'a, Result<Vec<String>, StoreError>> {
+            boxed(async move { this.media_index_set_budget(budget).await })
+        }
+        work(self, budget).await
     }
 
     async fn media_forget(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.media_index_forget(ids).await
+        fn work<'a>(
+            this: &'a IdbStore,
+            ids: &'a [String],
+        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move { this.media_index_forget(ids).await })
+        }
+        work(self, ids).await
     }
 
     async fn media_clear(&self) -> Result<(), StoreError> {
-        self.media_index_clear().await
+        fn work<'a>(this: &'a IdbStore) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+            boxed(async move { this.media_index_clear().await })
+        }
+        work(self).await
     }
 
     async fn usage(&self) -> Result<Usage, StoreError> {
-        const OP: &str = "usage";
-        let (chats, outbox) = self
-            .db
-            .run(OP, async |db| {
-                let tx = Database::transaction(&db, &[CHATS, OUTBOX], Access::Read, OP)?;
-                let chats = get_all_unbounded(&object_store(&tx, CHATS, OP)?, false, OP)?;
-                let outbox = get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?;
-                Ok((chats.await?, outbox.await?))
+        fn work<'a>(this: &'a IdbStore) -> LocalBoxFuture<'a, Result<Usage, StoreError>> {
+            boxed(async move {
+                const OP: &str = "usage";
+                let (chats, outbox) = this
+                    .db
+                    .run(OP, async |db| {
+                        let tx = Database::transaction(&db, &[CHATS, OUTBOX], Access::Read, OP)?;
+                        let chats = get_all_unbounded(&object_store(&tx, CHATS, OP)?, false, OP)?;
+                        let outbox = get_all_unbounded(&object_store(&tx, OUTBOX, OP)?, false, OP)?;
+                        Ok((chats.await?, outbox.await?))
+                    })
+                    .await?;
+                let mut usage = Usage::default();
+                for value in chats.iter() {
+                    if let Ok(record) = decode::<ChatRecord>(value) {
+                        usage.chats += 1;
+                        usage.messages += record.message_count;
+                        usage.message_bytes += record.bytes;
+                    }
+                }
+                for value in outbox.iter() {
+                    if let Ok(entry) = decode::<OutboxEntry>(value) {
+                        usage.outbox_entries += 1;
+                        usage.outbox_bytes += entry.approx_bytes();
+                    }
+                }
+                Ok(usage)
             })
-            .await?;
-        let mut usage = Usage::default();
-        for value in chats.iter() {
-            if let Ok(record) = decode::<ChatRecord>(value) {
-                usage.chats += 1;
-                usage.messages += record.message_count;
-                usage.message_bytes += record.bytes;
-            }
         }
-        for value in outbox.iter() {
-            if let Ok(entry) = decode::<OutboxEntry>(value) {
-                usage.outbox_entries += 1;
-                usage.outbox_bytes += entry.approx_bytes();
-            }
-        }
-        Ok(usage)
+        work(self).await
     }
 }
