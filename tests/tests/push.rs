@@ -383,7 +383,25 @@ async fn push_after_the_session_ended(name: &str, cold: bool) -> e2e::Result<()>
         .await?;
     rig.deliver(&blank, &message_payload(&after, &rig.user_id))
         .await?;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The worker marks a dropped push in its performance timeline once it is done with it
+    // (the write taken back, the subscription let go). A fixed wait lost that race on a
+    // busy machine, and read the cache while the undo was still running.
+    let worker = rig.worker_session().await?;
+    wait_until(
+        "the worker to drop the push",
+        Duration::from_secs(20),
+        || async {
+            let dropped = rig
+                .browser
+                .evaluate_in(
+                    &worker,
+                    "performance.getEntriesByName('push:dropped').length > 0",
+                )
+                .await?;
+            Ok((dropped == serde_json::Value::Bool(true)).then_some(()))
+        },
+    )
+    .await?;
     let snapshot = rig
         .read_cache_until("REQ-1001", "a read of the cache", |_| true)
         .await?;

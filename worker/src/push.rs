@@ -123,11 +123,13 @@ async fn dropped(
             // Their customers' messages never enter this agent's cache or notifications.
             chat_sync_idb::log_warn!(to, agent = %user.id, "a push for another user: dropped");
             drop_stale_subscription().await;
+            platform::measure("push:dropped", 0.0);
             Ok(())
         }
         Err(WorkerError::SignedOut(reason)) => {
             chat_sync_idb::log_warn!(%reason, "a push while nobody is signed in: dropped");
             drop_stale_subscription().await;
+            platform::measure("push:dropped", 0.0);
             Ok(())
         }
         Err(error) => Err(error),
