@@ -50,12 +50,15 @@ pub enum LeaseMessage {
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
 impl<'de> Deserialize<'de> for LeaseMessage {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Clone, Copy)]
         enum Tag {
             Probe,
             Alive,
         }
+        crate::deserialize_unit_variants!(Tag {
+            Probe = "probe",
+            Alive = "alive",
+        });
         #[derive(Deserialize)]
         struct Flat {
             kind: Tag,

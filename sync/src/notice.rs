@@ -13,7 +13,7 @@ use crate::protocol::CurrentUser;
 use crate::types::{RequestId, Seq};
 
 /// Where a committed change came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum NoticeSource {
     /// A Web Push the service worker received.
     Push,
@@ -34,6 +34,18 @@ pub enum NoticeSource {
     /// The chat was taken from the agent and left the cache.
     Revoked,
 }
+
+crate::deserialize_unit_variants!(NoticeSource {
+    Push = "Push",
+    Live = "Live",
+    Fetch = "Fetch",
+    SendEcho = "SendEcho",
+    FullReload = "FullReload",
+    Change = "Change",
+    Outbox = "Outbox",
+    Chat = "Chat",
+    Revoked = "Revoked",
+});
 
 impl From<Source> for NoticeSource {
     fn from(source: Source) -> Self {
@@ -146,13 +158,17 @@ pub enum PageMessage {
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
 impl<'de> Deserialize<'de> for PageMessage {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "kebab-case")]
+        #[derive(Clone, Copy)]
         enum Tag {
             SessionChanged,
             SessionConfirmed,
             SkipWaiting,
         }
+        crate::deserialize_unit_variants!(Tag {
+            SessionChanged = "session-changed",
+            SessionConfirmed = "session-confirmed",
+            SkipWaiting = "skip-waiting",
+        });
         #[derive(Deserialize)]
         struct Flat {
             #[serde(rename = "type")]

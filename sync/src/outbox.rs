@@ -35,13 +35,17 @@ pub enum OutboxState {
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
 impl<'de> Deserialize<'de> for OutboxState {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Clone, Copy)]
         enum Tag {
             Queued,
             Sending,
             Failed,
         }
+        crate::deserialize_unit_variants!(Tag {
+            Queued = "queued",
+            Sending = "sending",
+            Failed = "failed",
+        });
         #[derive(Deserialize)]
         struct Flat {
             state: Tag,

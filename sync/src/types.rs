@@ -43,7 +43,7 @@ impl From<&str> for RequestId {
 }
 
 /// Whether a message's author is a support agent or the requester who opened the request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderRole {
     /// A support agent.
@@ -51,6 +51,11 @@ pub enum SenderRole {
     /// The person who opened the request.
     Requester,
 }
+
+crate::deserialize_unit_variants!(SenderRole {
+    Agent = "agent",
+    Requester = "requester",
+});
 
 /// The author of a message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -199,7 +204,7 @@ pub struct ChatSummary {
 }
 
 /// Where a chat stands against the backend (SPEC invariants 3, 5, 8 and 10).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
     /// The backend's last sequence is not known yet: nothing has been validated.
@@ -212,6 +217,13 @@ pub enum SyncState {
     /// Missing ranges are being fetched right now.
     Fetching,
 }
+
+crate::deserialize_unit_variants!(SyncState {
+    Unknown = "unknown",
+    InSync = "in_sync",
+    OutOfSync = "out_of_sync",
+    Fetching = "fetching",
+});
 
 /// The cache's record of one chat: its meta data and the ranges of sequences it holds.
 ///

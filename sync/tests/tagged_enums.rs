@@ -7,11 +7,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use chat_sync::leadership::LeaseMessage;
-use chat_sync::notice::PageMessage;
+use chat_sync::notice::{NoticeSource, PageMessage};
 use chat_sync::outbox::OutboxState;
 use chat_sync::protocol::{CurrentUser, PushPayload};
 use chat_sync::suite::message;
-use chat_sync::types::{RequestId, SenderRole};
+use chat_sync::types::{RequestId, SenderRole, SyncState};
 
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T) {
     let text = serde_json::to_string(&value).unwrap();
@@ -129,4 +129,39 @@ fn a_missing_tag_an_unknown_tag_and_a_missing_field_are_named() {
         refused::<PushPayload>(r#"{"kind":"hint","kind":"hint","to":"a"}"#)
             .contains("duplicate field `kind`")
     );
+}
+
+#[test]
+fn field_less_enums_read_every_name_they_write_and_name_an_unknown_one() {
+    for role in [SenderRole::Agent, SenderRole::Requester] {
+        round_trip(role);
+    }
+    for state in [
+        SyncState::Unknown,
+        SyncState::InSync,
+        SyncState::OutOfSync,
+        SyncState::Fetching,
+    ] {
+        round_trip(state);
+    }
+    for source in [
+        NoticeSource::Push,
+        NoticeSource::Live,
+        NoticeSource::Fetch,
+        NoticeSource::SendEcho,
+        NoticeSource::FullReload,
+        NoticeSource::Change,
+        NoticeSource::Outbox,
+        NoticeSource::Chat,
+        NoticeSource::Revoked,
+    ] {
+        round_trip(source);
+    }
+    let unknown = refused::<SyncState>(r#""in-sync""#);
+    assert!(
+        unknown.contains("unknown variant `in-sync`, expected one of `unknown`, `in_sync`"),
+        "{unknown}"
+    );
+    assert!(refused::<SenderRole>("1").contains("invalid type: integer `1`"));
+    assert!(refused::<PushPayload>(r#"{"kind":7,"to":"a"}"#).contains("invalid type: integer"));
 }

@@ -53,11 +53,13 @@ pub enum SessionNotice {
 /// Decoded flat, without serde's buffering (see [`chat_sync::tagged`]).
 impl<'de> Deserialize<'de> for SessionNotice {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "kebab-case")]
+        #[derive(Clone, Copy)]
         enum Tag {
             SignedOut,
         }
+        chat_sync::deserialize_unit_variants!(Tag {
+            SignedOut = "signed-out",
+        });
         #[derive(Deserialize)]
         struct Flat {
             #[serde(rename = "type")]

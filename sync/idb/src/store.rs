@@ -336,8 +336,8 @@ impl Store for IdbStore {
                         let mut record = match record {
                             Some(record) => record,
                             None => {
-                                // A fetch answered before the chat was taken away must not bring back
-                                // its record.
+                                // A fetch answered before the chat was taken away must not
+                                // bring back its record.
                                 let meta = object_store(&tx, schema::META, OP)?;
                                 if revoked::read_revoked(&meta, OP)
                                     .await?

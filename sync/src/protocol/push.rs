@@ -62,8 +62,7 @@ pub enum PushPayload {
 impl<'de> Deserialize<'de> for PushPayload {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use crate::tagged::required;
-        #[derive(Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Clone, Copy)]
         enum Tag {
             Message,
             Hint,
@@ -71,6 +70,13 @@ impl<'de> Deserialize<'de> for PushPayload {
             Changes,
             Revoked,
         }
+        crate::deserialize_unit_variants!(Tag {
+            Message = "message",
+            Hint = "hint",
+            Change = "change",
+            Changes = "changes",
+            Revoked = "revoked",
+        });
         #[derive(Deserialize)]
         struct Flat {
             kind: Tag,
