@@ -5,9 +5,10 @@
 //! as a private copy, and link-time optimization keeps both copies. The worker and the app
 //! poll this crate's store and runtime futures, and so does this crate itself (its drivers and
 //! tasks), so each of those bodies was in each wasm file twice. A boxed future is polled
-//! through its vtable, which is made where the box is: the entry points below box their work
-//! in this crate, and another crate's await only calls through it. The cost is one small
-//! allocation per call, next to an IndexedDB transaction or a request.
+//! through its vtable, which is made where the box is: `IdbStore`'s `Store` operations and
+//! `Runtime`'s public operations box their work with [`boxed`] in a plain `fn work`, which only
+//! this crate compiles, and another crate's await only calls through it. The cost is one
+//! small allocation per call, next to an IndexedDB transaction or a request.
 
 use std::future::Future;
 
