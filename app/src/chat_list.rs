@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use chat_sync::store::Store;
 use chat_sync::ChatRecord;
+use chat_sync_idb::platform;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -24,29 +25,38 @@ struct Item {
     preview: String,
     updated_at: i64,
     unread: u32,
+    /// The requester, the title and the request id in lower case, one per line, made once
+    /// per read of the list so a keystroke in the search box only compares.
+    search_key: String,
 }
 
 impl Item {
     fn of(record: &ChatRecord) -> Self {
+        let request_id = record.request_id.to_string();
+        let requester = record
+            .requester
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        let title = record.title.clone();
+        // A query holds no line break (the browser strips them from a one-line input's
+        // value), so a match never spans two fields.
+        let search_key = platform::lowercase(&format!("{requester}\n{title}\n{request_id}"));
         Self {
-            request_id: record.request_id.to_string(),
-            requester: record
-                .requester
-                .as_ref()
-                .map(|p| p.name.clone())
-                .unwrap_or_default(),
-            title: record.title.clone(),
+            request_id,
+            requester,
+            title,
             preview: record.last_message.clone().unwrap_or_default(),
             updated_at: record.updated_at,
             unread: record.unread,
+            search_key,
         }
     }
 
+    /// Whether the item's requester, title or request id contains `query` (already in lower
+    /// case); an empty query matches every item.
     fn matches(&self, query: &str) -> bool {
-        query.is_empty()
-            || [&self.requester, &self.title, &self.request_id]
-                .iter()
-                .any(|field| field.to_lowercase().contains(query))
+        query.is_empty() || self.search_key.contains(query)
     }
 }
 
@@ -97,7 +107,7 @@ pub fn ChatList(
         });
     });
     let shown = move || {
-        let query = query.get().trim().to_lowercase();
+        let query = platform::lowercase(query.get().trim());
         items.with(|items| {
             items
                 .iter()

@@ -80,6 +80,13 @@ pub fn confirm(question: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// `text` in lower case, by the browser's `String.prototype.toLowerCase` (the same Unicode
+/// default case mapping as Rust's `str::to_lowercase`): asking the browser keeps Unicode's
+/// case tables (about 15 KB) out of the wasm.
+pub fn lowercase(text: &str) -> String {
+    String::from(js_sys::JsString::from(text).to_lower_case())
+}
+
 /// Milliseconds since the Unix epoch, as the core's `Millis`.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
