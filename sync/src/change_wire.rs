@@ -31,6 +31,7 @@ use crate::types::{Message, RequestId, Seq};
 
 /// `PATCH /api/chat/messages` body: a new body for one of the caller's own messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EditMessage {
     /// The chat.
     pub request_id: RequestId,
@@ -42,6 +43,7 @@ pub struct EditMessage {
 
 /// `DELETE /api/chat/messages` body: redact one message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RedactMessage {
     /// The chat.
     pub request_id: RequestId,
@@ -51,6 +53,7 @@ pub struct RedactMessage {
 
 /// `POST /api/chat/requests/assign` body: hand the chat to another agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AssignRequest {
     /// The chat.
     pub request_id: RequestId,
@@ -60,6 +63,7 @@ pub struct AssignRequest {
 
 /// `POST /api/chat/requests/close` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CloseRequest {
     /// The chat.
     pub request_id: RequestId,
@@ -68,6 +72,7 @@ pub struct CloseRequest {
 /// `event: revoked` data, and what a `revoked` push names: the chat was taken from the
 /// recipient, whose cache must let go of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RevokedNotice {
     /// The chat.
     pub request_id: RequestId,
@@ -75,6 +80,7 @@ pub struct RevokedNotice {
 
 /// `GET /api/chat/changes?request_id=X&since=V&limit=N` reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ChangesPage {
     /// The chat.
     pub request_id: RequestId,
@@ -143,3 +149,12 @@ pub fn validate_changes_page(
     }
     Ok(())
 }
+
+crate::object_only_serde!(
+    EditMessage,
+    RedactMessage,
+    AssignRequest,
+    CloseRequest,
+    RevokedNotice,
+    ChangesPage
+);

@@ -60,11 +60,12 @@ impl<'de> Deserialize<'de> for LeaseMessage {
             Alive = "alive",
         });
         #[derive(Deserialize)]
+        #[serde(remote = "Self")]
         struct Flat {
             kind: Tag,
             nonce: Option<u64>,
         }
-        let flat = Flat::deserialize(deserializer)?;
+        let flat = Flat::deserialize(crate::object_only::ObjectOnly(deserializer))?;
         let nonce = crate::tagged::required(flat.nonce, "nonce")?;
         Ok(match flat.kind {
             Tag::Probe => LeaseMessage::Probe { nonce },

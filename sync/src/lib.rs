@@ -22,6 +22,7 @@ pub mod live;
 pub mod media_cache;
 pub mod memory_store;
 pub mod notice;
+pub mod object_only;
 pub mod outbox;
 pub mod planner;
 pub mod protocol;

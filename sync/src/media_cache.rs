@@ -20,6 +20,7 @@ pub const MAX_MEDIA_BUDGET: u64 = 10 * 1024 * 1024 * 1024;
 
 /// One cached file in the LRU index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct MediaEntry {
     /// The media id (`GET /api/media/{id}`).
     pub media_id: String,
@@ -31,6 +32,7 @@ pub struct MediaEntry {
 
 /// Hit and miss counters and what the cache holds, for the settings panel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct MediaStats {
     /// Requests answered from the cache.
     pub hits: u64,
@@ -216,6 +218,8 @@ pub fn hit_entry(
         last_used: now,
     }
 }
+
+crate::object_only_serde!(MediaEntry, MediaStats);
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,7 @@ impl From<Source> for NoticeSource {
 
 /// What one committed write changed in a chat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ChangeNotice {
     /// The chat.
     pub request_id: RequestId,
@@ -129,6 +130,7 @@ impl ChangeNotice {
 /// back (`false`), so a page shows its sync indicator whichever context (the service worker,
 /// another tab) runs the fetch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct FetchNotice {
     /// The chat.
     pub request_id: RequestId,
@@ -170,12 +172,13 @@ impl<'de> Deserialize<'de> for PageMessage {
             SkipWaiting = "skip-waiting",
         });
         #[derive(Deserialize)]
+        #[serde(remote = "Self")]
         struct Flat {
             #[serde(rename = "type")]
             tag: Tag,
             user: Option<CurrentUser>,
         }
-        let flat = Flat::deserialize(deserializer)?;
+        let flat = Flat::deserialize(crate::object_only::ObjectOnly(deserializer))?;
         Ok(match flat.tag {
             Tag::SessionChanged => PageMessage::SessionChanged,
             Tag::SessionConfirmed => PageMessage::SessionConfirmed {
@@ -211,6 +214,8 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 pub fn encode<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).unwrap_or_default()
 }
+
+crate::object_only_serde!(ChangeNotice, FetchNotice);
 
 #[cfg(test)]
 mod tests {

@@ -47,11 +47,12 @@ impl<'de> Deserialize<'de> for OutboxState {
             Failed = "failed",
         });
         #[derive(Deserialize)]
+        #[serde(remote = "Self")]
         struct Flat {
             state: Tag,
             reason: Option<String>,
         }
-        let flat = Flat::deserialize(deserializer)?;
+        let flat = Flat::deserialize(crate::object_only::ObjectOnly(deserializer))?;
         Ok(match flat.state {
             Tag::Queued => OutboxState::Queued,
             Tag::Sending => OutboxState::Sending,
@@ -64,6 +65,7 @@ impl<'de> Deserialize<'de> for OutboxState {
 
 /// One unsent message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct OutboxEntry {
     /// The idempotency key, also the entry's id.
     pub client_temp_id: String,
@@ -362,6 +364,8 @@ impl Outbox {
             .ok_or_else(|| OutboxError::NotFound(client_temp_id.to_owned()))
     }
 }
+
+crate::object_only_serde!(OutboxEntry);
 
 #[cfg(test)]
 mod tests;

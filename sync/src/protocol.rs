@@ -38,6 +38,7 @@ pub const PUSH_INLINE_LIMIT: usize = 3 * 1024;
 
 /// `{"error": "<code>", "detail": "<human text>"}` with a 4xx/5xx status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ErrorBody {
     /// Machine-readable code, e.g. `invalid_range`.
     pub error: String,
@@ -47,6 +48,7 @@ pub struct ErrorBody {
 
 /// `GET /api/chat/requests` reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ChatList {
     /// The signed-in agent's chats.
     pub requests: Vec<ChatSummary>,
@@ -54,6 +56,7 @@ pub struct ChatList {
 
 /// Reply of both history fetches (`from_seq`/`to_seq` and `before_seq`/`limit`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct MessagesPage {
     /// The chat.
     pub request_id: RequestId,
@@ -67,6 +70,7 @@ pub struct MessagesPage {
 
 /// `POST /api/chat/messages` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SendMessage {
     /// The chat.
     pub request_id: RequestId,
@@ -81,6 +85,7 @@ pub struct SendMessage {
 
 /// `POST /api/auth/login` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LoginRequest {
     /// User name.
     pub username: String,
@@ -90,6 +95,7 @@ pub struct LoginRequest {
 
 /// The signed-in user, from `POST /api/auth/login` and `GET /api/auth/me`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CurrentUser {
     /// Stable user id; the client derives its cache database name from it.
     pub id: String,
@@ -103,6 +109,7 @@ pub struct CurrentUser {
 
 /// `GET /api/push/vapid-public-key` reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct VapidPublicKey {
     /// The application server key, base64url without padding (uncompressed P-256 point).
     pub public_key: String,
@@ -110,6 +117,7 @@ pub struct VapidPublicKey {
 
 /// The keys of a browser push subscription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PushKeys {
     /// The subscription's P-256 public key, base64url.
     pub p256dh: String,
@@ -119,6 +127,7 @@ pub struct PushKeys {
 
 /// `POST /api/push/subscriptions` body: a browser `PushSubscription` as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PushSubscription {
     /// The push service endpoint URL.
     pub endpoint: String,
@@ -128,6 +137,7 @@ pub struct PushSubscription {
 
 /// `DELETE /api/push/subscriptions` body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PushUnsubscribe {
     /// The endpoint to forget.
     pub endpoint: String,
@@ -136,3 +146,16 @@ pub struct PushUnsubscribe {
 /// Prefix of an attachment's `media_id` while its bytes are only local (queued in the
 /// outbox, not uploaded yet). A server never hands out such an id.
 pub const LOCAL_MEDIA_PREFIX: &str = "local:";
+
+crate::object_only_serde!(
+    ErrorBody,
+    ChatList,
+    MessagesPage,
+    SendMessage,
+    LoginRequest,
+    CurrentUser,
+    VapidPublicKey,
+    PushKeys,
+    PushSubscription,
+    PushUnsubscribe
+);

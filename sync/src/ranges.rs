@@ -15,6 +15,7 @@ pub const MAX_SEQ: Seq = (1 << 53) - 1;
 
 /// An inclusive range of sequence numbers, `start <= end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SeqRange {
     /// First sequence in the range.
     pub start: Seq,
@@ -374,6 +375,8 @@ pub(crate) fn set(ranges: &[(Seq, Seq)]) -> SeqRanges {
     }
     s
 }
+
+crate::object_only_serde!(SeqRange);
 
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,7 @@ crate::deserialize_unit_variants!(SenderRole {
 
 /// The author of a message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Sender {
     /// Stable user id.
     pub id: String,
@@ -70,6 +71,7 @@ pub struct Sender {
 
 /// A file attached to a message; the bytes live at `GET /api/media/{media_id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Attachment {
     /// Media id for `GET /api/media/{id}`.
     pub media_id: String,
@@ -83,6 +85,7 @@ pub struct Attachment {
 
 /// One chat message as the backend stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Message {
     /// The chat it belongs to.
     pub request_id: RequestId,
@@ -171,6 +174,7 @@ impl Message {
 
 /// A person as shown in a chat list (the requester of a request).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Person {
     /// Stable user id.
     pub id: String,
@@ -180,6 +184,7 @@ pub struct Person {
 
 /// One chat as `GET /api/chat/requests` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ChatSummary {
     /// The chat.
     pub request_id: RequestId,
@@ -230,6 +235,7 @@ crate::deserialize_unit_variants!(SyncState {
 /// Held ranges and counts live here and are updated in the same transaction as the messages,
 /// so no read ever scans a chat's messages to learn its gaps.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ChatRecord {
     /// The chat.
     pub request_id: RequestId,
@@ -378,3 +384,5 @@ mod tests {
         assert!(!preview.contains('\n'));
     }
 }
+
+crate::object_only_serde!(Sender, Attachment, Message, Person, ChatSummary, ChatRecord);

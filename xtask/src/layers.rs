@@ -20,7 +20,10 @@ pub type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// The layers of `chat-sync`, lowest first, and the modules in each.
 pub const CORE_LAYERS: &[(&str, &[&str])] = &[
-    ("sequences", &["ranges", "row_heights", "linkify", "tagged"]),
+    (
+        "sequences",
+        &["ranges", "row_heights", "linkify", "tagged", "object_only"],
+    ),
     (
         "wire",
         &[

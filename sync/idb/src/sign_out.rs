@@ -61,12 +61,13 @@ impl<'de> Deserialize<'de> for SessionNotice {
             SignedOut = "signed-out",
         });
         #[derive(Deserialize)]
+        #[serde(remote = "Self")]
         struct Flat {
             #[serde(rename = "type")]
             tag: Tag,
             user: Option<String>,
         }
-        let flat = Flat::deserialize(deserializer)?;
+        let flat = Flat::deserialize(chat_sync::object_only::ObjectOnly(deserializer))?;
         Ok(match flat.tag {
             Tag::SignedOut => SessionNotice::SignedOut {
                 user: chat_sync::tagged::required(flat.user, "user")?,

@@ -31,6 +31,7 @@ const WATCH_EVERY_MS: i64 = 1_000;
 
 /// Bytes of an outbox entry's upload sent so far, announced on [`upload_channel_name`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UploadProgress {
     /// The outbox entry.
     pub client_temp_id: String,
@@ -153,3 +154,5 @@ pub fn announce(channel: &Broadcaster, client_temp_id: &str, sent: u64, total: u
         crate::log_debug!(%error, "could not announce upload progress");
     }
 }
+
+chat_sync::object_only_serde!(UploadProgress);

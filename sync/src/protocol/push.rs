@@ -78,6 +78,7 @@ impl<'de> Deserialize<'de> for PushPayload {
             Revoked = "revoked",
         });
         #[derive(Deserialize)]
+        #[serde(remote = "Self")]
         struct Flat {
             kind: Tag,
             to: Option<String>,
@@ -86,7 +87,7 @@ impl<'de> Deserialize<'de> for PushPayload {
             seq: Option<Seq>,
             version: Option<u64>,
         }
-        let flat = Flat::deserialize(deserializer)?;
+        let flat = Flat::deserialize(crate::object_only::ObjectOnly(deserializer))?;
         let to = required(flat.to, "to")?;
         Ok(match flat.kind {
             Tag::Message => PushPayload::Message {
