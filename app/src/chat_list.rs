@@ -89,7 +89,7 @@ pub fn ChatList(
             loop {
                 match cache.runtime.store().chats().await {
                     Ok(mut records) => {
-                        records.sort_unstable_by(|a, b| {
+                        chat_sync::sort::sort_by(&mut records, |a, b| {
                             b.updated_at
                                 .cmp(&a.updated_at)
                                 .then_with(|| a.request_id.cmp(&b.request_id))

@@ -196,7 +196,7 @@ async fn read(cache: &AppCache) -> Result<Snapshot, chat_sync_idb::SyncError> {
     let usage = store.usage().await?;
     let media = media::media_stats(cache.runtime.store()).await?;
     let mut chats: Vec<ChatRecord> = store.chats().await?;
-    chats.sort_unstable_by(|a, b| {
+    chat_sync::sort::sort_by(&mut chats, |a, b| {
         b.bytes
             .cmp(&a.bytes)
             .then_with(|| a.request_id.cmp(&b.request_id))

@@ -117,7 +117,7 @@ pub fn note_applied(
     backend_version: u64,
 ) {
     let mut sorted = versions.to_vec();
-    sorted.sort_unstable();
+    crate::sort::sort(&mut sorted);
     for version in sorted {
         if version == record.change_version + 1 {
             record.change_version = version;

@@ -79,15 +79,9 @@ pub fn plan_eviction(
     let total =
         |remaining: &[(u64, u64)]| remaining.iter().map(|r| r.1).sum::<u64>() + outbox_bytes;
     let mut order: Vec<usize> = (0..chats.len()).collect();
-    // Least recently used first; pinned chats last.
-    // The index breaks ties, so the order is total and an unstable sort (one small copy of
-    // the sort code per type in the wasm, not a stable sort's two) gives the same result.
-    order.sort_unstable_by_key(|&i| {
-        (
-            pinned.contains(&chats[i].request_id),
-            chats[i].last_access,
-            i,
-        )
+    // Least recently used first; pinned chats last; ties in their listed order.
+    crate::sort::sort_by_key(&mut order, |&i| {
+        (pinned.contains(&chats[i].request_id), chats[i].last_access)
     });
 
     for keep in [budget.keep_newest_per_chat, 0] {

@@ -183,7 +183,14 @@ pub fn plan_ingest(
     let existed = record.is_some();
     let mut record = record.unwrap_or_else(|| ChatRecord::new(request_id.clone()));
     let mut report = IngestReport::default();
-    let existing: BTreeMap<Seq, &Message> = existing.iter().map(|m| (m.seq, m)).collect();
+    // Built by inserting, not `collect`: a collected map sorts first, with the standard
+    // library's stable sort, which is then compiled into the wasm for this map alone (see
+    // `crate::sort`). The cached copies arrive in seq order, so each insert is cheap.
+    let mut by_seq: BTreeMap<Seq, &Message> = BTreeMap::new();
+    for message in existing {
+        by_seq.insert(message.seq, message);
+    }
+    let existing = by_seq;
 
     // Validate and de-duplicate the batch by seq, keeping the first copy of each.
     let mut batch: BTreeMap<Seq, Message> = BTreeMap::new();

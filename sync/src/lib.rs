@@ -31,6 +31,7 @@ pub mod ranges;
 pub mod read_marks;
 pub mod row_heights;
 pub mod send_rules;
+pub mod sort;
 pub mod store;
 pub mod suite;
 pub mod sync_state;

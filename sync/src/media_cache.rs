@@ -102,7 +102,7 @@ pub fn plan_eviction(entries: &[MediaEntry], budget: u64, keep: Option<&str>) ->
         .iter()
         .filter(|e| Some(e.media_id.as_str()) != keep)
         .collect();
-    candidates.sort_unstable_by(|a, b| {
+    crate::sort::sort_by(&mut candidates, |a, b| {
         a.last_used
             .cmp(&b.last_used)
             .then_with(|| a.media_id.cmp(&b.media_id))

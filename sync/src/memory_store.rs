@@ -264,7 +264,7 @@ impl Store for MemoryStore {
 
     async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut entries = self.inner.borrow().outbox.clone();
-        entries.sort_unstable_by_key(|e| e.order);
+        crate::sort::sort_by_key(&mut entries, |e| e.order);
         Ok(entries)
     }
 

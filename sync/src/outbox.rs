@@ -183,7 +183,7 @@ pub struct Outbox {
 impl Outbox {
     /// An outbox holding `entries` (in any order; kept sorted by writing order).
     pub fn from_entries(mut entries: Vec<OutboxEntry>) -> Self {
-        entries.sort_unstable_by_key(|e| e.order);
+        crate::sort::sort_by_key(&mut entries, |e| e.order);
         Self { entries }
     }
 

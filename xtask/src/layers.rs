@@ -22,7 +22,14 @@ pub type Graph = BTreeMap<String, BTreeSet<String>>;
 pub const CORE_LAYERS: &[(&str, &[&str])] = &[
     (
         "sequences",
-        &["ranges", "row_heights", "linkify", "tagged", "object_only"],
+        &[
+            "ranges",
+            "row_heights",
+            "linkify",
+            "tagged",
+            "object_only",
+            "sort",
+        ],
     ),
     (
         "wire",

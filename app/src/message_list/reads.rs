@@ -84,7 +84,7 @@ impl MessageList {
                     .into_iter()
                     .filter(|e| e.request_id == self.request_id)
                     .collect();
-                mine.sort_unstable_by_key(|e| e.order);
+                chat_sync::sort::sort_by_key(&mut mine, |e| e.order);
                 self.load_previews(&mine).await;
                 mine
             }

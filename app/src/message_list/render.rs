@@ -196,7 +196,7 @@ impl MessageList {
     /// already in order, and should they not be (a key whose place changed), all are put back
     /// in order.
     fn keep_dom_order(&self, mounted: &HashMap<ListKey, Mounted>, fresh: &mut [(usize, ListKey)]) {
-        fresh.sort_by_key(|(index, _)| *index);
+        chat_sync::sort::sort_by_key(fresh, |(index, _)| *index);
         for (index, key) in fresh.iter() {
             let Some(row) = mounted.get(key) else {
                 continue;
@@ -210,7 +210,7 @@ impl MessageList {
             let _ = self.canvas.insert_before(&row.el, next);
         }
         let mut rows: Vec<&Mounted> = mounted.values().collect();
-        rows.sort_by_key(|m| m.index);
+        chat_sync::sort::sort_by_key(&mut rows, |m| m.index);
         let in_order = rows
             .windows(2)
             .all(|pair| pair[0].el.next_element_sibling().as_ref() == Some(pair[1].el.as_ref()));

@@ -74,7 +74,7 @@ impl IdbStore {
             })
             .await?;
         let mut entries = self.decode_entries(&values);
-        entries.sort_unstable_by_key(|e| e.order);
+        chat_sync::sort::sort_by_key(&mut entries, |e| e.order);
         Ok(entries)
     }
 

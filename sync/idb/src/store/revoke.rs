@@ -88,7 +88,7 @@ impl IdbStore {
                     }
                 }
                 commit(&tx, OP).await?;
-                media_ids.sort_unstable();
+                chat_sync::sort::sort(&mut media_ids);
                 media_ids.dedup();
                 Ok(Revocation {
                     held_anything: held_record || !discarded.is_empty(),
