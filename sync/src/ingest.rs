@@ -168,6 +168,32 @@ pub struct IngestPlan {
     pub touched: bool,
 }
 
+/// The cached copies an ingest compares the incoming messages with, found by seq.
+///
+/// A slice, not a map: the store reads them by key, so they arrive in seq order and a
+/// binary search finds each; a slice out of order is searched from end to end. (A map of
+/// them cost a second `BTreeMap` type, and a collect its sort, in every wasm build.)
+struct CachedCopies<'a> {
+    copies: &'a [Message],
+    sorted: bool,
+}
+
+impl<'a> CachedCopies<'a> {
+    fn of(copies: &'a [Message]) -> Self {
+        let sorted = copies.windows(2).all(|pair| pair[0].seq < pair[1].seq);
+        Self { copies, sorted }
+    }
+
+    fn get(&self, seq: Seq) -> Option<&'a Message> {
+        if self.sorted {
+            let at = self.copies.binary_search_by_key(&seq, |m| m.seq).ok()?;
+            self.copies.get(at)
+        } else {
+            self.copies.iter().find(|m| m.seq == seq)
+        }
+    }
+}
+
 /// Plans an ingest of `incoming` into the chat `request_id`.
 ///
 /// `record` is the chat's record, `None` when the cache has never seen the chat (it is
@@ -183,14 +209,7 @@ pub fn plan_ingest(
     let existed = record.is_some();
     let mut record = record.unwrap_or_else(|| ChatRecord::new(request_id.clone()));
     let mut report = IngestReport::default();
-    // Built by inserting, not `collect`: a collected map sorts first, with the standard
-    // library's stable sort, which is then compiled into the wasm for this map alone (see
-    // `crate::sort`). The cached copies arrive in seq order, so each insert is cheap.
-    let mut by_seq: BTreeMap<Seq, &Message> = BTreeMap::new();
-    for message in existing {
-        by_seq.insert(message.seq, message);
-    }
-    let existing = by_seq;
+    let cached = CachedCopies::of(existing);
 
     // Validate and de-duplicate the batch by seq, keeping the first copy of each.
     let mut batch: BTreeMap<Seq, Message> = BTreeMap::new();
@@ -236,7 +255,7 @@ pub fn plan_ingest(
         }
         let mut message = changes::erase_if_deleted(message);
         if record.held.contains(seq) {
-            match existing.get(&seq) {
+            match cached.get(seq) {
                 Some(old) => {
                     match changes::merge(old, &message) {
                         Merge::Duplicate => {

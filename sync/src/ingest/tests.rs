@@ -283,3 +283,23 @@ fn a_history_replys_last_seq_is_recorded_with_its_batch_and_not_without_one() {
     let plan = plan_ingest(&chat, None, &[], vec![msg("r1", 30, "a", "req1")], &hostile);
     assert_eq!(plan.record.backend_last_seq, 30);
 }
+
+#[test]
+fn cached_copies_are_found_in_order_or_not() {
+    let in_order = crate::suite::messages("r1", 3, 9);
+    let cached = CachedCopies::of(&in_order);
+    assert!(cached.sorted);
+    assert_eq!(cached.get(5).map(|m| m.seq), Some(5));
+    assert_eq!(cached.get(2), None);
+    assert_eq!(cached.get(10), None);
+
+    let mut shuffled = in_order.clone();
+    shuffled.swap(0, 4);
+    let cached = CachedCopies::of(&shuffled);
+    assert!(!cached.sorted);
+    for seq in 3..=9 {
+        assert_eq!(cached.get(seq).map(|m| m.seq), Some(seq));
+    }
+    assert_eq!(cached.get(10), None);
+    assert!(CachedCopies::of(&[]).get(1).is_none());
+}
