@@ -27,6 +27,7 @@ pub mod state;
 pub mod sync;
 
 use std::future::Future;
+use std::pin::Pin;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -40,6 +41,13 @@ pub fn start() {
     chat_sync_idb::console::init(chat_sync_idb::console::Level::Info);
 }
 
+/// The promise of a handler's `work`. Every handler goes through this one call of
+/// `future_to_promise`: each type it is called with compiles its own copy of the task and
+/// promise glue, so the work comes boxed.
+fn promise(work: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(work)
+}
+
 /// Turns a handler into the promise given to `waitUntil`: it resolves when the handler is
 /// done; an error is logged and the promise still resolves (an event's failure must not make
 /// the browser treat the worker as broken; nothing is retried by rejecting).
@@ -47,12 +55,12 @@ fn settle<F>(what: &'static str, work: F) -> Promise
 where
     F: Future<Output = Result<(), WorkerError>> + 'static,
 {
-    wasm_bindgen_futures::future_to_promise(async move {
+    promise(Box::pin(async move {
         if let Err(error) = work.await {
             chat_sync_idb::log_warn!(event = what, %error, "service worker event failed");
         }
         Ok(JsValue::UNDEFINED)
-    })
+    }))
 }
 
 /// `install`: cache the app shell of `build` (the hash `sw.js` carries); activate at once
@@ -60,7 +68,7 @@ where
 /// Unlike other events, a failure rejects: the browser then keeps the previous worker.
 #[wasm_bindgen]
 pub fn handle_install(event: web_sys::ExtendableEvent, build: String) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
+    promise(Box::pin(async move {
         lifecycle::install(event, &build)
             .await
             .map(|()| JsValue::UNDEFINED)
@@ -68,7 +76,7 @@ pub fn handle_install(event: web_sys::ExtendableEvent, build: String) -> Promise
                 chat_sync_idb::log_error!(%error, "install failed");
                 JsValue::from_str(&error.to_string())
             })
-    })
+    }))
 }
 
 /// `activate`: delete older shells, take control of open pages.
@@ -85,12 +93,12 @@ pub fn handle_activate(event: web_sys::ExtendableEvent, build: String) -> Promis
 #[wasm_bindgen]
 pub fn handle_fetch(event: web_sys::FetchEvent, build: String) -> Promise {
     let request = event.request();
-    wasm_bindgen_futures::future_to_promise(async move {
+    promise(Box::pin(async move {
         shell::respond(request, &build)
             .await
             .map(JsValue::from)
             .map_err(|error| JsValue::from_str(&error.to_string()))
-    })
+    }))
 }
 
 /// `push`: decode, cache, repair gaps, notify.
@@ -117,12 +125,12 @@ pub fn handle_pushsubscriptionchange(event: web_sys::ExtendableEvent) -> Promise
 #[wasm_bindgen]
 pub fn handle_media_fetch(event: web_sys::FetchEvent) -> Promise {
     let request = event.request();
-    wasm_bindgen_futures::future_to_promise(async move {
+    promise(Box::pin(async move {
         media::respond(request)
             .await
             .map(JsValue::from)
             .map_err(|error| JsValue::from_str(&error.to_string()))
-    })
+    }))
 }
 
 /// `sync` (Background Sync, tag `outbox`): send the outbox, repair gaps of cached chats.
@@ -131,7 +139,7 @@ pub fn handle_media_fetch(event: web_sys::FetchEvent) -> Promise {
 /// logged and resolves.
 #[wasm_bindgen]
 pub fn handle_sync(event: web_sys::ExtendableEvent) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
+    promise(Box::pin(async move {
         match sync::handle(event).await {
             Ok(sync::After::Done) => Ok(JsValue::UNDEFINED),
             Ok(sync::After::Retry(reason)) => {
@@ -143,7 +151,7 @@ pub fn handle_sync(event: web_sys::ExtendableEvent) -> Promise {
                 Ok(JsValue::UNDEFINED)
             }
         }
-    })
+    }))
 }
 
 /// `message` from a page: `{"type":"session-changed"}` drops the cached user,
