@@ -21,7 +21,16 @@ use crate::error::store_error;
 /// number in a record fits a JavaScript number (seqs are at most 2^53 - 1, validated by
 /// the core).
 pub fn encode<T: Serialize>(value: &T, operation: &'static str) -> Result<JsValue, StoreError> {
-    let text = serde_json::to_string(value).map_err(|e| StoreError::Backend {
+    parse_record(serde_json::to_string(value), operation)
+}
+
+/// The record that JSON `text` describes. Kept out of [`encode`], which is compiled once per
+/// type, so that only its `serde_json` call is.
+fn parse_record(
+    text: Result<String, serde_json::Error>,
+    operation: &'static str,
+) -> Result<JsValue, StoreError> {
+    let text = text.map_err(|e| StoreError::Backend {
         operation,
         name: "EncodeError".to_owned(),
         message: e.to_string(),
@@ -50,6 +59,12 @@ pub fn encode_all<T: Serialize>(
 /// what it held. A value JSON cannot express (a `BigInt`, a cycle, `undefined` at the top)
 /// was never written by us and is refused as such.
 pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    serde_json::from_str(&record_text(value)?).map_err(|e| e.to_string())
+}
+
+/// A record as JSON text, or what makes it no JSON value (see [`decode`]). Kept out of
+/// [`decode`], which is compiled once per type, so that only its `serde_json` call is.
+fn record_text(value: JsValue) -> Result<String, String> {
     let text = match js_sys::JSON::stringify(&value) {
         Ok(text) => text.as_string(),
         Err(error) => {
@@ -59,10 +74,7 @@ pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
             ))
         }
     };
-    let Some(text) = text else {
-        return Err("not a JSON value (undefined or a function)".to_owned());
-    };
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    text.ok_or_else(|| "not a JSON value (undefined or a function)".to_owned())
 }
 
 /// The key `[request_id, seq]` of a message.
