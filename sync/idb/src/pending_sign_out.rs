@@ -9,7 +9,7 @@
 //! and holds no data of hers but her id. Until the server confirms it ([`finish`]), no page
 //! resumes a session and the service worker takes nobody for signed in.
 
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
@@ -22,13 +22,26 @@ pub const PENDING_SIGN_OUT_CACHE: &str = "supportdesk-pending-sign-out";
 /// The key of its one entry.
 const KEY: &str = "/__sign-out/pending";
 
+/// What the mark holds: whose sign-out it is.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Self")]
+struct Mark {
+    user: String,
+}
+
+chat_sync::object_only_serde!(Mark);
+
 async fn cache() -> Option<web_sys::Cache> {
     platform::open_cache(PENDING_SIGN_OUT_CACHE).await
 }
 
 /// Marks `user_id`'s sign-out as not yet confirmed by the server.
 pub async fn mark(user_id: &str) -> Result<(), crate::DomError> {
-    let text = serde_json::json!({ "user": user_id }).to_string();
+    let mark = Mark {
+        user: user_id.to_owned(),
+    };
+    let text = serde_json::to_string(&mark)
+        .map_err(|error| crate::DomError::new("EncodeError", &error.to_string()))?;
     let cache = cache().await.ok_or_else(|| {
         crate::DomError::new(
             "NotSupportedError",
@@ -67,8 +80,8 @@ pub async fn pending() -> Option<String> {
         Err(_) => None,
     };
     let user = text
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["user"].as_str().map(str::to_owned));
+        .and_then(|t| serde_json::from_str::<Mark>(&t).ok())
+        .map(|mark| mark.user);
     Some(user.unwrap_or_default())
 }
 

@@ -25,6 +25,7 @@
 //! that missed the notice cannot re-create the database.
 
 use chat_sync::notice::PageMessage;
+use chat_sync::protocol::PushUnsubscribe;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -279,7 +280,8 @@ async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport
             }
         };
     if let Some(endpoint) = property(&subscription, "endpoint").and_then(|e| e.as_string()) {
-        let body = serde_json::json!({ "endpoint": endpoint }).to_string();
+        // A struct of one string cannot fail to serialize.
+        let body = serde_json::to_string(&PushUnsubscribe { endpoint }).unwrap_or_default();
         match http::send(
             "DELETE",
             &format!("{base}/api/push/subscriptions"),
