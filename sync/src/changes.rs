@@ -17,7 +17,12 @@
 //!   [`changes_since`] says a catch-up of the changes after the cursor is due (one paged
 //!   request, like a range fetch, never the whole chat).
 
-use crate::types::{ChatRecord, ChatSummary, Message, Seq};
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
 
 /// The most changes of uncached older messages a chat record keeps; past it the lowest
 /// versions go first (their messages, when fetched, come from the server already changed).
@@ -156,37 +161,112 @@ pub fn apply_summary(record: &mut ChatRecord, summary: &ChatSummary) {
 /// Chats let go of, with when (milliseconds): a chat list read before a chat was revoked may
 /// still name it, and must not bring it back. A list read after names it only if it was
 /// handed back to the agent.
-pub type Revoked = std::collections::BTreeMap<crate::types::RequestId, crate::types::Millis>;
+///
+/// Stored as a JSON object, `{"request id": millis, …}`. Held as a list of at most
+/// [`MAX_REVOKED`] pairs, searched from end to end: it is short and rarely changes, and a
+/// `BTreeMap` of its own cost its insert, search and rebalancing code in every wasm build.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Revoked {
+    entries: Vec<(RequestId, Millis)>,
+}
+
+impl Revoked {
+    /// No chat revoked.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// When `request_id` was revoked, if it is remembered.
+    pub fn get(&self, request_id: &RequestId) -> Option<Millis> {
+        self.entries
+            .iter()
+            .find(|(id, _)| id == request_id)
+            .map(|(_, at)| *at)
+    }
+
+    /// Whether `request_id` is remembered as revoked.
+    pub fn contains_key(&self, request_id: &RequestId) -> bool {
+        self.get(request_id).is_some()
+    }
+
+    /// Remembers `request_id` as revoked at `at`, replacing an earlier time.
+    pub fn insert(&mut self, request_id: RequestId, at: Millis) {
+        match self.entries.iter_mut().find(|(id, _)| *id == request_id) {
+            Some(entry) => entry.1 = at,
+            None => self.entries.push((request_id, at)),
+        }
+    }
+
+    /// Forgets `request_id`; when it had been revoked.
+    pub fn remove(&mut self, request_id: &RequestId) -> Option<Millis> {
+        let at = self.entries.iter().position(|(id, _)| id == request_id)?;
+        Some(self.entries.swap_remove(at).1)
+    }
+
+    /// How many chats are remembered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets the chat revoked longest ago.
+    fn forget_oldest(&mut self) {
+        let oldest = (0..self.entries.len()).min_by_key(|&i| self.entries[i].1);
+        if let Some(at) = oldest {
+            self.entries.swap_remove(at);
+        }
+    }
+}
+
+impl Serialize for Revoked {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.entries.iter().map(|(id, at)| (id, at)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Revoked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Revoked;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a map of request ids to times")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Revoked, A::Error> {
+                let mut revoked = Revoked::new();
+                while let Some((request_id, at)) = map.next_entry::<RequestId, Millis>()? {
+                    // A repeated key keeps its last time, as a map would.
+                    revoked.insert(request_id, at);
+                }
+                Ok(revoked)
+            }
+        }
+
+        deserializer.deserialize_map(Entries)
+    }
+}
 
 /// How many revocations are remembered; the oldest are forgotten first (a list older than
 /// them is long gone).
 pub const MAX_REVOKED: usize = 1_000;
 
 /// Whether a chat list read at `listed_at` may (re)create the record of `request_id`.
-pub fn may_list(
-    revoked: &Revoked,
-    request_id: &crate::types::RequestId,
-    listed_at: crate::types::Millis,
-) -> bool {
-    revoked.get(request_id).is_none_or(|at| listed_at > *at)
+pub fn may_list(revoked: &Revoked, request_id: &RequestId, listed_at: Millis) -> bool {
+    revoked.get(request_id).is_none_or(|at| listed_at > at)
 }
 
 /// Remembers that `request_id` was revoked at `at`, within [`MAX_REVOKED`].
-pub fn remember_revoked(
-    revoked: &mut Revoked,
-    request_id: &crate::types::RequestId,
-    at: crate::types::Millis,
-) {
+pub fn remember_revoked(revoked: &mut Revoked, request_id: &RequestId, at: Millis) {
     revoked.insert(request_id.clone(), at);
     while revoked.len() > MAX_REVOKED {
-        let oldest = revoked
-            .iter()
-            .min_by_key(|(_, at)| **at)
-            .map(|(id, _)| id.clone());
-        match oldest {
-            Some(id) => revoked.remove(&id),
-            None => break,
-        };
+        revoked.forget_oldest();
     }
 }
 
@@ -279,6 +359,33 @@ mod tests {
             !revoked.contains_key(&chat),
             "the oldest is forgotten first"
         );
+    }
+
+    #[test]
+    fn revoked_chats_are_stored_as_a_json_object() {
+        let mut revoked = Revoked::new();
+        remember_revoked(&mut revoked, &RequestId::from("b"), 20);
+        remember_revoked(&mut revoked, &RequestId::from("a"), 10);
+        remember_revoked(&mut revoked, &RequestId::from("b"), 30);
+        let text = serde_json::to_string(&revoked).unwrap();
+        assert_eq!(text, r#"{"b":30,"a":10}"#);
+        let back: Revoked = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.get(&RequestId::from("b")), Some(30));
+        assert_eq!(back.get(&RequestId::from("a")), Some(10));
+        assert_eq!(back.len(), 2);
+
+        // What earlier releases wrote (a map, in key order) reads the same; a repeated key
+        // keeps its last time; anything but a map of times is an error.
+        let old: Revoked = serde_json::from_str(r#"{"a":10,"b":30,"a":12}"#).unwrap();
+        assert_eq!((old.get(&RequestId::from("a")), old.len()), (Some(12), 2));
+        assert!(serde_json::from_str::<Revoked>(r#"[["a",10]]"#).is_err());
+        assert!(serde_json::from_str::<Revoked>(r#"{"a":"soon"}"#).is_err());
+
+        let mut handed_back = back;
+        assert_eq!(handed_back.remove(&RequestId::from("b")), Some(30));
+        assert_eq!(handed_back.remove(&RequestId::from("b")), None);
+        assert!(!handed_back.contains_key(&RequestId::from("b")));
+        assert!(!handed_back.is_empty());
     }
 
     #[test]

@@ -28,7 +28,7 @@
 mod facts;
 pub mod fetch;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 pub use facts::{plan_hint, ChatFacts, ChatStatus, HintAction};
 
@@ -147,7 +147,9 @@ struct Run {
     phase: Phase,
     rounds: u32,
     retries: u32,
-    outstanding: BTreeSet<FetchId>,
+    /// The fetches of this run still on the network: a handful at most (the planner caps
+    /// them per chat), so a list; every map or set type costs its own code in the wasm.
+    outstanding: Vec<FetchId>,
 }
 
 /// The sync engine of one context (a tab or the service worker): the planner and the runs.
@@ -203,7 +205,7 @@ impl Engine {
                 phase: Phase::Rounds,
                 rounds: 0,
                 retries: 0,
-                outstanding: BTreeSet::new(),
+                outstanding: Vec::new(),
             },
         );
         id
@@ -282,7 +284,7 @@ impl Engine {
         now: Millis,
     ) {
         for run in self.runs.values_mut() {
-            run.outstanding.remove(&id);
+            run.outstanding.retain(|outstanding| *outstanding != id);
         }
         self.planner.handle_fetch_result(id, outcome, input, now);
     }

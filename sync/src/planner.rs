@@ -21,7 +21,7 @@
 //! commands, outcomes, progress) is in `types`, what is due now in `poll`, and what a fetch's
 //! end means in `results`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::backoff::SplitMix64;
 use crate::ranges::{SeqRange, SeqRanges};
@@ -82,7 +82,9 @@ pub struct Planner {
     config: PlannerConfig,
     capabilities: Capabilities,
     chats: HashMap<RequestId, ChatPlan>,
-    in_flight: BTreeMap<FetchId, InFlight>,
+    /// Every fetch on the network, by id, oldest first: a few per chat, so a list (every
+    /// map type costs its own code in the wasm).
+    in_flight: Vec<(FetchId, InFlight)>,
     next_id: FetchId,
     rng: SplitMix64,
     stats: PlannerStats,
@@ -95,7 +97,7 @@ impl Planner {
             config,
             capabilities: Capabilities::default(),
             chats: HashMap::new(),
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
             next_id: 1,
             rng: SplitMix64::new(seed),
             stats: PlannerStats::default(),
@@ -228,7 +230,7 @@ impl Planner {
     /// Forgets a chat (cleared from the cache, or the agent signed out).
     pub fn forget(&mut self, request_id: &RequestId) {
         self.chats.remove(request_id);
-        self.in_flight.retain(|_, f| &f.request_id != request_id);
+        self.in_flight.retain(|(_, f)| &f.request_id != request_id);
     }
 
     /// The parts of a command's range still missing from `held`, re-checked by the driver

@@ -168,14 +168,14 @@ impl Planner {
         chat.machine.fetch_started();
         self.stats.fetches += 1;
         self.stats.seqs_requested += range.len();
-        self.in_flight.insert(
+        self.in_flight.push((
             id,
             InFlight {
                 request_id: request_id.clone(),
                 range,
                 purpose,
             },
-        );
+        ));
         Command::Fetch(FetchCommand {
             id,
             request_id: request_id.clone(),

@@ -17,9 +17,10 @@ impl Planner {
         input: ChatInput<'_>,
         now: Millis,
     ) {
-        let Some(flight) = self.in_flight.remove(&id) else {
+        let Some(at) = self.in_flight.iter().position(|(flying, _)| *flying == id) else {
             return;
         };
+        let (_, flight) = self.in_flight.remove(at);
         let policy = self.config.backoff;
         let fallback = self.method_fallback();
         let Some(chat) = self.chats.get_mut(&flight.request_id) else {
