@@ -18,8 +18,6 @@
 //! The merge is here; the record's rules besides it (the chat list, the backend's last
 //! sequence, read marks) are in `meta`.
 
-use std::collections::BTreeMap;
-
 use crate::changes::{self, Merge};
 use crate::protocol::{validate_message, InvalidInput};
 use crate::types::{ChatRecord, Message, Millis, Person, RequestId, SenderRole, Seq};
@@ -172,7 +170,7 @@ pub struct IngestPlan {
 ///
 /// A slice, not a map: the store reads them by key, so they arrive in seq order and a
 /// binary search finds each; a slice out of order is searched from end to end. (A map of
-/// them cost a second `BTreeMap` type, and a collect its sort, in every wasm build.)
+/// them cost a `BTreeMap` type, and a collect its sort, in every wasm build.)
 struct CachedCopies<'a> {
     copies: &'a [Message],
     sorted: bool,
@@ -211,8 +209,8 @@ pub fn plan_ingest(
     let mut report = IngestReport::default();
     let cached = CachedCopies::of(existing);
 
-    // Validate and de-duplicate the batch by seq, keeping the first copy of each.
-    let mut batch: BTreeMap<Seq, Message> = BTreeMap::new();
+    // Validate, then order the batch by seq (stably) and keep the first copy of each seq.
+    let mut valid: Vec<Message> = Vec::with_capacity(incoming.len());
     for message in incoming {
         if let Err(reason) = validate_message(&message) {
             report.rejected.push(reason);
@@ -225,14 +223,17 @@ pub fn plan_ingest(
             )));
             continue;
         }
-        match batch.get(&message.seq) {
-            Some(kept) if kept != &message => report
+        valid.push(message);
+    }
+    crate::sort::sort_by_key(&mut valid, |m| m.seq);
+    let mut batch: Vec<Message> = Vec::with_capacity(valid.len());
+    for message in valid {
+        match batch.last() {
+            Some(kept) if kept.seq == message.seq && kept != &message => report
                 .anomalies
                 .push(Anomaly::ConflictingDuplicateInBatch { seq: message.seq }),
-            Some(_) => report.duplicates += 1,
-            None => {
-                batch.insert(message.seq, message);
-            }
+            Some(kept) if kept.seq == message.seq => report.duplicates += 1,
+            _ => batch.push(message),
         }
     }
 
@@ -242,10 +243,11 @@ pub fn plan_ingest(
     let mut put = Vec::with_capacity(batch.len());
     let mut outbox_remove = Vec::new();
     let change_versions: Vec<u64> = match ctx.source {
-        Source::Change(_) => batch.values().map(|m| m.version).collect(),
+        Source::Change(_) => batch.iter().map(|m| m.version).collect(),
         _ => Vec::new(),
     };
-    for (seq, message) in batch {
+    for message in batch {
+        let seq = message.seq;
         // Only the agent's own message is the echo of an entry of their outbox: anyone else
         // may put any `client_temp_id` on theirs, and must not be able to delete (and so
         // never send) a message the agent has not sent yet.
