@@ -210,16 +210,20 @@ impl Database {
         name: &'static str,
         operation: impl AsyncFn(IdbDatabase) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = self.connection().await?;
-        match operation(db.clone()).await {
-            Err(StoreError::Closed { message, .. }) => {
-                crate::log_info!(operation = name, %message, "connection closed: reopening and retrying once");
-                forget_if_current(&self.slot, &db);
-                db.close();
-                let db = self.connection().await?;
-                operation(db).await
+        // One call site of `operation`, in a loop of at most two passes: each call site of
+        // its future is compiled into this function for every operation.
+        let mut retried = false;
+        loop {
+            let db = self.connection().await?;
+            match operation(db.clone()).await {
+                Err(StoreError::Closed { message, .. }) if !retried => {
+                    crate::log_info!(operation = name, %message, "connection closed: reopening and retrying once");
+                    forget_if_current(&self.slot, &db);
+                    db.close();
+                    retried = true;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
