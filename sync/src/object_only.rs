@@ -12,6 +12,10 @@
 //! macro's trait impls call them, the deserializer wrapped in [`ObjectOnly`], whose
 //! `deserialize_struct` asks for a map. A struct sent as an array is then refused with
 //! serde's "invalid type: sequence, expected struct …". The serialized form is unchanged.
+//!
+//! The derive's inherent `Type::deserialize` stays public beside the trait's and still reads
+//! arrays: code decodes through the trait (`serde_json::from_str`, a field of another
+//! struct), never by calling the inherent function.
 
 use serde::de::{Deserializer, Visitor};
 
