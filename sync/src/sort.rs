@@ -90,28 +90,32 @@ fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
-    proptest! {
+    // proptest is a native dev-dependency; the deterministic tests below run in the
+    // browsers too.
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
         #[test]
         fn sorts_as_the_standard_stable_sort_does(
-            items in proptest::collection::vec((0u8..8, any::<u16>()), 0..300)
+            items in proptest::collection::vec((0u8..8, proptest::prelude::any::<u16>()), 0..300)
         ) {
             // Sorting by the first field only: equal keys must keep their original order.
             let mut ours = items.clone();
             sort_by_key(&mut ours, |item| item.0);
             let mut theirs = items;
             theirs.sort_by_key(|item| item.0);
-            prop_assert_eq!(ours, theirs);
+            proptest::prop_assert_eq!(ours, theirs);
         }
 
         #[test]
-        fn natural_order_matches(items in proptest::collection::vec(any::<i32>(), 0..300)) {
+        fn natural_order_matches(
+            items in proptest::collection::vec(proptest::prelude::any::<i32>(), 0..300)
+        ) {
             let mut ours = items.clone();
             sort(&mut ours);
             let mut theirs = items;
             theirs.sort();
-            prop_assert_eq!(ours, theirs);
+            proptest::prop_assert_eq!(ours, theirs);
         }
     }
 

@@ -286,7 +286,7 @@ fn a_history_replys_last_seq_is_recorded_with_its_batch_and_not_without_one() {
 
 #[test]
 fn cached_copies_are_found_in_order_or_not() {
-    let in_order = crate::suite::messages("r1", 3, 9);
+    let in_order: Vec<Message> = (3..=9).map(|seq| msg("r1", seq, "hi", "req")).collect();
     let cached = CachedCopies::of(&in_order);
     assert!(cached.sorted);
     assert_eq!(cached.get(5).map(|m| m.seq), Some(5));
