@@ -165,7 +165,9 @@ pub fn apply_summary(record: &mut ChatRecord, summary: &ChatSummary) {
 /// Stored as a JSON object, `{"request id": millis, …}`. Held as a list of at most
 /// [`MAX_REVOKED`] pairs, searched from end to end: it is short and rarely changes, and a
 /// `BTreeMap` of its own cost its insert, search and rebalancing code in every wasm build.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// No `PartialEq`: the list's order is not part of what it says, and a derived comparison
+/// would see two orders of the same chats as different.
+#[derive(Clone, Debug, Default)]
 pub struct Revoked {
     entries: Vec<(RequestId, Millis)>,
 }
