@@ -371,17 +371,17 @@ mod tests {
         remember_revoked(&mut revoked, &RequestId::from("b"), 30);
         let text = serde_json::to_string(&revoked).unwrap();
         assert_eq!(text, r#"{"b":30,"a":10}"#);
-        let back: Revoked = serde_json::from_str(&text).unwrap();
+        let back: Revoked = crate::json::from_str(&text).unwrap();
         assert_eq!(back.get(&RequestId::from("b")), Some(30));
         assert_eq!(back.get(&RequestId::from("a")), Some(10));
         assert_eq!(back.len(), 2);
 
         // What earlier releases wrote (a map, in key order) reads the same; a repeated key
         // keeps its last time; anything but a map of times is an error.
-        let old: Revoked = serde_json::from_str(r#"{"a":10,"b":30,"a":12}"#).unwrap();
+        let old: Revoked = crate::json::from_str(r#"{"a":10,"b":30,"a":12}"#).unwrap();
         assert_eq!((old.get(&RequestId::from("a")), old.len()), (Some(12), 2));
-        assert!(serde_json::from_str::<Revoked>(r#"[["a",10]]"#).is_err());
-        assert!(serde_json::from_str::<Revoked>(r#"{"a":"soon"}"#).is_err());
+        assert!(crate::json::from_str::<Revoked>(r#"[["a",10]]"#).is_err());
+        assert!(crate::json::from_str::<Revoked>(r#"{"a":"soon"}"#).is_err());
 
         let mut handed_back = back;
         assert_eq!(handed_back.remove(&RequestId::from("b")), Some(30));

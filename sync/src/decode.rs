@@ -7,7 +7,7 @@
 //! cannot hold: they are refused as malformed, never replaced), numbers no `u64` holds, or a
 //! valid shape with values outside the contract. What fails here never touches a cache.
 //!
-//! The browser glue decodes with `serde_json` and then calls the same `validate_*` checks
+//! The browser glue decodes with [`crate::json`] and then calls the same `validate_*` checks
 //! these functions call; the property tests (`tests/hostile_properties.rs`) drive these
 //! decoders with arbitrary bytes and JSON.
 
@@ -184,9 +184,9 @@ impl PushPayload {
 /// Parses JSON into `T`, naming `what` in the error.
 ///
 /// The bytes are checked to be UTF-8 first and parsed as text, as every other JSON in the
-/// browser builds is (records, replies already read as text): one `serde_json` reader, so
-/// each type's deserializer is compiled once rather than once per reader, which keeps the
-/// wasm files smaller.
+/// browser builds is (records, replies already read as text): one reader ([`crate::json`]),
+/// so each type's deserializer is compiled once rather than once per reader, which keeps
+/// the wasm files smaller.
 pub(crate) fn json<T: DeserializeOwned>(
     bytes: &[u8],
     what: &'static str,
@@ -195,68 +195,10 @@ pub(crate) fn json<T: DeserializeOwned>(
         what,
         reason: format!("not UTF-8 text: {e}"),
     })?;
-    serde_json::from_str(text).map_err(|e| InvalidInput::Malformed {
+    crate::json::from_str(text).map_err(|e| InvalidInput::Malformed {
         what,
-        reason: explain(bytes, &e),
+        reason: e.to_string(),
     })
-}
-
-/// The reason a JSON text failed to parse, as `serde_json` gives it, except for a lone
-/// UTF-16 surrogate, which `serde_json` reports in terms of its parser ("unexpected end of
-/// hex escape"): that one is named for what it is, with where it stands.
-pub fn explain(bytes: &[u8], error: &serde_json::Error) -> String {
-    // The surrogate is the cause only when the parser stopped at or after it.
-    let at_or_after = |offset: usize| {
-        let before = &bytes[..offset];
-        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let column = offset
-            - before
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |p| p + 1)
-            + 1;
-        (error.line(), error.column()) >= (line, column)
-    };
-    match lone_surrogate(bytes) {
-        Some((offset, unit)) if error.is_syntax() && at_or_after(offset) => format!(
-            "a \\u{unit:04x} escape at byte {offset} is a lone UTF-16 surrogate, which is \
-             not Unicode text ({error})"
-        ),
-        _ => error.to_string(),
-    }
-}
-
-/// The byte offset and value of the first `\uXXXX` escape in a JSON text that is a lone
-/// surrogate: a high one not followed by a low one, or a low one without a high one.
-pub fn lone_surrogate(bytes: &[u8]) -> Option<(usize, u16)> {
-    let unit_at = |at: usize| -> Option<u16> {
-        let hex = bytes.get(at..at + 6)?;
-        if &hex[..2] != b"\\u" {
-            return None;
-        }
-        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
-    };
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            i += 1;
-            continue;
-        }
-        let Some(unit) = unit_at(i) else {
-            // Any other escape (`\\`, `\"`, `\n`) is two bytes long.
-            i += 2;
-            continue;
-        };
-        match unit {
-            0xD800..=0xDBFF => match unit_at(i + 6) {
-                Some(0xDC00..=0xDFFF) => i += 12,
-                _ => return Some((i, unit)),
-            },
-            0xDC00..=0xDFFF => return Some((i, unit)),
-            _ => i += 6,
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -336,23 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn lone_surrogates_are_found_and_pairs_and_escaped_backslashes_are_not() {
-        assert_eq!(lone_surrogate(br#""\ud800""#), Some((1, 0xD800)));
-        assert_eq!(lone_surrogate(br#""\ude00\ud83d""#), Some((1, 0xDE00)));
-        assert_eq!(
-            lone_surrogate(br#""ok \ud83d\ude00 \ud800x""#),
-            Some((17, 0xD800))
-        );
-        assert_eq!(lone_surrogate(br#""\ud83d\ude00""#), None);
-        assert_eq!(
-            lone_surrogate(br#""\\ud800""#),
-            None,
-            "an escaped backslash, then text"
-        );
-        assert_eq!(lone_surrogate(br#""\u00e9 \n \"""#), None);
-    }
-
-    #[test]
     fn an_earlier_syntax_error_is_not_blamed_on_a_later_surrogate() {
         let error = message(br#"{"request_id" "r", "body":"\ud800"}"#, "live event")
             .expect_err("a missing colon");
@@ -378,11 +303,11 @@ mod tests {
         // chat list both skip the field without recursing, so neither overflows the stack.
         let nested = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
         let push = format!(r#"{{"kind":"hint","to":"a","request_id":"r","seq":1,"x":{nested}}}"#);
-        let payload = serde_json::from_str::<PushPayload>(&push).expect("the field is skipped");
+        let payload = crate::json::from_str::<PushPayload>(&push).expect("the field is skipped");
         assert!(matches!(payload, PushPayload::Hint { seq: 1, .. }));
         // Where a message is expected, the nesting is refused at its first bracket.
         let push = format!(r#"{{"kind":"message","to":"a","message":{nested}}}"#);
-        let error = serde_json::from_str::<PushPayload>(&push)
+        let error = crate::json::from_str::<PushPayload>(&push)
             .expect_err("not a message")
             .to_string();
         assert!(error.starts_with("invalid type: sequence"), "{error}");

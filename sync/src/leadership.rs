@@ -254,7 +254,7 @@ mod tests {
     fn messages_travel_as_tagged_json() {
         let text = serde_json::to_string(&LeaseMessage::Probe { nonce: 5 }).unwrap();
         assert_eq!(text, r#"{"kind":"probe","nonce":5}"#);
-        let back: LeaseMessage = serde_json::from_str(r#"{"kind":"alive","nonce":5}"#).unwrap();
+        let back: LeaseMessage = crate::json::from_str(r#"{"kind":"alive","nonce":5}"#).unwrap();
         assert_eq!(back, LeaseMessage::Alive { nonce: 5 });
     }
 }

@@ -14,6 +14,7 @@ pub mod eviction;
 #[cfg(any(test, feature = "test-support"))]
 pub mod hostile_corpus;
 pub mod ingest;
+pub mod json;
 pub mod leadership;
 pub mod leftovers;
 pub mod linkify;

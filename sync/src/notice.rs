@@ -204,7 +204,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(
     text: &str,
     what: &'static str,
 ) -> Result<T, MalformedMessage> {
-    serde_json::from_str(text).map_err(|e| MalformedMessage {
+    crate::json::from_str(text).map_err(|e| MalformedMessage {
         what,
         detail: e.to_string(),
     })

@@ -15,12 +15,12 @@ use chat_sync::types::{RequestId, SenderRole, SyncState};
 
 fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T) {
     let text = serde_json::to_string(&value).unwrap();
-    let back: T = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    let back: T = chat_sync::json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
     assert_eq!(back, value, "{text}");
 }
 
 fn refused<T: DeserializeOwned + Debug>(text: &str) -> String {
-    match serde_json::from_str::<T>(text) {
+    match chat_sync::json::from_str::<T>(text) {
         Ok(value) => panic!("{text} decoded as {value:?}"),
         Err(error) => error.to_string(),
     }
@@ -82,7 +82,7 @@ fn every_variant_decodes_what_it_encodes() {
 #[test]
 fn the_tag_can_stand_anywhere_and_unknown_fields_are_ignored() {
     let state: OutboxState =
-        serde_json::from_str(r#"{"reason":"no","extra":[1,{}],"state":"failed"}"#).unwrap();
+        chat_sync::json::from_str(r#"{"reason":"no","extra":[1,{}],"state":"failed"}"#).unwrap();
     assert_eq!(
         state,
         OutboxState::Failed {
@@ -90,7 +90,7 @@ fn the_tag_can_stand_anywhere_and_unknown_fields_are_ignored() {
         }
     );
     let push: PushPayload =
-        serde_json::from_str(r#"{"seq":3,"to":"a","request_id":"r","kind":"hint","x":null}"#)
+        chat_sync::json::from_str(r#"{"seq":3,"to":"a","request_id":"r","kind":"hint","x":null}"#)
             .unwrap();
     assert_eq!(
         push,

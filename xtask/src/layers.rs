@@ -29,6 +29,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
             "tagged",
             "object_only",
             "sort",
+            "json",
         ],
     ),
     (

@@ -1,6 +1,6 @@
 //! Conversions between the core's types and IndexedDB records (structured-clone objects,
-//! through JSON text: one serde path, `serde_json`, for every context), and the keys of the
-//! `messages` store.
+//! through JSON text: `serde_json` writes it and the core's `chat_sync::json` reads it, in
+//! every context), and the keys of the `messages` store.
 //!
 //! Decoding is where a damaged record shows up: callers get an error, count it, skip the
 //! record and mark its sequence for a fetch, and never panic.
@@ -55,15 +55,15 @@ pub fn encode_all<T: Serialize>(
 
 /// Decodes a record; the error text says what was wrong with it.
 ///
-/// Records go through `JSON.stringify` and `serde_json`, whose errors name the field and
-/// what it held. A value JSON cannot express (a `BigInt`, a cycle, `undefined` at the top)
+/// Records go through `JSON.stringify` and the core's reader (`chat_sync::json`), whose
+/// errors name the field and what it held. A value JSON cannot express (a `BigInt`, a cycle, `undefined` at the top)
 /// was never written by us and is refused as such.
 pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    serde_json::from_str(&record_text(value)?).map_err(|e| e.to_string())
+    chat_sync::json::from_str(&record_text(value)?).map_err(|e| e.to_string())
 }
 
 /// A record as JSON text, or what makes it no JSON value (see [`decode`]). Kept out of
-/// [`decode`], which is compiled once per type, so that only its `serde_json` call is.
+/// [`decode`], which is compiled once per type, so that only its reader call is.
 fn record_text(value: JsValue) -> Result<String, String> {
     let text = match js_sys::JSON::stringify(&value) {
         Ok(text) => text.as_string(),

@@ -140,14 +140,14 @@ pub async fn send_json<T: serde::de::DeserializeOwned>(
         } else {
             text.as_str()
         };
-        return serde_json::from_str::<T>(text).map_err(|e| {
+        return chat_sync::json::from_str::<T>(text).map_err(|e| {
             FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
                 what,
-                reason: chat_sync::decode::explain(text.as_bytes(), &e),
+                reason: e.to_string(),
             })
         });
     }
-    let body = serde_json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
+    let body = chat_sync::json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
         error: String::new(),
         detail: text.chars().take(200).collect(),
     });
@@ -232,7 +232,7 @@ impl Reply {
     /// The server's error text (`"{error}: {detail}"` of the contract's error body, or the
     /// start of the body when it is not one).
     pub fn error_text(&self) -> String {
-        match serde_json::from_str::<ErrorBody>(&self.text) {
+        match chat_sync::json::from_str::<ErrorBody>(&self.text) {
             Ok(body) if body.detail.is_empty() => body.error,
             Ok(body) => format!("{}: {}", body.error, body.detail),
             Err(_) => self.text.chars().take(200).collect(),

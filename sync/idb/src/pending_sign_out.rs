@@ -80,7 +80,7 @@ pub async fn pending() -> Option<String> {
         Err(_) => None,
     };
     let user = text
-        .and_then(|t| serde_json::from_str::<Mark>(&t).ok())
+        .and_then(|t| chat_sync::json::from_str::<Mark>(&t).ok())
         .map(|mark| mark.user);
     Some(user.unwrap_or_default())
 }

@@ -81,7 +81,7 @@ async fn stored() -> Option<CurrentUser> {
         .await
         .ok()?
         .as_string()?;
-    serde_json::from_str(&text).ok()
+    chat_sync::json::from_str(&text).ok()
 }
 
 /// The agent an earlier release remembered in `localStorage` (pages only), removed there.
@@ -89,5 +89,5 @@ fn take_legacy() -> Option<CurrentUser> {
     let storage = platform::local_storage()?;
     let text = storage.get_item(LEGACY_PAGE_KEY).ok().flatten()?;
     let _ = storage.remove_item(LEGACY_PAGE_KEY);
-    serde_json::from_str(&text).ok()
+    chat_sync::json::from_str(&text).ok()
 }

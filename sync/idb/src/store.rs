@@ -181,7 +181,7 @@ impl IdbStore {
 /// Decodes a whole array of records through JSON text, `None` if any record fails.
 fn decode_batch<T: serde::de::DeserializeOwned>(records: &js_sys::Array) -> Option<Vec<T>> {
     let text = js_sys::JSON::stringify(records).ok()?.as_string()?;
-    serde_json::from_str(&text).ok()
+    chat_sync::json::from_str(&text).ok()
 }
 
 async fn read_record(

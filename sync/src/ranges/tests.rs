@@ -88,7 +88,7 @@ fn complement_and_intersection() {
 
 #[test]
 fn damaged_serialized_ranges_are_normalized() {
-    let s: SeqRanges = serde_json::from_str("[[9,7],[1,3],[2,4],[5,5]]").unwrap();
+    let s: SeqRanges = crate::json::from_str("[[9,7],[1,3],[2,4],[5,5]]").unwrap();
     assert_eq!(pairs(&s), vec![(1, 5), (7, 9)]);
     assert_eq!(serde_json::to_string(&s).unwrap(), "[[1,5],[7,9]]");
 }
@@ -98,11 +98,11 @@ fn damaged_ranges_outside_the_valid_seqs_are_dropped_and_counts_never_overflow()
     // A damaged record claiming 0..=u64::MAX overflowed `count()` (a panic in debug
     // builds, a wrapped count of 0 in release) before out-of-range parts were dropped.
     let s: SeqRanges =
-        serde_json::from_str("[[0,18446744073709551615],[3,4]]").expect("pairs of u64");
+        crate::json::from_str("[[0,18446744073709551615],[3,4]]").expect("pairs of u64");
     assert_eq!(pairs(&s), vec![(1, MAX_SEQ)]);
     assert_eq!(s.count(), MAX_SEQ);
     let beyond: SeqRanges =
-        serde_json::from_str("[[9007199254740992,18446744073709551615],[0,0],[2,2]]")
+        crate::json::from_str("[[9007199254740992,18446744073709551615],[0,0],[2,2]]")
             .expect("pairs of u64");
     assert_eq!(pairs(&beyond), vec![(2, 2)]);
     assert_eq!(SeqRange::new(0, u64::MAX).len(), u64::MAX);
