@@ -44,17 +44,48 @@ pub fn list_time(at: Millis, now: Millis) -> String {
     }
 }
 
-/// "12 KB", "3.4 MB".
+/// "12 KB", "3.4 MB": KB rounded to a whole number, MB to a tenth, halves up.
+///
+/// In integers: formatting a float links the standard library's float formatting, about
+/// 10 KB of the app's wasm, for three labels.
 pub fn bytes(size: u64) -> String {
-    const KB: f64 = 1024.0;
-    let size = size as f64;
+    const KB: u64 = 1024;
+    const MB: u64 = KB * KB;
     if size < KB {
         format!("{size} B")
-    } else if size < KB * KB {
-        format!("{:.0} KB", size / KB)
+    } else if size < MB {
+        format!("{} KB", (size + KB / 2) / KB)
     } else {
-        format!("{:.1} MB", size / KB / KB)
+        let tenths = (u128::from(size) * 10 + u128::from(MB / 2)) / u128::from(MB);
+        format!("{}.{} MB", tenths / 10, tenths % 10)
     }
+}
+
+/// A CSS length in pixels for a layout offset: "120px", "-3.5px", "0.25px", to a hundredth
+/// of a pixel (finer than a browser lays out), without formatting a float (see [`bytes`]).
+pub fn css_px(value: f64) -> String {
+    let hundredths = (value * 100.0).round();
+    // Offsets are far inside i64; a NaN or an infinity (never computed) lays out as 0.
+    let hundredths = if hundredths.is_finite() {
+        hundredths as i64
+    } else {
+        0
+    };
+    let sign = if hundredths < 0 { "-" } else { "" };
+    let (whole, part) = (
+        hundredths.unsigned_abs() / 100,
+        hundredths.unsigned_abs() % 100,
+    );
+    match part {
+        0 => format!("{sign}{whole}px"),
+        part if part % 10 == 0 => format!("{sign}{whole}.{}px", part / 10),
+        part => format!("{sign}{whole}.{part:02}px"),
+    }
+}
+
+/// A ratio as a whole percentage: "90 %".
+pub fn percent(ratio: f64) -> String {
+    format!("{} %", (ratio * 100.0).round() as i64)
 }
 
 /// The full local date and time, for a timestamp's tooltip and `datetime`-like labels.

@@ -130,7 +130,7 @@ pub fn CacheSettings(
             </header>
             {move || notice.get().map(|n| view! { <p class="settings__notice" role="status">{n}</p> })}
             {move || snapshot.get().map(|s| {
-                let hit_rate = s.media.hit_rate().map_or("no requests yet".to_owned(), |r| format!("{:.0} %", r * 100.0));
+                let hit_rate = s.media.hit_rate().map_or("no requests yet".to_owned(), format::percent);
                 let quota = s.quota.map_or("unknown".to_owned(), |(used, total)| {
                     format!("{} of {}", format::bytes(used as u64), format::bytes(total as u64))
                 });

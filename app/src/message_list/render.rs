@@ -10,6 +10,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use super::{content, MessageList, Mounted};
+use crate::format;
 use crate::row_dom::{self, RowContent};
 
 impl MessageList {
@@ -153,7 +154,7 @@ impl MessageList {
                 let _ = mounted
                     .el
                     .style()
-                    .set_property("transform", &format!("translateY({top}px)"));
+                    .set_property("transform", &format!("translateY({})", format::css_px(top)));
             }
         }
         let correction = state.model.anchor_correction(anchor, viewport.top);
@@ -230,7 +231,7 @@ impl MessageList {
             let _ = self
                 .canvas
                 .style()
-                .set_property("height", &format!("{total}px"));
+                .set_property("height", &format::css_px(total));
         }
     }
 }
