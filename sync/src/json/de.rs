@@ -13,7 +13,7 @@ use super::read::Reader;
 impl<'de> Reader<'de> {
     /// The error for a value of the wrong type where `expected` was asked for, naming the
     /// value found (its text for a string or an integer).
-    fn wrong_type(&mut self, expected: &dyn serde::de::Expected) -> JsonError {
+    pub(super) fn wrong_type(&mut self, expected: &dyn serde::de::Expected) -> JsonError {
         let unexpected = match self.peek() {
             None => return eof_value(),
             Some(b'n') => Unexpected::Unit,
@@ -59,18 +59,17 @@ impl<'de> Reader<'de> {
             _ => Err(self.wrong_type(&visitor)),
         }
     }
+}
 
-    /// After a visitor read an array or object: its closing `close`, nothing more in it.
-    fn close(&mut self, close: u8, eof: &'static str) -> Result<(), JsonError> {
-        match self.peek() {
-            Some(found) if found == close => {
-                self.bump();
-                Ok(())
+/// Deserializer methods that all read an integer.
+macro_rules! integers {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+                self.integer(visitor)
             }
-            Some(_) => Err(JsonError::new("trailing characters")),
-            None => Err(JsonError::new(eof)),
-        }
-    }
+        )*
+    };
 }
 
 impl<'de> Deserializer<'de> for &mut Reader<'de> {
@@ -106,46 +105,11 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    /// An integer only: a float is refused (see the module's documentation).
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
-    }
-
-    /// An integer only: a float is refused (see the module's documentation).
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        self.integer(visitor)
+    // Every integer type, and the float types (which a float never reaches: see the
+    // module's documentation), read an integer; the visitor checks its range.
+    integers! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+        deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
@@ -203,19 +167,12 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        if self.peek() != Some(b'[') {
-            return Err(self.wrong_type(&visitor));
-        }
-        self.enter()?;
-        self.bump();
-        let value = visitor.visit_seq(Elements {
+        self.open(b'[', &visitor)?;
+        let read = visitor.visit_seq(Elements {
             reader: &mut *self,
             first: true,
         });
-        self.leave();
-        let value = value?;
-        self.close(b']', "EOF while parsing a list")?;
-        Ok(value)
+        self.shut(read, b']')
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -236,19 +193,12 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
-        if self.peek() != Some(b'{') {
-            return Err(self.wrong_type(&visitor));
-        }
-        self.enter()?;
-        self.bump();
-        let value = visitor.visit_map(Entries {
+        self.open(b'{', &visitor)?;
+        let read = visitor.visit_map(Entries {
             reader: &mut *self,
             first: true,
         });
-        self.leave();
-        let value = value?;
-        self.close(b'}', "EOF while parsing an object")?;
-        Ok(value)
+        self.shut(read, b'}')
     }
 
     /// A struct is an object, never an array.
@@ -273,16 +223,11 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
                 let name = self.string()?.to_owned();
                 visitor.visit_enum(name.into_deserializer())
             }
-            Some(b'{') => {
-                self.enter()?;
-                self.bump();
-                let value = visitor.visit_enum(&mut *self);
-                self.leave();
-                let value = value?;
-                self.close(b'}', "EOF while parsing an object")?;
-                Ok(value)
+            _ => {
+                self.open(b'{', &visitor)?;
+                let read = visitor.visit_enum(&mut *self);
+                self.shut(read, b'}')
             }
-            _ => Err(self.wrong_type(&visitor)),
         }
     }
 
@@ -310,7 +255,7 @@ impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, JsonError> {
-        if !self.reader.next_element(&mut self.first)? {
+        if !self.reader.next_item(&mut self.first, b']')? {
             return Ok(None);
         }
         seed.deserialize(&mut *self.reader).map(Some)
@@ -330,7 +275,7 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, JsonError> {
-        if !self.reader.next_key(&mut self.first)? {
+        if !self.reader.next_item(&mut self.first, b'}')? {
             return Ok(None);
         }
         seed.deserialize(Key(&mut *self.reader)).map(Some)

@@ -65,17 +65,12 @@ impl<'de> Reader<'de> {
     }
 
     /// Enters an array or object a type reads; refused past [`MAX_DEPTH`].
-    pub(super) fn enter(&mut self) -> Result<(), JsonError> {
+    fn enter(&mut self) -> Result<(), JsonError> {
         if self.depth >= MAX_DEPTH {
             return Err(JsonError::new("recursion limit exceeded"));
         }
         self.depth += 1;
         Ok(())
-    }
-
-    /// Leaves what [`Reader::enter`] entered.
-    pub(super) fn leave(&mut self) {
-        self.depth -= 1;
     }
 
     /// Consumes `byte` after any whitespace, or fails with `missing`.
@@ -273,44 +268,67 @@ impl<'de> Reader<'de> {
         Ok(())
     }
 
-    /// Moves to an array's next element: `false` at its `]` (left for the caller), `true`
-    /// before an element, past the comma that separates it from the one before.
-    pub(super) fn next_element(&mut self, first: &mut bool) -> Result<bool, JsonError> {
+    /// Moves to the next item of an array (`close` is `]`) or object (`}`): `false` at its
+    /// closing bracket (left for the caller), `true` before an item, past the comma that
+    /// separates it from the one before. An object's item must start with its key.
+    pub(super) fn next_item(&mut self, first: &mut bool, close: u8) -> Result<bool, JsonError> {
+        let (separator, eof) = if close == b']' {
+            ("expected `,` or `]`", "EOF while parsing a list")
+        } else {
+            ("expected `,` or `}`", "EOF while parsing an object")
+        };
         match self.peek() {
-            Some(b']') => return Ok(false),
+            Some(found) if found == close => return Ok(false),
             Some(b',') if !*first => {
                 self.bump();
-                if self.peek() == Some(b']') {
+                if self.peek() == Some(close) {
                     return Err(JsonError::new("trailing comma"));
                 }
             }
             Some(_) if *first => {}
-            Some(_) => return Err(JsonError::new("expected `,` or `]`")),
-            None => return Err(JsonError::new("EOF while parsing a list")),
-        }
-        *first = false;
-        Ok(true)
-    }
-
-    /// Moves to an object's next entry: `false` at its `}` (left for the caller), `true`
-    /// before a key (a string), past the comma that separates it from the entry before.
-    pub(super) fn next_key(&mut self, first: &mut bool) -> Result<bool, JsonError> {
-        match self.peek() {
-            Some(b'}') => return Ok(false),
-            Some(b',') if !*first => {
-                self.bump();
-                if self.peek() == Some(b'}') {
-                    return Err(JsonError::new("trailing comma"));
-                }
-            }
-            Some(_) if *first => {}
-            Some(_) => return Err(JsonError::new("expected `,` or `}`")),
-            None => return Err(JsonError::new("EOF while parsing an object")),
+            Some(_) => return Err(JsonError::new(separator)),
+            None => return Err(JsonError::new(eof)),
         }
         *first = false;
         match self.peek() {
             Some(b'"') => Ok(true),
+            Some(_) if close == b']' => Ok(true),
             Some(_) => Err(JsonError::new("key must be a string")),
+            None => Err(JsonError::new(eof)),
+        }
+    }
+
+    /// Opens the array (`open` is `[`) or object (`{`) a type reads, or says what was there
+    /// instead.
+    pub(super) fn open(
+        &mut self,
+        open: u8,
+        expected: &dyn serde::de::Expected,
+    ) -> Result<(), JsonError> {
+        if self.peek() != Some(open) {
+            return Err(self.wrong_type(expected));
+        }
+        self.enter()?;
+        self.bump();
+        Ok(())
+    }
+
+    /// Closes what [`Reader::open`] opened once its visitor is done: nothing may be left in
+    /// it but the closing bracket.
+    pub(super) fn shut<T>(
+        &mut self,
+        read: Result<T, JsonError>,
+        close: u8,
+    ) -> Result<T, JsonError> {
+        self.depth -= 1;
+        let value = read?;
+        match self.peek() {
+            Some(found) if found == close => {
+                self.bump();
+                Ok(value)
+            }
+            Some(_) => Err(JsonError::new("trailing characters")),
+            None if close == b']' => Err(JsonError::new("EOF while parsing a list")),
             None => Err(JsonError::new("EOF while parsing an object")),
         }
     }
