@@ -28,13 +28,12 @@
 mod facts;
 pub mod fetch;
 
-use std::collections::HashMap;
-
 pub use facts::{plan_hint, ChatFacts, ChatStatus, HintAction};
 
 use crate::ingest::Source;
 use crate::planner::{ChatInput, Command, FetchId, FetchOutcome, Planner, PlannerConfig};
 use crate::types::{Millis, RequestId, Seq};
+use crate::vec_map::VecMap;
 use facts::needs_repair;
 
 /// The most planner rounds one run performs before it stops (a guard against a backend that
@@ -156,7 +155,7 @@ struct Run {
 #[derive(Clone, Debug)]
 pub struct Engine {
     planner: Planner,
-    runs: HashMap<RunId, Run>,
+    runs: VecMap<RunId, Run>,
     next_run: u64,
 }
 
@@ -165,7 +164,7 @@ impl Engine {
     pub fn new(config: PlannerConfig, seed: u64) -> Self {
         Self {
             planner: Planner::new(config, seed),
-            runs: HashMap::new(),
+            runs: VecMap::new(),
             next_run: 1,
         }
     }

@@ -40,6 +40,7 @@ pub mod tagged;
 pub mod timeline;
 pub mod types;
 pub mod upload;
+pub mod vec_map;
 
 pub use ranges::{Gaps, SeqRange, SeqRanges};
 pub use types::*;

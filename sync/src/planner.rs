@@ -21,12 +21,11 @@
 //! commands, outcomes, progress) is in `types`, what is due now in `poll`, and what a fetch's
 //! end means in `results`.
 
-use std::collections::HashMap;
-
 use crate::backoff::SplitMix64;
 use crate::ranges::{SeqRange, SeqRanges};
 use crate::sync_state::SyncMachine;
 use crate::types::{Millis, RequestId, Seq, SyncState};
+use crate::vec_map::VecMap;
 
 mod poll;
 mod results;
@@ -81,7 +80,7 @@ struct ChatPlan {
 pub struct Planner {
     config: PlannerConfig,
     capabilities: Capabilities,
-    chats: HashMap<RequestId, ChatPlan>,
+    chats: VecMap<RequestId, ChatPlan>,
     /// Every fetch on the network, by id, oldest first: a few per chat, so a list (every
     /// map type costs its own code in the wasm).
     in_flight: Vec<(FetchId, InFlight)>,
@@ -96,7 +95,7 @@ impl Planner {
         Self {
             config,
             capabilities: Capabilities::default(),
-            chats: HashMap::new(),
+            chats: VecMap::new(),
             in_flight: Vec::new(),
             next_id: 1,
             rng: SplitMix64::new(seed),
@@ -160,13 +159,13 @@ impl Planner {
     /// Re-validates a chat against fresh facts (after a merge, or when the backend's last
     /// sequence is learned). Returns the shown state.
     pub fn observe(&mut self, request_id: &RequestId, input: ChatInput<'_>) -> SyncState {
-        let chat = self.chats.entry(request_id.clone()).or_default();
+        let chat = self.chats.get_or_default(request_id);
         chat.machine.revalidate(input.held, input.backend_last)
     }
 
     /// The reader scrolled to the top of what is cached: fetch one more page of older history.
     pub fn request_older(&mut self, request_id: &RequestId) {
-        let chat = self.chats.entry(request_id.clone()).or_default();
+        let chat = self.chats.get_or_default(request_id);
         chat.older_pages_wanted = chat.older_pages_wanted.saturating_add(1).min(4);
     }
 
@@ -177,10 +176,7 @@ impl Planner {
     /// message yet, when a fetch above its newest message is already out, or when the
     /// backend refused the chat; a running backoff delays it.
     pub fn request_newer(&mut self, request_id: &RequestId) {
-        self.chats
-            .entry(request_id.clone())
-            .or_default()
-            .newer_wanted = true;
+        self.chats.get_or_default(request_id).newer_wanted = true;
     }
 
     /// A push hint names message `seq` of a chat the cache never held: fetch exactly that
@@ -188,21 +184,20 @@ impl Planner {
     /// once, whether the backend's last sequence is known or not; a backoff delays it.
     pub fn request_exact(&mut self, request_id: &RequestId, seq: Seq) {
         self.chats
-            .entry(request_id.clone())
-            .or_default()
+            .get_or_default(request_id)
             .exact_wanted
             .insert(seq);
     }
 
     /// The reader has `visible` on screen: gaps there are fetched before the others.
     pub fn set_viewport(&mut self, request_id: &RequestId, visible: Option<SeqRange>) {
-        self.chats.entry(request_id.clone()).or_default().viewport = visible;
+        self.chats.get_or_default(request_id).viewport = visible;
     }
 
     /// A manual resync (or a push hint, which proves the missing messages exist): repair now,
     /// without the grace period or a pending backoff, and undo an earlier refusal.
     pub fn request_resync(&mut self, request_id: &RequestId) {
-        let chat = self.chats.entry(request_id.clone()).or_default();
+        let chat = self.chats.get_or_default(request_id);
         chat.urgent = true;
         chat.failures = 0;
         chat.not_before = 0;
@@ -213,12 +208,12 @@ impl Planner {
     /// any backoff from failed fetches, so a burst of pushes to a chat whose fetches fail (the
     /// server down, the network cut) does not send one request per push.
     pub fn note_gap_proven(&mut self, request_id: &RequestId) {
-        self.chats.entry(request_id.clone()).or_default().urgent = true;
+        self.chats.get_or_default(request_id).urgent = true;
     }
 
     /// The cached chat is corrupt beyond repair: a full reload with that reason is due.
     pub fn report_corrupt(&mut self, request_id: &RequestId, detail: impl Into<String>) {
-        let chat = self.chats.entry(request_id.clone()).or_default();
+        let chat = self.chats.get_or_default(request_id);
         chat.reload_due = Some(FullReloadReason::CorruptCache(detail.into()));
     }
 

@@ -30,6 +30,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
             "object_only",
             "sort",
             "json",
+            "vec_map",
         ],
     ),
     (

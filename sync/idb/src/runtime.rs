@@ -7,7 +7,6 @@
 //! `BroadcastChannel` so every open tab and the service worker update without polling.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 
 use futures::future::LocalBoxFuture;
 
@@ -17,6 +16,7 @@ use chat_sync::ingest::{IngestContext, IngestReport, IngestUndo, Source, UndoOut
 use chat_sync::protocol::{validate_page, MessagesPage};
 use chat_sync::quota::ingest_with_eviction;
 use chat_sync::store::{Revocation, Store};
+use chat_sync::vec_map::VecMap;
 use chat_sync::{Message, RequestId, Seq};
 
 use crate::boxed::boxed;
@@ -36,7 +36,7 @@ pub struct Runtime {
     budget: CacheBudget,
     send_backoff: BackoffPolicy,
     own_user_id: Option<String>,
-    open_chats: RefCell<HashSet<RequestId>>,
+    open_chats: RefCell<VecMap<RequestId, ()>>,
 }
 
 // The public operations box their work in a plain `fn work`, compiled by this crate only
@@ -80,7 +80,7 @@ impl Runtime {
             budget: CacheBudget::default(),
             send_backoff: BackoffPolicy::default(),
             own_user_id,
-            open_chats: RefCell::new(HashSet::new()),
+            open_chats: RefCell::new(VecMap::new()),
         })
     }
 
@@ -114,7 +114,7 @@ impl Runtime {
     pub fn set_chat_open(&self, request_id: &RequestId, open: bool) {
         let mut chats = self.open_chats.borrow_mut();
         if open {
-            chats.insert(request_id.clone());
+            chats.insert(request_id.clone(), ());
         } else {
             chats.remove(request_id);
         }
@@ -134,7 +134,7 @@ impl Runtime {
 
     /// The chats open in a visible view of this context.
     pub fn open_chats(&self) -> Vec<RequestId> {
-        self.open_chats.borrow().iter().cloned().collect()
+        self.open_chats.borrow().keys().cloned().collect()
     }
 
     /// The one ingest path: merge `messages` into the chat, evicting and retrying if the disk
@@ -169,7 +169,7 @@ impl Runtime {
         backend_last: Option<Seq>,
     ) -> Result<IngestReport, SyncError> {
         let ctx = self.ingest_context(request_id, source, backend_last);
-        let pinned: Vec<RequestId> = self.open_chats.borrow().iter().cloned().collect();
+        let pinned: Vec<RequestId> = self.open_chats.borrow().keys().cloned().collect();
         let report = ingest_with_eviction(
             &self.store,
             request_id,
@@ -258,7 +258,7 @@ impl Runtime {
     ) -> IngestContext {
         IngestContext {
             now: platform::now_ms(),
-            chat_open: self.open_chats.borrow().contains(request_id),
+            chat_open: self.open_chats.borrow().contains_key(request_id),
             own_user_id: self.own_user_id.clone(),
             source,
             backend_last,

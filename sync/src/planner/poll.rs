@@ -17,7 +17,7 @@ impl Planner {
     ) -> Vec<Command> {
         let config = self.config.clone();
         let capabilities = self.capabilities;
-        let chat = self.chats.entry(request_id.clone()).or_default();
+        let chat = self.chats.get_or_default(request_id);
         if chat.in_flight_count == 0 {
             chat.machine.revalidate(input.held, input.backend_last);
         }
@@ -162,7 +162,7 @@ impl Planner {
     ) -> Command {
         let id = self.next_id;
         self.next_id += 1;
-        let chat = self.chats.entry(request_id.clone()).or_default();
+        let chat = self.chats.get_or_default(request_id);
         chat.in_flight.insert_range(range);
         chat.in_flight_count += 1;
         chat.machine.fetch_started();

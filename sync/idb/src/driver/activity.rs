@@ -4,9 +4,9 @@
 //! messages of that chat are being fetched, whichever context fetches them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
+use chat_sync::vec_map::VecMap;
 use chat_sync::RequestId;
 
 use crate::broadcast::{fetch_channel_name, Broadcaster, FetchNotice};
@@ -19,7 +19,7 @@ pub type FetchObserver = Rc<dyn Fn(&RequestId, bool)>;
 
 /// The requests on the network per chat, the observer, and the channel to the others.
 pub(super) struct FetchActivity {
-    fetching: RefCell<HashMap<RequestId, u32>>,
+    fetching: RefCell<VecMap<RequestId, u32>>,
     observer: RefCell<Option<FetchObserver>>,
     /// Where this context announces its fetches to the others.
     channel: Option<Broadcaster>,
@@ -38,7 +38,7 @@ impl FetchActivity {
             }
         };
         Self {
-            fetching: RefCell::new(HashMap::new()),
+            fetching: RefCell::new(VecMap::new()),
             observer: RefCell::new(None),
             channel,
             context: platform::random_id(),
@@ -62,7 +62,7 @@ impl FetchActivity {
     pub(super) fn started(&self, request_id: &RequestId) {
         let first = {
             let mut fetching = self.fetching.borrow_mut();
-            let n = fetching.entry(request_id.clone()).or_default();
+            let n = fetching.get_or_default(request_id);
             *n += 1;
             *n == 1
         };

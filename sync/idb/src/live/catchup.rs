@@ -143,12 +143,14 @@ pub async fn catch_up_with_list<C: HistoryClient>(
         ..CatchUpReport::default()
     };
     // Every chat record in one read, instead of one transaction per listed chat.
-    let mut records: std::collections::HashMap<RequestId, chat_sync::ChatRecord> = store
-        .chats()
-        .await?
-        .into_iter()
-        .map(|record| (record.request_id.clone(), record))
-        .collect();
+    let mut records = chat_sync::vec_map::VecMap::from_entries(
+        store
+            .chats()
+            .await?
+            .into_iter()
+            .map(|record| (record.request_id.clone(), record))
+            .collect(),
+    );
     for summary in summaries {
         let request_id = &summary.request_id;
         let Some(record) = records.remove(request_id) else {

@@ -3,11 +3,11 @@
 //! or chat summary is applied beside it; a malformed event is logged and dropped.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use chat_sync::decode::StreamEvent;
 use chat_sync::ingest::Source;
+use chat_sync::vec_map::VecMap;
 use chat_sync::RequestId;
 use futures::future::LocalBoxFuture;
 use futures::stream::FuturesUnordered;
@@ -22,7 +22,7 @@ impl Leader {
         &self,
         kind: &str,
         data: &str,
-        repairing: &Rc<RefCell<HashSet<RequestId>>>,
+        repairing: &Rc<RefCell<VecMap<RequestId, ()>>>,
         tasks: &mut FuturesUnordered<LocalBoxFuture<'static, ()>>,
     ) {
         let message = match chat_sync::decode::stream_event(kind, data.as_bytes()) {
@@ -64,7 +64,11 @@ impl Leader {
         if !report.reveals_gap || !report.rejected.is_empty() {
             return;
         }
-        if !repairing.borrow_mut().insert(request_id.clone()) {
+        if repairing
+            .borrow_mut()
+            .insert(request_id.clone(), ())
+            .is_some()
+        {
             // A repair of this chat is running; it re-reads the chat each round and will
             // include the new gap.
             return;

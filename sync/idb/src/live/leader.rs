@@ -4,10 +4,10 @@
 //! beside the stream.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use chat_sync::live::{CatchUpTurns, LiveAction, LiveConnection, StreamSignal, LIVE_BACKOFF};
+use chat_sync::vec_map::VecMap;
 use chat_sync::RequestId;
 use futures::channel::mpsc;
 use futures::future::LocalBoxFuture;
@@ -45,7 +45,7 @@ impl Leader {
         // itself would lose its IndexedDB transaction meanwhile); this set holds their
         // handles, so they end when the leader's future is dropped.
         let mut tasks: FuturesUnordered<LocalBoxFuture<'static, ()>> = FuturesUnordered::new();
-        let repairing: Rc<RefCell<HashSet<RequestId>>> = Rc::default();
+        let repairing: Rc<RefCell<VecMap<RequestId, ()>>> = Rc::default();
         let catch_up: Rc<RefCell<CatchUpTurns>> = Rc::default();
         // Whether a stream of this channel opened before (the next open is a reconnect).
         let opened_before = std::cell::Cell::new(false);
