@@ -13,13 +13,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::join::join_all;
 use chat_sync::engine::fetch::{reload_request, requests_for, FetchTally, HistoryQuery};
 use chat_sync::engine::{ChatFacts, Engine, Goal, RunId, Step};
 use chat_sync::ingest::Source;
 use chat_sync::planner::{Command, FetchCommand, FetchOutcome, FullReloadReason, PlannerConfig};
 use chat_sync::store::Store;
 use chat_sync::{ChatRecord, RequestId, Seq, SeqRange};
-use futures::future::join_all;
 
 use crate::error::SyncError;
 use crate::http::HistoryClient;

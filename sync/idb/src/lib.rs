@@ -32,6 +32,7 @@ pub mod driver;
 pub mod edits;
 pub mod error;
 pub mod http;
+pub mod join;
 pub mod leftovers;
 pub mod live;
 pub mod live_lease;

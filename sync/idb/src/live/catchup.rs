@@ -6,11 +6,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::join::join_all;
 use chat_sync::backoff::SplitMix64;
 use chat_sync::live::{catch_up_missing, catch_up_retry, CatchUpTurns};
 use chat_sync::store::Store;
 use chat_sync::{ChatSummary, RequestId};
-use futures::future::join_all;
 
 use crate::driver::Driver;
 use crate::error::SyncError;

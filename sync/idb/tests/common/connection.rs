@@ -462,3 +462,33 @@ pub async fn work_acting_as_an_agent_names_it_whoever_the_context_acts_for() {
         "/api/chat/events"
     );
 }
+
+/// `chat_sync_idb::join::join_all` runs its futures side by side (the first waits for what
+/// the second sends, so one after the other would never finish) and gives their outputs in
+/// the order given; two store reads joined that way both complete.
+pub async fn join_all_runs_its_futures_side_by_side_in_order() {
+    use chat_sync_idb::join::join_all;
+    use futures::future::LocalBoxFuture;
+    let (sender, receiver) = futures::channel::oneshot::channel::<u32>();
+    let first: LocalBoxFuture<'static, u32> =
+        Box::pin(async move { receiver.await.unwrap_or(0) + 1 });
+    let second: LocalBoxFuture<'static, u32> = Box::pin(async move {
+        let _ = sender.send(41);
+        7
+    });
+    assert_eq!(join_all(vec![first, second]).await, vec![42, 7]);
+    let none: Vec<LocalBoxFuture<'static, u32>> = Vec::new();
+    assert!(join_all(none).await.is_empty());
+    let store = super::open_fresh().await;
+    let chat = RequestId::from("join");
+    store
+        .ingest(&chat, messages("join", 1, 3), &closed_chat_ctx())
+        .await
+        .expect("ingest");
+    let reads = join_all([1, 3].map(|seq| store.range(&chat, SeqRange::new(seq, seq)))).await;
+    let found: Vec<Vec<u64>> = reads
+        .into_iter()
+        .map(|read| seqs(&read.expect("read")))
+        .collect();
+    assert_eq!(found, vec![vec![1], vec![3]]);
+}

@@ -60,7 +60,8 @@ macro_rules! all_tests {
             versionchange_closes_and_reopens_cleanly,
             a_transaction_survives_a_busy_loop_only_in_its_own_task,
             cache_writes_are_relaxed_and_outbox_writes_strict,
-            work_acting_as_an_agent_names_it_whoever_the_context_acts_for
+            work_acting_as_an_agent_names_it_whoever_the_context_acts_for,
+            join_all_runs_its_futures_side_by_side_in_order
         );
         $crate::all_tests!(@in failures:
             corrupt_message_is_counted_skipped_and_marked_missing,
