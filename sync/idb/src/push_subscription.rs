@@ -8,11 +8,9 @@
 //! permission prompt may never be answered. The outcome is a value, never an error, so the
 //! app can say unobtrusively that it relies on the live channel and catch-up instead.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chat_sync::protocol::{PushSubscription, PushUnsubscribe, VapidPublicKey};
 use futures::future::{select, Either};
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::IgnoredAny;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -243,15 +241,15 @@ async fn subscribe_and_register(
         )
         .await
         .map_err(|e| failed("fetch the VAPID key", e))?;
-        let raw = URL_SAFE_NO_PAD
-            .decode(key.public_key.trim_end_matches('='))
-            .map_err(|e| failed("decode the VAPID key", e))?;
+        // The key goes to the browser as the server gives it, base64url text (unpadded, as
+        // the API wants it): the Push API decodes it and refuses a malformed one (`InvalidCharacterError`) or one that is
+        // not a P-256 public key (`InvalidAccessError`), which `subscribe` then rejects with.
         let options = Object::new();
         let set = |k: &str, v: &JsValue| Reflect::set(&options, &JsValue::from_str(k), v);
         set("userVisibleOnly", &JsValue::TRUE).map_err(|e| js_failed("options", &e))?;
         set(
             "applicationServerKey",
-            &Uint8Array::from(raw.as_slice()).into(),
+            &JsValue::from_str(key.public_key.trim_end_matches('=')),
         )
         .map_err(|e| js_failed("options", &e))?;
         settle(
