@@ -7,10 +7,13 @@
 
 use std::time::{Duration, Instant};
 
+use chat_sync::hostile_corpus::Case;
 use e2e::browser::Page;
 use e2e::http;
+use e2e::intercept::Interceptor;
 use e2e::rig::Rig;
-use e2e::wait_until;
+use e2e::{wait_until, HarnessError};
+use serde_json::json;
 
 const VAPID: &str = "http_requests_total{route=\"/api/push/vapid-public-key\",status=\"200\"}";
 /// Every status of the subscriptions route (POST and DELETE), summed by [`requests`].
@@ -84,6 +87,61 @@ async fn enabling_push_with_the_permission_refused_says_so_at_once() -> e2e::Res
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(rig.metric(VAPID).await?, 0.0, "the server was not asked");
     assert_eq!(requests(&rig, SUBSCRIPTIONS).await?, 0.0);
+    page.close().await?;
+    rig.stop().await;
+    Ok(())
+}
+
+/// The app hands the server's VAPID key to `pushManager.subscribe` as the base64url text it
+/// was served, and the browser decodes it: a key that is not base64url is refused by the
+/// browser at once (not waited on for the app's 8 s, as a valid key is above), and nothing is
+/// registered. The key is served by CDP interception, as a broken server would serve it.
+#[tokio::test]
+async fn a_malformed_vapid_key_is_refused_by_the_browser_at_once() -> e2e::Result<()> {
+    let rig = Rig::start("push-subscribe-bad-key").await?;
+    rig.grant_notifications().await?;
+    let interceptor = Interceptor::new();
+    interceptor.add(
+        "/api/push/vapid-public-key",
+        vec![Case::refused(
+            "a key that is not base64url",
+            r#"{"public_key":"*** not base64url ***"}"#,
+        )],
+        true,
+    );
+    let page = rig.browser.new_page("about:blank").await?;
+    let events = rig.browser.cdp.events();
+    page.call(
+        "Fetch.enable",
+        json!({ "patterns": [
+            { "urlPattern": "*/api/push/vapid-public-key*", "requestStage": "Request" },
+        ] }),
+    )
+    .await?;
+    let steps = async {
+        page.navigate(&rig.server.url("/")).await?;
+        let (text, took) = enable_push(&page).await?;
+        println!("enable push, malformed VAPID key: {text:?} after {took:?}");
+        assert_eq!(text, "Push unavailable here: live updates only");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert!(
+            !interceptor.served("/api/push/vapid-public-key").is_empty(),
+            "the malformed key was served"
+        );
+        assert_eq!(
+            requests(&rig, SUBSCRIPTIONS).await?,
+            0.0,
+            "nothing to register"
+        );
+        e2e::Result::Ok(())
+    };
+    let result = tokio::select! {
+        result = steps => result,
+        () = interceptor.run(&page, events) => {
+            Err(HarnessError::Setup("the devtools connection closed".into()))
+        }
+    };
+    result?;
     page.close().await?;
     rig.stop().await;
     Ok(())
