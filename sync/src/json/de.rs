@@ -5,10 +5,8 @@ use serde::de::{
     SeqAccess, Unexpected, VariantAccess, Visitor,
 };
 
-use super::read::{eof_value, Number};
+use super::read::{eof_value, Number, Reader};
 use super::JsonError;
-
-use super::read::Reader;
 
 impl<'de> Reader<'de> {
     /// The error for a value of the wrong type where `expected` was asked for, naming the
@@ -282,7 +280,7 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
     }
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, JsonError> {
-        self.reader.expect(b':', "expected `:`")?;
+        self.reader.colon()?;
         seed.deserialize(&mut *self.reader)
     }
 }
@@ -322,7 +320,7 @@ impl<'de> EnumAccess<'de> for &mut Reader<'de> {
             return Err(JsonError::new("key must be a string"));
         }
         let variant = seed.deserialize(Key(&mut *self))?;
-        self.expect(b':', "expected `:`")?;
+        self.colon()?;
         Ok((variant, self))
     }
 }

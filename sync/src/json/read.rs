@@ -73,14 +73,14 @@ impl<'de> Reader<'de> {
         Ok(())
     }
 
-    /// Consumes `byte` after any whitespace, or fails with `missing`.
-    pub(super) fn expect(&mut self, byte: u8, missing: &'static str) -> Result<(), JsonError> {
+    /// Consumes the colon between an object's key and its value.
+    pub(super) fn colon(&mut self) -> Result<(), JsonError> {
         match self.peek() {
-            Some(found) if found == byte => {
+            Some(b':') => {
                 self.bump();
                 Ok(())
             }
-            Some(_) => Err(JsonError::new(missing)),
+            Some(_) => Err(JsonError::new("expected `:`")),
             None => Err(eof_value()),
         }
     }
@@ -272,10 +272,10 @@ impl<'de> Reader<'de> {
     /// closing bracket (left for the caller), `true` before an item, past the comma that
     /// separates it from the one before. An object's item must start with its key.
     pub(super) fn next_item(&mut self, first: &mut bool, close: u8) -> Result<bool, JsonError> {
-        let (separator, eof) = if close == b']' {
-            ("expected `,` or `]`", "EOF while parsing a list")
+        let separator = if close == b']' {
+            "expected `,` or `]`"
         } else {
-            ("expected `,` or `}`", "EOF while parsing an object")
+            "expected `,` or `}`"
         };
         match self.peek() {
             Some(found) if found == close => return Ok(false),
@@ -287,14 +287,14 @@ impl<'de> Reader<'de> {
             }
             Some(_) if *first => {}
             Some(_) => return Err(JsonError::new(separator)),
-            None => return Err(JsonError::new(eof)),
+            None => return Err(unclosed(close)),
         }
         *first = false;
         match self.peek() {
             Some(b'"') => Ok(true),
             Some(_) if close == b']' => Ok(true),
             Some(_) => Err(JsonError::new("key must be a string")),
-            None => Err(JsonError::new(eof)),
+            None => Err(unclosed(close)),
         }
     }
 
@@ -328,79 +328,46 @@ impl<'de> Reader<'de> {
                 Ok(value)
             }
             Some(_) => Err(JsonError::new("trailing characters")),
-            None if close == b']' => Err(JsonError::new("EOF while parsing a list")),
-            None => Err(JsonError::new("EOF while parsing an object")),
+            None => Err(unclosed(close)),
         }
     }
 
     /// Skips one whole value, checking its syntax, with no recursion and no depth limit: a
-    /// value no type reads may nest as deep as the text is long.
+    /// value no type reads may nest as deep as the text is long. Between items it takes the
+    /// same steps as a value a type reads ([`Reader::next_item`]), so both refuse alike.
     pub(super) fn skip_value(&mut self) -> Result<(), JsonError> {
-        // The arrays (`[`) and objects (`{`) open around the reader.
+        // The closing brackets of the arrays and objects open around the reader.
         let mut open: Vec<u8> = Vec::new();
         loop {
-            // A value starts here.
-            match self.peek() {
-                Some(b'[') => {
+            // A value starts here: an array or object is opened, anything else skipped.
+            let mut first = match self.peek() {
+                Some(bracket @ (b'[' | b'{')) => {
                     self.bump();
-                    if self.peek() == Some(b']') {
-                        self.bump();
-                    } else {
-                        open.push(b'[');
-                        continue;
-                    }
+                    open.push(if bracket == b'[' { b']' } else { b'}' });
+                    true
                 }
-                Some(b'{') => {
-                    self.bump();
-                    if self.peek() == Some(b'}') {
-                        self.bump();
-                    } else {
-                        open.push(b'{');
-                        self.skip_key()?;
-                        continue;
-                    }
+                _ => {
+                    self.skip_scalar()?;
+                    false
                 }
-                _ => self.skip_scalar()?,
-            }
-            // A value ended: close what it ended, or go on to the next element or entry.
+            };
+            // Go on to the next item of the innermost container, closing each that ends.
             loop {
-                let Some(&container) = open.last() else {
+                let Some(&close) = open.last() else {
                     return Ok(());
                 };
-                match (self.peek(), container) {
-                    (Some(b','), _) => {
-                        self.bump();
-                        if matches!(self.peek(), Some(b']' | b'}')) {
-                            return Err(JsonError::new("trailing comma"));
-                        }
-                        if container == b'{' {
-                            self.skip_key()?;
-                        }
-                        break;
+                if self.next_item(&mut first, close)? {
+                    if close == b'}' {
+                        self.string()?;
+                        self.colon()?;
                     }
-                    (Some(b']'), b'[') | (Some(b'}'), b'{') => {
-                        self.bump();
-                        open.pop();
-                    }
-                    (Some(_), b'[') => return Err(JsonError::new("expected `,` or `]`")),
-                    (Some(_), _) => return Err(JsonError::new("expected `,` or `}`")),
-                    (None, b'[') => return Err(JsonError::new("EOF while parsing a list")),
-                    (None, _) => return Err(JsonError::new("EOF while parsing an object")),
+                    break;
                 }
+                self.bump();
+                open.pop();
+                first = false;
             }
         }
-    }
-
-    /// Skips an object's key and the colon after it.
-    fn skip_key(&mut self) -> Result<(), JsonError> {
-        match self.peek() {
-            Some(b'"') => {
-                self.string()?;
-            }
-            Some(_) => return Err(JsonError::new("key must be a string")),
-            None => return Err(JsonError::new("EOF while parsing an object")),
-        }
-        self.expect(b':', "expected `:`")
     }
 
     /// Skips a literal, a string or a number.
@@ -419,6 +386,15 @@ impl<'de> Reader<'de> {
 
 pub(super) fn eof_value() -> JsonError {
     JsonError::new("EOF while parsing a value")
+}
+
+/// The end of the text inside an array (`close` is `]`) or an object.
+fn unclosed(close: u8) -> JsonError {
+    JsonError::new(if close == b']' {
+        "EOF while parsing a list"
+    } else {
+        "EOF while parsing an object"
+    })
 }
 
 fn invalid_number() -> JsonError {
