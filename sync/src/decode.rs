@@ -195,10 +195,16 @@ pub(crate) fn json<T: DeserializeOwned>(
         what,
         reason: format!("not UTF-8 text: {e}"),
     })?;
-    crate::json::from_str(text).map_err(|e| InvalidInput::Malformed {
+    crate::json::from_str(text).map_err(|e| malformed(what, &e))
+}
+
+/// The refusal of a JSON text that did not decode as `what`: here and for the browser
+/// glue's replies, which arrive as text. Not generic, so it is compiled once.
+pub fn malformed(what: &'static str, error: &crate::json::JsonError) -> InvalidInput {
+    InvalidInput::Malformed {
         what,
-        reason: e.to_string(),
-    })
+        reason: error.to_string(),
+    }
 }
 
 #[cfg(test)]

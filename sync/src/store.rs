@@ -14,6 +14,7 @@ use crate::media_cache::MediaStats;
 use crate::outbox::{NewOutboxEntry, OutboxEntry, OutboxError};
 use crate::ranges::SeqRange;
 use crate::types::{ChatRecord, ChatSummary, Message, Millis, RequestId, Seq};
+use crate::vec_map::VecMap;
 
 /// The most messages one range read returns; larger windows are read page by page.
 pub const MAX_READ: u64 = 1_000;
@@ -225,6 +226,17 @@ pub trait Store {
 
     /// Drops every index entry; the counters and the budget stay.
     async fn media_clear(&self) -> Result<(), StoreError>;
+}
+
+/// Chat records by chat, for a walk over a chat list that takes each listed chat's record
+/// (the store's chat list apply, the catch-up); one per chat, the last of any repeated.
+pub fn records_by_id(records: Vec<ChatRecord>) -> VecMap<RequestId, ChatRecord> {
+    VecMap::from_entries(
+        records
+            .into_iter()
+            .map(|record| (record.request_id.clone(), record))
+            .collect(),
+    )
 }
 
 /// Checks a read's size before any store work.

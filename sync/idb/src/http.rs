@@ -140,12 +140,8 @@ pub async fn send_json<T: serde::de::DeserializeOwned>(
         } else {
             text.as_str()
         };
-        return chat_sync::json::from_str::<T>(text).map_err(|e| {
-            FetchError::Invalid(chat_sync::protocol::InvalidInput::Malformed {
-                what,
-                reason: e.to_string(),
-            })
-        });
+        return chat_sync::json::from_str::<T>(text)
+            .map_err(|e| FetchError::Invalid(chat_sync::decode::malformed(what, &e)));
     }
     let body = chat_sync::json::from_str::<ErrorBody>(&text).unwrap_or(ErrorBody {
         error: String::new(),

@@ -143,14 +143,7 @@ pub async fn catch_up_with_list<C: HistoryClient>(
         ..CatchUpReport::default()
     };
     // Every chat record in one read, instead of one transaction per listed chat.
-    let mut records = chat_sync::vec_map::VecMap::from_entries(
-        store
-            .chats()
-            .await?
-            .into_iter()
-            .map(|record| (record.request_id.clone(), record))
-            .collect(),
-    );
+    let mut records = chat_sync::store::records_by_id(store.chats().await?);
     for summary in summaries {
         let request_id = &summary.request_id;
         let Some(record) = records.remove(request_id) else {

@@ -4,11 +4,9 @@
 //! queued behind it), the core's [`apply_summary`] on each, and only the records it changed
 //! written back.
 
-use chat_sync::vec_map::VecMap;
-
 use chat_sync::changes::may_list;
 use chat_sync::ingest::apply_summary;
-use chat_sync::store::StoreError;
+use chat_sync::store::{records_by_id, StoreError};
 use chat_sync::{ChatSummary, Millis};
 use web_sys::IdbDatabase;
 
@@ -42,12 +40,7 @@ impl IdbStore {
             self.drop_reason(&id, reason);
             delete_chat_in(&chats, &messages, &id, OP)?;
         }
-        let mut records = VecMap::from_entries(
-            found
-                .into_iter()
-                .map(|record| (record.request_id.clone(), record))
-                .collect(),
-        );
+        let mut records = records_by_id(found);
         let revoked_before = revoked.len();
         for summary in summaries {
             if !may_list(&revoked, &summary.request_id, listed_at) {
