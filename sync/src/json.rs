@@ -1,5 +1,7 @@
 //! JSON text to the core's types: the one reader every JSON input passes, in the browser
 //! builds and natively (server replies, pushes, cached records, messages between contexts).
+//! Writing goes through [`to_string`] (`write`), which names a failure without `serde_json`'s
+//! error texts.
 //!
 //! It reads what `serde_json` reads, with three deliberate differences:
 //!
@@ -25,6 +27,7 @@
 mod de;
 mod read;
 mod unexpected;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +37,7 @@ use std::fmt;
 use serde::de::{DeserializeOwned, Expected, Unexpected};
 
 use unexpected::Shown;
+pub use write::{to_string, WriteError};
 
 /// Decodes a `T` from JSON `text`; whitespace may surround the value, nothing else. The
 /// value owns its strings: none is borrowed from the text.

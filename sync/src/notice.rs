@@ -212,7 +212,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(
 
 /// The JSON text of a message (these types always serialize).
 pub fn encode<T: Serialize>(message: &T) -> String {
-    serde_json::to_string(message).unwrap_or_default()
+    crate::json::to_string(message).unwrap_or_default()
 }
 
 crate::object_only_serde!(ChangeNotice, FetchNotice);

@@ -1,5 +1,5 @@
 //! Conversions between the core's types and IndexedDB records (structured-clone objects,
-//! through JSON text: `serde_json` writes it and the core's `chat_sync::json` reads it, in
+//! through JSON text: `chat_sync::json::to_string` writes it and the core's `chat_sync::json` reads it, in
 //! every context), and the keys of the `messages` store.
 //!
 //! Decoding is where a damaged record shows up: callers get an error, count it, skip the
@@ -21,13 +21,13 @@ use crate::error::store_error;
 /// number in a record fits a JavaScript number (seqs are at most 2^53 - 1, validated by
 /// the core).
 pub fn encode<T: Serialize>(value: &T, operation: &'static str) -> Result<JsValue, StoreError> {
-    parse_record(serde_json::to_string(value), operation)
+    parse_record(chat_sync::json::to_string(value), operation)
 }
 
 /// The record that JSON `text` describes. Kept out of [`encode`], which is compiled once per
-/// type, so that only its `serde_json` call is.
+/// type, so that only its JSON write is.
 fn parse_record(
-    text: Result<String, serde_json::Error>,
+    text: Result<String, chat_sync::json::WriteError>,
     operation: &'static str,
 ) -> Result<JsValue, StoreError> {
     let text = text.map_err(|e| StoreError::Backend {

@@ -103,7 +103,7 @@ pub async fn close(runtime: &Runtime, request_id: &RequestId) -> Result<ChatSumm
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<String, SyncError> {
-    serde_json::to_string(value).map_err(|e| SyncError::Invalid {
+    chat_sync::json::to_string(value).map_err(|e| SyncError::Invalid {
         what: "change request",
         detail: e.to_string(),
     })

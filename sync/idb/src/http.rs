@@ -115,7 +115,7 @@ pub async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     body: &B,
     what: &'static str,
 ) -> Result<T, FetchError> {
-    let text = serde_json::to_string(body).map_err(|e| FetchError::Transient {
+    let text = chat_sync::json::to_string(body).map_err(|e| FetchError::Transient {
         status: None,
         detail: format!("could not encode the {what} request: {e}"),
     })?;

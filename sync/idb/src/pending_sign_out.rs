@@ -40,7 +40,7 @@ pub async fn mark(user_id: &str) -> Result<(), crate::DomError> {
     let mark = Mark {
         user: user_id.to_owned(),
     };
-    let text = serde_json::to_string(&mark)
+    let text = chat_sync::json::to_string(&mark)
         .map_err(|error| crate::DomError::new("EncodeError", error.to_string()))?;
     let cache = cache().await.ok_or_else(|| {
         crate::DomError::new(

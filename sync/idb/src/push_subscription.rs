@@ -84,7 +84,7 @@ pub async fn renew_push_subscription(
             }
         };
         if let Some(old) = old_endpoint.filter(|old| *old != new_endpoint) {
-            let body = serde_json::to_string(&PushUnsubscribe { endpoint: old })
+            let body = chat_sync::json::to_string(&PushUnsubscribe { endpoint: old })
                 .map_err(|e| failed("encode the unsubscription", e))?;
             // The old endpoint is dead either way; a failure to forget it only costs the
             // server one failed delivery (it deletes subscriptions answered with 404/410).
@@ -290,8 +290,8 @@ fn parse_subscription(subscription: &JsValue) -> Step<PushSubscription> {
 }
 
 async fn register(base_url: &str, subscription: &PushSubscription) -> Step<()> {
-    let body =
-        serde_json::to_string(subscription).map_err(|e| failed("encode the subscription", e))?;
+    let body = chat_sync::json::to_string(subscription)
+        .map_err(|e| failed("encode the subscription", e))?;
     let url = format!("{base_url}/api/push/subscriptions");
     send_json::<IgnoredAny>(&url, "POST", Some(&body), "push subscription")
         .await

@@ -31,7 +31,7 @@ async fn cache() -> Option<web_sys::Cache> {
 
 /// Remembers `user` as the last confirmed agent; a failure only costs the offline fallback.
 pub async fn remember(user: &CurrentUser) {
-    let Ok(text) = serde_json::to_string(user) else {
+    let Ok(text) = chat_sync::json::to_string(user) else {
         return;
     };
     let Some(cache) = cache().await else {

@@ -281,7 +281,7 @@ async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport
         };
     if let Some(endpoint) = property(&subscription, "endpoint").and_then(|e| e.as_string()) {
         // A struct of one string cannot fail to serialize.
-        let body = serde_json::to_string(&PushUnsubscribe { endpoint }).unwrap_or_default();
+        let body = chat_sync::json::to_string(&PushUnsubscribe { endpoint }).unwrap_or_default();
         match http::send(
             "DELETE",
             &format!("{base}/api/push/subscriptions"),

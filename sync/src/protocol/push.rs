@@ -127,8 +127,8 @@ impl PushPayload {
             to: to.to_owned(),
             message: message.clone(),
         };
-        match serde_json::to_vec(&whole) {
-            Ok(bytes) if bytes.len() <= PUSH_INLINE_LIMIT => whole,
+        match crate::json::to_string(&whole) {
+            Ok(text) if text.len() <= PUSH_INLINE_LIMIT => whole,
             _ => PushPayload::Hint {
                 to: to.to_owned(),
                 request_id: message.request_id.clone(),
@@ -145,8 +145,8 @@ impl PushPayload {
             to: to.to_owned(),
             message: message.clone(),
         };
-        match serde_json::to_vec(&whole) {
-            Ok(bytes) if bytes.len() <= PUSH_INLINE_LIMIT => whole,
+        match crate::json::to_string(&whole) {
+            Ok(text) if text.len() <= PUSH_INLINE_LIMIT => whole,
             _ => PushPayload::Changes {
                 to: to.to_owned(),
                 request_id: message.request_id.clone(),

@@ -87,7 +87,7 @@ pub(super) async fn send_one(
         body: entry.body.clone(),
         attachments: entry.attachments.clone(),
     };
-    let json = serde_json::to_string(&body).map_err(|e| SyncError::Invalid {
+    let json = chat_sync::json::to_string(&body).map_err(|e| SyncError::Invalid {
         what: "outbox entry",
         detail: e.to_string(),
     })?;
