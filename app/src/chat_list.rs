@@ -13,6 +13,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use crate::cache::AppCache;
+use crate::effect::effect;
 use crate::format;
 use crate::route::{navigate, Route};
 
@@ -75,7 +76,7 @@ pub fn ChatList(
     // One read at a time; a change during a read asks for one more afterwards.
     let reading = Rc::new(Cell::new(false));
     let again = Rc::new(Cell::new(false));
-    Effect::new(move |_| {
+    effect(move || {
         changes.track();
         if reading.replace(true) {
             again.set(true);

@@ -23,6 +23,7 @@ use leptos::task::spawn_local;
 
 use crate::cache::AppCache;
 use crate::composer::Composer;
+use crate::effect::effect;
 use crate::message_list::{MessageList, Viewer};
 use crate::route::{navigate, Route};
 
@@ -65,7 +66,7 @@ pub fn ChatView(
 
     // The indicator follows `fetching`, shown only after a short delay.
     let generation = StoredValue::new(0u64);
-    Effect::new(move |_| {
+    effect(move || {
         let on = fetching.get();
         generation.update_value(|g| *g += 1);
         if !on {
@@ -89,7 +90,7 @@ pub fn ChatView(
     let marks = Rc::new(RefCell::new(ReadMarks::default()));
     let leaving = StoredValue::new_local(marks.clone());
     let id = request_id.clone();
-    Effect::new(move |_| {
+    effect(move || {
         let Some(element) = scroller.get() else {
             return;
         };
@@ -158,14 +159,16 @@ pub fn ChatView(
     // more (a burst of commits is read once or twice, never once per commit).
     let id = request_id.clone();
     let turns = Rc::new(Cell::new(RefreshTurns::Idle));
-    Effect::new(move |previous: Option<u64>| {
-        let (version, concerns_us, taken) = changes.with(|c| {
+    // The first run only subscribes: the view has just been read.
+    let mut subscribed = false;
+    effect(move || {
+        let first = !std::mem::replace(&mut subscribed, true);
+        let (concerns_us, taken) = changes.with(|c| {
             let ours = c.last.as_ref().filter(|n| n.request_id == id);
             if let (Some(notice), Some(current)) = (ours, list.try_get_value().flatten()) {
                 current.note_change(notice);
             }
             (
-                c.version,
                 c.last.is_none() || ours.is_some(),
                 ours.filter(|n| n.revoked).map(|n| n.discarded_outbox),
             )
@@ -174,12 +177,12 @@ pub fn ChatView(
             revoked.try_set(Some(discarded));
             editing.try_set(None);
         }
-        if previous.is_some() && concerns_us {
+        if !first && concerns_us {
             match turns.get() {
                 RefreshTurns::Idle => {}
                 RefreshTurns::Running | RefreshTurns::Again => {
                     turns.set(RefreshTurns::Again);
-                    return version;
+                    return;
                 }
             }
             turns.set(RefreshTurns::Running);
@@ -197,12 +200,11 @@ pub fn ChatView(
                 }
             });
         }
-        version
     });
 
     // Progress shows in the gaps while fetching, and goes when the fetch ends.
     let id = request_id.clone();
-    Effect::new(move |_| {
+    effect(move || {
         let _ = fetching.get();
         let id = id.clone();
         let Some(cache_rc) = cache.try_get_value() else {

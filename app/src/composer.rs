@@ -14,6 +14,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use crate::cache::AppCache;
+use crate::effect::effect;
 use crate::outbox;
 
 /// The composer of one chat.
@@ -90,7 +91,7 @@ pub fn Composer(
         files.try_update(|f| f.extend(pasted));
     };
     let textarea = NodeRef::<leptos::html::Textarea>::new();
-    Effect::new(move |_| {
+    effect(move || {
         if let Some((_, body)) = editing.get() {
             edit_text.try_set(body);
             problem.try_set(None);

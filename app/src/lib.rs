@@ -7,13 +7,15 @@
 //!   rows, [`row_dom`] builds one row as text-only DOM.
 //! - [`composer`]: writing, into the outbox first; [`outbox`]: sending it.
 //! - [`settings`]: the cache settings panel.
-//! - [`route`]: `/` and `/chat/{request_id}`; [`format`]: times and sizes.
+//! - [`route`]: `/` and `/chat/{request_id}`; [`format`]: times and sizes; [`effect`]: the
+//!   one effect type every view uses.
 #![warn(missing_docs)]
 
 pub mod cache;
 pub mod chat_list;
 pub mod chat_view;
 pub mod composer;
+pub mod effect;
 pub mod format;
 pub mod message_list;
 pub mod outbox;
