@@ -7,10 +7,10 @@
 //! they show from IndexedDB.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use chat_sync::protocol::CurrentUser;
+use chat_sync::vec_map::VecMap;
 use chat_sync::RequestId;
 use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNotice, Subscription};
 use chat_sync_idb::context::ChatContext;
@@ -45,8 +45,8 @@ pub struct AppCache {
     /// Every committed change, from any context.
     pub changes: RwSignal<Changes>,
     /// Chats with a history request on the network right now, of this tab or of any other
-    /// context of the agent (the service worker, another tab).
-    pub fetching: RwSignal<HashSet<RequestId>>,
+    /// context of the agent (the service worker, another tab), in id order.
+    pub fetching: RwSignal<Vec<RequestId>>,
     _subscription: Option<Subscription>,
     _fetch_subscription: Option<Subscription>,
 }
@@ -68,18 +68,17 @@ const REMOTE_FETCH_LAPSE_MS: i64 = 30_000;
 /// Which contexts fetch which chats right now, with when each said it started.
 #[derive(Default)]
 struct InFlight {
-    chats: HashMap<RequestId, HashMap<String, i64>>,
+    chats: VecMap<RequestId, VecMap<String, i64>>,
 }
 
 impl InFlight {
     fn set(&mut self, request_id: &RequestId, context: &str, on: bool, since: i64) {
         if on {
             self.chats
-                .entry(request_id.clone())
-                .or_default()
+                .get_or_default(request_id)
                 .insert(context.to_owned(), since);
         } else if let Some(contexts) = self.chats.get_mut(request_id) {
-            contexts.remove(context);
+            contexts.remove(&context.to_owned());
             if contexts.is_empty() {
                 self.chats.remove(request_id);
             }
@@ -92,7 +91,7 @@ impl InFlight {
         let stale = self
             .chats
             .get(request_id)
-            .and_then(|contexts| contexts.get(context))
+            .and_then(|contexts| contexts.get(&context.to_owned()))
             == Some(&since);
         if stale {
             self.set(request_id, context, false, since);
@@ -100,14 +99,14 @@ impl InFlight {
         stale
     }
 
-    fn chats(&self) -> HashSet<RequestId> {
+    fn chats(&self) -> Vec<RequestId> {
         self.chats.keys().cloned().collect()
     }
 }
 
 /// Sets the views' fetching set when it changed: every set re-arms the indicator's delay, so
 /// notices that change nothing must not reach it.
-fn publish(fetching: RwSignal<HashSet<RequestId>>, in_flight: &InFlight) {
+fn publish(fetching: RwSignal<Vec<RequestId>>, in_flight: &InFlight) {
     let chats = in_flight.chats();
     if fetching.try_with_untracked(|current| *current != chats) == Some(true) {
         fetching.try_set(chats);
@@ -126,7 +125,7 @@ impl AppCache {
             ..
         } = context.clone();
         let changes = RwSignal::new(Changes::default());
-        let fetching = RwSignal::new(HashSet::new());
+        let fetching = RwSignal::new(Vec::new());
         let in_flight = Rc::new(RefCell::new(InFlight::default()));
         let local = in_flight.clone();
         driver.set_fetch_observer(Some(Rc::new(move |request_id: &RequestId, on| {

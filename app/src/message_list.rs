@@ -24,12 +24,12 @@ mod reads;
 mod render;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use chat_sync::list_model::{self, ListKey, ListModel, NotedChanges, RefreshReads, Viewport};
 use chat_sync::outbox::OutboxEntry;
 use chat_sync::store::Store;
+use chat_sync::vec_map::VecMap;
 use chat_sync::{ChatRecord, RequestId, Seq, SeqRange, SeqRanges};
 use chat_sync_idb::broadcast::ChangeNotice;
 use chat_sync_idb::runtime::{Handed, Runtime, WriteWatch};
@@ -81,9 +81,9 @@ struct Mounted {
 /// The model and what only the DOM half knows.
 struct State {
     model: ListModel,
-    mounted: HashMap<ListKey, Mounted>,
+    mounted: VecMap<ListKey, Mounted>,
     /// Object URLs of the local copies of unsent images, by their local media id.
-    previews: HashMap<String, String>,
+    previews: VecMap<String, String>,
     /// The canvas height last set, so an unchanged one is not restyled.
     canvas_height: f64,
 }
@@ -157,8 +157,8 @@ impl MessageList {
             events,
             state: RefCell::new(State {
                 model: ListModel::new(),
-                mounted: HashMap::new(),
-                previews: HashMap::new(),
+                mounted: VecMap::new(),
+                previews: VecMap::new(),
                 canvas_height: -1.0,
             }),
             reading: Cell::new(false),

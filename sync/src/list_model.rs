@@ -52,7 +52,7 @@ pub const UNKNOWN_ROW_PX: f64 = 64.0;
 
 /// A row's identity in the list: a timeline row, or an unsent message by its
 /// `client_temp_id` (unsent messages follow the timeline, in the order they were written).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ListKey {
     /// A row of the timeline (a cached message or a skeleton).
     Row(RowKey),
@@ -121,7 +121,9 @@ pub struct ListModel {
     timeline: Timeline,
     heights: RowHeights,
     /// Heights the browser measured, by row identity, so a row keeps its height when rows
-    /// are added around it and the list is laid out again.
+    /// are added around it and the list is laid out again. A hash table, unlike the app's
+    /// other maps (sorted `VecMap`s): it gains a row per row scrolled past, so a sorted
+    /// vector's inserts would shift up to the whole chat's entries each.
     measured: HashMap<ListKey, f64>,
     messages: HashMap<Seq, Message>,
     record: Option<ChatRecord>,

@@ -2,10 +2,9 @@
 //! time zone and day labels, and the object URLs of unsent images. Its estimate is the height
 //! the row will have as built, so a new row placed before it is measured rarely moves.
 
-use std::collections::HashMap;
-
 use chat_sync::list_model::{ListModel, ListRow, Viewer, UNKNOWN_ROW_PX};
 use chat_sync::timeline::Row;
+use chat_sync::vec_map::VecMap;
 
 use crate::format;
 use crate::row_dom::{self, MessageRow, RowContent};
@@ -27,7 +26,7 @@ pub(super) fn estimate_row(model: &ListModel, viewer: &Viewer, row: &Row) -> f64
 /// What the row at `index` shows, if there is one.
 pub(super) fn row_content(
     model: &ListModel,
-    previews: &HashMap<String, String>,
+    previews: &VecMap<String, String>,
     viewer: &Viewer,
     index: usize,
 ) -> Option<RowContent> {

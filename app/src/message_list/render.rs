@@ -2,10 +2,10 @@
 //! unmounts the others, measures the new ones, places every row and puts the scroll position
 //! where the model says the reader's row stays, all before the browser paints.
 
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use chat_sync::list_model::ListKey;
+use chat_sync::vec_map::VecMap;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
@@ -96,18 +96,16 @@ impl MessageList {
             };
             wanted.push((index, state.model.key_at(index), content));
         }
-        let keep: HashSet<ListKey> = wanted.iter().map(|w| w.1.clone()).collect();
-        let gone: Vec<ListKey> = state
-            .mounted
-            .keys()
-            .filter(|k| !keep.contains(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(mounted) = state.mounted.remove(&key) {
+        // The rows wanted come in index order, which is not key order: sorted for the search.
+        let mut keep: Vec<&ListKey> = wanted.iter().map(|w| &w.1).collect();
+        chat_sync::sort::sort(&mut keep);
+        state.mounted.retain(|key, mounted| {
+            let kept = keep.binary_search(&key).is_ok();
+            if !kept {
                 mounted.el.remove();
             }
-        }
+            kept
+        });
         let mut fresh: Vec<(usize, ListKey)> = Vec::new();
         for (index, key, content) in wanted {
             let rebuild = state.mounted.get(&key).is_none_or(|m| m.content != content);
@@ -196,7 +194,7 @@ impl MessageList {
     /// order. Each new row goes in before the first mounted row after it; the rows kept were
     /// already in order, and should they not be (a key whose place changed), all are put back
     /// in order.
-    fn keep_dom_order(&self, mounted: &HashMap<ListKey, Mounted>, fresh: &mut [(usize, ListKey)]) {
+    fn keep_dom_order(&self, mounted: &VecMap<ListKey, Mounted>, fresh: &mut [(usize, ListKey)]) {
         chat_sync::sort::sort_by_key(fresh, |(index, _)| *index);
         for (index, key) in fresh.iter() {
             let Some(row) = mounted.get(key) else {
