@@ -4,9 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root (the parent of `xtask/`).
+/// The workspace root (the parent of `xtask/`), from the `CARGO_MANIFEST_DIR` that `cargo
+/// run` (the `cargo xtask` alias) sets for this run; the path compiled in only when the binary
+/// is started by hand. Two checkouts sharing one build cache (`CARGO_TARGET_DIR`, as `.ci/run`
+/// and a developer's clone do on one machine) share its binaries too: cargo judges them fresh
+/// by file times, not by path, so this binary may have been built from the other checkout, and
+/// the path compiled in would then point there (a benchmark run here once failed on the other
+/// checkout's deleted `Cargo.lock`).
 pub fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
