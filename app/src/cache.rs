@@ -78,7 +78,7 @@ impl InFlight {
                 .get_or_default(request_id)
                 .insert(context.to_owned(), since);
         } else if let Some(contexts) = self.chats.get_mut(request_id) {
-            contexts.remove(&context.to_owned());
+            contexts.remove(context);
             if contexts.is_empty() {
                 self.chats.remove(request_id);
             }
@@ -91,7 +91,7 @@ impl InFlight {
         let stale = self
             .chats
             .get(request_id)
-            .and_then(|contexts| contexts.get(&context.to_owned()))
+            .and_then(|contexts| contexts.get(context))
             == Some(&since);
         if stale {
             self.set(request_id, context, false, since);

@@ -7,6 +7,8 @@
 //! thousand entries, which the browser does in microseconds. Iteration is in key order, so
 //! it is the same in every run.
 
+use std::borrow::Borrow;
+
 use crate::sort::sort_by;
 
 /// A map from `K` to `V`, its entries sorted by key, each key once.
@@ -48,18 +50,28 @@ impl<K: Ord, V> VecMap<K, V> {
         map
     }
 
-    /// Where `key` is (`Ok`), or where it would go (`Err`).
-    fn find(&self, key: &K) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    /// Where `key` is (`Ok`), or where it would go (`Err`). Like the standard maps, a key is
+    /// looked up by any form it borrows as (a `String` key by a `&str`), which orders alike.
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key))
     }
 
     /// The value of `key`.
-    pub fn get(&self, key: &K) -> Option<&V> {
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
         self.find(key).ok().map(|at| &self.entries[at].1)
     }
 
     /// The value of `key`, to change.
-    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+    pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
         match self.find(key) {
             Ok(at) => Some(&mut self.entries[at].1),
             Err(_) => None,
@@ -67,7 +79,10 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// Whether `key` has a value.
-    pub fn contains_key(&self, key: &K) -> bool {
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
         self.find(key).is_ok()
     }
 
@@ -83,7 +98,10 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// Removes `key`, returning its value.
-    pub fn remove(&mut self, key: &K) -> Option<V> {
+    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         self.find(key).ok().map(|at| self.entries.remove(at).1)
     }
 
@@ -148,6 +166,21 @@ impl<K: Ord, V> VecMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::VecMap;
+
+    #[test]
+    fn a_key_is_found_by_what_it_borrows_as() {
+        let mut map: VecMap<String, u32> = VecMap::new();
+        map.insert("b".to_owned(), 2);
+        map.insert("a".to_owned(), 1);
+        assert_eq!(map.get("a"), Some(&1));
+        assert!(map.contains_key("b") && !map.contains_key("c"));
+        *map.get_mut("b").expect("present") += 1;
+        assert_eq!(map.remove("b"), Some(3));
+        assert_eq!(
+            map.keys().map(String::as_str).collect::<Vec<_>>(),
+            vec!["a"]
+        );
+    }
 
     #[test]
     fn it_behaves_as_a_map_in_key_order() {

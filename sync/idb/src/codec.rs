@@ -1,6 +1,6 @@
 //! Conversions between the core's types and IndexedDB records (structured-clone objects,
-//! through JSON text: `chat_sync::json::to_string` writes it and the core's `chat_sync::json` reads it, in
-//! every context), and the keys of the `messages` store.
+//! through JSON text, written by `chat_sync::json::to_string` and read by `chat_sync::json`,
+//! in every context), and the keys of the `messages` store.
 //!
 //! Decoding is where a damaged record shows up: callers get an error, count it, skip the
 //! record and mark its sequence for a fetch, and never panic.

@@ -13,7 +13,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::join::join_all;
 use chat_sync::engine::fetch::{reload_request, requests_for, FetchTally, HistoryQuery};
 use chat_sync::engine::{ChatFacts, Engine, Goal, RunId, Step};
 use chat_sync::ingest::Source;
@@ -23,6 +22,7 @@ use chat_sync::{ChatRecord, RequestId, Seq, SeqRange};
 
 use crate::error::SyncError;
 use crate::http::HistoryClient;
+use crate::join::join_all;
 use crate::locks;
 use crate::platform;
 use crate::runtime::Runtime;
