@@ -193,7 +193,9 @@ impl AppCache {
         }))
     }
 
-    /// Bumps the change counter without a notice (after applying the chat list).
+    /// Bumps the change counter without a notice, after this tab's own catch-up: the chats
+    /// its list changed are announced on the channel like every commit, and this bump is
+    /// what the views here go by when that channel could not be opened.
     pub fn touch(&self) {
         self.changes.try_update(|c| c.version += 1);
     }

@@ -182,8 +182,9 @@ impl Store for MemoryStore {
         &self,
         summaries: &[ChatSummary],
         listed_at: Millis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<RequestId>, StoreError> {
         let mut inner = self.inner.borrow_mut();
+        let mut changed = Vec::new();
         for summary in summaries {
             if !crate::changes::may_list(&inner.revoked, &summary.request_id, listed_at) {
                 continue;
@@ -191,11 +192,13 @@ impl Store for MemoryStore {
             // Listed after it was revoked: handed back to the agent.
             inner.revoked.remove(&summary.request_id);
             let record = inner.chats.remove(&summary.request_id);
-            inner
-                .chats
-                .insert(summary.request_id.clone(), apply_summary(record, summary));
+            let applied = apply_summary(record.clone(), summary);
+            if record.as_ref() != Some(&applied) {
+                changed.push(summary.request_id.clone());
+            }
+            inner.chats.insert(summary.request_id.clone(), applied);
         }
-        Ok(())
+        Ok(changed)
     }
 
     async fn note_backend_last_seq(

@@ -134,12 +134,14 @@ pub trait Store {
 
     /// Applies the backend's chat list (titles, requesters, last sequences, change versions),
     /// read at `listed_at`: a chat revoked after that moment is not brought back
-    /// (`crate::changes::may_list`).
+    /// (`crate::changes::may_list`). Returns the chats whose records it created or changed,
+    /// in the list's order, so the caller announces exactly those to every view: a list
+    /// applied by whichever context fetched it must reach the lists and headers on screen.
     async fn apply_summaries(
         &self,
         summaries: &[ChatSummary],
         listed_at: Millis,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<RequestId>, StoreError>;
 
     /// Records a backend last sequence learned from a fetch reply.
     async fn note_backend_last_seq(

@@ -291,12 +291,12 @@ impl Store for IdbStore {
         &self,
         summaries: &[ChatSummary],
         listed_at: Millis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<RequestId>, StoreError> {
         fn work<'a>(
             this: &'a IdbStore,
             summaries: &'a [ChatSummary],
             listed_at: Millis,
-        ) -> LocalBoxFuture<'a, Result<(), StoreError>> {
+        ) -> LocalBoxFuture<'a, Result<Vec<RequestId>, StoreError>> {
             boxed(async move {
                 this.db
                     .run("apply_summaries", async |db| {

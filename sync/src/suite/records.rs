@@ -82,32 +82,54 @@ pub async fn unread_counts_follow_the_reader<S: Store>(store: S) {
     );
 }
 
-/// The chat list makes the backend's last sequence known, enabling validation.
+/// The chat list makes the backend's last sequence known, enabling validation; applying it
+/// names exactly the chats whose records it created or changed.
 pub async fn summaries_make_validation_possible<S: Store>(store: S) {
     let chat = RequestId::from("c1");
     store
         .ingest(&chat, messages("c1", 1, 5), &closed_chat_ctx())
         .await
         .expect("ingest");
-    store
-        .apply_summaries(
-            &[ChatSummary {
-                request_id: chat.clone(),
-                title: "VPN down".into(),
-                requester: Person {
-                    id: "r".into(),
-                    name: "Rita".into(),
-                },
-                last_seq: 9,
-                last_message: Some("any news?".into()),
-                updated_at: 5_000,
-                change_version: 0,
-                closed: false,
-            }],
-            1_000,
-        )
+    let listed = ChatSummary {
+        request_id: chat.clone(),
+        title: "VPN down".into(),
+        requester: Person {
+            id: "r".into(),
+            name: "Rita".into(),
+        },
+        last_seq: 9,
+        last_message: Some("any news?".into()),
+        updated_at: 5_000,
+        change_version: 0,
+        closed: false,
+    };
+    let unseen = ChatSummary {
+        request_id: RequestId::from("c2"),
+        ..listed.clone()
+    };
+    let changed = store
+        .apply_summaries(&[listed.clone(), unseen.clone()], 1_000)
         .await
         .expect("summaries");
+    assert_eq!(
+        changed,
+        [chat.clone(), unseen.request_id.clone()],
+        "a changed record and a created one are both named"
+    );
+    let again = store
+        .apply_summaries(&[listed.clone(), unseen.clone()], 1_100)
+        .await
+        .expect("the same list again");
+    assert!(again.is_empty(), "the same list changes nothing: {again:?}");
+    let renamed = ChatSummary {
+        title: "VPN down again".into(),
+        ..unseen
+    };
+    let changed = store
+        .apply_summaries(&[listed, renamed], 1_200)
+        .await
+        .expect("a renamed chat");
+    assert_eq!(changed, [RequestId::from("c2")]);
     let record = chat_record(&store, &chat).await;
     assert_eq!(record.title, "VPN down");
     assert!(record.backend_last_seq_known);

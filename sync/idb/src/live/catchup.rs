@@ -135,9 +135,16 @@ pub async fn catch_up_with_list<C: HistoryClient>(
     summaries: &[ChatSummary],
     listed_at: chat_sync::Millis,
 ) -> Result<CatchUpReport, SyncError> {
-    let store = driver.runtime().store();
+    let runtime = driver.runtime();
+    let store = runtime.store();
     let apply = store.apply_summaries(summaries, listed_at);
-    platform::timed("sync:apply-list", apply).await?;
+    let changed = platform::timed("sync:apply-list", apply).await?;
+    // Whichever context applied the list (a tab's refresh, the leader's catch-up, the service
+    // worker), every view showing one of these chats re-reads it: a renamed chat or a new
+    // preview must not wait for that view's own next fetch.
+    for request_id in &changed {
+        runtime.announce_summary(request_id);
+    }
     let mut report = CatchUpReport {
         chats_listed: summaries.len(),
         ..CatchUpReport::default()

@@ -2,12 +2,12 @@
 //! read with one `getAll` (not one awaited `get` per listed chat, which held the chats and
 //! messages stores for tens of milliseconds after each reconnect, with every view's reads
 //! queued behind it), the core's [`apply_summary`] on each, and only the records it changed
-//! written back.
+//! written back (and named to the caller, which announces them).
 
 use chat_sync::changes::may_list;
 use chat_sync::ingest::apply_summary;
 use chat_sync::store::{records_by_id, StoreError};
-use chat_sync::{ChatSummary, Millis};
+use chat_sync::{ChatSummary, Millis, RequestId};
 use web_sys::IdbDatabase;
 
 use super::ingest::delete_chat_in;
@@ -24,7 +24,7 @@ impl IdbStore {
         db: IdbDatabase,
         summaries: &[ChatSummary],
         listed_at: Millis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<RequestId>, StoreError> {
         const OP: &str = "apply_summaries";
         let tx = Database::transaction(&db, &[CHATS, MESSAGES, schema::META], Access::Write, OP)?;
         let chats = object_store(&tx, CHATS, OP)?;
@@ -42,6 +42,7 @@ impl IdbStore {
         }
         let mut records = records_by_id(found);
         let revoked_before = revoked.len();
+        let mut changed = Vec::new();
         for summary in summaries {
             if !may_list(&revoked, &summary.request_id, listed_at) {
                 continue;
@@ -52,11 +53,13 @@ impl IdbStore {
             let applied = apply_summary(record.clone(), summary);
             if record.as_ref() != Some(&applied) {
                 put(&chats, &encode(&applied, OP)?, OP)?;
+                changed.push(summary.request_id.clone());
             }
         }
         if revoked.len() != revoked_before {
             revoked::write_revoked(&meta, &revoked, OP)?;
         }
-        commit(&tx, OP).await
+        commit(&tx, OP).await?;
+        Ok(changed)
     }
 }

@@ -267,12 +267,12 @@ pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
                 closed: false,
             })
             .collect();
-        let result: Rc<RefCell<Option<Result<(), StoreError>>>> = Rc::default();
+        let result: Rc<RefCell<Option<Result<usize, StoreError>>>> = Rc::default();
         let work = {
             let (store, summaries, result) = (store.clone(), summaries.clone(), result.clone());
             async move {
                 let outcome = store.apply_summaries(&summaries, 1).await;
-                *result.borrow_mut() = Some(outcome);
+                *result.borrow_mut() = Some(outcome.map(|changed| changed.len()));
             }
         };
         let mut tasks: futures::stream::FuturesUnordered<
@@ -306,7 +306,8 @@ pub async fn a_transaction_survives_a_busy_loop_only_in_its_own_task() {
             "the loop never waited inline: nothing was shown"
         );
         if spawned {
-            outcome.expect("a task of its own keeps its transaction");
+            let changed = outcome.expect("a task of its own keeps its transaction");
+            assert_eq!(changed, 200, "every listed chat was created");
             let record = store
                 .chat(&RequestId::from("c200"))
                 .await

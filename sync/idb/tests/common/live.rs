@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use chat_sync::ingest::Source;
+use chat_sync::notice::{ChangeNotice, NoticeSource};
 use chat_sync::planner::PlannerConfig;
 use chat_sync::store::Store;
 use chat_sync::suite::messages;
@@ -192,7 +193,9 @@ fn summary(request_id: &str, last_seq: u64) -> ChatSummary {
 
 /// The catch-up after a reconnect: a cached chat holding 5..=10 and 20..=25 whose backend is
 /// now at 40 gets exactly 11..=19 and 26..=40, once each, never the older 1..=4; a listed
-/// chat with nothing cached is not fetched; a second catch-up fetches nothing.
+/// chat with nothing cached is not fetched; a second catch-up fetches nothing. Every chat
+/// whose record the list changed is announced to the views (whichever context applied it),
+/// and a list that changes nothing announces nothing.
 pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
     let store = IdbStore::open_named(&unique_name("catch-up"))
         .await
@@ -215,6 +218,40 @@ pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
         },
     );
     let list = [summary("c1", 40), summary("c2", 7)];
+    let notices: Rc<RefCell<Vec<ChangeNotice>>> = Rc::default();
+    let sink = notices.clone();
+    let _subscription = chat_sync_idb::broadcast::subscribe(runtime.channel(), move |notice| {
+        sink.borrow_mut().push(notice)
+    })
+    .expect("subscribe");
+    let summaries_announced = |notices: &[ChangeNotice]| -> Vec<String> {
+        let mut ids: Vec<String> = notices
+            .iter()
+            .filter(|n| n.source == NoticeSource::Chat)
+            .map(|n| n.request_id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // Notices from one channel object arrive in the order posted: once this marker is in,
+    // every notice posted before it is too.
+    let marker = RequestId::from("marker");
+    let settle = |n: usize| {
+        runtime.announce_outbox_change(&marker);
+        let notices = notices.clone();
+        let marker = marker.clone();
+        async move {
+            within(PATIENCE_MS, "the marker notice", || {
+                notices
+                    .borrow()
+                    .iter()
+                    .filter(|x| x.request_id == marker)
+                    .count()
+                    == n
+            })
+            .await;
+        }
+    };
 
     let report = catch_up_with_list(&driver, &list, chat_sync_idb::platform::now_ms())
         .await
@@ -255,6 +292,15 @@ pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
         .expect("read")
         .is_none_or(|r| r.held.is_empty()));
 
+    settle(1).await;
+    assert_eq!(
+        summaries_announced(&notices.borrow()),
+        ["c1", "c2"],
+        "each chat the list changed is announced: {:?}",
+        notices.borrow()
+    );
+
+    notices.borrow_mut().clear();
     let served = history.served().len();
     let again = catch_up_with_list(&driver, &list, chat_sync_idb::platform::now_ms())
         .await
@@ -265,6 +311,25 @@ pub async fn catch_up_fetches_only_interior_and_trailing_gaps() {
         served,
         "nothing fetched the second time"
     );
+    settle(1).await;
+    assert_eq!(
+        summaries_announced(&notices.borrow()),
+        Vec::<String>::new(),
+        "the same list again changes no record"
+    );
+
+    let renamed = [
+        ChatSummary {
+            title: "<b>renamed</b>".into(),
+            ..summary("c2", 7)
+        },
+        summary("c1", 40),
+    ];
+    catch_up_with_list(&driver, &renamed, chat_sync_idb::platform::now_ms())
+        .await
+        .expect("catch up with a renamed chat");
+    settle(2).await;
+    assert_eq!(summaries_announced(&notices.borrow()), ["c2"]);
 }
 
 /// Holds the lock `name` from plain script the way a frozen page holds it: granted, and
