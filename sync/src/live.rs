@@ -31,6 +31,26 @@ pub enum LiveStatus {
     SignedOut,
 }
 
+impl LiveStatus {
+    /// Whether this context leads the live channel, and so catches up after each connect of
+    /// its stream (the chat list read once the stream is open, so nothing that arrived
+    /// between the two is missed). Such a context needs no catch-up of its own when a page
+    /// starts: a second one would fetch the chat list again a few milliseconds later and
+    /// repeat every check of the first.
+    pub fn catches_up_itself(self) -> bool {
+        matches!(
+            self,
+            Self::Connecting | Self::Connected | Self::Reconnecting { .. }
+        )
+    }
+}
+
+/// How long a starting page waits to learn whether its live channel leads before it runs a
+/// catch-up of its own (the Web Lock is granted within a millisecond or two when no other
+/// context holds it). A page still following after this runs its own, as a follower must:
+/// its leader may be another page that caught up long ago.
+pub const LEAD_WAIT_MS: Millis = 300;
+
 /// What happened to the stream, as the glue observed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamSignal {
@@ -197,6 +217,25 @@ mod tests {
 
     fn connection() -> LiveConnection {
         LiveConnection::new(LIVE_BACKOFF, 11)
+    }
+
+    #[test]
+    fn only_a_leading_context_catches_up_by_itself() {
+        let mut connection = connection();
+        assert!(!connection.status().catches_up_itself(), "a follower");
+        assert!(connection.lead().catches_up_itself(), "connecting");
+        connection.on_signal(StreamSignal::Opened);
+        assert!(connection.status().catches_up_itself(), "connected");
+        connection.on_signal(StreamSignal::Closed);
+        assert!(
+            connection.status().catches_up_itself(),
+            "reconnecting: the next open catches up"
+        );
+        connection.on_signal(StreamSignal::SessionEnded);
+        assert!(
+            !connection.status().catches_up_itself(),
+            "signed out: nothing catches up"
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! with a Web Lock; the other follows through the runtime's broadcast) and Web Push into the
 //! worker at the same time.
 //!
-//! Connections are counted by the server: `sse_clients` (open streams) and
-//! `http_requests_total{route="/api/chat/events"}` (streams ever opened); the cache is read
+//! Connections are counted by the server: `sse_clients` (open streams),
+//! `http_requests_total{route="/api/chat/events"}` (streams ever opened) and the chat lists
+//! served (`route="/api/chat/requests"`); the cache is read
 //! from a same-origin page that is not the app (`/metrics`).
 
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ fn live_page() -> String {
     std::env::var("E2E_LIVE_PAGE").unwrap_or_else(|_| "/".to_owned())
 }
 const STREAMS_OPENED: &str = "http_requests_total{route=\"/api/chat/events\",status=\"200\"}";
+const LISTS_SERVED: &str = "http_requests_total{route=\"/api/chat/requests\",status=\"200\"}";
 
 #[tokio::test]
 async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_closes(
@@ -30,6 +32,7 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
     let blank = rig.blank().await?;
     let range_before = rig.metric(RANGE).await?;
     let cursor_before = rig.metric(CURSOR).await?;
+    let lists_before = rig.metric(LISTS_SERVED).await?;
 
     // The first tab is alone, so it leads.
     let leader = rig.browser.new_page(&rig.server.url(&live_page())).await?;
@@ -46,6 +49,13 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
         "one stream for two tabs"
     );
     assert_eq!(rig.metric(STREAMS_OPENED).await?, 1.0);
+    // The chat list, once per tab: the leader's stream catches up once it is open (its page
+    // does not catch up again beside it), and the follower catches up itself.
+    assert_eq!(
+        rig.metric(LISTS_SERVED).await? - lists_before,
+        2.0,
+        "one chat list for the leader and one for the follower"
+    );
 
     // Messages arrive by the stream and by push at once: each is cached once.
     let mut posted = Vec::new();

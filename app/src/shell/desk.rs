@@ -1,14 +1,18 @@
 //! The signed-in agent's desk: opens the agent's cache, starts the live channel and the
-//! outbox, catches up on start and on `online`, follows other tabs' sign-outs, signs out,
+//! outbox, catches up on start (unless its live channel leads, whose stream catches up) and
+//! on `online`, follows other tabs' sign-outs, signs out,
 //! offers a waiting update, and lays out the chat list, the open chat and the settings.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
+use chat_sync::live::LEAD_WAIT_MS;
 use chat_sync::protocol::CurrentUser;
 use chat_sync_idb::live::{LiveChannel, LiveStatus};
 use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription;
 use chat_sync_idb::{sign_out, update};
+use futures::channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -123,23 +127,36 @@ pub(super) fn Desk(
                 opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it); the
                 // others get its messages through the cache's change channel.
-                match LiveChannel::start(cache.driver.clone(), "", move |status| {
-                    live_status.try_set(status);
-                    if status == LiveStatus::SignedOut {
-                        // The server refused the stream's session (signed out in another
-                        // browser window, or expired); the cache stays for the agent.
-                        spawn_local(async move {
-                            on_signed_out.run("Your session ended: sign in again.".to_owned())
-                        });
-                    }
-                }) {
+                let (led, first_lead) = oneshot::channel::<()>();
+                let led = RefCell::new(Some(led));
+                let live_started = match LiveChannel::start(
+                    cache.driver.clone(),
+                    "",
+                    move |status| {
+                        live_status.try_set(status);
+                        if status.catches_up_itself() {
+                            if let Some(led) = led.borrow_mut().take() {
+                                let _ = led.send(());
+                            }
+                        }
+                        if status == LiveStatus::SignedOut {
+                            // The server refused the stream's session (signed out in another
+                            // browser window, or expired); the cache stays for the agent.
+                            spawn_local(async move {
+                                on_signed_out.run("Your session ended: sign in again.".to_owned())
+                            });
+                        }
+                    },
+                ) {
                     Ok(channel) => {
                         live.try_set_value(Some(channel));
+                        true
                     }
                     Err(error) => {
-                        chat_sync_idb::log_warn!(%error, "no live channel: pushes and catch-up only")
+                        chat_sync_idb::log_warn!(%error, "no live channel: pushes and catch-up only");
+                        false
                     }
-                }
+                };
                 match outbox::show_upload_progress(cache.runtime.store().name()) {
                     Ok(subscription) => {
                         uploads.try_set_value(Some(subscription));
@@ -147,7 +164,15 @@ pub(super) fn Desk(
                     Err(error) => chat_sync_idb::log_warn!(%error, "no upload progress shown"),
                 }
                 outbox::resume(cache.clone(), on_signed_out);
-                refresh(cache, unreachable, on_signed_out, false).await;
+                // The leader's stream catches up as soon as it is open (the chat list read
+                // after it, so nothing between the two is missed); a second catch-up here
+                // would fetch the list again a few milliseconds later. A follower, or a
+                // page without a live channel, catches up itself.
+                if live_started && leads_soon(first_lead).await {
+                    chat_sync_idb::log_debug!("this tab leads the live channel: its stream's catch-up applies the chat list");
+                } else {
+                    refresh(cache, unreachable, on_signed_out, false).await;
+                }
             }
             Err(error) => {
                 failure.try_set(Some(format!(
@@ -321,6 +346,16 @@ async fn refresh(
             unreachable.try_set(true);
         }
     }
+}
+
+/// Whether this tab's live channel leads within [`LEAD_WAIT_MS`] of starting (`first_lead`
+/// fires with its first leading status; it is dropped with a channel that stopped).
+async fn leads_soon(first_lead: oneshot::Receiver<()>) -> bool {
+    let wait = Box::pin(chat_sync_idb::platform::sleep(LEAD_WAIT_MS));
+    matches!(
+        futures::future::select(first_lead, wait).await,
+        futures::future::Either::Left((Ok(()), _))
+    )
 }
 
 /// After how long an unopened cache is said to be slow.
