@@ -47,7 +47,8 @@ pub struct AppCache {
     /// Chats with a history request on the network right now, of this tab or of any other
     /// context of the agent (the service worker, another tab), in id order.
     pub fetching: RwSignal<Vec<RequestId>>,
-    _subscription: Option<Subscription>,
+    /// This tab's listener for change notices (`None` when the channel could not be opened).
+    subscription: Option<Subscription>,
     _fetch_subscription: Option<Subscription>,
 }
 
@@ -188,9 +189,20 @@ impl AppCache {
             context,
             changes,
             fetching,
-            _subscription: subscription,
+            subscription,
             _fetch_subscription: fetch_subscription,
         }))
+    }
+
+    /// Tells every view, this tab's and every other context's, that a chat's summary changed
+    /// (its unread count, after the agent read it here): another tab's chat list must not
+    /// keep the old badge. This tab's views hear it through their own subscription, or,
+    /// without one, by a bump of the counter.
+    pub fn announce_summary(&self, request_id: &RequestId) {
+        self.runtime.announce_summary(request_id);
+        if self.subscription.is_none() {
+            self.touch();
+        }
     }
 
     /// Bumps the change counter without a notice, after this tab's own catch-up: the chats

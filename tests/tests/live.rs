@@ -14,6 +14,8 @@ use e2e::rig::{message_payload, post_as, seqs, Rig, CURSOR, RANGE};
 use e2e::{http, wait_until};
 
 const SSE_CLIENTS: &str = "sse_clients";
+/// How long a step that takes milliseconds may take on a slow CI machine.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The page that starts a `LiveChannel`: the app (`/`), or `E2E_LIVE_PAGE` (a page in
 /// `E2E_DIST` that starts one by itself, to test the channel before the app wires it).
@@ -114,6 +116,49 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
         0.0,
         "no range fetched"
     );
+
+    // The agent reads the chat in a second tab: the first tab's list drops its unread badge
+    // too (the read mark is announced to every context, not only to the tab that wrote it).
+    // Set up so that nothing else commits meanwhile (any commit makes every list re-read):
+    // the chat is read whole first, then another chat is open when its next message comes.
+    let item_js = |chat: &str| {
+        format!("document.querySelector('[data-testid=chat-item][data-request-id=\"{chat}\"]')")
+    };
+    let click_js = |chat: &str| {
+        format!(
+            "(() => {{ const i = {}; if (!i) return false; i.click(); return true; }})()",
+            item_js(chat)
+        )
+    };
+    let unread_js = format!("{}?.dataset.unread", item_js("REQ-1001"));
+    let reader = rig.browser.new_page(&rig.server.url("/")).await?;
+    reader.wait_for(&click_js("REQ-1001"), WAIT).await?;
+    reader
+        .wait_for(
+            &format!("document.querySelectorAll('[data-testid=message]').length >= 5 && {unread_js} === '0'"),
+            WAIT,
+        )
+        .await?;
+    reader.wait_for(&click_js("REQ-1003"), WAIT).await?;
+    reader
+        .wait_for(
+            "document.querySelectorAll('[data-testid=message]').length === 3",
+            WAIT,
+        )
+        .await?;
+    post_as(&rig.server, &requester, "REQ-1001", "read in another tab").await?;
+    for tab in [&follower, &reader] {
+        tab.wait_for(&format!("{unread_js} === '1'"), WAIT).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    reader.wait_for(&click_js("REQ-1001"), WAIT).await?;
+    reader
+        .wait_for(&format!("{unread_js} === '0'"), WAIT)
+        .await?;
+    follower
+        .wait_for(&format!("{unread_js} === '0'"), WAIT)
+        .await?;
+    reader.close().await?;
     follower.close().await?;
     observer.close().await?;
     blank.close().await?;

@@ -162,12 +162,13 @@ pub(super) fn list_events(
     }
 }
 
-/// Stores the read position; views re-read only when the unread count changed.
+/// Stores the read position; views (of every tab) re-read only when the unread count
+/// changed.
 pub(super) fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync::Seq) {
     spawn_local(async move {
         let now = js_sys::Date::now() as i64;
         match cache.runtime.store().mark_read(&id, seq, now).await {
-            Ok(true) => cache.touch(),
+            Ok(true) => cache.announce_summary(&id),
             Ok(false) => {}
             Err(err) => {
                 chat_sync_idb::log_warn!(chat = %id, %err, "could not store the read position")

@@ -373,8 +373,8 @@ impl Runtime {
         self.announce(ChangeNotice::about(request_id, NoticeSource::Outbox));
     }
 
-    /// Tells every view that a chat's summary changed (its title, or it was closed or newly
-    /// assigned), so lists and headers re-read it.
+    /// Tells every view that a chat's summary changed (its title or unread count, or it was
+    /// closed or newly assigned), so lists and headers re-read it.
     pub fn announce_summary(&self, request_id: &RequestId) {
         self.announce(ChangeNotice::about(request_id, NoticeSource::Chat));
     }
