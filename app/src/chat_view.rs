@@ -29,9 +29,11 @@ use crate::route::{navigate, Route};
 
 mod list_events;
 mod refresh;
+mod seen;
 
 use list_events::{list_events, write_read_mark, ListSignals};
 use refresh::{refresh_view, run_sync, show_progress, RefreshTurns};
+use seen::close_notifications_if_seen;
 
 /// How long a fetch must run before the sync indicator shows.
 const INDICATOR_DELAY_MS: u64 = 120;
@@ -223,9 +225,15 @@ pub fn ChatView(
             navigate(route, Route::List);
         }
     });
+    // The agent looks at the chat (opened here, or this window focused again): its
+    // notifications have been read.
+    close_notifications_if_seen(&request_id);
+    let id = request_id.clone();
+    let focus = window_event_listener(leptos::ev::focus, move |_| close_notifications_if_seen(&id));
     let id = request_id.clone();
     on_cleanup(move || {
         escape.remove();
+        focus.remove();
         if let Some(cache) = cache.try_get_value() {
             cache.runtime.set_chat_open(&id, false);
             // The reader leaves: the position they reached is written now.

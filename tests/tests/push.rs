@@ -242,31 +242,66 @@ async fn a_malformed_or_hostile_push_leaves_the_cache_untouched() -> e2e::Result
 }
 
 /// With the notification permission granted, a pushed message shows a notification: title =
-/// sender, body = preview, tag = request id.
+/// sender, body = preview, tag = request id. It stays while the agent has the app open on
+/// another chat, and closes once the agent opens its chat in a focused window; another
+/// chat's notification stays.
 #[tokio::test]
 async fn a_pushed_message_shows_a_notification_tagged_with_its_chat() -> e2e::Result<()> {
     let rig = Rig::start("push-notify").await?;
     rig.grant_notifications().await?;
     let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
     let message = post_as(&rig.server, &requester, "REQ-1001", "screen is blue").await?;
+    let other_requester = http::login(&rig.server.addr, "requester3", "demo").await?;
+    let other = post_as(&rig.server, &other_requester, "REQ-1003", "printer on fire").await?;
     let blank = rig.blank().await?;
-    rig.push(&blank, &message_payload(&message, &rig.user_id))
-        .await?;
-    let seq = message["seq"].as_u64().unwrap_or_default();
-    rig.read_cache_until("REQ-1001", "the pushed message", |s| seqs(s).contains(&seq))
-        .await?;
+    for pushed in [&message, &other] {
+        rig.push(&blank, &message_payload(pushed, &rig.user_id))
+            .await?;
+        let seq = pushed["seq"].as_u64().unwrap_or_default();
+        let chat = pushed["request_id"].as_str().unwrap_or_default();
+        rig.read_cache_until(chat, "the pushed message", |s| seqs(s).contains(&seq))
+            .await?;
+    }
     let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    page.call("Page.bringToFront", json!({})).await?;
+    page.call(
+        "Emulation.setFocusEmulationEnabled",
+        json!({ "enabled": true }),
+    )
+    .await?;
+    const SHOWN: &str = "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns =>
+               ns.map(n => ({title: n.title, body: n.body, tag: n.tag})).sort((a, b) => a.tag < b.tag ? -1 : 1))";
     let shown = page
         .wait_for(
-            "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns =>
-               ns.length ? ns.map(n => ({title: n.title, body: n.body, tag: n.tag})) : null)",
+            &format!("{SHOWN}.then(ns => ns.length === 2 && ns)"),
             Duration::from_secs(10),
         )
         .await?;
-    assert_eq!(
-        shown,
-        json!([{ "title": message["sender"]["name"], "body": "screen is blue", "tag": "REQ-1001" }])
-    );
+    let reading =
+        json!({ "title": message["sender"]["name"], "body": "screen is blue", "tag": "REQ-1001" });
+    let waiting =
+        json!({ "title": other["sender"]["name"], "body": "printer on fire", "tag": "REQ-1003" });
+    assert_eq!(shown, json!([reading, waiting]));
+    // The desk on the chat list, focused: nothing read, nothing closed.
+    page.wait_for(
+        "document.hasFocus() && document.querySelectorAll('[data-testid=chat-item]').length >= 3",
+        Duration::from_secs(10),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(page.evaluate(SHOWN).await?, json!([reading, waiting]));
+    // The agent opens the chat: its notification has been read; the other chat's stays.
+    page.evaluate(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"REQ-1001\"]').click()",
+    )
+    .await?;
+    let left = page
+        .wait_for(
+            &format!("{SHOWN}.then(ns => ns.length === 1 && ns)"),
+            Duration::from_secs(10),
+        )
+        .await?;
+    assert_eq!(left, json!([waiting]));
     page.close().await?;
     blank.close().await?;
     rig.stop().await;

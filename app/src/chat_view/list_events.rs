@@ -168,7 +168,10 @@ pub(super) fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync
     spawn_local(async move {
         let now = js_sys::Date::now() as i64;
         match cache.runtime.store().mark_read(&id, seq, now).await {
-            Ok(true) => cache.announce_summary(&id),
+            Ok(true) => {
+                cache.announce_summary(&id);
+                super::seen::close_notifications_if_seen(&id);
+            }
             Ok(false) => {}
             Err(err) => {
                 chat_sync_idb::log_warn!(chat = %id, %err, "could not store the read position")

@@ -92,6 +92,59 @@ pub async fn call_async_within(
     }
 }
 
+/// Closes the notifications the service worker shows, only those tagged `tag` when given
+/// (the worker tags each with its chat's request id, so a chat has one at a time); how many
+/// were closed. `getNotifications` is given [`LOOKUP_TIMEOUT_MS`] to settle.
+pub async fn close_notifications(
+    registration: &JsValue,
+    tag: Option<&str>,
+) -> Result<u32, SyncError> {
+    let filter = js_sys::Object::new();
+    if let Some(tag) = tag {
+        Reflect::set(&filter, &JsValue::from_str("tag"), &JsValue::from_str(tag))
+            .map_err(|e| SyncError::platform("getNotifications", &e))?;
+    }
+    let Some(list) = call_async_within(
+        registration,
+        "getNotifications",
+        &[filter.into()],
+        LOOKUP_TIMEOUT_MS,
+    )
+    .await?
+    else {
+        return Ok(0);
+    };
+    let mut closed = 0;
+    for notification in js_sys::Array::from(&list).iter() {
+        // The browser filters by tag; checked again, since closing another chat's
+        // notification would hide a message the agent has not seen.
+        let tagged = property(&notification, "tag").and_then(|t| t.as_string());
+        if tag.is_some_and(|tag| tagged.as_deref() != Some(tag)) {
+            continue;
+        }
+        if let Some(close) =
+            property(&notification, "close").and_then(|f| f.dyn_into::<Function>().ok())
+        {
+            close
+                .call0(&notification)
+                .map_err(|e| SyncError::platform("Notification.close", &e))?;
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}
+
+/// The agent is looking at a chat (its page has focus and shows it): the notifications of
+/// that chat have said what they had to say, and the system would otherwise keep them in
+/// its notification centre, quoting the customer, after the agent has read the message.
+/// `Ok(0)` without a service worker registration.
+pub async fn close_chat_notifications(request_id: &chat_sync::RequestId) -> Result<u32, SyncError> {
+    let Some(registration) = registration().await? else {
+        return Ok(0);
+    };
+    close_notifications(&registration, Some(request_id.as_str())).await
+}
+
 /// How long a registration lookup may take.
 pub const LOOKUP_TIMEOUT_MS: i64 = 3_000;
 

@@ -27,11 +27,13 @@
 use chat_sync::notice::PageMessage;
 use chat_sync::protocol::PushUnsubscribe;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use crate::broadcast::{self, Broadcaster, Subscription};
 use crate::error::SyncError;
-use crate::service_worker::{call_async_within, container, post, property, registration};
+use crate::service_worker::{
+    call_async_within, close_notifications, container, post, property, registration,
+};
 
 /// How long a push-manager call may take: without a push service some never settle.
 pub const PUSH_TIMEOUT_MS: i64 = 3_000;
@@ -204,7 +206,9 @@ async fn wipe_local(
     report: &mut WipeReport,
 ) -> Result<(), SyncError> {
     if let Some(registration) = registration {
-        match close_notifications(registration).await {
+        // Every notification: each quotes a customer's message, and the system keeps it (in
+        // its notification centre) after the agent has gone.
+        match close_notifications(registration, None).await {
             Ok(closed) => report.notifications_closed = closed,
             Err(error) => report.problems.push(format!("notifications: {error}")),
         }
@@ -236,28 +240,6 @@ async fn wipe_local(
         crate::log_warn!(%problem, "sign-out: a step failed");
     }
     Ok(())
-}
-
-/// Closes every notification the service worker shows: each quotes a customer's message,
-/// and the system keeps it (in its notification centre) after the agent has gone.
-async fn close_notifications(registration: &JsValue) -> Result<u32, SyncError> {
-    let Some(list) =
-        call_async_within(registration, "getNotifications", &[], PUSH_TIMEOUT_MS).await?
-    else {
-        return Ok(0);
-    };
-    let mut closed = 0;
-    for notification in js_sys::Array::from(&list).iter() {
-        if let Some(close) =
-            property(&notification, "close").and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        {
-            close
-                .call0(&notification)
-                .map_err(|e| SyncError::platform("Notification.close", &e))?;
-            closed += 1;
-        }
-    }
-    Ok(closed)
 }
 
 async fn unsubscribe(registration: &JsValue, base: &str, report: &mut WipeReport) {
