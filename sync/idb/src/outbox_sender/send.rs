@@ -116,8 +116,10 @@ pub(super) async fn send_one(
         .await?;
     if !report.confirmed_outbox.contains(&id) {
         // The echo was stored by the server but not by the ingest (e.g. refused as invalid):
-        // the entry must still leave the outbox or it would be sent for ever.
+        // the entry must still leave the outbox or it would be sent for ever. No ingest
+        // announced it, so its pending row is dropped by this notice, in every tab.
         runtime.store().outbox_remove(&id).await?;
+        runtime.announce_outbox_change(&entry.request_id);
     }
     delete_files(runtime, &id).await?;
     Ok(Outcome::Sent(seq))
