@@ -196,18 +196,22 @@ impl AppCache {
 
     /// Tells every view, this tab's and every other context's, that a chat's summary changed
     /// (its unread count, after the agent read it here): another tab's chat list must not
-    /// keep the old badge. This tab's views hear it through their own subscription, or,
-    /// without one, by a bump of the counter.
+    /// keep the old badge. This tab's views hear it through their own subscription.
     pub fn announce_summary(&self, request_id: &RequestId) {
         self.runtime.announce_summary(request_id);
+        self.touch_unsubscribed();
+    }
+
+    /// Bumps the change counter without a notice: what the views here go by when this tab
+    /// has no subscription (the channel could not be opened), after a change it made itself.
+    /// With one, every change it made is announced, and its own notices reach it.
+    fn touch_unsubscribed(&self) {
         if self.subscription.is_none() {
             self.touch();
         }
     }
 
-    /// Bumps the change counter without a notice, after this tab's own catch-up: the chats
-    /// its list changed are announced on the channel like every commit, and this bump is
-    /// what the views here go by when that channel could not be opened.
+    /// Bumps the change counter without a notice (views re-read what they show).
     pub fn touch(&self) {
         self.changes.try_update(|c| c.version += 1);
     }
@@ -217,14 +221,15 @@ impl AppCache {
     /// trailing gaps of every cached chat (never older history, never a reload).
     pub async fn catch_up(&self) -> Result<CatchUpReport, SyncError> {
         let report = self.context.catch_up().await?;
-        self.touch();
+        // Every chat the list changed, and every message the repairs wrote, was announced.
+        self.touch_unsubscribed();
         Ok(report)
     }
 
     /// [`AppCache::catch_up`] when the network came back ([`ChatContext::catch_up_back_online`]).
     pub async fn catch_up_back_online(&self) -> Result<CatchUpReport, SyncError> {
         let report = self.context.catch_up_back_online().await?;
-        self.touch();
+        self.touch_unsubscribed();
         Ok(report)
     }
 }

@@ -32,24 +32,28 @@ pub enum LiveStatus {
 }
 
 impl LiveStatus {
-    /// Whether this context leads the live channel, and so catches up after each connect of
-    /// its stream (the chat list read once the stream is open, so nothing that arrived
-    /// between the two is missed). Such a context needs no catch-up of its own when a page
-    /// starts: a second one would fetch the chat list again a few milliseconds later and
-    /// repeat every check of the first.
-    pub fn catches_up_itself(self) -> bool {
-        matches!(
-            self,
-            Self::Connecting | Self::Connected | Self::Reconnecting { .. }
-        )
+    /// Whether a page whose live channel reports this status may leave the catch-up of its
+    /// start to the channel: `Some(true)` once the stream is open (its own catch-up runs
+    /// right after the open, reading the chat list then, so nothing that arrived between the
+    /// two is missed, and a second one would fetch the list again a few milliseconds later),
+    /// `Some(false)` when the stream failed or the session ended (the page catches up itself,
+    /// or learns that the session ended), `None` while it is not known yet (following, or
+    /// leading and still connecting: a stream that never opens never catches up).
+    pub fn covers_start_catch_up(self) -> Option<bool> {
+        match self {
+            Self::Connected => Some(true),
+            Self::Reconnecting { .. } | Self::SignedOut => Some(false),
+            Self::Follower | Self::Connecting => None,
+        }
     }
 }
 
-/// How long a starting page waits to learn whether its live channel leads before it runs a
-/// catch-up of its own (the Web Lock is granted within a millisecond or two when no other
-/// context holds it). A page still following after this runs its own, as a follower must:
-/// its leader may be another page that caught up long ago.
-pub const LEAD_WAIT_MS: Millis = 300;
+/// How long a starting page waits for its live channel's stream to open before it runs a
+/// catch-up of its own. A leader's Web Lock is granted within a millisecond or two and its
+/// stream opens one round trip later; a follower never opens one, so a follower (whose
+/// leader may be another page that caught up long ago) and a leader on a slow network catch
+/// up themselves after this, the follower's start view still painted from the cache at once.
+pub const LEAD_WAIT_MS: Millis = 500;
 
 /// What happened to the stream, as the glue observed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,22 +224,28 @@ mod tests {
     }
 
     #[test]
-    fn only_a_leading_context_catches_up_by_itself() {
+    fn only_an_open_stream_covers_the_start_catch_up() {
         let mut connection = connection();
-        assert!(!connection.status().catches_up_itself(), "a follower");
-        assert!(connection.lead().catches_up_itself(), "connecting");
+        assert_eq!(
+            connection.status().covers_start_catch_up(),
+            None,
+            "a follower"
+        );
+        assert_eq!(
+            connection.lead().covers_start_catch_up(),
+            None,
+            "connecting: the stream may never open"
+        );
         connection.on_signal(StreamSignal::Opened);
-        assert!(connection.status().catches_up_itself(), "connected");
+        assert_eq!(connection.status().covers_start_catch_up(), Some(true));
         connection.on_signal(StreamSignal::Closed);
-        assert!(
-            connection.status().catches_up_itself(),
-            "reconnecting: the next open catches up"
+        assert_eq!(
+            connection.status().covers_start_catch_up(),
+            Some(false),
+            "reconnecting: the page catches up itself"
         );
         connection.on_signal(StreamSignal::SessionEnded);
-        assert!(
-            !connection.status().catches_up_itself(),
-            "signed out: nothing catches up"
-        );
+        assert_eq!(connection.status().covers_start_catch_up(), Some(false));
     }
 
     #[test]

@@ -242,9 +242,9 @@ async fn a_malformed_or_hostile_push_leaves_the_cache_untouched() -> e2e::Result
 }
 
 /// With the notification permission granted, a pushed message shows a notification: title =
-/// sender, body = preview, tag = request id. It stays while the agent has the app open on
-/// another chat, and closes once the agent opens its chat in a focused window; another
-/// chat's notification stays.
+/// sender, body = preview, tag = request id. It stays while the chat is read in a page
+/// without focus and while the focused app shows its chat list, and closes once the agent
+/// opens its chat in a focused window; another chat's notification stays.
 #[tokio::test]
 async fn a_pushed_message_shows_a_notification_tagged_with_its_chat() -> e2e::Result<()> {
     let rig = Rig::start("push-notify").await?;
@@ -282,6 +282,27 @@ async fn a_pushed_message_shows_a_notification_tagged_with_its_chat() -> e2e::Re
     let waiting =
         json!({ "title": other["sender"]["name"], "body": "printer on fire", "tag": "REQ-1003" });
     assert_eq!(shown, json!([reading, waiting]));
+    // The chat opened in a page without focus (another one is in front): it is read there,
+    // but nobody is looking at it, so both notifications stay.
+    let background = rig
+        .browser
+        .new_page(&rig.server.url("/chat/REQ-1001"))
+        .await?;
+    page.call("Page.bringToFront", json!({})).await?;
+    background
+        .wait_for(
+            "document.querySelector('[data-testid=chat-item][data-request-id=\"REQ-1001\"]')?.dataset.unread === '0'",
+            Duration::from_secs(10),
+        )
+        .await?;
+    assert_eq!(
+        background.evaluate("document.hasFocus()").await?,
+        json!(false),
+        "the background page must not have focus for this step to mean anything"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(background.evaluate(SHOWN).await?, json!([reading, waiting]));
+    background.close().await?;
     // The desk on the chat list, focused: nothing read, nothing closed.
     page.wait_for(
         "document.hasFocus() && document.querySelectorAll('[data-testid=chat-item]').length >= 3",

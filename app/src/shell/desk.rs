@@ -1,5 +1,5 @@
 //! The signed-in agent's desk: opens the agent's cache, starts the live channel and the
-//! outbox, catches up on start (unless its live channel leads, whose stream catches up) and
+//! outbox, catches up on start (unless its live stream opens at once and catches up) and
 //! on `online`, follows other tabs' sign-outs, signs out,
 //! offers a waiting update, and lays out the chat list, the open chat and the settings.
 
@@ -127,16 +127,22 @@ pub(super) fn Desk(
                 opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it); the
                 // others get its messages through the cache's change channel.
-                let (led, first_lead) = oneshot::channel::<()>();
-                let led = RefCell::new(Some(led));
+                // Settled by the first status that says whether the stream's catch-up
+                // covers this page's start (the core's `covers_start_catch_up`).
+                let (settle, settled) = oneshot::channel::<bool>();
+                let settle = RefCell::new(Some(settle));
                 let live_started = match LiveChannel::start(
                     cache.driver.clone(),
                     "",
                     move |status| {
                         live_status.try_set(status);
-                        if status.catches_up_itself() {
-                            if let Some(led) = led.borrow_mut().take() {
-                                let _ = led.send(());
+                        if status == LiveStatus::Connected {
+                            // The stream answered: the server is reachable.
+                            unreachable.try_set(false);
+                        }
+                        if let Some(covered) = status.covers_start_catch_up() {
+                            if let Some(settle) = settle.borrow_mut().take() {
+                                let _ = settle.send(covered);
                             }
                         }
                         if status == LiveStatus::SignedOut {
@@ -166,11 +172,15 @@ pub(super) fn Desk(
                 outbox::resume(cache.clone(), on_signed_out);
                 // The leader's stream catches up as soon as it is open (the chat list read
                 // after it, so nothing between the two is missed); a second catch-up here
-                // would fetch the list again a few milliseconds later. A follower, or a
-                // page without a live channel, catches up itself.
-                if live_started && leads_soon(first_lead).await {
-                    chat_sync_idb::log_debug!("this tab leads the live channel: its stream's catch-up applies the chat list");
-                } else {
+                // would fetch the list again a few milliseconds later. A follower, a leader
+                // whose stream did not open in time, or a page without a live channel
+                // catches up itself.
+                if live_started && stream_catches_up(settled).await {
+                    chat_sync_idb::log_debug!(
+                        "this tab's live stream is open: its catch-up applies the chat list"
+                    );
+                } else if opened.try_get_untracked().flatten().is_some() {
+                    // (Unless the desk was stopped meanwhile: a sign-out shut its cache.)
                     refresh(cache, unreachable, on_signed_out, false).await;
                 }
             }
@@ -348,13 +358,14 @@ async fn refresh(
     }
 }
 
-/// Whether this tab's live channel leads within [`LEAD_WAIT_MS`] of starting (`first_lead`
-/// fires with its first leading status; it is dropped with a channel that stopped).
-async fn leads_soon(first_lead: oneshot::Receiver<()>) -> bool {
+/// Whether this tab's live stream opened within [`LEAD_WAIT_MS`] of the channel's start, so
+/// its catch-up covers the page's start. `settled` carries the first decisive status; it is
+/// dropped, unsent, with a channel that stopped or gave up competing for the lead.
+async fn stream_catches_up(settled: oneshot::Receiver<bool>) -> bool {
     let wait = Box::pin(chat_sync_idb::platform::sleep(LEAD_WAIT_MS));
     matches!(
-        futures::future::select(first_lead, wait).await,
-        futures::future::Either::Left((Ok(()), _))
+        futures::future::select(settled, wait).await,
+        futures::future::Either::Left((Ok(true), _))
     )
 }
 

@@ -94,7 +94,8 @@ pub async fn call_async_within(
 
 /// Closes the notifications the service worker shows, only those tagged `tag` when given
 /// (the worker tags each with its chat's request id, so a chat has one at a time); how many
-/// were closed. `getNotifications` is given [`LOOKUP_TIMEOUT_MS`] to settle.
+/// were closed. `getNotifications` is given [`LOOKUP_TIMEOUT_MS`] to settle; one that does
+/// not is an error, since notifications quoting customers may still be showing.
 pub async fn close_notifications(
     registration: &JsValue,
     tag: Option<&str>,
@@ -112,7 +113,10 @@ pub async fn close_notifications(
     )
     .await?
     else {
-        return Ok(0);
+        return Err(SyncError::Platform {
+            api: "getNotifications",
+            cause: crate::DomError::new("TimeoutError", "getNotifications() did not settle"),
+        });
     };
     let mut closed = 0;
     for notification in js_sys::Array::from(&list).iter() {
@@ -137,7 +141,7 @@ pub async fn close_notifications(
 /// The agent is looking at a chat (its page has focus and shows it): the notifications of
 /// that chat have said what they had to say, and the system would otherwise keep them in
 /// its notification centre, quoting the customer, after the agent has read the message.
-/// `Ok(0)` without a service worker registration.
+/// `Ok(0)` without a service worker registration (none, or its lookup did not settle).
 pub async fn close_chat_notifications(request_id: &chat_sync::RequestId) -> Result<u32, SyncError> {
     let Some(registration) = registration().await? else {
         return Ok(0);
