@@ -212,7 +212,7 @@ impl AppCache {
     }
 
     /// Bumps the change counter without a notice (views re-read what they show).
-    pub fn touch(&self) {
+    fn touch(&self) {
         self.changes.try_update(|c| c.version += 1);
     }
 

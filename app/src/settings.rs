@@ -86,9 +86,22 @@ pub fn CacheSettings(
         };
         spawn_local(async move {
             let request_id = chat_sync::RequestId::new(id.clone());
-            match cache.runtime.store().clear_chat(&request_id).await {
+            let store = cache.runtime.store();
+            // What the chat list said of it, so it stays listed once its cache is gone.
+            let listed = match store.chat(&request_id).await {
+                Ok(record) => record.as_ref().and_then(chat_sync::ingest::listed_summary),
+                Err(_) => None,
+            };
+            match store.clear_chat(&request_id).await {
                 Ok(()) => {
-                    cache.touch();
+                    if let Some(summary) = listed {
+                        let now = chat_sync_idb::platform::now_ms();
+                        if let Err(error) = store.apply_summaries(&[summary], now).await {
+                            chat_sync_idb::log_warn!(chat = %request_id, %error, "a cleared chat is listed again by the next chat list only");
+                        }
+                    }
+                    // Every tab's list and view of it re-read it.
+                    cache.announce_summary(&request_id);
                     notice.try_set(Some(format!("{id} cleared; it loads again when opened.")));
                     reload();
                 }

@@ -27,7 +27,8 @@ mod undo;
 mod written;
 
 pub use meta::{
-    apply_summary, mark_read, note_backend_last_seq, ReadChange, LAST_ACCESS_RESOLUTION_MS,
+    apply_summary, listed_summary, mark_read, note_backend_last_seq, ReadChange,
+    LAST_ACCESS_RESOLUTION_MS,
 };
 pub use undo::{plan_ingest_keeping, IngestUndo, UndoOutcome};
 pub use written::Written;

@@ -395,7 +395,12 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
     )
     .await?;
 
-    // Clearing the chat removes its messages from IndexedDB; the outbox keeps its entry.
+    // Clearing the chat removes its messages from IndexedDB; the outbox keeps its entry, and
+    // the chat stays listed (with its title), to load again when opened.
+    let item = format!(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"{CHAT}\"] .chat-item__title')?.textContent"
+    );
+    let title = page.wait_for(&item, WAIT).await?;
     page.evaluate(&format!(
         "document.querySelector('[data-testid=clear-chat][data-request-id=\"{CHAT}\"]').click()"
     ))
@@ -405,6 +410,13 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
         WAIT,
     )
     .await?;
+    // The list has re-read the records by now (the clear's notice); give it a moment more.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        page.evaluate(&item).await?,
+        title,
+        "the cleared chat is still listed"
+    );
     let count = page
         .evaluate(&e2e::chat::count_js(
             &e2e::chat::database_name("u_alice"),

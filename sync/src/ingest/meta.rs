@@ -21,6 +21,24 @@ pub fn apply_summary(record: Option<ChatRecord>, summary: &ChatSummary) -> ChatR
     record
 }
 
+/// The chat-list entry a record stands for, so that a chat whose cache the agent cleared
+/// (the cache settings' "Clear": its messages and record go) is listed again at once, as a
+/// chat the cache holds nothing of, and loads again when opened. `None` for a record no
+/// chat list ever described (no requester: only a push or a fetch made it); the next list
+/// brings such a chat back.
+pub fn listed_summary(record: &ChatRecord) -> Option<ChatSummary> {
+    Some(ChatSummary {
+        request_id: record.request_id.clone(),
+        title: record.title.clone(),
+        requester: record.requester.clone()?,
+        last_seq: record.backend_last_seq.max(record.held.max().unwrap_or(0)),
+        last_message: record.last_message.clone(),
+        updated_at: record.updated_at,
+        change_version: record.backend_change_version,
+        closed: record.closed,
+    })
+}
+
 /// Records the backend's last sequence as learned from the backend itself (chat list or a
 /// fetch reply). It never moves backwards: sequences are immutable.
 ///

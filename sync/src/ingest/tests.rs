@@ -233,6 +233,54 @@ fn an_out_of_range_last_seq_in_a_summary_never_poisons_the_record() {
 }
 
 #[test]
+fn a_cleared_chat_is_listed_again_as_one_the_cache_holds_nothing_of() {
+    let summary = ChatSummary {
+        request_id: RequestId::from("r1"),
+        title: "Printer <b>on fire</b>".into(),
+        requester: Person {
+            id: "req1".into(),
+            name: "Req".into(),
+        },
+        last_seq: 40,
+        last_message: Some("any news?".into()),
+        updated_at: 99,
+        change_version: 7,
+        closed: true,
+    };
+    let mut cached = apply_summary(None, &summary);
+    cached.held = crate::ranges::SeqRanges::from_range(crate::ranges::SeqRange::new(30, 40));
+    cached.message_count = 11;
+    cached.unread = 3;
+    cached.change_version = 5;
+    let listed = listed_summary(&cached).expect("a listed chat");
+    assert_eq!(listed, summary, "the entry the record was made from");
+    let again = apply_summary(None, &listed);
+    assert_eq!(
+        (
+            again.title.as_str(),
+            again.requester.as_ref(),
+            again.last_message.as_deref()
+        ),
+        (
+            "Printer <b>on fire</b>",
+            Some(&summary.requester),
+            Some("any news?")
+        )
+    );
+    assert!(again.backend_last_seq_known && again.backend_last_seq == 40);
+    assert!(again.held.is_empty() && again.message_count == 0 && again.unread == 0);
+    assert_eq!(
+        again.change_version, 7,
+        "nothing cached: whatever is fetched from now on is current"
+    );
+    assert!(again.closed);
+
+    // A record only a push made names no requester: the next chat list brings it back.
+    let pushed = ChatRecord::new(RequestId::from("r2"));
+    assert_eq!(listed_summary(&pushed), None);
+}
+
+#[test]
 fn summaries_make_the_backend_last_sequence_known() {
     let summary = ChatSummary {
         request_id: RequestId::from("r1"),
