@@ -238,7 +238,7 @@ pub fn ChatView(
             cache.runtime.set_chat_open(&id, false);
             // The reader leaves: the position they reached is written now.
             if let Some(seq) = leaving.try_with_value(|m| m.borrow_mut().flush()).flatten() {
-                write_read_mark(cache, id.clone(), seq, false);
+                write_read_mark(cache, id.clone(), seq);
             }
         }
         list.try_set_value(None);

@@ -90,7 +90,10 @@ pub fn CacheSettings(
             // What the chat list said of it, so it stays listed once its cache is gone.
             let listed = match store.chat(&request_id).await {
                 Ok(record) => record.as_ref().and_then(chat_sync::ingest::listed_summary),
-                Err(_) => None,
+                Err(error) => {
+                    chat_sync_idb::log_warn!(chat = %request_id, %error, "a chat cleared now is listed again by the next chat list only");
+                    None
+                }
             };
             match store.clear_chat(&request_id).await {
                 Ok(()) => {

@@ -76,7 +76,7 @@ pub(super) fn list_events(
             let due = marks.borrow_mut().note(seq, now);
             if let Some(seq) = due {
                 if let Some(cache_rc) = cache.try_get_value() {
-                    write_read_mark(cache_rc, read_id.clone(), seq, true);
+                    write_read_mark(cache_rc, read_id.clone(), seq);
                 }
                 return;
             }
@@ -92,7 +92,7 @@ pub(super) fn list_events(
                 timer_set.set(false);
                 let due = marks.borrow_mut().poll(js_sys::Date::now() as i64);
                 if let (Some(seq), Some(cache_rc)) = (due, cache.try_get_value()) {
-                    write_read_mark(cache_rc, id, seq, true);
+                    write_read_mark(cache_rc, id, seq);
                 }
             });
         }),
@@ -163,24 +163,12 @@ pub(super) fn list_events(
 }
 
 /// Stores the read position; views (of every tab) re-read only when the unread count
-/// changed. `shown`: the chat is still on screen (not the position written as the reader
-/// leaves it), so a focused page has now seen its new messages and closes their
-/// notifications.
-pub(super) fn write_read_mark(
-    cache: Rc<AppCache>,
-    id: RequestId,
-    seq: chat_sync::Seq,
-    shown: bool,
-) {
+/// changed.
+pub(super) fn write_read_mark(cache: Rc<AppCache>, id: RequestId, seq: chat_sync::Seq) {
     spawn_local(async move {
         let now = js_sys::Date::now() as i64;
         match cache.runtime.store().mark_read(&id, seq, now).await {
-            Ok(true) => {
-                cache.announce_summary(&id);
-                if shown {
-                    super::seen::close_notifications_if_seen(&id);
-                }
-            }
+            Ok(true) => cache.announce_summary(&id),
             Ok(false) => {}
             Err(err) => {
                 chat_sync_idb::log_warn!(chat = %id, %err, "could not store the read position")

@@ -1,6 +1,7 @@
 //! A chat's notifications close once the agent looks at it: when its page has focus and
-//! shows the chat (opened, focused again, or new messages read). The service worker shows a
-//! notification only while no focused window shows the chat; this is the other half, so a
+//! shows the chat (opened there, or focused again on it). The service worker shows a
+//! notification only while no focused window shows the chat (so none arrives for a chat
+//! while the agent looks at it); this is the other half, so a
 //! notification quoting the customer does not stay in the system's notification centre
 //! after the agent has read the message. A page without focus (another window in front, a
 //! tab in the background) closes nothing: there the notification is still how the agent

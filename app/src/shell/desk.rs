@@ -125,10 +125,6 @@ pub(super) fn Desk(
                 // others get its messages through the cache's change channel.
                 match LiveChannel::start(cache.driver.clone(), "", move |status| {
                     live_status.try_set(status);
-                    if status == LiveStatus::Connected {
-                        // The stream answered: the server is reachable.
-                        unreachable.try_set(false);
-                    }
                     if status == LiveStatus::SignedOut {
                         // The server refused the stream's session (signed out in another
                         // browser window, or expired); the cache stays for the agent.
@@ -152,9 +148,9 @@ pub(super) fn Desk(
                 }
                 outbox::resume(cache.clone(), on_signed_out);
                 // Beside the stream's own catch-up once it opens (a leader's): this one
-                // does not wait on the stream. Both read the chat list; dropping this one in
-                // a leader whose stream opened (tried this stop) lost a Firefox session's
-                // catch-ups in one CI run, for a reason not found yet.
+                // does not wait on the stream. Both read the chat list; leaving the start to
+                // an open stream alone (tried 2026-12-05) lost a Firefox session's catch-ups
+                // in one CI run, for a reason not found yet.
                 refresh(cache, unreachable, on_signed_out, false).await;
             }
             Err(error) => {
