@@ -86,12 +86,49 @@ pub fn ChatView(
         );
     });
 
+    // Re-read after every committed change of this chat (or of the chat list), coalesced:
+    // one refresh at a time, and a change that comes while it runs asks for exactly one
+    // more (a burst of commits is read once or twice, never once per commit).
+    let turns = Rc::new(Cell::new(RefreshTurns::Idle));
+    let refresh = {
+        let id = request_id.clone();
+        Rc::new(move || {
+            match turns.get() {
+                RefreshTurns::Idle => {}
+                RefreshTurns::Running | RefreshTurns::Again => {
+                    turns.set(RefreshTurns::Again);
+                    return;
+                }
+            }
+            let Some(cache_rc) = cache.try_get_value() else {
+                return;
+            };
+            turns.set(RefreshTurns::Running);
+            let (id, turns) = (id.clone(), turns.clone());
+            spawn_local(async move {
+                loop {
+                    refresh_view(&cache_rc, cache, &id, list, record, error, incomplete).await;
+                    if turns.get() == RefreshTurns::Again {
+                        turns.set(RefreshTurns::Running);
+                        continue;
+                    }
+                    turns.set(RefreshTurns::Idle);
+                    break;
+                }
+            });
+        })
+    };
+    // A change committed while the list was being opened, before it could note it: its
+    // first read may predate the change.
+    let missed = Rc::new(Cell::new(false));
+
     // Open the list once its container is in the DOM.
     let opened = Rc::new(Cell::new(false));
     // The reader's position, written at most about once a second while they scroll.
     let marks = Rc::new(RefCell::new(ReadMarks::default()));
     let leaving = StoredValue::new_local(marks.clone());
     let id = request_id.clone();
+    let (open_refresh, open_missed) = (refresh.clone(), missed.clone());
     effect(move || {
         let Some(element) = scroller.get() else {
             return;
@@ -104,6 +141,7 @@ pub fn ChatView(
         };
         let id = id.clone();
         let marks = marks.clone();
+        let (refresh, missed) = (open_refresh.clone(), open_missed.clone());
         spawn_local(async move {
             cache_rc.runtime.set_chat_open(&id, true);
             let events = list_events(
@@ -132,7 +170,20 @@ pub fn ChatView(
             .await
             {
                 Ok(opened_list) => {
-                    let _ = list.try_set_value(Some(opened_list));
+                    // A change committed while the list opened (noted by the list itself
+                    // when it was this context's write, or here when its notice came
+                    // first) is read now: the view must not wait for the next change.
+                    if missed.take() {
+                        opened_list.note_unknown_change();
+                    }
+                    let changed = opened_list.has_noted_changes();
+                    if list.try_set_value(Some(opened_list)).is_some() {
+                        // The view was closed while its list opened.
+                        return;
+                    }
+                    if changed {
+                        refresh();
+                    }
                 }
                 Err(err) => {
                     error.try_set(Some(format!(
@@ -156,12 +207,11 @@ pub fn ChatView(
         });
     });
 
-    // Re-read after every committed change of this chat (or of the chat list), coalesced:
-    // one refresh at a time, and the notices that arrive while it runs ask for exactly one
-    // more (a burst of commits is read once or twice, never once per commit).
+    // Every committed change of this chat (or of the chat list) is read. The first run only
+    // subscribes: it runs when the view is built, before the task that opens the list is
+    // spawned (from an effect that waits for the list's container), so that task's reads
+    // come after it.
     let id = request_id.clone();
-    let turns = Rc::new(Cell::new(RefreshTurns::Idle));
-    // The first run only subscribes: the view has just been read.
     let mut subscribed = false;
     effect(move || {
         let first = !std::mem::replace(&mut subscribed, true);
@@ -180,27 +230,13 @@ pub fn ChatView(
             editing.try_set(None);
         }
         if !first && concerns_us {
-            match turns.get() {
-                RefreshTurns::Idle => {}
-                RefreshTurns::Running | RefreshTurns::Again => {
-                    turns.set(RefreshTurns::Again);
-                    return;
-                }
+            if list.try_get_value().flatten().is_none() {
+                // The list is still reading its first screen, which may predate this change:
+                // once open, it reads everything again (and the open reads the header too).
+                missed.set(true);
+                return;
             }
-            turns.set(RefreshTurns::Running);
-            let (id, turns) = (id.clone(), turns.clone());
-            let cache_rc = cache.get_value();
-            spawn_local(async move {
-                loop {
-                    refresh_view(&cache_rc, cache, &id, list, record, error, incomplete).await;
-                    if turns.get() == RefreshTurns::Again {
-                        turns.set(RefreshTurns::Running);
-                        continue;
-                    }
-                    turns.set(RefreshTurns::Idle);
-                    break;
-                }
-            });
+            refresh();
         }
     });
 

@@ -101,6 +101,9 @@ pub struct MessageList {
     canvas: HtmlElement,
     events: ListEvents,
     state: RefCell<State>,
+    /// Whether [`MessageList::open`] has shown its first read: until then a write handed
+    /// over cannot be placed against that read.
+    opened: Cell<bool>,
     reading: Cell<bool>,
     read_again: Cell<bool>,
     frame_pending: Cell<bool>,
@@ -161,6 +164,7 @@ impl MessageList {
                 previews: VecMap::new(),
                 canvas_height: -1.0,
             }),
+            opened: Cell::new(false),
             reading: Cell::new(false),
             read_again: Cell::new(false),
             frame_pending: Cell::new(false),
@@ -207,6 +211,7 @@ impl MessageList {
             let _ = window.request_animation_frame(painted.unchecked_ref());
         }
         list.listen();
+        list.opened.set(true);
         Ok(list)
     }
 
@@ -214,6 +219,12 @@ impl MessageList {
     /// laid out and shown now ([`ListModel::keep_written`]); should the commit fail, what it
     /// handed is dropped and the store read again.
     fn on_write(self: &Rc<Self>, handed: Handed<'_>) {
+        if !self.opened.get() {
+            // The first read of `open` may come before or after this write: it cannot be
+            // placed, so everything is read again once the list is open.
+            self.note_unknown_change();
+            return;
+        }
         match handed {
             Handed::Written(written) => {
                 let started = chat_sync_idb::platform::precise_now();
@@ -231,9 +242,7 @@ impl MessageList {
                 chat_sync_idb::platform::measure("view:handed", started);
             }
             Handed::Unwritten => {
-                let mut changes = self.changes.get();
-                changes.note_unwritten();
-                self.changes.set(changes);
+                self.note_unknown_change();
                 let list = Rc::clone(self);
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(error) = list.refresh().await {
@@ -244,11 +253,28 @@ impl MessageList {
         }
     }
 
+    /// Notes a change whose effect on what is in memory is not known (a write that failed
+    /// after its hand-over, or a change committed while the list was being opened): the next
+    /// refresh reads everything again.
+    pub fn note_unknown_change(&self) {
+        self.note(NotedChanges::note_unknown);
+    }
+
+    /// Whether a change was noted that no refresh has read yet.
+    pub fn has_noted_changes(&self) -> bool {
+        self.changes.get().any()
+    }
+
     /// Notes a committed change of this chat before the refresh it causes (the core's
     /// [`NotedChanges`] decides what it means for the messages in memory).
     pub fn note_change(&self, notice: &ChangeNotice) {
+        self.note(|changes| changes.note(notice));
+    }
+
+    /// Adds to the changes noted since the last refresh.
+    fn note(&self, add: impl FnOnce(&mut NotedChanges)) {
         let mut changes = self.changes.get();
-        changes.note(notice);
+        add(&mut changes);
         self.changes.set(changes);
     }
 
@@ -310,11 +336,14 @@ impl MessageList {
             }
         }
         // A write handed over meanwhile is newer than what this read may have found; its
-        // notice brings the refresh that lays out the record after it.
+        // notice brings the refresh that lays out the record after it, and what this one
+        // took (an outbox change above all) is noted again for that refresh.
         if self.state.borrow().model.may_apply_read(mark) {
             let applying_at = chat_sync_idb::platform::precise_now();
             self.apply_record(record.clone(), pending);
             chat_sync_idb::platform::measure("view:apply-record", applying_at);
+        } else {
+            self.note(|changes| changes.merge(noted));
         }
         let rendering_at = chat_sync_idb::platform::precise_now();
         self.render_new();

@@ -37,6 +37,7 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
     let blank = rig.blank().await?;
     let range_before = rig.metric(RANGE).await?;
     let cursor_before = rig.metric(CURSOR).await?;
+    let lists_before = rig.metric(LISTS_SERVED).await?;
 
     // The first tab is alone, so it leads.
     let leader = rig.browser.new_page(&rig.server.url(&live_page())).await?;
@@ -53,6 +54,17 @@ async fn two_tabs_share_one_stream_and_the_follower_takes_over_when_the_leader_c
         "one stream for two tabs"
     );
     assert_eq!(rig.metric(STREAMS_OPENED).await?, 1.0);
+    // The chat list, once per tab: the leader's stream catches up once it is open (its page
+    // does not catch up again beside it), and the follower catches up itself (the app does;
+    // a page of `E2E_LIVE_PAGE` may not).
+    if live_page() == "/" {
+        assert_eq!(
+            rig.metric(LISTS_SERVED).await? - lists_before,
+            2.0,
+            "one chat list for the leader and one for the follower"
+        );
+    }
+
     // Messages arrive by the stream and by push at once: each is cached once.
     let mut posted = Vec::new();
     for i in 0..3 {
@@ -303,9 +315,8 @@ async fn the_open_chat_shows_the_indicator_while_the_worker_fetches_its_gap() ->
 
 /// A leading tab whose stream never opens (here every events request is answered with JSON,
 /// which an `EventSource` refuses) runs no stream catch-up, so its page must catch up at
-/// start itself: the chat list is fetched all the same, and the tab says it is
-/// reconnecting. (A page that left its start's catch-up to a stream that is only
-/// connecting would fetch no list at all.)
+/// start itself: the chat list is fetched once all the same, and the tab says it is
+/// reconnecting. (A page that took the lead for the catch-up would fetch no list at all.)
 #[tokio::test]
 async fn a_leader_whose_stream_never_opens_still_catches_up_at_start() -> e2e::Result<()> {
     let rig = Rig::start("live-no-stream").await?;
@@ -353,4 +364,154 @@ async fn a_leader_whose_stream_never_opens_still_catches_up_at_start() -> e2e::R
     page.close().await?;
     rig.stop().await;
     Ok(())
+}
+
+/// A chat opened while a write to it is under way shows what the write brought, at once and
+/// without another change: the view's first read may come before the write's commit, and
+/// the write's hand-over (this tab's own write) or its notice (another tab's) may both come
+/// before the view is open. The test orders it with two read-write holds of the cache's
+/// stores, as long writes of other contexts would: the view reads the chat record and waits
+/// for the held outbox; a requester's message is written by the leading tab, queued behind
+/// the view's read; the messages store is held next, so the message's write commits and its
+/// notice arrives while the view still waits to read its first screen. Before the fix the
+/// view kept its first read (1 row) for good, though the cache held both messages.
+#[tokio::test]
+async fn a_chat_opened_while_its_own_tab_writes_to_it_shows_the_write() -> e2e::Result<()> {
+    open_during_write("live-open-during-write", false).await
+}
+
+/// [`a_chat_opened_while_its_own_tab_writes_to_it_shows_the_write`] with the write made by
+/// another tab (the leader), so the view learns of it only from the write's notice.
+#[tokio::test]
+async fn a_chat_opened_while_another_tab_writes_to_it_shows_the_write() -> e2e::Result<()> {
+    open_during_write("live-open-during-other-write", true).await
+}
+
+/// Opens REQ-1001 in a tab while its cache is held and a message to it is written (by that
+/// tab, or by a leading tab opened first when `other_tab_writes`), and waits for the view
+/// to show the message.
+async fn open_during_write(name: &str, other_tab_writes: bool) -> e2e::Result<()> {
+    let rig = Rig::start(name).await?;
+    // The tab opened first leads (holds the stream and writes what it brings).
+    let leader = if other_tab_writes {
+        let leader = rig.browser.new_page(&rig.server.url("/")).await?;
+        wait_until("the leader's stream", WAIT, || async {
+            Ok((rig.metric(SSE_CLIENTS).await? == 1.0).then_some(()))
+        })
+        .await?;
+        Some(leader)
+    } else {
+        None
+    };
+    let requester = http::login(&rig.server.addr, "requester1", "demo").await?;
+    let page = rig
+        .browser
+        .new_page(&rig.server.url("/chat/REQ-1001"))
+        .await?;
+    let rows = "document.querySelectorAll('[data-testid=message]').length";
+    let cached = page
+        .wait_for(&format!("{rows} > 0 && {rows}"), WAIT)
+        .await?;
+    let cached = cached.as_u64().unwrap_or_default();
+    wait_until("one stream", WAIT, || async {
+        Ok((rig.metric(SSE_CLIENTS).await? == 1.0).then_some(()))
+    })
+    .await?;
+    // Back to the chat list: the chat is cached, and no view of it is open.
+    page.evaluate("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' })); true")
+        .await?;
+    page.wait_for(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"REQ-1001\"]') !== null
+         && document.querySelector('[data-testid=chat-view]') === null",
+        WAIT,
+    )
+    .await?;
+    // The outbox store is held for two seconds: the view reads the chat record, then waits
+    // for the outbox (its unsent messages) with its first screen still to read.
+    let database = e2e::rig::database_name(&rig.user_id);
+    let held = page
+        .evaluate(&hold_store_js(&database, "outbox", 2000))
+        .await?;
+    assert_eq!(held, json!(true), "the outbox is held");
+    page.evaluate(
+        "document.querySelector('[data-testid=chat-item][data-request-id=\"REQ-1001\"]').click(); true",
+    )
+    .await?;
+    // The view is mounted, and a moment later its first read is queued behind the holder;
+    // only then does the message come, so its write queues after that read.
+    page.wait_for(
+        "document.querySelector('[data-testid=chat-view]') !== null",
+        WAIT,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let message = post_as(
+        &rig.server,
+        &requester,
+        "REQ-1001",
+        "written while the view opened",
+    )
+    .await?;
+    let seq = message["seq"].as_u64().unwrap_or_default();
+    // Once the message's write is queued (behind the view's read of the outbox), the
+    // messages store is held too, queued after that write: the write commits and its
+    // notice comes while the view still waits to read its first screen.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    page.evaluate(&hold_store_js(&database, "messages", 1500))
+        .await?;
+    let shown = page
+        .wait_for(
+            &format!(
+                "document.querySelector('[data-testid=message][data-seq=\"{seq}\"]') !== null
+                 && {rows} === {}",
+                cached + 1
+            ),
+            WAIT,
+        )
+        .await;
+    if let Err(error) = shown {
+        // What the cache holds tells a stale view from a lost write.
+        let snapshot = page
+            .evaluate(&e2e::rig::snapshot_js(&database, "REQ-1001"))
+            .await?;
+        let on_screen = page.evaluate(rows).await?;
+        return Err(e2e::HarnessError::Setup(format!(
+            "the view opened during the write of seq {seq} shows {on_screen} rows; the cache \
+             holds {:?}: {error}",
+            seqs(&snapshot)
+        )));
+    }
+    page.close().await?;
+    if let Some(leader) = leader {
+        leader.close().await?;
+    }
+    rig.stop().await;
+    Ok(())
+}
+
+/// A script that opens `database` and holds its store `store` with a read-write
+/// transaction for `ms` milliseconds after the browser grants it, keeping a request in flight
+/// all along (a transaction with none commits). It resolves to `true` as soon as the
+/// transaction is asked for, so a hold queued behind other transactions does not block the
+/// caller.
+fn hold_store_js(database: &str, store: &str, ms: u32) -> String {
+    format!(
+        r#"new Promise((resolve, reject) => {{
+            const open = indexedDB.open({database:?});
+            open.onerror = () => reject(String(open.error));
+            open.onsuccess = () => {{
+                const db = open.result;
+                const tx = db.transaction([{store:?}], 'readwrite');
+                const store = tx.objectStore({store:?});
+                let until = null;
+                const spin = () => {{
+                    until ??= performance.now() + {ms};
+                    if (performance.now() < until) store.count().onsuccess = spin;
+                }};
+                store.count().onsuccess = spin;
+                tx.oncomplete = () => db.close();
+                resolve(true);
+            }};
+        }})"#
+    )
 }

@@ -83,12 +83,31 @@ impl NotedChanges {
         !self.noted || self.outbox
     }
 
-    /// Notes that a write handed over before its commit failed ([`ListModel::keep_written`]):
-    /// what it handed is dropped and everything, the unsent messages too, is read again.
-    pub fn note_unwritten(&mut self) {
+    /// Notes a change whose effect on memory is not known: a write handed over before its
+    /// commit that then failed ([`ListModel::keep_written`]), or one that came while the
+    /// list was being opened, before or after its first read. What was handed is dropped and
+    /// everything, the unsent messages too, is read again.
+    pub fn note_unknown(&mut self) {
         self.noted = true;
         self.stale = true;
         self.outbox = true;
+    }
+
+    /// Adds what `other` noted: the changes a refresh took and then could not lay out (a
+    /// write handed over while it read) are noted again for the refresh after it.
+    pub fn merge(&mut self, other: NotedChanges) {
+        self.noted |= other.noted;
+        self.stale |= other.stale;
+        self.outbox |= other.outbox;
+        self.newest_added = match (self.newest_added, other.newest_added) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Whether any change was noted since the last refresh took them.
+    pub fn any(&self) -> bool {
+        self.noted
     }
 
     /// Whether the messages in memory must be dropped and read again.

@@ -141,9 +141,18 @@ fn a_write_handed_over_keeps_its_messages_drops_confirmed_unsent_ones_and_outdat
     assert!(model.may_apply_read(model.read_mark()));
 
     let mut noted = NotedChanges::default();
-    assert!(!noted.stale());
-    noted.note_unwritten();
+    assert!(!noted.stale() && !noted.any());
+    noted.note_unknown();
+    assert!(noted.any());
     assert!(noted.stale() && noted.reads_outbox() && noted.early_read().is_none());
+
+    // A refresh that took these and could not lay out its read gives them back.
+    let mut next = NotedChanges::default();
+    next.merge(noted);
+    assert_eq!(next, noted);
+    let mut unchanged = noted;
+    unchanged.merge(NotedChanges::default());
+    assert_eq!(unchanged, noted, "merging nothing changes nothing");
 }
 
 #[test]
