@@ -31,6 +31,30 @@ pub enum LiveStatus {
     SignedOut,
 }
 
+impl LiveStatus {
+    /// Whether a page whose live channel reports this status may leave the catch-up of its
+    /// start to the channel: `Some(true)` once the stream is open (its own catch-up runs
+    /// right after the open, reading the chat list then, so nothing that arrived between the
+    /// two is missed, and a second one would fetch the list again a few milliseconds later),
+    /// `Some(false)` when the stream failed or the session ended (the page catches up itself,
+    /// or learns that the session ended), `None` while it is not known yet (following, or
+    /// leading and still connecting: a stream that never opens never catches up).
+    pub fn covers_start_catch_up(self) -> Option<bool> {
+        match self {
+            Self::Connected => Some(true),
+            Self::Reconnecting { .. } | Self::SignedOut => Some(false),
+            Self::Follower | Self::Connecting => None,
+        }
+    }
+}
+
+/// How long a starting page waits for its live channel's stream to open before it runs a
+/// catch-up of its own. A leader's Web Lock is granted within a millisecond or two and its
+/// stream opens one round trip later; a follower never opens one, so a follower (whose
+/// leader may be another page that caught up long ago) and a leader on a slow network catch
+/// up themselves after this, the follower's start view still painted from the cache at once.
+pub const LEAD_WAIT_MS: Millis = 500;
+
 /// What happened to the stream, as the glue observed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamSignal {
@@ -197,6 +221,31 @@ mod tests {
 
     fn connection() -> LiveConnection {
         LiveConnection::new(LIVE_BACKOFF, 11)
+    }
+
+    #[test]
+    fn only_an_open_stream_covers_the_start_catch_up() {
+        let mut connection = connection();
+        assert_eq!(
+            connection.status().covers_start_catch_up(),
+            None,
+            "a follower"
+        );
+        assert_eq!(
+            connection.lead().covers_start_catch_up(),
+            None,
+            "connecting: the stream may never open"
+        );
+        connection.on_signal(StreamSignal::Opened);
+        assert_eq!(connection.status().covers_start_catch_up(), Some(true));
+        connection.on_signal(StreamSignal::Closed);
+        assert_eq!(
+            connection.status().covers_start_catch_up(),
+            Some(false),
+            "reconnecting: the page catches up itself"
+        );
+        connection.on_signal(StreamSignal::SessionEnded);
+        assert_eq!(connection.status().covers_start_catch_up(), Some(false));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The signed-in agent's desk: opens the agent's cache, starts the live channel and the
-//! outbox, catches up on start and on `online`, follows other tabs' sign-outs, signs out,
+//! outbox, catches up on start (unless its live stream opens at once and catches up) and
+//! on `online`, follows other tabs' sign-outs, signs out,
 //! offers a waiting update, and lays out the chat list, the open chat and the settings.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
+use chat_sync::live::LEAD_WAIT_MS;
 use chat_sync::protocol::CurrentUser;
 use chat_sync_idb::live::{LiveChannel, LiveStatus};
 use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription;
 use chat_sync_idb::{sign_out, update};
+use futures::channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -123,23 +127,42 @@ pub(super) fn Desk(
                 opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it); the
                 // others get its messages through the cache's change channel.
-                match LiveChannel::start(cache.driver.clone(), "", move |status| {
-                    live_status.try_set(status);
-                    if status == LiveStatus::SignedOut {
-                        // The server refused the stream's session (signed out in another
-                        // browser window, or expired); the cache stays for the agent.
-                        spawn_local(async move {
-                            on_signed_out.run("Your session ended: sign in again.".to_owned())
-                        });
-                    }
-                }) {
+                // Settled by the first status that says whether the stream's catch-up
+                // covers this page's start (the core's `covers_start_catch_up`).
+                let (settle, settled) = oneshot::channel::<bool>();
+                let settle = RefCell::new(Some(settle));
+                let live_started = match LiveChannel::start(
+                    cache.driver.clone(),
+                    "",
+                    move |status| {
+                        live_status.try_set(status);
+                        if status == LiveStatus::Connected {
+                            // The stream answered: the server is reachable.
+                            unreachable.try_set(false);
+                        }
+                        if let Some(covered) = status.covers_start_catch_up() {
+                            if let Some(settle) = settle.borrow_mut().take() {
+                                let _ = settle.send(covered);
+                            }
+                        }
+                        if status == LiveStatus::SignedOut {
+                            // The server refused the stream's session (signed out in another
+                            // browser window, or expired); the cache stays for the agent.
+                            spawn_local(async move {
+                                on_signed_out.run("Your session ended: sign in again.".to_owned())
+                            });
+                        }
+                    },
+                ) {
                     Ok(channel) => {
                         live.try_set_value(Some(channel));
+                        true
                     }
                     Err(error) => {
                         chat_sync_idb::log_warn!(%error, "no live channel: pushes and catch-up only");
+                        false
                     }
-                }
+                };
                 match outbox::show_upload_progress(cache.runtime.store().name()) {
                     Ok(subscription) => {
                         uploads.try_set_value(Some(subscription));
@@ -147,11 +170,19 @@ pub(super) fn Desk(
                     Err(error) => chat_sync_idb::log_warn!(%error, "no upload progress shown"),
                 }
                 outbox::resume(cache.clone(), on_signed_out);
-                // Beside the stream's own catch-up once it opens (a leader's): this one
-                // does not wait on the stream. Both read the chat list; leaving the start to
-                // an open stream alone (tried 2026-12-05) lost a Firefox session's catch-ups
-                // in one CI run, for a reason not found yet.
-                refresh(cache, unreachable, on_signed_out, false).await;
+                // The leader's stream catches up as soon as it is open (the chat list read
+                // after it, so nothing between the two is missed); a second catch-up here
+                // would fetch the list again a few milliseconds later. A follower, a leader
+                // whose stream did not open in time, or a page without a live channel
+                // catches up itself.
+                if live_started && stream_catches_up(settled).await {
+                    chat_sync_idb::log_debug!(
+                        "this tab's live stream is open: its catch-up applies the chat list"
+                    );
+                } else if opened.try_get_untracked().flatten().is_some() {
+                    // (Unless the desk was stopped meanwhile: a sign-out shut its cache.)
+                    refresh(cache, unreachable, on_signed_out, false).await;
+                }
             }
             Err(error) => {
                 failure.try_set(Some(format!(
@@ -325,6 +356,17 @@ async fn refresh(
             unreachable.try_set(true);
         }
     }
+}
+
+/// Whether this tab's live stream opened within [`LEAD_WAIT_MS`] of the channel's start, so
+/// its catch-up covers the page's start. `settled` carries the first decisive status; it is
+/// dropped, unsent, with a channel that stopped or gave up competing for the lead.
+async fn stream_catches_up(settled: oneshot::Receiver<bool>) -> bool {
+    let wait = Box::pin(chat_sync_idb::platform::sleep(LEAD_WAIT_MS));
+    matches!(
+        futures::future::select(settled, wait).await,
+        futures::future::Either::Left((Ok(true), _))
+    )
 }
 
 /// After how long an unopened cache is said to be slow.
