@@ -34,6 +34,7 @@ backend_tests!(
     two_servers_one_database_are_gap_free,
     media_upload_and_download,
     sse_live_and_resume,
+    sse_reconnect_delay_is_spread,
     sse_heartbeat_and_auth,
     push_delivers_encrypted_message,
     push_large_message_is_hint,
@@ -869,6 +870,27 @@ async fn media_upload_and_download(backend: Backend) {
         "unauthorized",
     )
     .await;
+    server.stop().await;
+}
+
+/// Every stream opens with the browser's reconnection delay (`retry:`), between 1 and 3 s
+/// and drawn per stream, so the browsers of a restarted server do not all come back at once.
+async fn sse_reconnect_delay_is_spread(backend: Backend) {
+    let server = TestServer::start(backend, |_| {}).await;
+    let alice = server.login("alice").await;
+    let mut delays = HashSet::new();
+    for _ in 0..12 {
+        let mut stream = SseReader::open(&alice, None).await;
+        assert!(
+            matches!(stream.next(WAIT).await, Some(Sse::Comment)),
+            "the stream opens with a comment"
+        );
+        let delay = stream.retry_ms.expect("the first block sets retry:");
+        assert!((1_000..=3_000).contains(&delay), "retry: {delay}");
+        delays.insert(delay);
+    }
+    // Twelve draws from 2,001 values: all equal would mean no spread at all.
+    assert!(delays.len() > 1, "one delay for every stream: {delays:?}");
     server.stop().await;
 }
 

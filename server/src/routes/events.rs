@@ -48,6 +48,22 @@ use crate::streams::{EndReason, Registration};
 /// Messages read from the database per query.
 const BATCH: u64 = 500;
 
+/// The shortest reconnection delay sent to a stream's browser (`retry:`).
+const RECONNECT_MIN_MS: u64 = 1_000;
+/// How far above [`RECONNECT_MIN_MS`] each stream's delay is spread.
+const RECONNECT_SPREAD_MS: u64 = 2_000;
+
+/// How long this stream's browser waits before reconnecting after the connection drops
+/// (the SSE `retry:` field), drawn per stream between 1 and 3 s. Without it each browser
+/// uses its own default (Chrome 3 s, Firefox 5 s: in the e2e session test's log a Firefox
+/// tab's stream did not come back in the few seconds before the test left the page), and
+/// every browser of one engine comes back at the same moment after a restart: the spread
+/// turns that spike into a ramp.
+fn reconnect_delay() -> std::time::Duration {
+    let jitter = rand::random::<u64>() % (RECONNECT_SPREAD_MS + 1);
+    std::time::Duration::from_millis(RECONNECT_MIN_MS + jitter)
+}
+
 /// Keeps the `sse_clients` gauge right however the stream ends.
 struct ClientGuard(AppState);
 
@@ -142,8 +158,13 @@ pub async fn stream(
     };
     // A comment first: Firefox fires the EventSource's `open` only once body bytes arrive
     // (measured: at the first heartbeat, 15 s late), and the app's catch-up after a
-    // reconnect waits for `open`.
-    let hello = futures_util::stream::once(async { Ok(Event::default().comment("open")) });
+    // reconnect waits for `open`. With it, the browser's reconnection delay
+    // ([`reconnect_delay`]).
+    let retry = reconnect_delay();
+    let hello =
+        futures_util::stream::once(
+            async move { Ok(Event::default().comment("open").retry(retry)) },
+        );
     let events = hello.chain(futures_util::stream::unfold(initial, next_event));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(state.config.sse_heartbeat)))
 }

@@ -312,6 +312,8 @@ pub enum Sse {
 pub struct SseReader {
     response: reqwest::Response,
     buffer: String,
+    /// The last reconnection delay the stream sent (`retry:`), in milliseconds.
+    pub retry_ms: Option<u64>,
 }
 
 impl SseReader {
@@ -335,6 +337,7 @@ impl SseReader {
         Self {
             response,
             buffer: String::new(),
+            retry_ms: None,
         }
     }
 
@@ -356,6 +359,8 @@ impl SseReader {
                         event = v.trim_start().to_owned();
                     } else if let Some(v) = line.strip_prefix("data:") {
                         data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                    } else if let Some(v) = line.strip_prefix("retry:") {
+                        self.retry_ms = v.trim().parse().ok();
                     }
                 }
                 if data.is_empty() && comment {
