@@ -155,6 +155,15 @@ pub enum PageMessage {
     },
     /// The waiting release takes over (the page's "update" button).
     SkipWaiting,
+    /// Subscribe this browser to push and register the subscription with the server for the
+    /// signed-in agent; the outcome goes back on the message's port. The page only asks
+    /// the permission (a prompt needs a window and a gesture): the worker owns the
+    /// subscription, which it already renews on `pushsubscriptionchange`.
+    SubscribePush {
+        /// How long each wait on the browser may take (`pushManager.subscribe` never
+        /// settles without a push service); the worker caps it.
+        timeout_ms: u32,
+    },
 }
 
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
@@ -165,11 +174,13 @@ impl<'de> Deserialize<'de> for PageMessage {
             SessionChanged,
             SessionConfirmed,
             SkipWaiting,
+            SubscribePush,
         }
         crate::deserialize_unit_variants!(Tag {
             SessionChanged = "session-changed",
             SessionConfirmed = "session-confirmed",
             SkipWaiting = "skip-waiting",
+            SubscribePush = "subscribe-push",
         });
         #[derive(Deserialize)]
         #[serde(remote = "Self")]
@@ -177,6 +188,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             #[serde(rename = "type")]
             tag: Tag,
             user: Option<CurrentUser>,
+            timeout_ms: Option<u32>,
         }
         let flat = Flat::deserialize(crate::object_only::ObjectOnly(deserializer))?;
         Ok(match flat.tag {
@@ -185,6 +197,9 @@ impl<'de> Deserialize<'de> for PageMessage {
                 user: crate::tagged::required(flat.user, "user")?,
             },
             Tag::SkipWaiting => PageMessage::SkipWaiting,
+            Tag::SubscribePush => PageMessage::SubscribePush {
+                timeout_ms: crate::tagged::required(flat.timeout_ms, "timeout_ms")?,
+            },
         })
     }
 }
@@ -305,6 +320,19 @@ mod tests {
         assert!(
             decode::<PageMessage>(r#"{"type":"session-confirmed"}"#, "page message").is_err(),
             "a confirmation without a user changes nothing"
+        );
+        let subscribe = PageMessage::SubscribePush { timeout_ms: 8_000 };
+        assert_eq!(
+            encode(&subscribe),
+            r#"{"type":"subscribe-push","timeout_ms":8000}"#
+        );
+        assert_eq!(
+            decode::<PageMessage>(&encode(&subscribe), "page message").unwrap(),
+            subscribe
+        );
+        assert!(
+            decode::<PageMessage>(r#"{"type":"subscribe-push"}"#, "page message").is_err(),
+            "a subscription request without its timeout changes nothing"
         );
     }
 }

@@ -219,7 +219,12 @@ pub struct Page<'a> {
     pub session_id: String,
 }
 
-impl Page<'_> {
+impl<'a> Page<'a> {
+    /// The browser this page belongs to.
+    pub fn browser(&self) -> &'a Browser {
+        self.browser
+    }
+
     /// Sends a command to this page.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
         self.browser

@@ -2,8 +2,10 @@
 //! tests that need a broken or hostile server (`tests/hostile.rs`): the server itself only
 //! ever answers what the contract allows.
 //!
-//! The page's session must have `Fetch.enable` with patterns covering the URLs; requests of
-//! the service worker are not the page's and are never intercepted.
+//! The intercepted session must have `Fetch.enable` with patterns covering the URLs. A page's
+//! session sees the page's requests (and its dedicated workers'), never the service worker's:
+//! to intercept the service worker's, run the interceptor on the worker's own session
+//! ([`Interceptor::run_in`] with [`crate::browser::Browser::service_worker_session`]).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -14,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use crate::browser::Page;
+use crate::cdp::Cdp;
 
 /// Replies served in place of the server's, by CDP `Fetch` interception on one page: each
 /// paused request whose URL contains a queue's key gets that queue's next case (with status
@@ -72,16 +75,21 @@ impl Interceptor {
     /// Answers the paused requests of `page`, read from `events` (subscribed before
     /// `Fetch.enable`), until the connection closes: run it beside the test's steps with
     /// `tokio::select!`.
-    pub async fn run(&self, page: &Page<'_>, mut events: Receiver<Value>) {
+    pub async fn run(&self, page: &Page<'_>, events: Receiver<Value>) {
+        self.run_in(&page.browser().cdp, &page.session_id, events)
+            .await
+    }
+
+    /// [`Interceptor::run`] for the target of `session` (a page's or a worker's).
+    pub async fn run_in(&self, cdp: &Cdp, session: &str, mut events: Receiver<Value>) {
+        let call = |method: &'static str, params: Value| cdp.call(method, params, Some(session));
         loop {
             let event = match events.recv().await {
                 Ok(event) => event,
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             };
-            if event["method"] != "Fetch.requestPaused"
-                || event["sessionId"] != page.session_id.as_str()
-            {
+            if event["method"] != "Fetch.requestPaused" || event["sessionId"] != session {
                 continue;
             }
             let id = event["params"]["requestId"].clone();
@@ -105,17 +113,14 @@ impl Interceptor {
                     if let Ok(mut served) = self.served.lock() {
                         served.push((url, case.name));
                     }
-                    page.call(
+                    call(
                         "Fetch.fulfillRequest",
                         json!({ "requestId": id, "responseCode": 200, "body": body,
                                 "responseHeaders": [{ "name": "Content-Type", "value": "application/json" }] }),
                     )
                     .await
                 }
-                None => {
-                    page.call("Fetch.continueRequest", json!({ "requestId": id }))
-                        .await
-                }
+                None => call("Fetch.continueRequest", json!({ "requestId": id })).await,
             };
             if let Err(error) = reply {
                 eprintln!("interceptor: {error}");

@@ -1,6 +1,7 @@
 //! Subscribing to push from the app's "Enable notifications" button
-//! (`chat_sync_idb::push_subscription::subscribe_push`), in real headless Chromium against the
-//! real server. There is no push service here: with the permission granted,
+//! (`chat_sync_idb::push_subscription::subscribe_push`: the page asks the permission, the
+//! service worker subscribes and registers), in real headless Chromium against the real
+//! server. There is no push service here: with the permission granted,
 //! `pushManager.subscribe` never settles, so the call must time out (the app waits 8 s) and
 //! say so; with the permission refused it must say so at once, before asking the server for
 //! anything. Requests are counted by the server's `/metrics`.
@@ -92,10 +93,11 @@ async fn enabling_push_with_the_permission_refused_says_so_at_once() -> e2e::Res
     Ok(())
 }
 
-/// The app hands the server's VAPID key to `pushManager.subscribe` as the base64url text it
-/// was served, and the browser decodes it: a key that is not base64url is refused by the
-/// browser at once (not waited on for the app's 8 s, as a valid key is above), and nothing is
-/// registered. The key is served by CDP interception, as a broken server would serve it.
+/// The worker hands the server's VAPID key to `pushManager.subscribe` as the base64url text
+/// it was served, and the browser decodes it: a key that is not base64url is refused by the
+/// browser at once (not waited on for the app's 8 s, as a valid key is above), the page hears
+/// so from the worker, and nothing is registered. The key is served by CDP interception on
+/// the service worker's own target (the worker fetches it), as a broken server would serve it.
 #[tokio::test]
 async fn a_malformed_vapid_key_is_refused_by_the_browser_at_once() -> e2e::Result<()> {
     let rig = Rig::start("push-subscribe-bad-key").await?;
@@ -109,17 +111,31 @@ async fn a_malformed_vapid_key_is_refused_by_the_browser_at_once() -> e2e::Resul
         )],
         true,
     );
-    let page = rig.browser.new_page("about:blank").await?;
-    let events = rig.browser.cdp.events();
-    page.call(
-        "Fetch.enable",
-        json!({ "patterns": [
-            { "urlPattern": "*/api/push/vapid-public-key*", "requestStage": "Request" },
-        ] }),
+    let page = rig.browser.new_page(&rig.server.url("/")).await?;
+    // The desk's own subscription attempt at start (the permission is granted) fetches the
+    // real key; wait for it, so the key the click's attempt gets is the intercepted one.
+    wait_until(
+        "the desk's own subscription attempt",
+        Duration::from_secs(20),
+        || async { Ok((rig.metric(VAPID).await? >= 1.0).then_some(())) },
     )
     .await?;
+    let worker = rig
+        .browser
+        .service_worker_session(&rig.server.url("/sw.js"))
+        .await?;
+    let events = rig.browser.cdp.events();
+    rig.browser
+        .cdp
+        .call(
+            "Fetch.enable",
+            json!({ "patterns": [
+                { "urlPattern": "*/api/push/vapid-public-key*", "requestStage": "Request" },
+            ] }),
+            Some(&worker),
+        )
+        .await?;
     let steps = async {
-        page.navigate(&rig.server.url("/")).await?;
         let (text, took) = enable_push(&page).await?;
         println!("enable push, malformed VAPID key: {text:?} after {took:?}");
         assert_eq!(text, "Push unavailable here: live updates only");
@@ -137,7 +153,7 @@ async fn a_malformed_vapid_key_is_refused_by_the_browser_at_once() -> e2e::Resul
     };
     let result = tokio::select! {
         result = steps => result,
-        () = interceptor.run(&page, events) => {
+        () = interceptor.run_in(&rig.browser.cdp, &worker, events) => {
             Err(HarnessError::Setup("the devtools connection closed".into()))
         }
     };

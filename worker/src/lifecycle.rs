@@ -11,10 +11,14 @@
 //! A page posts `{"type": "session-changed"}` after a sign-in or sign-out: the worker drops
 //! its cached user and runtime. The desk posts `{"type": "session-confirmed", "user": {…}}`
 //! once the server confirmed its agent: the worker remembers that agent (see `session`).
-//! These are the core's typed [`PageMessage`]s, decoded in one place.
+//! A page asks for push with `{"type": "subscribe-push", "timeout_ms": …}` and a port, after
+//! the agent granted the permission there: the worker subscribes, registers the subscription
+//! with the server and answers on the port. These are the core's typed [`PageMessage`]s,
+//! decoded in one place.
 
 use chat_sync::notice::PageMessage;
-use wasm_bindgen::JsCast;
+use chat_sync_idb::push_subscription::{self, PushSubscribeOutcome};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ServiceWorkerGlobalScope;
 
@@ -97,6 +101,38 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
             chat_sync_idb::log_info!("the page asked the waiting release to take over");
             skip_waiting(&scope()?).await?;
         }
+        PageMessage::SubscribePush { timeout_ms } => subscribe_push(&event, timeout_ms).await,
     }
     Ok(())
+}
+
+/// The longest wait on the browser a page may ask of [`subscribe_push`]: the event keeps the
+/// worker alive meanwhile, so a page must not hold it up for long.
+const SUBSCRIBE_TIMEOUT_CAP_MS: u32 = 30_000;
+
+/// A page asked for push ([`PageMessage::SubscribePush`], after the permission was granted
+/// there): subscribes, registers the subscription for the session's agent, and answers on the
+/// message's port. Without a port the outcome is only logged.
+async fn subscribe_push(event: &web_sys::ExtendableMessageEvent, timeout_ms: u32) {
+    let timeout_ms = i32::try_from(timeout_ms.min(SUBSCRIBE_TIMEOUT_CAP_MS)).unwrap_or(0);
+    let outcome = match chat_sync_idb::platform::global_property("registration") {
+        Some(registration) => {
+            // Renewing with no subscription handed over subscribes (or reuses the current
+            // subscription) and registers it: the same code `pushsubscriptionchange` runs.
+            push_subscription::renew_push_subscription(&registration, "", None, None, timeout_ms)
+                .await
+        }
+        None => PushSubscribeOutcome::Unsupported,
+    };
+    let port = event.ports().get(0);
+    let post = js_sys::Reflect::get(&port, &JsValue::from_str("postMessage"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let answered = post.is_some_and(|post| {
+        post.call1(&port, &JsValue::from_str(&outcome.to_reply()))
+            .is_ok()
+    });
+    if !answered {
+        chat_sync_idb::log_warn!("push subscription asked without a port to answer on");
+    }
 }

@@ -86,8 +86,7 @@ pub(super) fn Desk(
         // them if notifications are already allowed, so a stale subscription of whoever was
         // signed in before (which the worker refuses and drops) is replaced.
         spawn_local(async move {
-            if let Some(outcome) = push_subscription::rebind_if_permitted("", PUSH_TIMEOUT_MS).await
-            {
+            if let Some(outcome) = push_subscription::rebind_if_permitted(PUSH_TIMEOUT_MS).await {
                 chat_sync_idb::log_info!(
                     ?outcome,
                     "push subscription bound to the signed-in agent"

@@ -15,7 +15,7 @@ pub(super) fn NotificationsButton() -> impl IntoView {
     let enable = move |_| {
         busy.try_set(true);
         spawn_local(async move {
-            let outcome = subscribe_push("", PUSH_TIMEOUT_MS).await;
+            let outcome = subscribe_push(PUSH_TIMEOUT_MS).await;
             if let PushSubscribeOutcome::Failed(reason) = &outcome {
                 chat_sync_idb::log_warn!(%reason, "push subscription failed");
             }

@@ -1,19 +1,26 @@
-//! Subscribing to Web Push: ask the notification permission, fetch the server's VAPID key,
-//! subscribe with the service worker registration's `pushManager`, and register the
-//! subscription with the server (`POST /api/push/subscriptions`); and renewing it when the
-//! browser replaces it (`pushsubscriptionchange` in the service worker).
+//! Subscribing to Web Push: the page asks the notification permission, and the service
+//! worker fetches the server's VAPID key, subscribes with its registration's `pushManager`
+//! and registers the subscription with the server (`POST /api/push/subscriptions`); the
+//! worker also renews it when the browser replaces it (`pushsubscriptionchange`). The
+//! subscription has one owner, the worker, and the page's wasm links none of it.
 //!
 //! Every step that waits on the browser is bounded by a timeout: without a push service
 //! (headless browsers, some enterprise setups) `pushManager.subscribe` never settles, and a
 //! permission prompt may never be answered. The outcome is a value, never an error, so the
 //! app can say unobtrusively that it relies on the live channel and catch-up instead.
 
+use std::cell::RefCell;
+
+use chat_sync::notice::PageMessage;
 use chat_sync::protocol::{PushSubscription, PushUnsubscribe, VapidPublicKey};
+use futures::channel::oneshot;
 use futures::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::IgnoredAny;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{MessageChannel, MessageEvent};
 
 use crate::error::DomError;
 use crate::http::{get_json, send_json};
@@ -34,14 +41,40 @@ pub enum PushSubscribeOutcome {
     Failed(String),
 }
 
+impl PushSubscribeOutcome {
+    /// The outcome as the worker's answer to a page's [`PageMessage::SubscribePush`].
+    pub fn to_reply(&self) -> String {
+        match self {
+            Self::Subscribed => "subscribed".to_owned(),
+            Self::Unsupported => "unsupported".to_owned(),
+            Self::Denied => "denied".to_owned(),
+            Self::TimedOut => "timed-out".to_owned(),
+            Self::Failed(reason) => format!("failed: {reason}"),
+        }
+    }
+
+    /// The outcome a worker's answer names; anything else is a failure quoting it.
+    pub fn from_reply(reply: &str) -> Self {
+        match reply {
+            "subscribed" => Self::Subscribed,
+            "unsupported" => Self::Unsupported,
+            "denied" => Self::Denied,
+            "timed-out" => Self::TimedOut,
+            other => Self::Failed(other.strip_prefix("failed: ").unwrap_or(other).to_owned()),
+        }
+    }
+}
+
 /// Why a step stopped; turned into the outcome at the end.
 type Step<T> = Result<T, PushSubscribeOutcome>;
 
-/// On a user gesture in a window: asks the notification permission, subscribes to push with
-/// the server's VAPID key and registers the subscription with the server at `base_url` (empty
-/// for the page's own origin). Each wait on the browser is bounded by `timeout_ms`.
-pub async fn subscribe_push(base_url: &str, timeout_ms: i32) -> PushSubscribeOutcome {
-    let base_url = base_url.trim_end_matches('/');
+/// On a user gesture in a window: asks the notification permission, then has the service
+/// worker subscribe to push with the server's VAPID key and register the subscription with
+/// the server ([`renew_push_subscription`] with no subscription handed over, asked by a
+/// [`PageMessage::SubscribePush`] whose port carries the outcome back). The worker owns the subscription (it renews it on
+/// `pushsubscriptionchange` too), so the page links none of that. Each wait on the browser
+/// is bounded by `timeout_ms`, and the worker's answer by its waits and a margin.
+pub async fn subscribe_push(timeout_ms: i32) -> PushSubscribeOutcome {
     let run = async {
         let container = platform::navigator_property("serviceWorker")
             .ok_or(PushSubscribeOutcome::Unsupported)?;
@@ -54,12 +87,60 @@ pub async fn subscribe_push(base_url: &str, timeout_ms: i32) -> PushSubscribeOut
             .and_then(|p| p.dyn_into::<Promise>().ok())
             .ok_or(PushSubscribeOutcome::Unsupported)?;
         let registration = settle(ready, timeout_ms, "navigator.serviceWorker.ready").await?;
-        subscribe_and_register(&registration, base_url, timeout_ms).await
+        let worker = Reflect::get(&registration, &JsValue::from_str("active"))
+            .ok()
+            .filter(|w| !w.is_null() && !w.is_undefined())
+            .ok_or(PushSubscribeOutcome::Unsupported)?;
+        ask_worker(&worker, timeout_ms).await
     };
     outcome(run.await)
 }
 
-/// In the service worker, on `pushsubscriptionchange`: registers the browser's new
+/// Posts [`PageMessage::SubscribePush`] to `worker` with a port for the answer and waits
+/// for it: the worker's own waits (the current subscription, the key, `subscribe`, the
+/// server's registration) are each bounded by `timeout_ms`, so this allows all of them
+/// and a margin before it calls the attempt timed out.
+async fn ask_worker(worker: &JsValue, timeout_ms: i32) -> Step<PushSubscribeOutcome> {
+    let channel = MessageChannel::new().map_err(|e| js_failed("MessageChannel", &e))?;
+    let (answered, answer) = oneshot::channel::<JsValue>();
+    let answered = RefCell::new(Some(answered));
+    let on_answer = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(answered) = answered.borrow_mut().take() {
+            let _ = answered.send(event.data());
+        }
+    });
+    let port = channel.port1();
+    port.set_onmessage(Some(on_answer.as_ref().unchecked_ref()));
+    let request = chat_sync::notice::encode(&PageMessage::SubscribePush {
+        timeout_ms: u32::try_from(timeout_ms).unwrap_or(0),
+    });
+    let post: Function = Reflect::get(worker, &JsValue::from_str("postMessage"))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or(PushSubscribeOutcome::Unsupported)?;
+    post.call2(
+        worker,
+        &JsValue::from_str(&request),
+        &js_sys::Array::of1(&channel.port2()),
+    )
+    .map_err(|e| js_failed("postMessage", &e))?;
+    let limit = Box::pin(platform::sleep(i64::from(timeout_ms) * 4 + 2_000));
+    let reply = select(answer, limit).await;
+    port.close();
+    match reply {
+        Either::Left((Ok(answer), _)) => Ok(PushSubscribeOutcome::from_reply(
+            &answer.as_string().unwrap_or_default(),
+        )),
+        Either::Left((Err(_), _)) => Err(failed("service worker", "the answer was lost")),
+        Either::Right(_) => {
+            crate::log_warn!(timeout_ms, "no answer from the service worker in time");
+            Err(PushSubscribeOutcome::TimedOut)
+        }
+    }
+}
+
+/// In the service worker, on `pushsubscriptionchange` and when a page asks for push
+/// ([`PageMessage::SubscribePush`], with neither endpoint given): registers the browser's new
 /// subscription (`new_subscription`, or a fresh one from `registration.pushManager` with
 /// the server's VAPID key when the browser gave none) and deletes `old_endpoint` on the
 /// server. The permission is not asked: a worker cannot, and it was granted before.
@@ -105,7 +186,7 @@ pub async fn renew_push_subscription(
 /// the worker dropped a stale one). This is what re-binds push after a sign-out, a session
 /// change or a stale subscription the worker unsubscribed. Never prompts: `None` when the
 /// permission is not granted (push stays off until the agent enables it).
-pub async fn rebind_if_permitted(base_url: &str, timeout_ms: i32) -> Option<PushSubscribeOutcome> {
+pub async fn rebind_if_permitted(timeout_ms: i32) -> Option<PushSubscribeOutcome> {
     let notification = platform::global_property("Notification")?;
     let permission = Reflect::get(&notification, &JsValue::from_str("permission"))
         .ok()
@@ -113,7 +194,7 @@ pub async fn rebind_if_permitted(base_url: &str, timeout_ms: i32) -> Option<Push
     if permission.as_deref() != Some("granted") {
         return None;
     }
-    Some(subscribe_push(base_url, timeout_ms).await)
+    Some(subscribe_push(timeout_ms).await)
 }
 
 /// Unsubscribes this browser's push subscription of `registration` without telling the

@@ -37,6 +37,11 @@ async fn a_refused_stream_is_reopened_with_backoff() {
 }
 
 #[wasm_bindgen_test::wasm_bindgen_test]
+fn the_workers_push_answer_names_every_outcome() {
+    common::push_subscribe::every_outcome_survives_the_workers_answer();
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
 async fn subscribe_push_is_denied_without_the_permission() {
     common::push_subscribe::subscribe_push_ends_with(
         chat_sync_idb::push_subscription::PushSubscribeOutcome::Denied,
