@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 
 use chat_sync::notice::PageMessage;
-use chat_sync::protocol::{PushSubscription, PushUnsubscribe, VapidPublicKey};
+use chat_sync::protocol::{PushKeys, PushSubscription, PushUnsubscribe, VapidPublicKey};
 use futures::channel::oneshot;
 use futures::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
@@ -360,14 +360,40 @@ async fn current_endpoint(registration: &JsValue, timeout_ms: i32) -> Step<Strin
 
 /// A browser `PushSubscription` as the contract's JSON (`toJSON()`).
 fn parse_subscription(subscription: &JsValue) -> Step<PushSubscription> {
+    subscription_of(subscription).map_err(|e| failed("read the subscription", e))
+}
+
+/// Reads a browser `PushSubscription` through its `toJSON()`: the endpoint and the two keys,
+/// each required as non-empty text (the server checks them again). Read field by field, not
+/// through the serde decoder of JS values, which cost the service worker about 1 KB for these
+/// three strings.
+pub fn subscription_of(subscription: &JsValue) -> Result<PushSubscription, String> {
     let to_json: Function = Reflect::get(subscription, &JsValue::from_str("toJSON"))
         .ok()
         .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| failed("PushSubscription", "no toJSON()"))?;
-    let json = to_json
-        .call0(subscription)
-        .map_err(|e| js_failed("PushSubscription.toJSON", &e))?;
-    crate::codec::decode(json).map_err(|e| failed("read the subscription", e))
+        .ok_or("no toJSON()")?;
+    let json = to_json.call0(subscription).map_err(|e| {
+        let error = DomError::from_js(&e);
+        format!("toJSON(): {}: {}", error.name, error.message)
+    })?;
+    let text = |object: &JsValue, key: &str| {
+        Reflect::get(object, &JsValue::from_str(key))
+            .ok()
+            .and_then(|value| value.as_string())
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| format!("no {key} text"))
+    };
+    let keys = Reflect::get(&json, &JsValue::from_str("keys"))
+        .ok()
+        .filter(|keys| keys.is_object())
+        .ok_or("no keys object")?;
+    Ok(PushSubscription {
+        endpoint: text(&json, "endpoint")?,
+        keys: PushKeys {
+            p256dh: text(&keys, "p256dh")?,
+            auth: text(&keys, "auth")?,
+        },
+    })
 }
 
 async fn register(base_url: &str, subscription: &PushSubscription) -> Step<()> {

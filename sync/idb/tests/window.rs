@@ -42,6 +42,11 @@ fn the_workers_push_answer_names_every_outcome() {
 }
 
 #[wasm_bindgen_test::wasm_bindgen_test]
+fn a_browser_subscription_is_read_and_a_broken_one_refused() {
+    common::push_subscribe::a_browser_subscription_is_read_and_a_broken_one_refused();
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
 async fn subscribe_push_is_denied_without_the_permission() {
     common::push_subscribe::subscribe_push_ends_with(
         chat_sync_idb::push_subscription::PushSubscribeOutcome::Denied,

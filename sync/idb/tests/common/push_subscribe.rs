@@ -42,3 +42,57 @@ pub fn every_outcome_survives_the_workers_answer() {
         PushSubscribeOutcome::Failed("???".to_owned())
     );
 }
+
+/// The worker reads the browser's `PushSubscription` through `toJSON()`
+/// ([`chat_sync_idb::push_subscription::subscription_of`]): the endpoint and both keys come
+/// through; a subscription without `toJSON`, without keys, or with a key that is not text
+/// or is empty is refused with the reason.
+pub fn a_browser_subscription_is_read_and_a_broken_one_refused() {
+    use chat_sync::protocol::{PushKeys, PushSubscription};
+    use chat_sync_idb::push_subscription::subscription_of;
+    let subscription = |json: &str| {
+        js_sys::Function::new_with_args("json", "return { toJSON() { return JSON.parse(json); } };")
+            .call1(&wasm_bindgen::JsValue::NULL, &json.into())
+            .expect("a fake subscription")
+    };
+    assert_eq!(
+        subscription_of(&subscription(
+            r#"{"endpoint":"https://push.example/abc","expirationTime":null,"keys":{"p256dh":"BPk","auth":"c2Vj"}}"#
+        )),
+        Ok(PushSubscription {
+            endpoint: "https://push.example/abc".to_owned(),
+            keys: PushKeys {
+                p256dh: "BPk".to_owned(),
+                auth: "c2Vj".to_owned(),
+            },
+        })
+    );
+    for (json, reason) in [
+        (
+            r#"{"endpoint":"https://push.example/abc"}"#,
+            "no keys object",
+        ),
+        (
+            r#"{"keys":{"p256dh":"BPk","auth":"c2Vj"}}"#,
+            "no endpoint text",
+        ),
+        (
+            r#"{"endpoint":"https://push.example/abc","keys":{"p256dh":7,"auth":"c2Vj"}}"#,
+            "no p256dh text",
+        ),
+        (
+            r#"{"endpoint":"https://push.example/abc","keys":{"p256dh":"BPk","auth":""}}"#,
+            "no auth text",
+        ),
+    ] {
+        assert_eq!(
+            subscription_of(&subscription(json)),
+            Err(reason.to_owned()),
+            "{json}"
+        );
+    }
+    assert_eq!(
+        subscription_of(&js_sys::Object::new().into()),
+        Err("no toJSON()".to_owned())
+    );
+}
