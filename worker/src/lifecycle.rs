@@ -125,8 +125,7 @@ async fn subscribe_push(event: &web_sys::ExtendableMessageEvent, timeout_ms: u32
         None => PushSubscribeOutcome::Unsupported,
     };
     let port = event.ports().get(0);
-    let post = js_sys::Reflect::get(&port, &JsValue::from_str("postMessage"))
-        .ok()
+    let post = chat_sync_idb::service_worker::property(&port, "postMessage")
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     let answered = post.is_some_and(|post| {
         post.call1(&port, &JsValue::from_str(&outcome.to_reply()))

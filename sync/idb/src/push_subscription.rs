@@ -71,9 +71,10 @@ type Step<T> = Result<T, PushSubscribeOutcome>;
 /// On a user gesture in a window: asks the notification permission, then has the service
 /// worker subscribe to push with the server's VAPID key and register the subscription with
 /// the server ([`renew_push_subscription`] with no subscription handed over, asked by a
-/// [`PageMessage::SubscribePush`] whose port carries the outcome back). The worker owns the subscription (it renews it on
-/// `pushsubscriptionchange` too), so the page links none of that. Each wait on the browser
-/// is bounded by `timeout_ms`, and the worker's answer by its waits and a margin.
+/// [`PageMessage::SubscribePush`] whose port carries the outcome back). The worker owns
+/// the subscription (it renews it on `pushsubscriptionchange` too), so the page links none
+/// of that. Each wait on the browser is bounded by `timeout_ms`, and the worker's answer by
+/// its waits and a margin.
 pub async fn subscribe_push(timeout_ms: i32) -> PushSubscribeOutcome {
     let run = async {
         let container = platform::navigator_property("serviceWorker")
@@ -87,9 +88,7 @@ pub async fn subscribe_push(timeout_ms: i32) -> PushSubscribeOutcome {
             .and_then(|p| p.dyn_into::<Promise>().ok())
             .ok_or(PushSubscribeOutcome::Unsupported)?;
         let registration = settle(ready, timeout_ms, "navigator.serviceWorker.ready").await?;
-        let worker = Reflect::get(&registration, &JsValue::from_str("active"))
-            .ok()
-            .filter(|w| !w.is_null() && !w.is_undefined())
+        let worker = crate::service_worker::property(&registration, "active")
             .ok_or(PushSubscribeOutcome::Unsupported)?;
         ask_worker(&worker, timeout_ms).await
     };
@@ -97,9 +96,10 @@ pub async fn subscribe_push(timeout_ms: i32) -> PushSubscribeOutcome {
 }
 
 /// Posts [`PageMessage::SubscribePush`] to `worker` with a port for the answer and waits
-/// for it: the worker's own waits (the current subscription, the key, `subscribe`, the
-/// server's registration) are each bounded by `timeout_ms`, so this allows all of them
-/// and a margin before it calls the attempt timed out.
+/// for it: the worker's own waits on the browser (the current subscription, `subscribe`,
+/// the subscription again once registered) are each bounded by `timeout_ms`, so this
+/// allows them, the key's fetch and the registration a margin before it calls the attempt
+/// timed out.
 async fn ask_worker(worker: &JsValue, timeout_ms: i32) -> Step<PushSubscribeOutcome> {
     let channel = MessageChannel::new().map_err(|e| js_failed("MessageChannel", &e))?;
     let (answered, answer) = oneshot::channel::<JsValue>();
@@ -111,19 +111,11 @@ async fn ask_worker(worker: &JsValue, timeout_ms: i32) -> Step<PushSubscribeOutc
     });
     let port = channel.port1();
     port.set_onmessage(Some(on_answer.as_ref().unchecked_ref()));
-    let request = chat_sync::notice::encode(&PageMessage::SubscribePush {
+    let request = PageMessage::SubscribePush {
         timeout_ms: u32::try_from(timeout_ms).unwrap_or(0),
-    });
-    let post: Function = Reflect::get(worker, &JsValue::from_str("postMessage"))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or(PushSubscribeOutcome::Unsupported)?;
-    post.call2(
-        worker,
-        &JsValue::from_str(&request),
-        &js_sys::Array::of1(&channel.port2()),
-    )
-    .map_err(|e| js_failed("postMessage", &e))?;
+    };
+    crate::service_worker::post_transferring(worker, &request, &[channel.port2().into()])
+        .map_err(|e| failed("ask the service worker", e))?;
     let limit = Box::pin(platform::sleep(i64::from(timeout_ms) * 4 + 2_000));
     let reply = select(answer, limit).await;
     port.close();

@@ -155,6 +155,15 @@ pub const LOOKUP_TIMEOUT_MS: i64 = 3_000;
 /// Posts a typed message to a worker (`ServiceWorker.postMessage`), as the object its JSON
 /// text describes (`{"type": "…", …}`); the worker decodes it with the same type.
 pub fn post(worker: &JsValue, message: &PageMessage) -> Result<(), SyncError> {
+    post_transferring(worker, message, &[])
+}
+
+/// [`post`] handing `transfer` over with the message (a `MessagePort` for the answer, say).
+pub fn post_transferring(
+    worker: &JsValue,
+    message: &PageMessage,
+    transfer: &[JsValue],
+) -> Result<(), SyncError> {
     let text = chat_sync::notice::encode(message);
     let message = js_sys::JSON::parse(&text).map_err(|e| SyncError::platform("postMessage", &e))?;
     let post: Function = property(worker, "postMessage")
@@ -163,7 +172,8 @@ pub fn post(worker: &JsValue, message: &PageMessage) -> Result<(), SyncError> {
             api: "postMessage",
             cause: crate::DomError::new("NotSupportedError", "postMessage is missing"),
         })?;
-    post.call1(worker, &message)
+    let transfer: js_sys::Array = transfer.iter().collect();
+    post.call2(worker, &message, &transfer)
         .map_err(|e| SyncError::platform("postMessage", &e))?;
     Ok(())
 }
