@@ -36,6 +36,13 @@ pub const OVERSCAN_PX: f64 = 800.0;
 /// fast scroll inside its frame budget (measured: 150 dropped one frame in twenty at
 /// 1,200 px a frame, 60 drops none at p95).
 pub const READ_MARGIN: u64 = 60;
+/// Pixels beyond the overscan, each side, whose messages are read before they are needed.
+/// A fast scroll (1,200 px a frame) reaches the overscan's edge on the next frame, so a read
+/// started only for rows already in the overscan finishes after they are mounted: each row
+/// was built twice (a placeholder, then the message) and measured twice. Two frames of
+/// that scroll ahead, the read (one store read of about a hundred messages) is done before
+/// its rows are mounted.
+pub const READ_AHEAD_PX: f64 = 2_400.0;
 /// Messages read at the bottom of a chat (its newest) or around the first unread one, so the
 /// screen a reader lands on is read in one go.
 pub const NEWEST_READ: u64 = 40;

@@ -110,12 +110,11 @@ impl MessageList {
         for (index, key, content) in wanted {
             let rebuild = state.mounted.get(&key).is_none_or(|m| m.content != content);
             if rebuild {
+                // Inserted into the canvas below, once, in list order ([`keep_dom_order`]).
                 let el = row_dom::build(&self.document, &content);
-                let _ = el.style().set_property("top", "0px");
                 if let Some(old) = state.mounted.remove(&key) {
                     old.el.remove();
                 }
-                let _ = self.canvas.append_child(&el);
                 state.mounted.insert(
                     key.clone(),
                     Mounted {
@@ -191,11 +190,12 @@ impl MessageList {
 
     /// Screen readers (the canvas is an ARIA feed), find-in-page and copying follow the DOM,
     /// not the transforms that place the rows: the mounted rows stay in the DOM in list
-    /// order. Each new row goes in before the first mounted row after it; the rows kept were
-    /// already in order, and should they not be (a key whose place changed), all are put back
-    /// in order.
+    /// order. Each new row (not in the DOM yet) goes in before the first mounted row after
+    /// it, the last first, so that row is already in place; the rows kept were already in
+    /// order, and should they not be (a key whose place changed), all are put back in order.
+    /// Each new row is inserted once: every insertion is a DOM mutation the browser handles.
     fn keep_dom_order(&self, mounted: &VecMap<ListKey, Mounted>, fresh: &mut [(usize, ListKey)]) {
-        chat_sync::sort::sort_by_key(fresh, |(index, _)| *index);
+        chat_sync::sort::sort_by_key(fresh, |(index, _)| std::cmp::Reverse(*index));
         for (index, key) in fresh.iter() {
             let Some(row) = mounted.get(key) else {
                 continue;

@@ -5,7 +5,9 @@
 
 use std::ops::Range;
 
-use super::{ListModel, Viewport, KEEP_MESSAGES, NEWEST_READ, READ_MARGIN};
+use super::{
+    ListModel, Viewport, KEEP_MESSAGES, NEWEST_READ, OVERSCAN_PX, READ_AHEAD_PX, READ_MARGIN,
+};
 use crate::ingest::Written;
 use crate::notice::{ChangeNotice, NoticeSource};
 use crate::outbox::OutboxEntry;
@@ -283,11 +285,16 @@ impl ListModel {
         }
     }
 
-    /// After the rows `overscanned` are placed for `viewport`: what to read, whether to ask
-    /// for older history, what the reader has seen. Notes each as reported, so the next
-    /// render reports only what changed.
+    /// After the rows `overscanned` are placed for `viewport`: what to read (the messages of
+    /// those rows and of the rows [`READ_AHEAD_PX`] beyond them, so a scroll finds its rows
+    /// read when it mounts them), whether to ask for older history, what the reader has
+    /// seen. Notes each as reported, so the next render reports only what changed.
     pub fn after_render(&mut self, viewport: Viewport, overscanned: Range<usize>) -> AfterRender {
-        let read = self.not_loaded(self.timeline.message_seqs(overscanned.clone()));
+        let ahead =
+            self.heights
+                .visible(viewport.top, viewport.height, OVERSCAN_PX + READ_AHEAD_PX);
+        let wanted = ahead.start.min(overscanned.start)..ahead.end.max(overscanned.end);
+        let read = self.not_loaded(self.timeline.message_seqs(wanted));
         let on_screen = self.heights.visible(viewport.top, viewport.height, 0.0);
         let ask_older = !self.older_asked
             && overscanned.start == 0

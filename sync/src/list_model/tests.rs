@@ -403,3 +403,32 @@ fn progress_changes_only_when_it_differs() {
     assert!(!model.set_progress(Some((1, 4))));
     assert_eq!(model.progress(), Some((1, 4)));
 }
+
+#[test]
+fn a_render_reads_ahead_of_the_overscan_so_a_fast_scroll_finds_its_rows_read() {
+    let mut model = scrolled_up(&[(1, 500)], 500);
+    // Every row is estimated (nothing measured), so row i stands at i × MESSAGE.
+    let at = view(250.0 * MESSAGE, 640.0);
+    model.insert_messages((150..=300).map(|seq| message("REQ-1", seq, "x")));
+    let overscanned = model.visible_indices(at, false);
+    let found = model.after_render(at, overscanned.clone());
+    let overscan = model.timeline().message_seqs(overscanned);
+    assert!(
+        overscan.min() >= Some(150) && overscan.max() <= Some(300),
+        "the overscan itself is read already: {overscan:?}"
+    );
+    // The rows past the overscan, up to READ_AHEAD_PX further, are read now.
+    let reach = ((OVERSCAN_PX + READ_AHEAD_PX + 640.0) / MESSAGE).ceil() as u64;
+    assert_eq!(found.read.min(), Some(301));
+    let last = found.read.max().expect("rows ahead to read");
+    assert!(
+        last > 300 + (OVERSCAN_PX / MESSAGE) as u64 && last <= 250 + reach + 1,
+        "read up to {last}"
+    );
+    // With every message within that reach in memory, nothing is read.
+    model.insert_messages((301..=420).map(|seq| message("REQ-1", seq, "x")));
+    assert!(model
+        .after_render(at, model.visible_indices(at, false))
+        .read
+        .is_empty());
+}

@@ -13,6 +13,9 @@
 //! Data: the demo (bob's `REQ-1024`: 10,000 messages; `REQ-1022`: 5,000) plus the large
 //! benchmark chat `REQ-2001` seeded with 100,000 messages (`--demo-large-chat`). The caches
 //! are filled first by paging through older history the way a reader scrolling up does.
+//!
+//! `UI_BENCH_PROFILE=<file>` records a CPU profile of the 100,000-message scroll with counters
+//! of the list's work ([`profile`]).
 
 use std::time::Duration;
 
@@ -33,9 +36,11 @@ const SCROLL_10K: &str = "scroll up through the 10,000-message chat, 1,200 px a 
 
 mod firefox;
 mod frames;
+mod profile;
 mod unread;
 
 use frames::Frames;
+use profile::Profile;
 
 /// Clicks a chat in the list and times it until its first cached row is in the DOM (the
 /// mutation observer runs right after the DOM changes) and until the next frame (painted).
@@ -402,9 +407,13 @@ async fn main() -> e2e::Result<()> {
 
     // Scroll frame times through the 100,000-message chat.
     open_chat(&page, &server, HUGE).await?;
+    let profile = Profile::start_if_asked(&page).await?;
     let scroll = page
         .evaluate(&frames::scroll_js(-1200, SCROLL_FRAMES, true))
         .await?;
+    if let Some(profile) = profile {
+        profile.finish(&page).await?;
+    }
     let scrolled = Frames::from_js(&scroll);
     let floor = Frames::from_js(
         &page
