@@ -23,14 +23,11 @@ pub(super) fn build_message(document: &Document, row: &MessageRow) -> HtmlElemen
     set(&el, "data-seq", &message.seq.to_string());
     set(&el, "data-state", "sent");
     set(&el, "role", "article");
+    let sent_at = format::full(message.created_at);
     set(
         &el,
         "aria-label",
-        &format!(
-            "{} at {}",
-            message.sender.name,
-            format::full(message.created_at)
-        ),
+        &format!("{} at {sent_at}", message.sender.name),
     );
     if let Some(day) = &row.day {
         let divider = element(document, "div", "divider divider--day");
@@ -50,7 +47,7 @@ pub(super) fn build_message(document: &Document, row: &MessageRow) -> HtmlElemen
         sender.set_text_content(Some(&message.sender.name));
         let time = element(document, "time", "msg__time");
         time.set_text_content(Some(&format::clock(message.created_at)));
-        set(&time, "title", &format::full(message.created_at));
+        set(&time, "title", &sent_at);
         append(&meta, &sender);
         append(&meta, &time);
         append(&el, &meta);
