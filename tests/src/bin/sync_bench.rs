@@ -24,7 +24,9 @@ use e2e::server::Server;
 use serde_json::{json, Value};
 
 const BIG: &str = "REQ-1024";
-const PUSH_ROUNDS: usize = 20;
+/// Pushes timed, every other one to a stopped worker: 20 warm and 20 cold. With 10 of each,
+/// the p95 of a row was its slowest sample (the 10th of 10); with 20 it is the 19th.
+const PUSH_ROUNDS: usize = 40;
 /// Twelve: on this shared two-core machine one run swings by ±10 ms, and six samples moved
 /// the median by as much between benchmark runs.
 const DELTA_RUNS: usize = 12;
@@ -186,6 +188,10 @@ async fn push_to_commit() -> e2e::Result<Vec<Value>> {
         if is_cold { &mut cold } else { &mut warm }.push(ms);
         let session = rig.worker_session().await?;
         let phases = rig.browser.evaluate_in(&session, PUSH_MEASURES_JS).await?;
+        eprintln!(
+            "sync-bench: push round {round} ({}): {ms:.0} ms, worker's phases {phases}",
+            if is_cold { "cold" } else { "warm" }
+        );
         if is_cold {
             &mut cold_phases
         } else {
