@@ -290,11 +290,11 @@ impl ListModel {
     /// read when it mounts them), whether to ask for older history, what the reader has
     /// seen. Notes each as reported, so the next render reports only what changed.
     pub fn after_render(&mut self, viewport: Viewport, overscanned: Range<usize>) -> AfterRender {
+        // A wider margin around the same viewport: it holds the overscanned rows too.
         let ahead =
             self.heights
                 .visible(viewport.top, viewport.height, OVERSCAN_PX + READ_AHEAD_PX);
-        let wanted = ahead.start.min(overscanned.start)..ahead.end.max(overscanned.end);
-        let read = self.not_loaded(self.timeline.message_seqs(wanted));
+        let read = self.not_loaded(self.timeline.message_seqs(ahead));
         let on_screen = self.heights.visible(viewport.top, viewport.height, 0.0);
         let ask_older = !self.older_asked
             && overscanned.start == 0
