@@ -13,6 +13,7 @@ pub mod browser;
 pub mod cdp;
 pub mod chaos;
 pub mod chat;
+pub mod cpu_profile;
 pub mod guard;
 pub mod http;
 pub mod intercept;

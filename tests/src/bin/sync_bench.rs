@@ -8,16 +8,15 @@
 //! Data: the demo. Pushes go to alice's `REQ-1001`; the delta sync and media run on bob's
 //! `REQ-1024` (10,000 messages).
 //!
-//! `SYNC_BENCH_PROFILE=<file>` records the page's CPU profile over the delta sync runs (a
-//! `.cpuprofile` for Chrome's DevTools; our functions are named when the app's wasm was
-//! built with `wasm-opt -g`). The profiler costs time: such a run is for finding where the
-//! time goes, not for the report.
+//! `SYNC_BENCH_PROFILE=<file>` records the page's CPU profile over the delta sync runs
+//! ([`CpuProfile`]).
 
 use std::time::Duration;
 
 use e2e::bench_report::{median_p95, out_path, write};
 use e2e::browser::{scratch_dir, Browser, Page};
 use e2e::chat::{chat_list, database_name, last_seq, post_as};
+use e2e::cpu_profile::CpuProfile;
 use e2e::http;
 use e2e::rig::{message_payload, Rig, CURSOR, RANGE};
 use e2e::server::Server;
@@ -278,13 +277,7 @@ async fn delta_sync(
     let mut floors = Vec::new();
     let mut full_reload = (0.0, 0.0);
     let mut delta_phases = Vec::new();
-    let profile = std::env::var_os("SYNC_BENCH_PROFILE");
-    if profile.is_some() {
-        page.call("Profiler.enable", json!({})).await?;
-        page.call("Profiler.setSamplingInterval", json!({"interval": 50}))
-            .await?;
-        page.call("Profiler.start", json!({})).await?;
-    }
+    let profile = CpuProfile::start_if_asked(page, "SYNC_BENCH_PROFILE", 50).await?;
     for run in 0..DELTA_RUNS {
         page.evaluate("(() => { const m = document.querySelector('.messages'); m.scrollTop = m.scrollHeight; })()")
             .await?;
@@ -359,13 +352,8 @@ async fn delta_sync(
         // limit (500 by default).
         full_reload = (last as f64, (last as f64 / 500.0).ceil());
     }
-    if let Some(path) = &profile {
-        let stopped = page.call("Profiler.stop", json!({})).await?;
-        let path = std::path::Path::new(path);
-        match std::fs::write(path, stopped["profile"].to_string()) {
-            Ok(()) => eprintln!("sync-bench: CPU profile in {}", path.display()),
-            Err(error) => eprintln!("sync-bench: could not write {}: {error}", path.display()),
-        }
+    if let Some(profile) = profile {
+        profile.finish(page).await?;
     }
     page.call("Network.setBlockedURLs", json!({ "urls": [] }))
         .await?;

@@ -1,6 +1,5 @@
 //! An optional look inside the 100,000-message scroll: with `UI_BENCH_PROFILE=<file>` the
-//! benchmark records the page's CPU profile over that scroll (a `.cpuprofile` that Chrome's
-//! DevTools opens; with a wasm built by `wasm-opt -g` it names our functions) and prints
+//! benchmark records the page's CPU profile over that scroll ([`CpuProfile`]) and prints
 //! counters of the list's work: layouts the page forced (`offsetHeight` reads that took
 //! over 0.2 ms), `scrollTop` writes and their time, and rows added to the list by kind
 //! (`reading`: a placeholder built before its message was read, built again after). The
@@ -8,8 +7,8 @@
 //! the time goes, not for the report.
 
 use e2e::browser::Page;
+use e2e::cpu_profile::CpuProfile;
 use e2e::Result;
-use serde_json::json;
 
 /// Patches the page to count the list's work (see the module docs) into `window.__listWork`.
 const COUNTERS_JS: &str = r#"(() => {
@@ -39,34 +38,28 @@ const COUNTERS_JS: &str = r#"(() => {
   return true;
 })()"#;
 
-/// A profile being recorded, and where it goes.
+/// The scroll's CPU profile and the list's work counters, being recorded.
 pub struct Profile {
-    path: std::path::PathBuf,
+    cpu: CpuProfile,
 }
 
 impl Profile {
     /// Starts the counters and the CPU profiler when `UI_BENCH_PROFILE` names a file.
     pub async fn start_if_asked(page: &Page<'_>) -> Result<Option<Self>> {
-        let Some(path) = std::env::var_os("UI_BENCH_PROFILE") else {
+        if std::env::var_os("UI_BENCH_PROFILE").is_none() {
             return Ok(None);
-        };
+        }
         page.evaluate(COUNTERS_JS).await?;
-        page.call("Profiler.enable", json!({})).await?;
-        page.call("Profiler.setSamplingInterval", json!({ "interval": 100 }))
-            .await?;
-        page.call("Profiler.start", json!({})).await?;
-        Ok(Some(Self { path: path.into() }))
+        Ok(CpuProfile::start_if_asked(page, "UI_BENCH_PROFILE", 100)
+            .await?
+            .map(|cpu| Self { cpu }))
     }
 
     /// Stops the profiler, writes the profile and prints the counters.
     pub async fn finish(self, page: &Page<'_>) -> Result<()> {
-        let stopped = page.call("Profiler.stop", json!({})).await?;
+        self.cpu.finish(page).await?;
         let work = page.evaluate("JSON.stringify(window.__listWork)").await?;
         eprintln!("ui-bench: the list's work over the scroll: {work}");
-        match std::fs::write(&self.path, stopped["profile"].to_string()) {
-            Ok(()) => eprintln!("ui-bench: CPU profile in {}", self.path.display()),
-            Err(error) => eprintln!("ui-bench: could not write {}: {error}", self.path.display()),
-        }
         Ok(())
     }
 }
