@@ -7,10 +7,10 @@
 //
 // Trunk writes the worker build as `worker.js` + `worker_bg.wasm` (no content hash for
 // `data-type="worker"`). At build time the post_build hook `www/stamp-sw.sh` writes a hash of
-// those two files into WORKER_BUILD, so this file changes byte for byte whenever the worker
-// changes, which is what makes browsers install a new release. Bump SW_VERSION when this
-// shim itself changes.
-const SW_VERSION = 5;
+// those two files and the live worker's (BUILD_FILES) into WORKER_BUILD, so this file changes
+// byte for byte whenever either worker changes, which is what makes browsers install a new
+// release. Bump SW_VERSION when this shim itself changes.
+const SW_VERSION = 6;
 const WORKER_BUILD = '@WORKER_BUILD@';
 
 // The browser keeps importScripts'ed files with the installed worker, but not the wasm. The
@@ -28,21 +28,23 @@ const wasm = caches
     response.ok ? response : Promise.reject(new Error(`worker_bg.wasm: ${response.status}`))));
 const ready = wasm_bindgen({ module_or_path: wasm });
 
-// The shell cache must hold this build's worker (worker.js and worker_bg.wasm, whose hash is
+// The shell cache must hold this build's workers (the files of BUILD_FILES, whose hash is
 // WORKER_BUILD): a release deployed while this one installed could have put the next
 // build's files there, and a cold start would then run wasm that does not fit this
-// worker.js. Such an install fails, and the browser tries the update again later.
+// worker.js (or a page would get a live worker of another build). Such an install fails,
+// and the browser tries the update again later. stamp-sw.sh hashes the same list.
+const BUILD_FILES = ['./worker.js', './worker_bg.wasm', './live.js', './live-worker.js',
+  './live-worker_bg.wasm'];
 const checkShell = async () => {
   const cache = await caches.open(SHELL_CACHE);
   const parts = [];
-  for (const path of ['./worker.js', './worker_bg.wasm']) {
+  for (const path of BUILD_FILES) {
     const response = await cache.match(path);
     if (!response) throw new Error(`the app shell lacks ${path}`);
     parts.push(new Uint8Array(await response.arrayBuffer()));
   }
-  const joined = new Uint8Array(parts[0].length + parts[1].length);
-  joined.set(parts[0]);
-  joined.set(parts[1], parts[0].length);
+  const joined = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
+  parts.reduce((offset, part) => (joined.set(part, offset), offset + part.length), 0);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined));
   const hash = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
   if (hash !== WORKER_BUILD) {

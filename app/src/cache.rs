@@ -50,7 +50,13 @@ pub struct AppCache {
     /// This tab's listener for change notices (`None` when the channel could not be opened).
     subscription: Option<Subscription>,
     _fetch_subscription: Option<Subscription>,
+    /// Told of every chat this tab opens and closes in a visible view (the desk forwards
+    /// them to the tab's live worker, whose ingest must not count them unread either).
+    open_chats_observer: RefCell<Option<OpenChatsObserver>>,
 }
+
+/// Told `(chat, open)` when a visible view of this tab opens or closes a chat.
+pub type OpenChatsObserver = Rc<dyn Fn(&RequestId, bool)>;
 
 impl std::fmt::Debug for AppCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -191,7 +197,23 @@ impl AppCache {
             fetching,
             subscription,
             _fetch_subscription: fetch_subscription,
+            open_chats_observer: RefCell::new(None),
         }))
+    }
+
+    /// Whether a chat is shown in a visible view of this tab: no unread is added to it
+    /// ([`Runtime::set_chat_open`]), here and, through the observer, in the live worker.
+    pub fn set_chat_open(&self, request_id: &RequestId, open: bool) {
+        self.runtime.set_chat_open(request_id, open);
+        let observer = self.open_chats_observer.borrow().clone();
+        if let Some(observer) = observer {
+            observer(request_id, open);
+        }
+    }
+
+    /// Sets the one observer of [`AppCache::set_chat_open`].
+    pub fn observe_open_chats(&self, observer: Option<OpenChatsObserver>) {
+        *self.open_chats_observer.borrow_mut() = observer;
     }
 
     /// Tells every view, this tab's and every other context's, that a chat's summary changed

@@ -143,7 +143,7 @@ pub fn ChatView(
         let marks = marks.clone();
         let (refresh, missed) = (open_refresh.clone(), open_missed.clone());
         spawn_local(async move {
-            cache_rc.runtime.set_chat_open(&id, true);
+            cache_rc.set_chat_open(&id, true);
             let events = list_events(
                 cache,
                 id.clone(),
@@ -271,7 +271,7 @@ pub fn ChatView(
         escape.remove();
         focus.remove();
         if let Some(cache) = cache.try_get_value() {
-            cache.runtime.set_chat_open(&id, false);
+            cache.set_chat_open(&id, false);
             // The reader leaves: the position they reached is written now.
             if let Some(seq) = leaving.try_with_value(|m| m.borrow_mut().flush()).flatten() {
                 write_read_mark(cache, id.clone(), seq);

@@ -9,6 +9,8 @@
 //! last event it saw and messages may have been missed while it was down.
 
 use crate::backoff::{BackoffPolicy, SplitMix64};
+
+pub mod worker_wire;
 use crate::ranges::SeqRanges;
 use crate::types::{Millis, Seq};
 

@@ -90,6 +90,17 @@ impl Browser {
         };
         page.call("Page.enable", json!({})).await?;
         page.call("Runtime.enable", json!({})).await?;
+        // The page's dedicated workers (its live worker) attach to its session. Then the
+        // network conditions set on the page reach them too, as a real outage would
+        // (measured in Chromium 2026-12-06: without the auto-attach a page taken offline
+        // keeps a worker that still fetches; the conditions cannot be set on a dedicated
+        // worker's own session, "Not supported"). Not reliably for a worker of a page taken
+        // offline before it navigated: `live.rs`'s indicator test refuses streams instead.
+        page.call(
+            "Target.setAutoAttach",
+            json!({ "autoAttach": true, "waitForDebuggerOnStart": false, "flatten": true }),
+        )
+        .await?;
         page.navigate(url).await?;
         Ok(page)
     }
@@ -175,7 +186,8 @@ impl Browser {
         Ok(reply["result"]["value"].clone())
     }
 
-    /// Takes the target of `session` (a page's or a worker's) offline or back online.
+    /// Takes the target of `session` (a page's, with its dedicated workers, or a service
+    /// worker's) offline or back online.
     pub async fn emulate_offline(&self, session: &str, offline: bool) -> Result<()> {
         self.emulate_network(session, offline, None).await
     }

@@ -541,18 +541,25 @@ fn write(path: &std::path::Path, text: &str) -> e2e::Result<()> {
 }
 
 /// Makes `dist` the next release: worker.js changes, and sw.js gets the stamp of the new
-/// build exactly as `www/stamp-sw.sh` computes it (the first 16 hex digits of the SHA-256
-/// of worker.js followed by worker_bg.wasm). Returns the old and the new stamp.
+/// build ([`restamp`]). Returns the old and the new stamp.
 fn next_release(dist: &std::path::Path) -> e2e::Result<(String, String)> {
-    let stamp = worker_stamp(dist)?;
     let worker = dist.join("worker.js");
     write(
         &worker,
         &format!("{}\n// the next release\n", read(&worker)?),
     )?;
+    restamp(dist)
+}
+
+/// Stamps sw.js in `dist` with the build its files are now, exactly as `www/stamp-sw.sh`
+/// computes it (the first 16 hex digits of the SHA-256 of worker.js, worker_bg.wasm,
+/// live.js, live-worker.js and live-worker_bg.wasm, in order). Returns the old and the new
+/// stamp.
+fn restamp(dist: &std::path::Path) -> e2e::Result<(String, String)> {
+    let stamp = worker_stamp(dist)?;
     let output = std::process::Command::new("sh")
         .arg("-c")
-        .arg("cat worker.js worker_bg.wasm | sha256sum | cut -c1-16")
+        .arg("cat worker.js worker_bg.wasm live.js live-worker.js live-worker_bg.wasm | sha256sum | cut -c1-16")
         .current_dir(dist)
         .output()
         .map_err(|source| HarnessError::Io {
@@ -566,6 +573,55 @@ fn next_release(dist: &std::path::Path) -> e2e::Result<(String, String)> {
     let sw = dist.join("sw.js");
     write(&sw, &read(&sw)?.replace(&stamp, &next))?;
     Ok((stamp, next))
+}
+
+/// A release whose live worker cannot start (its wasm is not WebAssembly at all, served
+/// from the app shell like any other file of the build) still serves the agent: the worker
+/// tells the page why (`failed/...`), the page says so, and it catches up on its own, so a
+/// message that arrived while no tab was open is on screen.
+#[tokio::test]
+async fn a_page_whose_live_worker_cannot_start_is_told_and_catches_up_itself() -> e2e::Result<()> {
+    let (dist, server, browser) = own_release("pwa-broken-live-worker").await?;
+    write(&dist.join("live-worker_bg.wasm"), "not WebAssembly")?;
+    restamp(&dist)?;
+    let mut events = browser.cdp.events();
+    let (page, _) = sign_in(&browser, &server).await?;
+    // The page's warning, which quotes the worker's reason.
+    let told = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(event) = events.recv().await {
+            if e2e::browser::page_error(&event).is_some_and(|text| {
+                text.contains("no live channel") && text.contains("did not start")
+            }) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(told, "the page never said its live worker failed");
+    page.close().await?;
+
+    // A message that arrives while no tab is open; the next page catches up by itself.
+    let requester = http::login(&server.addr, "requester1", "demo").await?;
+    let posted = e2e::chat::post_as(
+        &server,
+        &requester,
+        "REQ-1001",
+        "while every tab was closed",
+    )
+    .await?;
+    let seq = posted["seq"].as_u64().unwrap_or_default();
+    let page = browser.new_page(&server.url("/chat/REQ-1001")).await?;
+    page.wait_for(
+        &format!("document.querySelector('[data-testid=message][data-seq=\"{seq}\"]') !== null"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    page.close().await?;
+    browser.close().await;
+    server.stop().await;
+    Ok(())
 }
 
 /// A release deployed while a browser installed the previous one can leave the browser with

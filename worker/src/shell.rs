@@ -41,8 +41,9 @@ async fn wait(promise: Promise) -> Result<JsValue, WorkerError> {
         .map_err(|e| WorkerError::js(&e))
 }
 
-/// The paths of the shell: `/`, the worker's own build, and the same-origin paths index.html
-/// loads (values of `src`, `href`, `data-js`, `data-wasm` attributes starting with one `/`).
+/// The paths of the shell: `/`, the worker's own build, the live worker's (which pages start
+/// by name, so index.html does not name it), and the same-origin paths index.html loads
+/// (values of `src`, `href`, `data-js`, `data-wasm` attributes starting with one `/`).
 /// The worker's build comes first: `sw.js` starts every cold worker with the wasm from this
 /// cache, after checking at install that both files are its build.
 pub fn shell_paths(index_html: &str) -> Vec<String> {
@@ -50,6 +51,9 @@ pub fn shell_paths(index_html: &str) -> Vec<String> {
         "/".to_owned(),
         "/worker.js".to_owned(),
         "/worker_bg.wasm".to_owned(),
+        "/live.js".to_owned(),
+        "/live-worker.js".to_owned(),
+        "/live-worker_bg.wasm".to_owned(),
     ];
     for attribute in [" src=\"", " href=\"", " data-js=\"", " data-wasm=\""] {
         let mut rest = index_html;

@@ -33,6 +33,7 @@ fn wasm_crates() -> Vec<String> {
         "chat-sync".to_owned(),
         "app".to_owned(),
         "worker".to_owned(),
+        "live-worker".to_owned(),
     ];
     crates.extend(browser_test_crates());
     crates.sort();

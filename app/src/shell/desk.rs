@@ -1,14 +1,16 @@
-//! The signed-in agent's desk: opens the agent's cache, starts the live channel and the
-//! outbox, catches up on start (unless its live stream opens at once and catches up) and
+//! The signed-in agent's desk: opens the agent's cache, starts the live worker (which runs
+//! the live channel) and the outbox, catches up on start (unless its live stream opens at once and catches up) and
 //! on `online`, follows other tabs' sign-outs, signs out,
 //! offers a waiting update, and lays out the chat list, the open chat and the settings.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use chat_sync::live::worker_wire::FromLiveWorker;
+use chat_sync::live::LiveStatus;
 use chat_sync::live::LEAD_WAIT_MS;
 use chat_sync::protocol::CurrentUser;
-use chat_sync_idb::live::{LiveChannel, LiveStatus};
+use chat_sync_idb::live_worker::{LiveWorker, LIVE_WORKER_SCRIPT};
 use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription;
 use chat_sync_idb::{sign_out, update};
@@ -41,7 +43,7 @@ pub(super) fn Desk(
     let name = user.name.clone();
     let user_id = user.id.clone();
     let live_status = RwSignal::new(LiveStatus::Follower);
-    let live: StoredValue<Option<LiveChannel>, LocalStorage> = StoredValue::new_local(None);
+    let live: StoredValue<Option<LiveWorker>, LocalStorage> = StoredValue::new_local(None);
     let uploads: StoredValue<Option<chat_sync_idb::broadcast::Subscription>, LocalStorage> =
         StoredValue::new_local(None);
     // Stops this tab's live channel and shuts its cache for good, so nothing of this desk
@@ -124,16 +126,28 @@ pub(super) fn Desk(
                     .store()
                     .set_on_deleted(Some(Rc::new(|| reload_page("/"))));
                 opened.try_set(Some(cache.clone()));
-                // One tab per browser holds the live stream (a Web Lock elects it); the
-                // others get its messages through the cache's change channel.
+                // One tab per browser holds the live stream (a Web Lock elects it), in the
+                // tab's live worker; the others, and this page, get its messages through the
+                // cache's change channel.
                 // Settled by the first status that says whether the stream's catch-up
                 // covers this page's start (the core's `covers_start_catch_up`).
                 let (settle, settled) = oneshot::channel::<bool>();
                 let settle = RefCell::new(Some(settle));
-                let live_started = match LiveChannel::start(
-                    cache.driver.clone(),
-                    "",
-                    move |status| {
+                let live_started = match LiveWorker::start(
+                    LIVE_WORKER_SCRIPT,
+                    &cache.user.id,
+                    &cache.runtime.open_chats(),
+                    move |message| {
+                        let status = match message {
+                            FromLiveWorker::Status(status) => status,
+                            FromLiveWorker::Failed(reason) => {
+                                // Pushes, other tabs and this page's own catch-ups still
+                                // fill the cache; the stream's catch-up will not come.
+                                chat_sync_idb::log_warn!(%reason, "no live channel: pushes and catch-up only");
+                                settle.borrow_mut().take();
+                                return;
+                            }
+                        };
                         live_status.try_set(status);
                         if status == LiveStatus::Connected {
                             // The stream answered: the server is reachable.
@@ -153,12 +167,21 @@ pub(super) fn Desk(
                         }
                     },
                 ) {
-                    Ok(channel) => {
-                        live.try_set_value(Some(channel));
+                    Ok(worker) => {
+                        live.try_set_value(Some(worker));
+                        // The chats this tab shows from now on, so the worker's ingest adds
+                        // no unread to them either.
+                        cache.observe_open_chats(Some(Rc::new(move |request_id, open| {
+                            live.try_with_value(|worker| {
+                                if let Some(worker) = worker {
+                                    worker.tell_chat_open(request_id, open);
+                                }
+                            });
+                        })));
                         true
                     }
                     Err(error) => {
-                        chat_sync_idb::log_warn!(%error, "no live channel: pushes and catch-up only");
+                        chat_sync_idb::log_warn!(%error, "no live worker: pushes and catch-up only");
                         false
                     }
                 };

@@ -7,7 +7,8 @@
 //! - [`driver::Driver`]: runs the core's planner, fetches missing ranges over HTTP under a
 //!   per-chat Web Lock, merges and re-validates.
 //! - [`live::LiveChannel`]: one tab per browser follows the server's event stream (leader
-//!   elected with a Web Lock) and catches up after every reconnect ([`live::catch_up`]).
+//!   elected with a Web Lock) and catches up after every reconnect ([`live::catch_up`]);
+//!   [`live_worker`] runs it in a dedicated worker of the page's.
 //! - [`push_subscription`]: subscribing to Web Push (permission, VAPID key, timeouts) and
 //!   renewing the subscription from the service worker.
 //! - [`outbox_sender`]: queue (with local attachment bytes) and send the outbox under a Web
@@ -36,6 +37,7 @@ pub mod join;
 pub mod leftovers;
 pub mod live;
 pub mod live_lease;
+pub mod live_worker;
 pub mod locks;
 pub mod media;
 pub mod outbox_sender;
