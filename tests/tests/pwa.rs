@@ -581,11 +581,19 @@ fn restamp(dist: &std::path::Path) -> e2e::Result<(String, String)> {
 /// message that arrived while no tab was open is on screen.
 #[tokio::test]
 async fn a_page_whose_live_worker_cannot_start_is_told_and_catches_up_itself() -> e2e::Result<()> {
-    let (dist, server, browser) = own_release("pwa-broken-live-worker").await?;
+    // A copy of the build, as `own_release` makes, served with the demo's agents.
+    let dir = scratch_dir("pwa-broken-live-worker");
+    let dist = dir.join("dist");
+    copy_dir(&e2e::server::dist_dir()?, &dist)?;
     write(&dist.join("live-worker_bg.wasm"), "not WebAssembly")?;
     restamp(&dist)?;
-    let mut events = browser.cdp.events();
+    let server = Server::start_with_dist(&dir.join("server"), &dist, &["--demo"]).await?;
+    let browser = Browser::launch(&dir.join("profile")).await?;
     let (page, _) = sign_in(&browser, &server).await?;
+    // Signed in (by the API) and controlled: the desk, which starts the live worker, shows
+    // from the next load on.
+    let mut events = browser.cdp.events();
+    page.navigate(&server.url("/")).await?;
     // The page's warning, which quotes the worker's reason.
     let told = tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(event) = events.recv().await {
