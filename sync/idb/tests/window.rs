@@ -36,6 +36,18 @@ async fn a_refused_stream_is_reopened_with_backoff() {
     common::live::a_refused_stream_is_reopened_with_backoff().await;
 }
 
+// A page starts the live worker: window only.
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn the_live_worker_hears_the_start_then_the_chats_and_the_page_its_statuses() {
+    common::live_worker::the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses()
+        .await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_live_worker_whose_script_throws_is_reported_failed() {
+    common::live_worker::a_worker_whose_script_throws_is_reported_failed().await;
+}
+
 #[wasm_bindgen_test::wasm_bindgen_test]
 fn the_workers_push_answer_names_every_outcome() {
     common::push_subscribe::every_outcome_survives_the_workers_answer();

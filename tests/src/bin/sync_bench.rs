@@ -260,11 +260,12 @@ async fn delta_sync(
     requester: &str,
     bob: &str,
 ) -> e2e::Result<Vec<Value>> {
-    // With the stream blocked, nothing arrives live: the 100 become a gap.
-    page.call("Network.enable", json!({})).await?;
-    page.call(
-        "Network.setBlockedURLs",
-        json!({ "urls": ["*/api/chat/events*"] }),
+    // With the stream refused, nothing arrives live: the 100 become a gap. The server
+    // refuses it (a test fault): the page's `Network.setBlockedURLs` does not reach its live
+    // worker, whose stream then brought a quarter of the 100 live (measured 2026-12-06).
+    e2e::chat::set_faults(
+        server,
+        json!({ "error_rate": 1.0, "path_prefix": "/api/chat/events" }),
     )
     .await?;
     page.navigate(&server.url(&format!("/chat/{BIG}"))).await?;
@@ -355,8 +356,7 @@ async fn delta_sync(
     if let Some(profile) = profile {
         profile.finish(page).await?;
     }
-    page.call("Network.setBlockedURLs", json!({ "urls": [] }))
-        .await?;
+    e2e::chat::set_faults(server, json!({ "error_rate": 0.0 })).await?;
     Ok(vec![
         Row {
             metric: "delta_sync_100",
@@ -500,7 +500,8 @@ async fn main() -> e2e::Result<()> {
     let mut results = push_to_commit().await?;
 
     let dir = scratch_dir("sync-bench");
-    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    // `--test-faults`: the delta sync refuses the event stream (see `delta_sync`).
+    let server = Server::start(&dir.join("server"), &["--demo", "--test-faults"]).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = browser.new_page(&server.url("/")).await?;
     page.set_window(1280, 800).await?;

@@ -10,6 +10,7 @@ pub mod double;
 pub mod driver;
 pub mod failures;
 pub mod live;
+pub mod live_worker;
 pub mod push_subscribe;
 pub mod pwa;
 pub mod runtime;

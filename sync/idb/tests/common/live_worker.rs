@@ -1,0 +1,95 @@
+//! The page's end of the live worker (`chat_sync_idb::live_worker::LiveWorker`) against
+//! stand-in workers written in JavaScript (blob URLs): what it posts, in which order, how it
+//! reads what the worker says, and a worker whose script fails. The real worker, with the
+//! real server, is tested end to end (`tests/tests/live.rs`, `tests/tests/pwa.rs`).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use chat_sync::live::worker_wire::FromLiveWorker;
+use chat_sync::live::LiveStatus;
+use chat_sync::RequestId;
+use chat_sync_idb::live_worker::LiveWorker;
+use chat_sync_idb::platform;
+use wasm_bindgen::JsValue;
+
+/// A blob URL of a worker script with `source`.
+fn script(source: &str) -> String {
+    js_sys::Function::new_with_args(
+        "src",
+        "return URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));",
+    )
+    .call1(&JsValue::NULL, &JsValue::from_str(source))
+    .expect("a blob URL")
+    .as_string()
+    .expect("a blob URL")
+}
+
+/// What the page heard, collected.
+fn collector() -> (
+    Rc<RefCell<Vec<FromLiveWorker>>>,
+    impl Fn(FromLiveWorker) + 'static,
+) {
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let sink = heard.clone();
+    (heard, move |message| sink.borrow_mut().push(message))
+}
+
+/// Waits up to 5 s for `count` messages.
+async fn wait_for(heard: &Rc<RefCell<Vec<FromLiveWorker>>>, count: usize) {
+    for _ in 0..250 {
+        if heard.borrow().len() >= count {
+            return;
+        }
+        platform::sleep(20).await;
+    }
+    panic!("heard only {:?}", heard.borrow());
+}
+
+pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses() {
+    // Answers once it has heard three messages: two statuses around a text that is not one
+    // of the exchange's, then everything it heard, in order, as a failure's reason.
+    let url = script(
+        "const seen = [];
+         onmessage = (e) => {
+           seen.push(e.data);
+           if (seen.length < 3) return;
+           postMessage('status/connecting');
+           postMessage('not a live worker message');
+           postMessage('status/reconnecting/2');
+           postMessage('failed/' + seen.join('|'));
+         };",
+    );
+    let (heard, on_message) = collector();
+    let worker = LiveWorker::start(&url, "alice", &[RequestId::new("REQ-1")], on_message)
+        .expect("the worker starts");
+    worker.tell_chat_open(&RequestId::new("REQ-2"), false);
+    wait_for(&heard, 3).await;
+    platform::sleep(50).await;
+    assert_eq!(
+        *heard.borrow(),
+        vec![
+            FromLiveWorker::Status(LiveStatus::Connecting),
+            FromLiveWorker::Status(LiveStatus::Reconnecting { attempt: 2 }),
+            FromLiveWorker::Failed("start/1/alice|open/REQ-1|closed/REQ-2".to_owned()),
+        ],
+        "the page heard the statuses in order, the stray text dropped"
+    );
+    drop(worker);
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+pub async fn a_worker_whose_script_throws_is_reported_failed() {
+    let url = script("throw new Error('the script broke');");
+    let (heard, on_message) = collector();
+    let _worker = LiveWorker::start(&url, "alice", &[], on_message).expect("the worker starts");
+    wait_for(&heard, 1).await;
+    match &heard.borrow()[0] {
+        FromLiveWorker::Failed(reason) => assert!(
+            reason.contains("the script broke"),
+            "the reason names the error: {reason}"
+        ),
+        other => panic!("not a failure: {other:?}"),
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
