@@ -41,10 +41,10 @@ const checkShell = async () => {
   for (const path of BUILD_FILES) {
     const response = await cache.match(path);
     if (!response) throw new Error(`the app shell lacks ${path}`);
-    parts.push(new Uint8Array(await response.arrayBuffer()));
+    parts.push(await response.blob());
   }
-  const joined = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  parts.reduce((offset, part) => (joined.set(part, offset), offset + part.length), 0);
+  // The files one after the other, as stamp-sw.sh's `cat` joins them.
+  const joined = await new Blob(parts).arrayBuffer();
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', joined));
   const hash = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
   if (hash !== WORKER_BUILD) {

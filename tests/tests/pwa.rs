@@ -422,10 +422,21 @@ const SHELL_CACHES: &str =
 /// A copy of the built front end that a test may turn into another release, a server
 /// serving it and a browser: the copy's path, the server, the browser.
 async fn own_release(name: &str) -> e2e::Result<(std::path::PathBuf, Server, Browser)> {
+    own_release_with(name, &[], |_| Ok(())).await
+}
+
+/// [`own_release`], with `prepare` changing the copy before the server starts and the
+/// server started with `server_args`.
+async fn own_release_with(
+    name: &str,
+    server_args: &[&str],
+    prepare: impl FnOnce(&std::path::Path) -> e2e::Result<()>,
+) -> e2e::Result<(std::path::PathBuf, Server, Browser)> {
     let dir = scratch_dir(name);
     let dist = dir.join("dist");
     copy_dir(&e2e::server::dist_dir()?, &dist)?;
-    let server = Server::start_with_dist(&dir.join("server"), &dist, &[]).await?;
+    prepare(&dist)?;
+    let server = Server::start_with_dist(&dir.join("server"), &dist, server_args).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     Ok((dist, server, browser))
 }
@@ -581,14 +592,12 @@ fn restamp(dist: &std::path::Path) -> e2e::Result<(String, String)> {
 /// message that arrived while no tab was open is on screen.
 #[tokio::test]
 async fn a_page_whose_live_worker_cannot_start_is_told_and_catches_up_itself() -> e2e::Result<()> {
-    // A copy of the build, as `own_release` makes, served with the demo's agents.
-    let dir = scratch_dir("pwa-broken-live-worker");
-    let dist = dir.join("dist");
-    copy_dir(&e2e::server::dist_dir()?, &dist)?;
-    write(&dist.join("live-worker_bg.wasm"), "not WebAssembly")?;
-    restamp(&dist)?;
-    let server = Server::start_with_dist(&dir.join("server"), &dist, &["--demo"]).await?;
-    let browser = Browser::launch(&dir.join("profile")).await?;
+    // Served with the demo's agents and requesters.
+    let (_, server, browser) = own_release_with("pwa-broken-live-worker", &["--demo"], |dist| {
+        write(&dist.join("live-worker_bg.wasm"), "not WebAssembly")?;
+        restamp(dist).map(drop)
+    })
+    .await?;
     let (page, _) = sign_in(&browser, &server).await?;
     // Signed in (by the API) and controlled: the desk, which starts the live worker, shows
     // from the next load on.

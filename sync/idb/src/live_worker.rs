@@ -122,7 +122,7 @@ impl LiveWorker {
 /// The worker's channel and the context it writes to.
 struct Running {
     /// Kept for the worker's life: its database connection carries the deletion hook.
-    _context: ChatContext,
+    context: ChatContext,
     /// Taken (so stopped) when the cache is deleted.
     channel: Option<LiveChannel>,
 }
@@ -157,7 +157,7 @@ pub async fn serve(data: JsValue) {
         Ok(ToLiveWorker::ChatOpen { request_id, open }) => {
             let told = RUNNING.with(|running| {
                 let running = running.borrow();
-                let context = &running.as_ref()?._context;
+                let context = &running.as_ref()?.context;
                 context.runtime.set_chat_open(&request_id, open);
                 Some(())
             });
@@ -210,7 +210,7 @@ pub async fn serve(data: JsValue) {
     match LiveChannel::start(context.driver.clone(), "", status) {
         Ok(channel) => RUNNING.with(|running| {
             *running.borrow_mut() = Some(Running {
-                _context: context,
+                context,
                 channel: Some(channel),
             })
         }),
