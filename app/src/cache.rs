@@ -16,7 +16,6 @@ use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNoti
 use chat_sync_idb::context::ChatContext;
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
-use chat_sync_idb::live::CatchUpReport;
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
@@ -40,8 +39,6 @@ pub struct AppCache {
     pub driver: Rc<Driver<HttpHistoryClient>>,
     /// The HTTP client of the contract (same origin).
     pub client: HttpHistoryClient,
-    /// The context the three above belong to, opened as the service worker opens its own.
-    context: ChatContext,
     /// Every committed change, from any context.
     pub changes: RwSignal<Changes>,
     /// Chats with a history request on the network right now, of this tab or of any other
@@ -130,7 +127,7 @@ impl AppCache {
             driver,
             client,
             ..
-        } = context.clone();
+        } = context;
         let changes = RwSignal::new(Changes::default());
         let fetching = RwSignal::new(Vec::new());
         let in_flight = Rc::new(RefCell::new(InFlight::default()));
@@ -192,7 +189,6 @@ impl AppCache {
             runtime,
             driver,
             client,
-            context,
             changes,
             fetching,
             subscription,
@@ -208,6 +204,19 @@ impl AppCache {
         let observer = self.open_chats_observer.borrow().clone();
         if let Some(observer) = observer {
             observer(request_id, open);
+        }
+    }
+
+    /// Back online: each chat shown here asks at once for what arrived in it meanwhile (the
+    /// page after its newest cached message, the core's `Planner::request_newer`), and its
+    /// view renders the rows this tab's ingest hands it without reading them back. Resolves
+    /// when every one of them is written (or failed, which is logged).
+    pub async fn fetch_newer_of_open_chats(&self) {
+        // One after the other: a tab shows one chat (two while a view hands over).
+        for request_id in self.runtime.open_chats() {
+            if let Err(error) = self.driver.fetch_newer(&request_id).await {
+                chat_sync_idb::log_warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
+            }
         }
     }
 
@@ -236,22 +245,5 @@ impl AppCache {
     /// Bumps the change counter without a notice (views re-read what they show).
     fn touch(&self) {
         self.changes.try_update(|c| c.version += 1);
-    }
-
-    /// Fetches the chat list and applies it to the cache (titles, requesters and each chat's
-    /// backend last sequence, which lets validation run), then repairs the interior and
-    /// trailing gaps of every cached chat (never older history, never a reload).
-    pub async fn catch_up(&self) -> Result<CatchUpReport, SyncError> {
-        let report = self.context.catch_up().await?;
-        // Every chat the list changed, and every message the repairs wrote, was announced.
-        self.touch_unsubscribed();
-        Ok(report)
-    }
-
-    /// [`AppCache::catch_up`] when the network came back ([`ChatContext::catch_up_back_online`]).
-    pub async fn catch_up_back_online(&self) -> Result<CatchUpReport, SyncError> {
-        let report = self.context.catch_up_back_online().await?;
-        self.touch_unsubscribed();
-        Ok(report)
     }
 }

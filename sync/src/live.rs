@@ -34,11 +34,11 @@ pub enum LiveStatus {
 }
 
 impl LiveStatus {
-    /// Whether a page whose live channel reports this status may leave the catch-up of its
-    /// start to the channel: `Some(true)` once the stream is open (its own catch-up runs
+    /// Whether the start's catch-up (the live worker runs it for its page) may be left to the
+    /// channel: `Some(true)` once the stream is open (its own catch-up runs
     /// right after the open, reading the chat list then, so nothing that arrived between the
     /// two is missed, and a second one would fetch the list again a few milliseconds later),
-    /// `Some(false)` when the stream failed or the session ended (the page catches up itself,
+    /// `Some(false)` when the stream failed or the session ended (the start's catch-up runs,
     /// or learns that the session ended), `None` while it is not known yet (following, or
     /// leading and still connecting: a stream that never opens never catches up).
     pub fn covers_start_catch_up(self) -> Option<bool> {
@@ -50,8 +50,8 @@ impl LiveStatus {
     }
 }
 
-/// How long a starting page waits for its live channel's stream to open before it runs a
-/// catch-up of its own. A leader's Web Lock is granted within a millisecond or two and its
+/// How long a starting live worker waits for its channel's stream to open before it runs
+/// the start's catch-up for its page. A leader's Web Lock is granted within a millisecond or two and its
 /// stream opens one round trip later; a follower never opens one, so a follower (whose
 /// leader may be another page that caught up long ago) and a leader on a slow network catch
 /// up themselves after this, the follower's start view still painted from the cache at once.
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(
             connection.status().covers_start_catch_up(),
             Some(false),
-            "reconnecting: the page catches up itself"
+            "reconnecting: the start's catch-up runs"
         );
         connection.on_signal(StreamSignal::SessionEnded);
         assert_eq!(connection.status().covers_start_catch_up(), Some(false));

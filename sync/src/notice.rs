@@ -164,6 +164,9 @@ pub enum PageMessage {
         /// settles without a push service); the worker caps it.
         timeout_ms: u32,
     },
+    /// Catch up the signed-in agent's cache (the chat list, then only what is missing): a
+    /// page whose live worker, which runs its catch-ups, could not start asks this instead.
+    CatchUp,
 }
 
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
@@ -175,12 +178,14 @@ impl<'de> Deserialize<'de> for PageMessage {
             SessionConfirmed,
             SkipWaiting,
             SubscribePush,
+            CatchUp,
         }
         crate::deserialize_unit_variants!(Tag {
             SessionChanged = "session-changed",
             SessionConfirmed = "session-confirmed",
             SkipWaiting = "skip-waiting",
             SubscribePush = "subscribe-push",
+            CatchUp = "catch-up",
         });
         #[derive(Deserialize)]
         #[serde(remote = "Self")]
@@ -200,6 +205,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             Tag::SubscribePush => PageMessage::SubscribePush {
                 timeout_ms: crate::tagged::required(flat.timeout_ms, "timeout_ms")?,
             },
+            Tag::CatchUp => PageMessage::CatchUp,
         })
     }
 }

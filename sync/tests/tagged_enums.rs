@@ -69,6 +69,7 @@ fn every_variant_decodes_what_it_encodes() {
     round_trip(LeaseMessage::Alive { nonce: 0 });
     round_trip(PageMessage::SessionChanged);
     round_trip(PageMessage::SkipWaiting);
+    round_trip(PageMessage::CatchUp);
     round_trip(PageMessage::SessionConfirmed {
         user: CurrentUser {
             id: "a1".into(),

@@ -591,7 +591,8 @@ fn restamp(dist: &std::path::Path) -> e2e::Result<(String, String)> {
 /// tells the page why (`failed/...`), the page says so, and it catches up on its own, so a
 /// message that arrived while no tab was open is on screen.
 #[tokio::test]
-async fn a_page_whose_live_worker_cannot_start_is_told_and_catches_up_itself() -> e2e::Result<()> {
+async fn a_page_whose_live_worker_cannot_start_is_told_and_the_service_worker_catches_up(
+) -> e2e::Result<()> {
     // Served with the demo's agents and requesters.
     let (_, server, browser) = own_release_with("pwa-broken-live-worker", &["--demo"], |dist| {
         write(&dist.join("live-worker_bg.wasm"), "not WebAssembly")?;
@@ -619,7 +620,8 @@ async fn a_page_whose_live_worker_cannot_start_is_told_and_catches_up_itself() -
     assert!(told, "the page never said its live worker failed");
     page.close().await?;
 
-    // A message that arrives while no tab is open; the next page catches up by itself.
+    // A message that arrives while no tab is open; the next page, its live worker failing
+    // again, has the service worker catch up.
     let requester = http::login(&server.addr, "requester1", "demo").await?;
     let posted = e2e::chat::post_as(
         &server,

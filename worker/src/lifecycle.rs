@@ -13,7 +13,9 @@
 //! once the server confirmed its agent: the worker remembers that agent (see `session`).
 //! A page asks for push with `{"type": "subscribe-push", "timeout_ms": …}` and a port, after
 //! the agent granted the permission there: the worker subscribes, registers the subscription
-//! with the server and answers on the port. These are the core's typed [`PageMessage`]s,
+//! with the server and answers on the port. A page whose live worker could not start posts
+//! `{"type": "catch-up"}`: the worker catches the agent's cache up for it, as a Background
+//! Sync does. These are the core's typed [`PageMessage`]s,
 //! decoded in one place.
 
 use chat_sync::notice::PageMessage;
@@ -102,6 +104,7 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
             skip_waiting(&scope()?).await?;
         }
         PageMessage::SubscribePush { timeout_ms } => subscribe_push(&event, timeout_ms).await,
+        PageMessage::CatchUp => crate::sync::catch_up_for_page().await?,
     }
     Ok(())
 }

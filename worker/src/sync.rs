@@ -69,13 +69,27 @@ fn log_report(report: &FlushReport) {
     );
 }
 
+/// A page whose live worker could not start asks for its catch-up
+/// ([`chat_sync::notice::PageMessage::CatchUp`]): the same one as a Background Sync's, for
+/// the signed-in agent. Nobody signed in, or a failure, is logged: the page's own views
+/// still show the cache.
+pub async fn catch_up_for_page() -> Result<(), WorkerError> {
+    let user = session::current_user().await?;
+    chat_sync_idb::agent::acting_as(&user.id, async {
+        let state = state::for_user(&user.id).await?;
+        repair_cached_chats(&state).await;
+        Ok::<_, WorkerError>(())
+    })
+    .await
+}
+
 /// The same catch-up the live channel runs after every reconnect (`live::catch_up`): the
 /// chat list, exactly the missing ranges of every cached chat, the changes since each cached
 /// version, and a chat the server no longer lets the agent see let go of. Failures are logged:
 /// the app catches up on its next start.
 async fn repair_cached_chats(state: &state::UserState) {
     match state.catch_up().await {
-        Ok(report) => chat_sync_idb::log_info!(?report, "background sync: caught up"),
-        Err(error) => chat_sync_idb::log_warn!(%error, "background sync: catch-up failed"),
+        Ok(report) => chat_sync_idb::log_info!(?report, "service worker: caught up"),
+        Err(error) => chat_sync_idb::log_warn!(%error, "service worker: catch-up failed"),
     }
 }

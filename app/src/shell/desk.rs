@@ -1,20 +1,19 @@
 //! The signed-in agent's desk: opens the agent's cache, starts the live worker (which runs
-//! the live channel) and the outbox, catches up on start (unless its live stream opens at once and catches up) and
-//! on `online`, follows other tabs' sign-outs, signs out,
-//! offers a waiting update, and lays out the chat list, the open chat and the settings.
+//! the live channel and every catch-up: the start's, and one on each `online` the page
+//! forwards) and the outbox, shows how the catch-ups end (offline banner, back to sign-in),
+//! follows other tabs' sign-outs, signs out, offers a waiting update, and lays out the chat
+//! list, the open chat and the settings. A page whose live worker cannot run asks the
+//! service worker to catch up instead.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use chat_sync::live::worker_wire::FromLiveWorker;
+use chat_sync::live::worker_wire::{CatchUpOutcome, FromLiveWorker};
 use chat_sync::live::LiveStatus;
-use chat_sync::live::LEAD_WAIT_MS;
 use chat_sync::protocol::CurrentUser;
 use chat_sync_idb::live_worker::{LiveWorker, LIVE_WORKER_SCRIPT};
 use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription;
 use chat_sync_idb::{sign_out, update};
-use futures::channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -128,23 +127,26 @@ pub(super) fn Desk(
                 opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it), in the
                 // tab's live worker; the others, and this page, get its messages through the
-                // cache's change channel.
-                // Settled by the first status that says whether the stream's catch-up
-                // covers this page's start (the core's `covers_start_catch_up`).
-                let (settle, settled) = oneshot::channel::<bool>();
-                let settle = RefCell::new(Some(settle));
-                let live_started = match LiveWorker::start(
+                // cache's change channel. The worker also runs this page's catch-ups.
+                let started = LiveWorker::start(
                     LIVE_WORKER_SCRIPT,
                     &cache.user.id,
                     &cache.runtime.open_chats(),
                     move |message| {
                         let status = match message {
                             FromLiveWorker::Status(status) => status,
+                            FromLiveWorker::CaughtUp(outcome) => {
+                                show_catch_up(outcome, unreachable, on_signed_out);
+                                return;
+                            }
                             FromLiveWorker::Failed(reason) => {
-                                // Pushes, other tabs and this page's own catch-ups still
-                                // fill the cache; the stream's catch-up will not come.
-                                chat_sync_idb::log_warn!(%reason, "no live channel: pushes and catch-up only");
-                                settle.borrow_mut().take();
+                                // Pushes, other tabs and the service worker still fill the
+                                // cache. The worker is let go outside its own callback.
+                                chat_sync_idb::log_warn!(%reason, "no live channel: pushes, and catch-ups by the service worker");
+                                spawn_local(async move {
+                                    live.try_set_value(None);
+                                    service_worker_catches_up();
+                                });
                                 return;
                             }
                         };
@@ -152,11 +154,6 @@ pub(super) fn Desk(
                         if status == LiveStatus::Connected {
                             // The stream answered: the server is reachable.
                             unreachable.try_set(false);
-                        }
-                        if let Some(covered) = status.covers_start_catch_up() {
-                            if let Some(settle) = settle.borrow_mut().take() {
-                                let _ = settle.send(covered);
-                            }
                         }
                         if status == LiveStatus::SignedOut {
                             // The server refused the stream's session (signed out in another
@@ -166,7 +163,8 @@ pub(super) fn Desk(
                             });
                         }
                     },
-                ) {
+                );
+                match started {
                     Ok(worker) => {
                         live.try_set_value(Some(worker));
                         // The chats this tab shows from now on, so the worker's ingest adds
@@ -178,13 +176,12 @@ pub(super) fn Desk(
                                 }
                             });
                         })));
-                        true
                     }
                     Err(error) => {
-                        chat_sync_idb::log_warn!(%error, "no live worker: pushes and catch-up only");
-                        false
+                        chat_sync_idb::log_warn!(%error, "no live worker: pushes, and catch-ups by the service worker");
+                        service_worker_catches_up();
                     }
-                };
+                }
                 match outbox::show_upload_progress(cache.runtime.store().name()) {
                     Ok(subscription) => {
                         uploads.try_set_value(Some(subscription));
@@ -192,19 +189,6 @@ pub(super) fn Desk(
                     Err(error) => chat_sync_idb::log_warn!(%error, "no upload progress shown"),
                 }
                 outbox::resume(cache.clone(), on_signed_out);
-                // The leader's stream catches up as soon as it is open (the chat list read
-                // after it, so nothing between the two is missed); a second catch-up here
-                // would fetch the list again a few milliseconds later. A follower, a leader
-                // whose stream did not open in time, or a page without a live channel
-                // catches up itself.
-                if live_started && stream_catches_up(settled).await {
-                    chat_sync_idb::log_debug!(
-                        "this tab's live stream is open: its catch-up applies the chat list"
-                    );
-                } else if opened.try_get_untracked().flatten().is_some() {
-                    // (Unless the desk was stopped meanwhile: a sign-out shut its cache.)
-                    refresh(cache, unreachable, on_signed_out, false).await;
-                }
             }
             Err(error) => {
                 failure.try_set(Some(format!(
@@ -217,9 +201,23 @@ pub(super) fn Desk(
     // as in Firefox, this is what repairs them).
     let online = window_event_listener(leptos::ev::online, move |_| {
         if let Some(cache) = opened.get_untracked() {
-            // The catch-up first: its first request (what arrived in the open chat) goes out
-            // before the outbox's reads and locks queue up beside it.
-            spawn_local(refresh(cache.clone(), unreachable, on_signed_out, true));
+            // The chats on screen first, then the live worker's catch-up (without one, the
+            // service worker's): run side by side, the chat list's write and this tab's
+            // ingest of the open chat wait on each other in IndexedDB. A fetch that hangs on
+            // a poor network holds the catch-up back [`NEWER_FIRST_MS`] at most.
+            let first = cache.clone();
+            spawn_local(async move {
+                let newer = Box::pin(first.fetch_newer_of_open_chats());
+                let cap = Box::pin(chat_sync_idb::platform::sleep(NEWER_FIRST_MS));
+                futures::future::select(newer, cap).await;
+                let told = live
+                    .try_with_value(|worker| worker.as_ref().map(LiveWorker::tell_back_online))
+                    .flatten()
+                    .is_some();
+                if !told {
+                    service_worker_catches_up();
+                }
+            });
             outbox::resume(cache, on_signed_out);
         }
     });
@@ -351,45 +349,47 @@ pub(super) fn Desk(
     }
 }
 
-/// Applies the server's chat list and repairs the gaps of every cached chat (back online, the
-/// chats on screen first ask for what arrived meanwhile); a 401 leads back to sign-in
-/// (keeping the cache), an unreachable server is shown without blocking anything.
-async fn refresh(
-    cache: Rc<AppCache>,
+/// Shows how a catch-up the live worker ran ended: a refused session (401) leads back to
+/// sign-in (keeping the cache), an unreachable server is shown without blocking anything.
+fn show_catch_up(
+    outcome: CatchUpOutcome,
     unreachable: RwSignal<bool>,
     on_signed_out: Callback<String>,
-    back_online: bool,
 ) {
-    let caught_up = if back_online {
-        cache.catch_up_back_online().await
-    } else {
-        cache.catch_up().await
-    };
-    match caught_up {
-        Ok(_) => {
+    match outcome {
+        CatchUpOutcome::Done => {
             unreachable.try_set(false);
         }
-        Err(chat_sync_idb::SyncError::Fetch(chat_sync_idb::FetchError::Refused {
-            status: 401,
-            ..
-        })) => on_signed_out.run("Your session ended: sign in again.".to_owned()),
-        Err(error) => {
-            chat_sync_idb::log_warn!(%error, "could not fetch the chat list");
+        // Outside the worker's callback: signing out lets the worker go.
+        CatchUpOutcome::SignedOut => spawn_local(async move {
+            on_signed_out.run("Your session ended: sign in again.".to_owned())
+        }),
+        CatchUpOutcome::Unreachable(reason) => {
+            chat_sync_idb::log_warn!(%reason, "could not catch up");
             unreachable.try_set(true);
         }
     }
 }
 
-/// Whether this tab's live stream opened within [`LEAD_WAIT_MS`] of the channel's start, so
-/// its catch-up covers the page's start. `settled` carries the first decisive status; it is
-/// dropped, unsent, with a channel that stopped or gave up competing for the lead.
-async fn stream_catches_up(settled: oneshot::Receiver<bool>) -> bool {
-    let wait = Box::pin(chat_sync_idb::platform::sleep(LEAD_WAIT_MS));
-    matches!(
-        futures::future::select(settled, wait).await,
-        futures::future::Either::Left((Ok(true), _))
-    )
+/// A page without a live worker asks the service worker to run its catch-up (the chat list,
+/// then every cached chat's gaps), whose commits reach the views as any context's do.
+fn service_worker_catches_up() {
+    spawn_local(async {
+        match chat_sync_idb::service_worker::ask_catch_up().await {
+            Ok(true) => {}
+            Ok(false) => chat_sync_idb::log_warn!(
+                "no live worker and no active service worker: only the open chat repairs itself"
+            ),
+            Err(error) => {
+                chat_sync_idb::log_warn!(%error, "could not ask the service worker to catch up")
+            }
+        }
+    });
 }
+
+/// How long, back online, the live worker's catch-up waits for the open chats' own fetches
+/// (tens of milliseconds on a working network).
+const NEWER_FIRST_MS: i64 = 2_000;
 
 /// After how long an unopened cache is said to be slow.
 const SLOW_OPEN_MS: i64 = 5_000;

@@ -5,7 +5,10 @@
 //! opens that cache as every context does ([`ChatContext`]) and runs the [`LiveChannel`]
 //! there, posting each status back. So the stream, its leadership, its events' decoding and
 //! ingest and its catch-ups run off the page's thread, and their code is not in the page's
-//! wasm. The worker's commits reach the page's views on the agent's `BroadcastChannel`, as
+//! wasm. The page's own catch-ups run there too: the start's, unless the worker's stream
+//! opened within [`LEAD_WAIT_MS`] and caught up already, and one whenever the page hears the
+//! network come back ([`LiveWorker::tell_back_online`]; the page's own driver asks at once
+//! for what arrived in the chats it shows); each ends in a [`FromLiveWorker::CaughtUp`]. The worker's commits reach the page's views on the agent's `BroadcastChannel`, as
 //! another tab's or the service worker's do. Dropping the page's [`LiveWorker`] terminates
 //! the worker, which releases its Web Locks, so leadership passes to the next tab at once.
 //!
@@ -15,16 +18,20 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use chat_sync::live::worker_wire::{FromLiveWorker, ToLiveWorker, LIVE_WORKER_PROTOCOL};
-use chat_sync::live::LiveStatus;
+use chat_sync::live::worker_wire::{
+    CatchUpOutcome, FromLiveWorker, ToLiveWorker, LIVE_WORKER_PROTOCOL,
+};
+use chat_sync::live::{LiveStatus, LEAD_WAIT_MS};
 use chat_sync::RequestId;
+use futures::channel::oneshot;
+use futures::future::{select, Either};
 use js_sys::Function;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::context::ChatContext;
-use crate::error::SyncError;
-use crate::live::LiveChannel;
+use crate::error::{FetchError, SyncError};
+use crate::live::{CatchUpReport, LiveChannel};
 use crate::platform;
 
 /// The worker's script: the shim that loads the live worker's wasm (`www/live.js`).
@@ -112,6 +119,15 @@ impl LiveWorker {
         }
     }
 
+    /// Tells the worker that the network is back: it catches up and answers with a
+    /// [`FromLiveWorker::CaughtUp`]. (The chats the page shows ask for what arrived in them
+    /// through the page's own driver, [`crate::driver::Driver::fetch_newer`].)
+    pub fn tell_back_online(&self) {
+        if let Err(error) = self.post(&ToLiveWorker::BackOnline) {
+            crate::log_warn!(%error, "live worker: back online not told");
+        }
+    }
+
     fn post(&self, message: &ToLiveWorker) -> Result<(), SyncError> {
         self.worker
             .post_message(&JsValue::from_str(&message.encode()))
@@ -147,13 +163,61 @@ fn tell_page(message: &FromLiveWorker) {
     }
 }
 
+/// What the page is told of a catch-up that ended with `result`: a refused session (401) is
+/// the agent's to renew, any other failure means the server could not be used right now.
+pub fn catch_up_outcome(result: &Result<CatchUpReport, SyncError>) -> CatchUpOutcome {
+    match result {
+        Ok(_) => CatchUpOutcome::Done,
+        Err(SyncError::Fetch(FetchError::Refused { status: 401, .. })) => CatchUpOutcome::SignedOut,
+        Err(error) => CatchUpOutcome::Unreachable(error.to_string()),
+    }
+}
+
+/// Runs one catch-up of the running context and tells the page how it ended. Nothing runs
+/// before the cache is open: the start's own catch-up (or its stream's) is still to come
+/// then, and covers it. Back online, the page's own driver has already asked for what
+/// arrived in the chats it shows (it renders the rows it wrote without reading them back);
+/// this catch-up's repair of those chats waits for that fetch under the chat's Web Lock and
+/// then finds nothing missing.
+async fn catch_up_for_page() {
+    let Some(context) = RUNNING.with(|running| Some(running.borrow().as_ref()?.context.clone()))
+    else {
+        crate::log_debug!("live worker: back online before the cache opened; the start catches up");
+        return;
+    };
+    let result = context.catch_up().await;
+    if let Err(error) = &result {
+        crate::log_warn!(%error, "live worker: catch-up failed");
+    }
+    tell_page(&FromLiveWorker::CaughtUp(catch_up_outcome(&result)));
+}
+
+/// The start's catch-up: none when the channel's first decisive status says its stream
+/// opened within [`LEAD_WAIT_MS`] (the stream catches up as soon as it opens, reading the
+/// chat list after it, so nothing between the two is missed); otherwise (a follower, whose
+/// leader may be another tab that caught up long ago, a stream that failed or did not open
+/// in time) one of the worker's own.
+async fn start_catch_up(settled: oneshot::Receiver<bool>) {
+    let wait = Box::pin(platform::sleep(LEAD_WAIT_MS));
+    if let Either::Left((Ok(true), _)) = select(settled, wait).await {
+        crate::log_debug!("live worker: the stream is open; its catch-up applies the chat list");
+        return;
+    }
+    catch_up_for_page().await;
+}
+
 /// The worker's side: handles one message `data` from the page. The first valid start opens
-/// the agent's cache and runs the live channel for as long as the worker lives; the page
-/// learns every status, or why nothing runs. A start in another protocol, a malformed
-/// message or a second start changes nothing (the first two are answered as failures).
+/// the agent's cache and runs the live channel for as long as the worker lives, and the
+/// start's catch-up; the page learns every status and how each catch-up ended, or why nothing
+/// runs. A start in another protocol, a malformed message or a second start changes nothing
+/// (the first two are answered as failures).
 pub async fn serve(data: JsValue) {
     let text = data.as_string().unwrap_or_default();
     let user_id = match ToLiveWorker::decode(&text) {
+        Ok(ToLiveWorker::BackOnline) => {
+            catch_up_for_page().await;
+            return;
+        }
         Ok(ToLiveWorker::ChatOpen { request_id, open }) => {
             let told = RUNNING.with(|running| {
                 let running = running.borrow();
@@ -206,14 +270,28 @@ pub async fn serve(data: JsValue) {
     for (request_id, open) in OPEN_EARLY.with(|early| std::mem::take(&mut *early.borrow_mut())) {
         context.runtime.set_chat_open(&request_id, open);
     }
-    let status = |status: LiveStatus| tell_page(&FromLiveWorker::Status(status));
+    // Settled by the first status that says whether the stream's catch-up covers the
+    // start's (the core's `covers_start_catch_up`).
+    let (settle, settled) = oneshot::channel::<bool>();
+    let settle = RefCell::new(Some(settle));
+    let status = move |status: LiveStatus| {
+        if let Some(covered) = status.covers_start_catch_up() {
+            if let Some(settle) = settle.borrow_mut().take() {
+                let _ = settle.send(covered);
+            }
+        }
+        tell_page(&FromLiveWorker::Status(status));
+    };
     match LiveChannel::start(context.driver.clone(), "", status) {
-        Ok(channel) => RUNNING.with(|running| {
-            *running.borrow_mut() = Some(Running {
-                context,
-                channel: Some(channel),
-            })
-        }),
+        Ok(channel) => {
+            RUNNING.with(|running| {
+                *running.borrow_mut() = Some(Running {
+                    context,
+                    channel: Some(channel),
+                })
+            });
+            start_catch_up(settled).await;
+        }
         Err(error) => tell_page(&FromLiveWorker::Failed(error.to_string())),
     }
 }

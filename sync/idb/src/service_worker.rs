@@ -201,6 +201,20 @@ pub const READY_TIMEOUT_MS: i64 = 10_000;
 /// still cached for that agent. `Ok(false)` where there is no service worker (another
 /// browser, a worker context) or it did not become active in [`READY_TIMEOUT_MS`].
 pub async fn confirm_session(user: &chat_sync::protocol::CurrentUser) -> Result<bool, SyncError> {
+    post_to_active(&PageMessage::SessionConfirmed { user: user.clone() }).await
+}
+
+/// Asks this page's active service worker to catch up the signed-in agent's cache
+/// ([`PageMessage::CatchUp`]): what a page whose live worker could not start does instead
+/// of running the catch-up's code itself. `Ok(false)` as for [`confirm_session`].
+pub async fn ask_catch_up() -> Result<bool, SyncError> {
+    post_to_active(&PageMessage::CatchUp).await
+}
+
+/// Posts `message` to this page's active service worker, once it is ready; `Ok(false)`
+/// where there is none (another browser, a worker context) or it did not become active in
+/// [`READY_TIMEOUT_MS`].
+async fn post_to_active(message: &PageMessage) -> Result<bool, SyncError> {
     if platform::global_property("registration").is_some() {
         return Ok(false);
     }
@@ -223,9 +237,6 @@ pub async fn confirm_session(user: &chat_sync::protocol::CurrentUser) -> Result<
     let Some(active) = property(&registration, "active") else {
         return Ok(false);
     };
-    post(
-        &active,
-        &PageMessage::SessionConfirmed { user: user.clone() },
-    )?;
+    post(&active, message)?;
     Ok(true)
 }

@@ -6,13 +6,17 @@
 //! as they open and close ([`ToLiveWorker::ChatOpen`]: the worker's ingest then adds no
 //! unread to a chat the agent is looking at, as the page's own did); the worker answers with
 //! every [`LiveStatus`] of its channel, or says why it cannot run one
-//! ([`FromLiveWorker::Failed`]). Everything else travels as it did before the move: the
-//! channel ingests into the shared IndexedDB cache and announces each commit on the agent's
+//! ([`FromLiveWorker::Failed`]). The worker also runs the page's catch-ups: the start's
+//! (unless its own stream opened at once and caught up) and one each time the page hears
+//! that the network is back ([`ToLiveWorker::BackOnline`]); it tells the page how each
+//! ended ([`FromLiveWorker::CaughtUp`]), which is what the page's offline banner and its
+//! return to sign-in go by. Everything else travels as it did before the move: the
+//! worker ingests into the shared IndexedDB cache and announces each commit on the agent's
 //! `BroadcastChannel`, which the page hears like any other context's.
 //!
-//! The messages are short texts (`start/1/<agent>`, `open/<chat>`, `closed/<chat>`,
-//! `status/connected`,
-//! `status/reconnecting/3`, `failed/<reason>`), decoded strictly: an unknown or malformed
+//! The messages are short texts (`start/2/<agent>`, `open/<chat>`, `closed/<chat>`,
+//! `online`, `status/connected`, `status/reconnecting/3`, `caught-up/done`,
+//! `caught-up/unreachable/<reason>`, `failed/<reason>`), decoded strictly: an unknown or malformed
 //! text is an error naming it, never a guess. The page's build and the worker's are served
 //! as separate files, so for a moment after a release a page may talk to the previous
 //! worker: the start message carries [`LIVE_WORKER_PROTOCOL`], and a worker that does not
@@ -24,7 +28,7 @@ use super::LiveStatus;
 use crate::types::RequestId;
 
 /// The version of this exchange. Bump it with any change of the texts below.
-pub const LIVE_WORKER_PROTOCOL: u32 = 1;
+pub const LIVE_WORKER_PROTOCOL: u32 = 2;
 
 /// What the page tells its live worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +47,9 @@ pub enum ToLiveWorker {
         /// Whether it is shown.
         open: bool,
     },
+    /// The page heard that the network is back (`online`): catch up. (The page's own
+    /// driver asks at once for what arrived in the chats it shows.)
+    BackOnline,
 }
 
 /// What the live worker tells its page.
@@ -50,9 +57,25 @@ pub enum ToLiveWorker {
 pub enum FromLiveWorker {
     /// The channel's status changed (the first is [`LiveStatus::Follower`]).
     Status(LiveStatus),
-    /// The worker runs no channel, for this reason (the page catches up itself; pushes and
-    /// other tabs still fill the cache).
+    /// A catch-up the worker ran for the page (the start's, or one after
+    /// [`ToLiveWorker::BackOnline`]) ended so.
+    CaughtUp(CatchUpOutcome),
+    /// The worker runs no channel and no catch-up, for this reason (the page asks the
+    /// service worker to catch up instead; pushes and other tabs still fill the cache).
     Failed(String),
+}
+
+/// How a catch-up run for the page ended, as far as the page acts on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatchUpOutcome {
+    /// The chat list was applied (the server is reachable).
+    Done,
+    /// The server refused the agent's session: the page leads back to sign-in, keeping the
+    /// cache.
+    SignedOut,
+    /// The server could not be reached or failed, for this reason: the page shows that it
+    /// is offline, and the cache stays as it was.
+    Unreachable(String),
 }
 
 /// A message that is not one of this exchange's.
@@ -97,6 +120,7 @@ impl ToLiveWorker {
                 request_id,
                 open: false,
             } => format!("closed/{}", request_id.as_str()),
+            Self::BackOnline => "online".to_owned(),
         }
     }
 
@@ -104,6 +128,9 @@ impl ToLiveWorker {
     /// whatever it holds (an agent's is only ever used as a database name and a header
     /// value, a chat's as a key); it may not be empty.
     pub fn decode(text: &str) -> Result<Self, WireError> {
+        if text == "online" {
+            return Ok(Self::BackOnline);
+        }
         for (prefix, open) in [("open/", true), ("closed/", false)] {
             if let Some(id) = text.strip_prefix(prefix) {
                 if id.is_empty() {
@@ -139,6 +166,11 @@ impl FromLiveWorker {
                 format!("status/reconnecting/{attempt}")
             }
             Self::Status(LiveStatus::SignedOut) => "status/signed-out".to_owned(),
+            Self::CaughtUp(CatchUpOutcome::Done) => "caught-up/done".to_owned(),
+            Self::CaughtUp(CatchUpOutcome::SignedOut) => "caught-up/signed-out".to_owned(),
+            Self::CaughtUp(CatchUpOutcome::Unreachable(reason)) => {
+                format!("caught-up/unreachable/{reason}")
+            }
             Self::Failed(reason) => format!("failed/{reason}"),
         }
     }
@@ -147,6 +179,19 @@ impl FromLiveWorker {
     pub fn decode(text: &str) -> Result<Self, WireError> {
         if let Some(reason) = text.strip_prefix("failed/") {
             return Ok(Self::Failed(reason.to_owned()));
+        }
+        if let Some(outcome) = text.strip_prefix("caught-up/") {
+            let outcome = match outcome {
+                "done" => CatchUpOutcome::Done,
+                "signed-out" => CatchUpOutcome::SignedOut,
+                other => CatchUpOutcome::Unreachable(
+                    other
+                        .strip_prefix("unreachable/")
+                        .ok_or_else(|| refused(text))?
+                        .to_owned(),
+                ),
+            };
+            return Ok(Self::CaughtUp(outcome));
         }
         let status = match text.strip_prefix("status/").ok_or_else(|| refused(text))? {
             "follower" => LiveStatus::Follower,
@@ -186,6 +231,7 @@ mod tests {
                 request_id: RequestId::new("closed/open/x"),
                 open: false,
             },
+            ToLiveWorker::BackOnline,
         ];
         for message in to {
             assert_eq!(ToLiveWorker::decode(&message.encode()), Ok(message));
@@ -197,6 +243,12 @@ mod tests {
             FromLiveWorker::Status(LiveStatus::Reconnecting { attempt: 1 }),
             FromLiveWorker::Status(LiveStatus::Reconnecting { attempt: u32::MAX }),
             FromLiveWorker::Status(LiveStatus::SignedOut),
+            FromLiveWorker::CaughtUp(CatchUpOutcome::Done),
+            FromLiveWorker::CaughtUp(CatchUpOutcome::SignedOut),
+            FromLiveWorker::CaughtUp(CatchUpOutcome::Unreachable(
+                "fetch: the server answered 503".to_owned(),
+            )),
+            FromLiveWorker::CaughtUp(CatchUpOutcome::Unreachable(String::new())),
             FromLiveWorker::Failed("no IndexedDB".to_owned()),
             FromLiveWorker::Failed(String::new()),
         ];
@@ -234,6 +286,8 @@ mod tests {
             "open/",
             "closed/",
             "opened/REQ-1",
+            "online/",
+            "Online",
         ] {
             let error = ToLiveWorker::decode(text).expect_err(text);
             assert_eq!(error.text, text);
@@ -249,6 +303,11 @@ mod tests {
             "status/reconnecting/99999999999",
             "status/connected/extra",
             "fail/x",
+            "caught-up",
+            "caught-up/",
+            "caught-up/Done",
+            "caught-up/done/extra",
+            "caught-up/unreachable",
         ] {
             let error = FromLiveWorker::decode(text).expect_err(text);
             assert_eq!(error.text, text);

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use chat_sync::live::worker_wire::FromLiveWorker;
+use chat_sync::live::worker_wire::{CatchUpOutcome, FromLiveWorker, LIVE_WORKER_PROTOCOL};
 use chat_sync::live::LiveStatus;
 use chat_sync::RequestId;
 use chat_sync_idb::live_worker::LiveWorker;
@@ -47,16 +47,19 @@ async fn wait_for(heard: &Rc<RefCell<Vec<FromLiveWorker>>>, count: usize) {
 }
 
 pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses() {
-    // Answers once it has heard three messages: two statuses around a text that is not one
-    // of the exchange's, then everything it heard, in order, as a failure's reason.
+    // Answers once it has heard four messages: two statuses around a text that is not one
+    // of the exchange's, two catch-up outcomes, then everything it heard, in order, as a
+    // failure's reason.
     let url = script(
         "const seen = [];
          onmessage = (e) => {
            seen.push(e.data);
-           if (seen.length < 3) return;
+           if (seen.length < 4) return;
            postMessage('status/connecting');
            postMessage('not a live worker message');
            postMessage('status/reconnecting/2');
+           postMessage('caught-up/unreachable/the server answered 503');
+           postMessage('caught-up/done');
            postMessage('failed/' + seen.join('|'));
          };",
     );
@@ -64,16 +67,23 @@ pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses
     let worker = LiveWorker::start(&url, "alice", &[RequestId::new("REQ-1")], on_message)
         .expect("the worker starts");
     worker.tell_chat_open(&RequestId::new("REQ-2"), false);
-    wait_for(&heard, 3).await;
+    worker.tell_back_online();
+    wait_for(&heard, 5).await;
     platform::sleep(50).await;
     assert_eq!(
         *heard.borrow(),
         vec![
             FromLiveWorker::Status(LiveStatus::Connecting),
             FromLiveWorker::Status(LiveStatus::Reconnecting { attempt: 2 }),
-            FromLiveWorker::Failed("start/1/alice|open/REQ-1|closed/REQ-2".to_owned()),
+            FromLiveWorker::CaughtUp(CatchUpOutcome::Unreachable(
+                "the server answered 503".to_owned()
+            )),
+            FromLiveWorker::CaughtUp(CatchUpOutcome::Done),
+            FromLiveWorker::Failed(format!(
+                "start/{LIVE_WORKER_PROTOCOL}/alice|open/REQ-1|closed/REQ-2|online"
+            )),
         ],
-        "the page heard the statuses in order, the stray text dropped"
+        "the page heard the statuses and outcomes in order, the stray text dropped"
     );
     drop(worker);
     let _ = web_sys::Url::revoke_object_url(&url);
