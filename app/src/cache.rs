@@ -1,6 +1,8 @@
 //! The signed-in agent's cache as the views use it: the runtime (one ingest path), the
-//! driver (missing-only sync), and reactive signals that change when any context (this tab,
-//! another tab, the service worker) commits to the cache.
+//! driver (missing-only sync), reactive signals that change when any context (this tab,
+//! another tab, the service worker) commits to the cache, and the tab's live worker, which
+//! runs the catch-ups and the outbox's sending for it (the service worker does, for a tab
+//! whose live worker could not start).
 //!
 //! Views never poll: the runtime announces every commit on the user's `BroadcastChannel`,
 //! this module turns each notice into a bump of [`AppCache::changes`], and views re-read what
@@ -16,6 +18,7 @@ use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNoti
 use chat_sync_idb::context::ChatContext;
 use chat_sync_idb::driver::Driver;
 use chat_sync_idb::http::HttpHistoryClient;
+use chat_sync_idb::live_worker::LiveWorker;
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
@@ -47,13 +50,10 @@ pub struct AppCache {
     /// This tab's listener for change notices (`None` when the channel could not be opened).
     subscription: Option<Subscription>,
     _fetch_subscription: Option<Subscription>,
-    /// Told of every chat this tab opens and closes in a visible view (the desk forwards
-    /// them to the tab's live worker, whose ingest must not count them unread either).
-    open_chats_observer: RefCell<Option<OpenChatsObserver>>,
+    /// The tab's live worker (the live channel, the catch-ups, the outbox's sending), once
+    /// started; `None` before, after it failed, and once the desk stopped.
+    live_worker: RefCell<Option<LiveWorker>>,
 }
-
-/// Told `(chat, open)` when a visible view of this tab opens or closes a chat.
-pub type OpenChatsObserver = Rc<dyn Fn(&RequestId, bool)>;
 
 impl std::fmt::Debug for AppCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,17 +193,16 @@ impl AppCache {
             fetching,
             subscription,
             _fetch_subscription: fetch_subscription,
-            open_chats_observer: RefCell::new(None),
+            live_worker: RefCell::new(None),
         }))
     }
 
     /// Whether a chat is shown in a visible view of this tab: no unread is added to it
-    /// ([`Runtime::set_chat_open`]), here and, through the observer, in the live worker.
+    /// ([`Runtime::set_chat_open`]), here and in the live worker.
     pub fn set_chat_open(&self, request_id: &RequestId, open: bool) {
         self.runtime.set_chat_open(request_id, open);
-        let observer = self.open_chats_observer.borrow().clone();
-        if let Some(observer) = observer {
-            observer(request_id, open);
+        if let Some(worker) = &*self.live_worker.borrow() {
+            worker.tell_chat_open(request_id, open);
         }
     }
 
@@ -220,9 +219,37 @@ impl AppCache {
         }
     }
 
-    /// Sets the one observer of [`AppCache::set_chat_open`].
-    pub fn observe_open_chats(&self, observer: Option<OpenChatsObserver>) {
-        *self.open_chats_observer.borrow_mut() = observer;
+    /// Keeps the tab's live worker, or lets it go (`None`: it terminates, releasing its
+    /// locks).
+    pub fn set_live_worker(&self, worker: Option<LiveWorker>) {
+        let previous = self.live_worker.replace(worker);
+        drop(previous);
+    }
+
+    /// The live worker said it cannot run: it is let go, and the service worker catches up
+    /// and sends the outbox for this tab instead (what the worker's start would have done).
+    pub fn live_worker_failed(&self) {
+        self.set_live_worker(None);
+        ask_service_worker("catch up", chat_sync_idb::service_worker::ask_catch_up());
+        ask_service_worker("send", chat_sync_idb::service_worker::ask_send_outbox());
+    }
+
+    /// Sends the outbox now, in the live worker (`wake`: backoffs end first, on start and
+    /// when the network is back); without one, the service worker sends it.
+    pub fn send_outbox(&self, wake: bool) {
+        match &*self.live_worker.borrow() {
+            Some(worker) => worker.tell_send_outbox(wake),
+            None => ask_service_worker("send", chat_sync_idb::service_worker::ask_send_outbox()),
+        }
+    }
+
+    /// The network is back: the live worker catches up (the service worker, without one).
+    /// Call it after [`AppCache::fetch_newer_of_open_chats`].
+    pub fn catch_up_back_online(&self) {
+        match &*self.live_worker.borrow() {
+            Some(worker) => worker.tell_back_online(),
+            None => ask_service_worker("catch up", chat_sync_idb::service_worker::ask_catch_up()),
+        }
     }
 
     /// Tells every view, this tab's and every other context's, that a chat's summary changed
@@ -246,4 +273,25 @@ impl AppCache {
     fn touch(&self) {
         self.changes.try_update(|c| c.version += 1);
     }
+}
+
+/// Runs an ask of the service worker (`what` names it in the log): what a tab without a live
+/// worker does instead of running the engine's code itself. A tab with neither has its
+/// open chat's own repairs, pushes and other tabs.
+fn ask_service_worker(
+    what: &'static str,
+    ask: impl std::future::Future<Output = Result<bool, SyncError>> + 'static,
+) {
+    leptos::task::spawn_local(async move {
+        match ask.await {
+            Ok(true) => {}
+            Ok(false) => chat_sync_idb::log_warn!(
+                what,
+                "no live worker and no active service worker: nobody to ask"
+            ),
+            Err(error) => {
+                chat_sync_idb::log_warn!(what, %error, "could not ask the service worker")
+            }
+        }
+    });
 }

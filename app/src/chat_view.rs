@@ -47,8 +47,6 @@ pub fn ChatView(
     request_id: RequestId,
     /// The app's route (Esc and the back button return to the list).
     route: RwSignal<Route>,
-    /// Called when the server says the session ended.
-    on_signed_out: Callback<String>,
 ) -> impl IntoView {
     let record = RwSignal::new(None::<ChatRecord>);
     let ready = RwSignal::new(false);
@@ -154,7 +152,6 @@ pub fn ChatView(
                     incomplete,
                     editing,
                 },
-                on_signed_out,
             );
             let element: web_sys::HtmlElement = element.into();
             match MessageList::open(
@@ -392,7 +389,6 @@ pub fn ChatView(
                 request_id=request_id.clone()
                 editing=editing
                 closed=Signal::derive(move || closed.get() || revoked.with(Option::is_some))
-                on_signed_out=on_signed_out
             />
         </section>
     }

@@ -29,8 +29,6 @@ pub fn Composer(
     /// Whether the request is closed (or was taken from the agent): nothing can be sent.
     #[prop(into)]
     closed: Signal<bool>,
-    /// Called when a send finds the session ended.
-    on_signed_out: Callback<String>,
 ) -> impl IntoView {
     let draft_key = cache.with_value(|c| drafts::key(&c.user.id, request_id.as_str()));
     let text = RwSignal::new(drafts::load(&draft_key));
@@ -158,7 +156,7 @@ pub fn Composer(
                     files.try_set(Vec::new());
                     drafts::save(&key, "");
                     outbox::request_background_sync();
-                    outbox::kick(cache_rc, on_signed_out);
+                    cache_rc.send_outbox(false);
                 }
                 Err(error) => {
                     problem.try_set(Some(describe(&error)));

@@ -230,9 +230,8 @@ async fn a_chat_view_shows_its_cache_and_says_in_place_that_sync_failed() {
     let root = container(3000);
     let stored = StoredValue::new_local(cache.clone());
     let route = RwSignal::new(Route::Chat(chat.clone()));
-    let signed_out = Callback::new(|_: String| {});
     let handle = leptos::mount::mount_to(root.clone(), move || {
-        view! { <ChatView cache=stored request_id=chat.clone() route=route on_signed_out=signed_out /> }
+        view! { <ChatView cache=stored request_id=chat.clone() route=route /> }
     });
     // The cached rows and the missing five, then the failed repair said in place.
     let mut ready = false;

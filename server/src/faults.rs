@@ -1,5 +1,6 @@
-//! Test-only fault injection: added latency, random errors, dropped pushes and a smaller page
-//! limit, so browser tests can exercise the client's recovery.
+//! Test-only fault injection: added latency, random errors, slowly read request bodies,
+//! dropped pushes and a smaller page limit, so browser tests can exercise the client's
+//! recovery.
 //!
 //! Off by default. With `--test-faults` the routes `GET/POST /api/test/faults` exist;
 //! without it they answer 404 like any unknown API path and nothing here ever fires. This
@@ -27,6 +28,10 @@ pub struct FaultSettings {
     /// `/api/chat/messages`, so history fetches fail while the chat list still answers);
     /// every chat and media path when absent.
     pub path_prefix: Option<String>,
+    /// Reads the bodies of those requests at this many bytes a second at most: a slow
+    /// uplink, whichever context of the browser uploads (network emulation set on a page
+    /// does not reach the workers it starts).
+    pub upload_bytes_per_sec: Option<u64>,
 }
 
 /// The switchable fault state.

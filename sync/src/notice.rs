@@ -167,6 +167,9 @@ pub enum PageMessage {
     /// Catch up the signed-in agent's cache (the chat list, then only what is missing): a
     /// page whose live worker, which runs its catch-ups, could not start asks this instead.
     CatchUp,
+    /// Send the signed-in agent's outbox now (backoffs end first): a page whose live worker,
+    /// which sends it, could not start asks this instead.
+    SendOutbox,
 }
 
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
@@ -179,6 +182,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             SkipWaiting,
             SubscribePush,
             CatchUp,
+            SendOutbox,
         }
         crate::deserialize_unit_variants!(Tag {
             SessionChanged = "session-changed",
@@ -186,6 +190,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             SkipWaiting = "skip-waiting",
             SubscribePush = "subscribe-push",
             CatchUp = "catch-up",
+            SendOutbox = "send-outbox",
         });
         #[derive(Deserialize)]
         #[serde(remote = "Self")]
@@ -206,6 +211,7 @@ impl<'de> Deserialize<'de> for PageMessage {
                 timeout_ms: crate::tagged::required(flat.timeout_ms, "timeout_ms")?,
             },
             Tag::CatchUp => PageMessage::CatchUp,
+            Tag::SendOutbox => PageMessage::SendOutbox,
         })
     }
 }

@@ -4,7 +4,13 @@
 //!
 //! [`UploadWatch`] is fed the bytes sent and the time, and says whether the upload has
 //! stalled: no new byte for [`UPLOAD_STALL_MS`] while sending, or no answer for
-//! [`UPLOAD_ANSWER_MS`] once every byte is out (the server is storing it). Where the browser
+//! [`UploadWatch::answer_window_ms`] once every byte is out. "Out" is what the browser
+//! counts: bytes handed to the operating system, whose socket buffers hold megabytes (Linux
+//! grows a socket's send buffer to 4 MiB). On a slow uplink those must still cross the link
+//! after the last progress event, so the window is [`UPLOAD_ANSWER_MS`] for the server plus
+//! the time the buffered bytes take at [`SLOWEST_UPLOAD_BYTES_PER_SEC`]. Measured
+//! 2026-12-06 with the server reading at 160 KiB/s: Chromium reported 64 % of a 6 MiB file
+//! out at once, and a 30 s window failed the upload (and every retry) while it drained. Where the browser
 //! reports no progress (`fetch` in a service worker), [`upload_deadline_ms`] scales a total
 //! limit with the size at a slow but working rate instead.
 
@@ -16,8 +22,13 @@ pub const UPLOAD_STALL_MS: Millis = 30_000;
 /// Every byte sent and no answer for this long: the server is not answering.
 pub const UPLOAD_ANSWER_MS: Millis = 30_000;
 
-/// The slowest link an upload without progress events is given time for (bytes per second).
+/// The slowest link an upload without progress events, or with bytes still in the operating
+/// system's buffers, is given time for (bytes per second).
 pub const SLOWEST_UPLOAD_BYTES_PER_SEC: u64 = 16 * 1024;
+
+/// The most of an upload the operating system may still hold once the browser counts every
+/// byte out (Linux's largest automatic send buffer, `tcp_wmem`).
+pub const OS_SEND_BUFFER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The progress of one upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,11 +61,19 @@ impl UploadWatch {
         (self.sent, self.total)
     }
 
+    /// How long an upload whose every byte is out may wait for its answer: the server's
+    /// [`UPLOAD_ANSWER_MS`] plus what the operating system may still hold of it
+    /// ([`OS_SEND_BUFFER_BYTES`] at most) crossing the link at
+    /// [`SLOWEST_UPLOAD_BYTES_PER_SEC`].
+    pub fn answer_window_ms(&self) -> Millis {
+        upload_deadline_ms(self.total.min(OS_SEND_BUFFER_BYTES))
+    }
+
     /// Whether the upload has stalled at `now` (see the module docs).
     pub fn stalled(&self, now: Millis) -> bool {
         let quiet = now.saturating_sub(self.last_progress);
         if self.total > 0 && self.sent >= self.total {
-            quiet >= UPLOAD_ANSWER_MS
+            quiet >= self.answer_window_ms()
         } else {
             quiet >= UPLOAD_STALL_MS
         }
@@ -95,11 +114,25 @@ mod tests {
         assert!(watch.stalled(40_000), "the same count again is no progress");
         watch.progress(1000, 50_000);
         assert_eq!(watch.sent(), (1000, 1000));
-        assert!(!watch.stalled(50_000 + UPLOAD_ANSWER_MS - 1));
-        assert!(
-            watch.stalled(50_000 + UPLOAD_ANSWER_MS),
-            "every byte out, no answer"
-        );
+        // 1,000 bytes at 16 KiB/s: 61 ms of draining on top of the server's answer time.
+        let window = UPLOAD_ANSWER_MS + 61;
+        assert_eq!(watch.answer_window_ms(), window);
+        assert!(!watch.stalled(50_000 + window - 1));
+        assert!(watch.stalled(50_000 + window), "every byte out, no answer");
+    }
+
+    #[test]
+    fn bytes_the_system_still_buffers_get_time_to_cross_a_slow_link() {
+        // 6 MiB, of which up to 4 MiB may sit in the socket's buffer when the browser counts
+        // every byte out: 256 s at 16 KiB/s, then the server's answer time.
+        let mut watch = UploadWatch::start(6 * 1024 * 1024, 0);
+        watch.progress(6 * 1024 * 1024, 10_000);
+        assert_eq!(watch.answer_window_ms(), UPLOAD_ANSWER_MS + 256_000);
+        assert!(!watch.stalled(10_000 + UPLOAD_ANSWER_MS + 60_000));
+        assert!(watch.stalled(10_000 + UPLOAD_ANSWER_MS + 256_000));
+        // A small file: the whole of it may be buffered, no more.
+        let small = UploadWatch::start(160 * 1024, 0);
+        assert_eq!(small.answer_window_ms(), UPLOAD_ANSWER_MS + 10_000);
     }
 
     #[test]

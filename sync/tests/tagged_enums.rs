@@ -70,6 +70,7 @@ fn every_variant_decodes_what_it_encodes() {
     round_trip(PageMessage::SessionChanged);
     round_trip(PageMessage::SkipWaiting);
     round_trip(PageMessage::CatchUp);
+    round_trip(PageMessage::SendOutbox);
     round_trip(PageMessage::SessionConfirmed {
         user: CurrentUser {
             id: "a1".into(),

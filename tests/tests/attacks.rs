@@ -1258,13 +1258,15 @@ fn outbox_keys_js(database: &str) -> String {
 }
 
 /// Blocks (or lets through again) the app's sends, `POST /api/chat/messages`, in the target
-/// of `session` (a page's or the service worker's); history reads and the live stream pass.
+/// of `session` (a page's, with its dedicated workers, whose live worker sends the outbox, or
+/// the service worker's); history reads and the live stream pass.
 async fn block_sends(rig: &Rig, session: &str, blocked: bool) -> e2e::Result<()> {
-    let urls: Vec<&str> = if blocked {
-        vec!["*/api/chat/messages"]
-    } else {
-        Vec::new()
-    };
+    const SENDS: &str = "*/api/chat/messages";
+    let urls: Vec<&str> = if blocked { vec![SENDS] } else { Vec::new() };
+    rig.browser
+        .cdp
+        .cut(session, blocked.then_some(SENDS))
+        .await?;
     rig.browser
         .cdp
         .call("Network.enable", json!({}), Some(session))

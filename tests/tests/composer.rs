@@ -35,7 +35,10 @@ const OUTBOX_COUNT_JS: &str = r#"(async () => {
 })()"#;
 
 /// Takes the page and the service worker offline or back online: Background Sync lets the
-/// worker send the outbox on its own, so both must lose the network.
+/// worker send the outbox on its own, so both must lose the network. The page's live worker,
+/// which sends the outbox, is not reliably reached by the page's network emulation: the
+/// page's API requests and its workers' are cut too ([`e2e::cdp::Cdp::cut`]; no test here
+/// navigates while offline, which a cut page could not do from the shell).
 async fn offline(
     browser: &Browser,
     server: &Server,
@@ -43,6 +46,10 @@ async fn offline(
     offline: bool,
 ) -> e2e::Result<()> {
     browser.emulate_offline(&page.session_id, offline).await?;
+    browser
+        .cdp
+        .cut(&page.session_id, offline.then_some(e2e::cdp::API_PATTERN))
+        .await?;
     let worker = browser
         .service_worker_session(&server.url("/sw.js"))
         .await?;
@@ -551,31 +558,34 @@ async fn an_attachment_picked_offline_is_uploaded_and_sent_once_online() -> e2e:
     Ok(())
 }
 
-/// Issue 14: an upload that takes longer than the old 30 s total limit (1.2 MiB at 32 KiB/s,
-/// about 38 s, on the page and the worker alike) is not failed and retried for ever: it fails
-/// only on lack of progress, shows its progress on the pending row, and is sent once.
+/// Issue 14: an upload that takes longer than the old 30 s total limit (6 MiB at 160 KiB/s,
+/// about 38 s) is not failed and retried for ever: it fails only on lack of progress, shows
+/// its progress on the pending row, and is sent once. The server reads uploads at that rate
+/// (a test fault): whichever context uploads (the page's live worker, the service worker),
+/// the page's network emulation would not reach it. Read at the server, the bytes queue in
+/// the operating system's socket buffers (Chromium counted 64 % of the file out at once), so
+/// the file is larger than they hold, and the upload's answer window covers their draining
+/// (`chat_sync::upload::UploadWatch::answer_window_ms`: with the former 30 s, this test
+/// failed every attempt).
 #[tokio::test]
 async fn a_slow_upload_that_keeps_moving_is_sent_and_shows_its_progress() -> e2e::Result<()> {
     let dir = scratch_dir("composer-slow-upload");
-    let server = Server::start(&dir.join("server"), &["--demo"]).await?;
+    let server = Server::start(&dir.join("server"), &["--demo", "--test-faults"]).await?;
     let cookie = http::login(&server.addr, "alice", "demo").await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = open_chat_as_alice(&browser, &server).await?;
     let file = dir.join("capture.log");
     let line = "2026-12-04 03:14:15 ERROR spooler: job 42 stuck in queue FL3-PRN-02\n";
-    let bytes = line.repeat(1_200 * 1024 / line.len());
+    let bytes = line.repeat(6 * 1024 * 1024 / line.len());
     std::fs::write(&file, &bytes).map_err(|source| e2e::HarnessError::Io {
         what: "writing the attachment".into(),
         source,
     })?;
-    let worker = browser
-        .service_worker_session(&server.url("/sw.js"))
-        .await?;
-    for session in [page.session_id.as_str(), worker.as_str()] {
-        browser
-            .emulate_network(session, false, Some(32 * 1024))
-            .await?;
-    }
+    e2e::chat::set_faults(
+        &server,
+        json!({ "path_prefix": "/api/media", "upload_bytes_per_sec": 160 * 1024 }),
+    )
+    .await?;
     pick_files(&page, &[&file]).await?;
     page.wait_for(
         "document.querySelector('.composer__files')?.textContent.includes('capture.log')",

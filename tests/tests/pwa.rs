@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use e2e::browser::{scratch_dir, Browser, Page};
-use e2e::chat::{send_json, server_messages};
+use e2e::chat::{send_json, server_messages, type_and_send};
 use e2e::http;
 use e2e::rig::registration_id;
 use e2e::server::Server;
@@ -591,7 +591,7 @@ fn restamp(dist: &std::path::Path) -> e2e::Result<(String, String)> {
 /// tells the page why (`failed/...`), the page says so, and it catches up on its own, so a
 /// message that arrived while no tab was open is on screen.
 #[tokio::test]
-async fn a_page_whose_live_worker_cannot_start_is_told_and_the_service_worker_catches_up(
+async fn a_page_whose_live_worker_cannot_start_is_told_and_the_service_worker_catches_up_and_sends(
 ) -> e2e::Result<()> {
     // Served with the demo's agents and requesters.
     let (_, server, browser) = own_release_with("pwa-broken-live-worker", &["--demo"], |dist| {
@@ -634,6 +634,19 @@ async fn a_page_whose_live_worker_cannot_start_is_told_and_the_service_worker_ca
     let page = browser.new_page(&server.url("/chat/REQ-1001")).await?;
     page.wait_for(
         &format!("document.querySelector('[data-testid=message][data-seq=\"{seq}\"]') !== null"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    // What the agent writes there still goes out (the page asks the service worker to send,
+    // where the live worker would have), and shows as sent. Without Background Sync, as in
+    // Firefox, so the page's ask is what sends it.
+    page.evaluate("delete window.SyncManager").await?;
+    type_and_send(&page, "sent without a live worker").await?;
+    page.wait_for(
+        &format!(
+            "document.querySelector('[data-testid=message][data-seq=\"{}\"][data-state=sent]')?.textContent.includes('sent without a live worker')",
+            seq + 1
+        ),
         Duration::from_secs(20),
     )
     .await?;

@@ -38,17 +38,7 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<After, WorkerErro
         chat_sync_idb::log_info!(?tag, "a sync event for another tag: ignored");
         return Ok(After::Done);
     }
-    let user = session::current_user().await?;
-    // Every request of this sync names the agent it sends for: should another agent sign
-    // in meanwhile, the server refuses the rest instead of taking it as his.
-    let report = chat_sync_idb::agent::acting_as(&user.id, async {
-        let state = state::for_user(&user.id).await?;
-        let report = outbox_sender::flush(state.driver.runtime(), "").await?;
-        log_report(&report);
-        repair_cached_chats(&state).await;
-        Ok::<_, WorkerError>(report)
-    })
-    .await?;
+    let report = for_signed_in(Some(false), true).await?.unwrap_or_default();
     if report.wants_retry() && !last_chance {
         return Ok(After::Retry(format!(
             "{} queued message(s) failed to send and wait for a retry",
@@ -65,20 +55,47 @@ fn log_report(report: &FlushReport) {
         parked = report.parked.len(),
         signed_out = report.signed_out,
         remaining = report.remaining,
-        "background sync: outbox flushed"
+        "service worker: outbox flushed"
     );
 }
 
-/// A page whose live worker could not start asks for its catch-up
-/// ([`chat_sync::notice::PageMessage::CatchUp`]): the same one as a Background Sync's, for
-/// the signed-in agent. Nobody signed in, or a failure, is logged: the page's own views
-/// still show the cache.
-pub async fn catch_up_for_page() -> Result<(), WorkerError> {
+/// What a page whose live worker could not start asks of this worker instead
+/// ([`chat_sync::notice::PageMessage::CatchUp`], `catch_up`, and
+/// [`chat_sync::notice::PageMessage::SendOutbox`]): the same catch-up, or the same flush
+/// with every backoff ended first, as a Background Sync's. What remains waits for the next
+/// ask, or for a Background Sync where the browser has one.
+pub async fn for_page(catch_up: bool) -> Result<(), WorkerError> {
+    let send = (!catch_up).then_some(true);
+    for_signed_in(send, catch_up).await.map(drop)
+}
+
+/// For the signed-in agent: flushes the outbox when `send` says so (`Some(wake)`, see
+/// [`outbox_sender::flush_waking`]), then catches the cache up when `catch_up` does. Every
+/// request names the agent it is made for: should another agent sign in meanwhile, the
+/// server refuses the rest instead of taking it as his. One body for the `sync` event and
+/// the pages' asks.
+async fn for_signed_in(
+    send: Option<bool>,
+    catch_up: bool,
+) -> Result<Option<FlushReport>, WorkerError> {
     let user = session::current_user().await?;
     chat_sync_idb::agent::acting_as(&user.id, async {
         let state = state::for_user(&user.id).await?;
-        repair_cached_chats(&state).await;
-        Ok::<_, WorkerError>(())
+        let mut report = None;
+        if let Some(wake) = send {
+            let runtime = state.driver.runtime();
+            let flushed = if wake {
+                outbox_sender::flush_waking(runtime, "").await?
+            } else {
+                outbox_sender::flush(runtime, "").await?
+            };
+            log_report(&flushed);
+            report = Some(flushed);
+        }
+        if catch_up {
+            repair_cached_chats(&state).await;
+        }
+        Ok(report)
     })
     .await
 }

@@ -14,7 +14,6 @@ use leptos::task::spawn_local;
 use super::refresh::describe;
 use crate::cache::AppCache;
 use crate::message_list::{ListEvents, MessageAction};
-use crate::outbox;
 
 /// The view's signals the list's callbacks set.
 pub(super) struct ListSignals {
@@ -31,7 +30,6 @@ pub(super) fn list_events(
     id: RequestId,
     marks: Rc<RefCell<ReadMarks>>,
     signals: ListSignals,
-    on_signed_out: Callback<String>,
 ) -> ListEvents {
     let ListSignals {
         new_below,
@@ -114,7 +112,7 @@ pub(super) fn list_events(
                     chat_sync_idb::outbox_sender::delete(runtime, &client_temp_id).await
                 };
                 match result {
-                    Ok(_) if retry => outbox::kick(cache_rc, on_signed_out),
+                    Ok(_) if retry => cache_rc.send_outbox(false),
                     Ok(_) => {}
                     Err(err) => {
                         error.try_set(Some(format!("The message could not be changed: {err}")));

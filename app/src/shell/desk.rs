@@ -1,9 +1,9 @@
 //! The signed-in agent's desk: opens the agent's cache, starts the live worker (which runs
-//! the live channel and every catch-up: the start's, and one on each `online` the page
-//! forwards) and the outbox, shows how the catch-ups end (offline banner, back to sign-in),
-//! follows other tabs' sign-outs, signs out, offers a waiting update, and lays out the chat
-//! list, the open chat and the settings. A page whose live worker cannot run asks the
-//! service worker to catch up instead.
+//! the live channel, every catch-up (the start's, and one on each `online` the page
+//! forwards) and the outbox's sending), shows how the catch-ups end (offline banner, back
+//! to sign-in), follows other tabs' sign-outs, signs out, offers a waiting update, and lays
+//! out the chat list, the open chat and the settings. A page whose live worker cannot run
+//! asks the service worker to catch up and send instead.
 
 use std::rc::Rc;
 
@@ -42,14 +42,13 @@ pub(super) fn Desk(
     let name = user.name.clone();
     let user_id = user.id.clone();
     let live_status = RwSignal::new(LiveStatus::Follower);
-    let live: StoredValue<Option<LiveWorker>, LocalStorage> = StoredValue::new_local(None);
     let uploads: StoredValue<Option<chat_sync_idb::broadcast::Subscription>, LocalStorage> =
         StoredValue::new_local(None);
     // Stops this tab's live channel and shuts its cache for good, so nothing of this desk
     // reopens (and so re-creates) the database a sign-out is about to delete.
     let stop_desk = move || {
-        live.try_set_value(None);
         if let Some(cache) = opened.try_get_untracked().flatten() {
+            cache.set_live_worker(None);
             cache.runtime.store().set_on_deleted(None);
             cache.runtime.store().shut_down();
         }
@@ -127,7 +126,8 @@ pub(super) fn Desk(
                 opened.try_set(Some(cache.clone()));
                 // One tab per browser holds the live stream (a Web Lock elects it), in the
                 // tab's live worker; the others, and this page, get its messages through the
-                // cache's change channel. The worker also runs this page's catch-ups.
+                // cache's change channel. The worker also runs this page's catch-ups and sends
+                // its outbox.
                 let started = LiveWorker::start(
                     LIVE_WORKER_SCRIPT,
                     &cache.user.id,
@@ -139,13 +139,22 @@ pub(super) fn Desk(
                                 show_catch_up(outcome, unreachable, on_signed_out);
                                 return;
                             }
+                            FromLiveWorker::OutboxSignedOut => {
+                                spawn_local(async move {
+                                    on_signed_out.run(
+                                        "Your session ended: sign in again to send.".to_owned(),
+                                    )
+                                });
+                                return;
+                            }
                             FromLiveWorker::Failed(reason) => {
                                 // Pushes, other tabs and the service worker still fill the
                                 // cache. The worker is let go outside its own callback.
-                                chat_sync_idb::log_warn!(%reason, "no live channel: pushes, and catch-ups by the service worker");
+                                chat_sync_idb::log_warn!(%reason, "no live channel: pushes, and catch-ups and sends by the service worker");
                                 spawn_local(async move {
-                                    live.try_set_value(None);
-                                    service_worker_catches_up();
+                                    if let Some(cache) = opened.try_get_untracked().flatten() {
+                                        cache.live_worker_failed();
+                                    }
                                 });
                                 return;
                             }
@@ -165,21 +174,12 @@ pub(super) fn Desk(
                     },
                 );
                 match started {
-                    Ok(worker) => {
-                        live.try_set_value(Some(worker));
-                        // The chats this tab shows from now on, so the worker's ingest adds
-                        // no unread to them either.
-                        cache.observe_open_chats(Some(Rc::new(move |request_id, open| {
-                            live.try_with_value(|worker| {
-                                if let Some(worker) = worker {
-                                    worker.tell_chat_open(request_id, open);
-                                }
-                            });
-                        })));
-                    }
+                    // The chats this tab shows from now on reach the worker too, so its
+                    // ingest adds no unread to them either (`AppCache::set_chat_open`).
+                    Ok(worker) => cache.set_live_worker(Some(worker)),
                     Err(error) => {
-                        chat_sync_idb::log_warn!(%error, "no live worker: pushes, and catch-ups by the service worker");
-                        service_worker_catches_up();
+                        chat_sync_idb::log_warn!(%error, "no live worker: pushes, and catch-ups and sends by the service worker");
+                        cache.live_worker_failed();
                     }
                 }
                 match outbox::show_upload_progress(cache.runtime.store().name()) {
@@ -188,7 +188,8 @@ pub(super) fn Desk(
                     }
                     Err(error) => chat_sync_idb::log_warn!(%error, "no upload progress shown"),
                 }
-                outbox::resume(cache.clone(), on_signed_out);
+                // Queued messages skip their backoff and go out.
+                cache.send_outbox(true);
             }
             Err(error) => {
                 failure.try_set(Some(format!(
@@ -210,20 +211,16 @@ pub(super) fn Desk(
                 let newer = Box::pin(first.fetch_newer_of_open_chats());
                 let cap = Box::pin(chat_sync_idb::platform::sleep(NEWER_FIRST_MS));
                 futures::future::select(newer, cap).await;
-                let told = live
-                    .try_with_value(|worker| worker.as_ref().map(LiveWorker::tell_back_online))
-                    .flatten()
-                    .is_some();
-                if !told {
-                    service_worker_catches_up();
-                }
+                first.catch_up_back_online();
             });
-            outbox::resume(cache, on_signed_out);
+            cache.send_outbox(true);
         }
     });
     on_cleanup(move || {
         online.remove();
-        live.try_set_value(None);
+        if let Some(cache) = opened.try_get_untracked().flatten() {
+            cache.set_live_worker(None);
+        }
         session_watch.try_set_value(None);
         uploads.try_set_value(None);
     });
@@ -336,7 +333,7 @@ pub(super) fn Desk(
                             })}
                             {move || match route.get() {
                                 _ if show_settings.get() => ().into_any(),
-                                Route::Chat(id) => view! { <ChatView cache=cache request_id=id route=route on_signed_out=on_signed_out /> }.into_any(),
+                                Route::Chat(id) => view! { <ChatView cache=cache request_id=id route=route /> }.into_any(),
                                 Route::List => view! {
                                     <p class="desk__placeholder">"Choose a request to read it."</p>
                                 }.into_any(),
@@ -369,22 +366,6 @@ fn show_catch_up(
             unreachable.try_set(true);
         }
     }
-}
-
-/// A page without a live worker asks the service worker to run its catch-up (the chat list,
-/// then every cached chat's gaps), whose commits reach the views as any context's do.
-fn service_worker_catches_up() {
-    spawn_local(async {
-        match chat_sync_idb::service_worker::ask_catch_up().await {
-            Ok(true) => {}
-            Ok(false) => chat_sync_idb::log_warn!(
-                "no live worker and no active service worker: only the open chat repairs itself"
-            ),
-            Err(error) => {
-                chat_sync_idb::log_warn!(%error, "could not ask the service worker to catch up")
-            }
-        }
-    });
 }
 
 /// How long, back online, the live worker's catch-up waits for the open chats' own fetches

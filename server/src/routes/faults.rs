@@ -1,5 +1,6 @@
-//! `GET/POST /api/test/faults` and the middleware that applies the fault switch's latency
-//! and random errors to chat and media requests (test only; see `crate::faults`).
+//! `GET/POST /api/test/faults` and the middleware that applies the fault switch's latency,
+//! random errors and slow body reads to chat and media requests (test only; see
+//! `crate::faults`).
 
 use std::time::Duration;
 
@@ -35,6 +36,11 @@ pub async fn set_faults(
             "latency_ms must be at most 60000".to_owned(),
         ));
     }
+    if settings.upload_bytes_per_sec == Some(0) {
+        return Err(ApiError::BadRequest(
+            "upload_bytes_per_sec must be at least 1".to_owned(),
+        ));
+    }
     if settings.page_limit == Some(0) {
         return Err(ApiError::BadRequest(
             "page_limit must be at least 1".to_owned(),
@@ -65,6 +71,38 @@ pub async fn inject(State(state): State<AppState>, request: Request, next: Next)
             return ApiError::InjectedFault("injected by the test fault switch".to_owned())
                 .into_response();
         }
+        if let Some(rate) = settings.upload_bytes_per_sec {
+            return next.run(throttled(request, rate)).await;
+        }
     }
     next.run(request).await
+}
+
+/// How much of a slowly read body is passed on at a time.
+const THROTTLE_PIECE: usize = 4096;
+
+/// `request` with its body read at `rate` bytes a second at most: each piece of
+/// [`THROTTLE_PIECE`] bytes is passed on after the time it takes at that rate, so the client
+/// sees its upload crawl as over a slow uplink.
+fn throttled(request: Request, rate: u64) -> Request {
+    use futures_util::StreamExt;
+    let (parts, body) = request.into_parts();
+    let pieces = body.into_data_stream().flat_map(|chunk| {
+        let pieces: Vec<Result<axum::body::Bytes, axum::Error>> = match chunk {
+            Ok(bytes) => (0..bytes.len())
+                .step_by(THROTTLE_PIECE)
+                .map(|at| Ok(bytes.slice(at..(at + THROTTLE_PIECE).min(bytes.len()))))
+                .collect(),
+            Err(error) => vec![Err(error)],
+        };
+        futures_util::stream::iter(pieces)
+    });
+    let paced = pieces.then(move |piece| async move {
+        if let Ok(bytes) = &piece {
+            let micros = bytes.len() as u64 * 1_000_000 / rate.max(1);
+            tokio::time::sleep(Duration::from_micros(micros)).await;
+        }
+        piece
+    });
+    Request::from_parts(parts, axum::body::Body::from_stream(paced))
 }

@@ -8,7 +8,9 @@
 //! wasm. The page's own catch-ups run there too: the start's, unless the worker's stream
 //! opened within [`LEAD_WAIT_MS`] and caught up already, and one whenever the page hears the
 //! network come back ([`LiveWorker::tell_back_online`]; the page's own driver asks at once
-//! for what arrived in the chats it shows); each ends in a [`FromLiveWorker::CaughtUp`]. The worker's commits reach the page's views on the agent's `BroadcastChannel`, as
+//! for what arrived in the chats it shows); each ends in a [`FromLiveWorker::CaughtUp`].
+//! And the outbox's sending runs there ([`LiveWorker::tell_send_outbox`]): uploads, sends,
+//! backoffs and their re-runs ([`crate::outbox_sender::pump`]); the page only queues. The worker's commits reach the page's views on the agent's `BroadcastChannel`, as
 //! another tab's or the service worker's do. Dropping the page's [`LiveWorker`] terminates
 //! the worker, which releases its Web Locks, so leadership passes to the next tab at once.
 //!
@@ -119,6 +121,15 @@ impl LiveWorker {
         }
     }
 
+    /// Asks the worker to send the outbox now (`wake`: backoffs end first, as on the page's
+    /// start and when the network is back). A 401 while sending comes back as
+    /// [`FromLiveWorker::OutboxSignedOut`].
+    pub fn tell_send_outbox(&self, wake: bool) {
+        if let Err(error) = self.post(&ToLiveWorker::SendOutbox { wake }) {
+            crate::log_warn!(%error, "live worker: send not asked");
+        }
+    }
+
     /// Tells the worker that the network is back: it catches up and answers with a
     /// [`FromLiveWorker::CaughtUp`]. (The chats the page shows ask for what arrived in them
     /// through the page's own driver, [`crate::driver::Driver::fetch_newer`].)
@@ -146,6 +157,8 @@ struct Running {
 thread_local! {
     /// The chats the page shows, told before the cache opened (applied once it has).
     static OPEN_EARLY: RefCell<Vec<(RequestId, bool)>> = const { RefCell::new(Vec::new()) };
+    /// A send the page asked for before the cache opened (`Some(wake)`, run once it has).
+    static SEND_EARLY: Cell<Option<bool>> = const { Cell::new(None) };
     /// Whether a start was accepted (set before the cache opens, so a second start that
     /// arrives meanwhile is ignored too).
     static STARTED: Cell<bool> = const { Cell::new(false) };
@@ -192,6 +205,21 @@ async fn catch_up_for_page() {
     tell_page(&FromLiveWorker::CaughtUp(catch_up_outcome(&result)));
 }
 
+/// Sends the outbox of the running context for the page (`wake`: backoffs end first), or
+/// once the cache is open when it is not yet.
+fn send_for_page(wake: bool) {
+    let Some(context) = RUNNING.with(|running| Some(running.borrow().as_ref()?.context.clone()))
+    else {
+        SEND_EARLY.with(|early| early.set(Some(early.get().unwrap_or(false) || wake)));
+        return;
+    };
+    crate::outbox_sender::pump(
+        context.runtime.clone(),
+        wake,
+        Rc::new(|| tell_page(&FromLiveWorker::OutboxSignedOut)),
+    );
+}
+
 /// The start's catch-up: none when the channel's first decisive status says its stream
 /// opened within [`LEAD_WAIT_MS`] (the stream catches up as soon as it opens, reading the
 /// chat list after it, so nothing between the two is missed); otherwise (a follower, whose
@@ -216,6 +244,10 @@ pub async fn serve(data: JsValue) {
     let user_id = match ToLiveWorker::decode(&text) {
         Ok(ToLiveWorker::BackOnline) => {
             catch_up_for_page().await;
+            return;
+        }
+        Ok(ToLiveWorker::SendOutbox { wake }) => {
+            send_for_page(wake);
             return;
         }
         Ok(ToLiveWorker::ChatOpen { request_id, open }) => {
@@ -290,6 +322,9 @@ pub async fn serve(data: JsValue) {
                     channel: Some(channel),
                 })
             });
+            if let Some(wake) = SEND_EARLY.with(Cell::take) {
+                send_for_page(wake);
+            }
             start_catch_up(settled).await;
         }
         Err(error) => tell_page(&FromLiveWorker::Failed(error.to_string())),

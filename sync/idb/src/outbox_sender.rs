@@ -15,11 +15,13 @@
 //!   parks the entry with the reason, a 401 stops the flush and keeps everything.
 //! - [`retry`] and [`delete`] act on parked entries; [`request_background_sync`] asks the
 //!   service worker to flush when the browser has Background Sync.
+//! - [`pump`] runs flushes for a long-lived context (the tab's live worker) whenever asked,
+//!   one at a time, and again when a backoff ends.
 //!
 //! This module keeps the sender's vocabulary (limits, the local attachment, the flush report,
 //! the lock); the agent's actions on the queue are in `queue`, the flush's loop in `flush`,
-//! sending one entry in `send`, what a reply means in `reply`, and Background Sync in
-//! `background_sync`.
+//! sending one entry in `send`, what a reply means in `reply`, Background Sync in
+//! `background_sync`, and the repeated flushes of a long-lived context in `pump`.
 
 use chat_sync::outbox::{OutboxEntry, OutboxError};
 use chat_sync::store::{Store, StoreError};
@@ -30,12 +32,14 @@ use crate::runtime::Runtime;
 
 mod background_sync;
 mod flush;
+mod pump;
 mod queue;
 mod reply;
 mod send;
 
 pub use background_sync::request_background_sync;
-pub use flush::flush;
+pub use flush::{flush, flush_waking};
+pub use pump::pump;
 pub use queue::{delete, enqueue, entries, local_file, retry, wake_all};
 
 /// The Background Sync tag the page registers and the worker answers.

@@ -211,6 +211,13 @@ pub async fn ask_catch_up() -> Result<bool, SyncError> {
     post_to_active(&PageMessage::CatchUp).await
 }
 
+/// Asks this page's active service worker to send the signed-in agent's outbox
+/// ([`PageMessage::SendOutbox`]): what a page whose live worker could not start does instead
+/// of running the sender's code itself. `Ok(false)` as for [`confirm_session`].
+pub async fn ask_send_outbox() -> Result<bool, SyncError> {
+    post_to_active(&PageMessage::SendOutbox).await
+}
+
 /// Posts `message` to this page's active service worker, once it is ready; `Ok(false)`
 /// where there is none (another browser, a worker context) or it did not become active in
 /// [`READY_TIMEOUT_MS`].

@@ -10,13 +10,17 @@
 //! (unless its own stream opened at once and caught up) and one each time the page hears
 //! that the network is back ([`ToLiveWorker::BackOnline`]); it tells the page how each
 //! ended ([`FromLiveWorker::CaughtUp`]), which is what the page's offline banner and its
-//! return to sign-in go by. Everything else travels as it did before the move: the
+//! return to sign-in go by. And it sends the outbox whenever the page asks
+//! ([`ToLiveWorker::SendOutbox`]: a message queued or retried, the page's start, the network
+//! back), again when a backoff ends, and says when the server refused the session while
+//! sending ([`FromLiveWorker::OutboxSignedOut`]). Everything else travels as it did before the move: the
 //! worker ingests into the shared IndexedDB cache and announces each commit on the agent's
 //! `BroadcastChannel`, which the page hears like any other context's.
 //!
 //! The messages are short texts (`start/2/<agent>`, `open/<chat>`, `closed/<chat>`,
-//! `online`, `status/connected`, `status/reconnecting/3`, `caught-up/done`,
-//! `caught-up/unreachable/<reason>`, `failed/<reason>`), decoded strictly: an unknown or malformed
+//! `online`, `send`, `send/wake`, `status/connected`, `status/reconnecting/3`,
+//! `caught-up/done`, `caught-up/unreachable/<reason>`, `outbox/signed-out`,
+//! `failed/<reason>`), decoded strictly: an unknown or malformed
 //! text is an error naming it, never a guess. The page's build and the worker's are served
 //! as separate files, so for a moment after a release a page may talk to the previous
 //! worker: the start message carries [`LIVE_WORKER_PROTOCOL`], and a worker that does not
@@ -28,7 +32,7 @@ use super::LiveStatus;
 use crate::types::RequestId;
 
 /// The version of this exchange. Bump it with any change of the texts below.
-pub const LIVE_WORKER_PROTOCOL: u32 = 2;
+pub const LIVE_WORKER_PROTOCOL: u32 = 3;
 
 /// What the page tells its live worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +54,12 @@ pub enum ToLiveWorker {
     /// The page heard that the network is back (`online`): catch up. (The page's own
     /// driver asks at once for what arrived in the chats it shows.)
     BackOnline,
+    /// Send the outbox now (or right after the send already running); `wake`: queued
+    /// entries skip what is left of their backoff first (the page's start, the network back).
+    SendOutbox {
+        /// Whether backoffs end first.
+        wake: bool,
+    },
 }
 
 /// What the live worker tells its page.
@@ -60,6 +70,9 @@ pub enum FromLiveWorker {
     /// A catch-up the worker ran for the page (the start's, or one after
     /// [`ToLiveWorker::BackOnline`]) ended so.
     CaughtUp(CatchUpOutcome),
+    /// The server answered a send with 401: the outbox keeps every entry, and the page leads
+    /// back to sign-in.
+    OutboxSignedOut,
     /// The worker runs no channel and no catch-up, for this reason (the page asks the
     /// service worker to catch up instead; pushes and other tabs still fill the cache).
     Failed(String),
@@ -121,6 +134,8 @@ impl ToLiveWorker {
                 open: false,
             } => format!("closed/{}", request_id.as_str()),
             Self::BackOnline => "online".to_owned(),
+            Self::SendOutbox { wake: false } => "send".to_owned(),
+            Self::SendOutbox { wake: true } => "send/wake".to_owned(),
         }
     }
 
@@ -128,8 +143,11 @@ impl ToLiveWorker {
     /// whatever it holds (an agent's is only ever used as a database name and a header
     /// value, a chat's as a key); it may not be empty.
     pub fn decode(text: &str) -> Result<Self, WireError> {
-        if text == "online" {
-            return Ok(Self::BackOnline);
+        match text {
+            "online" => return Ok(Self::BackOnline),
+            "send" => return Ok(Self::SendOutbox { wake: false }),
+            "send/wake" => return Ok(Self::SendOutbox { wake: true }),
+            _ => {}
         }
         for (prefix, open) in [("open/", true), ("closed/", false)] {
             if let Some(id) = text.strip_prefix(prefix) {
@@ -171,6 +189,7 @@ impl FromLiveWorker {
             Self::CaughtUp(CatchUpOutcome::Unreachable(reason)) => {
                 format!("caught-up/unreachable/{reason}")
             }
+            Self::OutboxSignedOut => "outbox/signed-out".to_owned(),
             Self::Failed(reason) => format!("failed/{reason}"),
         }
     }
@@ -179,6 +198,9 @@ impl FromLiveWorker {
     pub fn decode(text: &str) -> Result<Self, WireError> {
         if let Some(reason) = text.strip_prefix("failed/") {
             return Ok(Self::Failed(reason.to_owned()));
+        }
+        if text == "outbox/signed-out" {
+            return Ok(Self::OutboxSignedOut);
         }
         if let Some(outcome) = text.strip_prefix("caught-up/") {
             let outcome = match outcome {
@@ -232,6 +254,8 @@ mod tests {
                 open: false,
             },
             ToLiveWorker::BackOnline,
+            ToLiveWorker::SendOutbox { wake: false },
+            ToLiveWorker::SendOutbox { wake: true },
         ];
         for message in to {
             assert_eq!(ToLiveWorker::decode(&message.encode()), Ok(message));
@@ -249,6 +273,7 @@ mod tests {
                 "fetch: the server answered 503".to_owned(),
             )),
             FromLiveWorker::CaughtUp(CatchUpOutcome::Unreachable(String::new())),
+            FromLiveWorker::OutboxSignedOut,
             FromLiveWorker::Failed("no IndexedDB".to_owned()),
             FromLiveWorker::Failed(String::new()),
         ];
@@ -288,6 +313,9 @@ mod tests {
             "opened/REQ-1",
             "online/",
             "Online",
+            "send/",
+            "send/now",
+            "sendwake",
         ] {
             let error = ToLiveWorker::decode(text).expect_err(text);
             assert_eq!(error.text, text);
@@ -308,6 +336,9 @@ mod tests {
             "caught-up/Done",
             "caught-up/done/extra",
             "caught-up/unreachable",
+            "outbox",
+            "outbox/",
+            "outbox/signed-out/x",
         ] {
             let error = FromLiveWorker::decode(text).expect_err(text);
             assert_eq!(error.text, text);

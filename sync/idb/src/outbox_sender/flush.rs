@@ -18,23 +18,47 @@ use crate::{locks, platform};
 /// one else is sending, unless it was taken over from a frozen holder after its lease; the
 /// idempotency key makes a second send store one message either way).
 pub async fn flush(runtime: &Runtime, base_url: &str) -> Result<FlushReport, SyncError> {
-    let base = base_url.trim_end_matches('/').to_owned();
-    let lock = outbox_lock_name(runtime.store().name());
-    locks::with_lock_leased(&lock, OUTBOX_LOCK_LEASE_MS, flush_locked(runtime, &base)).await?
+    flush_with(runtime, base_url, false).await
 }
 
-/// The flush, once the outbox lock is held.
-async fn flush_locked(runtime: &Runtime, base: &str) -> Result<FlushReport, SyncError> {
+/// [`flush`] with every queued entry's backoff ended first, under the same lock (the
+/// network came back, the app started): the core's `Outbox::wake_all`.
+pub async fn flush_waking(runtime: &Runtime, base_url: &str) -> Result<FlushReport, SyncError> {
+    flush_with(runtime, base_url, true).await
+}
+
+async fn flush_with(
+    runtime: &Runtime,
+    base_url: &str,
+    wake: bool,
+) -> Result<FlushReport, SyncError> {
+    let base = base_url.trim_end_matches('/').to_owned();
+    let lock = outbox_lock_name(runtime.store().name());
+    locks::with_lock_leased(
+        &lock,
+        OUTBOX_LOCK_LEASE_MS,
+        flush_locked(runtime, &base, wake),
+    )
+    .await?
+}
+
+/// The flush, once the outbox lock is held (`wake`: backoffs end first).
+async fn flush_locked(runtime: &Runtime, base: &str, wake: bool) -> Result<FlushReport, SyncError> {
     let store = runtime.store();
     let policy = runtime.send_backoff();
     let mut rng = SplitMix64::new(platform::now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15);
     let mut report = FlushReport::default();
     let mut outbox = Outbox::from_entries(store.outbox().await?);
+    if wake {
+        outbox.wake_all();
+    }
     for entry in outbox.entries() {
         if entry.state == OutboxState::Sending {
             let mut entry = entry.clone();
             entry.state = OutboxState::Queued;
             save(runtime, &entry).await?;
+        } else if wake && entry.state == OutboxState::Queued {
+            save(runtime, entry).await?;
         }
     }
     loop {

@@ -47,19 +47,20 @@ async fn wait_for(heard: &Rc<RefCell<Vec<FromLiveWorker>>>, count: usize) {
 }
 
 pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses() {
-    // Answers once it has heard four messages: two statuses around a text that is not one
-    // of the exchange's, two catch-up outcomes, then everything it heard, in order, as a
-    // failure's reason.
+    // Answers once it has heard five messages: two statuses around a text that is not one
+    // of the exchange's, two catch-up outcomes, the outbox's refused session, then
+    // everything it heard, in order, as a failure's reason.
     let url = script(
         "const seen = [];
          onmessage = (e) => {
            seen.push(e.data);
-           if (seen.length < 4) return;
+           if (seen.length < 5) return;
            postMessage('status/connecting');
            postMessage('not a live worker message');
            postMessage('status/reconnecting/2');
            postMessage('caught-up/unreachable/the server answered 503');
            postMessage('caught-up/done');
+           postMessage('outbox/signed-out');
            postMessage('failed/' + seen.join('|'));
          };",
     );
@@ -68,7 +69,8 @@ pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses
         .expect("the worker starts");
     worker.tell_chat_open(&RequestId::new("REQ-2"), false);
     worker.tell_back_online();
-    wait_for(&heard, 5).await;
+    worker.tell_send_outbox(true);
+    wait_for(&heard, 6).await;
     platform::sleep(50).await;
     assert_eq!(
         *heard.borrow(),
@@ -79,8 +81,9 @@ pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses
                 "the server answered 503".to_owned()
             )),
             FromLiveWorker::CaughtUp(CatchUpOutcome::Done),
+            FromLiveWorker::OutboxSignedOut,
             FromLiveWorker::Failed(format!(
-                "start/{LIVE_WORKER_PROTOCOL}/alice|open/REQ-1|closed/REQ-2|online"
+                "start/{LIVE_WORKER_PROTOCOL}/alice|open/REQ-1|closed/REQ-2|online|send/wake"
             )),
         ],
         "the page heard the statuses and outcomes in order, the stray text dropped"
