@@ -10,8 +10,9 @@
 //! network come back ([`LiveWorker::tell_back_online`]; the page's own driver asks at once
 //! for what arrived in the chats it shows); each ends in a [`FromLiveWorker::CaughtUp`].
 //! And the outbox's sending runs there ([`LiveWorker::tell_send_outbox`]): uploads, sends,
-//! backoffs and their re-runs ([`crate::outbox_sender::pump`]); the page only queues. The worker's commits reach the page's views on the agent's `BroadcastChannel`, as
-//! another tab's or the service worker's do. Dropping the page's [`LiveWorker`] terminates
+//! backoffs and their re-runs ([`crate::outbox_sender::pump`]); the page only queues. The
+//! worker's commits reach the page's views on the agent's `BroadcastChannel`, as another
+//! tab's or the service worker's do. Dropping the page's [`LiveWorker`] terminates
 //! the worker, which releases its Web Locks, so leadership passes to the next tab at once.
 //!
 //! What the two say is decided in the core ([`chat_sync::live::worker_wire`]); this module

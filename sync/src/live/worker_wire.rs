@@ -13,11 +13,11 @@
 //! return to sign-in go by. And it sends the outbox whenever the page asks
 //! ([`ToLiveWorker::SendOutbox`]: a message queued or retried, the page's start, the network
 //! back), again when a backoff ends, and says when the server refused the session while
-//! sending ([`FromLiveWorker::OutboxSignedOut`]). Everything else travels as it did before the move: the
-//! worker ingests into the shared IndexedDB cache and announces each commit on the agent's
-//! `BroadcastChannel`, which the page hears like any other context's.
+//! sending ([`FromLiveWorker::OutboxSignedOut`]). Everything else travels as it did before
+//! the move: the worker ingests into the shared IndexedDB cache and announces each commit on
+//! the agent's `BroadcastChannel`, which the page hears like any other context's.
 //!
-//! The messages are short texts (`start/2/<agent>`, `open/<chat>`, `closed/<chat>`,
+//! The messages are short texts (`start/3/<agent>`, `open/<chat>`, `closed/<chat>`,
 //! `online`, `send`, `send/wake`, `status/connected`, `status/reconnecting/3`,
 //! `caught-up/done`, `caught-up/unreachable/<reason>`, `outbox/signed-out`,
 //! `failed/<reason>`), decoded strictly: an unknown or malformed
