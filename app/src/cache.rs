@@ -206,19 +206,6 @@ impl AppCache {
         }
     }
 
-    /// Back online: each chat shown here asks at once for what arrived in it meanwhile (the
-    /// page after its newest cached message, the core's `Planner::request_newer`), and its
-    /// view renders the rows this tab's ingest hands it without reading them back. Resolves
-    /// when every one of them is written (or failed, which is logged).
-    pub async fn fetch_newer_of_open_chats(&self) {
-        // One after the other: a tab shows one chat (two while a view hands over).
-        for request_id in self.runtime.open_chats() {
-            if let Err(error) = self.driver.fetch_newer(&request_id).await {
-                chat_sync_idb::log_warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
-            }
-        }
-    }
-
     /// Keeps the tab's live worker, or lets it go (`None`: it terminates, releasing its
     /// locks).
     pub fn set_live_worker(&self, worker: Option<LiveWorker>) {
@@ -244,7 +231,7 @@ impl AppCache {
     }
 
     /// The network is back: the live worker catches up (the service worker, without one).
-    /// Call it after [`AppCache::fetch_newer_of_open_chats`].
+    /// Call it after the open chats' own fetches (`Driver::fetch_newer_of_open_chats`).
     pub fn catch_up_back_online(&self) {
         match &*self.live_worker.borrow() {
             Some(worker) => worker.tell_back_online(),

@@ -15,8 +15,8 @@
 //! the agent granted the permission there: the worker subscribes, registers the subscription
 //! with the server and answers on the port. A page whose live worker could not start posts
 //! `{"type": "catch-up"}` and `{"type": "send-outbox"}`: the worker catches the agent's cache
-//! up and sends the outbox for it, as a Background Sync does. These are the core's typed [`PageMessage`]s,
-//! decoded in one place.
+//! up and sends the outbox for it, as a Background Sync does. These are the core's typed
+//! [`PageMessage`]s, decoded in one place.
 
 use chat_sync::notice::PageMessage;
 use chat_sync_idb::push_subscription::{self, PushSubscribeOutcome};
@@ -104,8 +104,12 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
             skip_waiting(&scope()?).await?;
         }
         PageMessage::SubscribePush { timeout_ms } => subscribe_push(&event, timeout_ms).await,
-        PageMessage::CatchUp => crate::sync::for_page(true).await?,
-        PageMessage::SendOutbox => crate::sync::for_page(false).await?,
+        PageMessage::CatchUp => {
+            crate::sync::catch_up_for_page().await?;
+        }
+        PageMessage::SendOutbox => {
+            crate::sync::send_for_page().await?;
+        }
     }
     Ok(())
 }

@@ -9,6 +9,8 @@
 //! service worker asks the browser to fire the sync again later with its own backoff.
 
 use chat_sync_idb::outbox_sender::{self, FlushReport, SYNC_TAG};
+use std::future::Future;
+
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
@@ -59,14 +61,18 @@ fn log_report(report: &FlushReport) {
     );
 }
 
-/// What a page whose live worker could not start asks of this worker instead
-/// ([`chat_sync::notice::PageMessage::CatchUp`], `catch_up`, and
-/// [`chat_sync::notice::PageMessage::SendOutbox`]): the same catch-up, or the same flush
-/// with every backoff ended first, as a Background Sync's. What remains waits for the next
-/// ask, or for a Background Sync where the browser has one.
-pub async fn for_page(catch_up: bool) -> Result<(), WorkerError> {
-    let send = (!catch_up).then_some(true);
-    for_signed_in(send, catch_up).await.map(drop)
+/// A page whose live worker could not start asks for its catch-up
+/// ([`chat_sync::notice::PageMessage::CatchUp`]): the same one as a Background Sync's.
+pub fn catch_up_for_page() -> impl Future<Output = Result<Option<FlushReport>, WorkerError>> {
+    for_signed_in(None, true)
+}
+
+/// A page whose live worker could not start asks for its outbox to be sent
+/// ([`chat_sync::notice::PageMessage::SendOutbox`]): the Background Sync's flush, with every
+/// backoff ended first. What remains waits for the next ask, or for a Background Sync where
+/// the browser has one.
+pub fn send_for_page() -> impl Future<Output = Result<Option<FlushReport>, WorkerError>> {
+    for_signed_in(Some(true), false)
 }
 
 /// For the signed-in agent: flushes the outbox when `send` says so (`Some(wake)`, see

@@ -208,7 +208,8 @@ pub(super) fn Desk(
             // a poor network holds the catch-up back [`NEWER_FIRST_MS`] at most.
             let first = cache.clone();
             spawn_local(async move {
-                let newer = Box::pin(first.fetch_newer_of_open_chats());
+                // This tab's ingest hands the open view the rows it writes.
+                let newer = Box::pin(first.driver.fetch_newer_of_open_chats());
                 let cap = Box::pin(chat_sync_idb::platform::sleep(NEWER_FIRST_MS));
                 futures::future::select(newer, cap).await;
                 first.catch_up_back_online();

@@ -204,6 +204,18 @@ impl<C: HistoryClient> Driver<C> {
             .await
     }
 
+    /// Back online: each chat open on screen ([`Runtime::open_chats`]) asks at once, side by
+    /// side, for the page after its newest cached message ([`Driver::fetch_newer`]);
+    /// resolves when every one is written or failed (failures are logged: the catch-up that
+    /// follows repairs what is still missing).
+    pub async fn fetch_newer_of_open_chats(&self) {
+        for request_id in self.runtime.open_chats() {
+            if let Err(error) = self.fetch_newer(&request_id).await {
+                crate::log_warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
+            }
+        }
+    }
+
     /// Fills what is known to be missing in the chat, within the grace period and backoff
     /// ([`Goal::Sync`]); returns the chat's status.
     pub async fn sync(&self, request_id: &RequestId) -> Result<ChatStatus, SyncError> {

@@ -177,6 +177,12 @@ fn tell_page(message: &FromLiveWorker) {
     }
 }
 
+/// The context of the running channel; `None` until the cache is open (and the channel
+/// started).
+fn running_context() -> Option<ChatContext> {
+    RUNNING.with(|running| Some(running.borrow().as_ref()?.context.clone()))
+}
+
 /// What the page is told of a catch-up that ended with `result`: a refused session (401) is
 /// the agent's to renew, any other failure means the server could not be used right now.
 pub fn catch_up_outcome(result: &Result<CatchUpReport, SyncError>) -> CatchUpOutcome {
@@ -194,8 +200,7 @@ pub fn catch_up_outcome(result: &Result<CatchUpReport, SyncError>) -> CatchUpOut
 /// this catch-up's repair of those chats waits for that fetch under the chat's Web Lock and
 /// then finds nothing missing.
 async fn catch_up_for_page() {
-    let Some(context) = RUNNING.with(|running| Some(running.borrow().as_ref()?.context.clone()))
-    else {
+    let Some(context) = running_context() else {
         crate::log_debug!("live worker: back online before the cache opened; the start catches up");
         return;
     };
@@ -209,8 +214,7 @@ async fn catch_up_for_page() {
 /// Sends the outbox of the running context for the page (`wake`: backoffs end first), or
 /// once the cache is open when it is not yet.
 fn send_for_page(wake: bool) {
-    let Some(context) = RUNNING.with(|running| Some(running.borrow().as_ref()?.context.clone()))
-    else {
+    let Some(context) = running_context() else {
         SEND_EARLY.with(|early| early.set(Some(early.get().unwrap_or(false) || wake)));
         return;
     };
@@ -252,14 +256,9 @@ pub async fn serve(data: JsValue) {
             return;
         }
         Ok(ToLiveWorker::ChatOpen { request_id, open }) => {
-            let told = RUNNING.with(|running| {
-                let running = running.borrow();
-                let context = &running.as_ref()?.context;
-                context.runtime.set_chat_open(&request_id, open);
-                Some(())
-            });
-            if told.is_none() {
-                OPEN_EARLY.with(|early| early.borrow_mut().push((request_id, open)));
+            match running_context() {
+                Some(context) => context.runtime.set_chat_open(&request_id, open),
+                None => OPEN_EARLY.with(|early| early.borrow_mut().push((request_id, open))),
             }
             return;
         }

@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::join::join_all;
 use chat_sync::backoff::SplitMix64;
 use chat_sync::live::{catch_up_missing, catch_up_retry, CatchUpTurns};
 use chat_sync::store::Store;
@@ -114,16 +113,11 @@ async fn catch_up_probing(
 ) -> Result<CatchUpReport, SyncError> {
     // A chat revoked after this moment is not brought back by this (then stale) list.
     let listed_at = platform::now_ms();
-    let open = if probe_open_chats {
-        driver.runtime().open_chats()
-    } else {
-        Vec::new()
-    };
-    let newer = join_all(open.iter().map(|request_id| async move {
-        if let Err(error) = driver.fetch_newer(request_id).await {
-            crate::log_warn!(chat = %request_id, %error, "fetching the newest messages of an open chat failed");
+    let newer = async {
+        if probe_open_chats {
+            driver.fetch_newer_of_open_chats().await;
         }
-    }));
+    };
     let list = platform::timed("sync:chat-list", client.fetch_chat_list());
     let (summaries, _) = futures::join!(list, newer);
     catch_up_with_list(driver, &summaries?, listed_at).await
