@@ -1,7 +1,8 @@
 #!/bin/sh
 # Trunk post_build hook: writes a hash of the workers' files (the service worker's
 # wasm-bindgen output worker.js + worker_bg.wasm, then the live worker's live.js,
-# live-worker.js + live-worker_bg.wasm, which the service worker's app shell serves) into
+# live-worker.js + live-worker_bg.wasm, and the settings panel's settings-panel.js +
+# settings-panel_bg.wasm, which the service worker's app shell serves) into
 # sw.js, in Trunk's staging directory, so sw.js changes whenever either worker does (browsers
 # compare sw.js byte for byte to find a new release). sw.js checks its shell against the same
 # files in the same order (BUILD_FILES).
@@ -9,7 +10,7 @@
 set -eu
 dir="${TRUNK_STAGING_DIR:?not run by Trunk}"
 cd "$dir"
-files="worker.js worker_bg.wasm live.js live-worker.js live-worker_bg.wasm"
+files="worker.js worker_bg.wasm live.js live-worker.js live-worker_bg.wasm settings-panel.js settings-panel_bg.wasm"
 for file in $files sw.js; do
   if [ ! -s "$file" ]; then
     echo "stamp-sw.sh: $file is missing in $dir (did the worker build fail?)" >&2

@@ -7,10 +7,10 @@
 //
 // Trunk writes the worker build as `worker.js` + `worker_bg.wasm` (no content hash for
 // `data-type="worker"`). At build time the post_build hook `www/stamp-sw.sh` writes a hash of
-// those two files and the live worker's (BUILD_FILES) into WORKER_BUILD, so this file changes
-// byte for byte whenever either worker changes, which is what makes browsers install a new
-// release. Bump SW_VERSION when this shim itself changes.
-const SW_VERSION = 6;
+// those two files, the live worker's and the settings panel's (BUILD_FILES) into
+// WORKER_BUILD, so this file changes byte for byte whenever any of them changes, which is what
+// makes browsers install a new release. Bump SW_VERSION when this shim itself changes.
+const SW_VERSION = 7;
 const WORKER_BUILD = '@WORKER_BUILD@';
 
 // The browser keeps importScripts'ed files with the installed worker, but not the wasm. The
@@ -34,7 +34,7 @@ const ready = wasm_bindgen({ module_or_path: wasm });
 // worker.js (or a page would get a live worker of another build). Such an install fails,
 // and the browser tries the update again later. stamp-sw.sh hashes the same list.
 const BUILD_FILES = ['./worker.js', './worker_bg.wasm', './live.js', './live-worker.js',
-  './live-worker_bg.wasm'];
+  './live-worker_bg.wasm', './settings-panel.js', './settings-panel_bg.wasm'];
 const checkShell = async () => {
   const cache = await caches.open(SHELL_CACHE);
   const parts = [];

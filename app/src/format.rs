@@ -44,25 +44,11 @@ pub fn list_time(at: Millis, now: Millis) -> String {
     }
 }
 
-/// "12 KB", "3.4 MB": KB rounded to a whole number, MB to a tenth, halves up.
-///
-/// In integers: formatting a float links the standard library's float formatting, about
-/// 10 KB of the app's wasm, for three labels.
-pub fn bytes(size: u64) -> String {
-    const KB: u64 = 1024;
-    const MB: u64 = KB * KB;
-    if size < KB {
-        format!("{size} B")
-    } else if size < MB {
-        format!("{} KB", (size + KB / 2) / KB)
-    } else {
-        let tenths = (u128::from(size) * 10 + u128::from(MB / 2)) / u128::from(MB);
-        format!("{}.{} MB", tenths / 10, tenths % 10)
-    }
-}
+/// "12 KB", "3.4 MB" (shared with the settings panel's build).
+pub use chat_sync::labels::bytes;
 
 /// A CSS length in pixels for a layout offset: "120px", "-3.5px", "0.25px", to a hundredth
-/// of a pixel (finer than a browser lays out), without formatting a float (see [`bytes`]).
+/// of a pixel (finer than a browser lays out), without formatting a float (see [`chat_sync::labels`]).
 pub fn css_px(value: f64) -> String {
     let hundredths = (value * 100.0).round();
     // Offsets are far inside i64; a NaN or an infinity (never computed) lays out as 0.
@@ -81,11 +67,6 @@ pub fn css_px(value: f64) -> String {
         part if part % 10 == 0 => format!("{sign}{whole}.{}px", part / 10),
         part => format!("{sign}{whole}.{part:02}px"),
     }
-}
-
-/// A ratio as a whole percentage: "90 %".
-pub fn percent(ratio: f64) -> String {
-    format!("{} %", (ratio * 100.0).round() as i64)
 }
 
 /// The full local date and time, for a timestamp's tooltip and `datetime`-like labels.

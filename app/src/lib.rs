@@ -6,7 +6,7 @@
 //! - [`chat_list`], [`chat_view`]: the two panes; [`message_list`] virtualizes the chat's
 //!   rows, [`row_dom`] builds one row as text-only DOM.
 //! - [`composer`]: writing, into the outbox first; [`outbox`]: sending it.
-//! - [`settings`]: the cache settings panel.
+//! - [`settings`]: where the cache settings panel goes (the panel is a build of its own).
 //! - [`route`]: `/` and `/chat/{request_id}`; [`format`]: times and sizes; [`effect`]: the
 //!   one effect type every view uses.
 #![warn(missing_docs)]

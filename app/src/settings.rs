@@ -1,33 +1,23 @@
-//! The cache settings panel: what this browser holds for the agent (messages, chats, bytes,
-//! media, the outbox), the browser's quota and whether storage is persistent; the media budget;
-//! clearing one chat or everything (with confirmation).
+//! The cache settings panel's place in the desk. The panel is a wasm build of its own
+//! (`settings-panel/`), loaded the first time the agent opens it
+//! ([`chat_sync_idb::lazy_module`]) and mounted into this view's element; closing the view
+//! takes it away. The page's part is small: where the panel goes, what it shows while it
+//! loads or when it cannot, and the two calls back (close, and shut this page's connection to
+//! the cache before everything is deleted).
 
 use std::rc::Rc;
 
-use chat_sync::media_cache::MediaStats;
-use chat_sync::outbox::{OutboxEntry, OutboxState};
-use chat_sync::store::{Store, Usage};
-use chat_sync::ChatRecord;
-use chat_sync_idb::platform::confirm;
-use chat_sync_idb::{media, outbox_sender};
+use chat_sync_idb::lazy_module::{self, SETTINGS_PANEL, SETTINGS_PANEL_PROTOCOL};
+use chat_sync_idb::SyncError;
+use js_sys::{Array, Function, Reflect};
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::cache::AppCache;
-use crate::format;
-
-/// Everything the panel shows, read at once.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Snapshot {
-    usage: Usage,
-    media: MediaStats,
-    quota: Option<(f64, f64)>,
-    persisted: Option<bool>,
-    chats: Vec<(String, String, u64, u64)>,
-    outbox: Vec<(String, String, String)>,
-}
 
 /// The panel; `on_close` hides it.
 #[component]
@@ -37,236 +27,102 @@ pub fn CacheSettings(
     /// Hides the panel.
     on_close: Callback<()>,
 ) -> impl IntoView {
-    let snapshot = RwSignal::new(None::<Snapshot>);
-    let notice = RwSignal::new(None::<String>);
-    let budget_mb = RwSignal::new(String::new());
-    let reload = move || {
+    let host = NodeRef::<html::Div>::new();
+    let loading = RwSignal::new(true);
+    let problem = RwSignal::new(None::<String>);
+    // The mounted panel (the build's `Panel`), freed when this view goes.
+    let panel: StoredValue<Option<JsValue>, LocalStorage> = StoredValue::new_local(None);
+    host.on_load(move |element| {
         let Some(cache) = cache.try_get_value() else {
             return;
         };
         spawn_local(async move {
-            match read(&cache).await {
-                Ok(read) => {
-                    budget_mb.try_set((read.media.budget / 1_000_000).to_string());
-                    snapshot.try_set(Some(read));
-                }
-                Err(error) => {
-                    notice.try_set(Some(format!("Could not read the cache: {error}")));
-                }
-            }
-        });
-    };
-    reload();
-    let set_budget = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let Some(cache) = cache.try_get_value() else {
-            return;
-        };
-        let Ok(mb) = budget_mb.get_untracked().trim().parse::<u64>() else {
-            notice.set(Some(
-                "The media budget is a whole number of megabytes.".to_owned(),
-            ));
-            return;
-        };
-        spawn_local(async move {
-            match media::set_media_budget(cache.runtime.store(), mb * 1_000_000).await {
-                Ok(_) => {
-                    notice.try_set(Some(format!("Media budget set to {mb} MB.")));
-                    reload();
-                }
-                Err(error) => {
-                    notice.try_set(Some(format!("Budget refused: {error}")));
-                }
-            }
-        });
-    };
-    let clear_chat = move |id: String| {
-        let Some(cache) = cache.try_get_value() else {
-            return;
-        };
-        spawn_local(async move {
-            let request_id = chat_sync::RequestId::new(id.clone());
-            let store = cache.runtime.store();
-            // What the chat list said of it, so it stays listed once its cache is gone.
-            let listed = match store.chat(&request_id).await {
-                Ok(record) => record.as_ref().and_then(chat_sync::ingest::listed_summary),
-                Err(error) => {
-                    chat_sync_idb::log_warn!(chat = %request_id, %error, "a chat cleared now is listed again by the next chat list only");
-                    None
-                }
-            };
-            match store.clear_chat(&request_id).await {
-                Ok(()) => {
-                    if let Some(summary) = listed {
-                        let now = chat_sync_idb::platform::now_ms();
-                        if let Err(error) = store.apply_summaries(&[summary], now).await {
-                            chat_sync_idb::log_warn!(chat = %request_id, %error, "a cleared chat is listed again by the next chat list only");
-                        }
+            let mounted = mount(element.into(), cache, on_close).await;
+            loading.try_set(false);
+            match mounted {
+                // Closed while it loaded: this view is gone already.
+                Ok(mounted) => {
+                    if let Some(unwanted) = panel.try_set_value(Some(mounted)).flatten() {
+                        free(&unwanted);
                     }
-                    // Every tab's list and view of it re-read it.
-                    cache.announce_summary(&request_id);
-                    notice.try_set(Some(format!("{id} cleared; it loads again when opened.")));
-                    reload();
                 }
                 Err(error) => {
-                    notice.try_set(Some(format!("Could not clear {id}: {error}")));
+                    chat_sync_idb::log_warn!(%error, "the settings panel could not be loaded");
+                    problem.try_set(Some(format!("The settings could not be loaded: {error}")));
                 }
             }
         });
-    };
-    let clear_all = move |_| {
-        let Some(cache) = cache.try_get_value() else {
-            return;
-        };
-        if !confirm("Delete every cached message and file of this browser? Unsent messages are deleted too.") {
-            return;
+    });
+    on_cleanup(move || {
+        if let Some(mounted) = panel.try_update_value(Option::take).flatten() {
+            free(&mounted);
         }
-        spawn_local(async move {
-            let user = cache.user.id.clone();
-            let database = cache.runtime.store().name().to_owned();
-            cache.runtime.store().shut_down();
-            drop(cache);
-            if let Err(error) = media::delete_cache(&database).await {
-                chat_sync_idb::log_warn!(%error, "could not delete the media cache");
-            }
-            if let Err(error) = chat_sync_idb::wipe(&user).await {
-                chat_sync_idb::log_warn!(%error, "could not delete the cache database");
-            }
-            // A fresh start opens an empty cache and fetches the chat list again.
-            if let Some(window) = web_sys::window() {
-                let _ = window.location().reload();
-            }
-        });
-    };
+    });
     view! {
-        <section class="settings" data-testid="cache-settings" aria-labelledby="settings-title">
-            <header class="settings__header">
-                <h2 id="settings-title">"Cache on this computer"</h2>
-                <button type="button" on:click=move |_| on_close.run(())>"Close"</button>
-            </header>
-            {move || notice.get().map(|n| view! { <p class="settings__notice" role="status">{n}</p> })}
-            {move || snapshot.get().map(|s| {
-                let hit_rate = s.media.hit_rate().map_or("no requests yet".to_owned(), format::percent);
-                let quota = s.quota.map_or("unknown".to_owned(), |(used, total)| {
-                    format!("{} of {}", format::bytes(used as u64), format::bytes(total as u64))
-                });
-                let persisted = match s.persisted {
-                    Some(true) => "yes: the browser will not evict it",
-                    Some(false) => "no: the browser may evict it under pressure",
-                    None => "unknown",
-                };
-                view! {
-                    <dl class="settings__facts">
-                        <dt>"Messages"</dt><dd data-testid="settings-messages">{s.usage.messages.to_string()}</dd>
-                        <dt>"Chats"</dt><dd data-testid="settings-chats">{s.usage.chats.to_string()}</dd>
-                        <dt>"Message storage"</dt><dd>{format::bytes(s.usage.message_bytes)}</dd>
-                        <dt>"Media"</dt><dd data-testid="settings-media">{format!("{} files, {} of {} (hit rate {hit_rate})", s.media.entries, format::bytes(s.media.bytes), format::bytes(s.media.budget))}</dd>
-                        <dt>"Browser quota"</dt><dd>{quota}</dd>
-                        <dt>"Persistent storage"</dt><dd>{persisted}</dd>
-                        <dt>"Unsent messages"</dt><dd data-testid="settings-outbox">{s.usage.outbox_entries.to_string()}</dd>
-                    </dl>
-                    <h3>"Chats"</h3>
-                    <ul class="settings__chats">
-                        {s.chats.into_iter().map(|(id, title, count, bytes)| {
-                            let target = id.clone();
-                            view! {
-                                <li>
-                                    <span>{format!("{id} · {title} · {count} messages, {}", format::bytes(bytes))}</span>
-                                    <button type="button" data-testid="clear-chat" data-request-id=id.clone()
-                                        on:click=move |_| clear_chat(target.clone())>"Clear"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                    <h3>"Outbox"</h3>
-                    {if s.outbox.is_empty() {
-                        view! { <p>"Nothing waiting to be sent."</p> }.into_any()
-                    } else {
-                        view! {
-                            <ul class="settings__outbox">
-                                {s.outbox.into_iter().map(|(chat, state, body)| view! {
-                                    <li>{format!("{chat} · {state} · {body}")}</li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any()
-                    }}
-                }
+        <div class="settings-host" node_ref=host>
+            {move || loading.get().then(|| view! {
+                <p class="settings__loading" role="status">"Loading the settings…"</p>
             })}
-            <form class="settings__budget" on:submit=set_budget>
-                <label>
-                    "Media budget (MB) "
-                    <input type="number" min="1" data-testid="media-budget" prop:value=budget_mb
-                        on:input=move |ev| budget_mb.set(event_target_value(&ev)) />
-                </label>
-                <button type="submit">"Save"</button>
-            </form>
-            <button type="button" class="settings__danger" data-testid="clear-all" on:click=clear_all>
-                "Clear everything"
-            </button>
-        </section>
+            {move || problem.get().map(|p| view! {
+                <p class="settings__notice" role="alert" data-testid="settings-problem">{p}</p>
+            })}
+        </div>
     }
 }
 
-async fn read(cache: &AppCache) -> Result<Snapshot, chat_sync_idb::SyncError> {
-    let store = cache.runtime.store();
-    let usage = store.usage().await?;
-    let media = media::media_stats(cache.runtime.store()).await?;
-    let mut chats: Vec<ChatRecord> = store.chats().await?;
-    chat_sync::sort::sort_by(&mut chats, |a, b| {
-        b.bytes
-            .cmp(&a.bytes)
-            .then_with(|| a.request_id.cmp(&b.request_id))
-    });
-    let outbox: Vec<OutboxEntry> = outbox_sender::entries(&cache.runtime).await?;
-    Ok(Snapshot {
-        usage,
-        media,
-        quota: estimate().await,
-        persisted: persisted().await,
-        chats: chats
-            .into_iter()
-            .filter(|c| c.message_count > 0)
-            .map(|c| (c.request_id.to_string(), c.title, c.message_count, c.bytes))
-            .collect(),
-        outbox: outbox
-            .into_iter()
-            .map(|e| {
-                let state = match e.state {
-                    OutboxState::Queued | OutboxState::Sending => "waiting".to_owned(),
-                    OutboxState::Failed { reason } => format!("failed: {reason}"),
-                };
-                (
-                    e.request_id.to_string(),
-                    state,
-                    e.body.chars().take(60).collect(),
-                )
-            })
-            .collect(),
+/// Loads the panel's build (once per page) and mounts the panel into `host`.
+async fn mount(
+    host: web_sys::HtmlElement,
+    cache: Rc<AppCache>,
+    on_close: Callback<()>,
+) -> Result<JsValue, SyncError> {
+    const API: &str = "mounting the settings panel";
+    let exports = lazy_module::load(SETTINGS_PANEL).await?;
+    let mount: Function = Reflect::get(&exports, &JsValue::from_str("mount_settings"))
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| {
+            SyncError::platform(API, &"the panel's build has no mount_settings".into())
+        })?;
+    let close = Closure::<dyn Fn()>::new(move || on_close.run(())).into_js_value();
+    let user_id = JsValue::from_str(&cache.user.id);
+    // Before the panel deletes the cache: this page's connection is shut for good, so it
+    // neither holds the deletion up nor reopens an empty database.
+    let page_cache = Rc::downgrade(&cache);
+    let before_clear_all = Closure::<dyn Fn()>::new(move || {
+        if let Some(cache) = page_cache.upgrade() {
+            cache.runtime.store().set_on_deleted(None);
+            cache.runtime.store().shut_down();
+        }
     })
+    .into_js_value();
+    let arguments = Array::of5(
+        &host,
+        &JsValue::from(SETTINGS_PANEL_PROTOCOL),
+        &user_id,
+        &close,
+        &before_clear_all,
+    );
+    let promise: js_sys::Promise = mount
+        .apply(&JsValue::UNDEFINED, &arguments)
+        .and_then(|p| p.dyn_into())
+        .map_err(|e| SyncError::platform(API, &e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| SyncError::platform(API, &e))
 }
 
-fn storage_manager() -> Option<JsValue> {
-    chat_sync_idb::platform::navigator_property("storage")
-}
-
-async fn call_storage(method: &str) -> Option<JsValue> {
-    let storage = storage_manager()?;
-    let function: js_sys::Function = js_sys::Reflect::get(&storage, &method.into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let promise: js_sys::Promise = function.call0(&storage).ok()?.dyn_into().ok()?;
-    JsFuture::from(promise).await.ok()
-}
-
-/// `navigator.storage.estimate()`: (usage, quota) in bytes.
-async fn estimate() -> Option<(f64, f64)> {
-    let estimate = call_storage("estimate").await?;
-    let get = |key: &str| js_sys::Reflect::get(&estimate, &key.into()).ok()?.as_f64();
-    Some((get("usage")?, get("quota")?))
-}
-
-/// `navigator.storage.persisted()`.
-async fn persisted() -> Option<bool> {
-    call_storage("persisted").await?.as_bool()
+/// Takes a mounted panel away (wasm-bindgen's `free()` drops it, which unmounts it).
+fn free(panel: &JsValue) {
+    let free = Reflect::get(panel, &JsValue::from_str("free"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok());
+    if let Some(free) = free {
+        if let Err(error) = free.call0(panel) {
+            web_sys::console::warn_2(
+                &"the settings panel could not be taken away:".into(),
+                &error,
+            );
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod eviction;
 pub mod hostile_corpus;
 pub mod ingest;
 pub mod json;
+pub mod labels;
 pub mod leadership;
 pub mod leftovers;
 pub mod linkify;

@@ -356,14 +356,19 @@ async fn sign_out_removes_the_agents_cache_and_the_next_agent_sees_only_theirs()
 }
 
 #[tokio::test]
-async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat() -> e2e::Result<()>
-{
+async fn the_cache_settings_panel_loads_when_opened_shows_usage_sets_the_budget_and_clears(
+) -> e2e::Result<()> {
     let dir = scratch_dir("composer-settings");
     let server = Server::start(&dir.join("server"), &["--demo"]).await?;
     let browser = Browser::launch(&dir.join("profile")).await?;
     let page = open_chat_as_alice(&browser, &server).await?;
     offline(&browser, &server, &page, true).await?;
     type_and_send(&page, "waiting in the outbox").await?;
+    // The panel is a build of its own, loaded when first opened (offline here: from the
+    // service worker's app shell), never with the app.
+    let panel_loaded =
+        "performance.getEntriesByType('resource').some(e => e.name.includes('/settings-panel'))";
+    assert_eq!(page.evaluate(panel_loaded).await?, false);
     page.evaluate("document.querySelector('[data-testid=settings]').click()")
         .await?;
     let facts = page
@@ -435,6 +440,38 @@ async fn the_cache_settings_panel_shows_usage_sets_the_budget_and_clears_a_chat(
         page.evaluate("document.querySelector('[data-testid=settings-outbox]').textContent")
             .await?,
         "1"
+    );
+    assert_eq!(page.evaluate(panel_loaded).await?, true);
+
+    // Clearing everything (confirmed) deletes the cache, the unsent message with it, and
+    // reloads into an empty cache that fills again from the server.
+    offline(&browser, &server, &page, false).await?;
+    page.evaluate(
+        "window.confirm = () => true; window.beforeClearAll = true;
+         document.querySelector('[data-testid=clear-all]').click()",
+    )
+    .await?;
+    page.wait_for(
+        "window.beforeClearAll === undefined && document.querySelector('[data-testid=chat-item]') !== null",
+        WAIT,
+    )
+    .await?;
+    let outbox = format!(
+        r#"(async () => {{
+  const db = await new Promise((ok, err) => {{
+    const r = indexedDB.open({:?}); r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error);
+  }});
+  try {{
+    const rq = db.transaction('outbox').objectStore('outbox').count();
+    return await new Promise((ok, err) => {{ rq.onsuccess = () => ok(rq.result); rq.onerror = () => err(rq.error); }});
+  }} finally {{ db.close(); }}
+}})()"#,
+        e2e::chat::database_name("u_alice")
+    );
+    assert_eq!(
+        page.evaluate(&outbox).await?,
+        0,
+        "the unsent message is deleted"
     );
     browser.close().await;
     server.stop().await;

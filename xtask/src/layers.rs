@@ -78,7 +78,15 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// The crates whose modules must not import each other in a circle.
-const CRATES: &[&str] = &["sync", "sync/idb", "app", "worker", "live-worker", "server"];
+const CRATES: &[&str] = &[
+    "sync",
+    "sync/idb",
+    "app",
+    "settings-panel",
+    "worker",
+    "live-worker",
+    "server",
+];
 
 /// Server modules that may import `routes` (they build the router).
 const SERVER_ROUTER_BUILDERS: &[&str] = &["app", "lib", "main"];

@@ -34,6 +34,7 @@ fn wasm_crates() -> Vec<String> {
         "app".to_owned(),
         "worker".to_owned(),
         "live-worker".to_owned(),
+        "settings-panel".to_owned(),
     ];
     crates.extend(browser_test_crates());
     crates.sort();

@@ -14,7 +14,8 @@
 //! - [`outbox_sender`]: queue (with local attachment bytes) and send the outbox under a Web
 //!   Lock; [`media`]: the media cache's LRU index, counters and budget; [`update`]: a waiting
 //!   service-worker release; [`sign_out`]: sign out in every tab and wipe everything of an
-//!   agent; [`drafts`]: composer drafts in `localStorage`.
+//!   agent; [`drafts`]: composer drafts in `localStorage`; [`lazy_module`]: a build of
+//!   ours the page loads on demand (the settings panel).
 //!
 //! It runs in a window, a dedicated worker and a service worker: every global-scope lookup
 //! goes through [`platform`].
@@ -34,6 +35,7 @@ pub mod edits;
 pub mod error;
 pub mod http;
 pub mod join;
+pub mod lazy_module;
 pub mod leftovers;
 pub mod live;
 pub mod live_lease;

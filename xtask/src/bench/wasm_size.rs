@@ -34,11 +34,17 @@ pub(super) fn wasm_sizes(tools: &Tools) -> Result<Vec<Value>, String> {
             ("app", "app wasm")
         } else if name.starts_with("live-worker") {
             ("live_worker", "live worker wasm")
+        } else if name.starts_with("settings-panel") {
+            (
+                "settings_panel",
+                "settings panel wasm (loaded when the agent opens the panel)",
+            )
         } else {
             ("worker", "worker wasm")
         };
         // Issue 17's targets: the app within 250 KB, the service worker within 200 KB; the
-        // live worker (the live channel, moved out of the app) is a worker held to the same.
+        // live worker (the live channel, moved out of the app) is a worker held to the same,
+        // and so is the settings panel (moved out of the app, loaded on demand).
         let target = if cargo_name == "app" { 250.0 } else { 200.0 };
         results.push(json!({
             "suite": "wasm size (gzip -9)",
