@@ -1,8 +1,10 @@
-//! The signed-in agent's cache as the views use it: the runtime (one ingest path), the
-//! driver (missing-only sync), reactive signals that change when any context (this tab,
-//! another tab, the service worker) commits to the cache, and the tab's live worker, which
-//! runs the catch-ups and the outbox's sending for it (the service worker does, for a tab
-//! whose live worker could not start).
+//! The signed-in agent's cache as the views use it: the runtime (the store and its change
+//! channel), reactive signals that change when any context (this tab's live worker, another
+//! tab, the service worker) commits to the cache, and the tab's live worker, which writes for
+//! the page: the catch-ups, the outbox's sending, the sync of the chats the page shows (each
+//! chat's report lands in [`AppCache::chat_reports`]) and the agent's edits and deletions. For
+//! a tab whose live worker could not start, the service worker catches up and sends, and
+//! edits and older history say they need the worker.
 //!
 //! Views never poll: the runtime announces every commit on the user's `BroadcastChannel`,
 //! this module turns each notice into a bump of [`AppCache::changes`], and views re-read what
@@ -11,17 +13,19 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use chat_sync::live::worker_wire::ChatReport;
 use chat_sync::protocol::CurrentUser;
 use chat_sync::vec_map::VecMap;
-use chat_sync::RequestId;
+use chat_sync::{RequestId, Seq, SeqRange};
 use chat_sync_idb::broadcast::{self, fetch_channel_name, ChangeNotice, FetchNotice, Subscription};
-use chat_sync_idb::context::ChatContext;
-use chat_sync_idb::driver::Driver;
-use chat_sync_idb::http::HttpHistoryClient;
 use chat_sync_idb::live_worker::LiveWorker;
 use chat_sync_idb::runtime::Runtime;
 use chat_sync_idb::SyncError;
 use leptos::prelude::*;
+
+/// What an edit or a deletion says in a tab whose live worker could not start.
+const NO_WORKER: &str =
+    "This tab's worker could not start, and it makes the changes: reload the page to try again.";
 
 /// The last change notice and a counter bumped with every notice.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,16 +40,14 @@ pub struct Changes {
 pub struct AppCache {
     /// The signed-in agent.
     pub user: CurrentUser,
-    /// The one ingest path and the store.
+    /// The store and its change channel.
     pub runtime: Rc<Runtime>,
-    /// Missing-only sync of chats.
-    pub driver: Rc<Driver<HttpHistoryClient>>,
-    /// The HTTP client of the contract (same origin).
-    pub client: HttpHistoryClient,
+    /// How the sync of each chat this tab shows stands, as the live worker last reported it.
+    pub chat_reports: RwSignal<VecMap<RequestId, ChatReport>>,
     /// Every committed change, from any context.
     pub changes: RwSignal<Changes>,
-    /// Chats with a history request on the network right now, of this tab or of any other
-    /// context of the agent (the service worker, another tab), in id order.
+    /// Chats with a history request on the network right now, of any context of the agent
+    /// (this tab's live worker, the service worker, another tab), in id order.
     pub fetching: RwSignal<Vec<RequestId>>,
     /// This tab's listener for change notices (`None` when the channel could not be opened).
     subscription: Option<Subscription>,
@@ -62,9 +64,6 @@ impl std::fmt::Debug for AppCache {
             .finish_non_exhaustive()
     }
 }
-
-/// The context key of this tab's own fetches in [`InFlight`].
-const LOCAL: &str = "";
 
 /// How long another context's fetch counts as running without its end notice.
 const REMOTE_FETCH_LAPSE_MS: i64 = 30_000;
@@ -120,23 +119,12 @@ fn publish(fetching: RwSignal<Vec<RequestId>>, in_flight: &InFlight) {
 impl AppCache {
     /// Opens the agent's own cache database and starts listening for changes.
     pub async fn open(user: CurrentUser) -> Result<Rc<Self>, SyncError> {
-        // Opened exactly as the service worker opens its own (`ChatContext`).
-        let context = ChatContext::open(&user.id).await?;
-        let ChatContext {
-            runtime,
-            driver,
-            client,
-            ..
-        } = context;
+        // This page's requests name the agent (`chat_sync_idb::agent`), as every context's do.
+        chat_sync_idb::agent::act_for(Some(&user.id));
+        let runtime = Rc::new(Runtime::open(&user.id).await?);
         let changes = RwSignal::new(Changes::default());
         let fetching = RwSignal::new(Vec::new());
-        let in_flight = Rc::new(RefCell::new(InFlight::default()));
-        let local = in_flight.clone();
-        driver.set_fetch_observer(Some(Rc::new(move |request_id: &RequestId, on| {
-            local.borrow_mut().set(request_id, LOCAL, on, 0);
-            publish(fetching, &local.borrow());
-        })));
-        let remote = in_flight.clone();
+        let remote = Rc::new(RefCell::new(InFlight::default()));
         let fetch_subscription = match broadcast::subscribe_to(
             &fetch_channel_name(runtime.store().name()),
             "fetch notice",
@@ -187,8 +175,7 @@ impl AppCache {
         Ok(Rc::new(Self {
             user,
             runtime,
-            driver,
-            client,
+            chat_reports: RwSignal::new(VecMap::new()),
             changes,
             fetching,
             subscription,
@@ -230,12 +217,88 @@ impl AppCache {
         }
     }
 
-    /// The network is back: the live worker catches up (the service worker, without one).
-    /// Call it after the open chats' own fetches (`Driver::fetch_newer_of_open_chats`).
+    /// The network is back: the live worker fetches what arrived in the chats this tab
+    /// shows, then catches up (the service worker catches up, without one).
     pub fn catch_up_back_online(&self) {
         match &*self.live_worker.borrow() {
             Some(worker) => worker.tell_back_online(),
             None => ask_service_worker("catch up", chat_sync_idb::service_worker::ask_catch_up()),
+        }
+    }
+
+    /// Keeps the live worker's report on `request_id` for its view.
+    pub fn note_chat_report(&self, request_id: RequestId, report: ChatReport) {
+        self.chat_reports.try_update(|reports| {
+            reports.insert(request_id, report);
+        });
+    }
+
+    /// Drops the report on `request_id` (a view of it opens: an earlier view's report is not
+    /// its own).
+    pub fn forget_chat_report(&self, request_id: &RequestId) {
+        self.chat_reports.try_update(|reports| {
+            reports.remove(request_id);
+        });
+    }
+
+    /// Fills what is missing in `request_id`, a chat this tab shows, in the live worker
+    /// (`manual`: the agent asked). Without one, the service worker's catch-ups (at the
+    /// start and back online) repair it.
+    pub fn sync_chat(&self, request_id: &RequestId, manual: bool) {
+        match &*self.live_worker.borrow() {
+            Some(worker) => worker.ask_sync(request_id, manual),
+            None if manual => {
+                ask_service_worker("catch up", chat_sync_idb::service_worker::ask_catch_up())
+            }
+            None => {}
+        }
+    }
+
+    /// Loads older history of `request_id` while the reader waits at its oldest cached
+    /// message, in the live worker.
+    pub fn load_older(&self, request_id: &RequestId) {
+        match &*self.live_worker.borrow() {
+            Some(worker) => worker.ask_older(request_id),
+            None => self.note_chat_report(
+                request_id.clone(),
+                ChatReport::Failed(
+                    "older messages load in this tab's worker, which could not start".to_owned(),
+                ),
+            ),
+        }
+    }
+
+    /// The seqs of `request_id` on screen: the live worker fetches gaps there first.
+    pub fn set_viewport(&self, request_id: &RequestId, visible: Option<SeqRange>) {
+        if let Some(worker) = &*self.live_worker.borrow() {
+            worker.tell_viewport(request_id, visible);
+        }
+    }
+
+    /// Edits the agent's message `seq` to `body`, in the live worker; `Err` is a sentence
+    /// for the agent.
+    pub fn edit(
+        &self,
+        request_id: &RequestId,
+        seq: Seq,
+        body: &str,
+    ) -> futures::future::LocalBoxFuture<'static, Result<(), String>> {
+        match &*self.live_worker.borrow() {
+            Some(worker) => Box::pin(worker.edit(request_id, seq, body)),
+            None => Box::pin(std::future::ready(Err(NO_WORKER.to_owned()))),
+        }
+    }
+
+    /// Deletes the agent's message `seq` for everyone, in the live worker (see
+    /// [`AppCache::edit`]).
+    pub fn redact(
+        &self,
+        request_id: &RequestId,
+        seq: Seq,
+    ) -> futures::future::LocalBoxFuture<'static, Result<(), String>> {
+        match &*self.live_worker.borrow() {
+            Some(worker) => Box::pin(worker.redact(request_id, seq)),
+            None => Box::pin(std::future::ready(Err(NO_WORKER.to_owned()))),
         }
     }
 

@@ -32,7 +32,7 @@ mod refresh;
 mod seen;
 
 use list_events::{list_events, write_read_mark, ListSignals};
-use refresh::{refresh_view, run_sync, show_progress, RefreshTurns};
+use refresh::{refresh_view, run_sync, show_report, RefreshTurns};
 use seen::close_notifications_if_seen;
 
 /// How long a fetch must run before the sync indicator shows.
@@ -105,7 +105,7 @@ pub fn ChatView(
             let (id, turns) = (id.clone(), turns.clone());
             spawn_local(async move {
                 loop {
-                    refresh_view(&cache_rc, cache, &id, list, record, error, incomplete).await;
+                    refresh_view(&cache_rc, &id, list, record).await;
                     if turns.get() == RefreshTurns::Again {
                         turns.set(RefreshTurns::Running);
                         continue;
@@ -149,7 +149,6 @@ pub fn ChatView(
                 ListSignals {
                     new_below,
                     error,
-                    incomplete,
                     editing,
                 },
             );
@@ -200,7 +199,7 @@ pub fn ChatView(
                     chat_sync_idb::log_warn!(chat = %id, %err, "could not read the chat record")
                 }
             }
-            run_sync(cache, id, error, incomplete, false);
+            run_sync(cache, &id, false);
         });
     });
 
@@ -237,19 +236,18 @@ pub fn ChatView(
         }
     });
 
-    // Progress shows in the gaps while fetching, and goes when the fetch ends.
+    // The live worker's reports on this chat: progress in the gaps while it fetches, a
+    // retry on offer, a failure. A report left from an earlier view of the chat is not this
+    // view's.
     let id = request_id.clone();
+    let reports = cache.with_value(|c| {
+        c.forget_chat_report(&id);
+        c.chat_reports
+    });
     effect(move || {
-        let _ = fetching.get();
-        let id = id.clone();
-        let Some(cache_rc) = cache.try_get_value() else {
-            return;
-        };
-        spawn_local(async move {
-            if let Ok(status) = cache_rc.driver.status(&id).await {
-                show_progress(list, &status);
-            }
-        });
+        if let Some(report) = reports.with(|reports| reports.get(&id).cloned()) {
+            show_report(list, &report, error, incomplete);
+        }
     });
 
     // Esc returns to the list.
@@ -281,7 +279,7 @@ pub fn ChatView(
     let resync = Callback::new(move |()| {
         error.try_set(None);
         incomplete.try_set(false);
-        run_sync(cache, id.clone(), error, incomplete, true);
+        run_sync(cache, &id, true);
     });
     let title = move || {
         record.with(|r| {

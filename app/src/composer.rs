@@ -113,16 +113,17 @@ pub fn Composer(
         let Some(cache_rc) = cache.try_get_value() else {
             return;
         };
-        let (id, body) = (id.clone(), edit_text.get_untracked());
+        // The tab's live worker sends it and merges the server's answer.
+        let edited = cache_rc.edit(&id, seq, &edit_text.get_untracked());
         busy.try_set(true);
         spawn_local(async move {
-            match chat_sync_idb::edits::edit(&cache_rc.runtime, &id, seq, body).await {
-                Ok(_) => {
+            match edited.await {
+                Ok(()) => {
                     editing.try_set(None);
                     problem.try_set(None);
                 }
-                Err(error) => {
-                    problem.try_set(Some(chat_sync_idb::edits::explain(&error)));
+                Err(sentence) => {
+                    problem.try_set(Some(sentence));
                 }
             }
             busy.try_set(false);

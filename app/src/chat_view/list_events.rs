@@ -11,7 +11,6 @@ use chat_sync::RequestId;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::refresh::describe;
 use crate::cache::AppCache;
 use crate::message_list::{ListEvents, MessageAction};
 
@@ -19,7 +18,6 @@ use crate::message_list::{ListEvents, MessageAction};
 pub(super) struct ListSignals {
     pub(super) new_below: RwSignal<bool>,
     pub(super) error: RwSignal<Option<String>>,
-    pub(super) incomplete: RwSignal<bool>,
     pub(super) editing: RwSignal<Option<(chat_sync::Seq, String)>>,
 }
 
@@ -34,7 +32,6 @@ pub(super) fn list_events(
     let ListSignals {
         new_below,
         error,
-        incomplete,
         editing,
     } = signals;
     let message_id = id.clone();
@@ -44,28 +41,10 @@ pub(super) fn list_events(
     let viewport_id = id;
     ListEvents {
         on_older: Box::new(move || {
-            let id = older_id.clone();
-            let Some(cache_rc) = cache.try_get_value() else {
-                return;
-            };
-            spawn_local(async move {
-                // A page that fails (a long network cut spends the bounded retries) stays owed
-                // while this view is open: the engine keeps asking at the backoff's pace
-                // until it arrives or the reader leaves (the view's signals are disposed
-                // then), and the view offers a retry from the first failure on.
-                let outcome = cache_rc
-                    .driver
-                    .load_older_while_reading(&id, || incomplete.try_set(true).is_none())
-                    .await;
-                match outcome {
-                    Ok(status) => {
-                        incomplete.try_set(status.is_incomplete());
-                    }
-                    Err(err) => {
-                        error.try_set(Some(describe(&err)));
-                    }
-                }
-            });
+            // The live worker keeps asking after failures (a long network cut spends the
+            // bounded retries) while this chat stays open, at the backoff's pace, until the
+            // page arrives; each retry reports a retry on offer, and the end how it went.
+            cache.try_with_value(|cache| cache.load_older(&older_id));
         }),
         on_read: Box::new(move |seq| {
             // Up to once a frame while the reader scrolls through new rows: coalesced to
@@ -98,7 +77,7 @@ pub(super) fn list_events(
             new_below.try_set(shown);
         }),
         on_viewport: Box::new(move |visible| {
-            cache.try_with_value(|c| c.driver.set_viewport(&viewport_id, visible));
+            cache.try_with_value(|c| c.set_viewport(&viewport_id, visible));
         }),
         on_outbox: Box::new(move |client_temp_id, retry| {
             let Some(cache_rc) = cache.try_get_value() else {
@@ -147,11 +126,10 @@ pub(super) fn list_events(
                     if !sure {
                         return;
                     }
+                    let redacted = cache_rc.redact(&id, seq);
                     spawn_local(async move {
-                        if let Err(err) =
-                            chat_sync_idb::edits::redact(&cache_rc.runtime, &id, seq).await
-                        {
-                            error.try_set(Some(chat_sync_idb::edits::explain(&err)));
+                        if let Err(sentence) = redacted.await {
+                            error.try_set(Some(sentence));
                         }
                     });
                 }

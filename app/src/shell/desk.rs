@@ -13,6 +13,7 @@ use chat_sync::protocol::CurrentUser;
 use chat_sync_idb::live_worker::{LiveWorker, LIVE_WORKER_SCRIPT};
 use chat_sync_idb::outbox_sender;
 use chat_sync_idb::push_subscription;
+use chat_sync_idb::runtime::Handed;
 use chat_sync_idb::{sign_out, update};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -147,6 +148,29 @@ pub(super) fn Desk(
                                 });
                                 return;
                             }
+                            // What the worker's sync and writes mean for this page's views.
+                            FromLiveWorker::Chat { request_id, report } => {
+                                if let Some(cache) = opened.try_get_untracked().flatten() {
+                                    cache.note_chat_report(request_id, report);
+                                }
+                                return;
+                            }
+                            FromLiveWorker::Written(written) => {
+                                if let Some(cache) = opened.try_get_untracked().flatten() {
+                                    cache
+                                        .runtime
+                                        .hand_over(&written.request_id, Handed::Written(&written));
+                                }
+                                return;
+                            }
+                            FromLiveWorker::Unwritten(request_id) => {
+                                if let Some(cache) = opened.try_get_untracked().flatten() {
+                                    cache.runtime.hand_over(&request_id, Handed::Unwritten);
+                                }
+                                return;
+                            }
+                            // The answers go to their asks (`LiveWorker`), never here.
+                            FromLiveWorker::Answer { .. } => return,
                             FromLiveWorker::Failed(reason) => {
                                 // Pushes, other tabs and the service worker still fill the
                                 // cache. The worker is let go outside its own callback.
@@ -202,18 +226,9 @@ pub(super) fn Desk(
     // as in Firefox, this is what repairs them).
     let online = window_event_listener(leptos::ev::online, move |_| {
         if let Some(cache) = opened.get_untracked() {
-            // The chats on screen first, then the live worker's catch-up (without one, the
-            // service worker's): run side by side, the chat list's write and this tab's
-            // ingest of the open chat wait on each other in IndexedDB. A fetch that hangs on
-            // a poor network holds the catch-up back [`NEWER_FIRST_MS`] at most.
-            let first = cache.clone();
-            spawn_local(async move {
-                // This tab's ingest hands the open view the rows it writes.
-                let newer = Box::pin(first.driver.fetch_newer_of_open_chats());
-                let cap = Box::pin(chat_sync_idb::platform::sleep(NEWER_FIRST_MS));
-                futures::future::select(newer, cap).await;
-                first.catch_up_back_online();
-            });
+            // The live worker fetches what arrived in the chats on screen, then catches up
+            // (without one, the service worker catches up).
+            cache.catch_up_back_online();
             cache.send_outbox(true);
         }
     });
@@ -368,10 +383,6 @@ fn show_catch_up(
         }
     }
 }
-
-/// How long, back online, the live worker's catch-up waits for the open chats' own fetches
-/// (tens of milliseconds on a working network).
-const NEWER_FIRST_MS: i64 = 2_000;
 
 /// After how long an unopened cache is said to be slow.
 const SLOW_OPEN_MS: i64 = 5_000;

@@ -1,48 +1,62 @@
-//! The live channel in a dedicated worker of its own: both ends of the exchange.
+//! The tab's live worker, a dedicated worker of its own: the page's end of the exchange here,
+//! the worker's in [`serve`].
 //!
 //! The page starts the worker ([`LiveWorker::start`]) once the agent's cache is open and says
 //! whose cache to follow; the worker ([`serve`], called by `www/live.js` with each message)
-//! opens that cache as every context does ([`ChatContext`]) and runs the [`LiveChannel`]
-//! there, posting each status back. So the stream, its leadership, its events' decoding and
-//! ingest and its catch-ups run off the page's thread, and their code is not in the page's
-//! wasm. The page's own catch-ups run there too: the start's, unless the worker's stream
-//! opened within [`LEAD_WAIT_MS`] and caught up already, and one whenever the page hears the
-//! network come back ([`LiveWorker::tell_back_online`]; the page's own driver asks at once
-//! for what arrived in the chats it shows); each ends in a [`FromLiveWorker::CaughtUp`].
-//! And the outbox's sending runs there ([`LiveWorker::tell_send_outbox`]): uploads, sends,
-//! backoffs and their re-runs ([`crate::outbox_sender::pump`]); the page only queues. The
-//! worker's commits reach the page's views on the agent's `BroadcastChannel`, as another
-//! tab's or the service worker's do. Dropping the page's [`LiveWorker`] terminates
-//! the worker, which releases its Web Locks, so leadership passes to the next tab at once.
+//! opens that cache as every context does ([`crate::context::ChatContext`]) and runs the
+//! live channel there, posting each status back. So the stream, its leadership, its events'
+//! decoding and ingest and its catch-ups run off the page's thread, and their code is not in
+//! the page's wasm. The page's catch-ups run there too: the start's, unless the worker's
+//! stream opened within `LEAD_WAIT_MS` and caught up already, and one whenever the page hears
+//! the network come back ([`LiveWorker::tell_back_online`]: the chats the page shows ask for
+//! what arrived in them first); each ends in a [`FromLiveWorker::CaughtUp`]. The outbox's
+//! sending runs there ([`LiveWorker::tell_send_outbox`]): uploads, sends, backoffs and their
+//! re-runs ([`crate::outbox_sender::pump`]); the page only queues. The sync of the chats the
+//! page shows runs there ([`LiveWorker::ask_sync`], [`LiveWorker::ask_older`],
+//! [`LiveWorker::tell_viewport`]), reported by [`FromLiveWorker::Chat`]; and the agent's
+//! edits and deletions ([`LiveWorker::edit`], [`LiveWorker::redact`]), each answered. So the
+//! page writes nothing to the cache but its outbox queue and its read marks.
+//!
+//! The worker's commits reach the page's views on the agent's `BroadcastChannel`, as another
+//! tab's or the service worker's do; what a write of the worker adds to a chat the page shows
+//! is handed to the page before the commit ([`FromLiveWorker::Written`]), which gives it to
+//! its views as its own ([`crate::runtime::Runtime::hand_over`]). Dropping the page's
+//! [`LiveWorker`] terminates the worker, which releases its Web Locks, so leadership passes to
+//! the next tab at once.
 //!
 //! What the two say is decided in the core ([`chat_sync::live::worker_wire`]); this module
 //! only posts and reads it.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 
-use chat_sync::live::worker_wire::{
-    CatchUpOutcome, FromLiveWorker, ToLiveWorker, LIVE_WORKER_PROTOCOL,
-};
-use chat_sync::live::{LiveStatus, LEAD_WAIT_MS};
-use chat_sync::RequestId;
+use chat_sync::live::worker_wire::{FromLiveWorker, ToLiveWorker};
+use chat_sync::{RequestId, Seq, SeqRange};
 use futures::channel::oneshot;
-use futures::future::{select, Either};
-use js_sys::Function;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::context::ChatContext;
-use crate::error::{FetchError, SyncError};
-use crate::live::{CatchUpReport, LiveChannel};
-use crate::platform;
+use crate::error::SyncError;
+
+mod serve;
+
+pub use serve::{catch_up_outcome, serve};
 
 /// The worker's script: the shim that loads the live worker's wasm (`www/live.js`).
 pub const LIVE_WORKER_SCRIPT: &str = "/live.js";
 
+/// The asks waiting for the worker's answer, by ticket.
+type Pending = Rc<RefCell<Vec<(u32, oneshot::Sender<Result<(), String>>)>>>;
+
+/// What an ask that will never be answered (the worker is gone) says.
+const WORKER_GONE: &str = "This tab's worker stopped before it answered: reload the page.";
+
 /// The page's handle on its live worker. Dropping it terminates the worker.
 pub struct LiveWorker {
     worker: web_sys::Worker,
+    pending: Pending,
+    next_ticket: Cell<u32>,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
@@ -58,6 +72,8 @@ impl Drop for LiveWorker {
         self.worker.set_onmessage(None);
         self.worker.set_onerror(None);
         self.worker.terminate();
+        // Every ask still waiting ends with `WORKER_GONE`.
+        self.pending.borrow_mut().clear();
     }
 }
 
@@ -65,9 +81,10 @@ impl LiveWorker {
     /// Starts the worker at `script` (normally [`LIVE_WORKER_SCRIPT`]) and has it follow
     /// `user_id`'s cache, with `open_chats` shown in this page (see
     /// [`LiveWorker::tell_chat_open`]). `on_message` gets every status of its channel, the first being
-    /// [`LiveStatus::Follower`], or [`FromLiveWorker::Failed`] once when the worker runs none
-    /// (it could not load, open the cache, or has no `EventSource`); a message that is not
-    /// of the exchange is logged and dropped.
+    /// `LiveStatus::Follower`, or [`FromLiveWorker::Failed`] once when the worker runs none
+    /// (it could not load, open the cache, or has no `EventSource`), and every other message
+    /// of the worker's but the answers to this page's asks, which their callers get; a
+    /// message that is not of the exchange is logged and dropped.
     pub fn start(
         script: &str,
         user_id: &str,
@@ -78,10 +95,27 @@ impl LiveWorker {
             web_sys::Worker::new(script).map_err(|e| SyncError::platform("new Worker", &e))?;
         let on_message: Rc<dyn Fn(FromLiveWorker)> = Rc::new(on_message);
         let deliver = on_message.clone();
+        let pending = Pending::default();
+        let answers = pending.clone();
         let on_text = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
                 let text = event.data().as_string().unwrap_or_default();
                 match FromLiveWorker::decode(&text) {
+                    Ok(FromLiveWorker::Answer { ticket, outcome }) => {
+                        let waiting = {
+                            let mut answers = answers.borrow_mut();
+                            let at = answers.iter().position(|(t, _)| *t == ticket);
+                            at.map(|at| answers.swap_remove(at).1)
+                        };
+                        match waiting {
+                            Some(answer) => {
+                                let _ = answer.send(outcome);
+                            }
+                            None => {
+                                crate::log_warn!(ticket, "live worker: an answer nobody asked for")
+                            }
+                        }
+                    }
                     Ok(message) => deliver(message),
                     Err(error) => crate::log_warn!(%error, "live worker: message dropped"),
                 }
@@ -99,6 +133,8 @@ impl LiveWorker {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let live = Self {
             worker,
+            pending,
+            next_ticket: Cell::new(0),
             _on_message: on_text,
             _on_error: on_error,
         };
@@ -131,12 +167,113 @@ impl LiveWorker {
         }
     }
 
-    /// Tells the worker that the network is back: it catches up and answers with a
-    /// [`FromLiveWorker::CaughtUp`]. (The chats the page shows ask for what arrived in them
-    /// through the page's own driver, [`crate::driver::Driver::fetch_newer`].)
+    /// Tells the worker that the network is back: the chats the page shows ask at once for
+    /// what arrived in them, then the worker catches up and answers with a
+    /// [`FromLiveWorker::CaughtUp`].
     pub fn tell_back_online(&self) {
         if let Err(error) = self.post(&ToLiveWorker::BackOnline) {
             crate::log_warn!(%error, "live worker: back online not told");
+        }
+    }
+
+    /// Asks the worker to fill what is missing in `request_id`, a chat this page shows
+    /// (`manual`: the agent asked, so the grace period and backoff are skipped); the run's
+    /// end comes back as a [`FromLiveWorker::Chat`] report.
+    pub fn ask_sync(&self, request_id: &RequestId, manual: bool) {
+        let message = ToLiveWorker::Sync {
+            request_id: request_id.clone(),
+            manual,
+        };
+        if let Err(error) = self.post(&message) {
+            crate::log_warn!(%error, chat = %request_id, "live worker: sync not asked");
+        }
+    }
+
+    /// Asks the worker for older history of `request_id`, which the reader waits for at the
+    /// oldest cached message: it keeps asking the server after failures while the chat is
+    /// open here, and reports each retry and the end ([`FromLiveWorker::Chat`]).
+    pub fn ask_older(&self, request_id: &RequestId) {
+        let message = ToLiveWorker::Older {
+            request_id: request_id.clone(),
+        };
+        if let Err(error) = self.post(&message) {
+            crate::log_warn!(%error, chat = %request_id, "live worker: older history not asked");
+        }
+    }
+
+    /// Tells the worker which seqs of `request_id` are on screen: gaps there come first.
+    pub fn tell_viewport(&self, request_id: &RequestId, visible: Option<SeqRange>) {
+        let message = ToLiveWorker::Viewport {
+            request_id: request_id.clone(),
+            visible,
+        };
+        if let Err(error) = self.post(&message) {
+            crate::log_warn!(%error, chat = %request_id, "live worker: viewport not told");
+        }
+    }
+
+    /// Has the worker edit the agent's message `seq` to `body`; resolves to `Err` with a
+    /// sentence for the agent when it could not. The future does not borrow this handle.
+    pub fn edit(
+        &self,
+        request_id: &RequestId,
+        seq: Seq,
+        body: &str,
+    ) -> impl Future<Output = Result<(), String>> + 'static {
+        let ticket = self.ticket();
+        self.ask(
+            ticket,
+            &ToLiveWorker::Edit {
+                ticket,
+                request_id: request_id.clone(),
+                seq,
+                body: body.to_owned(),
+            },
+        )
+    }
+
+    /// Has the worker delete the agent's message `seq` for everyone (see
+    /// [`LiveWorker::edit`]).
+    pub fn redact(
+        &self,
+        request_id: &RequestId,
+        seq: Seq,
+    ) -> impl Future<Output = Result<(), String>> + 'static {
+        let ticket = self.ticket();
+        self.ask(
+            ticket,
+            &ToLiveWorker::Redact {
+                ticket,
+                request_id: request_id.clone(),
+                seq,
+            },
+        )
+    }
+
+    /// A fresh ticket for an ask.
+    fn ticket(&self) -> u32 {
+        let ticket = self.next_ticket.get();
+        self.next_ticket.set(ticket.wrapping_add(1));
+        ticket
+    }
+
+    /// Posts the ask `message`, numbered `ticket`; its answer, or [`WORKER_GONE`] if the
+    /// worker ends first.
+    fn ask(
+        &self,
+        ticket: u32,
+        message: &ToLiveWorker,
+    ) -> impl Future<Output = Result<(), String>> + 'static {
+        let (answer, answered) = oneshot::channel();
+        let posted = self.post(message);
+        if posted.is_ok() {
+            self.pending.borrow_mut().push((ticket, answer));
+        }
+        async move {
+            posted.map_err(|error| format!("This tab's worker could not be asked: {error}"))?;
+            answered
+                .await
+                .unwrap_or_else(|_| Err(WORKER_GONE.to_owned()))
         }
     }
 
@@ -144,189 +281,5 @@ impl LiveWorker {
         self.worker
             .post_message(&JsValue::from_str(&message.encode()))
             .map_err(|e| SyncError::platform("Worker.postMessage", &e))
-    }
-}
-
-/// The worker's channel and the context it writes to.
-struct Running {
-    /// Kept for the worker's life: its database connection carries the deletion hook.
-    context: ChatContext,
-    /// Taken (so stopped) when the cache is deleted.
-    channel: Option<LiveChannel>,
-}
-
-thread_local! {
-    /// The chats the page shows, told before the cache opened (applied once it has).
-    static OPEN_EARLY: RefCell<Vec<(RequestId, bool)>> = const { RefCell::new(Vec::new()) };
-    /// A send the page asked for before the cache opened (`Some(wake)`, run once it has).
-    static SEND_EARLY: Cell<Option<bool>> = const { Cell::new(None) };
-    /// Whether a start was accepted (set before the cache opens, so a second start that
-    /// arrives meanwhile is ignored too).
-    static STARTED: Cell<bool> = const { Cell::new(false) };
-    /// The running channel.
-    static RUNNING: RefCell<Option<Running>> = const { RefCell::new(None) };
-}
-
-/// Tells the page `message` (the worker's `postMessage`).
-fn tell_page(message: &FromLiveWorker) {
-    let posted = platform::global_property("postMessage")
-        .and_then(|post| post.dyn_into::<Function>().ok())
-        .map(|post| post.call1(&platform::global(), &JsValue::from_str(&message.encode())));
-    if !matches!(posted, Some(Ok(_))) {
-        crate::log_warn!(message = %message.encode(), "live worker: could not post to the page");
-    }
-}
-
-/// The context of the running channel; `None` until the cache is open (and the channel
-/// started).
-fn running_context() -> Option<ChatContext> {
-    RUNNING.with(|running| Some(running.borrow().as_ref()?.context.clone()))
-}
-
-/// What the page is told of a catch-up that ended with `result`: a refused session (401) is
-/// the agent's to renew, any other failure means the server could not be used right now.
-pub fn catch_up_outcome(result: &Result<CatchUpReport, SyncError>) -> CatchUpOutcome {
-    match result {
-        Ok(_) => CatchUpOutcome::Done,
-        Err(SyncError::Fetch(FetchError::Refused { status: 401, .. })) => CatchUpOutcome::SignedOut,
-        Err(error) => CatchUpOutcome::Unreachable(error.to_string()),
-    }
-}
-
-/// Runs one catch-up of the running context and tells the page how it ended. Nothing runs
-/// before the cache is open: the start's own catch-up (or its stream's) is still to come
-/// then, and covers it. Back online, the page's own driver has already asked for what
-/// arrived in the chats it shows (it renders the rows it wrote without reading them back);
-/// this catch-up's repair of those chats waits for that fetch under the chat's Web Lock and
-/// then finds nothing missing.
-async fn catch_up_for_page() {
-    let Some(context) = running_context() else {
-        crate::log_debug!("live worker: back online before the cache opened; the start catches up");
-        return;
-    };
-    let result = context.catch_up().await;
-    if let Err(error) = &result {
-        crate::log_warn!(%error, "live worker: catch-up failed");
-    }
-    tell_page(&FromLiveWorker::CaughtUp(catch_up_outcome(&result)));
-}
-
-/// Sends the outbox of the running context for the page (`wake`: backoffs end first), or
-/// once the cache is open when it is not yet.
-fn send_for_page(wake: bool) {
-    let Some(context) = running_context() else {
-        SEND_EARLY.with(|early| early.set(Some(early.get().unwrap_or(false) || wake)));
-        return;
-    };
-    crate::outbox_sender::pump(
-        context.runtime.clone(),
-        wake,
-        Rc::new(|| tell_page(&FromLiveWorker::OutboxSignedOut)),
-    );
-}
-
-/// The start's catch-up: none when the channel's first decisive status says its stream
-/// opened within [`LEAD_WAIT_MS`] (the stream catches up as soon as it opens, reading the
-/// chat list after it, so nothing between the two is missed); otherwise (a follower, whose
-/// leader may be another tab that caught up long ago, a stream that failed or did not open
-/// in time) one of the worker's own.
-async fn start_catch_up(settled: oneshot::Receiver<bool>) {
-    let wait = Box::pin(platform::sleep(LEAD_WAIT_MS));
-    if let Either::Left((Ok(true), _)) = select(settled, wait).await {
-        crate::log_debug!("live worker: the stream is open; its catch-up applies the chat list");
-        return;
-    }
-    catch_up_for_page().await;
-}
-
-/// The worker's side: handles one message `data` from the page. The first valid start opens
-/// the agent's cache and runs the live channel for as long as the worker lives, and the
-/// start's catch-up; the page learns every status and how each catch-up ended, or why nothing
-/// runs. A start in another protocol, a malformed message or a second start changes nothing
-/// (the first two are answered as failures).
-pub async fn serve(data: JsValue) {
-    let text = data.as_string().unwrap_or_default();
-    let user_id = match ToLiveWorker::decode(&text) {
-        Ok(ToLiveWorker::BackOnline) => {
-            catch_up_for_page().await;
-            return;
-        }
-        Ok(ToLiveWorker::SendOutbox { wake }) => {
-            send_for_page(wake);
-            return;
-        }
-        Ok(ToLiveWorker::ChatOpen { request_id, open }) => {
-            match running_context() {
-                Some(context) => context.runtime.set_chat_open(&request_id, open),
-                None => OPEN_EARLY.with(|early| early.borrow_mut().push((request_id, open))),
-            }
-            return;
-        }
-        Ok(ToLiveWorker::Start { protocol, user_id }) if protocol == LIVE_WORKER_PROTOCOL => {
-            user_id
-        }
-        Ok(ToLiveWorker::Start { protocol, .. }) => {
-            tell_page(&FromLiveWorker::Failed(format!(
-                "the page speaks protocol {protocol}, this worker {LIVE_WORKER_PROTOCOL}"
-            )));
-            return;
-        }
-        Err(error) => {
-            tell_page(&FromLiveWorker::Failed(error.to_string()));
-            return;
-        }
-    };
-    if STARTED.with(|started| started.replace(true)) {
-        crate::log_warn!("live worker: already started; a second start is ignored");
-        return;
-    }
-    let context = match ChatContext::open(&user_id).await {
-        Ok(context) => context,
-        Err(error) => {
-            tell_page(&FromLiveWorker::Failed(format!(
-                "the cache could not be opened: {error}"
-            )));
-            return;
-        }
-    };
-    // Another context deleted the cache (a sign-out): the channel stops writing to it; the
-    // page, told by its own connection, leaves the desk and ends this worker.
-    context.runtime.store().set_on_deleted(Some(Rc::new(|| {
-        crate::log_info!("live worker: the cache was deleted; the channel stops");
-        // Only the channel: the context's connection is the one running this hook.
-        let channel = RUNNING.with(|running| running.borrow_mut().as_mut()?.channel.take());
-        drop(channel);
-    })));
-    // What the page opened and closed while the cache opened, in order; from here on its
-    // messages find the context (nothing awaits between this and `RUNNING` being set).
-    for (request_id, open) in OPEN_EARLY.with(|early| std::mem::take(&mut *early.borrow_mut())) {
-        context.runtime.set_chat_open(&request_id, open);
-    }
-    // Settled by the first status that says whether the stream's catch-up covers the
-    // start's (the core's `covers_start_catch_up`).
-    let (settle, settled) = oneshot::channel::<bool>();
-    let settle = RefCell::new(Some(settle));
-    let status = move |status: LiveStatus| {
-        if let Some(covered) = status.covers_start_catch_up() {
-            if let Some(settle) = settle.borrow_mut().take() {
-                let _ = settle.send(covered);
-            }
-        }
-        tell_page(&FromLiveWorker::Status(status));
-    };
-    match LiveChannel::start(context.driver.clone(), "", status) {
-        Ok(channel) => {
-            RUNNING.with(|running| {
-                *running.borrow_mut() = Some(Running {
-                    context,
-                    channel: Some(channel),
-                })
-            });
-            if let Some(wake) = SEND_EARLY.with(Cell::take) {
-                send_for_page(wake);
-            }
-            start_catch_up(settled).await;
-        }
-        Err(error) => tell_page(&FromLiveWorker::Failed(error.to_string())),
     }
 }

@@ -132,6 +132,13 @@ impl Runtime {
         self.store.watch_writes(request_id, on_write)
     }
 
+    /// Hands the watchers of `request_id` in this context a write another context made and
+    /// relayed here before its commit (the tab's live worker writes for the page, see
+    /// [`crate::live_worker`]), as if this context had made it.
+    pub fn hand_over(&self, request_id: &RequestId, handed: Handed<'_>) {
+        self.store.hand_over(request_id, handed);
+    }
+
     /// The chats open in a visible view of this context.
     pub fn open_chats(&self) -> Vec<RequestId> {
         self.open_chats.borrow().keys().cloned().collect()

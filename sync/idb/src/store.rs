@@ -102,6 +102,12 @@ impl IdbStore {
         self.watchers.watch(request_id, on_write)
     }
 
+    /// Tells this store's watchers of `request_id` of a write relayed from another context
+    /// (see [`crate::runtime::Runtime::hand_over`]).
+    pub fn hand_over(&self, request_id: &RequestId, handed: Handed<'_>) {
+        self.watchers.tell(request_id, handed);
+    }
+
     /// Makes the store refuse writes that take it past `bytes`, the way a full disk does.
     pub fn with_budget(mut self, bytes: u64) -> Self {
         self.budget = Some(bytes);

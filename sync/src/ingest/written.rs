@@ -11,12 +11,15 @@
 //!
 //! Should the transaction then fail, the store says so, and the view drops what it was
 //! handed and reads the store again: what is shown never outlives a failed write.
+//!
+//! A tab's live worker writes for its page: it relays what it hands over to the page
+//! (`chat_sync::live::worker_wire`, as JSON), whose views take it as their own context's.
 
 use super::{IngestContext, IngestPlan, Source};
 use crate::types::{ChatRecord, Message, RequestId};
 
 /// An ingest's additions, handed to the writing context's views before the commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     /// The chat.
     pub request_id: RequestId,
