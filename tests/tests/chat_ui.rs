@@ -141,6 +141,15 @@ async fn a_partial_chat_shows_cached_rows_at_once_and_skeletons_only_where_missi
     .await?;
     assert_eq!(server.metric(RANGE).await? - range_before, 5.0);
     assert_eq!(server.metric(CURSOR).await? - cursor_before, 0.0);
+    // The page asked for none of it: the tab's live worker fetches history (its requests are
+    // in its own timeline), and the page's wasm links no fetch of history.
+    let page_fetches = page
+        .evaluate(
+            "performance.getEntriesByType('resource')
+               .filter(e => e.name.includes('/api/chat/messages')).length",
+        )
+        .await?;
+    assert_eq!(page_fetches, json!(0), "history fetched by the page itself");
 
     browser.close().await;
     server.stop().await;

@@ -31,6 +31,7 @@ pub const CORE_LAYERS: &[(&str, &[&str])] = &[
             "sort",
             "json",
             "vec_map",
+            "labels",
         ],
     ),
     (

@@ -44,6 +44,11 @@ async fn the_live_worker_hears_the_start_then_the_chats_and_the_page_its_statuse
 }
 
 #[wasm_bindgen_test::wasm_bindgen_test]
+async fn the_live_workers_answers_reach_their_asks_and_its_reports_the_page() {
+    common::live_worker::answers_reach_their_asks_and_reports_the_page().await;
+}
+
+#[wasm_bindgen_test::wasm_bindgen_test]
 async fn a_live_worker_whose_script_throws_is_reported_failed() {
     common::live_worker::a_worker_whose_script_throws_is_reported_failed().await;
 }

@@ -6,7 +6,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use chat_sync::live::worker_wire::{CatchUpOutcome, FromLiveWorker, LIVE_WORKER_PROTOCOL};
+use chat_sync::live::worker_wire::{
+    CatchUpOutcome, ChatReport, FromLiveWorker, LIVE_WORKER_PROTOCOL,
+};
 use chat_sync::live::LiveStatus;
 use chat_sync::RequestId;
 use chat_sync_idb::live_worker::LiveWorker;
@@ -89,6 +91,59 @@ pub async fn the_worker_hears_the_start_then_the_chats_and_the_page_its_statuses
         "the page heard the statuses and outcomes in order, the stray text dropped"
     );
     drop(worker);
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+pub async fn answers_reach_their_asks_and_reports_the_page() {
+    // Reports on a chat it is asked to sync; answers the first two asks by their tickets,
+    // the second first, and the third never.
+    let url = script(
+        "const asks = [];
+         onmessage = (e) => {
+           if (e.data.startsWith('sync/')) {
+             postMessage('chat/1/2/10/0/' + e.data.slice('sync/'.length));
+             return;
+           }
+           if (!e.data.startsWith('edit/') && !e.data.startsWith('redact/')) return;
+           asks.push(e.data.split('/')[1]);
+           if (asks.length === 2) {
+             postMessage('answer/' + asks[1] + '/failed/That message was already deleted.');
+             postMessage('answer/' + asks[0] + '/ok');
+             postMessage('answer/77/ok');
+           }
+         };",
+    );
+    let (heard, on_message) = collector();
+    let worker = LiveWorker::start(&url, "alice", &[], on_message).expect("the worker starts");
+    let chat = RequestId::new("REQ/1");
+    worker.ask_sync(&chat, false);
+    let edited = worker.edit(&chat, 4, "new text / with a slash");
+    let redacted = worker.redact(&chat, 5);
+    assert_eq!(edited.await, Ok(()));
+    assert_eq!(
+        redacted.await,
+        Err("That message was already deleted.".to_owned())
+    );
+    let unanswered = worker.edit(&chat, 6, "never answered");
+    platform::sleep(50).await;
+    drop(worker);
+    let gone = unanswered
+        .await
+        .expect_err("no answer once the worker is gone");
+    assert!(gone.contains("stopped"), "{gone}");
+    assert_eq!(
+        *heard.borrow(),
+        vec![FromLiveWorker::Chat {
+            request_id: chat,
+            report: ChatReport::Status {
+                fetching: true,
+                done: 2,
+                total: 10,
+                incomplete: false,
+            },
+        }],
+        "the report reached the page; the answers (one nobody asked for) did not"
+    );
     let _ = web_sys::Url::revoke_object_url(&url);
 }
 
