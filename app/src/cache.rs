@@ -259,12 +259,12 @@ impl AppCache {
     pub fn load_older(&self, request_id: &RequestId) {
         match &*self.live_worker.borrow() {
             Some(worker) => worker.ask_older(request_id),
-            None => self.note_chat_report(
-                request_id.clone(),
-                ChatReport::Failed(
-                    "older messages load in this tab's worker, which could not start".to_owned(),
-                ),
-            ),
+            None => {
+                let request_id = request_id.clone();
+                ask_service_worker("older history", async move {
+                    chat_sync_idb::service_worker::ask_load_older(&request_id).await
+                });
+            }
         }
     }
 

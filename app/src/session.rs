@@ -8,8 +8,8 @@
 //! session ended: the app shows the sign-in page but keeps the cache and the outbox, which
 //! are the agent's and are still there after they sign in again. The service worker is told
 //! on a 401 and on every sign-in, so it never keeps answering for an agent whose session is
-//! over. Once the server confirms an agent, what other agents left in this browser is
-//! cleared (`chat_sync_idb::leftovers`). Signing out is `chat_sync_idb::sign_out`, which
+//! over. Once the server confirms an agent, the desk has its live worker clear what other
+//! agents left in this browser (`chat_sync_idb::leftovers`). Signing out is `chat_sync_idb::sign_out`, which
 //! ends the session in every tab.
 
 use chat_sync::protocol::{CurrentUser, LoginRequest};
@@ -50,7 +50,6 @@ pub async fn resume() -> Session {
     match get_json::<CurrentUser>("/api/auth/me", "current user").await {
         Ok(user) => {
             remembered_user::remember(&user).await;
-            clear_other_agents(&user.id);
             Session::SignedIn {
                 user,
                 offline: false,
@@ -95,7 +94,6 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
             // is instead of answering media requests for whoever it knew.
             tell_worker_the_session_changed();
             remembered_user::remember(&user).await;
-            clear_other_agents(&user.id);
             Ok(user)
         }
         Err(FetchError::Refused { status: 401, .. }) => {
@@ -109,23 +107,6 @@ pub async fn sign_in(username: &str, password: &str) -> Result<CurrentUser, Stri
         }) => Err("Too many attempts: wait a minute and try again.".to_owned()),
         Err(error) => Err(format!("Could not reach the server: {error}")),
     }
-}
-
-/// Clears what other agents left in this browser once the server has confirmed `user_id`
-/// (see `chat_sync_idb::leftovers`: removed unless unsent), in the background: it never
-/// delays the desk, and a failure leaves those caches as they were.
-fn clear_other_agents(user_id: &str) {
-    let user_id = user_id.to_owned();
-    wasm_bindgen_futures::spawn_local(async move {
-        let report = chat_sync_idb::leftovers::clear_other_agents(&user_id).await;
-        if !report.removed.is_empty() || !report.kept.is_empty() {
-            chat_sync_idb::log_info!(
-                removed = ?report.removed,
-                kept = ?report.kept,
-                "other agents' caches cleared"
-            );
-        }
-    });
 }
 
 /// Tells the service worker to forget the agent it knows (see

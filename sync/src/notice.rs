@@ -170,6 +170,14 @@ pub enum PageMessage {
     /// Send the signed-in agent's outbox now (backoffs end first): a page whose live worker,
     /// which sends it, could not start asks this instead.
     SendOutbox,
+    /// The reader of a chat waits at its oldest cached message (a chat never opened here
+    /// has none, and shows its newest page once it comes): fetch one page of it, once (no
+    /// retries: the page asks again). A page whose live worker, which loads older history,
+    /// could not start asks this instead.
+    LoadOlder {
+        /// The chat.
+        request_id: RequestId,
+    },
 }
 
 /// Decoded flat, without serde's buffering (see [`crate::tagged`]).
@@ -183,6 +191,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             SubscribePush,
             CatchUp,
             SendOutbox,
+            LoadOlder,
         }
         crate::deserialize_unit_variants!(Tag {
             SessionChanged = "session-changed",
@@ -191,6 +200,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             SubscribePush = "subscribe-push",
             CatchUp = "catch-up",
             SendOutbox = "send-outbox",
+            LoadOlder = "load-older",
         });
         #[derive(Deserialize)]
         #[serde(remote = "Self")]
@@ -199,6 +209,7 @@ impl<'de> Deserialize<'de> for PageMessage {
             tag: Tag,
             user: Option<CurrentUser>,
             timeout_ms: Option<u32>,
+            request_id: Option<RequestId>,
         }
         let flat = Flat::deserialize(crate::object_only::ObjectOnly(deserializer))?;
         Ok(match flat.tag {
@@ -212,6 +223,9 @@ impl<'de> Deserialize<'de> for PageMessage {
             },
             Tag::CatchUp => PageMessage::CatchUp,
             Tag::SendOutbox => PageMessage::SendOutbox,
+            Tag::LoadOlder => PageMessage::LoadOlder {
+                request_id: crate::tagged::required(flat.request_id, "request_id")?,
+            },
         })
     }
 }
@@ -345,6 +359,21 @@ mod tests {
         assert!(
             decode::<PageMessage>(r#"{"type":"subscribe-push"}"#, "page message").is_err(),
             "a subscription request without its timeout changes nothing"
+        );
+        let older = PageMessage::LoadOlder {
+            request_id: RequestId::new("REQ-1001"),
+        };
+        assert_eq!(
+            encode(&older),
+            r#"{"type":"load-older","request_id":"REQ-1001"}"#
+        );
+        assert_eq!(
+            decode::<PageMessage>(&encode(&older), "page message").unwrap(),
+            older
+        );
+        assert!(
+            decode::<PageMessage>(r#"{"type":"load-older"}"#, "page message").is_err(),
+            "an ask for older history without its chat changes nothing"
         );
     }
 }

@@ -563,14 +563,19 @@ fn next_release(dist: &std::path::Path) -> e2e::Result<(String, String)> {
 }
 
 /// Stamps sw.js in `dist` with the build its files are now, exactly as `www/stamp-sw.sh`
-/// computes it (the first 16 hex digits of the SHA-256 of worker.js, worker_bg.wasm,
-/// live.js, live-worker.js and live-worker_bg.wasm, in order). Returns the old and the new
-/// stamp.
+/// computes it (the first 16 hex digits of the SHA-256 of its files, in its order, read from
+/// the script itself so the two cannot differ). Returns the old and the new stamp.
 fn restamp(dist: &std::path::Path) -> e2e::Result<(String, String)> {
     let stamp = worker_stamp(dist)?;
+    let script =
+        read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/stamp-sw.sh"))?;
+    let files = script
+        .lines()
+        .find_map(|l| l.strip_prefix("files=\"")?.strip_suffix('"'))
+        .ok_or_else(|| HarnessError::Setup("stamp-sw.sh names no files".into()))?;
     let output = std::process::Command::new("sh")
         .arg("-c")
-        .arg("cat worker.js worker_bg.wasm live.js live-worker.js live-worker_bg.wasm | sha256sum | cut -c1-16")
+        .arg(format!("cat {files} | sha256sum | cut -c1-16"))
         .current_dir(dist)
         .output()
         .map_err(|source| HarnessError::Io {

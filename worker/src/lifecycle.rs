@@ -110,6 +110,9 @@ pub async fn message(event: web_sys::ExtendableMessageEvent) -> Result<(), Worke
         PageMessage::SendOutbox => {
             crate::sync::send_for_page().await?;
         }
+        PageMessage::LoadOlder { request_id } => {
+            crate::sync::load_older_for_page(&request_id).await?;
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! pass, the returned promise rejects (unless it is the browser's last chance), which is how a
 //! service worker asks the browser to fire the sync again later with its own backoff.
 
+use chat_sync::RequestId;
 use chat_sync_idb::outbox_sender::{self, FlushReport, SYNC_TAG};
 use std::future::Future;
 
@@ -40,7 +41,9 @@ pub async fn handle(event: web_sys::ExtendableEvent) -> Result<After, WorkerErro
         chat_sync_idb::log_info!(?tag, "a sync event for another tag: ignored");
         return Ok(After::Done);
     }
-    let report = for_signed_in(Some(false), true).await?.unwrap_or_default();
+    let report = for_signed_in(Some(false), true, None)
+        .await?
+        .unwrap_or_default();
     if report.wants_retry() && !last_chance {
         return Ok(After::Retry(format!(
             "{} queued message(s) failed to send and wait for a retry",
@@ -64,7 +67,7 @@ fn log_report(report: &FlushReport) {
 /// A page whose live worker could not start asks for its catch-up
 /// ([`chat_sync::notice::PageMessage::CatchUp`]): the same one as a Background Sync's.
 pub fn catch_up_for_page() -> impl Future<Output = Result<Option<FlushReport>, WorkerError>> {
-    for_signed_in(None, true)
+    for_signed_in(None, true, None)
 }
 
 /// A page whose live worker could not start asks for its outbox to be sent
@@ -72,17 +75,27 @@ pub fn catch_up_for_page() -> impl Future<Output = Result<Option<FlushReport>, W
 /// backoff ended first. What remains waits for the next ask, or for a Background Sync where
 /// the browser has one.
 pub fn send_for_page() -> impl Future<Output = Result<Option<FlushReport>, WorkerError>> {
-    for_signed_in(Some(true), false)
+    for_signed_in(Some(true), false, None)
+}
+
+/// A page whose live worker could not start has a reader waiting at the oldest cached
+/// message of `request_id` ([`chat_sync::notice::PageMessage::LoadOlder`]): one page of
+/// older history (the newest page of a chat never opened), one attempt (the page asks
+/// again); a failure is the message handler's to log.
+pub async fn load_older_for_page(request_id: &RequestId) -> Result<(), WorkerError> {
+    for_signed_in(None, false, Some(request_id)).await.map(drop)
 }
 
 /// For the signed-in agent: flushes the outbox when `send` says so (`Some(wake)`, see
-/// [`outbox_sender::flush_waking`]), then catches the cache up when `catch_up` does. Every
+/// [`outbox_sender::flush_waking`]), then catches the cache up when `catch_up` does, or
+/// fetches one page of `older` history of a chat. Every
 /// request names the agent it is made for: should another agent sign in meanwhile, the
 /// server refuses the rest instead of taking it as his. One body for the `sync` event and
 /// the pages' asks.
 async fn for_signed_in(
     send: Option<bool>,
     catch_up: bool,
+    older: Option<&RequestId>,
 ) -> Result<Option<FlushReport>, WorkerError> {
     let user = session::current_user().await?;
     chat_sync_idb::agent::acting_as(&user.id, async {
@@ -100,6 +113,12 @@ async fn for_signed_in(
         }
         if catch_up {
             repair_cached_chats(&state).await;
+        }
+        if let Some(request_id) = older {
+            state
+                .driver
+                .load_older_while_reading(request_id, || false)
+                .await?;
         }
         Ok(report)
     })

@@ -200,7 +200,15 @@ pub(super) fn Desk(
                 match started {
                     // The chats this tab shows from now on reach the worker too, so its
                     // ingest adds no unread to them either (`AppCache::set_chat_open`).
-                    Ok(worker) => cache.set_live_worker(Some(worker)),
+                    Ok(worker) => {
+                        // The server confirmed this agent (not an offline start): what other
+                        // agents left in this browser goes, in the worker, unless it holds
+                        // unsent work (`chat_sync_idb::leftovers`).
+                        if !offline {
+                            worker.tell_clear_other_agents();
+                        }
+                        cache.set_live_worker(Some(worker));
+                    }
                     Err(error) => {
                         chat_sync_idb::log_warn!(%error, "no live worker: pushes, and catch-ups and sends by the service worker");
                         cache.live_worker_failed();

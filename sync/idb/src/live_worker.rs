@@ -176,6 +176,14 @@ impl LiveWorker {
         }
     }
 
+    /// Tells the worker that the server confirmed the agent: it clears what other agents left
+    /// in this browser ([`crate::leftovers::clear_other_agents`]).
+    pub fn tell_clear_other_agents(&self) {
+        if let Err(error) = self.post(&ToLiveWorker::ClearOtherAgents) {
+            crate::log_warn!(%error, "live worker: other agents' caches not cleared");
+        }
+    }
+
     /// Asks the worker to fill what is missing in `request_id`, a chat this page shows
     /// (`manual`: the agent asked, so the grace period and backoff are skipped); the run's
     /// end comes back as a [`FromLiveWorker::Chat`] report.

@@ -2,6 +2,7 @@
 //! same code compiles for every context; in a worker they find no container and do nothing).
 
 use chat_sync::notice::PageMessage;
+use chat_sync::RequestId;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -216,6 +217,17 @@ pub async fn ask_catch_up() -> Result<bool, SyncError> {
 /// of running the sender's code itself. `Ok(false)` as for [`confirm_session`].
 pub async fn ask_send_outbox() -> Result<bool, SyncError> {
     post_to_active(&PageMessage::SendOutbox).await
+}
+
+/// Asks this page's active service worker for one page of older history of `request_id`
+/// ([`PageMessage::LoadOlder`]), for a reader waiting at its oldest cached message: what a
+/// page whose live worker could not start does instead. `Ok(false)` as for
+/// [`confirm_session`].
+pub async fn ask_load_older(request_id: &RequestId) -> Result<bool, SyncError> {
+    let message = PageMessage::LoadOlder {
+        request_id: request_id.clone(),
+    };
+    post_to_active(&message).await
 }
 
 /// Posts `message` to this page's active service worker, once it is ready; `Ok(false)`

@@ -27,7 +27,7 @@
 //! texts: `chat_sync_idb::live_worker`).
 //!
 //! The messages are short texts (`start/4/<agent>`, `open/<chat>`, `closed/<chat>`,
-//! `online`, `send`, `send/wake`, `sync/<chat>`, `resync/<chat>`, `older/<chat>`,
+//! `online`, `send`, `send/wake`, `clear-others`, `sync/<chat>`, `resync/<chat>`, `older/<chat>`,
 //! `viewport/<from>-<to>/<chat>`, `edit/<ticket>/<seq>/<n>/<chat><body>`,
 //! `redact/<ticket>/<seq>/<chat>`, `status/connected`, `status/reconnecting/3`,
 //! `caught-up/done`, `caught-up/unreachable/<reason>`, `outbox/signed-out`,
@@ -75,6 +75,9 @@ pub enum ToLiveWorker {
         /// Whether backoffs end first.
         wake: bool,
     },
+    /// The server confirmed the agent (`clear-others`): clear what other agents left in this
+    /// browser (their caches are removed unless they hold unsent work).
+    ClearOtherAgents,
     /// Fill what is missing in a chat the page shows (`sync/<chat>`); `manual`: the agent
     /// asked, so the grace period and the backoff are skipped (`resync/<chat>`). Answered
     /// with the chat's [`FromLiveWorker::Chat`] report.
@@ -267,6 +270,7 @@ impl ToLiveWorker {
             Self::BackOnline => "online".to_owned(),
             Self::SendOutbox { wake: false } => "send".to_owned(),
             Self::SendOutbox { wake: true } => "send/wake".to_owned(),
+            Self::ClearOtherAgents => "clear-others".to_owned(),
             Self::Sync {
                 request_id,
                 manual: false,
@@ -315,6 +319,7 @@ impl ToLiveWorker {
             "online" => return Ok(Self::BackOnline),
             "send" => return Ok(Self::SendOutbox { wake: false }),
             "send/wake" => return Ok(Self::SendOutbox { wake: true }),
+            "clear-others" => return Ok(Self::ClearOtherAgents),
             _ => {}
         }
         for (prefix, open) in [("open/", true), ("closed/", false)] {
@@ -591,6 +596,7 @@ mod tests {
             ToLiveWorker::BackOnline,
             ToLiveWorker::SendOutbox { wake: false },
             ToLiveWorker::SendOutbox { wake: true },
+            ToLiveWorker::ClearOtherAgents,
             ToLiveWorker::Sync {
                 request_id: RequestId::new("REQ-1"),
                 manual: false,
@@ -727,6 +733,8 @@ mod tests {
             "send/",
             "send/now",
             "sendwake",
+            "clear-others/",
+            "clear-other",
             "sync/",
             "resync/",
             "older/",

@@ -3,7 +3,7 @@
 //! The first valid start opens the agent's cache and runs the live channel for the worker's
 //! life, and the start's catch-up. Every other ask of the page is performed with the running
 //! context (the catch-ups, the outbox's sending, the sync of the chats the page shows, edits
-//! and deletions); an ask that comes while the cache still opens waits for it, in order.
+//! and deletions, clearing what other agents left once the server confirmed this one); an ask that comes while the cache still opens waits for it, in order.
 //! For each chat the page shows the worker watches its own writes and hands the page what
 //! they add before the commit, and reports how the chat's sync stands whenever a fetch of it
 //! starts or ends and when a run the page asked for ends.
@@ -183,6 +183,16 @@ async fn perform(context: ChatContext, ask: ToLiveWorker) {
             Rc::new(|| tell_page(&FromLiveWorker::OutboxSignedOut)),
         ),
         ToLiveWorker::ChatOpen { request_id, open } => set_chat_open(&request_id, open),
+        ToLiveWorker::ClearOtherAgents => {
+            let report = crate::leftovers::clear_other_agents(&context.user_id).await;
+            if !report.removed.is_empty() || !report.kept.is_empty() {
+                crate::log_info!(
+                    removed = ?report.removed,
+                    kept = ?report.kept,
+                    "other agents' caches cleared"
+                );
+            }
+        }
         ToLiveWorker::Sync { request_id, manual } => {
             let result = if manual {
                 context.driver.resync(&request_id).await
