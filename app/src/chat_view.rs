@@ -199,7 +199,9 @@ pub fn ChatView(
                     chat_sync_idb::log_warn!(chat = %id, %err, "could not read the chat record")
                 }
             }
-            run_sync(cache, &id, false);
+            // After the first paint: the repair's ask, and the worker's report on it, never
+            // hold up the frame that shows the cached rows.
+            request_animation_frame(move || run_sync(cache, &id, false));
         });
     });
 

@@ -65,6 +65,14 @@ pub(super) fn run_sync(
     cache.try_with_value(|cache| cache.sync_chat(id, manual));
 }
 
+/// Sets `signal` only when `value` differs: a report that changes nothing (most do) must not
+/// re-run the view's parts that read it.
+fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    if signal.try_with_untracked(|current| *current != value) == Some(true) {
+        signal.try_set(value);
+    }
+}
+
 /// Shows the live worker's report on the chat: the repair's progress in the list's gaps
 /// while a fetch runs (cleared after), a retry on offer when messages are still missing and
 /// nothing fetches them, or the failure.
@@ -81,12 +89,12 @@ pub(super) fn show_report(
             total,
             incomplete: missing,
         } => {
-            error.try_set(None);
-            incomplete.try_set(*missing);
+            set_if_changed(error, None);
+            set_if_changed(incomplete, *missing);
             (*fetching && *total > 0).then_some((*done, *total))
         }
         ChatReport::Failed(reason) => {
-            error.try_set(Some(format!("Sync failed: {reason}")));
+            set_if_changed(error, Some(format!("Sync failed: {reason}")));
             None
         }
     };
