@@ -33,6 +33,10 @@ use crate::store::{Handed, WriteWatch};
 /// own fetch of what arrived (a fetch that hangs on a poor network).
 const NEWER_FIRST_MS: i64 = 2_000;
 
+/// Back online, how long the catch-up waits after the chats the page shows were written:
+/// about one frame, for the page to show what it was handed.
+const HANDED_FRAME_MS: i64 = 16;
+
 /// The worker's channel and the context it writes to.
 struct Running {
     /// Kept for the worker's life: its database connection carries the deletion hook.
@@ -138,6 +142,9 @@ async fn catch_up_for_page(back_online: bool) {
         let newer = Box::pin(context.driver.fetch_newer_of_open_chats());
         let cap = Box::pin(platform::sleep(NEWER_FIRST_MS));
         select(newer, cap).await;
+        // The page lays out and paints the rows it was handed meanwhile: a frame before
+        // the chat list's request and write, which would take the cores from it.
+        platform::sleep(HANDED_FRAME_MS).await;
     }
     let result = context.catch_up().await;
     if let Err(error) = &result {
