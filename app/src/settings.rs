@@ -8,14 +8,14 @@
 use std::rc::Rc;
 
 use chat_sync_idb::lazy_module::{self, SETTINGS_PANEL, SETTINGS_PANEL_PROTOCOL};
+use chat_sync_idb::service_worker::{call_async, property};
 use chat_sync_idb::SyncError;
-use js_sys::{Array, Function, Reflect};
+use js_sys::Function;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use crate::cache::AppCache;
 
@@ -76,14 +76,7 @@ async fn mount(
     cache: Rc<AppCache>,
     on_close: Callback<()>,
 ) -> Result<JsValue, SyncError> {
-    const API: &str = "mounting the settings panel";
     let exports = lazy_module::load(SETTINGS_PANEL).await?;
-    let mount: Function = Reflect::get(&exports, &JsValue::from_str("mount_settings"))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| {
-            SyncError::platform(API, &"the panel's build has no mount_settings".into())
-        })?;
     let close = Closure::<dyn Fn()>::new(move || on_close.run(())).into_js_value();
     let user_id = JsValue::from_str(&cache.user.id);
     // Before the panel deletes the cache: this page's connection is shut for good, so it
@@ -96,27 +89,19 @@ async fn mount(
         }
     })
     .into_js_value();
-    let arguments = Array::of5(
-        &host,
-        &JsValue::from(SETTINGS_PANEL_PROTOCOL),
-        &user_id,
-        &close,
-        &before_clear_all,
-    );
-    let promise: js_sys::Promise = mount
-        .apply(&JsValue::UNDEFINED, &arguments)
-        .and_then(|p| p.dyn_into())
-        .map_err(|e| SyncError::platform(API, &e))?;
-    JsFuture::from(promise)
-        .await
-        .map_err(|e| SyncError::platform(API, &e))
+    let arguments = [
+        host.into(),
+        JsValue::from(SETTINGS_PANEL_PROTOCOL),
+        user_id,
+        close,
+        before_clear_all,
+    ];
+    call_async(&exports, "mount_settings", &arguments).await
 }
 
 /// Takes a mounted panel away (wasm-bindgen's `free()` drops it, which unmounts it).
 fn free(panel: &JsValue) {
-    let free = Reflect::get(panel, &JsValue::from_str("free"))
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok());
+    let free = property(panel, "free").and_then(|f| f.dyn_into::<Function>().ok());
     if let Some(free) = free {
         if let Err(error) = free.call0(panel) {
             web_sys::console::warn_2(

@@ -204,9 +204,10 @@ impl<C: HistoryClient> Driver<C> {
             .await
     }
 
-    /// Back online: each chat open on screen ([`Runtime::open_chats`]) asks at once, side by
-    /// side, for the page after its newest cached message ([`Driver::fetch_newer`]);
-    /// resolves when every one is written or failed (failures are logged: the catch-up that
+    /// Back online: each chat open on screen ([`Runtime::open_chats`]) asks, one after the
+    /// other (a tab shows one chat, two while a view hands over), for the page after its
+    /// newest cached message ([`Driver::fetch_newer`]); resolves when every one is written or
+    /// failed (failures are logged: the catch-up that
     /// follows repairs what is still missing).
     pub async fn fetch_newer_of_open_chats(&self) {
         for request_id in self.runtime.open_chats() {

@@ -13,12 +13,12 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{DomError, SyncError};
 use crate::platform;
+use crate::service_worker::{call_async, property};
 
 /// The global function `boot.js` defines to run `import(url)`.
 const IMPORT_FUNCTION: &str = "supportdeskImport";
@@ -28,21 +28,11 @@ thread_local! {
     static STARTED: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn failed(api: &'static str, value: &JsValue) -> SyncError {
-    SyncError::platform(api, value)
-}
-
 fn missing(api: &'static str, message: String) -> SyncError {
     SyncError::Platform {
         api,
         cause: DomError::new("NotFoundError", message),
     }
-}
-
-fn property(target: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(target, &JsValue::from_str(key))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 /// The `data-js` and `data-wasm` paths of `<meta name="{name}">` in this page.
@@ -56,7 +46,7 @@ fn files_of(name: &str) -> Result<(String, String), SyncError> {
     let selector = JsValue::from_str(&format!("meta[name=\"{name}\"]"));
     let meta = query
         .call1(&document, &selector)
-        .map_err(|e| failed(API, &e))?;
+        .map_err(|e| SyncError::platform(API, &e))?;
     let dataset = property(&meta, "dataset")
         .ok_or_else(|| missing(API, format!("index.html names no <meta name=\"{name}\">")))?;
     let text = |key: &str| {
@@ -65,11 +55,6 @@ fn files_of(name: &str) -> Result<(String, String), SyncError> {
             .ok_or_else(|| missing(API, format!("<meta name=\"{name}\"> has no data-{key}")))
     };
     Ok((text("js")?, text("wasm")?))
-}
-
-async fn settle(api: &'static str, value: JsValue) -> Result<JsValue, SyncError> {
-    let promise: Promise = value.dyn_into().map_err(|value| failed(api, &value))?;
-    JsFuture::from(promise).await.map_err(|e| failed(api, &e))
 }
 
 /// The exports of the module `<meta name="{name}">` names, imported and started (its wasm
@@ -85,33 +70,21 @@ pub async fn load(name: &str) -> Result<Object, SyncError> {
         return Ok(exports.unchecked_into());
     }
     let (js, wasm) = files_of(name)?;
-    let import: Function = platform::global_property(IMPORT_FUNCTION)
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| {
-            missing(
-                "importing a module",
-                format!("{IMPORT_FUNCTION} is missing (boot.js defines it)"),
-            )
-        })?;
-    let called = import
-        .call1(&JsValue::UNDEFINED, &JsValue::from_str(&js))
-        .map_err(|e| failed("importing a module", &e))?;
-    let exports = settle("importing a module", called).await?;
+    let exports = call_async(
+        &platform::global(),
+        IMPORT_FUNCTION,
+        &[JsValue::from_str(&js)],
+    )
+    .await?;
     // wasm-bindgen's `--target web` init: `default({ module_or_path })`.
-    let init: Function = property(&exports, "default")
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| missing("starting a module", format!("{js} has no default export")))?;
     let options = Object::new();
     Reflect::set(
         &options,
         &JsValue::from_str("module_or_path"),
         &JsValue::from_str(&wasm),
     )
-    .map_err(|e| failed("starting a module", &e))?;
-    let started = init
-        .call1(&JsValue::UNDEFINED, &options)
-        .map_err(|e| failed("starting a module", &e))?;
-    settle("starting a module", started).await?;
+    .map_err(|e| SyncError::platform("starting a module", &e))?;
+    call_async(&exports, "default", &[options.into()]).await?;
     STARTED.with(|started| {
         started
             .borrow_mut()

@@ -153,35 +153,27 @@ impl LiveWorker {
             request_id: request_id.clone(),
             open,
         };
-        if let Err(error) = self.post(&message) {
-            crate::log_warn!(%error, chat = %request_id, "live worker: open chat not told");
-        }
+        self.tell(message);
     }
 
     /// Asks the worker to send the outbox now (`wake`: backoffs end first, as on the page's
     /// start and when the network is back). A 401 while sending comes back as
     /// [`FromLiveWorker::OutboxSignedOut`].
     pub fn tell_send_outbox(&self, wake: bool) {
-        if let Err(error) = self.post(&ToLiveWorker::SendOutbox { wake }) {
-            crate::log_warn!(%error, "live worker: send not asked");
-        }
+        self.tell(ToLiveWorker::SendOutbox { wake });
     }
 
     /// Tells the worker that the network is back: the chats the page shows ask at once for
     /// what arrived in them, then the worker catches up and answers with a
     /// [`FromLiveWorker::CaughtUp`].
     pub fn tell_back_online(&self) {
-        if let Err(error) = self.post(&ToLiveWorker::BackOnline) {
-            crate::log_warn!(%error, "live worker: back online not told");
-        }
+        self.tell(ToLiveWorker::BackOnline);
     }
 
     /// Tells the worker that the server confirmed the agent: it clears what other agents left
     /// in this browser ([`crate::leftovers::clear_other_agents`]).
     pub fn tell_clear_other_agents(&self) {
-        if let Err(error) = self.post(&ToLiveWorker::ClearOtherAgents) {
-            crate::log_warn!(%error, "live worker: other agents' caches not cleared");
-        }
+        self.tell(ToLiveWorker::ClearOtherAgents);
     }
 
     /// Asks the worker to fill what is missing in `request_id`, a chat this page shows
@@ -192,9 +184,7 @@ impl LiveWorker {
             request_id: request_id.clone(),
             manual,
         };
-        if let Err(error) = self.post(&message) {
-            crate::log_warn!(%error, chat = %request_id, "live worker: sync not asked");
-        }
+        self.tell(message);
     }
 
     /// Asks the worker for older history of `request_id`, which the reader waits for at the
@@ -204,9 +194,7 @@ impl LiveWorker {
         let message = ToLiveWorker::Older {
             request_id: request_id.clone(),
         };
-        if let Err(error) = self.post(&message) {
-            crate::log_warn!(%error, chat = %request_id, "live worker: older history not asked");
-        }
+        self.tell(message);
     }
 
     /// Tells the worker which seqs of `request_id` are on screen: gaps there come first.
@@ -215,9 +203,7 @@ impl LiveWorker {
             request_id: request_id.clone(),
             visible,
         };
-        if let Err(error) = self.post(&message) {
-            crate::log_warn!(%error, chat = %request_id, "live worker: viewport not told");
-        }
+        self.tell(message);
     }
 
     /// Has the worker edit the agent's message `seq` to `body`; resolves to `Err` with a
@@ -282,6 +268,13 @@ impl LiveWorker {
             answered
                 .await
                 .unwrap_or_else(|_| Err(WORKER_GONE.to_owned()))
+        }
+    }
+
+    /// Posts `message`, which nothing awaits: a failure is logged with its text.
+    fn tell(&self, message: ToLiveWorker) {
+        if let Err(error) = self.post(&message) {
+            crate::log_warn!(%error, message = %message.encode(), "live worker: not told");
         }
     }
 

@@ -435,11 +435,7 @@ impl FromLiveWorker {
                 request_id.as_str().len(),
                 request_id.as_str()
             ),
-            // A written value holds only text, numbers and lists of them: it always writes.
-            Self::Written(written) => format!(
-                "written/{}",
-                crate::json::to_string(written).unwrap_or_default()
-            ),
+            Self::Written(written) => Self::written_text(written),
             Self::Unwritten(request_id) => format!("unwritten/{}", request_id.as_str()),
             Self::Answer {
                 ticket,
@@ -450,6 +446,16 @@ impl FromLiveWorker {
                 outcome: Err(sentence),
             } => format!("answer/{ticket}/failed/{sentence}"),
         }
+    }
+
+    /// The text of [`FromLiveWorker::Written`] for `written`, without taking (or copying) it:
+    /// the worker tells the page of a write it hands over as it happens.
+    pub fn written_text(written: &Written) -> String {
+        // A written value holds only text, numbers and lists of them: it always writes.
+        format!(
+            "written/{}",
+            crate::json::to_string(written).unwrap_or_default()
+        )
     }
 
     /// The message `text` holds.

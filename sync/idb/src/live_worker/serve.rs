@@ -59,7 +59,11 @@ thread_local! {
 
 /// Tells the page `message` (the worker's `postMessage`).
 fn tell_page(message: &FromLiveWorker) {
-    let text = message.encode();
+    post_to_page(message.encode());
+}
+
+/// Posts a message's `text` to the page.
+fn post_to_page(text: String) {
     let posted = platform::global_property("postMessage")
         .and_then(|post| post.dyn_into::<Function>().ok())
         .map(|post| post.call1(&platform::global(), &JsValue::from_str(&text)));
@@ -171,9 +175,7 @@ fn set_chat_open(request_id: &RequestId, open: bool) {
             .context
             .runtime
             .watch_writes(request_id, move |handed| match handed {
-                Handed::Written(written) => {
-                    tell_page(&FromLiveWorker::Written(Box::new(written.clone())))
-                }
+                Handed::Written(written) => post_to_page(FromLiveWorker::written_text(written)),
                 Handed::Unwritten => tell_page(&FromLiveWorker::Unwritten(id.clone())),
             });
         running.watches.insert(request_id.clone(), watch);
